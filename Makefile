@@ -1,0 +1,52 @@
+# Learnstats: `make run` serves the app with demo data; `make test` runs the whole suite.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8050
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: run test lint format system-test-deps bench clean
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(PIP) -r requirements-test.txt
+	@touch $@
+
+run: $(VENV)/.installed
+	PORT=$(PORT) $(PY) app.py
+
+# As root, installs the browser, its driver, PostgreSQL and poppler when they are missing.
+system-test-deps:
+	@missing=""; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium chromium-driver"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Missing system packages:$$missing (install them as root: apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-test
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: $(VENV)/.installed-test system-test-deps lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test
+	$(PY) -m tests.bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,94 @@
+"""Learnstats: the app factory, the module-level app/server, and `python app.py` (make run).
+
+`create_app(config)` builds the Flask server, binds the database and sign-in, and mounts the
+Dash pages found in dashboards/. `app` and `server` are created on first use (gunicorn's
+`app:server`, `flask --app app ...`), so importing this module does no I/O.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dash import Dash
+from flask import Flask
+
+import auth
+from auth.cli import register as register_auth_cli
+from dashboards._shell import page_access, shell_layout
+from data.cli import register as register_data_cli
+from data.config import load_settings
+from data.db import init_app as init_db
+from exports.cli import register as register_exports_cli
+
+ROOT = Path(__file__).resolve().parent
+
+
+def create_app(config: dict | None = None) -> Dash:
+    """Build the app. config overrides settings: database_url, timezone, instance_path, ..."""
+    settings = load_settings(config)
+    server = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=False)
+    server.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        LEARNSTATS=settings,
+    )
+    server.config.update(settings.extra.get("flask", {}))
+    init_db(server, settings.database_url)
+    auth.init_app(server)
+    register_data_cli(server)
+    register_auth_cli(server)
+    register_exports_cli(server)
+
+    app = Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder=str(ROOT / "dashboards"),
+        assets_folder=str(ROOT / "assets"),
+        serve_locally=True,
+        suppress_callback_exceptions=True,
+        title="Learnstats",
+        update_title=None,
+    )
+    app.layout = shell_layout
+    server.extensions["learnstats_dash"] = app
+    server.extensions["learnstats_page_access"] = page_access
+    return app
+
+
+def __getattr__(name: str):
+    """Module-level `app` and `server`, built on first access (no I/O at import time)."""
+    if name in ("app", "server"):
+        instance = globals().get("_app") or create_app()
+        globals()["_app"] = instance
+        return instance if name == "app" else instance.server
+    raise AttributeError(name)
+
+
+def main() -> None:
+    """`make run`: migrate, load the demo data into an empty database, print how to sign in, serve."""
+    from data.demo import DEMO_ACCOUNTS, ensure_demo_data
+
+    application = create_app()
+    server = application.server
+    port = int(os.environ.get("PORT", "8050"))
+    with server.app_context():
+        db = server.extensions["learnstats_db"]
+        db.migrate()
+        loaded = ensure_demo_data(db)
+    url = f"http://127.0.0.1:{port}"
+    print()
+    print(f"Learnstats is running on {url}")
+    print("  (demo data loaded into the empty database)" if loaded else "  (using the existing database)")
+    print("Demo accounts (email / password / role):")
+    for account in DEMO_ACCOUNTS:
+        print(f"  {account.email:40} {account.password:16} {account.role}")
+    print(flush=True)
+    application.run(host="127.0.0.1", port=port, debug=False, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

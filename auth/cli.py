@@ -1,0 +1,33 @@
+"""Command line for accounts: set-password."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+
+from auth.users import set_password
+from data.cli import migrated_db
+
+
+@click.command("set-password")
+@click.argument("email")
+def set_password_command(email: str) -> None:
+    """Set EMAIL's password, read from a prompt (or standard input when it is not a terminal)."""
+    db = migrated_db()
+    if sys.stdin.isatty():
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with db.session() as s:
+            set_password(s, email, password)
+    except ValueError as error:
+        click.echo(f"set-password: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"Password set for {email}.")
+
+
+def register(server: Flask) -> None:
+    server.cli.add_command(set_password_command)

@@ -1,0 +1,166 @@
+"""Flask-Login wiring, the sign-in and sign-out pages, and the guard on every request.
+
+The guard runs before every request: anonymous ones get the sign-in page (page loads) or a
+401 (Dash's /_dash-* endpoints and downloads); a full page load of a page the user may not
+open answers 403. Dash page navigation and callbacks go through /_dash-update-component, so
+each page layout and callback checks the scope again with current_scope().
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlencode
+
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template_string,
+    request,
+    session,
+    url_for,
+)
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+
+from auth.roles import load_scope
+from auth.users import authenticate, to_signed_in
+from data.db import get_db
+from data.models import User
+from data.scope import Forbidden, Scope
+
+PUBLIC_PREFIXES = ("/assets/", "/login", "/_favicon.ico", "/favicon.ico")
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+
+SIGN_IN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in · Learnstats</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/assets/bootstrap.min.css">
+<link rel="stylesheet" href="/assets/learnstats.css"></head>
+<body class="ls-signin-body">
+<main class="ls-signin card shadow-sm">
+  <div class="card-body p-4">
+    <h1 class="h4 mb-1">Learnstats</h1>
+    <p class="text-muted mb-4">Sign in to your learning statistics.</p>
+    {% if message %}<div class="alert alert-{{ level }}" role="alert" id="signin-message">{{ message }}</div>{% endif %}
+    <form method="post" action="/login{{ '?' + query if query else '' }}" id="signin-form">
+      <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+      <div class="mb-3"><label class="form-label" for="signin-email">Email</label>
+        <input class="form-control" type="email" id="signin-email" name="email" value="{{ email }}"
+               autocomplete="username" required autofocus></div>
+      <div class="mb-3"><label class="form-label" for="signin-password">Password</label>
+        <input class="form-control" type="password" id="signin-password" name="password"
+               autocomplete="current-password" required></div>
+      <button class="btn btn-primary w-100" type="submit" id="signin-submit">Sign in</button>
+    </form>
+  </div>
+</main></body></html>"""
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    with get_db().session() as s:
+        user = s.get(User, user_id)
+        if user is None or user.status != "active":
+            return None
+        return to_signed_in(user)
+
+
+def current_scope() -> Scope:
+    """The signed-in user's scope, loaded once per request; Forbidden when anonymous."""
+    if not current_user.is_authenticated:
+        raise Forbidden()
+    if "learnstats_scope" not in g:
+        with get_db().session() as s:
+            g.learnstats_scope = load_scope(s, current_user.id)
+    return g.learnstats_scope
+
+
+def _safe_next(target: str | None) -> str:
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def _csrf_token() -> str:
+    token = session.get("csrf_token")
+    if not token:
+        token = session["csrf_token"] = secrets.token_urlsafe(32)
+    return token
+
+
+def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(_safe_next(request.args.get("next")))
+    message, level, email, status = "", "info", "", 200
+    if request.args.get("signed_out"):
+        message = "You have been signed out."
+    if request.method == "POST":
+        email = request.form.get("email", "").strip()
+        password = request.form.get("password", "")
+        if not secrets.compare_digest(request.form.get("csrf_token", ""), _csrf_token()):
+            message, level, status = "Your sign-in form expired; please try again.", "warning", 400
+        else:
+            with get_db().session() as s:
+                user = authenticate(s, email, password)
+                signed_in = to_signed_in(user) if user else None
+            if signed_in is None:
+                message, level, status = "Wrong email or password.", "danger", 401
+            else:
+                session.pop("csrf_token", None)
+                login_user(signed_in)
+                return redirect(_safe_next(request.args.get("next")))
+    query = urlencode({"next": request.args["next"]}) if request.args.get("next") else ""
+    html = render_template_string(
+        SIGN_IN_PAGE,
+        message=message,
+        level=level,
+        email=email,
+        csrf_token=_csrf_token(),
+        query=query,
+    )
+    return html, status
+
+
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    return redirect("/login?signed_out=1")
+
+
+def _guard():
+    path = request.path
+    if path.startswith(PUBLIC_PREFIXES):
+        return None
+    if not current_user.is_authenticated:
+        if path.startswith("/_dash-") or path.startswith("/download/") or request.method != "GET":
+            return jsonify(error="sign in first"), 401
+        target = request.full_path if request.query_string else path
+        return redirect(url_for("auth.login", next=target))
+    # A full page load of a page the user may not open answers 403 (the page shows why).
+    page_access = current_app.extensions.get("learnstats_page_access")
+    if page_access is not None and request.method == "GET" and not path.startswith("/_"):
+        allowed = page_access(path)
+        if allowed is False:
+            return current_app.extensions["learnstats_dash"].index(), 403
+    return None
+
+
+def _forbidden(_error):
+    return jsonify(error="forbidden"), 403
+
+
+def init_app(server: Flask) -> None:
+    login_manager.init_app(server)
+    server.add_url_rule("/login", "auth.login", login, methods=["GET", "POST"])
+    server.add_url_rule("/logout", "auth.logout", logout)
+    server.before_request(_guard)
+    server.register_error_handler(Forbidden, _forbidden)
+
+
+__all__ = ["abort", "current_scope", "init_app", "login_manager"]

@@ -1,0 +1,62 @@
+"""Password hashing and the Flask-Login user object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_login import UserMixin
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from data.models import User
+
+MIN_PASSWORD_LENGTH = 8
+
+
+@dataclass
+class SignedInUser(UserMixin):
+    """What Flask-Login keeps for the signed-in user; the scope is loaded per request."""
+
+    id: str
+    email: str
+    first_name: str
+    last_name: str
+
+    @property
+    def display_name(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def set_password(session: Session, email: str, password: str) -> User:
+    """Set a user's password; raises ValueError with a clear message on bad input."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user = find_user_by_email(session, email)
+    if user is None:
+        raise ValueError(f"no user has the email {email!r}")
+    user.password_hash = hash_password(password)
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with that email and password, else None."""
+    user = find_user_by_email(session, email)
+    if user is None or not user.password_hash or user.status != "active":
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def to_signed_in(user: User) -> SignedInUser:
+    return SignedInUser(user.id, user.email, user.first_name or "", user.last_name or "")

@@ -1,0 +1,155 @@
+"""The page shell: navbar from the page registry, guarded layouts, 403 and sign-in states.
+
+Each page registers with dash.register_page(..., access=fn, nav_label=...) where
+access(scope, session, **kwargs) -> bool (kwargs: path variables and query arguments) says whether the scope may open it.
+`guarded` wraps a page's layout so the check runs on every navigation, and
+`page_access(path)` answers the same question for the Flask guard's full page loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+from flask import has_request_context
+from flask_login import current_user
+
+from auth.guard import current_scope
+from data.db import get_db
+from data.scope import Forbidden, Scope
+
+Access = Callable[..., bool]
+
+
+def match_path(path: str, template: str) -> dict[str, str] | None:
+    """Path variables when path matches template segment by segment, else None."""
+    parts = [p for p in path.strip("/").split("/") if p != ""]
+    tparts = [p for p in template.strip("/").split("/") if p != ""]
+    if len(parts) != len(tparts):
+        return None
+    variables = {}
+    for part, tpart in zip(parts, tparts, strict=True):
+        if tpart.startswith("<") and tpart.endswith(">"):
+            variables[tpart[1:-1]] = part
+        elif part != tpart:
+            return None
+    return variables
+
+
+def find_page(path: str) -> tuple[dict | None, dict[str, str]]:
+    for page in dash.page_registry.values():
+        template = page.get("path_template") or page["path"]
+        variables = match_path(path, template)
+        if variables is not None:
+            return page, variables
+    return None, {}
+
+
+def check_access(page: dict, scope: Scope, variables: dict[str, str]) -> bool:
+    access: Access | None = page.get("access")
+    if access is None:
+        return True
+    with get_db().session() as s:
+        return bool(access(scope, s, **variables))
+
+
+def page_access(path: str) -> bool | None:
+    """For the Flask guard: False when the signed-in user may not open path, None if unknown."""
+    page, variables = find_page(path)
+    if page is None:
+        return None
+    try:
+        return check_access(page, current_scope(), variables)
+    except Forbidden:
+        return False
+
+
+def build_forbidden(message: str = "You do not have access to this page.") -> html.Div:
+    return html.Div(
+        [
+            html.H1("403", className="display-4 text-muted"),
+            html.H2("Access refused", className="h4"),
+            html.P(message, className="text-muted"),
+            dcc.Link("Go to your start page", href="/", className="btn btn-outline-primary"),
+        ],
+        className="ls-error-page",
+        id="page-forbidden",
+    )
+
+
+def guarded(access: Access) -> Callable:
+    """Decorator for a page's layout(**kwargs): checks the scope, then calls layout(scope, ...).
+
+    Safe to call with no arguments outside a request (Dash may validate layouts).
+    """
+
+    def decorator(render: Callable) -> Callable:
+        @wraps(render)
+        def layout(**kwargs):
+            if not has_request_context():
+                return html.Div()
+            if not current_user.is_authenticated:
+                return build_forbidden("Please sign in.")
+            scope = current_scope()
+            with get_db().session() as s:
+                if not access(scope, s, **kwargs):
+                    return build_forbidden()
+            return render(scope=scope, **kwargs)
+
+        return layout
+
+    return decorator
+
+
+def build_navbar(scope: Scope | None, display_name: str) -> dbc.Navbar:
+    links = []
+    if scope is not None:
+        for page in dash.page_registry.values():
+            label = page.get("nav_label")
+            if not label or page.get("path_template"):
+                continue
+            if check_access(page, scope, {}):
+                links.append(
+                    dbc.NavItem(
+                        dbc.NavLink(
+                            label,
+                            href=page["relative_path"],
+                            active="exact",
+                            id=f"nav-{page['name'].lower()}-link",
+                        )
+                    )
+                )
+    right = [
+        html.Span(display_name, className="navbar-text me-3", id="shell-user-name"),
+        html.A("Sign out", href="/logout", className="btn btn-sm btn-outline-light", id="shell-signout-link"),
+    ]
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand("Learnstats", href="/", className="fw-semibold"),
+                dbc.Nav(links, className="me-auto", navbar=True, id="shell-nav"),
+                html.Div(right, className="d-flex align-items-center"),
+            ],
+            fluid=True,
+        ),
+        color="dark",
+        dark=True,
+        className="mb-3 ls-navbar",
+    )
+
+
+def shell_layout():
+    """The app's layout: navbar for the signed-in user, then the page."""
+    scope, name = None, ""
+    if has_request_context() and current_user.is_authenticated:
+        scope = current_scope()
+        name = current_user.display_name
+    return html.Div(
+        [
+            build_navbar(scope, name),
+            dbc.Container(dash.page_container, fluid=True, className="ls-page pb-5"),
+        ]
+    )

@@ -1,0 +1,1 @@
+"""Data layer: database, schema, importer, demo data, figures engine and queries."""

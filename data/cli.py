@@ -1,0 +1,68 @@
+"""Command line for the data layer: migrate, import-bundle, demo-data."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from data.db import Database, get_db
+
+
+def migrated_db() -> Database:
+    """The app's database, migrated to the newest schema (every command starts here)."""
+    db = get_db()
+    db.migrate()
+    return db
+
+
+@click.command("migrate")
+def migrate_command() -> None:
+    """Create or upgrade the database schema."""
+    migrated_db()
+    click.echo("Database is up to date.")
+
+
+@click.command("import-bundle")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def import_bundle_command(folder: Path) -> None:
+    """Import a CSV bundle (SPEC §3): all files in one transaction, or nothing."""
+    from data.importer import BundleInvalid, import_bundle
+
+    db = migrated_db()
+    tz = current_app.config["LEARNSTATS"].tz
+    try:
+        with db.session() as s:
+            summary = import_bundle(s, folder, tz)
+    except BundleInvalid as invalid:
+        for error in invalid.errors:
+            click.echo(str(error), err=True)
+        click.echo(f"Import refused: {len(invalid.errors)} error(s); nothing was written.", err=True)
+        sys.exit(1)
+    click.echo(summary.describe())
+
+
+@click.command("demo-data")
+@click.option("--learners", default=300, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--seed", default=42, show_default=True, type=int)
+def demo_data_command(learners: int, seed: int) -> None:
+    """Fill an empty database with a deterministic demo platform."""
+    from data.demo import DEMO_ACCOUNTS, DemoDataError, generate_demo_data
+
+    db = migrated_db()
+    try:
+        summary = generate_demo_data(db, learners=learners, seed=seed, tz=current_app.config["LEARNSTATS"].tz)
+    except DemoDataError as error:
+        click.echo(f"demo-data: {error}", err=True)
+        sys.exit(1)
+    click.echo(summary)
+    click.echo("Demo accounts (email / password / role):")
+    for account in DEMO_ACCOUNTS:
+        click.echo(f"  {account.email:40} {account.password:16} {account.role}")
+
+
+def register(server: Flask) -> None:
+    for command in (migrate_command, import_bundle_command, demo_data_command):
+        server.cli.add_command(command)

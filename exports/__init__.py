@@ -1,0 +1,1 @@
+"""Pure export functions (CSV, XLSX, PDF) shared by the pages and the command line."""

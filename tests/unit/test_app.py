@@ -1,0 +1,46 @@
+"""The app factory and the sign-in guard."""
+
+from tests.conftest import sign_in
+
+
+def test_app001_factory_uses_test_config(dash_app, tmp_path):
+    settings = dash_app.server.config["LEARNSTATS"]
+    assert settings.database_url.startswith("sqlite:///")
+    assert str(tmp_path) in settings.database_url
+    assert settings.timezone == "Europe/Paris"
+
+
+def test_app002_anonymous_page_load_redirects_to_sign_in(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_app003_anonymous_callback_is_refused(client):
+    response = client.post("/_dash-update-component", json={"output": "x.children", "inputs": []})
+    assert response.status_code == 401
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.get("/_dash-dependencies").status_code == 401
+
+
+def test_app004_sign_in_and_out(client, factory):
+    factory.user(email="ann@example.org", password="s3cret-pass")
+    factory.s.commit()
+    assert sign_in(client, "ann@example.org", "wrong-password").status_code == 401
+    response = sign_in(client, "ann@example.org", "s3cret-pass")
+    assert response.status_code == 302
+    assert client.get("/_dash-layout").status_code == 200
+    client.get("/logout")
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_app005_blocked_user_cannot_sign_in(client, factory):
+    factory.user(email="bob@example.org", password="s3cret-pass", status="blocked")
+    factory.s.commit()
+    assert sign_in(client, "bob@example.org", "s3cret-pass").status_code == 401
+
+
+def test_app006_user_without_password_cannot_sign_in(client, factory):
+    factory.user(email="imported@example.org", password=None)
+    factory.s.commit()
+    assert sign_in(client, "imported@example.org", "").status_code == 401
