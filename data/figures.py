@@ -1,0 +1,1376 @@
+"""The figures engine: every definition of SPEC §4, computed by SQL aggregation.
+
+Every public function takes the viewer's Scope (data/scope.py) and a Population saying
+whose figures are wanted (a training, a class, a learner); SQL runs on SQLite and PostgreSQL.
+All timestamps in the database are naive UTC; days, date ranges and "today" are in the
+platform time zone `tz` and converted to UTC instants before they reach SQL, so a day is
+exact across daylight-saving changes.
+
+Building blocks, each a CTE built by a private function:
+  _pairs        learners counted in the population (training_learners rows in scope)
+  _attempts     their attempts of modules of the training, with each attempt's score
+  _module_facts per (learner, training, module): completion date, kept score, started
+  _pair_results per (learner, training): progress, score, status, completion date
+Public functions aggregate those (cards, donuts, tables) or bucket them over a date range
+(charts). Choices where SPEC §4 is silent are written in docs/figures.md.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+
+from data.models import (
+    Activity,
+    Answer,
+    Attempt,
+    Class,
+    ClassMember,
+    ClassTraining,
+    Connection,
+    Login,
+    Module,
+    Role,
+    Training,
+    TrainingLearner,
+    TrainingModule,
+    User,
+)
+from data.scope import Forbidden, Scope
+from data.text import fold
+
+STATUSES = ("passed", "failed", "expired", "in progress", "not started")
+COMPLETED_STATUSES = ("passed", "failed", "expired")
+
+
+# --------------------------------------------------------------------------------------------
+# Dialect helpers
+# --------------------------------------------------------------------------------------------
+
+
+class seconds_between(FunctionElement):
+    """Seconds from the first timestamp to the second (float), on SQLite and PostgreSQL."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element, compiler, **kw):
+    start, end = list(element.clauses)
+    return (
+        f"((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)})) * 86400.0)"
+    )
+
+
+@compiles(seconds_between)
+def _seconds_between_default(element, compiler, **kw):
+    start, end = list(element.clauses)
+    return f"EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
+
+
+def _greatest(a: ColumnElement, b: ColumnElement) -> ColumnElement:
+    """The later of two nullable timestamps (NULL counts as 'since always')."""
+    return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
+
+
+def _flag(condition) -> ColumnElement:
+    return case((condition, 1), else_=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Days and time zones
+# --------------------------------------------------------------------------------------------
+
+
+def today_in(tz: ZoneInfo) -> date:
+    return datetime.now(tz).date()
+
+
+def day_start_utc(day: date, tz: ZoneInfo) -> datetime:
+    """The naive UTC instant at which local day `day` starts in tz."""
+    local = datetime.combine(day, time.min, tzinfo=tz)
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def day_end_utc(day: date, tz: ZoneInfo) -> datetime:
+    """The naive UTC instant at which local day `day` ends (exclusive)."""
+    return day_start_utc(day + timedelta(days=1), tz)
+
+
+def to_local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """A stored naive UTC datetime in the platform zone (None and pandas' NaT give None)."""
+    if value is None or pd.isna(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    return value.replace(tzinfo=UTC).astimezone(tz)
+
+
+def local_date(value: datetime | None, tz: ZoneInfo) -> date | None:
+    local = to_local(value, tz)
+    return local.date() if local else None
+
+
+def add_months(day: date, months: int) -> date:
+    """day + months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def expiry_threshold(today: date, months: int) -> date:
+    """The first completion date that is NOT expired on `today`: add_months(d, months) >= today."""
+    candidate = add_months(today, -months)
+    while add_months(candidate - timedelta(days=1), months) >= today:
+        candidate -= timedelta(days=1)
+    while add_months(candidate, months) < today:
+        candidate += timedelta(days=1)
+    return candidate
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """Consecutive local periods: starts[i] <= day < starts[i+1] (ends is exclusive)."""
+
+    unit: str  # day | week | month
+    starts: tuple[date, ...]
+    end: date  # exclusive
+
+    @property
+    def last_days(self) -> list[date]:
+        """The last day of each bucket (the day a historical value is read at)."""
+        bounds = [*self.starts[1:], self.end]
+        return [b - timedelta(days=1) for b in bounds]
+
+
+def choose_unit(start: date, end: date) -> str:
+    """Day up to about three months, week up to about two years, month beyond."""
+    days = (end - start).days + 1
+    if days <= 92:
+        return "day"
+    if days <= 731:
+        return "week"
+    return "month"
+
+
+def make_buckets(start: date, end: date, unit: str | None = None) -> Buckets:
+    """Buckets covering [start, end] (inclusive local days); the first starts at `start`."""
+    unit = unit or choose_unit(start, end)
+    starts = [start]
+    cursor = start
+    while True:
+        if unit == "day":
+            cursor = cursor + timedelta(days=1)
+        elif unit == "week":
+            cursor = cursor + timedelta(days=7 - cursor.weekday())  # next Monday
+        else:
+            cursor = date(cursor.year + (cursor.month == 12), cursor.month % 12 + 1, 1)
+        if cursor > end:
+            break
+        starts.append(cursor)
+    return Buckets(unit, tuple(starts), end + timedelta(days=1))
+
+
+def _bucket_index(column: ColumnElement, bounds: list[datetime]) -> ColumnElement:
+    """SQL for the index i with bounds[i] <= column < bounds[i+1]; -1 before, len-1 after.
+
+    A balanced CASE tree over UTC bounds: portable, exact across daylight-saving changes.
+    """
+
+    def build(lo: int, hi: int) -> ColumnElement:
+        # column is known to be >= bounds[lo] (or lo == -1) and < bounds[hi] (or hi == len).
+        if hi - lo <= 1:
+            return literal(lo, Integer)
+        mid = (lo + hi) // 2
+        return case((column < bounds[mid], build(lo, mid)), else_=build(mid, hi))
+
+    return build(-1, len(bounds))
+
+
+def _bucket_bounds(buckets: Buckets, tz: ZoneInfo) -> list[datetime]:
+    return [day_start_utc(d, tz) for d in buckets.starts] + [day_start_utc(buckets.end, tz)]
+
+
+# --------------------------------------------------------------------------------------------
+# Population
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Population:
+    """Whose figures: the scope's learners, narrowed to a training, a class or one learner.
+
+    learners_only leaves out blocked users and admins (SPEC §4); the learner page turns it
+    off to show a blocked learner's own history. include_self adds the viewer's own
+    trainings (a learner looking at their own page).
+    """
+
+    training_id: str | None = None
+    class_id: str | None = None
+    user_id: str | None = None
+    learners_only: bool = True
+    include_self: bool = False
+
+
+ALL = Population()
+
+
+def _pairs(scope: Scope, pop: Population, enrolled_by: datetime | None = None, name: str = "pairs") -> CTE:
+    tl = TrainingLearner
+    conditions: list[ColumnElement] = [
+        scope.pair_filter(tl.user_id, tl.training_id, include_self=pop.include_self)
+    ]
+    if pop.learners_only:
+        conditions.append(User.status == "active")
+        conditions.append(~exists().where(Role.user_id == tl.user_id, Role.role == "admin"))
+    if pop.training_id is not None:
+        conditions.append(tl.training_id == pop.training_id)
+    if pop.user_id is not None:
+        conditions.append(tl.user_id == pop.user_id)
+    if pop.class_id is not None:
+        conditions.append(
+            exists().where(ClassMember.class_id == pop.class_id, ClassMember.user_id == tl.user_id)
+        )
+        conditions.append(
+            exists().where(
+                ClassTraining.class_id == pop.class_id, ClassTraining.training_id == tl.training_id
+            )
+        )
+    if enrolled_by is not None:
+        conditions.append(or_(tl.enrolled_at.is_(None), tl.enrolled_at < enrolled_by))
+    return (
+        select(tl.user_id, tl.training_id, tl.enrolled_at)
+        .join(User, User.id == tl.user_id)
+        .where(*conditions)
+        .cte(name)
+    )
+
+
+def _attempts(pairs: CTE, until: datetime | None) -> CTE:
+    """The pairs' attempts of their training's modules, with each attempt's score (SPEC §4).
+
+    score = 100 x sum of evaluated answer scores / sum of max scores of the module's
+    activities with max > 0; a module without such activities scores 100. until: only
+    attempts started before it; a finish after it counts as unfinished.
+    """
+    finished_at = Attempt.finished_at
+    if until is not None:
+        finished_at = case((Attempt.finished_at < until, Attempt.finished_at), else_=null())
+    scoped = (
+        select(
+            Attempt.id,
+            Attempt.user_id,
+            Attempt.training_id,
+            Attempt.module_id,
+            Attempt.started_at,
+            finished_at.label("finished_at"),
+        )
+        .join(pairs, and_(pairs.c.user_id == Attempt.user_id, pairs.c.training_id == Attempt.training_id))
+        .join(
+            TrainingModule,
+            and_(
+                TrainingModule.training_id == Attempt.training_id,
+                TrainingModule.module_id == Attempt.module_id,
+            ),
+        )
+    )
+    if until is not None:
+        scoped = scoped.where(Attempt.started_at < until)
+    scoped = scoped.cte("scoped_attempts")
+
+    points = (
+        select(
+            scoped.c.id.label("attempt_id"),
+            func.sum(
+                case((and_(Answer.evaluated == true(), Activity.max_score > 0), Answer.score), else_=0.0)
+            ).label("points"),
+        )
+        .select_from(scoped)
+        .join(Answer, Answer.attempt_id == scoped.c.id)
+        .join(Activity, Activity.id == Answer.activity_id)
+        .group_by(scoped.c.id)
+        .cte("attempt_points")
+    )
+    max_points = (
+        select(
+            Activity.module_id,
+            func.sum(case((Activity.max_score > 0, Activity.max_score), else_=0.0)).label("max_points"),
+        )
+        .group_by(Activity.module_id)
+        .cte("module_max_points")
+    )
+    max_col = func.coalesce(max_points.c.max_points, 0.0)
+    score = case(
+        (max_col > 0, 100.0 * func.coalesce(points.c.points, 0.0) / max_col),
+        else_=100.0,
+    )
+    return (
+        select(
+            scoped.c.id,
+            scoped.c.user_id,
+            scoped.c.training_id,
+            scoped.c.module_id,
+            scoped.c.started_at,
+            scoped.c.finished_at,
+            case((scoped.c.finished_at.is_not(None), score), else_=null()).label("score"),
+        )
+        .select_from(scoped)
+        .outerjoin(points, points.c.attempt_id == scoped.c.id)
+        .outerjoin(max_points, max_points.c.module_id == scoped.c.module_id)
+        .cte("attempts_scored")
+    )
+
+
+def _module_facts(attempts: CTE) -> CTE:
+    """Per (learner, training, module): completion date, kept score (best/newest), started."""
+    ranked = (
+        select(
+            attempts.c.user_id,
+            attempts.c.training_id,
+            attempts.c.module_id,
+            attempts.c.finished_at,
+            attempts.c.score,
+            func.row_number()
+            .over(
+                partition_by=(attempts.c.user_id, attempts.c.training_id, attempts.c.module_id),
+                order_by=(
+                    case((attempts.c.finished_at.is_(None), 1), else_=0),
+                    attempts.c.finished_at.desc(),
+                    attempts.c.started_at.desc(),
+                    attempts.c.id.desc(),
+                ),
+            )
+            .label("newest_rank"),
+        )
+    ).cte("attempts_ranked")
+    facts = (
+        select(
+            ranked.c.user_id,
+            ranked.c.training_id,
+            ranked.c.module_id,
+            func.min(ranked.c.finished_at).label("completed_at"),
+            func.max(ranked.c.score).label("best_score"),
+            func.max(
+                case((and_(ranked.c.newest_rank == 1, ranked.c.finished_at.is_not(None)), ranked.c.score))
+            ).label("newest_score"),
+            func.count().label("attempts"),
+        )
+        .group_by(ranked.c.user_id, ranked.c.training_id, ranked.c.module_id)
+        .cte("module_facts_raw")
+    )
+    kept = case(
+        (Module.keep_results == "newest", facts.c.newest_score),
+        else_=facts.c.best_score,
+    )
+    return (
+        select(
+            facts.c.user_id,
+            facts.c.training_id,
+            facts.c.module_id,
+            facts.c.completed_at,
+            func.coalesce(kept, 0.0).label("module_score"),
+            facts.c.attempts,
+        )
+        .join(Module, Module.id == facts.c.module_id)
+        .cte("module_facts")
+    )
+
+
+def _steps(pairs: CTE, facts: CTE) -> CTE:
+    """Every (learner, training, module of the training) with the module's status inputs."""
+    tm = TrainingModule
+    completed = facts.c.completed_at.is_not(None)
+    return (
+        select(
+            pairs.c.user_id,
+            pairs.c.training_id,
+            pairs.c.enrolled_at,
+            tm.module_id,
+            tm.position,
+            tm.mandatory,
+            tm.min_score,
+            facts.c.completed_at,
+            case((completed, facts.c.module_score), else_=0.0).label("module_score"),
+            _flag(completed).label("completed"),
+            _flag(and_(completed, facts.c.module_score >= tm.min_score)).label("passed"),
+            _flag(facts.c.attempts > 0).label("started"),
+        )
+        .select_from(pairs)
+        .join(tm, tm.training_id == pairs.c.training_id)
+        .outerjoin(
+            facts,
+            and_(
+                facts.c.user_id == pairs.c.user_id,
+                facts.c.training_id == pairs.c.training_id,
+                facts.c.module_id == tm.module_id,
+            ),
+        )
+        .cte("steps")
+    )
+
+
+def _expiry_case(
+    session: Session, training_col, completed_at_col, today: date, tz: ZoneInfo
+) -> ColumnElement:
+    """True when a completion is older than its training's validity on `today`."""
+    whens = []
+    for training_id, months in session.execute(
+        select(Training.id, Training.validity_months).where(Training.validity_months > 0)
+    ):
+        threshold = day_start_utc(expiry_threshold(today, months), tz)
+        whens.append((and_(training_col == training_id, completed_at_col < threshold), True))
+    if not whens:
+        return false()
+    return case(*whens, else_=False)
+
+
+def _pair_results(
+    session: Session,
+    scope: Scope,
+    pop: Population,
+    tz: ZoneInfo,
+    as_of: date | None = None,
+    today: date | None = None,
+) -> CTE:
+    """Per (learner, training): progress, score, status and completion date (SPEC §4).
+
+    as_of: the figures at the end of that local day (only enrollments and attempts before
+    it count); the expiry of certificates is then judged on that day too.
+    """
+    until = day_end_utc(as_of, tz) if as_of else None
+    pairs = _pairs(scope, pop, enrolled_by=until)
+    facts = _module_facts(_attempts(pairs, until))
+    steps = _steps(pairs, facts)
+    mandatory = _flag(steps.c.mandatory == true())
+    agg = (
+        select(
+            steps.c.user_id,
+            steps.c.training_id,
+            func.max(steps.c.enrolled_at).label("enrolled_at"),
+            func.count().label("modules"),
+            func.sum(steps.c.completed).label("completed_modules"),
+            func.sum(mandatory).label("mandatory_modules"),
+            func.sum(mandatory * steps.c.module_score).label("mandatory_points"),
+            func.sum(mandatory * steps.c.completed).label("mandatory_completed"),
+            func.sum(mandatory * steps.c.passed).label("mandatory_passed"),
+            func.max(case((steps.c.mandatory == true(), steps.c.completed_at))).label(
+                "mandatory_completed_at"
+            ),
+            func.sum(steps.c.passed).label("passed_modules"),
+            func.max(steps.c.completed_at).label("all_completed_at"),
+            func.max(steps.c.started).label("started"),
+        )
+        .group_by(steps.c.user_id, steps.c.training_id)
+        .cte("pair_agg")
+    )
+    # Required modules: the mandatory ones, or every module when none is mandatory.
+    has_mandatory = agg.c.mandatory_modules > 0
+    required = case((has_mandatory, agg.c.mandatory_modules), else_=agg.c.modules)
+    required_completed = case((has_mandatory, agg.c.mandatory_completed), else_=agg.c.completed_modules)
+    required_passed = case((has_mandatory, agg.c.mandatory_passed), else_=agg.c.passed_modules)
+    is_completed = and_(required > 0, required_completed == required)
+    completed_at = case(
+        (is_completed, case((has_mandatory, agg.c.mandatory_completed_at), else_=agg.c.all_completed_at)),
+        else_=null(),
+    )
+    is_passed = and_(is_completed, required_passed == required)
+    expired = _expiry_case(session, agg.c.training_id, completed_at, as_of or today or today_in(tz), tz)
+    status = case(
+        (and_(is_passed, expired), "expired"),
+        (is_passed, "passed"),
+        (is_completed, "failed"),
+        (agg.c.started > 0, "in progress"),
+        else_="not started",
+    )
+    progress = case(
+        (agg.c.modules > 0, 100.0 * agg.c.completed_modules / agg.c.modules),
+        else_=0.0,
+    )
+    score = case((has_mandatory, agg.c.mandatory_points / cast(agg.c.mandatory_modules, Float)), else_=null())
+    # Pairs of a training without modules have no steps: add them back as "not started".
+    empty = (
+        select(
+            pairs.c.user_id,
+            pairs.c.training_id,
+            pairs.c.enrolled_at,
+            literal(0.0).label("progress"),
+            null().label("score"),
+            literal("not started").label("status"),
+            null().label("completed_at"),
+            literal(0).label("completed_modules"),
+            literal(0).label("modules"),
+        )
+        .select_from(pairs)
+        .where(~exists().where(TrainingModule.training_id == pairs.c.training_id))
+    )
+    main = select(
+        agg.c.user_id,
+        agg.c.training_id,
+        agg.c.enrolled_at,
+        progress.label("progress"),
+        score.label("score"),
+        status.label("status"),
+        completed_at.label("completed_at"),
+        agg.c.completed_modules,
+        agg.c.modules,
+    )
+    return union_all(main, empty).cte("pair_results")
+
+
+def _time_spent(pairs: CTE, until: datetime | None = None) -> CTE:
+    """Seconds each (learner, training) spent connected to the training's modules."""
+    c = Connection
+    q = (
+        select(
+            pairs.c.user_id,
+            pairs.c.training_id,
+            func.sum(seconds_between(c.connected_at, c.disconnected_at)).label("seconds"),
+        )
+        .select_from(pairs)
+        .join(TrainingModule, TrainingModule.training_id == pairs.c.training_id)
+        .join(c, and_(c.user_id == pairs.c.user_id, c.module_id == TrainingModule.module_id))
+        .group_by(pairs.c.user_id, pairs.c.training_id)
+    )
+    if until is not None:
+        q = q.where(c.connected_at < until)
+    return q.cte("time_spent")
+
+
+# --------------------------------------------------------------------------------------------
+# Cards and donuts
+# --------------------------------------------------------------------------------------------
+
+
+def learner_count(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
+) -> int:
+    """Distinct learners counted in the population (enrolled by the end of as_of)."""
+    pairs = _pairs(scope, pop, enrolled_by=day_end_utc(as_of, tz) if as_of else None)
+    return session.scalar(select(func.count(distinct(pairs.c.user_id)))) or 0
+
+
+def new_users_count(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
+) -> int:
+    """Learners of the population whose account was created in [start, end]."""
+    pairs = _pairs(scope, pop)
+    return (
+        session.scalar(
+            select(func.count(distinct(pairs.c.user_id)))
+            .join(User, User.id == pairs.c.user_id)
+            .where(User.created_at >= day_start_utc(start, tz), User.created_at < day_end_utc(end, tz))
+        )
+        or 0
+    )
+
+
+def _activity_events(pairs: CTE, lo: datetime, hi: datetime):
+    """(user_id, at) of every login and connection start of the population's learners in [lo, hi)."""
+    learners = select(pairs.c.user_id).distinct().cte("active_candidates")
+    logins = select(Login.user_id, Login.logged_in_at.label("at")).where(
+        Login.user_id.in_(select(learners.c.user_id)), Login.logged_in_at >= lo, Login.logged_in_at < hi
+    )
+    connections = select(Connection.user_id, Connection.connected_at.label("at")).where(
+        Connection.user_id.in_(select(learners.c.user_id)),
+        Connection.connected_at >= lo,
+        Connection.connected_at < hi,
+    )
+    return union_all(logins, connections).subquery("activity")
+
+
+def active_users_count(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
+) -> int:
+    """Learners of the population with a login or a connection starting in [start, end]."""
+    events = _activity_events(_pairs(scope, pop), day_start_utc(start, tz), day_end_utc(end, tz))
+    return session.scalar(select(func.count(distinct(events.c.user_id)))) or 0
+
+
+def training_count(session: Session, scope: Scope, pop: Population) -> int:
+    """Trainings the population covers: the scope's trainings, or the class's, or one."""
+    q = select(func.count()).select_from(Training).where(scope.training_filter(Training.id))
+    if pop.training_id is not None:
+        q = q.where(Training.id == pop.training_id)
+    if pop.class_id is not None:
+        q = q.where(
+            exists().where(ClassTraining.class_id == pop.class_id, ClassTraining.training_id == Training.id)
+        )
+    if pop.user_id is not None:
+        q = q.where(
+            exists().where(TrainingLearner.user_id == pop.user_id, TrainingLearner.training_id == Training.id)
+        )
+    return session.scalar(q) or 0
+
+
+def completions_count(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
+) -> int:
+    """Training completions (passed or failed) dated in [start, end]."""
+    series = completions_series(session, scope, pop, tz, start, end, unit="month")
+    return int(series["completions"].sum()) if not series.empty else 0
+
+
+@dataclass(frozen=True)
+class StatusSummary:
+    """The population's (learner, training) pairs at the end of a day."""
+
+    pairs: int
+    average_progress: float | None
+    average_score: float | None
+    counts: dict[str, int]
+
+    @property
+    def completed(self) -> int:
+        return sum(self.counts.get(s, 0) for s in COMPLETED_STATUSES)
+
+    @property
+    def completion_rate(self) -> float | None:
+        return 100.0 * self.completed / self.pairs if self.pairs else None
+
+
+def status_summary(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
+) -> StatusSummary:
+    """Progress, score and status counts of the population at the end of as_of (default today)."""
+    results = _pair_results(session, scope, pop, tz, as_of=as_of)
+    rows = session.execute(
+        select(
+            results.c.status,
+            func.count(),
+            func.sum(results.c.progress),
+            func.sum(results.c.score),
+            func.count(results.c.score),
+        ).group_by(results.c.status)
+    ).all()
+    counts = {status: 0 for status in STATUSES}
+    total = progress_sum = score_sum = scored = 0
+    for status, count, p_sum, s_sum, s_count in rows:
+        counts[status] = count
+        total += count
+        progress_sum += p_sum or 0
+        score_sum += s_sum or 0
+        scored += s_count or 0
+    return StatusSummary(
+        pairs=total,
+        average_progress=progress_sum / total if total else None,
+        average_score=score_sum / scored if scored else None,
+        counts=counts,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Charts over a date range (historical: day d counts only what is dated <= d)
+# --------------------------------------------------------------------------------------------
+
+
+def _bucket_frame(buckets: Buckets) -> pd.DataFrame:
+    return pd.DataFrame({"bucket": list(buckets.starts), "last_day": buckets.last_days})
+
+
+def active_users_series(
+    session: Session,
+    scope: Scope,
+    pop: Population,
+    tz: ZoneInfo,
+    start: date,
+    end: date,
+    unit: str | None = None,
+) -> pd.DataFrame:
+    """Distinct active learners per bucket: columns bucket (first day), last_day, active_users."""
+    buckets = make_buckets(start, end, unit)
+    bounds = _bucket_bounds(buckets, tz)
+    events = _activity_events(_pairs(scope, pop), bounds[0], bounds[-1])
+    index = _bucket_index(events.c.at, bounds).label("i")
+    rows = session.execute(select(index, func.count(distinct(events.c.user_id))).group_by(index)).all()
+    frame = _bucket_frame(buckets)
+    values = [0] * len(buckets.starts)
+    for i, count in rows:
+        if 0 <= i < len(values):
+            values[i] = count
+    frame["active_users"] = values
+    return frame
+
+
+def _cumulative(rows, buckets: Buckets) -> list[float]:
+    """Cumulative sums per bucket from (bucket index, value) rows; index -1 = before the range."""
+    per = [0.0] * len(buckets.starts)
+    before = 0.0
+    for i, value in rows:
+        if i is None or i < 0:
+            before += value or 0
+        elif i < len(per):
+            per[i] += value or 0
+    out, running = [], before
+    for value in per:
+        running += value
+        out.append(running)
+    return out
+
+
+def _enrollment_rows(session: Session, pairs: CTE, bounds: list[datetime]):
+    at = pairs.c.enrolled_at
+    index = case((at.is_(None), literal(-1, Integer)), else_=_bucket_index(at, bounds)).label("i")
+    return session.execute(
+        select(index, func.count()).where(or_(at.is_(None), at < bounds[-1])).group_by(index)
+    ).all()
+
+
+def progress_series(
+    session: Session,
+    scope: Scope,
+    pop: Population,
+    tz: ZoneInfo,
+    start: date,
+    end: date,
+    unit: str | None = None,
+) -> pd.DataFrame:
+    """Average training progress at the end of each bucket, over the pairs enrolled by then.
+
+    Columns: bucket, last_day, learners (pairs enrolled by then), average_progress (%).
+    A module completion counts from the later of its first finish and the enrollment.
+    """
+    buckets = make_buckets(start, end, unit)
+    bounds = _bucket_bounds(buckets, tz)
+    pairs = _pairs(scope, pop)
+    facts = _module_facts(_attempts(pairs, None))
+    module_counts = (
+        select(TrainingModule.training_id, func.count().label("modules"))
+        .group_by(TrainingModule.training_id)
+        .cte("module_counts")
+    )
+    effective = _greatest(facts.c.completed_at, pairs.c.enrolled_at)
+    completions = (
+        select(effective.label("at"), (1.0 / module_counts.c.modules).label("weight"))
+        .select_from(facts)
+        .join(pairs, and_(pairs.c.user_id == facts.c.user_id, pairs.c.training_id == facts.c.training_id))
+        .join(module_counts, module_counts.c.training_id == facts.c.training_id)
+        .where(facts.c.completed_at.is_not(None))
+        .subquery("module_completions")
+    )
+    index = _bucket_index(completions.c.at, bounds).label("i")
+    weight_rows = session.execute(
+        select(index, func.sum(completions.c.weight)).where(completions.c.at < bounds[-1]).group_by(index)
+    ).all()
+    enrolled = _cumulative(_enrollment_rows(session, pairs, bounds), buckets)
+    weights = _cumulative(weight_rows, buckets)
+    frame = _bucket_frame(buckets)
+    frame["learners"] = [int(v) for v in enrolled]
+    frame["average_progress"] = [100.0 * w / n if n else None for w, n in zip(weights, enrolled, strict=True)]
+    return frame
+
+
+def completions_series(
+    session: Session,
+    scope: Scope,
+    pop: Population,
+    tz: ZoneInfo,
+    start: date,
+    end: date,
+    unit: str | None = None,
+) -> pd.DataFrame:
+    """Training completions per bucket and the cumulative completion rate at each bucket's end.
+
+    Columns: bucket, last_day, completions (pairs whose training completion is dated in the
+    bucket), completed (pairs completed by the bucket's end), learners (pairs enrolled by
+    then), completion_rate (% = completed / learners). A completion is dated at the later of
+    the training's completion date and the enrollment.
+    """
+    buckets = make_buckets(start, end, unit)
+    bounds = _bucket_bounds(buckets, tz)
+    results = _pair_results(session, scope, pop, tz)
+    effective = _greatest(results.c.completed_at, results.c.enrolled_at)
+    done = (
+        select(effective.label("at"))
+        .where(results.c.completed_at.is_not(None))
+        .subquery("training_completions")
+    )
+    index = _bucket_index(done.c.at, bounds).label("i")
+    rows = session.execute(select(index, func.count()).where(done.c.at < bounds[-1]).group_by(index)).all()
+    per_bucket = [0] * len(buckets.starts)
+    for i, count in rows:
+        if 0 <= i < len(per_bucket):
+            per_bucket[i] = count
+    completed = _cumulative(rows, buckets)
+    enrolled = _cumulative(
+        _enrollment_rows(session, _pairs(scope, pop, name="pairs_enrolled"), bounds), buckets
+    )
+    frame = _bucket_frame(buckets)
+    frame["completions"] = per_bucket
+    frame["completed"] = [int(v) for v in completed]
+    frame["learners"] = [int(v) for v in enrolled]
+    frame["completion_rate"] = [
+        100.0 * c / n if n else None for c, n in zip(completed, enrolled, strict=True)
+    ]
+    return frame
+
+
+def first_activity_date(session: Session, scope: Scope, pop: Population, tz: ZoneInfo) -> date | None:
+    """The local date of the population's earliest enrollment, login or connection ("all time")."""
+    pairs = _pairs(scope, pop)
+    candidates = [
+        session.scalar(select(func.min(pairs.c.enrolled_at))),
+        session.scalar(
+            select(func.min(Login.logged_in_at)).where(Login.user_id.in_(select(pairs.c.user_id)))
+        ),
+        session.scalar(
+            select(func.min(Connection.connected_at)).where(Connection.user_id.in_(select(pairs.c.user_id)))
+        ),
+    ]
+    found = [c for c in candidates if c is not None]
+    return local_date(min(found), tz) if found else None
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------------
+
+
+def trainings_table(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, today: date | None = None
+) -> pd.DataFrame:
+    """One row per training in the population.
+
+    Columns: training_id, training, learners, not_started, in_progress, completed,
+    completion_rate (%), average_progress (%), average_score (% over the learners with a
+    score; None when the training has no mandatory module), average_time_spent (seconds
+    per learner). Ordered by training name.
+    """
+    results = _pair_results(session, scope, pop, tz, today=today)
+    spent = _time_spent(_pairs(scope, pop, name="pairs_time"))
+    completed = _flag(results.c.status.in_(COMPLETED_STATUSES))
+    stats = (
+        select(
+            results.c.training_id,
+            func.count().label("learners"),
+            func.sum(_flag(results.c.status == "not started")).label("not_started"),
+            func.sum(_flag(results.c.status == "in progress")).label("in_progress"),
+            func.sum(completed).label("completed"),
+            func.avg(results.c.progress).label("average_progress"),
+            func.avg(results.c.score).label("average_score"),
+            func.sum(func.coalesce(spent.c.seconds, 0.0)).label("time_spent"),
+        )
+        .select_from(results)
+        .outerjoin(
+            spent, and_(spent.c.user_id == results.c.user_id, spent.c.training_id == results.c.training_id)
+        )
+        .group_by(results.c.training_id)
+        .subquery("training_stats")
+    )
+    q = (
+        select(
+            Training.id.label("training_id"),
+            Training.name.label("training"),
+            func.coalesce(stats.c.learners, 0).label("learners"),
+            func.coalesce(stats.c.not_started, 0).label("not_started"),
+            func.coalesce(stats.c.in_progress, 0).label("in_progress"),
+            func.coalesce(stats.c.completed, 0).label("completed"),
+            stats.c.average_progress,
+            stats.c.average_score,
+            stats.c.time_spent,
+        )
+        .outerjoin(stats, stats.c.training_id == Training.id)
+        .where(scope.training_filter(Training.id))
+    )
+    if pop.training_id is not None:
+        q = q.where(Training.id == pop.training_id)
+    if pop.class_id is not None:
+        q = q.where(
+            exists().where(ClassTraining.class_id == pop.class_id, ClassTraining.training_id == Training.id)
+        )
+    if pop.user_id is not None:
+        q = q.where(stats.c.learners > 0)
+    frame = pd.DataFrame(session.execute(q).mappings().all())
+    columns = [
+        "training_id",
+        "training",
+        "learners",
+        "not_started",
+        "in_progress",
+        "completed",
+        "completion_rate",
+        "average_progress",
+        "average_score",
+        "average_time_spent",
+    ]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame["completion_rate"] = [
+        100.0 * c / n if n else None for c, n in zip(frame.completed, frame.learners, strict=True)
+    ]
+    frame["average_time_spent"] = [
+        (t or 0.0) / n if n else None for t, n in zip(frame.time_spent, frame.learners, strict=True)
+    ]
+    frame["average_progress"] = frame["average_progress"].astype(object).where(frame.learners > 0, None)
+    frame = frame.sort_values("training", key=lambda s: s.map(fold), kind="stable").reset_index(drop=True)
+    return frame[columns]
+
+
+def training_content(session: Session, scope: Scope, pop: Population, tz: ZoneInfo) -> pd.DataFrame:
+    """The training's modules with the population's results (pop.training_id required).
+
+    Columns: module_id, module, position, mandatory, min_score, learners, completed_pct,
+    passed_pct (% of learners), average_score (over learners who completed the module),
+    average_time_spent (seconds, over learners who spent time on it).
+    """
+    if pop.training_id is None:
+        raise ValueError("training_content needs a training")
+    pairs = _pairs(scope, pop)
+    facts = _module_facts(_attempts(pairs, None))
+    steps = _steps(pairs, facts)
+    learners = session.scalar(select(func.count()).select_from(pairs)) or 0
+    per_module = (
+        select(
+            steps.c.module_id,
+            func.sum(steps.c.completed).label("completed"),
+            func.sum(steps.c.passed).label("passed"),
+            func.avg(case((steps.c.completed == 1, steps.c.module_score))).label("average_score"),
+        )
+        .group_by(steps.c.module_id)
+        .subquery("per_module")
+    )
+    c = Connection
+    time_per_learner = (
+        select(
+            c.module_id,
+            c.user_id,
+            func.sum(seconds_between(c.connected_at, c.disconnected_at)).label("seconds"),
+        )
+        .join(pairs, pairs.c.user_id == c.user_id)
+        .group_by(c.module_id, c.user_id)
+        .subquery("module_time")
+    )
+    time_avg = (
+        select(time_per_learner.c.module_id, func.avg(time_per_learner.c.seconds).label("average_time_spent"))
+        .group_by(time_per_learner.c.module_id)
+        .subquery("module_time_avg")
+    )
+    tm = TrainingModule
+    rows = (
+        session.execute(
+            select(
+                tm.module_id,
+                Module.name.label("module"),
+                tm.position,
+                tm.mandatory,
+                tm.min_score,
+                per_module.c.completed,
+                per_module.c.passed,
+                per_module.c.average_score,
+                time_avg.c.average_time_spent,
+            )
+            .join(Module, Module.id == tm.module_id)
+            .outerjoin(per_module, per_module.c.module_id == tm.module_id)
+            .outerjoin(time_avg, time_avg.c.module_id == tm.module_id)
+            .where(tm.training_id == pop.training_id)
+            .order_by(tm.position, Module.name)
+        )
+        .mappings()
+        .all()
+    )
+    frame = pd.DataFrame(
+        [
+            {
+                "module_id": r["module_id"],
+                "module": r["module"],
+                "position": r["position"],
+                "mandatory": bool(r["mandatory"]),
+                "min_score": r["min_score"],
+                "learners": learners,
+                "completed_pct": 100.0 * (r["completed"] or 0) / learners if learners else None,
+                "passed_pct": 100.0 * (r["passed"] or 0) / learners if learners else None,
+                "average_score": r["average_score"],
+                "average_time_spent": r["average_time_spent"],
+            }
+            for r in rows
+        ],
+        columns=[
+            "module_id",
+            "module",
+            "position",
+            "mandatory",
+            "min_score",
+            "learners",
+            "completed_pct",
+            "passed_pct",
+            "average_score",
+            "average_time_spent",
+        ],
+    )
+    return frame
+
+
+RESULT_SORTS = {
+    "learner": "sort_key",
+    "email": "email",
+    "progress": "progress",
+    "score": "score",
+    "status": "status",
+    "time_spent": "time_spent",
+    "completed_on": "completed_at",
+    "training": "training_sort",
+    "enrolled_on": "enrolled_at",
+}
+
+
+def results_query(
+    session: Session,
+    scope: Scope,
+    pop: Population,
+    tz: ZoneInfo,
+    search: str | None = None,
+    today: date | None = None,
+):
+    """The select behind results tables and exports: one row per (learner, training).
+
+    Columns: user_id, email, first_name, last_name, sort_key, training_id, training,
+    training_sort, enrolled_at, progress, score, status, completed_at (UTC), time_spent
+    (seconds). search: accent- and case-insensitive match on name or email.
+    """
+    results = _pair_results(session, scope, pop, tz, today=today)
+    spent = _time_spent(_pairs(scope, pop, name="pairs_time"))
+    q = (
+        select(
+            results.c.user_id,
+            User.email,
+            User.first_name,
+            User.last_name,
+            User.sort_key,
+            results.c.training_id,
+            Training.name.label("training"),
+            func.lower(Training.name).label("training_sort"),
+            results.c.enrolled_at,
+            results.c.progress,
+            results.c.score,
+            results.c.status,
+            results.c.completed_at,
+            func.coalesce(spent.c.seconds, 0.0).label("time_spent"),
+        )
+        .select_from(results)
+        .join(User, User.id == results.c.user_id)
+        .join(Training, Training.id == results.c.training_id)
+        .outerjoin(
+            spent, and_(spent.c.user_id == results.c.user_id, spent.c.training_id == results.c.training_id)
+        )
+    )
+    for word in fold(search).split():
+        q = q.where(User.search_text.contains(word, autoescape=True))
+    return q.subquery("results")
+
+
+def training_results(
+    session: Session,
+    scope: Scope,
+    pop: Population,
+    tz: ZoneInfo,
+    search: str | None = None,
+    sort: list[tuple[str, bool]] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    today: date | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """A page of results rows and the total row count (sorting, search, paging in SQL).
+
+    sort: (column, ascending) pairs among RESULT_SORTS' keys; people's order (SPEC §4) always
+    breaks ties. Returns the rows with completed_on as a local date.
+    """
+    results = results_query(session, scope, pop, tz, search=search, today=today)
+    total = session.scalar(select(func.count()).select_from(results)) or 0
+    order = []
+    for column, ascending in sort or []:
+        name = RESULT_SORTS.get(column)
+        if name is None:
+            raise ValueError(f"cannot sort by {column!r}")
+        col = results.c[name]
+        # NULLs (no score, not completed) last whichever the direction.
+        order.append(case((col.is_(None), 1), else_=0))
+        order.append(col.asc() if ascending else col.desc())
+    order += [results.c.sort_key, results.c.training_sort, results.c.training_id]
+    q = select(results).order_by(*order).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    frame = pd.DataFrame(session.execute(q).mappings().all(), columns=list(results.c.keys()))
+    frame["completed_on"] = [local_date(v, tz) for v in frame["completed_at"]]
+    frame["classes"] = _class_names(session, frame)
+    return frame, total
+
+
+def _class_names(session: Session, frame: pd.DataFrame) -> list[str]:
+    """Each row's learner's classes registered to the row's training, joined with ', '.
+
+    The rows are already in the viewer's scope; their class names come with them.
+    """
+    if frame.empty:
+        return []
+    user_ids = sorted(set(frame["user_id"]))
+    rows = session.execute(
+        select(ClassMember.user_id, ClassTraining.training_id, Class.name)
+        .join(ClassTraining, ClassTraining.class_id == ClassMember.class_id)
+        .join(Class, Class.id == ClassMember.class_id)
+        .where(ClassMember.user_id.in_(user_ids))
+    ).all()
+    names: dict[tuple[str, str], list[str]] = {}
+    for user_id, training_id, name in rows:
+        names.setdefault((user_id, training_id), []).append(name)
+    return [
+        ", ".join(sorted(names.get((u, t), []), key=fold))
+        for u, t in zip(frame.user_id, frame.training_id, strict=True)
+    ]
+
+
+def learner_modules(
+    session: Session, scope: Scope, tz: ZoneInfo, training_id: str, user_id: str
+) -> pd.DataFrame:
+    """One learner's achievements in one training: each module in order.
+
+    Columns: module_id, module, position, mandatory, min_score, status (passed, failed,
+    in progress, not started), score (% or None when not completed), attempts,
+    time_spent (seconds), completed_on (local date).
+    """
+    pop = Population(training_id=training_id, user_id=user_id, learners_only=False, include_self=True)
+    pairs = _pairs(scope, pop)
+    if session.scalar(select(func.count()).select_from(pairs)) == 0:
+        raise Forbidden()
+    facts = _module_facts(_attempts(pairs, None))
+    steps = _steps(pairs, facts)
+    c = Connection
+    spent = (
+        select(c.module_id, func.sum(seconds_between(c.connected_at, c.disconnected_at)).label("seconds"))
+        .where(c.user_id == user_id)
+        .group_by(c.module_id)
+        .subquery("learner_module_time")
+    )
+    attempts = (
+        select(Attempt.module_id, func.count().label("attempts"))
+        .where(Attempt.user_id == user_id, Attempt.training_id == training_id)
+        .group_by(Attempt.module_id)
+        .subquery("learner_module_attempts")
+    )
+    rows = (
+        session.execute(
+            select(
+                steps.c.module_id,
+                Module.name.label("module"),
+                steps.c.position,
+                steps.c.mandatory,
+                steps.c.min_score,
+                steps.c.completed,
+                steps.c.passed,
+                steps.c.started,
+                steps.c.module_score,
+                steps.c.completed_at,
+                func.coalesce(attempts.c.attempts, 0).label("attempts"),
+                func.coalesce(spent.c.seconds, 0.0).label("time_spent"),
+            )
+            .join(Module, Module.id == steps.c.module_id)
+            .outerjoin(spent, spent.c.module_id == steps.c.module_id)
+            .outerjoin(attempts, attempts.c.module_id == steps.c.module_id)
+            .order_by(steps.c.position, Module.name)
+        )
+        .mappings()
+        .all()
+    )
+    records = []
+    for r in rows:
+        if r["completed"]:
+            status = "passed" if r["passed"] else "failed"
+        elif r["started"]:
+            status = "in progress"
+        else:
+            status = "not started"
+        records.append(
+            {
+                "module_id": r["module_id"],
+                "module": r["module"],
+                "position": r["position"],
+                "mandatory": bool(r["mandatory"]),
+                "min_score": r["min_score"],
+                "status": status,
+                "score": r["module_score"] if r["completed"] else None,
+                "attempts": r["attempts"],
+                "time_spent": r["time_spent"],
+                "completed_on": local_date(r["completed_at"], tz),
+            }
+        )
+    return pd.DataFrame(
+        records,
+        columns=[
+            "module_id",
+            "module",
+            "position",
+            "mandatory",
+            "min_score",
+            "status",
+            "score",
+            "attempts",
+            "time_spent",
+            "completed_on",
+        ],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Module summary (one learner's attempts of one module)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivityResult:
+    activity_id: str
+    name: str
+    question: str
+    answer: str | None
+    correct_answer: str
+    score: float | None
+    max_score: float
+    state: str  # passed | failed | awaiting grading | not answered
+
+
+@dataclass(frozen=True)
+class AttemptSummary:
+    attempt_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    points: float
+    max_points: float
+    score: float | None  # % (None while unfinished)
+    awaiting_grading: int
+    activities: tuple[ActivityResult, ...]
+
+
+def module_attempts(
+    session: Session, scope: Scope, training_id: str, user_id: str, module_id: str
+) -> list[AttemptSummary]:
+    """Every attempt (newest first) of a module by a learner in a training, with its answers.
+
+    "got S of M possible points": S sums the evaluated answers' scores and M the max scores
+    of the module's activities with max > 0; an answer awaiting grading counts 0.
+    """
+    pop = Population(training_id=training_id, user_id=user_id, learners_only=False, include_self=True)
+    pairs = _pairs(scope, pop)
+    if session.scalar(select(func.count()).select_from(pairs)) == 0:
+        raise Forbidden()
+    in_training = session.scalar(
+        select(func.count()).where(
+            TrainingModule.training_id == training_id, TrainingModule.module_id == module_id
+        )
+    )
+    if not in_training:
+        raise LookupError(f"module {module_id} is not part of training {training_id}")
+    activities = session.scalars(
+        select(Activity).where(Activity.module_id == module_id).order_by(Activity.position, Activity.name)
+    ).all()
+    max_points = sum(a.max_score for a in activities if a.max_score > 0)
+    attempts = session.scalars(
+        select(Attempt)
+        .where(Attempt.user_id == user_id, Attempt.training_id == training_id, Attempt.module_id == module_id)
+        .order_by(Attempt.started_at.desc(), Attempt.id.desc())
+    ).all()
+    answers: dict[str, dict[str, Answer]] = {}
+    if attempts:
+        for answer in session.scalars(select(Answer).where(Answer.attempt_id.in_([a.id for a in attempts]))):
+            answers.setdefault(answer.attempt_id, {})[answer.activity_id] = answer
+    out = []
+    for attempt in attempts:
+        given = answers.get(attempt.id, {})
+        results, points, awaiting = [], 0.0, 0
+        for activity in activities:
+            answer = given.get(activity.id)
+            if answer is None:
+                state, score = "not answered", None
+            elif not answer.evaluated:
+                state, score = "awaiting grading", None
+                awaiting += 1
+            else:
+                score = answer.score
+                state = "passed" if answer.score >= activity.max_score else "failed"
+                if activity.max_score > 0:
+                    points += answer.score
+            results.append(
+                ActivityResult(
+                    activity_id=activity.id,
+                    name=activity.name,
+                    question=activity.question or "",
+                    answer=answer.answer if answer else None,
+                    correct_answer=activity.correct_answer or "",
+                    score=score,
+                    max_score=activity.max_score,
+                    state=state,
+                )
+            )
+        if attempt.finished_at is None:
+            score_pct = None
+        else:
+            score_pct = 100.0 * points / max_points if max_points > 0 else 100.0
+        out.append(
+            AttemptSummary(
+                attempt_id=attempt.id,
+                started_at=attempt.started_at,
+                finished_at=attempt.finished_at,
+                points=points,
+                max_points=max_points,
+                score=score_pct,
+                awaiting_grading=awaiting,
+                activities=tuple(results),
+            )
+        )
+    return out
+
+
+__all__ = [
+    "ALL",
+    "COMPLETED_STATUSES",
+    "STATUSES",
+    "Buckets",
+    "Population",
+    "StatusSummary",
+    "active_users_count",
+    "active_users_series",
+    "add_months",
+    "choose_unit",
+    "completions_count",
+    "completions_series",
+    "day_end_utc",
+    "day_start_utc",
+    "expiry_threshold",
+    "first_activity_date",
+    "learner_count",
+    "learner_modules",
+    "local_date",
+    "make_buckets",
+    "module_attempts",
+    "new_users_count",
+    "progress_series",
+    "status_summary",
+    "today_in",
+    "training_content",
+    "training_count",
+    "training_results",
+    "trainings_table",
+]
