@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dash import Dash
 from flask import Flask
+from flask.cli import with_appcontext
 
 import auth
 from auth.cli import register as register_auth_cli
@@ -41,6 +42,7 @@ def create_app(config: dict | None = None) -> Dash:
     register_data_cli(server)
     register_auth_cli(server)
     register_exports_cli(server)
+    _with_app_context(server)
 
     app = Dash(
         __name__,
@@ -57,6 +59,15 @@ def create_app(config: dict | None = None) -> Dash:
     server.extensions["learnstats_dash"] = app
     server.extensions["learnstats_page_access"] = page_access
     return app
+
+
+def _with_app_context(server: Flask) -> None:
+    """Run every command inside the app context (as `flask --app app` does), also under
+    Flask's test CLI runner."""
+    for command in server.cli.commands.values():
+        if not getattr(command.callback, "_learnstats_context", False):
+            command.callback = with_appcontext(command.callback)
+            command.callback._learnstats_context = True
 
 
 def __getattr__(name: str):

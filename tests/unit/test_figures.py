@@ -289,7 +289,7 @@ def test_fig014_scope_limits_every_figure(factory, s):
     manager = Scope(user_id="mgr", trainings=frozenset({t1.id}))
     assert f.learner_count(s, manager, ALL, TZ) == 1
     assert list(f.trainings_table(s, manager, ALL, TZ)["training_id"]) == [t1.id]
-    frame, total = f.training_results(s, manager, f.Population(training_id=t2.id), TZ)
+    _frame, total = f.training_results(s, manager, f.Population(training_id=t2.id), TZ)
     assert total == 0
     with pytest.raises(Forbidden):
         f.learner_modules(s, manager, TZ, t2.id, u2.id)
