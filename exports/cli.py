@@ -1,12 +1,17 @@
-"""Command line for exports: export-results (more exports register here as they land)."""
+"""Command line for exports: export-results, export-opco-logs (more register here as they land)."""
 
 from __future__ import annotations
 
+import os
+import re
 import sys
+import tempfile
+from datetime import date
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from data.cli import migrated_db
 from data.scope import Forbidden, global_scope
@@ -30,5 +35,130 @@ def export_results_command(training_id: str, out: Path) -> None:
     click.echo(f"Wrote {count} learner(s) to {out}.")
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class _UsageError(Exception):
+    """A bad option value: reported on stderr, exit status 1."""
+
+
+def _parse_date(option: str, text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        if not _ISO_DATE.fullmatch(text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _UsageError(f"{option}: {text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _parse_field(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise _UsageError(f"--field: {text!r} is not NAME=VALUE")
+    return name.strip(), value
+
+
+def _parse_columns(text: str | None) -> tuple[str, ...] | None:
+    """NAME,NAME... ; an empty value keeps no custom field column."""
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if any(not name for name in names) and text.strip():
+        raise _UsageError(f"--columns: {text!r} has an empty column name")
+    return tuple(name for name in names if name)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _output_format(out: Path, given: str | None) -> str:
+    if given:
+        return given
+    suffix = out.suffix.lower()
+    if suffix in (".csv", ".xlsx"):
+        return suffix[1:]
+    raise _UsageError(
+        f"--format: cannot tell the format from {out.name!r}; use --format csv or --format xlsx"
+    )
+
+
+@click.command("export-opco-logs")
+@with_appcontext
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "date_from", metavar="YYYY-MM-DD", help="First day (platform time zone).")
+@click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Last day, inclusive.")
+@click.option("--session", "session_ids", multiple=True, metavar="ID", help="Program session id.")
+@click.option("--user", "user_ids", multiple=True, metavar="ID", help="User id.")
+@click.option("--group", "class_ids", multiple=True, metavar="ID", help="Class (group) id.")
+@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", help="Custom field value.")
+@click.option("--columns", "columns", metavar="NAME,NAME...", help="Custom field columns (default: all).")
+@click.option("--delimiter", type=click.Choice([",", ";"]), default=",", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["csv", "xlsx"]), help="Default: from --out.")
+def export_opco_logs_command(
+    out: Path,
+    date_from: str | None,
+    date_to: str | None,
+    session_ids: tuple[str, ...],
+    user_ids: tuple[str, ...],
+    class_ids: tuple[str, ...],
+    fields: tuple[str, ...],
+    columns: str | None,
+    delimiter: str,
+    output_format: str | None,
+) -> None:
+    """Write the OPCO logs (SPEC §7) of every program session, or of the filtered ones."""
+    from exports.opco_logs import (
+        OpcoLogFilters,
+        OpcoLogsError,
+        iter_opco_logs_csv,
+        write_opco_logs_xlsx,
+    )
+
+    try:
+        filters = OpcoLogFilters(
+            date_from=_parse_date("--from", date_from),
+            date_to=_parse_date("--to", date_to),
+            user_ids=user_ids,
+            class_ids=class_ids,
+            session_ids=session_ids,
+            fields=tuple(_parse_field(text) for text in fields),
+            columns=_parse_columns(columns),
+        )
+        kind = _output_format(out, output_format)
+        if not out.parent.is_dir():
+            raise _UsageError(f"--out: folder {str(out.parent)!r} does not exist")
+    except _UsageError as error:
+        click.echo(f"export-opco-logs: {error}", err=True)
+        sys.exit(1)
+
+    db = migrated_db()
+    tz = current_app.config["LEARNSTATS"].tz
+    # Written to a temporary file beside the target, renamed at the end: complete or absent.
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    try:
+        with db.session() as s, os.fdopen(handle, "wb") as file:
+            if kind == "xlsx":
+                write_opco_logs_xlsx(s, global_scope(), filters, tz, file)
+            else:
+                for chunk in iter_opco_logs_csv(s, global_scope(), filters, tz, delimiter):
+                    file.write(chunk)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 -> what open() would give
+        os.replace(temporary, out)
+    except (OpcoLogsError, Forbidden) as error:
+        Path(temporary).unlink(missing_ok=True)
+        click.echo(f"export-opco-logs: {error}", err=True)
+        sys.exit(1)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    click.echo(f"Wrote the OPCO logs to {out}.")
+
+
 def register(server: Flask) -> None:
     server.cli.add_command(export_results_command)
+    server.cli.add_command(export_opco_logs_command)

@@ -1,0 +1,463 @@
+"""OPCO logs (SPEC §7): one row per connection to a course inside a program session.
+
+Pure functions: they read the database through the caller's SQLAlchemy session, restricted to
+the viewer's scope, and return rows, bytes or write a workbook. The Flask download route, the
+"receive by email" job and the `export-opco-logs` command all wrap them.
+
+Rows are streamed: the main query is read in batches (``yield_per``: a server-side cursor on
+PostgreSQL), each batch's labels and custom fields are fetched with one query each, and the
+CSV is yielded chunk by chunk, so memory stays flat whatever the number of rows.
+
+Every public function checks the request before it returns (not when the first row is read):
+a session outside the scope raises data.scope.Forbidden and a bad filter raises OpcoLogsError at
+call time, so a streaming response can still answer 403/400 before any byte is sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import IO, Any
+
+import xlsxwriter
+from sqlalchemy import ColumnElement, Select, and_, collate, exists, select
+from sqlalchemy.orm import Session
+
+from data.models import ClassMember, Connection, Module, ProgramSession, Training, User, UserField, UserLabel
+from data.scope import Forbidden, Scope
+from data.text import fold
+
+FIXED_BEFORE_FIELDS = ("Last name", "First name", "Email")
+FIXED_AFTER_FIELDS = (
+    "Additional information",
+    "Labels",
+    "Session",
+    "Session ID",
+    "Program template",
+    "Program template ID",
+    "Course",
+    "Connected",
+    "Disconnected",
+    "Time spent",
+)
+DELIMITERS = (",", ";")
+BOM = "\ufeff"
+# Rows read from the database per batch (and per CSV chunk).
+BATCH_ROWS = 1000
+# An XLSX sheet holds 1,048,576 rows, the header included.
+XLSX_MAX_ROWS = 1_048_575
+
+
+class OpcoLogsError(ValueError):
+    """A request the export cannot answer; the message says what is wrong."""
+
+
+class UnknownField(OpcoLogsError):
+    """A custom field named in `columns` or in the field filters does not exist."""
+
+
+class UnknownSession(OpcoLogsError):
+    """A session id in the filters does not exist (global viewers; others get Forbidden)."""
+
+
+@dataclass(frozen=True)
+class OpcoLogFilters:
+    """What to export. Empty tuples mean "no restriction"."""
+
+    # Inclusive, in the platform time zone; a connection belongs to the day it started on.
+    date_from: date | None = None
+    date_to: date | None = None
+    user_ids: tuple[str, ...] = ()
+    # Classes ("groups" in the OPCO export): connections of their members.
+    class_ids: tuple[str, ...] = ()
+    session_ids: tuple[str, ...] = ()
+    # (field name, value) pairs: the same field twice = either value, different fields = both.
+    fields: tuple[tuple[str, str], ...] = ()
+    # Custom field columns to include; None = every field. Always written in alphabetical order.
+    columns: tuple[str, ...] | None = None
+
+
+# -- public API ------------------------------------------------------------------------------
+
+
+def opco_log_header(session: Session, scope: Scope, filters: OpcoLogFilters) -> list[str]:
+    """The header row: fixed columns around one column per selected custom field."""
+    _check_request(session, scope, filters)
+    return _header(_field_columns(session, filters))
+
+
+def iter_opco_log_rows(
+    session: Session, scope: Scope, filters: OpcoLogFilters, tz: tzinfo
+) -> Iterator[list[str]]:
+    """The data rows (no header), as cell texts, in SPEC §7's order, read lazily in batches."""
+    _, batches = _prepare(session, scope, filters, tz)
+    return (row for batch in batches for row in batch)
+
+
+def iter_opco_logs_csv(
+    session: Session, scope: Scope, filters: OpcoLogFilters, tz: tzinfo, delimiter: str = ","
+) -> Iterator[bytes]:
+    """The CSV file as chunks of bytes: BOM and header first, then one chunk per batch of rows.
+
+    UTF-8 with a byte order mark, RFC 4180 quoting (only where needed), CRLF line ends.
+    """
+    if delimiter not in DELIMITERS:
+        raise OpcoLogsError(f"the CSV delimiter must be one of {' '.join(DELIMITERS)}, not {delimiter!r}")
+    header, batches = _prepare(session, scope, filters, tz)
+    return _csv_chunks(header, batches, delimiter)
+
+
+def write_opco_logs_xlsx(
+    session: Session,
+    scope: Scope,
+    filters: OpcoLogFilters,
+    tz: tzinfo,
+    target: str | os.PathLike[str] | IO[bytes],
+) -> None:
+    """Write the XLSX file to target (a path or a binary file object).
+
+    XlsxWriter's constant-memory mode writes each row out as soon as the next one starts; every
+    cell is written as a string, the same text as in the CSV (an empty text leaves the cell
+    empty). Bold header row, frozen.
+    """
+    header, batches = _prepare(session, scope, filters, tz)
+    # XlsxWriter writes target only in close(): an error while reading rows leaves it untouched.
+    workbook = xlsxwriter.Workbook(target, {"constant_memory": True})
+    sheet = workbook.add_worksheet("OPCO logs")
+    bold = workbook.add_format({"bold": True})
+    for col, title in enumerate(header):
+        sheet.set_column(col, col, _column_width(title))
+    sheet.freeze_panes(1, 0)
+    for col, title in enumerate(header):
+        sheet.write_string(0, col, title, bold)
+    row_number = 0
+    for batch in batches:
+        for row in batch:
+            row_number += 1
+            if row_number > XLSX_MAX_ROWS:
+                raise OpcoLogsError(
+                    f"more than {XLSX_MAX_ROWS:,} rows do not fit in an XLSX sheet: "
+                    "export CSV or narrow the filters"
+                )
+            for col, text in enumerate(row):
+                if text:
+                    sheet.write_string(row_number, col, text)
+    workbook.close()
+
+
+def _prepare(
+    session: Session, scope: Scope, filters: OpcoLogFilters, tz: tzinfo
+) -> tuple[list[str], Iterator[list[list[str]]]]:
+    """Check the request now, and return the header and the (lazy) batches of rows."""
+    _check_request(session, scope, filters)
+    field_columns = _field_columns(session, filters)
+    statement = _statement(scope, filters, tz, _dialect(session))
+    return _header(field_columns), _row_batches(session, statement, field_columns, tz)
+
+
+# -- checks ----------------------------------------------------------------------------------
+
+
+def _check_request(session: Session, scope: Scope, filters: OpcoLogFilters) -> None:
+    """Refuse what the viewer may not export, and filters that cannot be answered."""
+    # SPEC §6: session instructors, training managers and global roles export session logs;
+    # anyone else (a learner, a class manager) is answered 403, not an empty file.
+    if not (scope.is_global or scope.sessions or scope.trainings):
+        raise Forbidden("exporting OPCO logs needs a session instructor, training manager or global role")
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise OpcoLogsError(
+            f"the start date {filters.date_from.isoformat()} is after the end date {filters.date_to.isoformat()}"
+        )
+    if filters.session_ids:
+        asked = set(filters.session_ids)
+        visible = set(
+            session.scalars(
+                select(ProgramSession.id).where(
+                    ProgramSession.id.in_(sorted(asked)),
+                    scope.session_filter(ProgramSession.id, ProgramSession.training_id),
+                )
+            )
+        )
+        missing = sorted(asked - visible)
+        if missing:
+            if not scope.is_global:
+                # Unknown or someone else's: the same answer, so ids cannot be probed.
+                raise Forbidden(f"session(s) outside your scope: {', '.join(missing)}")
+            raise UnknownSession(f"unknown session id(s): {', '.join(missing)}")
+    filtered_fields = {name for name, _ in filters.fields}
+    named = filtered_fields | set(filters.columns or ())
+    if named:
+        known = _known_fields(session, named)
+        unknown_columns = sorted(set(filters.columns or ()) - known, key=_text_key)
+        if unknown_columns:
+            raise UnknownField(f"unknown custom field column(s): {', '.join(unknown_columns)}")
+        unknown_filters = sorted(filtered_fields - known, key=_text_key)
+        if unknown_filters:
+            raise UnknownField(f"unknown custom field(s) in the filters: {', '.join(unknown_filters)}")
+
+
+def _known_fields(session: Session, names: set[str]) -> set[str]:
+    return set(session.scalars(select(UserField.field).where(UserField.field.in_(sorted(names))).distinct()))
+
+
+def _field_columns(session: Session, filters: OpcoLogFilters) -> tuple[str, ...]:
+    """Custom field columns, alphabetical (case and accents ignored, ties by raw text).
+
+    Every field known on the platform (not only those of the exported users), so the header
+    does not change with the filters.
+    """
+    if filters.columns is not None:
+        names: Iterable[str] = set(filters.columns)
+    else:
+        names = session.scalars(select(UserField.field).distinct())
+    return tuple(sorted(names, key=_text_key))
+
+
+def _header(field_columns: Sequence[str]) -> list[str]:
+    return [*FIXED_BEFORE_FIELDS, *field_columns, *FIXED_AFTER_FIELDS]
+
+
+# -- query -----------------------------------------------------------------------------------
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _bytewise(column: Any, dialect: str) -> Any:
+    """Compare text byte for byte on every database (SQLite already does)."""
+    return collate(column, "C") if dialect == "postgresql" else column
+
+
+def utc_bounds(
+    date_from: date | None, date_to: date | None, tz: tzinfo
+) -> tuple[datetime | None, datetime | None]:
+    """Naive UTC [start, end) of the local days date_from..date_to (inclusive) in tz."""
+
+    def start_of(day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+
+    start = start_of(date_from) if date_from else None
+    end = start_of(date_to + timedelta(days=1)) if date_to else None
+    return start, end
+
+
+def _statement(scope: Scope, filters: OpcoLogFilters, tz: tzinfo, dialect: str) -> Select:
+    conditions: list[ColumnElement[bool]] = [
+        Connection.session_id.is_not(None),
+        scope.session_filter(ProgramSession.id, ProgramSession.training_id),
+    ]
+    start, end = utc_bounds(filters.date_from, filters.date_to, tz)
+    if start is not None:
+        conditions.append(Connection.connected_at >= start)
+    if end is not None:
+        conditions.append(Connection.connected_at < end)
+    if filters.user_ids:
+        conditions.append(Connection.user_id.in_(sorted(set(filters.user_ids))))
+    if filters.session_ids:
+        conditions.append(Connection.session_id.in_(sorted(set(filters.session_ids))))
+    if filters.class_ids:
+        conditions.append(
+            exists().where(
+                ClassMember.user_id == Connection.user_id,
+                ClassMember.class_id.in_(sorted(set(filters.class_ids))),
+            )
+        )
+    values_by_field: dict[str, set[str]] = {}
+    for name, value in filters.fields:
+        values_by_field.setdefault(name, set()).add(value)
+    for name, values in sorted(values_by_field.items()):
+        conditions.append(
+            exists().where(
+                UserField.user_id == Connection.user_id,
+                UserField.field == name,
+                UserField.value.in_(sorted(values)),
+            )
+        )
+    return (
+        select(
+            Connection.user_id,
+            User.last_name,
+            User.first_name,
+            User.email,
+            User.additional_info,
+            ProgramSession.name,
+            ProgramSession.id,
+            Training.name,
+            Training.id,
+            Module.name,
+            Connection.connected_at,
+            Connection.disconnected_at,
+        )
+        .select_from(Connection)
+        .join(User, User.id == Connection.user_id)
+        .join(ProgramSession, ProgramSession.id == Connection.session_id)
+        .join(Training, Training.id == ProgramSession.training_id)
+        .join(Module, Module.id == Connection.module_id)
+        .where(and_(*conditions))
+        # users.sort_key is fold(last) TAB fold(first) TAB fold(email), compared byte for byte:
+        # the tab sorts before any printable character, so this is (last, first, email) folded.
+        .order_by(
+            _bytewise(User.sort_key, dialect),
+            _bytewise(Connection.session_id, dialect),
+            Connection.connected_at,
+            _bytewise(Module.name, dialect),
+            # Not in SPEC: a stable order for rows equal on every key above.
+            _bytewise(Module.id, dialect),
+            Connection.disconnected_at,
+            _bytewise(User.id, dialect),
+            Connection.id,
+        )
+        .execution_options(yield_per=BATCH_ROWS)
+    )
+
+
+def _row_batches(
+    session: Session, statement: Select, field_columns: tuple[str, ...], tz: tzinfo
+) -> Iterator[list[list[str]]]:
+    """Formatted rows, one list per batch read from the database."""
+    people: dict[str, tuple[str, list[str]]] = {}
+    for batch in session.execute(statement).partitions():
+        user_ids = {row[0] for row in batch}
+        # Keep only the people of this batch: the cache never outgrows one batch.
+        people = {user_id: people[user_id] for user_id in user_ids if user_id in people}
+        people.update(_people(session, user_ids - people.keys(), field_columns))
+        rows = []
+        for (
+            user_id,
+            last_name,
+            first_name,
+            email,
+            additional_info,
+            session_name,
+            session_id,
+            training_name,
+            training_id,
+            module_name,
+            connected_at,
+            disconnected_at,
+        ) in batch:
+            labels, field_values = people[user_id]
+            rows.append(
+                [
+                    last_name or "",
+                    first_name or "",
+                    email or "",
+                    *field_values,
+                    additional_info or "",
+                    labels,
+                    session_name or "",
+                    session_id,
+                    training_name or "",
+                    training_id,
+                    module_name or "",
+                    format_local(connected_at, tz),
+                    format_local(disconnected_at, tz),
+                    format_duration(disconnected_at - connected_at),
+                ]
+            )
+        yield rows
+
+
+def _people(
+    session: Session, user_ids: set[str], field_columns: tuple[str, ...]
+) -> dict[str, tuple[str, list[str]]]:
+    """Each user's labels cell and custom field cells (in field_columns order)."""
+    if not user_ids:
+        return {}
+    ids = sorted(user_ids)
+    labels: dict[str, list[str]] = {user_id: [] for user_id in ids}
+    for user_id, label in session.execute(
+        select(UserLabel.user_id, UserLabel.label).where(UserLabel.user_id.in_(ids))
+    ):
+        labels[user_id].append(label)
+    values: dict[str, dict[str, str]] = {user_id: {} for user_id in ids}
+    if field_columns:
+        for user_id, name, value in session.execute(
+            select(UserField.user_id, UserField.field, UserField.value).where(
+                UserField.user_id.in_(ids), UserField.field.in_(field_columns)
+            )
+        ):
+            values[user_id][name] = value or ""
+    return {
+        user_id: (
+            format_labels(labels[user_id]),
+            [values[user_id].get(name, "") for name in field_columns],
+        )
+        for user_id in ids
+    }
+
+
+# -- formats ---------------------------------------------------------------------------------
+
+
+def _text_key(text: str) -> tuple[str, str]:
+    """Alphabetical as a French reader expects (case and accents ignored), ties by raw text."""
+    return fold(text), text
+
+
+def format_labels(labels: Iterable[str]) -> str:
+    """The Labels cell: labels in alphabetical order, joined with ", "."""
+    return ", ".join(sorted(labels, key=_text_key))
+
+
+def format_local(moment: datetime, tz: tzinfo) -> str:
+    """A stored naive UTC datetime as DD/MM/YYYY HH:MM in the platform time zone."""
+    return moment.replace(tzinfo=UTC).astimezone(tz).strftime("%d/%m/%Y %H:%M")
+
+
+def format_duration(elapsed: timedelta) -> str:
+    """DD:HH:MM of a real elapsed time, rounded to the nearest minute (30 s rounds up).
+
+    A negative length (a disconnection stored before its connection: the importer refuses
+    them) is written as 00:00:00 rather than as a nonsense value.
+    """
+    microseconds = max(elapsed // timedelta(microseconds=1), 0)
+    minutes = (microseconds + 30_000_000) // 60_000_000
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{days:02d}:{hours:02d}:{minutes:02d}"
+
+
+def _csv_chunks(header: list[str], batches: Iterator[list[list[str]]], delimiter: str) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+
+    def take() -> bytes:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text.encode("utf-8")
+
+    buffer.write(BOM)
+    writer.writerow(header)
+    yield take()
+    for rows in batches:
+        writer.writerows(rows)
+        yield take()
+
+
+def _column_width(title: str) -> int:
+    if title in ("Connected", "Disconnected"):
+        return 17
+    return max(12, min(len(title) + 2, 40))
+
+
+__all__ = [
+    "OpcoLogFilters",
+    "OpcoLogsError",
+    "UnknownField",
+    "UnknownSession",
+    "format_duration",
+    "format_labels",
+    "format_local",
+    "iter_opco_log_rows",
+    "iter_opco_logs_csv",
+    "opco_log_header",
+    "utc_bounds",
+    "write_opco_logs_xlsx",
+]
