@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
 
 from data.cli import migrated_db
 from data.scope import Forbidden, global_scope
@@ -88,7 +87,6 @@ def _output_format(out: Path, given: str | None) -> str:
 
 
 @click.command("export-opco-logs")
-@with_appcontext
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--from", "date_from", metavar="YYYY-MM-DD", help="First day (platform time zone).")
 @click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Last day, inclusive.")
