@@ -71,8 +71,10 @@ def _with_app_context(server: Flask) -> None:
 
 
 def __getattr__(name: str):
-    """Module-level `app` and `server`, built on first access (no I/O at import time)."""
-    if name in ("app", "server"):
+    """Module-level `app` (Dash) and `server` / `application` (its Flask server), built on
+    first access so importing this module does no I/O. Flask's CLI (`flask --app app`) finds
+    the Flask server under `application`; gunicorn serves `app:server`."""
+    if name in ("app", "server", "application"):
         instance = globals().get("_app") or create_app()
         globals()["_app"] = instance
         return instance if name == "app" else instance.server

@@ -44,3 +44,28 @@ def test_app006_user_without_password_cannot_sign_in(client, factory):
     factory.user(email="imported@example.org", password=None)
     factory.s.commit()
     assert sign_in(client, "imported@example.org", "").status_code == 401
+
+
+def test_app007_flask_cli_finds_the_app_and_migrates(tmp_path):
+    """`flask --app app migrate` as the README says, in a fresh instance folder."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNSTATS_")}
+    env["LEARNSTATS_INSTANCE"] = str(tmp_path)
+    flask = Path(sys.executable).with_name("flask")
+    result = subprocess.run(
+        [str(flask), "--app", "app", "migrate"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Database is up to date." in result.stdout
+    assert (tmp_path / "learnstats.sqlite3").exists()
+    assert (tmp_path / "secret_key").exists()
