@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from dash import Dash
+from dash import _callback as dash_callback
 from flask import Flask
 from flask.cli import with_appcontext
 
@@ -44,6 +45,12 @@ def create_app(config: dict | None = None) -> Dash:
     register_exports_cli(server)
     _with_app_context(server)
 
+    # Page modules register their callbacks with dash.callback into Dash's global lists, which
+    # the next app to serve a request takes whole. Apps built earlier in this process (tests)
+    # that never served would hand theirs on too: start each app from empty lists.
+    dash_callback.GLOBAL_CALLBACK_LIST.clear()
+    dash_callback.GLOBAL_CALLBACK_MAP.clear()
+    dash_callback.GLOBAL_INLINE_SCRIPTS.clear()
     app = Dash(
         __name__,
         server=server,
