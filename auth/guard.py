@@ -9,7 +9,7 @@ each page layout and callback checks the scope again with current_scope().
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Flask,
@@ -31,7 +31,9 @@ from data.db import get_db
 from data.models import User
 from data.scope import Forbidden, Scope
 
-PUBLIC_PREFIXES = ("/assets/", "/login", "/_favicon.ico", "/favicon.ico")
+# Exact paths: a prefix such as "/login" would also open "/login-x", which Dash answers with its page.
+PUBLIC_PATHS = frozenset({"/login", "/_favicon.ico"})
+PUBLIC_PREFIXES = ("/assets/",)
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -39,6 +41,7 @@ login_manager.login_view = "auth.login"
 SIGN_IN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · Learnstats</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="/_favicon.ico">
 <link rel="stylesheet" href="/assets/bootstrap.min.css">
 <link rel="stylesheet" href="/assets/learnstats.css"></head>
 <body class="ls-signin-body">
@@ -81,7 +84,14 @@ def current_scope() -> Scope:
 
 
 def _safe_next(target: str | None) -> str:
+    """target when it is a path on this site, else "/" (no open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    # Browsers drop tabs and newlines and read "\\" as "/": "/\t/evil.example" is "//evil.example".
+    if any(c == "\\" or not c.isprintable() for c in target) or urlsplit(target).netloc:
+        return "/"
+    # Signing in must not land on /logout (an expired session's "Sign out" click carries it).
+    if urlsplit(target).path == "/logout":
         return "/"
     return target
 
@@ -102,7 +112,8 @@ def login():
     if request.method == "POST":
         email = request.form.get("email", "").strip()
         password = request.form.get("password", "")
-        if not secrets.compare_digest(request.form.get("csrf_token", ""), _csrf_token()):
+        sent = request.form.get("csrf_token", "").encode()  # bytes: a non-ASCII str would raise
+        if not secrets.compare_digest(sent, _csrf_token().encode()):
             message, level, status = "Your sign-in form expired; please try again.", "warning", 400
         else:
             with get_db().session() as s:
@@ -135,7 +146,7 @@ def logout():
 
 def _guard():
     path = request.path
-    if path.startswith(PUBLIC_PREFIXES):
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
         return None
     if not current_user.is_authenticated:
         if path.startswith("/_dash-") or path.startswith("/download/") or request.method != "GET":

@@ -15,6 +15,8 @@ if str(ROOT) not in sys.path:
 from app import create_app  # noqa: E402
 from tests.factories import Factory  # noqa: E402
 
+pytest_plugins = ["tests.postgres"]
+
 CHROME_FLAGS = (
     "--headless=new",
     "--no-sandbox",

@@ -1,0 +1,87 @@
+"""The shell in a real browser: sign in, see the navbar, a 404 page, sign out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from selenium.webdriver.support.ui import WebDriverWait
+
+NAME = "Émilie Lefèvre"
+EMAIL = "emilie.lefevre@example.org"
+PASSWORD = "s3cret-pass"
+
+
+def add_user(factory):
+    factory.user(first="Émilie", last="Lefèvre", email=EMAIL, password=PASSWORD)
+    factory.s.commit()
+
+
+def wait_for_path(dash_duo, path: str, timeout: int = 10) -> None:
+    WebDriverWait(dash_duo.driver, timeout).until(
+        lambda driver: urlsplit(driver.current_url).path == path,
+        f"the browser did not reach {path}",
+    )
+
+
+def submit_sign_in(dash_duo, email: str, password: str) -> None:
+    """Fill the plain-HTML sign-in form (not a Dash page) and submit it."""
+    dash_duo.wait_for_element("#signin-email").send_keys(email)
+    dash_duo.find_element("#signin-password").send_keys(password)
+    dash_duo.find_element("#signin-submit").click()
+
+
+def test_shl001_sign_in_see_shell_and_404_then_sign_out(dash_duo, dash_app, factory):
+    add_user(factory)
+    # The browser is not signed in yet: do not let dash_duo open "/" and wait for Dash there.
+    dash_duo.start_server(dash_app, navigate=False)
+    base = dash_duo.server.url.rstrip("/")
+
+    dash_duo.driver.get(base + "/login")
+    submit_sign_in(dash_duo, EMAIL, PASSWORD)
+    wait_for_path(dash_duo, "/")
+    dash_duo.server_url = base  # signed in: the Dash app loads (dash_duo waits for it)
+    dash_duo.wait_for_text_to_equal("#shell-user-name", NAME)
+    assert dash_duo.find_element("#shell-signout-link").text == "Sign out"
+
+    dash_duo.driver.get(base + "/no/such/page")
+    dash_duo.wait_for_element("#page-not-found")
+    dash_duo.wait_for_text_to_equal("#shell-user-name", NAME)
+    assert "Page not found" in dash_duo.find_element("#page-not-found").text
+
+    dash_duo.find_element("#shell-signout-link").click()
+    wait_for_path(dash_duo, "/login")
+    dash_duo.wait_for_text_to_equal("#signin-message", "You have been signed out.")
+    assert dash_duo.find_element("#signin-form")
+
+    # Signed out for real: the app sends the browser back to the sign-in page.
+    dash_duo.driver.get(base + "/")
+    wait_for_path(dash_duo, "/login")
+    dash_duo.wait_for_element("#signin-form")
+
+    assert dash_duo.get_logs() == []
+
+
+def test_shl002_deep_link_leads_through_sign_in_to_the_page(dash_duo, dash_app, factory):
+    add_user(factory)
+    dash_duo.start_server(dash_app, navigate=False)
+    base = dash_duo.server.url.rstrip("/")
+
+    dash_duo.driver.get(base + "/no/such/page")
+    wait_for_path(dash_duo, "/login")
+    submit_sign_in(dash_duo, EMAIL, "wrong-password")
+    dash_duo.wait_for_text_to_equal("#signin-message", "Wrong email or password.")
+    # A wrong password answers 401 on purpose: the one message the browser logs, then none.
+    [entry] = dash_duo.get_logs()
+    assert "/login?next=%2Fno%2Fsuch%2Fpage" in entry["message"]
+    assert "status of 401" in entry["message"]
+    dash_duo.reset_log_timestamp()
+    # The email is kept; the password is typed again.
+    assert dash_duo.find_element("#signin-email").get_attribute("value") == EMAIL
+    dash_duo.find_element("#signin-password").send_keys(PASSWORD)
+    dash_duo.find_element("#signin-submit").click()
+
+    wait_for_path(dash_duo, "/no/such/page")
+    dash_duo.wait_for_element("#page-not-found")
+    dash_duo.wait_for_text_to_equal("#shell-user-name", NAME)
+
+    assert dash_duo.get_logs() == []
