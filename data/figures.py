@@ -85,14 +85,18 @@ class seconds_between(FunctionElement):
 def _seconds_between_sqlite(element, compiler, **kw):
     start, end = list(element.clauses)
     return (
-        f"((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)})) * 86400.0)"
+        f"ROUND((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}))"
+        " * 86400.0, 3)"
     )
 
 
 @compiles(seconds_between)
 def _seconds_between_default(element, compiler, **kw):
     start, end = list(element.clauses)
-    return f"EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
+    return (
+        f"CAST(EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
+        " AS DOUBLE PRECISION)"
+    )
 
 
 def _greatest(a: ColumnElement, b: ColumnElement) -> ColumnElement:
@@ -240,6 +244,36 @@ class Population:
 
 
 ALL = Population()
+
+
+def require_population(session: Session, scope: Scope, pop: Population) -> None:
+    """Raise Forbidden unless the scope may see the population's figures (SPEC §6).
+
+    One learner: their page (own, or a learner of a managed training or class). A class: its
+    manager. A training: its manager, or a class manager for their class's trainings. Nothing
+    narrower: a manager's global page. Callbacks call this with ids taken from the request, so a
+    forged id answers 403 instead of an empty result.
+    """
+    if pop.user_id is not None:
+        allowed = scope.can_view_learner(session, pop.user_id)
+    elif pop.class_id is not None:
+        allowed = scope.can_view_class(pop.class_id) and (
+            pop.training_id is None
+            or bool(
+                session.scalar(
+                    select(func.count()).where(
+                        ClassTraining.class_id == pop.class_id, ClassTraining.training_id == pop.training_id
+                    )
+                )
+            )
+        )
+        allowed = allowed or (pop.training_id is not None and scope.can_view_training_page(pop.training_id))
+    elif pop.training_id is not None:
+        allowed = scope.can_view_training_page(pop.training_id)
+    else:
+        allowed = scope.is_manager
+    if not allowed:
+        raise Forbidden()
 
 
 def _pairs(scope: Scope, pop: Population, enrolled_by: datetime | None = None, name: str = "pairs") -> CTE:
@@ -1367,6 +1401,7 @@ __all__ = [
     "module_attempts",
     "new_users_count",
     "progress_series",
+    "require_population",
     "status_summary",
     "today_in",
     "training_content",

@@ -21,6 +21,14 @@ def results(s, training, today=date(2026, 11, 24)):
     return {row.user_id: row for row in frame.itertuples()}
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def dash_app(request, make_app):
+    """Every figure is checked on SQLite and on a real PostgreSQL server."""
+    if request.param == "postgres":
+        return make_app(database_url=request.getfixturevalue("pg_db_url"))
+    return make_app()
+
+
 @pytest.fixture
 def s(factory):
     return factory.s
