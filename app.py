@@ -17,6 +17,8 @@ from flask.cli import with_appcontext
 
 import auth
 from auth.cli import register as register_auth_cli
+from dashboards._components import register_component_callbacks
+from dashboards._results import register_results_callbacks
 from dashboards._shell import page_access, shell_layout
 from data.cli import register as register_data_cli
 from data.config import load_settings
@@ -63,6 +65,8 @@ def create_app(config: dict | None = None) -> Dash:
         update_title=None,
     )
     app.layout = shell_layout
+    register_component_callbacks(app)
+    register_results_callbacks(app)
     server.extensions["learnstats_dash"] = app
     server.extensions["learnstats_page_access"] = page_access
     return app

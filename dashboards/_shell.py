@@ -111,7 +111,8 @@ def build_navbar(scope: Scope | None, display_name: str) -> dbc.Navbar:
             label = page.get("nav_label")
             if not label or page.get("path_template"):
                 continue
-            if check_access(page, scope, {}):
+            nav_access = page.get("nav_access")
+            if nav_access(scope) if nav_access else check_access(page, scope, {}):
                 links.append(
                     dbc.NavItem(
                         dbc.NavLink(

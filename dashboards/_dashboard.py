@@ -1,0 +1,201 @@
+"""The statistics block shared by the global, training and class pages (SPEC §5): cards,
+the training progress and completion donuts read at the range's end, and the three charts
+over the range. Every number comes from data.figures for the given scope and population.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import html
+from sqlalchemy.orm import Session
+
+from dashboards._components import (
+    DateRange,
+    build_cards,
+    build_chart_card,
+    build_empty_state,
+    fmt_int,
+    fmt_pct,
+)
+from dashboards._figures import STATUS_COLORS, make_donut_figure, make_timeseries_figure
+from data import figures as f
+from data.scope import Scope
+
+
+def build_statistics(
+    page: str, session: Session, scope: Scope, pop: f.Population, tz: ZoneInfo, rng: DateRange, today: date
+) -> html.Div:
+    """Cards, donuts and charts of the population over the range."""
+    end = min(rng.end, today)
+    summary = f.status_summary(session, scope, pop, tz, as_of=end)
+    cards = build_cards(
+        [
+            ("Learners", fmt_int(f.learner_count(session, scope, pop, tz, as_of=end)), f"enrolled by {end:%d/%m/%Y}"),
+            ("New users", fmt_int(f.new_users_count(session, scope, pop, tz, rng.start, rng.end)), "accounts created in the period"),
+            ("Active users", fmt_int(f.active_users_count(session, scope, pop, tz, rng.start, rng.end)), "logged in or connected in the period"),
+            ("Trainings", fmt_int(f.training_count(session, scope, pop)), None),
+            ("Completions", fmt_int(f.completions_count(session, scope, pop, tz, rng.start, rng.end)), "trainings completed in the period"),
+        ],
+        page,
+    )  # fmt: skip
+    donuts = dbc.Row(
+        [
+            dbc.Col(_progress_donut(page, summary, end), lg=6),
+            dbc.Col(_completion_donut(page, summary, end), lg=6),
+        ],
+        className="g-3 mt-1",
+    )
+    active = f.active_users_series(session, scope, pop, tz, rng.start, rng.end)
+    progress = f.progress_series(session, scope, pop, tz, rng.start, rng.end)
+    completions = f.completions_series(session, scope, pop, tz, rng.start, rng.end)
+    unit = f.choose_unit(rng.start, rng.end)
+    per = {"day": "per day", "week": "per week", "month": "per month"}[unit]
+    charts = dbc.Row(
+        [
+            dbc.Col(_active_chart(page, active, unit, per), lg=12),
+            dbc.Col(_progress_chart(page, progress, unit), lg=6),
+            dbc.Col(_completions_chart(page, completions, unit, per), lg=6),
+        ],
+        className="g-3 mt-1",
+    )
+    return html.Div([cards, donuts, charts], id=f"{page}-statistics")
+
+
+def _progress_donut(page: str, summary: f.StatusSummary, end: date):
+    title = "Training progress"
+    subtitle = f"Average progress of the enrolled learners on {end:%d/%m/%Y}"
+    if not summary.pairs:
+        figure = "No learner was enrolled by the end of this period."
+        table = None
+    else:
+        value = summary.average_progress or 0.0
+        figure = make_donut_figure(
+            ["Completed modules", "Remaining modules"],
+            [round(value, 1), round(100 - value, 1)],
+            fmt_pct(value),
+            colors=[STATUS_COLORS.get("passed", "#10b981"), "#e5e7eb"],
+        )
+        table = pd.DataFrame(
+            [
+                {"measure": "Average progress", "value": value},
+                {"measure": "Enrolments", "value": summary.pairs},
+            ]
+        )
+    return build_chart_card(
+        page,
+        "progress-donut",
+        title,
+        figure,
+        table,
+        [("measure", "Measure"), ("value", "Value")],
+        subtitle,
+        260,
+    )
+
+
+def _completion_donut(page: str, summary: f.StatusSummary, end: date):
+    title = "Training completion"
+    subtitle = f"Learners' training status on {end:%d/%m/%Y}"
+    labels = ["passed", "failed", "expired", "in progress", "not started"]
+    counts = [summary.counts.get(label, 0) for label in labels]
+    table = pd.DataFrame({"status": labels, "learners": counts})
+    if not summary.pairs:
+        figure = "No learner was enrolled by the end of this period."
+    else:
+        rate = summary.completion_rate or 0.0
+        figure = make_donut_figure(
+            [label.capitalize() for label in labels],
+            counts,
+            f"{fmt_pct(rate)}<br><span style='font-size:12px'>completed</span>",
+            colors=[STATUS_COLORS.get(label, "#9ca3af") for label in labels],
+        )
+    return build_chart_card(
+        page,
+        "completion-donut",
+        title,
+        figure,
+        table,
+        [("status", "Status"), ("learners", "Learners", "int")],
+        subtitle,
+        260,
+    )
+
+
+def _active_chart(page, frame, unit, per):
+    if frame["active_users"].sum() == 0:
+        figure = build_empty_state(
+            "No learner logged in or connected during this period.", f"{page}-active-users-empty"
+        )
+    else:
+        figure = make_timeseries_figure(
+            frame, "bucket", [("active_users", "Active users")], kind="bar", bucket=unit
+        )
+    return build_chart_card(
+        page,
+        "active-users",
+        f"Active users {per}",
+        figure,
+        frame,
+        [("bucket", "From", "date"), ("last_day", "To", "date"), ("active_users", "Active users", "int")],
+        "Learners with a login or a connection (platform time zone)",
+    )
+
+
+def _progress_chart(page, frame, unit):
+    if frame["learners"].max() == 0:
+        figure = build_empty_state("No learner was enrolled during this period.", f"{page}-progress-empty")
+    else:
+        figure = make_timeseries_figure(
+            frame,
+            "last_day",
+            [("average_progress", "Average progress")],
+            kind="line",
+            y_suffix=" %",
+            bucket=unit,
+        )
+    return build_chart_card(
+        page,
+        "progress",
+        "Training progress over time",
+        figure,
+        frame,
+        [
+            ("last_day", "On", "date"),
+            ("learners", "Enrolments", "int"),
+            ("average_progress", "Average progress", "pct"),
+        ],
+        "Average progress of the learners enrolled by each date",
+    )
+
+
+def _completions_chart(page, frame, unit, per):
+    if frame["learners"].max() == 0:
+        figure = build_empty_state("No learner was enrolled during this period.", f"{page}-completions-empty")
+    else:
+        figure = make_timeseries_figure(
+            frame,
+            "bucket",
+            [("completions", "Completions")],
+            kind="bar",
+            bucket=unit,
+            secondary=("completion_rate", "Completion rate (cumulative)"),
+        )
+    return build_chart_card(
+        page,
+        "completions",
+        f"Training completions {per}",
+        figure,
+        frame,
+        [
+            ("bucket", "From", "date"),
+            ("completions", "Completions", "int"),
+            ("completed", "Completed by then", "int"),
+            ("learners", "Enrolments", "int"),
+            ("completion_rate", "Completion rate", "pct"),
+        ],
+        "Bars: completions in the period; line: share of enrolled learners who completed",
+    )

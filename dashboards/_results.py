@@ -1,0 +1,384 @@
+"""The results table: learners' (or a learner's trainings') results with server-side search,
+sorting and paging, CSV/XLSX download of the whole filtered table, and a details control
+that expands a row in place with the learner's achievements per module.
+
+One table per (page, key): every component id is {"type": ..., "table": key}, so a page may
+hold several (the class page has one per training). The table's population (training, class,
+learner) travels in a dcc.Store; each callback re-checks it against the signed-in user's scope
+(data.figures.require_population), so a forged id answers 403.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import quote
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html, no_update
+from flask import current_app
+
+from auth.guard import current_scope
+from dashboards._format import fmt_date, fmt_duration, fmt_pct, status_badge
+from data.db import get_db
+from data.figures import Population, learner_modules, require_population, training_results
+from exports.results import RESULTS_COLUMNS, results_rows
+from exports.tables import rows_to_csv_bytes, rows_to_xlsx_bytes
+
+PAGE_SIZE = 25
+
+SORT_OPTIONS = {
+    "learners": [
+        ("learner", "Learner"),
+        ("progress", "Progress"),
+        ("score", "Score"),
+        ("status", "Status"),
+        ("time_spent", "Time spent"),
+        ("completed_on", "Completed on"),
+    ],
+    "trainings": [
+        ("training", "Training"),
+        ("progress", "Progress"),
+        ("score", "Score"),
+        ("status", "Status"),
+        ("time_spent", "Time spent"),
+        ("completed_on", "Completed on"),
+    ],
+}
+
+
+def _id(kind: str, key: str) -> dict:
+    return {"type": kind, "table": key}
+
+
+def population_to_store(pop: Population, mode: str) -> dict:
+    return {
+        "training_id": pop.training_id,
+        "class_id": pop.class_id,
+        "user_id": pop.user_id,
+        "learners_only": pop.learners_only,
+        "include_self": pop.include_self,
+        "mode": mode,
+    }
+
+
+def population_from_store(data: dict) -> tuple[Population, str]:
+    data = data or {}
+    pop = Population(
+        training_id=data.get("training_id"),
+        class_id=data.get("class_id"),
+        user_id=data.get("user_id"),
+        learners_only=bool(data.get("learners_only", True)),
+        include_self=bool(data.get("include_self", False)),
+    )
+    return pop, data.get("mode", "learners")
+
+
+def build_results_table(
+    key: str, pop: Population, mode: str = "learners", title: str | None = None
+) -> html.Div:
+    """The table's frame; its rows come from update_results_table.
+
+    mode "learners": one row per learner of a training; "trainings": one row per training of
+    a learner (the learner page).
+    """
+    sort_options = [{"label": label, "value": value} for value, label in SORT_OPTIONS[mode]]
+    default_sort = sort_options[0]["value"]
+    controls = dbc.Row(
+        [
+            dbc.Col(
+                dbc.Input(
+                    id=_id("results-search", key),
+                    type="search",
+                    placeholder="Search a learner by name or email…" if mode == "learners" else "Search…",
+                    debounce=True,
+                    className="ls-search",
+                ),
+                md=4,
+            ),
+            dbc.Col(
+                dbc.InputGroup(
+                    [
+                        dbc.InputGroupText("Sort by"),
+                        dbc.Select(id=_id("results-sort", key), options=sort_options, value=default_sort),
+                        dbc.Select(
+                            id=_id("results-order", key),
+                            options=[
+                                {"label": "ascending", "value": "asc"},
+                                {"label": "descending", "value": "desc"},
+                            ],
+                            value="asc",
+                        ),
+                    ],
+                    size="sm",
+                ),
+                md=5,
+            ),
+            dbc.Col(
+                html.Div(
+                    [
+                        dbc.Button("CSV", id=_id("results-download-csv", key), size="sm", color="secondary",
+                                   outline=True, className="me-1"),
+                        dbc.Button("XLSX", id=_id("results-download-xlsx", key), size="sm", color="secondary",
+                                   outline=True),
+                        dcc.Download(id=_id("results-download", key)),
+                    ],
+                    className="text-end",
+                ),
+                md=3,
+            ),
+        ],
+        className="g-2 mb-2 align-items-center",
+    )  # fmt: skip
+    return html.Div(
+        [
+            html.H2(title, className="ls-section-title") if title else None,
+            dcc.Store(id=_id("results-params", key), data=population_to_store(pop, mode)),
+            controls,
+            dcc.Loading(html.Div(id=_id("results-body", key)), type="dot", delay_show=300),
+            dbc.Row(
+                [
+                    dbc.Col(html.Small(id=_id("results-count", key), className="text-muted"), md=6),
+                    dbc.Col(
+                        dbc.Pagination(
+                            id=_id("results-page", key),
+                            max_value=1,
+                            active_page=1,
+                            fully_expanded=False,
+                            size="sm",
+                            className="justify-content-end mb-0",
+                        ),
+                        md=6,
+                    ),
+                ],
+                className="align-items-center mt-2",
+            ),
+        ],
+        className="ls-results card card-body",
+        id=f"results-{key}",
+    )
+
+
+def _row_key(user_id: str, training_id: str) -> str:
+    return f"{user_id}|{training_id}"
+
+
+def _results_rows(frame: pd.DataFrame, key: str, mode: str) -> list:
+    rows = []
+    for row in frame.itertuples():
+        row_key = _row_key(row.user_id, row.training_id)
+        if mode == "learners":
+            first = html.Td(
+                [
+                    dcc.Link(f"{row.last_name} {row.first_name}".strip() or row.email,
+                             href=f"/learner/{quote(row.user_id, safe='')}", className="fw-semibold"),
+                    html.Div(row.email, className="small text-muted"),
+                ]
+            )  # fmt: skip
+            second = html.Td(row.classes or "–")
+        else:
+            first = html.Td(html.Span(row.training, className="fw-semibold"))
+            second = html.Td(fmt_date(row.enrolled_at.date() if pd.notna(row.enrolled_at) else None))
+        rows.append(
+            html.Tr(
+                [
+                    first,
+                    second,
+                    html.Td(fmt_pct(row.progress), className="text-end"),
+                    html.Td(fmt_pct(row.score), className="text-end"),
+                    html.Td(status_badge(row.status)),
+                    html.Td(fmt_duration(row.time_spent), className="text-end"),
+                    html.Td(fmt_date(row.completed_on)),
+                    html.Td(
+                        dbc.Button(
+                            "Details",
+                            id={"type": "results-details-button", "table": key, "row": row_key},
+                            size="sm",
+                            color="link",
+                            className="p-0",
+                        )
+                    ),
+                ]
+            )
+        )
+        rows.append(
+            html.Tr(
+                html.Td(
+                    dbc.Collapse(
+                        html.Div(id={"type": "results-details-body", "table": key, "row": row_key}),
+                        id={"type": "results-details", "table": key, "row": row_key},
+                        is_open=False,
+                    ),
+                    colSpan=8,
+                    className="p-0 border-0",
+                ),
+                className="ls-details-row",
+            )
+        )
+    return rows
+
+
+def _header(mode: str) -> html.Thead:
+    names = ["Learner", "Class"] if mode == "learners" else ["Training", "Enrolled on"]
+    names += ["Progress", "Score", "Status", "Time spent", "Completed on", ""]
+    right = {"Progress", "Score", "Time spent"}
+    return html.Thead(html.Tr([html.Th(n, className="text-end" if n in right else None) for n in names]))
+
+
+def _load(params: dict, search: str | None, sort: str | None, order: str | None, page: int):
+    pop, mode = population_from_store(params)
+    scope = current_scope()
+    tz = current_app.config["LEARNSTATS"].tz
+    with get_db().session() as s:
+        require_population(s, scope, pop)
+        frame, total = training_results(
+            s,
+            scope,
+            pop,
+            tz,
+            search=search,
+            sort=[(sort or ("learner" if mode == "learners" else "training"), order != "desc")],
+            offset=(page - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
+        )
+    return frame, total, mode
+
+
+def update_results_table(search, sort, order, active_page, params):
+    """One page of the results table (searching or sorting goes back to page 1)."""
+    triggered = {t["prop_id"].rsplit(".", 1)[-1] for t in ctx.triggered} if ctx.triggered else set()
+    page = 1 if triggered & {"value", "data"} or not active_page else int(active_page)
+    frame, total, mode = _load(params, search, sort, order, page)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    if page > pages:
+        page = pages
+        frame, total, mode = _load(params, search, sort, order, page)
+    if total == 0:
+        sentence = "No learner matches this search." if search else (
+            "No learner is enrolled yet." if mode == "learners" else "This learner is not enrolled in any training."
+        )  # fmt: skip
+        return html.P(sentence, className="ls-empty"), "", 1, 1
+    key = ctx.outputs_list[0]["id"]["table"] if ctx.outputs_list else "table"
+    table = dbc.Table(
+        [_header(mode), html.Tbody(_results_rows(frame, key, mode))],
+        hover=True,
+        size="sm",
+        responsive=True,
+        className="ls-table mb-0 align-middle",
+    )
+    first = (page - 1) * PAGE_SIZE + 1
+    last = min(total, page * PAGE_SIZE)
+    noun = "learners" if mode == "learners" else "trainings"
+    return table, f"Showing {first:,}–{last:,} of {total:,} {noun}".replace(",", "\u202f"), pages, page
+
+
+def learner_details(user_id: str, training_id: str, from_table: str | None = None) -> html.Div:
+    """A learner's achievements in a training: each module with its status and a summary link."""
+    scope = current_scope()
+    tz = current_app.config["LEARNSTATS"].tz
+    with get_db().session() as s:
+        modules = learner_modules(s, scope, tz, training_id, user_id)
+    if modules.empty:
+        return html.P("This training has no modules yet.", className="ls-empty")
+    rows = []
+    for m in modules.itertuples():
+        link = f"/training/{quote(training_id, safe='')}/learner/{quote(user_id, safe='')}/module/{quote(m.module_id, safe='')}"
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(m.module),
+                    html.Td("Mandatory" if m.mandatory else "Optional"),
+                    html.Td(status_badge(m.status)),
+                    html.Td(fmt_pct(m.score), className="text-end"),
+                    html.Td(fmt_duration(m.time_spent), className="text-end"),
+                    html.Td(fmt_date(m.completed_on)),
+                    html.Td(
+                        dcc.Link("Module summary", href=link) if m.attempts else html.Span("No attempt", className="text-muted small")
+                    ),
+                ]
+            )
+        )  # fmt: skip
+    header = html.Thead(
+        html.Tr(
+            [html.Th(h) for h in ("Module", "Type", "Status")]
+            + [html.Th("Score", className="text-end"), html.Th("Time spent", className="text-end")]
+            + [html.Th("Completed on"), html.Th("")]
+        )
+    )
+    return html.Div(
+        dbc.Table([header, html.Tbody(rows)], size="sm", className="mb-0 ls-details-table"),
+        className="ls-details p-3",
+    )
+
+
+def toggle_learner_details(n_clicks, is_open):
+    """Expand a row in place with the learner's achievements (loaded, and scope-checked, on open)."""
+    if not n_clicks:
+        return no_update, no_update
+    if is_open:
+        return False, no_update
+    row = ctx.triggered_id["row"]
+    user_id, _, training_id = row.partition("|")
+    return True, learner_details(user_id, training_id)
+
+
+def _download(params, search, fmt: str):
+    pop, _mode = population_from_store(params)
+    scope = current_scope()
+    tz = current_app.config["LEARNSTATS"].tz
+    columns = (*RESULTS_COLUMNS, "training_id", "training", "classes")
+    with get_db().session() as s:
+        require_population(s, scope, pop)
+        rows = list(results_rows(s, scope, pop, tz, search=search, columns=columns))
+    name = "results"
+    if pop.training_id:
+        name += f"-{pop.training_id}"
+    if pop.class_id:
+        name += f"-class-{pop.class_id}"
+    if pop.user_id:
+        name += f"-learner-{pop.user_id}"
+    if fmt == "csv":
+        return dcc.send_bytes(rows_to_csv_bytes(list(columns), rows), f"{name}.csv")
+    return dcc.send_bytes(
+        rows_to_xlsx_bytes(
+            list(columns), rows, "Results", numeric_columns=("progress", "score", "time_spent_minutes")
+        ),
+        f"{name}.xlsx",
+    )
+
+
+def download_results(_csv, _xlsx, params, search):
+    """The whole table with the current search, as CSV or XLSX (same rows as export-results),
+    in people's order whatever the table's sort."""
+    fmt = "xlsx" if ctx.triggered_id and ctx.triggered_id.get("type") == "results-download-xlsx" else "csv"
+    return _download(params, search, fmt)
+
+
+def register_results_callbacks(app: Dash) -> None:
+    """Shared callbacks are registered per app (dash.callback would go to the first app only)."""
+    app.callback(
+        Output(_id("results-body", MATCH), "children"),
+        Output(_id("results-count", MATCH), "children"),
+        Output(_id("results-page", MATCH), "max_value"),
+        Output(_id("results-page", MATCH), "active_page"),
+        Input(_id("results-search", MATCH), "value"),
+        Input(_id("results-sort", MATCH), "value"),
+        Input(_id("results-order", MATCH), "value"),
+        Input(_id("results-page", MATCH), "active_page"),
+        Input(_id("results-params", MATCH), "data"),
+    )(update_results_table)
+    app.callback(
+        Output({"type": "results-details", "table": MATCH, "row": MATCH}, "is_open"),
+        Output({"type": "results-details-body", "table": MATCH, "row": MATCH}, "children"),
+        Input({"type": "results-details-button", "table": MATCH, "row": MATCH}, "n_clicks"),
+        State({"type": "results-details", "table": MATCH, "row": MATCH}, "is_open"),
+        prevent_initial_call=True,
+    )(toggle_learner_details)
+    app.callback(
+        Output(_id("results-download", MATCH), "data"),
+        Input(_id("results-download-csv", MATCH), "n_clicks"),
+        Input(_id("results-download-xlsx", MATCH), "n_clicks"),
+        State(_id("results-params", MATCH), "data"),
+        State(_id("results-search", MATCH), "value"),
+        prevent_initial_call=True,
+    )(download_results)

@@ -1,0 +1,214 @@
+"""Module summary: one learner's attempts of one module in a training (SPEC §5)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html
+from flask import current_app
+from sqlalchemy import exists, select
+
+from auth.guard import current_scope
+from dashboards._format import fmt_datetime, fmt_pct, status_badge
+from dashboards._shell import guarded
+from data.db import get_db
+from data.figures import AttemptSummary, module_attempts, to_local
+from data.models import Module, Training, TrainingLearner, TrainingModule, User
+from data.scope import Forbidden
+
+PATH = "/training/<training_id>/learner/<user_id>/module/<module_id>"
+
+
+def can_open(scope, session, training_id=None, user_id=None, module_id=None, **_) -> bool:
+    """Own summaries, or those of a learner (and training) the user manages."""
+    if not (training_id and user_id and module_id):
+        return False
+    visible = session.scalar(
+        select(
+            exists().where(
+                TrainingLearner.training_id == training_id,
+                TrainingLearner.user_id == user_id,
+                scope.pair_filter(TrainingLearner.user_id, TrainingLearner.training_id, include_self=True),
+            )
+        )
+    )
+    in_training = session.scalar(
+        select(
+            exists().where(TrainingModule.training_id == training_id, TrainingModule.module_id == module_id)
+        )
+    )
+    return bool(visible and in_training)
+
+
+dash.register_page(
+    __name__,
+    path_template=PATH,
+    name="Module summary",
+    title="Module summary · Learnstats",
+    order=50,
+    access=can_open,
+)
+
+
+def _attempt_label(number: int, attempt: AttemptSummary, tz) -> str:
+    started = fmt_datetime(to_local(attempt.started_at, tz))
+    state = "finished" if attempt.finished_at else "in progress"
+    return f"Attempt {number} — {started} ({state})"
+
+
+def build_attempt(attempt: AttemptSummary) -> html.Div:
+    if attempt.finished_at is None:
+        headline = f"In progress: {attempt.points:g} of {attempt.max_points:g} possible points so far."
+    else:
+        headline = f"Got {attempt.points:g} of {attempt.max_points:g} possible points."
+    pending = (
+        dbc.Alert(
+            f"{attempt.awaiting_grading} answer(s) awaiting grading count 0 until they are graded.",
+            color="info",
+            className="py-2",
+        )
+        if attempt.awaiting_grading
+        else None
+    )
+    rows = []
+    for activity in attempt.activities:
+        score = "–" if activity.score is None else f"{activity.score:g}"
+        rows.append(
+            html.Tr(
+                [
+                    html.Td([html.Div(activity.name, className="fw-semibold"), html.Div(activity.question, className="small")]),
+                    html.Td(activity.answer if activity.answer is not None else html.Span("no answer", className="text-muted")),
+                    html.Td(activity.correct_answer or "–"),
+                    html.Td(f"{score} / {activity.max_score:g}", className="text-end text-nowrap"),
+                    html.Td(status_badge(activity.state)),
+                ]
+            )
+        )  # fmt: skip
+    table = dbc.Table(
+        [
+            html.Thead(
+                html.Tr(
+                    [
+                        html.Th("Question"),
+                        html.Th("Answer"),
+                        html.Th("Correct answer"),
+                        html.Th("Score", className="text-end"),
+                        html.Th("State"),
+                    ]
+                )
+            ),
+            html.Tbody(rows),
+        ],
+        size="sm",
+        hover=True,
+        responsive=True,
+        className="ls-table",
+    )
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Span(headline, className="ls-summary-headline", id="module-summary-points"),
+                    html.Span(
+                        fmt_pct(attempt.score),
+                        className="ls-summary-score ms-3",
+                        id="module-summary-score",
+                    ),
+                ],
+                className="mb-3",
+            ),
+            pending,
+            table if attempt.activities else html.P("This module has no activities.", className="ls-empty"),
+        ]
+    )
+
+
+def _load(training_id, user_id, module_id):
+    scope = current_scope()
+    with get_db().session() as s:
+        if not can_open(scope, s, training_id=training_id, user_id=user_id, module_id=module_id):
+            raise Forbidden()
+        attempts = module_attempts(s, scope, training_id, user_id, module_id)
+        training = s.get(Training, training_id)
+        user = s.get(User, user_id)
+        module = s.get(Module, module_id)
+        names = (training.name, f"{user.first_name} {user.last_name}".strip() or user.email, module.name)
+    return attempts, names
+
+
+@guarded(can_open)
+def layout(scope=None, training_id=None, user_id=None, module_id=None, **_):
+    tz = current_app.config["LEARNSTATS"].tz
+    attempts, (training_name, learner_name, module_name) = _load(training_id, user_id, module_id)
+    learner_href = f"/learner/{quote(user_id, safe='')}"
+    training_href = f"/training/{quote(training_id, safe='')}"
+    crumbs = dbc.Breadcrumb(
+        items=[
+            {"label": training_name, "href": training_href},
+            {"label": learner_name, "href": learner_href},
+            {"label": module_name, "active": True},
+        ],
+        className="mb-2",
+    )
+    header = html.Div(
+        [
+            html.H1(module_name, className="h3 mb-0"),
+            html.Div(f"{learner_name} · {training_name}", className="text-muted"),
+        ],
+        className="mb-3",
+    )
+    if not attempts:
+        body = html.P(
+            f"{learner_name} has not attempted this module yet.",
+            className="ls-empty",
+            id="module-summary-empty",
+        )
+        return html.Div([crumbs, header, body])
+    options = [
+        {"label": _attempt_label(len(attempts) - i, a, tz), "value": a.attempt_id}
+        for i, a in enumerate(attempts)
+    ]
+    picker = dbc.Row(
+        dbc.Col(
+            dbc.InputGroup(
+                [
+                    dbc.InputGroupText("Attempt"),
+                    dbc.Select(
+                        id="module-summary-attempt-select", options=options, value=attempts[0].attempt_id
+                    ),
+                ]
+            ),
+            md=6,
+        ),
+        className="mb-3",
+        style={} if len(attempts) > 1 else {"display": "none"},
+    )
+    return html.Div(
+        [
+            crumbs,
+            header,
+            dcc.Store(id="module-summary-params", data=[training_id, user_id, module_id]),
+            picker,
+            dbc.Card(
+                dbc.CardBody(build_attempt(attempts[0]), id="module-summary-attempt"), className="ls-card"
+            ),
+        ]
+    )
+
+
+@callback(
+    Output("module-summary-attempt", "children"),
+    Input("module-summary-attempt-select", "value"),
+    State("module-summary-params", "data"),
+    prevent_initial_call=True,
+)
+def show_module_attempt(attempt_id, params):
+    """The chosen attempt's answers (the scope is checked again: params come from the browser)."""
+    training_id, user_id, module_id = params
+    attempts, _names = _load(training_id, user_id, module_id)
+    for attempt in attempts:
+        if attempt.attempt_id == attempt_id:
+            return build_attempt(attempt)
+    raise Forbidden()

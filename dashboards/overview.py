@@ -1,0 +1,141 @@
+"""The global page (SPEC §5 "Global"): the viewer's whole scope over a date range.
+
+Statistics managers see every training; a training manager their trainings; a class manager
+their class's members in the class's trainings. A user without a manager role is sent to their
+own learner page (or a session instructor to their sessions).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import dash
+from dash import Input, Output, callback, dcc, html
+from flask import current_app
+from flask_login import current_user
+
+from auth.guard import current_scope
+from dashboards._components import (
+    build_date_range_filter,
+    build_static_table,
+    parse_date_range,
+    range_from_inputs,
+)
+from dashboards._dashboard import build_statistics
+from dashboards._shell import guarded
+from data import figures as f
+from data.db import get_db
+from data.scope import Forbidden
+
+PAGE = "overview"
+
+
+def can_open(scope, _session, **_) -> bool:
+    """Everyone may open "/": managers see the page, others are sent to their own page."""
+    return True
+
+
+dash.register_page(
+    __name__,
+    path="/",
+    name="Overview",
+    title="Overview · Learnstats",
+    order=0,
+    access=can_open,
+    nav_label="Overview",
+    nav_access=lambda scope: scope.is_manager,
+)
+
+
+def _scope_sentence(scope) -> str:
+    if scope.is_global:
+        return "Every training and learner of the platform."
+    parts = []
+    if scope.trainings:
+        parts.append(f"the {len(scope.trainings)} training(s) you manage")
+    if scope.classes:
+        parts.append(f"the members of the {len(scope.classes)} class(es) you manage, in their trainings")
+    return "Figures for " + " and ".join(parts) + "."
+
+
+@guarded(can_open)
+def layout(scope=None, **query):
+    if not scope.is_manager:
+        target = "/sessions" if scope.sessions else f"/learner/{quote(current_user.id, safe='')}"
+        return dcc.Location(id="overview-redirect", href=target, refresh=True)
+    tz = current_app.config["LEARNSTATS"].tz
+    today = f.today_in(tz)
+    with get_db().session() as s:
+        first = f.first_activity_date(s, scope, f.ALL, tz)
+    rng, message = parse_date_range(query, today, all_time_start=first)
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H1("Overview", className="h3 mb-0"),
+                    html.Div(_scope_sentence(scope), className="text-muted", id="overview-scope"),
+                ],
+                className="mb-3",
+            ),
+            build_date_range_filter(PAGE, rng, all_time_start=first, message=message),
+            dcc.Loading(html.Div(id="overview-body"), type="circle", delay_show=400),
+        ]
+    )
+
+
+def _trainings_table(session, scope, tz):
+    frame = f.trainings_table(session, scope, f.ALL, tz)
+    if frame.empty:
+        return html.P(
+            "No training is in your scope yet.", className="ls-empty", id="overview-trainings-empty"
+        )
+    frame["link"] = [
+        f"/training/{quote(t, safe='')}" if scope.can_view_training_page(t) else ""
+        for t in frame["training_id"]
+    ]
+    columns = [
+        ("training", "Training"),
+        ("learners", "Learners", "int"),
+        ("in_progress", "In progress", "int"),
+        ("completed", "Completed", "int"),
+        ("completion_rate", "Completion", "pct"),
+        ("average_progress", "Avg. progress", "pct"),
+        ("average_score", "Avg. score", "score"),
+        ("average_time_spent", "Avg. time spent", "duration"),
+    ]
+    return build_static_table(
+        PAGE,
+        "trainings",
+        frame,
+        columns,
+        link_column=("training", "link"),
+        title="Trainings",
+        filename="trainings",
+        sheet_name="Trainings",
+        empty_sentence="No training matches this search.",
+    )
+
+
+@callback(
+    Output("overview-body", "children"),
+    Input({"type": "date-preset", "page": PAGE}, "value"),
+    Input({"type": "date-range", "page": PAGE}, "start_date"),
+    Input({"type": "date-range", "page": PAGE}, "end_date"),
+)
+def update_overview(preset, start_date, end_date):
+    """Cards, donuts, charts and the trainings table for the chosen range."""
+    scope = current_scope()
+    if not scope.is_manager:
+        raise Forbidden()
+    tz = current_app.config["LEARNSTATS"].tz
+    today = f.today_in(tz)
+    rng, message = range_from_inputs(preset, start_date, end_date, today)
+    if rng is None:
+        return html.P(message, className="ls-empty", id="overview-range-error")
+    with get_db().session() as s:
+        return html.Div(
+            [
+                build_statistics(PAGE, s, scope, f.ALL, tz, rng, today),
+                html.Div(_trainings_table(s, scope, tz), className="mt-4"),
+            ]
+        )

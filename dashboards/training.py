@@ -1,0 +1,185 @@
+"""The training page (SPEC §5 "Training"): one training's figures, optionally for one class,
+its content table and its users-results table with in-place details."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html
+from flask import current_app
+from sqlalchemy import select
+
+from auth.guard import current_scope
+from dashboards._components import (
+    build_date_range_filter,
+    build_static_table,
+    parse_date_range,
+    range_from_inputs,
+)
+from dashboards._dashboard import build_statistics
+from dashboards._results import build_results_table, population_to_store
+from dashboards._shell import guarded
+from data import figures as f
+from data.db import get_db
+from data.models import Class, ClassTraining, Training
+from data.scope import Forbidden
+from data.text import fold
+
+PAGE = "training"
+ALL_CLASSES = "__all__"
+
+
+def can_open(scope, session, training_id=None, **_) -> bool:
+    return (
+        bool(training_id)
+        and scope.can_view_training_page(training_id)
+        and session.get(Training, training_id) is not None
+    )
+
+
+dash.register_page(
+    __name__,
+    path_template="/training/<training_id>",
+    name="Training",
+    title="Training · Learnstats",
+    order=60,
+    access=can_open,
+)
+
+
+def _class_or_none(choice: str | None) -> str | None:
+    return None if not choice or choice == ALL_CLASSES else choice
+
+
+def _classes(session, training_id: str) -> list[dict]:
+    rows = session.execute(
+        select(Class.id, Class.name)
+        .join(ClassTraining, ClassTraining.class_id == Class.id)
+        .where(ClassTraining.training_id == training_id)
+    ).all()
+    rows = sorted(rows, key=lambda r: fold(r.name))
+    return [{"label": "All learners", "value": ALL_CLASSES}] + [
+        {"label": name, "value": cid} for cid, name in rows
+    ]
+
+
+@guarded(can_open)
+def layout(scope=None, training_id=None, **query):
+    tz = current_app.config["LEARNSTATS"].tz
+    today = f.today_in(tz)
+    pop = f.Population(training_id=training_id)
+    with get_db().session() as s:
+        training = s.get(Training, training_id)
+        first = f.first_activity_date(s, scope, pop, tz)
+        classes = _classes(s, training_id)
+        modules = f.training_content(s, scope, pop, tz)
+    rng, message = parse_date_range(query, today, all_time_start=first)
+    asked = query.get("class")
+    class_id = asked if asked and any(c["value"] == asked for c in classes) else ALL_CLASSES
+    class_filter = html.Div(
+        [
+            html.Label("Class", className="ls-filter-label", htmlFor="training-class-select"),
+            dbc.Select(id="training-class-select", options=classes, value=class_id, size="sm"),
+        ],
+        className="ls-filter-extra",
+        style={} if len(classes) > 1 else {"display": "none"},
+    )
+    facts = [f"{len(modules)} module(s)", f"{int(modules['mandatory'].sum())} mandatory"]
+    if training.validity_months:
+        facts.append(f"certificate valid {training.validity_months} months")
+    if not training.published:
+        facts.append("not published")
+    return html.Div(
+        [
+            dbc.Breadcrumb(
+                items=[{"label": "Overview", "href": "/"}, {"label": training.name, "active": True}]
+            ),
+            html.Div(
+                [
+                    html.H1(training.name, className="h3 mb-0", id="training-title"),
+                    html.Div(" · ".join(facts), className="text-muted"),
+                ],
+                className="mb-3",
+            ),
+            dcc.Store(id="training-id", data=training_id),
+            build_date_range_filter(PAGE, rng, all_time_start=first, message=message, extra=[class_filter]),
+            dcc.Loading(html.Div(id="training-body"), type="circle", delay_show=400),
+            html.Div(id="training-content", className="mt-4"),
+            html.Div(
+                build_results_table(
+                    "training",
+                    f.Population(training_id=training_id, class_id=class_id or None),
+                    title="Learners",
+                ),
+                className="mt-4",
+            ),
+        ]
+    )
+
+
+def _content_table(session, scope, pop, tz):
+    frame = f.training_content(session, scope, pop, tz)
+    if frame.empty:
+        return html.P("This training has no modules yet.", className="ls-empty")
+    frame["type"] = ["Mandatory" if m else "Optional" for m in frame["mandatory"]]
+    return build_static_table(
+        PAGE,
+        "content",
+        frame,
+        [
+            ("position", "#", "int"),
+            ("module", "Module"),
+            ("type", "Type"),
+            ("completed_pct", "Completed", "pct"),
+            ("passed_pct", "Passed", "pct"),
+            ("average_score", "Avg. score", "score"),
+            ("average_time_spent", "Avg. time spent", "duration"),
+        ],
+        title="Training content",
+        filename=f"training-{pop.training_id}-content",
+        sheet_name="Content",
+    )
+
+
+@callback(
+    Output("training-body", "children"),
+    Output("training-content", "children"),
+    Output({"type": "results-params", "table": "training"}, "data"),
+    Input({"type": "date-preset", "page": PAGE}, "value"),
+    Input({"type": "date-range", "page": PAGE}, "start_date"),
+    Input({"type": "date-range", "page": PAGE}, "end_date"),
+    Input("training-class-select", "value"),
+    State("training-id", "data"),
+)
+def update_training_page(preset, start_date, end_date, class_choice, training_id):
+    """The training's statistics for the range and class; the results table follows the class."""
+    class_id = _class_or_none(class_choice)
+    scope = current_scope()
+    tz = current_app.config["LEARNSTATS"].tz
+    pop = f.Population(training_id=training_id, class_id=class_id)
+    with get_db().session() as s:
+        if not can_open(scope, s, training_id=training_id):
+            raise Forbidden()
+        f.require_population(s, scope, pop)
+        if class_id and not s.scalar(
+            select(ClassTraining.class_id).where(
+                ClassTraining.class_id == class_id, ClassTraining.training_id == training_id
+            )
+        ):
+            raise Forbidden()
+        today = f.today_in(tz)
+        rng, message = range_from_inputs(preset, start_date, end_date, today)
+        content = _content_table(s, scope, pop, tz)
+        if rng is None:
+            body = html.P(message, className="ls-empty", id="training-range-error")
+        elif f.learner_count(s, scope, pop, tz) == 0:
+            body = html.P(
+                "No learner is enrolled in this training yet."
+                if not class_id
+                else "This class has no learner in this training.",
+                className="ls-empty",
+                id="training-no-learners",
+            )
+        else:
+            body = build_statistics(PAGE, s, scope, pop, tz, rng, today)
+    return body, content, population_to_store(pop, "learners")

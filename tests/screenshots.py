@@ -1,0 +1,75 @@
+"""Screenshots of pages as a signed-in user sees them (docs/screenshots/, and for looking).
+
+    .venv/bin/python -m tests.screenshots --url http://127.0.0.1:8050 --email E --password P \
+        --out docs/screenshots NAME=/path [NAME=/path ...]
+
+Headless Chromium at 1400x900 through selenium and chromedriver (as the browser tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.conftest import pytest_setup_options
+
+
+def _settle(driver, seconds: float = 20.0) -> None:
+    """Wait until Dash has rendered and no callback is pending (no loading spinner shown)."""
+    WebDriverWait(driver, seconds).until(ec.presence_of_element_located((By.ID, "_pages_content")))
+    deadline = time.time() + seconds
+    quiet_since = None
+    while time.time() < deadline:
+        busy = driver.execute_script(
+            "return document.querySelectorAll('._dash-loading, ._dash-loading-callback, .dash-spinner').length"
+        )
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif time.time() - quiet_since > 1.5:
+            return
+        time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default="http://127.0.0.1:8050")
+    parser.add_argument("--email", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--out", default="docs/screenshots")
+    parser.add_argument("--full", action="store_true", help="capture the whole page height")
+    parser.add_argument("pages", nargs="+", help="NAME=/path")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    driver = webdriver.Chrome(options=pytest_setup_options())
+    try:
+        driver.set_window_size(1400, 900)
+        driver.get(args.url + "/login")
+        driver.find_element(By.ID, "signin-email").send_keys(args.email)
+        driver.find_element(By.ID, "signin-password").send_keys(args.password)
+        driver.find_element(By.ID, "signin-submit").click()
+        for spec in args.pages:
+            name, _, path = spec.partition("=")
+            driver.get(args.url + path)
+            _settle(driver)
+            if args.full:
+                height = driver.execute_script("return document.body.scrollHeight")
+                driver.set_window_size(1400, max(900, height))
+                _settle(driver, 5)
+            driver.save_screenshot(str(out / f"{name}.png"))
+            driver.set_window_size(1400, 900)
+            print(out / f"{name}.png")
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    main()
