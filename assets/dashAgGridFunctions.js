@@ -1,0 +1,45 @@
+/* Value formatters for dash-ag-grid ("valueFormatter": {"function": "lsPct(params.value)"}),
+   the same formats as dashboards/_components.py's fmt_* helpers. */
+var dagfuncs = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
+
+function lsMissing(value) {
+    return value === null || value === undefined || value === "" || (typeof value === "number" && isNaN(value));
+}
+
+/* Half-up rounding like the server's (2.25 -> 2.3), safe from binary float noise. */
+function lsRound(value, decimals) {
+    var factor = Math.pow(10, decimals);
+    return Math.sign(value) * Math.round(Number((Math.abs(value) * factor).toPrecision(15))) / factor;
+}
+
+/* 12345 -> "12\u202f345" (narrow no-break space), as the server's fmt_int. */
+function lsGroup(text) { return text.replace(/,/g, "\u202f"); }
+
+dagfuncs.lsInt = function (value) {
+    if (lsMissing(value)) { return "–"; }
+    return lsGroup(lsRound(Number(value), 0).toLocaleString("en-US"));
+};
+
+dagfuncs.lsPct = function (value, decimals) {
+    if (lsMissing(value)) { return "–"; }
+    var d = decimals === undefined ? 1 : decimals;
+    var text = lsRound(Number(value), d).toLocaleString("en-US", {minimumFractionDigits: d, maximumFractionDigits: d});
+    return lsGroup(text) + "\u00a0%";
+};
+
+dagfuncs.lsDuration = function (seconds) {
+    if (lsMissing(seconds)) { return "–"; }
+    var minutes = lsRound(Math.max(Number(seconds), 0) / 60, 0);
+    var hours = Math.floor(minutes / 60);
+    minutes = minutes - hours * 60;
+    if (hours) { return lsGroup(hours.toLocaleString("en-US")) + " h " + (minutes < 10 ? "0" : "") + minutes + " min"; }
+    return minutes + " min";
+};
+
+dagfuncs.lsDate = function (value) {
+    if (lsMissing(value)) { return "–"; }
+    var text = String(value).slice(0, 10);
+    var parts = text.split("-");
+    if (parts.length !== 3) { return String(value); }
+    return parts[2] + "/" + parts[1] + "/" + parts[0];
+};

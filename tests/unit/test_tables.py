@@ -1,0 +1,122 @@
+"""exports/tables.py: any table as CSV or XLSX bytes."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from exports.tables import (
+    rows_to_csv_bytes,
+    rows_to_xlsx_bytes,
+    safe_sheet_name,
+    table_to_csv_bytes,
+    table_to_xlsx_bytes,
+)
+
+COLUMNS = [("name", "Name"), ("note", "Note"), ("score", "Score")]
+
+
+def tiny_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "name": ["Dupont, Jean", 'Le "Chef"', "Élodie", None],
+            "note": ["ok", "", "multi\nline", "x"],
+            "score": [12, 66.7, None, 0.5],
+            "unused": [1, 2, 3, 4],
+        }
+    )
+
+
+def test_tbl001_csv_byte_for_byte():
+    data = table_to_csv_bytes(tiny_frame(), COLUMNS)
+    assert data == (
+        b"\xef\xbb\xbf"
+        b"Name,Note,Score\r\n"
+        b'"Dupont, Jean",ok,12\r\n'
+        b'"Le ""Chef""",,66.7\r\n'
+        b'\xc3\x89lodie,"multi\nline",\r\n'
+        b",x,0.5\r\n"
+    )
+
+
+def test_tbl002_csv_values_dates_booleans_and_formulas():
+    frame = pd.DataFrame(
+        {
+            "day": [date(2026, 11, 24), None],
+            "at": [datetime(2026, 11, 24, 9, 5), datetime(2026, 11, 25)],
+            "flag": [True, False],
+            "text": ["=HYPERLINK(1)", "-"],
+            "n": [3.0, 1e-7],
+        }
+    )
+    columns = [("day", "Day"), ("at", "At"), ("flag", "Flag"), ("text", "Text"), ("n", "N")]
+    lines = table_to_csv_bytes(frame, columns).decode("utf-8-sig").split("\r\n")
+    assert lines == [
+        "Day,At,Flag,Text,N",
+        "2026-11-24,2026-11-24 09:05,true,'=HYPERLINK(1),3",
+        ",2026-11-25,false,'-,1e-07",
+        "",
+    ]
+
+
+def test_tbl003_csv_from_rows_and_unknown_column():
+    assert rows_to_csv_bytes(["a", "b"], [["1", "x;y"], [2, None]]) == b"\xef\xbb\xbfa,b\r\n1,x;y\r\n2,\r\n"
+    with pytest.raises(KeyError, match="missing_field"):
+        table_to_csv_bytes(tiny_frame(), [("missing_field", "X")])
+
+
+def test_tbl004_xlsx_read_back():
+    frame = tiny_frame()
+    frame["day"] = [date(2026, 11, 24), pd.NaT, pd.Timestamp("2026-01-02"), None]
+    columns = [*COLUMNS, ("day", "Completed on")]
+    data = table_to_xlsx_bytes(frame, columns, sheet_name="Trainings")
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    sheet = book["Trainings"]
+    assert sheet.freeze_panes == "A2"
+    header = sheet[1]
+    assert [cell.value for cell in header] == ["Name", "Note", "Score", "Completed on"]
+    assert all(cell.font.bold for cell in header)
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)]
+    assert rows == [
+        ["Dupont, Jean", "ok", 12, "2026-11-24"],
+        ['Le "Chef"', None, 66.7, None],
+        ["Élodie", "multi\nline", None, "2026-01-02"],
+        [None, "x", 0.5, None],
+    ]
+    assert sheet["C2"].data_type == "n" and sheet["D2"].data_type == "s"
+    assert not any(cell.font.bold for cell in sheet[2])
+    # Widths fitted to the longest text (header or value), within bounds.
+    assert sheet.column_dimensions["A"].width >= len("Dupont, Jean")
+    assert sheet.column_dimensions["D"].width >= len("Completed on")
+    assert sheet.column_dimensions["C"].width < sheet.column_dimensions["A"].width
+
+
+def test_tbl005_xlsx_text_stays_text():
+    frame = pd.DataFrame({"t": ["=1+1", "http://example.org", "007"]})
+    sheet = openpyxl.load_workbook(io.BytesIO(table_to_xlsx_bytes(frame, [("t", "T")]))).active
+    assert [sheet.cell(row=r, column=1).value for r in (2, 3, 4)] == ["=1+1", "http://example.org", "007"]
+    assert sheet.cell(row=2, column=1).data_type == "s"
+
+
+def test_tbl006_xlsx_from_text_rows_with_numeric_columns():
+    data = rows_to_xlsx_bytes(
+        ["user_id", "progress", "time"],
+        [["007", "66.7", "12"], ["008", "", "x"]],
+        "Results",
+        numeric_columns={"progress", "time"},
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["Results"]
+    assert [[c.value for c in row] for row in sheet.iter_rows(min_row=2)] == [
+        ["007", 66.7, 12],
+        ["008", None, "x"],
+    ]
+
+
+def test_tbl007_sheet_names():
+    assert safe_sheet_name("Results: a/b [2026]?") == "Results  a b  2026"
+    assert safe_sheet_name("") == "Sheet1"
+    assert len(safe_sheet_name("x" * 40)) == 31
