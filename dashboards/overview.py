@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 from flask import current_app
 from flask_login import current_user
 
@@ -118,11 +118,11 @@ def _trainings_table(session, scope, tz):
 
 @callback(
     Output("overview-body", "children"),
-    Input({"type": "date-preset", "page": PAGE}, "value"),
     Input({"type": "date-range", "page": PAGE}, "start_date"),
     Input({"type": "date-range", "page": PAGE}, "end_date"),
+    State({"type": "date-preset", "page": PAGE}, "value"),
 )
-def update_overview(preset, start_date, end_date):
+def update_overview(start_date, end_date, preset):
     """Cards, donuts, charts and the trainings table for the chosen range."""
     scope = current_scope()
     if not scope.is_manager:

@@ -145,13 +145,13 @@ def _content_table(session, scope, pop, tz):
     Output("training-body", "children"),
     Output("training-content", "children"),
     Output({"type": "results-params", "table": "training"}, "data"),
-    Input({"type": "date-preset", "page": PAGE}, "value"),
     Input({"type": "date-range", "page": PAGE}, "start_date"),
     Input({"type": "date-range", "page": PAGE}, "end_date"),
     Input("training-class-select", "value"),
+    State({"type": "date-preset", "page": PAGE}, "value"),
     State("training-id", "data"),
 )
-def update_training_page(preset, start_date, end_date, class_choice, training_id):
+def update_training_page(start_date, end_date, class_choice, preset, training_id):
     """The training's statistics for the range and class; the results table follows the class."""
     class_id = _class_or_none(class_choice)
     scope = current_scope()
