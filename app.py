@@ -18,12 +18,14 @@ from flask.cli import with_appcontext
 import auth
 from auth.cli import register as register_auth_cli
 from dashboards._components import register_component_callbacks
+from dashboards._opco_dialog import background_callback_manager, register_opco_dialog_callbacks
 from dashboards._results import register_results_callbacks
 from dashboards._shell import page_access, shell_layout
 from data.cli import register as register_data_cli
 from data.config import load_settings
 from data.db import init_app as init_db
 from exports.cli import register as register_exports_cli
+from exports.routes import init_app as init_export_routes
 
 ROOT = Path(__file__).resolve().parent
 
@@ -45,6 +47,7 @@ def create_app(config: dict | None = None) -> Dash:
     register_data_cli(server)
     register_auth_cli(server)
     register_exports_cli(server)
+    init_export_routes(server)
     _with_app_context(server)
 
     # Page modules register their callbacks with dash.callback into Dash's global lists, which
@@ -63,8 +66,10 @@ def create_app(config: dict | None = None) -> Dash:
         suppress_callback_exceptions=True,
         title="Learnstats",
         update_title=None,
+        background_callback_manager=background_callback_manager(settings),
     )
     app.layout = shell_layout
+    register_opco_dialog_callbacks(app)
     register_component_callbacks(app)
     register_results_callbacks(app)
     server.extensions["learnstats_dash"] = app

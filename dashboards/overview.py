@@ -22,6 +22,7 @@ from dashboards._components import (
     range_from_inputs,
 )
 from dashboards._dashboard import build_statistics
+from dashboards._opco_dialog import build_opco_export_controls
 from dashboards._shell import guarded
 from data import figures as f
 from data.db import get_db
@@ -72,6 +73,7 @@ def layout(scope=None, **query):
         [
             html.Div(
                 [
+                    *build_opco_export_controls(scope),
                     html.H1("Overview", className="h3 mb-0"),
                     html.Div(_scope_sentence(scope), className="text-muted", id="overview-scope"),
                 ],

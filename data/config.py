@@ -22,6 +22,9 @@ class Settings:
     secret_key: str = ""
     smtp_url: str = ""
     mail_from: str = ""
+    # Address of the site in emailed links (e.g. https://stats.example.org); empty: the
+    # address the browser used.
+    base_url: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -63,6 +66,7 @@ def load_settings(overrides: dict | None = None) -> Settings:
         smtp_url=overrides.pop("smtp_url", None) or os.environ.get("LEARNSTATS_SMTP_URL", ""),
         mail_from=overrides.pop("mail_from", None)
         or os.environ.get("LEARNSTATS_MAIL_FROM", "learnstats@localhost"),
+        base_url=overrides.pop("base_url", None) or os.environ.get("LEARNSTATS_BASE_URL", ""),
     )
     settings.extra = overrides
     return settings

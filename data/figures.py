@@ -1409,3 +1409,260 @@ __all__ = [
     "training_results",
     "trainings_table",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Program sessions (SPEC §5 "Sessions"; decisions in docs/decisions.md, "Sessions")
+# --------------------------------------------------------------------------------------------
+
+from data.models import ProgramSession, SessionLearner  # noqa: E402
+
+
+@dataclass(frozen=True)
+class _SessionPeople(Scope):
+    """The people of one program session, in its training, as a scope for _pair_results.
+
+    The viewer's right to the session is checked by the public functions below; this scope
+    then narrows SPEC §4's per-(learner, training) pipeline to the session's learners (its
+    registered learners and anyone with a connection in it) in the session's training.
+    """
+
+    session_id: str = ""
+    training_id: str = ""
+
+    def pair_filter(self, user_col, training_col, include_self: bool = False) -> ColumnElement[bool]:
+        return and_(
+            training_col == self.training_id,
+            or_(
+                exists().where(
+                    SessionLearner.session_id == self.session_id, SessionLearner.user_id == user_col
+                ),
+                exists().where(Connection.session_id == self.session_id, Connection.user_id == user_col),
+            ),
+        )
+
+
+SESSION_COLUMNS = [
+    "session_id",
+    "session",
+    "training_id",
+    "training",
+    "starts_at",
+    "ends_at",
+    "learners",
+    "played",
+]
+
+
+def sessions_table(
+    session: Session,
+    scope: Scope,
+    tz: ZoneInfo,
+    start: date | None = None,
+    end: date | None = None,
+) -> pd.DataFrame:
+    """The program sessions the viewer may open, with their learners and players.
+
+    Columns: session_id, session, training_id, training, starts_at / ends_at (aware, platform
+    time zone; None when unknown), learners (registered), played (distinct users with at least
+    one connection in the session). start / end (local days, inclusive) keep the sessions
+    whose dates meet the range; a session without a start or an end is open on that side.
+    Ordered by start (most recent first, undated last), then name.
+    """
+    registered = (
+        select(SessionLearner.session_id, func.count().label("learners"))
+        .group_by(SessionLearner.session_id)
+        .subquery("session_registered")
+    )
+    played = (
+        select(Connection.session_id, func.count(distinct(Connection.user_id)).label("played"))
+        .where(Connection.session_id.is_not(None))
+        .group_by(Connection.session_id)
+        .subquery("session_played")
+    )
+    q = (
+        select(
+            ProgramSession.id.label("session_id"),
+            ProgramSession.name.label("session"),
+            Training.id.label("training_id"),
+            Training.name.label("training"),
+            ProgramSession.starts_at,
+            ProgramSession.ends_at,
+            func.coalesce(registered.c.learners, 0).label("learners"),
+            func.coalesce(played.c.played, 0).label("played"),
+        )
+        .join(Training, Training.id == ProgramSession.training_id)
+        .outerjoin(registered, registered.c.session_id == ProgramSession.id)
+        .outerjoin(played, played.c.session_id == ProgramSession.id)
+        .where(scope.session_filter(ProgramSession.id, ProgramSession.training_id))
+    )
+    if end is not None:
+        q = q.where(or_(ProgramSession.starts_at.is_(None), ProgramSession.starts_at < day_end_utc(end, tz)))
+    if start is not None:
+        q = q.where(or_(ProgramSession.ends_at.is_(None), ProgramSession.ends_at >= day_start_utc(start, tz)))
+    rows = session.execute(q).mappings().all()
+    if not rows:
+        return pd.DataFrame(columns=SESSION_COLUMNS)
+    rows = sorted(rows, key=lambda r: (fold(r["session"]), r["session_id"]))
+    # Most recent start first (the sort is stable, also reversed), undated sessions last.
+    rows = sorted((r for r in rows if r["starts_at"]), key=lambda r: r["starts_at"], reverse=True) + [
+        r for r in rows if not r["starts_at"]
+    ]
+    frame = pd.DataFrame([dict(r) for r in rows], columns=SESSION_COLUMNS)
+    for column in ("starts_at", "ends_at"):
+        # Object columns: aware datetimes, and None (not NaT) for a missing date.
+        frame[column] = pd.Series([to_local(r[column], tz) for r in rows], dtype=object)
+    frame["learners"] = frame["learners"].astype(int)
+    frame["played"] = frame["played"].astype(int)
+    return frame
+
+
+def sessions_first_date(session: Session, scope: Scope, tz: ZoneInfo) -> date | None:
+    """The local date of the earliest start among the viewer's sessions ("all time")."""
+    first = session.scalar(
+        select(func.min(ProgramSession.starts_at)).where(
+            scope.session_filter(ProgramSession.id, ProgramSession.training_id)
+        )
+    )
+    return local_date(first, tz)
+
+
+@dataclass(frozen=True)
+class SessionStatistics:
+    """One program session's figures (see session_statistics)."""
+
+    session_id: str
+    registered: int
+    played: int
+    completed: int
+    median_time_spent: float | None
+    average_score: float | None
+    learners: pd.DataFrame
+
+
+SESSION_LEARNER_COLUMNS = [
+    "user_id",
+    "last_name",
+    "first_name",
+    "email",
+    "registered",
+    "connections",
+    "first_connection",
+    "last_connection",
+    "time_spent",
+    "progress",
+    "score",
+    "status",
+    "completed_on",
+]
+
+
+def session_statistics(
+    session: Session, scope: Scope, session_id: str, tz: ZoneInfo, today: date | None = None
+) -> SessionStatistics:
+    """A program session's learners and figures; Forbidden unless the viewer may open it.
+
+    The session's learners are its registered learners and anyone with a connection in it,
+    blocked users included (the session is a record of what happened). Per learner:
+    registered (bool), connections, first / last connection (aware, local), time_spent (seconds
+    connected inside this session), and SPEC §4's progress, score, status and completed_on for
+    the session's training (None / "not enrolled" for someone not enrolled in it).
+
+    registered: registered learners. played: learners with at least one connection in the
+    session. completed: learners whose training status is passed, failed or expired.
+    median_time_spent: median of the players' time in the session (None without players).
+    average_score: mean training score of the learners who have one (None when nobody has).
+    """
+    program = session.get(ProgramSession, session_id)
+    if program is None or not scope.can_view_session(session, session_id):
+        raise Forbidden()
+    people = _SessionPeople(user_id=scope.user_id, session_id=session_id, training_id=program.training_id)
+    results = _pair_results(
+        session,
+        people,
+        Population(training_id=program.training_id, learners_only=False),
+        tz,
+        today=today,
+    )
+    registered_ids = select(SessionLearner.user_id.label("user_id")).where(
+        SessionLearner.session_id == session_id
+    )
+    connected_ids = select(Connection.user_id.label("user_id")).where(Connection.session_id == session_id)
+    members = union_all(registered_ids, connected_ids).subquery("session_members")
+    member_ids = select(members.c.user_id).distinct().subquery("session_member_ids")
+    connections = (
+        select(
+            Connection.user_id,
+            func.count().label("connections"),
+            func.min(Connection.connected_at).label("first_connection"),
+            func.max(Connection.disconnected_at).label("last_connection"),
+            func.sum(seconds_between(Connection.connected_at, Connection.disconnected_at)).label(
+                "time_spent"
+            ),
+        )
+        .where(Connection.session_id == session_id)
+        .group_by(Connection.user_id)
+        .subquery("session_connections")
+    )
+    q = (
+        select(
+            User.id.label("user_id"),
+            User.last_name,
+            User.first_name,
+            User.email,
+            exists()
+            .where(SessionLearner.session_id == session_id, SessionLearner.user_id == User.id)
+            .label("registered"),
+            func.coalesce(connections.c.connections, 0).label("connections"),
+            connections.c.first_connection,
+            connections.c.last_connection,
+            func.coalesce(connections.c.time_spent, 0.0).label("time_spent"),
+            results.c.progress,
+            results.c.score,
+            func.coalesce(results.c.status, "not enrolled").label("status"),
+            results.c.completed_at,
+        )
+        .select_from(member_ids)
+        .join(User, User.id == member_ids.c.user_id)
+        .outerjoin(connections, connections.c.user_id == User.id)
+        .outerjoin(results, results.c.user_id == User.id)
+        .order_by(User.sort_key, User.id)
+    )
+    rows = [dict(r) for r in session.execute(q).mappings().all()]
+    for row in rows:
+        row["registered"] = bool(row["registered"])
+        row["connections"] = int(row["connections"])
+        row["time_spent"] = float(row["time_spent"] or 0.0)
+        row["first_connection"] = to_local(row["first_connection"], tz)
+        row["last_connection"] = to_local(row["last_connection"], tz)
+        row["completed_on"] = local_date(row.pop("completed_at"), tz)
+        row["progress"] = None if row["progress"] is None else float(row["progress"])
+        row["score"] = None if row["score"] is None else float(row["score"])
+    frame = pd.DataFrame(rows, columns=SESSION_LEARNER_COLUMNS)
+    for column in ("first_connection", "last_connection", "completed_on", "progress", "score"):
+        # Object columns: None (not NaT / NaN) where there is no value.
+        frame[column] = pd.Series([row[column] for row in rows], dtype=object)
+    players = [row["time_spent"] for row in rows if row["connections"] > 0]
+    scores = [row["score"] for row in rows if row["score"] is not None]
+    return SessionStatistics(
+        session_id=session_id,
+        registered=sum(1 for row in rows if row["registered"]),
+        played=len(players),
+        completed=sum(1 for row in rows if row["status"] in COMPLETED_STATUSES),
+        median_time_spent=_median(players),
+        average_score=sum(scores) / len(scores) if scores else None,
+        learners=frame,
+    )
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+# -- end of program sessions --------------------------------------------------------------

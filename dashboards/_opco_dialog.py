@@ -1,0 +1,538 @@
+"""The OPCO logs export dialog (SPEC §7), shared by the overview, sessions and session pages.
+
+A page puts `build_opco_export_controls(scope, session_id=...)` in its header: an "Export OPCO
+logs" button (only for users who may export a session) and the dialog, preset to one session
+or to every session in scope. create_app calls `register_opco_dialog_callbacks(app)` once per
+app (dash.callback in a non-page module would only reach the first app of the process).
+
+Download now is a plain link to /download/opco-logs?<query> (exports/routes.py) built from the
+filters, so the browser streams the file itself. Receive by email is two callbacks: a normal one
+checks the request in the user's scope and signs a job ticket (user, scope, filters), then a
+background callback (diskcache or Celery: no request context there) verifies the ticket and
+runs exports.opco_mail.run_opco_email_job, reporting queued / building / sending / sent / failed.
+
+Component ids: opco-open-button, opco-dialog, opco-preset, opco-dates, opco-sessions,
+opco-users, opco-groups, opco-fields, opco-columns, opco-all-columns, opco-format,
+opco-message, opco-download-link, opco-email-button, opco-email-note, opco-email-ticket,
+opco-job-queued, opco-job-progress, opco-job-result, opco-job-status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+from flask import Flask, current_app, request
+from flask_login import current_user
+from itsdangerous import BadSignature
+
+from auth.guard import current_scope
+from data import export_options as options_data
+from data.db import get_db
+from data.scope import Forbidden, Scope
+from exports.opco_logs import OpcoLogFilters, OpcoLogsError, opco_log_header
+from exports.opco_mail import (
+    OpcoEmailJob,
+    mail_problem,
+    new_job_id,
+    queued_state,
+    read_job,
+    run_opco_email_job,
+    sign_job,
+)
+from exports.opco_request import BadOpcoRequest, OpcoExportRequest, parse_opco_pairs
+from exports.routes import DOWNLOAD_PATH, may_export
+
+FORMAT_OPTIONS = [
+    {"label": "CSV, comma-separated", "value": "csv-comma"},
+    {"label": "CSV, semicolon-separated (Excel in French)", "value": "csv-semicolon"},
+    {"label": "XLSX (Excel workbook)", "value": "xlsx"},
+]
+STATE_COLORS = {
+    "queued": "secondary",
+    "building": "info",
+    "sending": "info",
+    "sent": "success",
+    "failed": "danger",
+}
+STATE_ORDER = ("queued", "building", "sending", "sent", "failed")
+LINK_CLASS = "btn btn-primary"
+
+# Flask servers by app key, for the background job (which runs outside any request).
+_SERVERS: dict[str, tuple[Flask, int]] = {}
+
+
+# -- layout ----------------------------------------------------------------------------------
+
+
+def can_export_some_session(scope: Scope) -> bool:
+    """May export, and has at least one session to export."""
+    if not may_export(scope):
+        return False
+    with get_db().session() as s:
+        return options_data.exportable_session_count(s, scope) > 0
+
+
+def _field(label: str, control, help_text: str | None = None, label_for: str | None = None) -> html.Div:
+    children = [html.Label(label, className="form-label fw-semibold mb-1", htmlFor=label_for), control]
+    if help_text:
+        children.append(html.Div(help_text, className="form-text"))
+    return html.Div(children, className="mb-3")
+
+
+def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
+    """The dialog, preset to session_ids (none: every session in the viewer's scope)."""
+    body = dbc.ModalBody(
+        [
+            _field(
+                "Period",
+                dcc.DatePickerRange(
+                    id="opco-dates",
+                    display_format="DD/MM/YYYY",
+                    first_day_of_week=1,
+                    minimum_nights=0,
+                    clearable=True,
+                    start_date_placeholder_text="First day",
+                    end_date_placeholder_text="Last day",
+                ),
+                "Connections that started on these days (platform time zone). Empty: every day.",
+            ),
+            _field(
+                "Sessions",
+                dcc.Dropdown(id="opco-sessions", multi=True, placeholder="Every session you may export"),
+                label_for="opco-sessions",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _field(
+                            "Users",
+                            dcc.Dropdown(
+                                id="opco-users", multi=True, placeholder="Everyone (type to search)"
+                            ),
+                        ),
+                        md=6,
+                    ),
+                    dbc.Col(
+                        _field(
+                            "Groups (classes)", dcc.Dropdown(id="opco-groups", multi=True, placeholder="Any")
+                        ),
+                        md=6,
+                    ),
+                ]
+            ),
+            _field(
+                "Custom field values",
+                dcc.Dropdown(id="opco-fields", multi=True, placeholder="Any value"),
+                "Two values of one field: either; values of different fields: both.",
+            ),
+            _field(
+                "Custom field columns",
+                dbc.Checklist(id="opco-columns", inline=True, options=[], value=[]),
+                "The custom fields written as columns (all by default).",
+            ),
+            _field("Format", dbc.RadioItems(id="opco-format", options=FORMAT_OPTIONS, value="csv-comma")),
+            html.Div(id="opco-message", className="ls-opco-message", role="alert"),
+            html.Div(id="opco-job-status", className="ls-opco-job", role="status"),
+        ]
+    )
+    footer = dbc.ModalFooter(
+        [
+            html.Div(id="opco-email-note", className="ls-opco-email-note text-muted me-auto"),
+            dbc.Button(
+                "Receive by email",
+                id="opco-email-button",
+                color="secondary",
+                outline=True,
+                n_clicks=0,
+                disabled=True,
+            ),
+            html.A(
+                "Download now",
+                id="opco-download-link",
+                className=LINK_CLASS + " disabled",
+                role="button",
+            ),
+        ]
+    )
+    return html.Div(
+        [
+            dcc.Store(id="opco-preset", data={"session_ids": list(session_ids)}),
+            dcc.Store(id="opco-all-columns", data=[]),
+            dcc.Store(id="opco-email-ticket"),
+            dcc.Store(id="opco-job-queued"),
+            dcc.Store(id="opco-job-progress"),
+            dcc.Store(id="opco-job-result"),
+            dbc.Modal(
+                [dbc.ModalHeader(dbc.ModalTitle("Export OPCO logs")), body, footer],
+                id="opco-dialog",
+                is_open=False,
+                size="lg",
+                scrollable=True,
+                className="ls-opco-dialog",
+            ),
+        ],
+        className="ls-opco-export",
+    )
+
+
+def build_opco_export_controls(scope: Scope, session_id: str | None = None) -> list:
+    """The "Export OPCO logs" button and its dialog, or nothing for users who may not export."""
+    if not can_export_some_session(scope):
+        return []
+    return [
+        html.Div(
+            [
+                dbc.Button(
+                    "Export OPCO logs",
+                    id="opco-open-button",
+                    color="primary",
+                    outline=True,
+                    size="sm",
+                    n_clicks=0,
+                ),
+                build_opco_dialog((session_id,) if session_id else ()),
+            ],
+            className="ls-opco-controls",
+        )
+    ]
+
+
+# -- callback logic (plain functions, tested without a browser) -------------------------------
+
+
+def _day(value) -> str | None:
+    if not value:
+        return None
+    return str(value)[:10]
+
+
+def request_from_dialog(
+    start_date,
+    end_date,
+    session_ids,
+    user_ids,
+    class_ids,
+    field_values,
+    columns,
+    all_columns,
+    fmt,
+) -> OpcoExportRequest:
+    """The export request the dialog's values mean; BadOpcoRequest for a value that cannot be read."""
+    pairs: list[tuple[str, str]] = []
+    if _day(start_date):
+        pairs.append(("from", _day(start_date)))
+    if _day(end_date):
+        pairs.append(("to", _day(end_date)))
+    pairs += [("session", str(v)) for v in session_ids or []]
+    pairs += [("user", str(v)) for v in user_ids or []]
+    pairs += [("group", str(v)) for v in class_ids or []]
+    for value in field_values or []:
+        try:
+            name, text = json.loads(value)
+        except (TypeError, ValueError):
+            raise BadOpcoRequest(f"field: {value!r} is not a custom field value") from None
+        pairs.append(("field", f"{name}={text}"))
+    chosen = list(columns or [])
+    if set(chosen) != set(all_columns or []):
+        pairs += [("columns", c) for c in chosen] if chosen else [("columns", "")]
+    kind = fmt or "csv-comma"
+    if kind not in {o["value"] for o in FORMAT_OPTIONS}:
+        raise BadOpcoRequest(f"format: {kind!r} is not a known format")
+    pairs.append(("format", "xlsx" if kind == "xlsx" else "csv"))
+    if kind != "xlsx":
+        pairs.append(("delimiter", ";" if kind == "csv-semicolon" else ","))
+    return parse_opco_pairs(pairs)
+
+
+def check_export(scope: Scope, export: OpcoExportRequest) -> None:
+    """Raise Forbidden (scope) or OpcoLogsError (filters) as the download route would."""
+    if not may_export(scope):
+        raise Forbidden()
+    with get_db().session() as s:
+        opco_log_header(s, scope, export.filters)
+
+
+def download_href(export: OpcoExportRequest) -> str:
+    return f"{DOWNLOAD_PATH}?{export.to_query()}"
+
+
+def _field_option(name: str, value: str) -> dict:
+    return {"label": f"{name}: {value}" if value else f"{name}: (empty)", "value": json.dumps([name, value])}
+
+
+def open_opco_dialog(n_clicks, preset, current_sessions):
+    """Opening the dialog: options in the viewer's scope; on the first opening, the preset."""
+    if not n_clicks:
+        raise PreventUpdate
+    scope = current_scope()
+    if not may_export(scope):
+        raise Forbidden()
+    preset_ids = list((preset or {}).get("session_ids") or [])
+    settings = current_app.config["LEARNSTATS"]
+    with get_db().session() as s:
+        for session_id in preset_ids:
+            scope.require(isinstance(session_id, str) and scope.can_view_session(s, session_id))
+        sessions = [{"label": o.label, "value": o.value} for o in options_data.session_options(s, scope)]
+        groups = [{"label": o.label, "value": o.value} for o in options_data.class_options(s, scope)]
+        fields = [_field_option(n, v) for n, v in options_data.field_value_options(s, scope)]
+        names = options_data.field_names(s)
+    columns = [{"label": n, "value": n} for n in names]
+    first_opening = n_clicks == 1
+    problem = mail_problem(settings.smtp_url)
+    return (
+        True,
+        sessions,
+        preset_ids if first_opening else no_update,
+        groups,
+        fields,
+        columns,
+        names if first_opening else no_update,
+        names,
+        problem is not None,
+        problem or f"The file will be emailed to {current_user.email} with a link valid 7 days.",
+    )
+
+
+def search_opco_users(search, chosen):
+    """Users matching what is typed (people of the viewer's sessions), keeping those chosen."""
+    scope = current_scope()
+    if not may_export(scope):
+        raise Forbidden()
+    chosen = [str(c) for c in chosen or []]
+    with get_db().session() as s:
+        found = options_data.user_options(s, scope, search=search, include=tuple(chosen))
+    return [{"label": o.label, "value": o.value} for o in found]
+
+
+def update_download_link(start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt):
+    """The Download now link for the dialog's values, or a message saying what is wrong."""
+    scope = current_scope()
+    try:
+        export = request_from_dialog(
+            start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt
+        )
+        check_export(scope, export)
+    except OpcoLogsError as error:
+        message = dbc.Alert(f"Cannot export: {error}.", color="warning", className="py-2 mb-2")
+        return None, LINK_CLASS + " disabled", message
+    return download_href(export), LINK_CLASS, None
+
+
+def _base_url() -> str:
+    """LEARNSTATS_BASE_URL, else the address the browser used for this request."""
+    return (current_app.config["LEARNSTATS"].base_url or request.host_url).rstrip("/")
+
+
+def app_key(server: Flask) -> str:
+    """Names one Learnstats instance (its folder and database) across processes."""
+    settings = server.config["LEARNSTATS"]
+    text = f"{settings.instance_path}|{settings.database_url}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def request_opco_email(
+    n_clicks, start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt
+):
+    """Receive by email: check the request now, in the user's scope, and queue the job."""
+    if not n_clicks:
+        raise PreventUpdate
+    scope = current_scope()
+    settings = current_app.config["LEARNSTATS"]
+    problem = mail_problem(settings.smtp_url)
+    job_id = new_job_id()
+    if problem:
+        return None, {"job": job_id, "state": "failed", "message": problem, "at": ""}
+    try:
+        export = request_from_dialog(
+            start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt
+        )
+        check_export(scope, export)
+    except OpcoLogsError as error:
+        return None, {"job": job_id, "state": "failed", "message": f"Cannot export: {error}.", "at": ""}
+    job = OpcoEmailJob(
+        job_id=job_id,
+        user_id=current_user.id,
+        email=current_user.email,
+        name=current_user.display_name,
+        scope=scope,
+        request=export,
+        base_url=_base_url(),
+    )
+    ticket = {"app": app_key(current_app), "job": job_id, "token": sign_job(settings.secret_key, job)}
+    return ticket, queued_state(job)
+
+
+def _server_for(ticket: dict) -> Flask | None:
+    entry = _SERVERS.get(str(ticket.get("app")))
+    if entry is None:
+        return None
+    server, pid = entry
+    if os.getpid() != pid:
+        # A forked job process: never share the parent's pooled database connections.
+        server.extensions["learnstats_db"].engine.dispose(close=False)
+    return server
+
+
+def email_opco_logs(set_progress, ticket):
+    """The background job: verify the ticket, then build, store and email (see opco_mail)."""
+    if not isinstance(ticket, dict) or not ticket.get("token"):
+        raise PreventUpdate
+    job_id = str(ticket.get("job", ""))
+    server = _server_for(ticket)
+    if server is None:
+        return {"job": job_id, "state": "failed", "message": "Failed: this worker does not serve this site."}
+    try:
+        job = read_job(server.config["LEARNSTATS"].secret_key, str(ticket["token"]))
+    except BadSignature:
+        return {"job": job_id, "state": "failed", "message": "Failed: the request was not valid; try again."}
+    return run_opco_email_job(server, job, on_state=set_progress)
+
+
+def latest_job_state(queued: dict | None, progress: dict | None, result: dict | None) -> dict | None:
+    """The newest state of the current job (the one queued last)."""
+    current = (queued or {}).get("job")
+    states = [s for s in (queued, progress, result) if isinstance(s, dict) and s.get("job") == current]
+    if not states:
+        return None
+
+    def rank(state: dict) -> tuple[str, int]:
+        name = state.get("state")
+        return (state.get("at") or "", STATE_ORDER.index(name) if name in STATE_ORDER else -1)
+
+    return max(states, key=rank)
+
+
+def show_opco_job_state(queued, progress, result):
+    """The job's state as a coloured line in the dialog."""
+    state = latest_job_state(queued, progress, result)
+    if state is None:
+        return None
+    name = state.get("state", "")
+    busy = name in ("queued", "building", "sending")
+    children = [html.Span(name.capitalize(), className="fw-semibold me-2", id="opco-job-state-name")]
+    if busy:
+        children.insert(0, dbc.Spinner(size="sm", spinner_class_name="me-2"))
+    children.append(html.Span(state.get("message", ""), id="opco-job-state-message"))
+    return dbc.Alert(
+        children, color=STATE_COLORS.get(name, "secondary"), className="py-2 mb-0 d-flex align-items-center"
+    )
+
+
+# -- registration ----------------------------------------------------------------------------
+
+_FILTER_STATES = (
+    ("opco-dates", "start_date"),
+    ("opco-dates", "end_date"),
+    ("opco-sessions", "value"),
+    ("opco-users", "value"),
+    ("opco-groups", "value"),
+    ("opco-fields", "value"),
+    ("opco-columns", "value"),
+    ("opco-all-columns", "data"),
+    ("opco-format", "value"),
+)
+
+
+def register_opco_dialog_callbacks(app: dash.Dash) -> None:
+    """The dialog's callbacks, on this app (called once per app by create_app)."""
+    _SERVERS[app_key(app.server)] = (app.server, os.getpid())
+    app.callback(
+        Output("opco-dialog", "is_open"),
+        Output("opco-sessions", "options"),
+        Output("opco-sessions", "value"),
+        Output("opco-groups", "options"),
+        Output("opco-fields", "options"),
+        Output("opco-columns", "options"),
+        Output("opco-columns", "value"),
+        Output("opco-all-columns", "data"),
+        Output("opco-email-button", "disabled"),
+        Output("opco-email-note", "children"),
+        Input("opco-open-button", "n_clicks"),
+        State("opco-preset", "data"),
+        State("opco-sessions", "value"),
+        prevent_initial_call=True,
+    )(open_opco_dialog)
+    app.callback(
+        Output("opco-users", "options"),
+        Input("opco-users", "search_value"),
+        State("opco-users", "value"),
+    )(search_opco_users)
+    app.callback(
+        Output("opco-download-link", "href"),
+        Output("opco-download-link", "className"),
+        Output("opco-message", "children"),
+        *(Input(i, p) for i, p in _FILTER_STATES),
+    )(update_download_link)
+    app.callback(
+        Output("opco-email-ticket", "data"),
+        Output("opco-job-queued", "data"),
+        Input("opco-email-button", "n_clicks"),
+        *(State(i, p) for i, p in _FILTER_STATES),
+        prevent_initial_call=True,
+    )(request_opco_email)
+    app.callback(
+        Output("opco-job-result", "data"),
+        Input("opco-email-ticket", "data"),
+        background=True,
+        progress=[Output("opco-job-progress", "data")],
+        running=[(Output("opco-email-button", "disabled"), True, False)],
+        prevent_initial_call=True,
+    )(email_opco_logs)
+    app.callback(
+        Output("opco-job-status", "children"),
+        Input("opco-job-queued", "data"),
+        Input("opco-job-progress", "data"),
+        Input("opco-job-result", "data"),
+        prevent_initial_call=True,
+    )(show_opco_job_state)
+
+
+def background_callback_manager(settings: Any):
+    """Diskcache under instance/ by default; Celery when LEARNSTATS_CELERY_BROKER_URL is set
+    (result backend: LEARNSTATS_CELERY_RESULT_BACKEND, else the broker). Celery is optional:
+    `pip install "dash[celery]" redis` on the web and worker machines, then run the worker
+    with `celery --app exports.worker worker`."""
+    broker = settings.extra.get("celery_broker_url") or os.environ.get("LEARNSTATS_CELERY_BROKER_URL", "")
+    if broker:
+        try:
+            from celery import Celery
+        except ImportError:
+            raise RuntimeError(
+                "LEARNSTATS_CELERY_BROKER_URL is set but Celery is not installed: "
+                'pip install "dash[celery]" redis'
+            ) from None
+        backend = os.environ.get("LEARNSTATS_CELERY_RESULT_BACKEND", "") or broker
+        celery_app = Celery("learnstats", broker=broker, backend=backend)
+        return dash.CeleryManager(celery_app)
+    import diskcache
+
+    cache_dir = settings.instance_path / "background-jobs"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return dash.DiskcacheManager(diskcache.Cache(str(cache_dir)))
+
+
+__all__ = [
+    "OpcoLogFilters",
+    "background_callback_manager",
+    "build_opco_dialog",
+    "build_opco_export_controls",
+    "can_export_some_session",
+    "check_export",
+    "download_href",
+    "email_opco_logs",
+    "latest_job_state",
+    "open_opco_dialog",
+    "register_opco_dialog_callbacks",
+    "request_from_dialog",
+    "request_opco_email",
+    "search_opco_users",
+    "show_opco_job_state",
+    "update_download_link",
+]

@@ -1,0 +1,162 @@
+"""One program session (SPEC §5 "Sessions"): its learners' statistics and the OPCO logs export.
+
+Cards: registered learners, learners who played, completed, median time spent, average score;
+then one row per learner (data.figures.session_statistics says exactly what each figure is).
+The "Export OPCO logs" dialog opens preset to this session.
+"""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, callback, dcc, html
+from flask import current_app
+
+from auth.guard import current_scope
+from dashboards._components import (
+    DASH,
+    build_cards,
+    build_static_table,
+    fmt_duration,
+    fmt_int,
+    fmt_pct,
+)
+from dashboards._opco_dialog import build_opco_export_controls
+from dashboards._session_tables import datetime_column, local_text
+from dashboards._shell import guarded
+from data import figures as f
+from data.db import get_db
+from data.models import ProgramSession, Training
+from data.scope import Forbidden
+
+PAGE = "session"
+
+
+def can_open(scope, session, session_id=None, **_) -> bool:
+    return (
+        bool(session_id)
+        and session.get(ProgramSession, session_id) is not None
+        and scope.can_view_session(session, session_id)
+    )
+
+
+dash.register_page(
+    __name__,
+    path_template="/session/<session_id>",
+    name="Session",
+    title="Session · Learnstats",
+    order=41,
+    access=can_open,
+)
+
+
+def session_dates(program: ProgramSession, tz) -> str:
+    """ "DD/MM/YYYY HH:MM → DD/MM/YYYY HH:MM" in the platform time zone ("–" for a missing end)."""
+    start = f.to_local(program.starts_at, tz)
+    end = f.to_local(program.ends_at, tz)
+    if start is None and end is None:
+        return "no dates"
+    first = f"{start:%d/%m/%Y %H:%M}" if start else DASH
+    last = f"{end:%d/%m/%Y %H:%M}" if end else DASH
+    return f"{first} → {last}"
+
+
+@guarded(can_open)
+def layout(scope=None, session_id=None, **_query):
+    tz = current_app.config["LEARNSTATS"].tz
+    with get_db().session() as s:
+        program = s.get(ProgramSession, session_id)
+        training = s.get(Training, program.training_id)
+    when = session_dates(program, tz)
+    return html.Div(
+        [
+            dbc.Breadcrumb(
+                items=[{"label": "Sessions", "href": "/sessions"}, {"label": program.name, "active": True}]
+            ),
+            html.Div(
+                [
+                    *build_opco_export_controls(scope, session_id=session_id),
+                    html.H1(program.name, className="h3 mb-0", id="session-title"),
+                    html.Div(
+                        f"{training.name} · {when} · session ID {program.id}",
+                        className="text-muted",
+                        id="session-facts",
+                    ),
+                ],
+                className="mb-3 ls-page-header",
+            ),
+            dcc.Store(id="session-id", data=session_id),
+            dcc.Loading(html.Div(id="session-body"), type="circle", delay_show=400),
+        ]
+    )
+
+
+def build_session_cards(stats: f.SessionStatistics) -> dbc.Row:
+    return build_cards(
+        [
+            ("Registered learners", fmt_int(stats.registered), "registered to the session"),
+            ("Learners who played", fmt_int(stats.played), "at least one connection in the session"),
+            ("Completed", fmt_int(stats.completed), "training completed (passed, failed or expired)"),
+            (
+                "Median time spent",
+                fmt_duration(stats.median_time_spent),
+                "in the session, of those who played",
+            ),
+            ("Average score", fmt_pct(stats.average_score), "training score"),
+        ],
+        PAGE,
+    )
+
+
+def build_learners_table(stats: f.SessionStatistics, session_id: str):
+    frame = stats.learners.copy()
+    if frame.empty:
+        return html.P(
+            "Nobody is registered to this session yet.", className="ls-empty", id="session-no-learners"
+        )
+    frame["learner"] = [
+        f"{last} {first}".strip() or email
+        for last, first, email in zip(frame["last_name"], frame["first_name"], frame["email"], strict=True)
+    ]
+    frame["registered_text"] = ["Yes" if r else "No" for r in frame["registered"]]
+    frame["first"] = [local_text(v) for v in frame["first_connection"]]
+    frame["last"] = [local_text(v) for v in frame["last_connection"]]
+    frame["completed_on"] = [d.isoformat() if d else None for d in frame["completed_on"]]
+    columns = [
+        ("learner", "Learner"),
+        ("email", "Email"),
+        ("registered_text", "Registered"),
+        ("connections", "Connections", "int"),
+        datetime_column("first", "First connection"),
+        datetime_column("last", "Last connection"),
+        ("time_spent", "Time spent", "duration"),
+        ("progress", "Progress", "pct"),
+        ("score", "Score", "score"),
+        ("status", "Status"),
+        ("completed_on", "Completed on", "date"),
+    ]
+    return build_static_table(
+        PAGE,
+        "learners",
+        frame,
+        columns,
+        title="Learners",
+        filename=f"session-{session_id}-learners",
+        sheet_name="Learners",
+        empty_sentence="No learner matches this search.",
+    )
+
+
+@callback(Output("session-body", "children"), Input("session-id", "data"))
+def update_session(session_id):
+    """The session's cards and learners table; 403 for a session outside the viewer's scope."""
+    scope = current_scope()
+    if not isinstance(session_id, str) or not session_id:
+        raise Forbidden()
+    tz = current_app.config["LEARNSTATS"].tz
+    with get_db().session() as s:
+        stats = f.session_statistics(s, scope, session_id, tz)
+    return html.Div(
+        [build_session_cards(stats), html.Div(build_learners_table(stats, session_id), className="mt-4")],
+        id="session-statistics",
+    )

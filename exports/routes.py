@@ -1,0 +1,176 @@
+"""Download routes for the OPCO logs (SPEC §7), registered by create_app with init_app(server).
+
+GET /download/opco-logs?<query>   "Download now": the file streamed as it is written. The query
+                                  is exports/opco_request.py's; the sign-in guard answers 401
+                                  to anonymous requests, a scope that may not export (or a
+                                  session outside it) gets 403, a bad argument 400, each with
+                                  a sentence saying why.
+GET /exports/opco-logs/<token>    the link emailed by "Receive by email": signature, 7-day
+                                  expiry and the signed-in user are checked (403 otherwise); an
+                                  anonymous click is sent through the sign-in page first.
+
+CSV rows are written to the response as they are read (stream_with_context). XLSX is written
+with XlsxWriter's constant-memory mode to a temporary file, which is unlinked as soon as it is
+open again for reading, then streamed: memory stays flat whatever the number of rows, and no
+file is left behind even when the client goes away.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import datetime
+from html import escape
+from typing import IO
+
+from flask import Flask, Response, current_app, request, send_file, stream_with_context
+from flask_login import current_user
+
+from auth.guard import current_scope
+from data.db import get_db
+from data.scope import Forbidden, Scope
+from exports.opco_logs import OpcoLogsError, iter_opco_logs_csv, write_opco_logs_xlsx
+from exports.opco_mail import LinkError, LinkInvalid, exports_dir, read_download, stored_path
+from exports.opco_request import MEDIA_TYPES, OpcoExportRequest, download_filename, parse_opco_query
+
+DOWNLOAD_PATH = "/download/opco-logs"
+CHUNK_BYTES = 64 * 1024
+
+ERROR_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} · Learnstats</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/assets/bootstrap.min.css">
+<link rel="stylesheet" href="/assets/learnstats.css"></head>
+<body><main class="container py-5 ls-export-error" id="export-error">
+<h1 class="h3">{status} · {title}</h1>
+<p class="lead" id="export-error-message">{message}</p>
+<p><a class="btn btn-outline-primary" href="/">Back to Learnstats</a></p>
+</main></body></html>"""
+
+
+def may_export(scope: Scope) -> bool:
+    """SPEC §6: session instructors, training managers and global roles export session logs."""
+    return scope.is_global or bool(scope.sessions) or bool(scope.trainings)
+
+
+def error_response(status: int, title: str, message: str) -> Response:
+    """A small page (or JSON for clients that ask for it) with a sentence saying what is wrong."""
+    if request.accept_mimetypes.best == "application/json":
+        response = current_app.json.response({"error": message})
+        response.status_code = status
+        return response
+    html = ERROR_PAGE.format(status=status, title=escape(title), message=escape(message))
+    return Response(html, status=status, mimetype="text/html")
+
+
+def _attachment(response: Response, filename: str) -> Response:
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _file_chunks(file: IO[bytes]) -> Iterator[bytes]:
+    with file:
+        while chunk := file.read(CHUNK_BYTES):
+            yield chunk
+
+
+def _stream_csv(export: OpcoExportRequest, scope: Scope, filename: str) -> Response:
+    tz = current_app.config["LEARNSTATS"].tz
+    stack = ExitStack()
+    try:
+        s = stack.enter_context(get_db().session())
+        # Checks scope and filters now: a refusal is answered before any byte is sent.
+        chunks = iter_opco_logs_csv(s, scope, export.filters, tz, export.delimiter)
+    except BaseException:
+        stack.close()
+        raise
+
+    def generate() -> Iterator[bytes]:
+        with stack:
+            yield from chunks
+
+    response = Response(stream_with_context(generate()), mimetype=export.media_type)
+    return _attachment(response, filename)
+
+
+def _stream_xlsx(export: OpcoExportRequest, scope: Scope, filename: str) -> Response:
+    tz = current_app.config["LEARNSTATS"].tz
+    directory = exports_dir(current_app) / ".tmp"
+    directory.mkdir(exist_ok=True)
+    handle, path = tempfile.mkstemp(dir=directory, prefix="opco-", suffix=".xlsx")
+    try:
+        with get_db().session() as s, os.fdopen(handle, "wb") as file:
+            write_opco_logs_xlsx(s, scope, export.filters, tz, file)
+        reader = open(path, "rb")  # noqa: SIM115 - closed by the streaming generator
+        size = os.fstat(reader.fileno()).st_size
+    finally:
+        os.unlink(path)  # the open reader keeps the data until it is closed
+    response = Response(_file_chunks(reader), mimetype=MEDIA_TYPES["xlsx"], direct_passthrough=True)
+    response.headers["Content-Length"] = str(size)
+    return _attachment(response, filename)
+
+
+def download_opco_logs() -> Response:
+    """Download now: the OPCO logs for the query's filters, in the signed-in user's scope."""
+    try:
+        scope = current_scope()
+    except Forbidden:
+        return error_response(401, "Sign in first", "Sign in to download the OPCO logs.")
+    if not may_export(scope):
+        return error_response(
+            403,
+            "Access refused",
+            "Exporting OPCO logs needs a session instructor, training manager or statistics role.",
+        )
+    try:
+        export = parse_opco_query(request.args)
+        today = datetime.now(current_app.config["LEARNSTATS"].tz).date()
+        filename = download_filename(export, today)
+        if export.format == "xlsx":
+            return _stream_xlsx(export, scope, filename)
+        return _stream_csv(export, scope, filename)
+    except Forbidden as error:
+        return error_response(403, "Access refused", str(error) or "You may not export these logs.")
+    except OpcoLogsError as error:
+        return error_response(400, "Cannot export", f"The export was not made: {error}.")
+
+
+def download_emailed_export(token: str) -> Response:
+    """The link from the email: the stored file, for the user it was signed for only."""
+    settings = current_app.config["LEARNSTATS"]
+    user_id = current_user.id if current_user.is_authenticated else None
+    try:
+        link = read_download(settings.secret_key, token, user_id)
+        path = stored_path(current_app, link.stored_name)
+    except (LinkError, ValueError) as error:
+        message = str(error) if isinstance(error, LinkError) else str(LinkInvalid("This link is not valid."))
+        return error_response(403, "Link refused", message)
+    if not may_export(current_scope()):
+        return error_response(403, "Access refused", "You may no longer export OPCO logs.")
+    if not path.is_file():
+        return error_response(
+            410, "File removed", "This file is no longer available: export it again from Learnstats."
+        )
+    response = send_file(
+        path,
+        mimetype=MEDIA_TYPES["xlsx" if link.stored_name.endswith(".xlsx") else "csv"],
+        as_attachment=True,
+        download_name=link.download_name,
+        conditional=False,
+        etag=False,
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(server: Flask) -> None:
+    server.add_url_rule(DOWNLOAD_PATH, "exports.opco_logs", download_opco_logs)
+    server.add_url_rule("/exports/opco-logs/<token>", "exports.opco_logs_emailed", download_emailed_export)
+
+
+__all__ = ["DOWNLOAD_PATH", "download_emailed_export", "download_opco_logs", "init_app", "may_export"]

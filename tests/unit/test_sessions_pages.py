@@ -1,0 +1,318 @@
+"""The sessions pages (SPEC §5 "Sessions", issue 5 point 1): figures by hand, layouts, callbacks,
+access for each role, and forged callback requests."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import flask_login
+import pytest
+
+from auth.roles import load_scope
+from auth.users import to_signed_in
+from data import figures as f
+from data.models import SessionLearner, User
+from data.scope import Forbidden
+from tests.conftest import sign_in
+from tests.opco_world import ACCOUNTS, build_world
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+def world(dash_app, factory):
+    build_world(factory)
+    return dash_app
+
+
+def page(name: str):
+    return sys.modules[f"dashboards.{name}"]
+
+
+@contextmanager
+def signed_in(server, user_id: str, path: str = "/"):
+    with server.test_request_context(path):
+        with server.extensions["learnstats_db"].session() as s:
+            flask_login.login_user(to_signed_in(s.get(User, user_id)))
+        yield
+
+
+def scope_of(factory, user_id):
+    return load_scope(factory.s, user_id)
+
+
+def find(component, component_id):
+    """The component with that id inside a Dash component tree (None when absent)."""
+    if getattr(component, "id", None) == component_id:
+        return component
+    children = getattr(component, "children", None)
+    if children is None:
+        return None
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        found = find(child, component_id)
+        if found is not None:
+            return found
+    return None
+
+
+def text_of(component) -> str:
+    if component is None:
+        return ""
+    if isinstance(component, (str, int, float)):
+        return str(component)
+    children = getattr(component, "children", None)
+    if isinstance(children, (list, tuple)):
+        return "".join(text_of(c) for c in children)
+    return text_of(children)
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+
+def test_ses001_session_statistics_by_hand(world, factory):
+    stats = f.session_statistics(factory.s, scope_of(factory, "stat"), "s-a", PARIS, today=date(2026, 11, 24))
+    assert (stats.registered, stats.played, stats.completed) == (4, 4, 2)
+    assert stats.median_time_spent == pytest.approx(4050.0)
+    assert stats.average_score == pytest.approx(35.0)
+    rows = stats.learners.to_dict("records")
+    assert [r["user_id"] for r in rows] == ["eve", "bob", "chloe", "alice", "dan"]
+    by_id = {r["user_id"]: r for r in rows}
+    assert [by_id[u]["registered"] for u in ("eve", "bob", "chloe", "alice", "dan")] == [True] * 4 + [False]
+    assert by_id["alice"]["connections"] == 2
+    assert by_id["alice"]["time_spent"] == pytest.approx(
+        5400.0
+    )  # the hour outside the session is not counted
+    assert by_id["alice"]["first_connection"] == datetime(2026, 3, 2, 9, 0, tzinfo=PARIS)
+    # 30 March 12:30 UTC is 14:30 in Paris (summer time since the 29th).
+    assert by_id["alice"]["last_connection"] == datetime(2026, 3, 30, 14, 30, tzinfo=PARIS)
+    assert (by_id["alice"]["status"], by_id["alice"]["score"], by_id["alice"]["progress"]) == (
+        "passed",
+        80.0,
+        100.0,
+    )
+    assert by_id["alice"]["completed_on"] == date(2026, 3, 30)
+    assert (by_id["bob"]["status"], by_id["bob"]["score"], by_id["bob"]["progress"]) == (
+        "in progress",
+        25.0,
+        50.0,
+    )
+    assert (by_id["dan"]["status"], by_id["dan"]["score"]) == ("failed", 70.0)
+    assert (by_id["chloe"]["status"], by_id["chloe"]["connections"], by_id["chloe"]["time_spent"]) == (
+        "not started",
+        0,
+        0.0,
+    )
+    assert by_id["chloe"]["first_connection"] is None
+    assert (by_id["eve"]["status"], by_id["eve"]["time_spent"]) == ("not started", 600.0)
+
+
+def test_ses002_session_statistics_odd_median_and_not_enrolled(world, factory):
+    """s-m: one player (median = their time); a registered learner not enrolled in the training."""
+    outsider = factory.user("zoe", first="Zoé", last="Zed", email="zoe@example.org")
+    factory.s.add(SessionLearner(session_id="s-m", user_id=outsider.id))
+    factory.s.commit()
+    stats = f.session_statistics(factory.s, scope_of(factory, "tm"), "s-m", PARIS)
+    assert (stats.registered, stats.played, stats.completed) == (2, 1, 0)
+    assert stats.median_time_spent == pytest.approx(3600.0)
+    assert stats.average_score == pytest.approx(0.0)  # Frank, not started; Zoé has no result
+    zoe = stats.learners.set_index("user_id").loc["zoe"]
+    assert zoe["status"] == "not enrolled" and zoe["score"] is None
+
+
+def test_ses003_session_without_players_has_no_median(world, factory):
+    stats = f.session_statistics(factory.s, scope_of(factory, "stat"), "s-b", PARIS)
+    assert (stats.registered, stats.played, stats.median_time_spent) == (1, 0, None)
+
+
+def test_ses004_statistics_refuse_sessions_outside_the_scope(world, factory):
+    for user_id, session_id in (
+        ("inst", "s-m"),
+        ("inst", "s-b"),
+        ("tm", "s-a"),
+        ("lea", "s-a"),
+        ("cm", "s-a"),
+    ):
+        with pytest.raises(Forbidden):
+            f.session_statistics(factory.s, scope_of(factory, user_id), session_id, PARIS)
+    with pytest.raises(Forbidden):
+        f.session_statistics(factory.s, scope_of(factory, "stat"), "no-such-session", PARIS)
+
+
+def test_ses005_sessions_table_per_scope_and_order(world, factory):
+    table = f.sessions_table(factory.s, scope_of(factory, "stat"), PARIS)
+    assert list(table["session_id"]) == ["s-b", "s-m", "s-a"]  # most recent start first
+    row = table.set_index("session_id").loc["s-a"]
+    assert (row["training"], row["learners"], row["played"]) == ("Sécurité, niveau 1", 4, 4)
+    assert row["starts_at"] == datetime(2026, 3, 1, 9, 0, tzinfo=PARIS)
+    assert row["ends_at"] == datetime(2026, 3, 31, 18, 0, tzinfo=PARIS)
+    assert table.set_index("session_id").loc["s-b", "played"] == 0
+    assert list(f.sessions_table(factory.s, scope_of(factory, "inst"), PARIS)["session_id"]) == ["s-a"]
+    assert list(f.sessions_table(factory.s, scope_of(factory, "tm"), PARIS)["session_id"]) == ["s-m"]
+    assert f.sessions_table(factory.s, scope_of(factory, "lea"), PARIS).empty
+    assert f.sessions_table(factory.s, scope_of(factory, "cm"), PARIS).empty
+
+
+def test_ses006_sessions_table_keeps_sessions_meeting_the_range(world, factory):
+    scope = scope_of(factory, "stat")
+    june = f.sessions_table(factory.s, scope, PARIS, date(2026, 6, 1), date(2026, 6, 30))
+    assert list(june["session_id"]) == ["s-b"]
+    # 31 March: s-a ends that day (18:00 Paris); s-m has not started.
+    assert list(
+        f.sessions_table(factory.s, scope, PARIS, date(2026, 3, 31), date(2026, 3, 31))["session_id"]
+    ) == ["s-a"]
+    assert list(
+        f.sessions_table(factory.s, scope, PARIS, date(2026, 4, 1), date(2026, 5, 31))["session_id"]
+    ) == ["s-m"]
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+def test_ses007_full_page_loads_for_each_role(world, client):
+    expected = {
+        "stat": {"/sessions": 200, "/session/s-a": 200, "/session/s-m": 200},
+        "inst": {"/sessions": 200, "/session/s-a": 200, "/session/s-m": 403, "/session/s-b": 403},
+        "tm": {"/sessions": 200, "/session/s-m": 200, "/session/s-a": 403},
+        "cm": {"/sessions": 403, "/session/s-a": 403},
+        "lea": {"/sessions": 403, "/session/s-a": 403},
+    }
+    for user_id, paths in expected.items():
+        client.get("/logout")
+        assert sign_in(client, ACCOUNTS[user_id]).status_code == 302
+        for path, status in paths.items():
+            assert client.get(path).status_code == status, (user_id, path)
+    client.get("/logout")
+    assert sign_in(client, ACCOUNTS["stat"]).status_code == 302
+    assert client.get("/session/no-such-session").status_code == 403
+
+
+def test_ses008_navbar_shows_sessions_to_those_who_may_open_it(world, factory):
+    from dashboards._shell import build_navbar
+
+    def labels(user_id):
+        navbar = build_navbar(scope_of(factory, user_id), "x")
+        nav = find(navbar, "shell-nav")
+        return [text_of(item) for item in nav.children]
+
+    assert "Sessions" in labels("stat")
+    assert "Sessions" in labels("inst")
+    assert "Sessions" in labels("tm")
+    assert "Sessions" not in labels("cm")
+    assert "Sessions" not in labels("lea")
+
+
+def test_ses009_session_page_layout_and_body(world, server):
+    with signed_in(server, "inst", "/session/s-a"):
+        layout = page("session").layout(session_id="s-a")
+        assert text_of(find(layout, "session-title")) == "Printemps 2026"
+        facts = text_of(find(layout, "session-facts"))
+        assert "01/03/2026 09:00 → 31/03/2026 18:00" in facts and "Sécurité, niveau 1" in facts
+        assert find(layout, "opco-open-button") is not None
+        assert find(layout, "opco-preset").data == {"session_ids": ["s-a"]}
+        body = page("session").update_session("s-a")
+    values = {
+        slug: text_of(find(body, f"session-card-{slug}-value"))
+        for slug in (
+            "registered-learners",
+            "learners-who-played",
+            "completed",
+            "median-time-spent",
+            "average-score",
+        )
+    }
+    assert values == {
+        "registered-learners": "4",
+        "learners-who-played": "4",
+        "completed": "2",
+        "median-time-spent": "1 h 08 min",
+        "average-score": "35.0\u00a0%",
+    }
+    grid = find(body, {"type": "static-table", "page": "session", "table": "learners"})
+    rows = grid.rowData
+    assert [r["learner"] for r in rows] == [
+        "Bernard Ève",
+        "Durand Bob",
+        "Ézard Chloé",
+        "Martin Alice",
+        "Œuvray Dan",
+    ]
+    assert [r["registered_text"] for r in rows] == ["Yes", "Yes", "Yes", "Yes", "No"]
+    assert rows[3]["first"] == "2026-03-02 09:00" and rows[3]["completed_on"] == "2026-03-30"
+
+
+def test_ses010_session_callback_refuses_other_sessions(world, server):
+    with signed_in(server, "inst"):
+        for forged in ("s-m", "s-b", "no-such", None, ["s-a"]):
+            with pytest.raises(Forbidden):
+                page("session").update_session(forged)
+    with signed_in(server, "lea"), pytest.raises(Forbidden):
+        page("session").update_session("s-a")
+
+
+def test_ses011_sessions_page_layout_and_callback(world, server):
+    with signed_in(server, "stat", "/sessions"):
+        layout = page("sessions").layout()
+        preset = find(layout, {"type": "date-preset", "page": "sessions"})
+        assert preset.value == "all_time"
+        assert find(layout, "opco-preset").data == {"session_ids": []}
+        body = page("sessions").update_sessions("2026-01-01", "2026-12-31", "custom")
+        rows = find(body, {"type": "static-table", "page": "sessions", "table": "sessions"}).rowData
+        assert [(r["session_id"], r["starts"], r["learners"], r["played"], r["link"]) for r in rows] == [
+            ("s-b", "2026-06-01 09:00", 1, 0, "/session/s-b"),
+            ("s-m", "2026-04-01 09:00", 1, 1, "/session/s-m"),
+            ("s-a", "2026-03-01 09:00", 4, 4, "/session/s-a"),
+        ]
+        june = page("sessions").update_sessions("2026-06-01", "2026-06-30", "custom")
+        assert [
+            r["session_id"]
+            for r in find(june, {"type": "static-table", "page": "sessions", "table": "sessions"}).rowData
+        ] == ["s-b"]
+        empty = page("sessions").update_sessions("2025-01-01", "2025-01-31", "custom")
+        assert find(empty, "sessions-empty") is not None
+        reversed_range = page("sessions").update_sessions("2026-02-01", "2026-01-01", "custom")
+        assert "after the end date" in text_of(reversed_range)
+    with signed_in(server, "inst", "/sessions"):
+        body = page("sessions").update_sessions("2020-01-01", "2030-12-31", "custom")
+        rows = find(body, {"type": "static-table", "page": "sessions", "table": "sessions"}).rowData
+        assert [r["session_id"] for r in rows] == ["s-a"]
+    for user_id in ("lea", "cm"):
+        with signed_in(server, user_id), pytest.raises(Forbidden):
+            page("sessions").update_sessions("2026-01-01", "2026-12-31", "custom")
+
+
+def test_ses012_export_button_only_for_those_who_may_export(world, server):
+    with signed_in(server, "stat", "/"):
+        assert find(page("overview").layout(), "opco-open-button") is not None
+    with signed_in(server, "tm", "/"):
+        assert find(page("overview").layout(), "opco-open-button") is not None
+    with signed_in(server, "cm", "/"):
+        assert find(page("overview").layout(), "opco-open-button") is None
+
+
+def _post(client, body):
+    return client.post("/_dash-update-component", json=body)
+
+
+def test_ses013_forged_callback_request_for_another_session_answers_403(world, client):
+
+    def body(session_id):
+        return {
+            "output": key,
+            "outputs": {"id": "session-body", "property": "children"},
+            "inputs": [{"id": "session-id", "property": "data", "value": session_id}],
+            "state": [],
+            "changedPropIds": ["session-id.data"],
+        }
+
+    assert sign_in(client, ACCOUNTS["inst"]).status_code == 302
+    assert client.get("/_dash-dependencies").status_code == 200  # the app takes the pages' callbacks
+    key = next(k for k in world.callback_map if "session-body.children" in k)
+    allowed = _post(client, body("s-a"))
+    assert allowed.status_code == 200, allowed.get_data(as_text=True)
+    assert json.loads(allowed.get_data(as_text=True))["response"]["session-body"]["children"]
+    refused = _post(client, body("s-m"))
+    assert refused.status_code == 403
