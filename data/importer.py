@@ -1,0 +1,1123 @@
+"""CSV bundle import (SPEC §3): validate every file first, then upsert everything.
+
+A bundle is a folder of UTF-8 CSV files (see ``FILES`` for the file names and columns).
+``import_bundle`` reads every file, checks every row (types, required values, keys,
+references to ids in the bundle or in the database, ranges) and raises ``BundleInvalid``
+with *all* the errors it found before writing anything. When the bundle is valid it adds
+and updates rows (never deletes) with bulk Core statements, then rebuilds the effective
+enrollments. It runs inside the caller's transaction: the caller commits or rolls back.
+
+Choices where SPEC §3 is silent:
+
+- A column absent from a file's header leaves that field unchanged on rows that already
+  exist (new rows get its default); a present but empty cell means "empty" (or the default).
+- Ids, names, emails, enums, numbers, dates and labels are trimmed; free text (additional
+  information, question, correct answer, answer) is kept as written.
+- Enum values (status, role, keep_results) and booleans are case-insensitive.
+- Emails are unique case-insensitively (sign-in looks them up case-insensitively).
+- A row whose cells are all empty is skipped.
+- Timestamps without an offset are local to the platform zone; a plain date is midnight
+  there; a local time repeated by a daylight-saving change reads as the first (summer) one.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from data import models as m
+from data.enrollments import refresh_training_learners
+from data.text import person_search_text, person_sort_key
+
+# Rows per INSERT/UPDATE executemany batch, and ids per "IN (...)" lookup (SQLite's
+# historical limit on bound parameters is 999).
+WRITE_BATCH = 10_000
+LOOKUP_BATCH = 500
+# Beyond this many distinct ids a lookup scans the table once instead of batching "IN".
+SCAN_THRESHOLD = 50_000
+
+# ---------------------------------------------------------------------------------------
+# Public contract
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BundleError:
+    """One problem in a bundle: ``file:line: column: message`` (the header is line 1)."""
+
+    file: str
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.column}: {self.message}"
+
+
+class BundleInvalid(Exception):
+    """The bundle has errors; nothing was written. ``errors`` lists every one, in file order."""
+
+    def __init__(self, errors: list[BundleError]):
+        self.errors = errors
+        super().__init__(f"{len(errors)} error(s) in the bundle:\n" + "\n".join(str(e) for e in errors))
+
+
+@dataclass
+class FileCounts:
+    """What importing one file did. For files whose key is every column, `unchanged`
+    counts rows that were already present."""
+
+    rows: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class ImportSummary:
+    folder: Path
+    files: dict[str, FileCounts] = field(default_factory=dict)
+    absent: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    training_learners: int = 0
+
+    def describe(self) -> str:
+        """Human-readable report: per-file counts, absent files, warnings."""
+        lines = [f"Imported bundle {self.folder}:"]
+        width = max((len(name) for name in self.files), default=0)
+        for name, c in self.files.items():
+            lines.append(
+                f"  {name:<{width}}  {c.rows} row(s): {c.added} added, {c.updated} updated, "
+                f"{c.unchanged} unchanged"
+            )
+        if not self.files:
+            lines.append("  (no bundle file found)")
+        if self.absent:
+            lines.append("Not in the bundle (left as they were): " + ", ".join(self.absent))
+        lines.append(f"Effective enrollments (learner, training): {self.training_learners}")
+        lines.extend(f"Warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+# Bundle description (SPEC §3)
+# ---------------------------------------------------------------------------------------
+
+# Entity kinds that files define and other files reference: kind -> (defining file, table).
+KINDS: dict[str, tuple[str, Table]] = {
+    "user": ("users.csv", m.User.__table__),
+    "training": ("trainings.csv", m.Training.__table__),
+    "module": ("modules.csv", m.Module.__table__),
+    "class": ("classes.csv", m.Class.__table__),
+    "session": ("sessions.csv", m.ProgramSession.__table__),
+    "activity": ("activities.csv", m.Activity.__table__),
+    "attempt": ("attempts.csv", m.Attempt.__table__),
+}
+
+# Free-text kinds are not trimmed.
+_TEXT_KINDS = {"text"}
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    kind: str = "str"  # id | str | text | email | bool | int | float | datetime | choice | labels
+    required: bool = False
+    default: Any = None
+    db: str | None = None  # the table column when it differs from name; "" for none
+    ref: str | None = None  # the kind of entity this id refers to
+    choices: tuple[str, ...] = ()
+
+    @property
+    def db_name(self) -> str:
+        return self.name if self.db is None else self.db
+
+
+class FileSpec:
+    """One bundle file: its columns, key, the table it fills and the entity it defines."""
+
+    def __init__(
+        self,
+        name: str,
+        model: type[m.Base],
+        cols: Sequence[Col],
+        key: Sequence[str],
+        defines: str | None = None,
+    ):
+        self.name = name
+        self.table: Table = model.__table__  # type: ignore[assignment]
+        self.cols = tuple(cols)
+        self.names = tuple(c.name for c in cols)
+        self.index = {c.name: i for i, c in enumerate(cols)}
+        self.key = tuple(key)
+        self.key_idx = tuple(self.index[k] for k in key)
+        # Every column is part of the key: the keys seen are the rows themselves.
+        self.key_only = self.key_idx == tuple(range(len(self.cols)))
+        self.defines = defines
+        self.refs = tuple((i, c.ref, c.name) for i, c in enumerate(cols) if c.ref)
+        self.max_len = {}
+        for c in cols:
+            target = m.UserLabel.__table__.c.label if c.kind == "labels" else self.table.c.get(c.db_name)
+            length = getattr(getattr(target, "type", None), "length", None)
+            if length:
+                self.max_len[c.name] = length
+
+    def col(self, name: str) -> Col:
+        return self.cols[self.index[name]]
+
+
+def _id(name: str, ref: str | None = None, db: str | None = None, required: bool = True) -> Col:
+    return Col(name, "id", required=required, ref=ref, db=db, default=None if required else "")
+
+
+FILES: tuple[FileSpec, ...] = (
+    FileSpec(
+        "users.csv",
+        m.User,
+        [
+            _id("user_id", db="id"),
+            Col("email", "email", required=True),
+            Col("first_name", default=""),
+            Col("last_name", default=""),
+            Col("additional_info", "text", default=""),
+            Col("labels", "labels", default=(), db=""),
+            Col("created_at", "datetime"),
+            Col("status", "choice", default="active", choices=("active", "blocked")),
+        ],
+        key=["user_id"],
+        defines="user",
+    ),
+    FileSpec(
+        "user_fields.csv",
+        m.UserField,
+        [_id("user_id", ref="user"), Col("field", required=True), Col("value", default="")],
+        key=["user_id", "field"],
+    ),
+    FileSpec(
+        "roles.csv",
+        m.Role,
+        [
+            _id("user_id", ref="user"),
+            Col("role", "choice", required=True, choices=m.ROLES),
+            _id("scope_id", required=False),  # its kind depends on the role
+        ],
+        key=["user_id", "role", "scope_id"],
+    ),
+    FileSpec(
+        "trainings.csv",
+        m.Training,
+        [
+            _id("training_id", db="id"),
+            Col("name", required=True),
+            Col("published", "bool", default=True),
+            Col("validity_months", "int"),
+        ],
+        key=["training_id"],
+        defines="training",
+    ),
+    FileSpec(
+        "modules.csv",
+        m.Module,
+        [
+            _id("module_id", db="id"),
+            Col("name", required=True),
+            Col("keep_results", "choice", default="best", choices=("best", "newest")),
+        ],
+        key=["module_id"],
+        defines="module",
+    ),
+    FileSpec(
+        "training_modules.csv",
+        m.TrainingModule,
+        [
+            _id("training_id", ref="training"),
+            _id("module_id", ref="module"),
+            Col("position", "int", required=True),
+            Col("mandatory", "bool", default=True),
+            Col("min_score", "float", default=0.0),
+        ],
+        key=["training_id", "module_id"],
+    ),
+    FileSpec(
+        "activities.csv",
+        m.Activity,
+        [
+            _id("activity_id", db="id"),
+            _id("module_id", ref="module"),
+            Col("name", required=True),
+            Col("max_score", "float", required=True),
+            Col("position", "int"),
+            Col("type", default=""),
+            Col("question", "text", default=""),
+            Col("correct_answer", "text", default=""),
+        ],
+        key=["activity_id"],
+        defines="activity",
+    ),
+    FileSpec(
+        "classes.csv",
+        m.Class,
+        [_id("class_id", db="id"), Col("name", required=True)],
+        key=["class_id"],
+        defines="class",
+    ),
+    FileSpec(
+        "class_members.csv",
+        m.ClassMember,
+        [_id("class_id", ref="class"), _id("user_id", ref="user"), Col("joined_at", "datetime")],
+        key=["class_id", "user_id"],
+    ),
+    FileSpec(
+        "class_trainings.csv",
+        m.ClassTraining,
+        [
+            _id("class_id", ref="class"),
+            _id("training_id", ref="training"),
+            Col("registered_at", "datetime"),
+        ],
+        key=["class_id", "training_id"],
+    ),
+    FileSpec(
+        "enrollments.csv",
+        m.Enrollment,
+        [
+            _id("user_id", ref="user"),
+            _id("training_id", ref="training"),
+            Col("enrolled_at", "datetime", required=True),
+        ],
+        key=["user_id", "training_id"],
+    ),
+    FileSpec(
+        "sessions.csv",
+        m.ProgramSession,
+        [
+            _id("session_id", db="id"),
+            _id("training_id", ref="training"),
+            Col("name", required=True),
+            Col("starts_at", "datetime"),
+            Col("ends_at", "datetime"),
+        ],
+        key=["session_id"],
+        defines="session",
+    ),
+    FileSpec(
+        "session_learners.csv",
+        m.SessionLearner,
+        [_id("session_id", ref="session"), _id("user_id", ref="user")],
+        key=["session_id", "user_id"],
+    ),
+    FileSpec(
+        "attempts.csv",
+        m.Attempt,
+        [
+            _id("attempt_id", db="id"),
+            _id("user_id", ref="user"),
+            _id("training_id", ref="training"),
+            _id("module_id", ref="module"),
+            Col("started_at", "datetime", required=True),
+            Col("finished_at", "datetime"),
+        ],
+        key=["attempt_id"],
+        defines="attempt",
+    ),
+    FileSpec(
+        "answers.csv",
+        m.Answer,
+        [
+            _id("attempt_id", ref="attempt"),
+            _id("activity_id", ref="activity"),
+            Col("score", "float", required=True),
+            Col("answer", "text", default=""),
+            Col("answered_at", "datetime"),
+            Col("evaluated", "bool", default=True),
+        ],
+        key=["attempt_id", "activity_id"],
+    ),
+    FileSpec(
+        "connections.csv",
+        m.Connection,
+        [
+            _id("user_id", ref="user"),
+            _id("module_id", ref="module"),
+            Col("connected_at", "datetime", required=True),
+            Col("disconnected_at", "datetime", required=True),
+            Col("session_id", "id", ref="session", default=None),
+        ],
+        key=["user_id", "module_id", "connected_at", "disconnected_at", "session_id"],
+    ),
+    FileSpec(
+        "logins.csv",
+        m.Login,
+        [_id("user_id", ref="user"), Col("logged_in_at", "datetime", required=True)],
+        key=["user_id", "logged_in_at"],
+    ),
+)
+FILE_ORDER = {spec.name: i for i, spec in enumerate(FILES)}
+SPECS = {spec.name: spec for spec in FILES}
+# Files that define ids are read first, so references to them resolve within the bundle.
+_READ_ORDER = sorted(
+    FILES, key=lambda s: (0, list(KINDS).index(s.defines)) if s.defines else (1, FILE_ORDER[s.name])
+)
+
+# ---------------------------------------------------------------------------------------
+# Value parsing
+# ---------------------------------------------------------------------------------------
+
+_INVALID: Any = object()  # a cell that failed its check
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_EMAIL_RE = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+")
+_DATE_HINT = "expected e.g. 2026-03-14, 2026-03-14T09:30:00 or 2026-03-14T09:30:00+01:00"
+
+
+class _Bad(Exception):
+    """A cell's value is wrong; the message says why."""
+
+
+def _parse_bool(raw: str) -> bool:
+    low = raw.lower()
+    if low == "true":
+        return True
+    if low == "false":
+        return False
+    raise _Bad(f"expected true or false, got {raw!r}")
+
+
+def _parse_int(raw: str) -> int:
+    if not _INT_RE.fullmatch(raw):
+        raise _Bad(f"not a whole number: {raw!r}")
+    value = int(raw)
+    if not -(2**31) <= value < 2**31:
+        raise _Bad(f"whole number out of range: {raw!r}")
+    return value
+
+
+def _parse_float(raw: str) -> float:
+    if not _FLOAT_RE.fullmatch(raw):
+        hint = " (use a dot as the decimal separator)" if "," in raw else ""
+        raise _Bad(f"not a number: {raw!r}{hint}")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise _Bad(f"not a finite number: {raw!r}")
+    return value
+
+
+def _parse_email(raw: str) -> str:
+    if not _EMAIL_RE.fullmatch(raw):
+        raise _Bad(f"not an email address: {raw!r}")
+    return raw
+
+
+def _parse_labels(raw: str) -> tuple[str, ...]:
+    labels = (label.strip() for label in raw.split(","))
+    return tuple(dict.fromkeys(label for label in labels if label))
+
+
+def _datetime_parser(tz: tzinfo):
+    def parse(raw: str) -> datetime:
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            raise _Bad(f"not an ISO 8601 date or timestamp: {raw!r} ({_DATE_HINT})") from None
+        offset = value.utcoffset()
+        try:
+            if offset is None:  # wall time in the platform zone (fold=0: the first of a repeated hour)
+                return value - tz.utcoffset(value)  # type: ignore[operator]
+            return datetime.combine(value.date(), value.time()) - offset
+        except OverflowError:
+            raise _Bad(f"date out of range: {raw!r}") from None
+
+    return parse
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _first_bad_utf8_line(path: Path) -> int:
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1
+
+
+# ---------------------------------------------------------------------------------------
+# The import
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Parsed:
+    spec: FileSpec
+    present: set[str] = field(default_factory=set)
+    rows: list[tuple] = field(default_factory=list)  # not kept when spec.key_only
+    seen: dict[Any, int] = field(default_factory=dict)  # key (a value, or a tuple) -> first line
+
+    def all_rows(self) -> list[tuple]:
+        return list(self.seen) if self.spec.key_only else self.rows
+
+    def release(self) -> None:
+        self.rows, self.seen = [], {}
+
+
+class _Importer:
+    def __init__(self, session: Session, folder: Path, tz: tzinfo):
+        self.s = session
+        self.folder = folder
+        self.tz = tz
+        self.parse_datetime = _datetime_parser(tz)
+        self._errors: list[tuple[tuple[int, int, int, int], BundleError]] = []
+        self._quiet = False
+        self.parsed: dict[str, _Parsed] = {}
+        # kind -> id -> extra info (attempt: module_id; activity: (module_id, max_score)).
+        self.defined: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+        self.in_db: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+        # kind -> id -> places referencing it, for ids not defined in the bundle.
+        self.unresolved: dict[str, dict[str, list[tuple[str, int, str]]]] = defaultdict(dict)
+        self.pending_answers: list[tuple[int, str, str, float]] = []
+        self.emails: dict[str, tuple[str, int]] = {}  # lower-case email -> (user_id, line)
+        self._strings: dict[str, str] = {}
+        # Checks across the cells of one row, per file.
+        self._checks = {
+            "users.csv": self._check_users,
+            "roles.csv": self._check_roles,
+            "trainings.csv": self._check_trainings,
+            "training_modules.csv": self._check_training_modules,
+            "activities.csv": self._check_activities,
+            "sessions.csv": self._check_sessions,
+            "attempts.csv": self._check_attempts,
+            "answers.csv": self._check_answers,
+            "connections.csv": self._check_connections,
+        }
+
+    # -- errors ------------------------------------------------------------------------
+
+    def error(self, file: str, line: int, column: str, message: str) -> None:
+        if self._quiet:
+            return
+        spec = SPECS.get(file)
+        # On a row, errors follow the columns; header errors keep the header's order.
+        col_order = spec.index.get(column.split("+")[0], len(spec.cols)) if spec and line > 1 else 0
+        order = (FILE_ORDER.get(file, -1), line, col_order, len(self._errors))
+        self._errors.append((order, BundleError(file, line, column, message)))
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self._errors)
+
+    def sorted_errors(self) -> list[BundleError]:
+        return [e for _, e in sorted(self._errors, key=lambda pair: pair[0])]
+
+    # -- reading -----------------------------------------------------------------------
+
+    def scan_folder(self, summary: ImportSummary) -> None:
+        known_lower = {name.lower(): name for name in SPECS}
+        for path in sorted(self.folder.iterdir()):
+            if path.name in SPECS or path.name.startswith("."):
+                continue
+            hint = known_lower.get(path.name.lower())
+            if path.is_dir():
+                summary.warnings.append(f"ignored folder {path.name}/ (bundles are flat)")
+            elif hint:
+                summary.warnings.append(
+                    f"ignored {path.name}: file names are case-sensitive, did you mean {hint}?"
+                )
+            else:
+                summary.warnings.append(f"ignored {path.name}: not a bundle file name")
+        summary.absent = [spec.name for spec in FILES if not (self.folder / spec.name).is_file()]
+
+    def read_all(self) -> None:
+        for spec in _READ_ORDER:
+            path = self.folder / spec.name
+            if path.is_file():
+                self.parsed[spec.name] = self.read_file(spec, path)
+
+    def read_file(self, spec: FileSpec, path: Path) -> _Parsed:
+        parsed = _Parsed(spec)
+        reader = None
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                reader = csv.reader(fh, strict=True)
+                header = next(reader, None) or []
+                positions = self.read_header(spec, header)
+                parsed.present = set(positions)
+                plan = self.row_plan(spec, positions)
+                width = len(header)
+                while True:
+                    line = reader.line_num + 1
+                    try:
+                        row = next(reader)
+                    except StopIteration:
+                        break
+                    joined = "".join(row)
+                    if not joined.strip():  # a blank line, or only empty cells
+                        continue
+                    # A broken row is still read quietly to learn its ids, without cascading errors.
+                    if "\x00" in joined:  # no database text column accepts it
+                        self.error(spec.name, line, "-", "contains a NUL character")
+                        row = [cell.replace("\x00", "") for cell in row]
+                        self._quiet = True
+                    if len(row) != width:
+                        self.error(
+                            spec.name,
+                            line,
+                            "-",
+                            f"the row has {len(row)} field(s) but the header has {width}",
+                        )
+                        row = (row + [""] * width)[:width]
+                        self._quiet = True
+                    try:
+                        self.read_row(parsed, plan, row, line)
+                    finally:
+                        self._quiet = False
+        except UnicodeDecodeError:
+            self.error(spec.name, _first_bad_utf8_line(path), "-", "not valid UTF-8 text")
+        except csv.Error as exc:
+            line = reader.line_num if reader is not None else 1
+            self.error(spec.name, line, "-", f"malformed CSV: {exc}")
+        return parsed
+
+    def read_header(self, spec: FileSpec, header: list[str]) -> dict[str, int]:
+        positions: dict[str, int] = {}
+        for i, raw in enumerate(header):
+            name = raw.strip()
+            if name in spec.index:
+                if name in positions:
+                    self.error(
+                        spec.name, 1, name, f"column appears twice (fields {positions[name] + 1} and {i + 1})"
+                    )
+                else:
+                    positions[name] = i
+            elif not name:
+                self.error(spec.name, 1, f"(field {i + 1})", "column without a name")
+            else:
+                self.error(spec.name, 1, name, "unknown column (expected: " + ", ".join(spec.names) + ")")
+        for col in spec.cols:
+            if col.required and col.name not in positions:
+                self.error(spec.name, 1, col.name, "missing required column")
+        return positions
+
+    def row_plan(self, spec: FileSpec, positions: dict[str, int]) -> list[tuple]:
+        """Per column: (field index or -1, parser (with its length check), trim?, required, default,
+        name, id?)."""
+        parsers = {
+            "bool": _parse_bool,
+            "int": _parse_int,
+            "float": _parse_float,
+            "email": _parse_email,
+            "datetime": self.parse_datetime,
+            "labels": _parse_labels,
+        }
+        plan = []
+        for col in spec.cols:
+            parser = self._choice_parser(col) if col.kind == "choice" else parsers.get(col.kind)
+            max_len = spec.max_len.get(col.name)
+            if max_len:
+                parser = self._length_check(parser, max_len, col.kind == "labels")
+            plan.append(
+                (
+                    positions.get(col.name, -1),
+                    parser,
+                    col.kind not in _TEXT_KINDS,
+                    col.required,
+                    col.default,
+                    col.name,
+                    col.kind == "id",
+                )
+            )
+        return plan
+
+    @staticmethod
+    def _choice_parser(col: Col):
+        allowed = {c.lower(): c for c in col.choices}
+
+        def parse(raw: str) -> str:
+            try:
+                return allowed[raw.lower()]
+            except KeyError:
+                raise _Bad(
+                    f"unknown {col.name} {raw!r} (expected one of: {', '.join(col.choices)})"
+                ) from None
+
+        return parse
+
+    @staticmethod
+    def _length_check(parser, max_len: int, many: bool):
+        def parse(raw: str) -> Any:
+            value = parser(raw) if parser else raw
+            for item in value if many else (value,):
+                if len(item) > max_len:
+                    raise _Bad(f"longer than {max_len} characters: {item[:40]!r}...")
+            return value
+
+        return parse
+
+    def read_row(self, parsed: _Parsed, plan: list[tuple], row: list[str], line: int) -> None:
+        spec = parsed.spec
+        fname = spec.name
+        values: list[Any] = []
+        append = values.append
+        ok = True
+        for pos, parser, trim, required, default, name, is_id in plan:
+            if pos < 0:  # absent column: the default (an error when required)
+                append(_INVALID if required else default)
+                continue
+            text = row[pos]
+            if trim:
+                text = text.strip()
+                empty = not text
+            else:
+                empty = not text.strip()
+            if empty:
+                if required:
+                    self.error(fname, line, name, "required value is empty")
+                    append(_INVALID)
+                    ok = False
+                else:
+                    append(default)
+                continue
+            if parser is not None:
+                try:
+                    text = parser(text)
+                except _Bad as bad:
+                    self.error(fname, line, name, str(bad))
+                    append(_INVALID)
+                    ok = False
+                    continue
+            if is_id:
+                text = self._strings.setdefault(text, text)
+            append(text)
+
+        key_idx = spec.key_idx
+        single = len(key_idx) == 1
+        key = values[key_idx[0]] if single else tuple([values[i] for i in key_idx])
+        if not (key is _INVALID if single else _INVALID in key):
+            seen = parsed.seen
+            first = seen.get(key)
+            if first is not None:
+                if single:
+                    self.error(
+                        fname, line, spec.key[0], f"duplicate {spec.key[0]} {key!r} (first on line {first})"
+                    )
+                else:
+                    shown = ", ".join(_show(v) for v in key)
+                    self.error(
+                        fname, line, "+".join(spec.key), f"duplicate key ({shown}) (first on line {first})"
+                    )
+                ok = False
+            else:
+                seen[key] = line
+                if spec.defines:
+                    self.define(spec, key, values)
+
+        check = self._checks.get(fname)
+        if check is not None:
+            before = len(self._errors)
+            check(dict(zip(spec.names, values, strict=True)), line)
+            ok = ok and len(self._errors) == before
+        if not self._quiet:
+            defined = self.defined
+            for i, kind, name in spec.refs:
+                value = values[i]
+                if value is not _INVALID and value is not None and value not in defined[kind]:
+                    self.unresolved[kind].setdefault(value, []).append((fname, line, name))
+        if ok and not spec.key_only and not self._errors:
+            parsed.rows.append(tuple(values))
+
+    def define(self, spec: FileSpec, ident: str, values: list[Any]) -> None:
+        extra: Any = True
+        if spec.defines == "attempt":
+            extra = values[spec.index["module_id"]]
+        elif spec.defines == "activity":
+            extra = (values[spec.index["module_id"]], values[spec.index["max_score"]])
+        self.defined[spec.defines][ident] = extra  # type: ignore[index]
+
+    def reference(self, kind: str, ident: str, file: str, line: int, column: str) -> None:
+        if self._quiet or ident in self.defined[kind]:
+            return
+        self.unresolved[kind].setdefault(ident, []).append((file, line, column))
+
+    # -- checks across the columns of a row --------------------------------------------
+
+    def _order(self, file: str, line: int, v: dict[str, Any], start: str, end: str) -> None:
+        a, b = v[start], v[end]
+        if a not in (None, _INVALID) and b not in (None, _INVALID) and b < a:
+            self.error(file, line, end, f"{end} ({_show(b)}) is before {start} ({_show(a)})")
+
+    def _check_users(self, v: dict[str, Any], line: int) -> None:
+        email = v["email"]
+        if email is _INVALID:
+            return
+        first = self.emails.get(email.lower())
+        if first is None:
+            self.emails[email.lower()] = (v["user_id"], line)
+        elif first[0] != v["user_id"]:
+            self.error(
+                "users.csv",
+                line,
+                "email",
+                f"email {email!r} is already used by user {first[0]!r} on line {first[1]}",
+            )
+
+    def _check_roles(self, v: dict[str, Any], line: int) -> None:
+        role, scope = v["role"], v["scope_id"]
+        if role is _INVALID or scope is _INVALID:
+            return
+        kind = m.SCOPED_ROLES.get(role)
+        if kind and not scope:
+            self.error("roles.csv", line, "scope_id", f"role {role} needs a scope_id (a {kind} id)")
+        elif not kind and scope:
+            self.error(
+                "roles.csv",
+                line,
+                "scope_id",
+                f"role {role} is not scoped: scope_id must be empty, got {scope!r}",
+            )
+        elif kind:
+            self.reference(kind, scope, "roles.csv", line, "scope_id")
+
+    def _check_trainings(self, v: dict[str, Any], line: int) -> None:
+        months = v["validity_months"]
+        if months not in (None, _INVALID) and months < 1:
+            self.error(
+                "trainings.csv",
+                line,
+                "validity_months",
+                f"must be at least 1 (or empty for none), got {months}",
+            )
+
+    def _check_training_modules(self, v: dict[str, Any], line: int) -> None:
+        score = v["min_score"]
+        if score is not _INVALID and not 0 <= score <= 100:
+            self.error(
+                "training_modules.csv", line, "min_score", f"min_score {_show(score)} is outside 0–100"
+            )
+
+    def _check_activities(self, v: dict[str, Any], line: int) -> None:
+        score = v["max_score"]
+        if score is not _INVALID and score < 0:
+            self.error("activities.csv", line, "max_score", f"max_score {_show(score)} is below 0")
+
+    def _check_sessions(self, v: dict[str, Any], line: int) -> None:
+        self._order("sessions.csv", line, v, "starts_at", "ends_at")
+
+    def _check_attempts(self, v: dict[str, Any], line: int) -> None:
+        self._order("attempts.csv", line, v, "started_at", "finished_at")
+
+    def _check_connections(self, v: dict[str, Any], line: int) -> None:
+        self._order("connections.csv", line, v, "connected_at", "disconnected_at")
+
+    def _check_answers(self, v: dict[str, Any], line: int) -> None:
+        score, attempt, activity_id = v["score"], v["attempt_id"], v["activity_id"]
+        if score is _INVALID:
+            return
+        if score < 0:
+            self.error("answers.csv", line, "score", f"score {_show(score)} is below 0")
+        elif attempt is not _INVALID and activity_id is not _INVALID:
+            module = self.defined["attempt"].get(attempt)
+            activity = self.defined["activity"].get(activity_id)
+            if module is not None and activity is not None:
+                self.check_answer(line, attempt, module, activity_id, activity, score)
+            elif not self._quiet:  # the attempt or the activity is in the database
+                self.pending_answers.append((line, attempt, activity_id, score))
+
+    def check_answer(
+        self, line: int, attempt: str, module: Any, activity_id: str, activity: tuple, score: float
+    ) -> None:
+        activity_module, max_score = activity
+        if _INVALID in (module, activity_module):
+            return
+        if activity_module != module:
+            self.error(
+                "answers.csv",
+                line,
+                "activity_id",
+                f"activity {activity_id!r} belongs to module {activity_module!r}, "
+                f"not to module {module!r} of attempt {attempt!r}",
+            )
+        elif max_score is not _INVALID and score > max_score:
+            self.error(
+                "answers.csv",
+                line,
+                "score",
+                f"score {_show(score)} is above the max score {_show(max_score)} of activity {activity_id!r}",
+            )
+
+    # -- checks against the database ---------------------------------------------------
+
+    def resolve_references(self) -> None:
+        for kind, places_by_id in self.unresolved.items():
+            found = self.lookup(kind, list(places_by_id))
+            self.in_db[kind] = found
+            file = KINDS[kind][0]
+            for ident, places in places_by_id.items():
+                if ident not in found:
+                    for place_file, line, column in places:
+                        self.error(
+                            place_file,
+                            line,
+                            column,
+                            f"unknown {kind} {ident!r} (not in {file} nor in the database)",
+                        )
+        for line, attempt, activity_id, score in self.pending_answers:
+            module = self.defined["attempt"].get(attempt, self.in_db["attempt"].get(attempt))
+            activity = self.defined["activity"].get(activity_id, self.in_db["activity"].get(activity_id))
+            if module is not None and activity is not None:
+                self.check_answer(line, attempt, module, activity_id, activity, score)
+
+    def lookup(self, kind: str, ids: list[str]) -> dict[str, Any]:
+        """Those ids that exist in the database, with the extra info of their kind."""
+        table = KINDS[kind][1]
+        cols = [table.c.id]
+        if kind == "attempt":
+            cols.append(table.c.module_id)
+        elif kind == "activity":
+            cols += [table.c.module_id, table.c.max_score]
+        found: dict[str, Any] = {}
+        for batch in _chunks(ids, LOOKUP_BATCH):
+            for row in self.s.execute(select(*cols).where(table.c.id.in_(batch))):
+                found[row[0]] = (
+                    row[1] if kind == "attempt" else (tuple(row[1:]) if kind == "activity" else True)
+                )
+        return found
+
+    def check_emails(self) -> None:
+        """An email may not belong to another user once the bundle is imported."""
+        if "users.csv" not in self.parsed or not self.emails:
+            return
+        users = m.User.__table__
+        bundle_users = self.defined["user"]
+        owners: dict[str, list[str]] = defaultdict(list)
+        for user_id, email in self.s.execute(select(users.c.id, users.c.email)):
+            if user_id not in bundle_users:
+                owners[(email or "").lower()].append(user_id)
+        for lower, (_user_id, line) in self.emails.items():
+            others = owners.get(lower)
+            if others:
+                self.error(
+                    "users.csv", line, "email", f"email already used by user {others[0]!r} in the database"
+                )
+
+    # -- writing -----------------------------------------------------------------------
+
+    def existing(
+        self, table: Table, key_cols: list[str], value_cols: list[str], first_keys: set[Any]
+    ) -> dict[tuple, tuple]:
+        """Existing rows whose first key column is in first_keys: key -> values."""
+        out: dict[tuple, tuple] = {}
+        if not first_keys:
+            return out
+        nk = len(key_cols)
+        columns = [table.c[c] for c in (*key_cols, *value_cols)]
+        nullable_key = [i for i, c in enumerate(key_cols) if table.c[c].nullable]
+
+        def take(rows: Iterable[Any]) -> None:
+            for row in rows:
+                if row[0] not in first_keys:
+                    continue
+                key = list(row[:nk])
+                for i in nullable_key:
+                    key[i] = key[i] or None
+                out[tuple(key)] = tuple(row[nk:])
+
+        if len(first_keys) > SCAN_THRESHOLD:
+            take(self.s.execute(select(*columns).execution_options(yield_per=WRITE_BATCH)))
+        else:
+            for batch in _chunks(sorted(first_keys, key=str), LOOKUP_BATCH):
+                take(self.s.execute(select(*columns).where(columns[0].in_(batch))))
+        return out
+
+    def write(self, summary: ImportSummary) -> None:
+        for spec in FILES:
+            parsed = self.parsed.get(spec.name)
+            if parsed is None:
+                continue
+            write = self.write_users if spec.name == "users.csv" else self.upsert
+            summary.files[spec.name] = write(parsed)
+            parsed.release()
+
+    def upsert(self, parsed: _Parsed) -> FileCounts:
+        spec, table = parsed.spec, parsed.spec.table
+        key_cols = [spec.col(k) for k in spec.key]
+        value_cols = [c for c in spec.cols if c.name not in spec.key and c.db != ""]
+        update_cols = [c for c in value_cols if c.name in parsed.present]
+        update_idx = [spec.index[c.name] for c in update_cols]
+        rows = parsed.all_rows()
+        existing = self.existing(
+            table,
+            [c.db_name for c in key_cols],
+            [c.db_name for c in update_cols],
+            {row[spec.key_idx[0]] for row in rows},
+        )
+        counts = FileCounts(rows=len(rows))
+        inserts: list[tuple] = []
+        updates: list[tuple] = []
+        for row in rows:
+            old = existing.get(tuple(row[i] for i in spec.key_idx))
+            if old is None:
+                inserts.append(row)
+            elif tuple(row[i] for i in update_idx) != old:
+                updates.append(row)
+            else:
+                counts.unchanged += 1
+        counts.added, counts.updated = len(inserts), len(updates)
+
+        all_cols = [(c.db_name, spec.index[c.name]) for c in (*key_cols, *value_cols)]
+        self.insert_rows(table, ({name: row[i] for name, i in all_cols} for row in inserts))
+        if updates:
+            stmt = (
+                update(table)
+                .where(and_(*(table.c[c.db_name] == bindparam(f"k_{c.db_name}") for c in key_cols)))
+                .values({c.db_name: bindparam(f"v_{c.db_name}") for c in update_cols})
+            )
+            params = (
+                {
+                    **{f"k_{c.db_name}": row[spec.index[c.name]] for c in key_cols},
+                    **{f"v_{c.db_name}": row[spec.index[c.name]] for c in update_cols},
+                }
+                for row in updates
+            )
+            for batch in _chunks(params, WRITE_BATCH):
+                self.s.execute(stmt, batch)
+        return counts
+
+    def insert_rows(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
+        for batch in _chunks(rows, WRITE_BATCH):
+            self.s.execute(insert(table), batch)
+
+    def write_users(self, parsed: _Parsed) -> FileCounts:
+        users = m.User.__table__
+        index = parsed.spec.index
+        stored = ("email", "first_name", "last_name", "additional_info", "created_at", "status")
+        loaded = (*stored, "sort_key", "search_text")
+        compared = [c for c in stored if c in parsed.present] + ["sort_key", "search_text"]
+        existing = self.existing(users, ["id"], list(loaded), {row[0] for row in parsed.rows})
+        counts = FileCounts(rows=len(parsed.rows))
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        email_moves: list[dict[str, Any]] = []
+        changed: set[str] = set()
+        for row in parsed.rows:
+            user_id = row[0]
+            values = {c: row[index[c]] for c in stored}
+            found = existing.get((user_id,))
+            old = dict(zip(loaded, found, strict=True)) if found is not None else None
+            if old is not None:
+                for c in stored:
+                    if c not in parsed.present:
+                        values[c] = old[c]  # an absent column leaves the field as it was
+            values["sort_key"] = person_sort_key(values["last_name"], values["first_name"], values["email"])
+            values["search_text"] = person_search_text(
+                values["last_name"], values["first_name"], values["email"]
+            )
+            if old is None:
+                inserts.append({"id": user_id, **values, "password_hash": None})
+            elif any(values[c] != old[c] for c in compared):
+                updates.append({"k_id": user_id, **{f"v_{c}": values[c] for c in compared}})
+                changed.add(user_id)
+                if values["email"] != old["email"]:
+                    email_moves.append({"k_id": user_id, "v_email": f"#importing#{user_id}"})
+
+        # Free the emails that change hands first: the unique constraint is checked per row.
+        by_id = users.c.id == bindparam("k_id")
+        for batch in _chunks(email_moves, WRITE_BATCH):
+            self.s.execute(update(users).where(by_id).values(email=bindparam("v_email")), batch)
+        if updates:
+            stmt = update(users).where(by_id).values({c: bindparam(f"v_{c}") for c in compared})
+            for batch in _chunks(updates, WRITE_BATCH):
+                self.s.execute(stmt, batch)
+        self.insert_rows(users, inserts)
+
+        if "labels" in parsed.present:
+            changed |= self.write_labels(parsed, existing_ids={key[0] for key in existing})
+        counts.added = len(inserts)
+        counts.updated = len(changed)
+        counts.unchanged = counts.rows - counts.added - counts.updated
+        return counts
+
+    def write_labels(self, parsed: _Parsed, existing_ids: set[str]) -> set[str]:
+        """Replace the labels of the users in the file; the existing users whose labels changed."""
+        labels = m.UserLabel.__table__
+        li = parsed.spec.index["labels"]
+        wanted = {row[0]: set(row[li]) for row in parsed.rows}
+        current: dict[str, set[str]] = defaultdict(set)
+        for (user_id, label), _ in self.existing(labels, ["user_id", "label"], [], set(existing_ids)).items():
+            current[user_id].add(label)
+        stale = [u for u in existing_ids if current.get(u, set()) != wanted[u]]
+        for batch in _chunks(sorted(stale), LOOKUP_BATCH):
+            self.s.execute(delete(labels).where(labels.c.user_id.in_(batch)))
+        renewed = set(stale) | (wanted.keys() - existing_ids)
+        self.insert_rows(
+            labels,
+            (
+                {"user_id": row[0], "label": label}
+                for row in parsed.rows
+                if row[0] in renewed
+                for label in row[li]
+            ),
+        )
+        return set(stale)
+
+
+def import_bundle(session: Session, folder: Path, tz: tzinfo) -> ImportSummary:
+    """Import the CSV bundle in folder (SPEC §3) inside the caller's transaction.
+
+    Every file is read and checked first; on any problem nothing is written and
+    BundleInvalid lists every error. Otherwise rows are added or updated (never deleted),
+    the effective enrollments are rebuilt, and a summary of what changed is returned.
+    Timestamps without an offset are read in tz and stored as naive UTC.
+    """
+    folder = Path(folder)
+    csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
+    summary = ImportSummary(folder=folder)
+    if not folder.is_dir():
+        raise BundleInvalid([BundleError(str(folder), 0, "-", "not a folder")])
+    importer = _Importer(session, folder, tz)
+    importer.scan_folder(summary)
+    if len(summary.absent) == len(FILES):
+        raise BundleInvalid(
+            [BundleError(str(folder), 0, "-", "no bundle file found (expected " + ", ".join(SPECS) + ")")]
+        )
+    importer.read_all()
+    importer.resolve_references()
+    importer.check_emails()
+    if importer.has_errors:
+        raise BundleInvalid(importer.sorted_errors())
+
+    importer.write(summary)
+    refresh_training_learners(session)
+    summary.training_learners = (
+        session.scalar(select(func.count()).select_from(m.TrainingLearner.__table__)) or 0
+    )
+    session.expire_all()
+    return summary
