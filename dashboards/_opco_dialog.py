@@ -138,12 +138,13 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
                 "The custom fields written as columns (all by default).",
             ),
             _field("Format", dbc.RadioItems(id="opco-format", options=FORMAT_OPTIONS, value="csv-comma")),
-            html.Div(id="opco-message", className="ls-opco-message", role="alert"),
-            html.Div(id="opco-job-status", className="ls-opco-job", role="status"),
         ]
     )
     footer = dbc.ModalFooter(
         [
+            # Full-width lines above the buttons, always in view: what is wrong, the job's state.
+            html.Div(id="opco-message", className="ls-opco-message w-100", role="alert"),
+            html.Div(id="opco-job-status", className="ls-opco-job w-100", role="status"),
             html.Div(id="opco-email-note", className="ls-opco-email-note text-muted me-auto"),
             dbc.Button(
                 "Receive by email",

@@ -1,0 +1,241 @@
+"""The OPCO logs export dialog's callbacks, called as functions (issue 5 points 2, 4, 5, 7)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import flask_login
+import pytest
+from aiosmtpd.controller import Controller
+from dash import no_update
+
+from auth.users import to_signed_in
+from dashboards import _opco_dialog as dialog
+from data.models import User
+from data.scope import Forbidden
+from exports.opco_request import parse_opco_query
+from tests.conftest import sign_in
+from tests.factories import Factory
+from tests.opco_world import ACCOUNTS, build_world
+
+DEFAULTS = {
+    "start_date": None,
+    "end_date": None,
+    "sessions": [],
+    "users": [],
+    "groups": [],
+    "fields": [],
+    "columns": ["Company", "Funding"],
+    "all_columns": ["Company", "Funding"],
+    "fmt": "csv-comma",
+}
+
+
+def values(**changes):
+    merged = {**DEFAULTS, **changes}
+    return [merged[k] for k in DEFAULTS]
+
+
+@contextmanager
+def signed_in(server, user_id: str):
+    with server.test_request_context("/", base_url="http://stats.test"):
+        with server.extensions["learnstats_db"].session() as s:
+            flask_login.login_user(to_signed_in(s.get(User, user_id)))
+        yield
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def world(dash_app, factory):
+    build_world(factory)
+    return dash_app
+
+
+def test_dlg001_request_from_dialog_values():
+    request = dialog.request_from_dialog(
+        "2026-03-01",
+        "2026-03-31T00:00:00",
+        ["s-a"],
+        ["alice"],
+        ["c-1"],
+        [json.dumps(["Company", "ACME"]), json.dumps(["Company", "Initech"])],
+        ["Funding"],
+        ["Company", "Funding"],
+        "csv-semicolon",
+    )
+    assert request.to_query() == (
+        "from=2026-03-01&to=2026-03-31&session=s-a&user=alice&group=c-1&field=Company%3DACME"
+        "&field=Company%3DInitech&columns=Funding&format=csv&delimiter=%3B"
+    )
+    everything = dialog.request_from_dialog(*values())
+    assert everything.filters.columns is None  # all columns chosen: every field, as by default
+    assert dialog.request_from_dialog(*values(columns=[])).filters.columns == ()
+    assert dialog.request_from_dialog(*values(fmt="xlsx")).to_query() == "format=xlsx"
+    with pytest.raises(ValueError, match="not a custom field value"):
+        dialog.request_from_dialog(*values(fields=["nonsense"]))
+    with pytest.raises(ValueError, match="not a known format"):
+        dialog.request_from_dialog(*values(fmt="pdf"))
+
+
+def test_dlg002_opening_for_a_session_instructor(world, server):
+    with signed_in(server, "inst"):
+        out = dialog.open_opco_dialog(1, {"session_ids": ["s-a"]}, [])
+    is_open, sessions, chosen, groups, fields, columns, columns_value, all_columns, disabled, note = out
+    assert is_open is True
+    assert [o["value"] for o in sessions] == ["s-a"]
+    assert sessions[0]["label"] == "Printemps 2026 — Sécurité, niveau 1 (s-a)"
+    assert chosen == ["s-a"]
+    assert [o["label"] for o in groups] == ["Groupe Lyon"]
+    assert [o["label"] for o in fields] == ["Company: ACME", "Company: Initech", "Funding: OPCO Atlas"]
+    assert columns_value == all_columns == ["Company", "Funding"]
+    assert [o["value"] for o in columns] == ["Company", "Funding"]
+    # No SMTP configured in this app: the button says so instead of failing.
+    assert disabled is True
+    assert note.startswith("Receiving by email is unavailable: email is not configured on this server")
+    with signed_in(server, "inst"):
+        again = dialog.open_opco_dialog(2, {"session_ids": ["s-a"]}, ["s-a"])
+    assert again[2] is no_update and again[6] is no_update  # the choices made are kept
+
+
+def test_dlg003_opening_refuses_forged_presets_and_non_exporters(world, server):
+    with signed_in(server, "inst"), pytest.raises(Forbidden):
+        dialog.open_opco_dialog(1, {"session_ids": ["s-m"]}, [])
+    with signed_in(server, "tm"), pytest.raises(Forbidden):
+        dialog.open_opco_dialog(1, {"session_ids": ["s-a"]}, [])
+    for user_id in ("lea", "cm"):
+        with signed_in(server, user_id), pytest.raises(Forbidden):
+            dialog.open_opco_dialog(1, {"session_ids": []}, [])
+    with signed_in(server, "tm"):
+        out = dialog.open_opco_dialog(1, {"session_ids": []}, [])
+    assert [o["value"] for o in out[1]] == ["s-m"]
+    assert out[3] == []  # Frank is in no class
+
+
+def test_dlg004_user_search_stays_in_the_sessions_people(world, server):
+    with signed_in(server, "inst"):
+        everyone = dialog.search_opco_users(None, [])
+        assert [o["value"] for o in everyone] == ["eve", "bob", "chloe", "alice", "dan"]
+        assert everyone[0]["label"] == "Bernard Ève (eve@example.org)"
+        assert [o["value"] for o in dialog.search_opco_users("oeuv", [])] == ["dan"]
+        assert [o["value"] for o in dialog.search_opco_users("zzz", ["bob"])] == ["bob"]
+        assert dialog.search_opco_users("frank", []) == []  # s-m is not theirs
+        assert dialog.search_opco_users("", ["frank"]) == everyone  # nor can a forged choice add him
+    with signed_in(server, "lea"), pytest.raises(Forbidden):
+        dialog.search_opco_users("a", [])
+
+
+def test_dlg005_download_link_follows_the_filters(world, server, client):
+    with signed_in(server, "inst"):
+        href, css, message = dialog.update_download_link(*values(sessions=["s-a"], fmt="csv-semicolon"))
+        assert css == dialog.LINK_CLASS and message is None
+        parts = urlsplit(href)
+        assert parts.path == "/download/opco-logs"
+        assert parse_opco_query(parts.query).filters.session_ids == ("s-a",)
+        bad_href, bad_css, bad_message = dialog.update_download_link(
+            *values(start_date="2026-04-01", end_date="2026-03-01")
+        )
+        assert bad_href is None and "disabled" in bad_css
+        assert "after the end date" in bad_message.children
+        with pytest.raises(Forbidden):
+            dialog.update_download_link(*values(sessions=["s-m"]))
+    # The link downloads the file the route gives for it.
+    assert sign_in(client, ACCOUNTS["inst"]).status_code == 302
+    response = client.get(href)
+    assert response.status_code == 200
+    assert response.get_data().startswith(b"\xef\xbb\xbfLast name;First name;Email;Company;Funding;")
+    with signed_in(server, "lea"), pytest.raises(Forbidden):
+        dialog.update_download_link(*values())
+
+
+def test_dlg006_receive_by_email_end_to_end_through_the_callbacks(make_app):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        app = make_app(smtp_url=f"smtp://127.0.0.1:{controller.port}")
+        server = app.server
+        with server.extensions["learnstats_db"].session() as s:
+            build_world(Factory(s))
+        with signed_in(server, "inst"):
+            opened = dialog.open_opco_dialog(1, {"session_ids": ["s-a"]}, [])
+            assert opened[8] is False  # the email button is enabled
+            assert opened[9] == "The file will be emailed to inst@example.org with a link valid 7 days."
+            ticket, queued = dialog.request_opco_email(1, *values(sessions=["s-a"]))
+        assert queued["state"] == "queued" and ticket["job"] == queued["job"]
+        assert "emailed to inst@example.org" in queued["message"]
+        progress = []
+        result = dialog.email_opco_logs(progress.append, ticket)  # as the background job runs it
+        assert result["state"] == "sent", result
+        assert [p["state"] for p in progress] == ["building", "sending", "sent"]
+        assert len(inbox.messages) == 1
+        assert b"http://stats.test/exports/opco-logs/" in inbox.messages[0]
+        # What the dialog shows: the newest state of the current job.
+        shown = dialog.show_opco_job_state(queued, progress[1], result)
+        assert shown.color == "success"
+        assert "Sent to inst@example.org" in str(shown.children)
+        # A ticket altered in the browser is refused by the job.
+        forged = dict(ticket, token=ticket["token"][:-4] + "AAAA")
+        assert dialog.email_opco_logs(progress.append, forged)["state"] == "failed"
+        assert len(inbox.messages) == 1
+    finally:
+        controller.stop()
+
+
+def test_dlg007_receive_by_email_checks_the_request_first(world, server):
+    with signed_in(server, "inst"):
+        ticket, state = dialog.request_opco_email(1, *values())
+        assert ticket is None and state["state"] == "failed"
+        assert "unavailable" in state["message"]  # no SMTP in this app
+    server.config["LEARNSTATS"].smtp_url = "smtp://127.0.0.1:1"
+    with signed_in(server, "inst"):
+        ticket, state = dialog.request_opco_email(1, *values(start_date="2026-05-01", end_date="2026-01-01"))
+        assert ticket is None and "after the end date" in state["message"]
+        with pytest.raises(Forbidden):
+            dialog.request_opco_email(1, *values(sessions=["s-m"]))
+    with signed_in(server, "lea"), pytest.raises(Forbidden):
+        dialog.request_opco_email(1, *values())
+
+
+def test_dlg008_latest_job_state():
+    queued = {"job": "j2", "state": "queued", "at": "2026-01-01T10:00:00.000+00:00", "message": "q"}
+    old = {"job": "j1", "state": "sent", "at": "2026-01-01T11:00:00.000+00:00", "message": "old"}
+    sending = {"job": "j2", "state": "sending", "at": "2026-01-01T10:00:01.000+00:00", "message": "s"}
+    assert dialog.latest_job_state(queued, sending, old) == sending
+    failed = {"job": "j2", "state": "failed", "at": "", "message": "f"}
+    assert dialog.latest_job_state(failed, None, None) == failed
+    assert dialog.latest_job_state(None, None, None) is None
+    assert dialog.show_opco_job_state(queued, sending, old).color == "info"
+
+
+def test_dlg009_callbacks_are_registered_on_each_app(make_app):
+    app = make_app()
+    keys = " ".join(app.callback_map)
+    for output in (
+        "opco-dialog.is_open",
+        "opco-download-link.href",
+        "opco-job-result.data",
+        "opco-users.options",
+    ):
+        assert output in keys
+    [background] = [v for k, v in app.callback_map.items() if "opco-job-result.data" in k]
+    assert background.get("background") is not None
+    manager = app._background_manager
+    assert type(manager).__name__ == "DiskcacheManager"
+    assert str(app.server.config["LEARNSTATS"].instance_path) in manager.handle.directory
