@@ -229,6 +229,8 @@ def _load(params: dict, search: str | None, sort: str | None, order: str | None,
     pop, mode = population_from_store(params)
     scope = current_scope()
     tz = current_app.config["LEARNSTATS"].tz
+    allowed = [value for value, _label in SORT_OPTIONS.get(mode, SORT_OPTIONS["learners"])]
+    sort = sort if sort in allowed else allowed[0]  # a forged column falls back to the default
     with get_db().session() as s:
         require_population(s, scope, pop)
         frame, total = training_results(
@@ -237,7 +239,7 @@ def _load(params: dict, search: str | None, sort: str | None, order: str | None,
             pop,
             tz,
             search=search,
-            sort=[(sort or ("learner" if mode == "learners" else "training"), order != "desc")],
+            sort=[(sort, order != "desc")],
             offset=(page - 1) * PAGE_SIZE,
             limit=PAGE_SIZE,
         )
@@ -247,7 +249,7 @@ def _load(params: dict, search: str | None, sort: str | None, order: str | None,
 def update_results_table(search, sort, order, active_page, params):
     """One page of the results table (searching or sorting goes back to page 1)."""
     triggered = {t["prop_id"].rsplit(".", 1)[-1] for t in ctx.triggered} if ctx.triggered else set()
-    page = 1 if triggered & {"value", "data"} or not active_page else int(active_page)
+    page = 1 if triggered & {"value", "data"} or not active_page else max(1, int(active_page))
     frame, total, mode = _load(params, search, sort, order, page)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if page > pages:

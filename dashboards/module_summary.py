@@ -144,9 +144,13 @@ def layout(scope=None, training_id=None, user_id=None, module_id=None, **_):
     attempts, (training_name, learner_name, module_name) = _load(training_id, user_id, module_id)
     learner_href = f"/learner/{quote(user_id, safe='')}"
     training_href = f"/training/{quote(training_id, safe='')}"
+    # A learner reading their own summary may not open the training page: no link then.
+    training_crumb = {"label": training_name}
+    if scope.can_view_training_page(training_id):
+        training_crumb["href"] = training_href
     crumbs = dbc.Breadcrumb(
         items=[
-            {"label": training_name, "href": training_href},
+            training_crumb,
             {"label": learner_name, "href": learner_href},
             {"label": module_name, "active": True},
         ],
@@ -206,6 +210,8 @@ def layout(scope=None, training_id=None, user_id=None, module_id=None, **_):
 )
 def show_module_attempt(attempt_id, params):
     """The chosen attempt's answers (the scope is checked again: params come from the browser)."""
+    if not (isinstance(params, list) and len(params) == 3 and all(isinstance(p, str) for p in params)):
+        raise Forbidden()
     training_id, user_id, module_id = params
     attempts, _names = _load(training_id, user_id, module_id)
     for attempt in attempts:

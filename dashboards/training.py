@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from flask import current_app
 from sqlalchemy import select
 
@@ -108,7 +108,7 @@ def layout(scope=None, training_id=None, **query):
             html.Div(
                 build_results_table(
                     "training",
-                    f.Population(training_id=training_id, class_id=class_id or None),
+                    f.Population(training_id=training_id, class_id=_class_or_none(class_id)),
                     title="Learners",
                 ),
                 className="mt-4",
@@ -169,7 +169,10 @@ def update_training_page(start_date, end_date, class_choice, preset, training_id
             raise Forbidden()
         today = f.today_in(tz)
         rng, message = range_from_inputs(preset, start_date, end_date, today)
-        content = _content_table(s, scope, pop, tz)
+        # The content and results tables follow the class, not the period: a period change
+        # leaves them as they are (the results table keeps its page, search and sort).
+        period_only = ctx.triggered_id is not None and ctx.triggered_id != "training-class-select"
+        content = no_update if period_only else _content_table(s, scope, pop, tz)
         if rng is None:
             body = html.P(message, className="ls-empty", id="training-range-error")
         elif f.learner_count(s, scope, pop, tz) == 0:
@@ -182,4 +185,4 @@ def update_training_page(start_date, end_date, class_choice, preset, training_id
             )
         else:
             body = build_statistics(PAGE, s, scope, pop, tz, rng, today)
-    return body, content, population_to_store(pop, "learners")
+    return body, content, no_update if period_only else population_to_store(pop, "learners")
