@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import weakref
 from typing import Any
 
 import dash
@@ -64,8 +65,10 @@ STATE_COLORS = {
 STATE_ORDER = ("queued", "building", "sending", "sent", "failed")
 LINK_CLASS = "btn btn-primary"
 
-# Flask servers by app key, for the background job (which runs outside any request).
-_SERVERS: dict[str, tuple[Flask, int]] = {}
+# Flask servers by app key, for the background job (which runs outside any request), and the
+# process that built each (a forked job process must not reuse its database connections).
+_SERVERS: weakref.WeakValueDictionary[str, Flask] = weakref.WeakValueDictionary()
+_SERVER_PIDS: dict[str, int] = {}
 
 
 # -- layout ----------------------------------------------------------------------------------
@@ -371,11 +374,11 @@ def request_opco_email(
 
 
 def _server_for(ticket: dict) -> Flask | None:
-    entry = _SERVERS.get(str(ticket.get("app")))
-    if entry is None:
+    key = str(ticket.get("app"))
+    server = _SERVERS.get(key)
+    if server is None:
         return None
-    server, pid = entry
-    if os.getpid() != pid:
+    if os.getpid() != _SERVER_PIDS.get(key):
         # A forked job process: never share the parent's pooled database connections.
         server.extensions["learnstats_db"].engine.dispose(close=False)
     return server
@@ -443,7 +446,9 @@ _FILTER_STATES = (
 
 def register_opco_dialog_callbacks(app: dash.Dash) -> None:
     """The dialog's callbacks, on this app (called once per app by create_app)."""
-    _SERVERS[app_key(app.server)] = (app.server, os.getpid())
+    key = app_key(app.server)
+    _SERVERS[key] = app.server
+    _SERVER_PIDS[key] = os.getpid()
     app.callback(
         Output("opco-dialog", "is_open"),
         Output("opco-sessions", "options"),
