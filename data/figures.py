@@ -26,6 +26,7 @@ import pandas as pd
 from sqlalchemy import (
     CTE,
     ColumnElement,
+    DateTime,
     Float,
     Integer,
     and_,
@@ -43,7 +44,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from data.models import (
@@ -339,17 +340,31 @@ def _attempts(pairs: CTE, until: datetime | None) -> CTE:
         scoped = scoped.where(Attempt.started_at < until)
     scoped = scoped.cte("scoped_attempts")
 
+    # Points per attempt, grouped in the same pass as the attempt's own columns: joining a
+    # separate per-attempt aggregate back to the attempts is quadratic on SQLite.
     points = (
         select(
-            scoped.c.id.label("attempt_id"),
+            scoped.c.id,
+            scoped.c.user_id,
+            scoped.c.training_id,
+            scoped.c.module_id,
+            scoped.c.started_at,
+            scoped.c.finished_at,
             func.sum(
                 case((and_(Answer.evaluated == true(), Activity.max_score > 0), Answer.score), else_=0.0)
             ).label("points"),
         )
         .select_from(scoped)
-        .join(Answer, Answer.attempt_id == scoped.c.id)
-        .join(Activity, Activity.id == Answer.activity_id)
-        .group_by(scoped.c.id)
+        .outerjoin(Answer, Answer.attempt_id == scoped.c.id)
+        .outerjoin(Activity, Activity.id == Answer.activity_id)
+        .group_by(
+            scoped.c.id,
+            scoped.c.user_id,
+            scoped.c.training_id,
+            scoped.c.module_id,
+            scoped.c.started_at,
+            scoped.c.finished_at,
+        )
         .cte("attempt_points")
     )
     max_points = (
@@ -367,17 +382,16 @@ def _attempts(pairs: CTE, until: datetime | None) -> CTE:
     )
     return (
         select(
-            scoped.c.id,
-            scoped.c.user_id,
-            scoped.c.training_id,
-            scoped.c.module_id,
-            scoped.c.started_at,
-            scoped.c.finished_at,
-            case((scoped.c.finished_at.is_not(None), score), else_=null()).label("score"),
+            points.c.id,
+            points.c.user_id,
+            points.c.training_id,
+            points.c.module_id,
+            points.c.started_at,
+            points.c.finished_at,
+            case((points.c.finished_at.is_not(None), score), else_=null()).label("score"),
         )
-        .select_from(scoped)
-        .outerjoin(points, points.c.attempt_id == scoped.c.id)
-        .outerjoin(max_points, max_points.c.module_id == scoped.c.module_id)
+        .select_from(points)
+        .outerjoin(max_points, max_points.c.module_id == points.c.module_id)
         .cte("attempts_scored")
     )
 
@@ -492,36 +506,105 @@ def _pair_results(
     tz: ZoneInfo,
     as_of: date | None = None,
     today: date | None = None,
+    with_time: bool = False,
 ) -> CTE:
-    """Per (learner, training): progress, score, status and completion date (SPEC §4).
+    """Per (learner, training): progress, score, status and completion date (SPEC §4), and
+    with_time the seconds spent on the training's modules.
 
     as_of: the figures at the end of that local day (only enrollments and attempts before
     it count); the expiry of certificates is then judged on that day too.
+
+    One GROUP BY over a UNION ALL of row kinds (the pair itself, one row per module of its
+    training, one per module fact, one per connection) keeps the cost linear in the data:
+    joining every (learner, module) to the module facts is quadratic on SQLite.
     """
     until = day_end_utc(as_of, tz) if as_of else None
     pairs = _pairs(scope, pop, enrolled_by=until)
     facts = _module_facts(_attempts(pairs, until))
-    steps = _steps(pairs, facts)
-    mandatory = _flag(steps.c.mandatory == true())
+    tm = TrainingModule
+    zero, zero_f, nothing = literal(0), literal(0.0), cast(null(), DateTime())
+
+    def row(user_id, training_id, enrolled_at=nothing, step=zero, mandatory=zero, completed=zero,
+            passed=zero, m_completed=zero, m_passed=zero, m_points=zero_f, completed_at=nothing,
+            m_completed_at=nothing, started=zero, seconds=zero_f):  # fmt: skip
+        return (
+            user_id.label("user_id"),
+            training_id.label("training_id"),
+            enrolled_at.label("enrolled_at"),
+            step.label("step"),
+            mandatory.label("mandatory"),
+            completed.label("completed"),
+            passed.label("passed"),
+            m_completed.label("m_completed"),
+            m_passed.label("m_passed"),
+            m_points.label("m_points"),
+            completed_at.label("completed_at"),
+            m_completed_at.label("m_completed_at"),
+            started.label("started"),
+            seconds.label("seconds"),
+        )
+
+    is_mandatory = tm.mandatory == true()
+    done = facts.c.completed_at.is_not(None)
+    passed = and_(done, facts.c.module_score >= tm.min_score)
+    sources = [
+        select(*row(pairs.c.user_id, pairs.c.training_id, enrolled_at=pairs.c.enrolled_at)),
+        select(*row(pairs.c.user_id, pairs.c.training_id, step=literal(1), mandatory=_flag(is_mandatory)))
+        .select_from(pairs)
+        .join(tm, tm.training_id == pairs.c.training_id),
+        select(
+            *row(
+                facts.c.user_id,
+                facts.c.training_id,
+                completed=_flag(done),
+                passed=_flag(passed),
+                m_completed=_flag(and_(done, is_mandatory)),
+                m_passed=_flag(and_(passed, is_mandatory)),
+                m_points=case((and_(done, is_mandatory), facts.c.module_score), else_=0.0),
+                completed_at=facts.c.completed_at,
+                m_completed_at=case((is_mandatory, facts.c.completed_at), else_=null()),
+                started=literal(1),
+            )
+        )
+        .select_from(facts)
+        .join(tm, and_(tm.training_id == facts.c.training_id, tm.module_id == facts.c.module_id)),
+    ]
+    if with_time:
+        c = Connection
+        spent = (
+            select(
+                *row(
+                    pairs.c.user_id,
+                    pairs.c.training_id,
+                    seconds=seconds_between(c.connected_at, c.disconnected_at),
+                )
+            )
+            .select_from(pairs)
+            .join(tm, tm.training_id == pairs.c.training_id)
+            .join(c, and_(c.user_id == pairs.c.user_id, c.module_id == tm.module_id))
+        )
+        if until is not None:
+            spent = spent.where(c.connected_at < until)
+        sources.append(spent)
+    rows = union_all(*sources).subquery("pair_rows")
     agg = (
         select(
-            steps.c.user_id,
-            steps.c.training_id,
-            func.max(steps.c.enrolled_at).label("enrolled_at"),
-            func.count().label("modules"),
-            func.sum(steps.c.completed).label("completed_modules"),
-            func.sum(mandatory).label("mandatory_modules"),
-            func.sum(mandatory * steps.c.module_score).label("mandatory_points"),
-            func.sum(mandatory * steps.c.completed).label("mandatory_completed"),
-            func.sum(mandatory * steps.c.passed).label("mandatory_passed"),
-            func.max(case((steps.c.mandatory == true(), steps.c.completed_at))).label(
-                "mandatory_completed_at"
-            ),
-            func.sum(steps.c.passed).label("passed_modules"),
-            func.max(steps.c.completed_at).label("all_completed_at"),
-            func.max(steps.c.started).label("started"),
+            rows.c.user_id,
+            rows.c.training_id,
+            func.max(rows.c.enrolled_at).label("enrolled_at"),
+            func.sum(rows.c.step).label("modules"),
+            func.sum(rows.c.completed).label("completed_modules"),
+            func.sum(rows.c.mandatory).label("mandatory_modules"),
+            func.sum(rows.c.m_points).label("mandatory_points"),
+            func.sum(rows.c.m_completed).label("mandatory_completed"),
+            func.sum(rows.c.m_passed).label("mandatory_passed"),
+            func.max(rows.c.m_completed_at).label("mandatory_completed_at"),
+            func.sum(rows.c.passed).label("passed_modules"),
+            func.max(rows.c.completed_at).label("all_completed_at"),
+            func.max(rows.c.started).label("started"),
+            func.sum(rows.c.seconds).label("time_spent"),
         )
-        .group_by(steps.c.user_id, steps.c.training_id)
+        .group_by(rows.c.user_id, rows.c.training_id)
         .cte("pair_agg")
     )
     # Required modules: the mandatory ones, or every module when none is mandatory.
@@ -548,23 +631,7 @@ def _pair_results(
         else_=0.0,
     )
     score = case((has_mandatory, agg.c.mandatory_points / cast(agg.c.mandatory_modules, Float)), else_=null())
-    # Pairs of a training without modules have no steps: add them back as "not started".
-    empty = (
-        select(
-            pairs.c.user_id,
-            pairs.c.training_id,
-            pairs.c.enrolled_at,
-            literal(0.0).label("progress"),
-            null().label("score"),
-            literal("not started").label("status"),
-            null().label("completed_at"),
-            literal(0).label("completed_modules"),
-            literal(0).label("modules"),
-        )
-        .select_from(pairs)
-        .where(~exists().where(TrainingModule.training_id == pairs.c.training_id))
-    )
-    main = select(
+    return select(
         agg.c.user_id,
         agg.c.training_id,
         agg.c.enrolled_at,
@@ -574,27 +641,8 @@ def _pair_results(
         completed_at.label("completed_at"),
         agg.c.completed_modules,
         agg.c.modules,
-    )
-    return union_all(main, empty).cte("pair_results")
-
-
-def _time_spent(pairs: CTE, until: datetime | None = None) -> CTE:
-    """Seconds each (learner, training) spent connected to the training's modules."""
-    c = Connection
-    q = (
-        select(
-            pairs.c.user_id,
-            pairs.c.training_id,
-            func.sum(seconds_between(c.connected_at, c.disconnected_at)).label("seconds"),
-        )
-        .select_from(pairs)
-        .join(TrainingModule, TrainingModule.training_id == pairs.c.training_id)
-        .join(c, and_(c.user_id == pairs.c.user_id, c.module_id == TrainingModule.module_id))
-        .group_by(pairs.c.user_id, pairs.c.training_id)
-    )
-    if until is not None:
-        q = q.where(c.connected_at < until)
-    return q.cte("time_spent")
+        agg.c.time_spent,
+    ).cte("pair_results")
 
 
 # --------------------------------------------------------------------------------------------
@@ -896,8 +944,7 @@ def trainings_table(
     score; None when the training has no mandatory module), average_time_spent (seconds
     per learner). Ordered by training name.
     """
-    results = _pair_results(session, scope, pop, tz, today=today)
-    spent = _time_spent(_pairs(scope, pop, name="pairs_time"))
+    results = _pair_results(session, scope, pop, tz, today=today, with_time=True)
     completed = _flag(results.c.status.in_(COMPLETED_STATUSES))
     stats = (
         select(
@@ -908,11 +955,7 @@ def trainings_table(
             func.sum(completed).label("completed"),
             func.avg(results.c.progress).label("average_progress"),
             func.avg(results.c.score).label("average_score"),
-            func.sum(func.coalesce(spent.c.seconds, 0.0)).label("time_spent"),
-        )
-        .select_from(results)
-        .outerjoin(
-            spent, and_(spent.c.user_id == results.c.user_id, spent.c.training_id == results.c.training_id)
+            func.sum(results.c.time_spent).label("time_spent"),
         )
         .group_by(results.c.training_id)
         .subquery("training_stats")
@@ -977,26 +1020,36 @@ def training_content(session: Session, scope: Scope, pop: Population, tz: ZoneIn
         raise ValueError("training_content needs a training")
     pairs = _pairs(scope, pop)
     facts = _module_facts(_attempts(pairs, None))
-    steps = _steps(pairs, facts)
     learners = session.scalar(select(func.count()).select_from(pairs)) or 0
+    done = facts.c.completed_at.is_not(None)
     per_module = (
         select(
-            steps.c.module_id,
-            func.sum(steps.c.completed).label("completed"),
-            func.sum(steps.c.passed).label("passed"),
-            func.avg(case((steps.c.completed == 1, steps.c.module_score))).label("average_score"),
+            facts.c.module_id,
+            func.sum(_flag(done)).label("completed"),
+            func.sum(_flag(and_(done, facts.c.module_score >= TrainingModule.min_score))).label("passed"),
+            func.avg(case((done, facts.c.module_score))).label("average_score"),
         )
-        .group_by(steps.c.module_id)
+        .join(
+            TrainingModule,
+            and_(
+                TrainingModule.training_id == facts.c.training_id,
+                TrainingModule.module_id == facts.c.module_id,
+            ),
+        )
+        .group_by(facts.c.module_id)
         .subquery("per_module")
     )
     c = Connection
+    steps = aliased(TrainingModule, name="steps")
     time_per_learner = (
         select(
             c.module_id,
             c.user_id,
             func.sum(seconds_between(c.connected_at, c.disconnected_at)).label("seconds"),
         )
-        .join(pairs, pairs.c.user_id == c.user_id)
+        .select_from(pairs)
+        .join(steps, steps.training_id == pairs.c.training_id)
+        .join(c, and_(c.user_id == pairs.c.user_id, c.module_id == steps.module_id))
         .group_by(c.module_id, c.user_id)
         .subquery("module_time")
     )
@@ -1087,8 +1140,7 @@ def results_query(
     training_sort, enrolled_at, progress, score, status, completed_at (UTC), time_spent
     (seconds). search: accent- and case-insensitive match on name or email.
     """
-    results = _pair_results(session, scope, pop, tz, today=today)
-    spent = _time_spent(_pairs(scope, pop, name="pairs_time"))
+    results = _pair_results(session, scope, pop, tz, today=today, with_time=True)
     q = (
         select(
             results.c.user_id,
@@ -1104,14 +1156,11 @@ def results_query(
             results.c.score,
             results.c.status,
             results.c.completed_at,
-            func.coalesce(spent.c.seconds, 0.0).label("time_spent"),
+            results.c.time_spent,
         )
         .select_from(results)
         .join(User, User.id == results.c.user_id)
         .join(Training, Training.id == results.c.training_id)
-        .outerjoin(
-            spent, and_(spent.c.user_id == results.c.user_id, spent.c.training_id == results.c.training_id)
-        )
     )
     for word in fold(search).split():
         q = q.where(User.search_text.contains(word, autoescape=True))
@@ -1409,6 +1458,139 @@ __all__ = [
     "training_results",
     "trainings_table",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Learner activity (issue 4: the learner page's counters, activity chart and trends)
+# --------------------------------------------------------------------------------------------
+
+
+def _population_connections(pairs: CTE):
+    """The population's learners' connections to modules of their trainings, each connection
+    once (a module shared by two trainings does not count twice): user_id, connected_at,
+    seconds."""
+    c = Connection
+    on_module = exists().where(
+        pairs.c.user_id == c.user_id,
+        TrainingModule.training_id == pairs.c.training_id,
+        TrainingModule.module_id == c.module_id,
+    )
+    return select(
+        c.user_id,
+        c.connected_at,
+        seconds_between(c.connected_at, c.disconnected_at).label("seconds"),
+    ).where(on_module)
+
+
+def time_spent_total(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
+) -> float:
+    """Seconds the population's learners spent connected to their trainings' modules, each
+    connection counted once; as_of: only connections started by the end of that local day."""
+    q = _population_connections(_pairs(scope, pop))
+    if as_of is not None:
+        q = q.where(Connection.connected_at < day_end_utc(as_of, tz))
+    spans = q.subquery("population_connections")
+    return float(session.scalar(select(func.sum(spans.c.seconds))) or 0.0)
+
+
+def activity_series(
+    session: Session,
+    scope: Scope,
+    pop: Population,
+    tz: ZoneInfo,
+    start: date,
+    end: date,
+    unit: str | None = None,
+) -> pd.DataFrame:
+    """The population's learning activity per bucket of [start, end] (platform time zone).
+
+    Columns: bucket (first day), last_day, time_spent (seconds of the connections to the
+    population's trainings' modules that started in the bucket; a connection belongs to the
+    day it started), connections (their count), modules_completed (modules of the
+    population's trainings first finished in the bucket).
+    """
+    buckets = make_buckets(start, end, unit)
+    bounds = _bucket_bounds(buckets, tz)
+    pairs = _pairs(scope, pop)
+    spans = (
+        _population_connections(pairs)
+        .where(Connection.connected_at >= bounds[0], Connection.connected_at < bounds[-1])
+        .subquery("activity_connections")
+    )
+    index = _bucket_index(spans.c.connected_at, bounds).label("i")
+    time_rows = session.execute(select(index, func.count(), func.sum(spans.c.seconds)).group_by(index)).all()
+    facts = _module_facts(_attempts(pairs, None))
+    done = (
+        select(facts.c.completed_at)
+        .where(facts.c.completed_at >= bounds[0], facts.c.completed_at < bounds[-1])
+        .subquery("activity_completions")
+    )
+    done_index = _bucket_index(done.c.completed_at, bounds).label("i")
+    done_rows = session.execute(select(done_index, func.count()).group_by(done_index)).all()
+    size = len(buckets.starts)
+    seconds, connections, completed = [0.0] * size, [0] * size, [0] * size
+    for i, count, total in time_rows:
+        if 0 <= i < size:
+            connections[i] = int(count)
+            seconds[i] = float(total or 0.0)
+    for i, count in done_rows:
+        if 0 <= i < size:
+            completed[i] = int(count)
+    frame = _bucket_frame(buckets)
+    frame["time_spent"] = seconds
+    frame["connections"] = connections
+    frame["modules_completed"] = completed
+    return frame
+
+
+TREND_MEASURES = ("active_days", "time_spent", "connections", "modules_completed")
+
+
+@dataclass(frozen=True)
+class Trend:
+    """One measure over the last `days` days (today included) against the `days` before."""
+
+    measure: str  # one of TREND_MEASURES
+    current: float
+    previous: float
+
+    @property
+    def change(self) -> float:
+        return self.current - self.previous
+
+    @property
+    def change_pct(self) -> float | None:
+        """The change in % of the previous period; None when the previous period is 0."""
+        return 100.0 * self.change / self.previous if self.previous else None
+
+
+def activity_trends(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, days: int, today: date | None = None
+) -> list[Trend]:
+    """Active days, time spent, connections and modules completed over [today - days + 1,
+    today] against the `days` days before (platform time zone).
+
+    Active days: days with a login or a connection start (SPEC §4's active user), summed over
+    the population's learners (for one learner: the days they were active). Time spent
+    (seconds), connections and modules completed as in activity_series.
+    """
+    if days < 1:
+        raise ValueError("a trend needs at least one day")
+    today = today or today_in(tz)
+    start = today - timedelta(days=2 * days - 1)
+    active = active_users_series(session, scope, pop, tz, start, today, unit="day")["active_users"].tolist()
+    series = activity_series(session, scope, pop, tz, start, today, unit="day")
+    columns = {
+        "active_days": active,
+        "time_spent": series["time_spent"].tolist(),
+        "connections": series["connections"].tolist(),
+        "modules_completed": series["modules_completed"].tolist(),
+    }
+    return [
+        Trend(measure, float(sum(values[days:])), float(sum(values[:days])))
+        for measure, values in ((m, columns[m]) for m in TREND_MEASURES)
+    ]
 
 
 # --------------------------------------------------------------------------------------------
