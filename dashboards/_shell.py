@@ -22,6 +22,7 @@ from data.db import get_db
 from data.scope import Forbidden, Scope
 
 Access = Callable[..., bool]
+RESERVED_ARGUMENTS = frozenset({"scope", "session", "_scope", "_session"})
 
 
 def match_path(path: str, template: str) -> dict[str, str] | None:
@@ -94,6 +95,8 @@ def guarded(access: Access) -> Callable:
             if not current_user.is_authenticated:
                 return build_forbidden("Please sign in.")
             scope = current_scope()
+            # A query argument may not pose as the scope or the session (?scope=x).
+            kwargs = {k: v for k, v in kwargs.items() if k not in RESERVED_ARGUMENTS}
             with get_db().session() as s:
                 if not access(scope, s, **kwargs):
                     return build_forbidden()

@@ -69,3 +69,24 @@ def test_app007_flask_cli_finds_the_app_and_migrates(tmp_path):
     assert "Database is up to date." in result.stdout
     assert (tmp_path / "learnstats.sqlite3").exists()
     assert (tmp_path / "secret_key").exists()
+
+
+def test_app008_query_arguments_cannot_pose_as_layout_parameters(client, factory):
+    """/?scope=x and ?session=x are plain query arguments, not the scope or the database session."""
+    from tests.conftest import sign_in
+
+    factory.user(email="stats@example.org", password="s3cret-pass", roles=["statistics_manager"])
+    factory.s.commit()
+    sign_in(client, "stats@example.org", "s3cret-pass")
+    import dash
+
+    overview = next(p for p in dash.page_registry.values() if p["path"] == "/")
+    with client.application.test_request_context("/?scope=x&session=y"):
+        from flask_login import login_user
+
+        from auth.users import to_signed_in
+        from data.models import User
+
+        login_user(to_signed_in(factory.s.query(User).filter_by(email="stats@example.org").one()))
+        page = overview["layout"](scope="x", session="y")
+    assert "overview-body" in str(page)
