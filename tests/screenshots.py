@@ -56,6 +56,8 @@ def main() -> None:
         driver.find_element(By.ID, "signin-email").send_keys(args.email)
         driver.find_element(By.ID, "signin-password").send_keys(args.password)
         driver.find_element(By.ID, "signin-submit").click()
+        WebDriverWait(driver, 20).until(lambda d: "/login" not in d.current_url)
+        _settle(driver)
         for spec in args.pages:
             name, _, path = spec.partition("=")
             driver.get(args.url + path)
