@@ -339,48 +339,8 @@ def build_date_range_filter(
 # Buckets (issue 3 point 2: day up to ~3 months, week up to ~2 years, month beyond)
 # ---------------------------------------------------------------------------------------------
 
-DAY_BUCKET_MAX_DAYS = 92
-WEEK_BUCKET_MAX_DAYS = 731
-
-
-def choose_bucket(rng: DateRange) -> str:
-    """'day' for ranges up to 92 days, 'week' up to 731 days, 'month' beyond (days inclusive)."""
-    days = rng.days
-    if days <= DAY_BUCKET_MAX_DAYS:
-        return "day"
-    if days <= WEEK_BUCKET_MAX_DAYS:
-        return "week"
-    return "month"
-
-
-def bucket_start(day: date, bucket: str) -> date:
-    """The first day of the bucket holding `day` (weeks start on Monday, months on the 1st)."""
-    if bucket == "day":
-        return day
-    if bucket == "week":
-        return day - timedelta(days=day.weekday())
-    if bucket == "month":
-        return day.replace(day=1)
-    raise ValueError(f"unknown bucket {bucket!r}")
-
-
-def _next_bucket(start: date, bucket: str) -> date:
-    if bucket == "day":
-        return start + timedelta(days=1)
-    if bucket == "week":
-        return start + timedelta(days=7)
-    days_in_month = calendar.monthrange(start.year, start.month)[1]
-    return start + timedelta(days=days_in_month)
-
-
-def bucket_starts(rng: DateRange, bucket: str) -> list[date]:
-    """Every bucket's first day, from the bucket holding rng.start to the one holding rng.end."""
-    current = bucket_start(rng.start, bucket)
-    starts = []
-    while current <= rng.end:
-        starts.append(current)
-        current = _next_bucket(current, bucket)
-    return starts
+# Bucketing itself (which unit, where each bucket starts) lives with the figures:
+# data.figures.choose_unit and data.figures.make_buckets.
 
 
 def fmt_bucket(day, bucket: str) -> str:
