@@ -397,6 +397,9 @@ def test_fig018_trainings_table_and_cards(factory, s):
 def test_fig019_buckets(s):
     assert f.choose_unit(date(2026, 1, 1), date(2026, 4, 2)) == "day"  # 92 days
     assert f.choose_unit(date(2026, 1, 1), date(2026, 4, 3)) == "week"
+    assert f.choose_unit(date(2026, 1, 1), date(2027, 12, 31)) == "week"  # 730 days
+    assert f.choose_unit(date(2026, 1, 1), date(2028, 1, 1)) == "week"  # 731 days
+    assert f.choose_unit(date(2026, 1, 1), date(2028, 1, 2)) == "month"  # 732 days
     buckets = f.make_buckets(date(2026, 11, 4), date(2026, 11, 24), "week")  # Wed 4 Nov
     assert buckets.starts == (date(2026, 11, 4), date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23))
     assert buckets.last_days[-1] == date(2026, 11, 24)
