@@ -20,6 +20,7 @@ from auth.cli import register as register_auth_cli
 from dashboards._components import register_component_callbacks
 from dashboards._opco_dialog import background_callback_manager, register_opco_dialog_callbacks
 from dashboards._results import register_results_callbacks
+from dashboards._search import register_search_callbacks
 from dashboards._shell import page_access, shell_layout
 from data.cli import register as register_data_cli
 from data.config import load_settings
@@ -72,6 +73,7 @@ def create_app(config: dict | None = None) -> Dash:
     register_opco_dialog_callbacks(app)
     register_component_callbacks(app)
     register_results_callbacks(app)
+    register_search_callbacks(app)
     server.extensions["learnstats_dash"] = app
     server.extensions["learnstats_page_access"] = page_access
     return app

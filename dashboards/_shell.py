@@ -18,6 +18,7 @@ from flask import has_request_context
 from flask_login import current_user
 
 from auth.guard import current_scope
+from dashboards._search import build_search_box
 from data.db import get_db
 from data.scope import Forbidden, Scope
 
@@ -135,6 +136,8 @@ def build_navbar(scope: Scope | None, display_name: str) -> dbc.Navbar:
             [
                 dbc.NavbarBrand("Learnstats", href="/", className="fw-semibold"),
                 dbc.Nav(links, className="me-auto", navbar=True, id="shell-nav"),
+                # Search: managers only (a learner's scope is their own page, linked as "My page").
+                build_search_box() if scope is not None and scope.is_manager else None,
                 html.Div(right, className="d-flex align-items-center"),
             ],
             fluid=True,

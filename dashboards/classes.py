@@ -1,0 +1,73 @@
+"""The classes page (/classes): the classes in the viewer's scope with member and training
+counts, each linking to its class page. Global roles see every class, a class manager theirs."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import dash
+from dash import html
+
+from dashboards._components import build_static_table
+from dashboards._shell import guarded
+from data.classes import classes_table
+from data.db import get_db
+from data.scope import Scope
+
+PAGE = "classes"
+
+
+def may_list_classes(scope: Scope) -> bool:
+    return scope.is_global or bool(scope.classes)
+
+
+def can_open(scope: Scope, _session, **_) -> bool:
+    return may_list_classes(scope)
+
+
+dash.register_page(
+    __name__,
+    path="/classes",
+    name="Classes",
+    title="Classes · Learnstats",
+    order=20,
+    access=can_open,
+    nav_label="Classes",
+    nav_access=may_list_classes,
+)
+
+
+@guarded(can_open)
+def layout(scope=None, **_):
+    with get_db().session() as s:
+        frame = classes_table(s, scope)
+    frame["link"] = [f"/class/{quote(c, safe='')}" for c in frame["class_id"]]
+    if frame.empty:
+        body = html.P("No class is in your scope yet.", className="ls-empty", id="classes-empty")
+    else:
+        body = build_static_table(
+            PAGE,
+            "list",
+            frame,
+            [("class", "Class"), ("members", "Members", "int"), ("trainings", "Trainings", "int")],
+            link_column=("class", "link"),
+            title=f"{len(frame)} class(es)",
+            filename="classes",
+            sheet_name="Classes",
+            empty_sentence="No class matches this search.",
+        )
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H1("Classes", className="h3 mb-0"),
+                    html.Div(
+                        "Every class of the platform." if scope.is_global else "The classes you manage.",
+                        className="text-muted",
+                    ),
+                ],
+                className="mb-3",
+            ),
+            body,
+        ]
+    )

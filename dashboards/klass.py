@@ -1,0 +1,176 @@
+"""The class page (/class/<class_id>, SPEC §5 "Class"): the global page's figures computed over
+the class's members in the trainings the class is registered to, then each of those trainings'
+results per member, with the in-place details. ("class" is a keyword: hence klass.py.)"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html
+from flask import current_app
+
+from auth.guard import current_scope
+from dashboards._components import (
+    build_date_range_filter,
+    build_static_table,
+    parse_date_range,
+    range_from_inputs,
+)
+from dashboards._dashboard import build_statistics
+from dashboards._results import build_results_table
+from dashboards._shell import guarded
+from data import figures as f
+from data.classes import class_member_count, class_trainings
+from data.db import get_db
+from data.models import Class
+from data.scope import Forbidden, Scope
+
+PAGE = "class"
+
+
+def can_open(scope: Scope, session, class_id=None, **_) -> bool:
+    return bool(class_id) and scope.can_view_class(class_id) and session.get(Class, class_id) is not None
+
+
+dash.register_page(
+    __name__,
+    path_template="/class/<class_id>",
+    name="Class",
+    title="Class · Learnstats",
+    order=45,
+    access=can_open,
+)
+
+
+def results_key(training_id: str) -> str:
+    """The results table key of one of the class's trainings (component ids hold it)."""
+    return f"class-{training_id}"
+
+
+@guarded(can_open)
+def layout(scope=None, class_id=None, **query):
+    tz = current_app.config["LEARNSTATS"].tz
+    today = f.today_in(tz)
+    pop = f.Population(class_id=class_id)
+    with get_db().session() as s:
+        name = s.get(Class, class_id).name
+        trainings = class_trainings(s, scope, class_id)
+        members = class_member_count(s, scope, class_id)
+        first = f.first_activity_date(s, scope, pop, tz)
+    rng, message = parse_date_range(query, today, all_time_start=first)
+    crumbs = [{"label": "Overview", "href": "/"}]
+    if scope.is_global or scope.classes:
+        crumbs.append({"label": "Classes", "href": "/classes"})
+    crumbs.append({"label": name, "active": True})
+    if trainings:
+        results = [
+            html.H2("Results per training", className="ls-section-title mt-4", id="class-results-title"),
+            *[
+                html.Div(
+                    build_results_table(
+                        results_key(training_id),
+                        f.Population(training_id=training_id, class_id=class_id),
+                        title=training_name,
+                    ),
+                    className="mb-3",
+                )
+                for training_id, training_name in trainings
+            ],
+        ]
+    else:
+        results = [
+            html.P(
+                "This class is not registered to any training.", className="ls-empty", id="class-no-trainings"
+            )
+        ]
+    return html.Div(
+        [
+            dbc.Breadcrumb(items=crumbs, className="mb-2"),
+            html.Div(
+                [
+                    html.H1(name, className="h3 mb-0", id="class-title"),
+                    html.Div(
+                        f"{members} member(s) · {len(trainings)} training(s)",
+                        className="text-muted",
+                        id="class-facts",
+                    ),
+                ],
+                className="mb-3",
+            ),
+            dcc.Store(id="class-id", data=class_id),
+            build_date_range_filter(PAGE, rng, all_time_start=first, message=message),
+            dcc.Loading(html.Div(id="class-body"), type="circle", delay_show=400),
+            *results,
+        ]
+    )
+
+
+def _trainings_table(session, scope: Scope, pop: f.Population, tz):
+    frame = f.trainings_table(session, scope, pop, tz)
+    if frame.empty:
+        return None
+    frame["link"] = [
+        f"/training/{quote(t, safe='')}?class={quote(pop.class_id, safe='')}"
+        if scope.can_view_training_page(t)
+        else ""
+        for t in frame["training_id"]
+    ]
+    return build_static_table(
+        PAGE,
+        "trainings",
+        frame,
+        [
+            ("training", "Training"),
+            ("learners", "Learners", "int"),
+            ("in_progress", "In progress", "int"),
+            ("completed", "Completed", "int"),
+            ("completion_rate", "Completion", "pct"),
+            ("average_progress", "Avg. progress", "pct"),
+            ("average_score", "Avg. score", "score"),
+            ("average_time_spent", "Avg. time spent", "duration"),
+        ],
+        link_column=("training", "link"),
+        title="Trainings",
+        filename=f"class-{pop.class_id}-trainings",
+        sheet_name="Trainings",
+        empty_sentence="No training matches this search.",
+    )
+
+
+@callback(
+    Output("class-body", "children"),
+    Input({"type": "date-range", "page": PAGE}, "start_date"),
+    Input({"type": "date-range", "page": PAGE}, "end_date"),
+    State({"type": "date-preset", "page": PAGE}, "value"),
+    State("class-id", "data"),
+)
+def update_class_page(start_date, end_date, preset, class_id):
+    """The class's cards, donuts, charts and trainings table for the chosen range."""
+    scope = current_scope()
+    tz = current_app.config["LEARNSTATS"].tz
+    today = f.today_in(tz)
+    if not isinstance(class_id, str):
+        raise Forbidden()
+    pop = f.Population(class_id=class_id)
+    with get_db().session() as s:
+        if not can_open(scope, s, class_id=class_id):
+            raise Forbidden()
+        f.require_population(s, scope, pop)
+        rng, message = range_from_inputs(preset, start_date, end_date, today)
+        if rng is None:
+            return html.P(message, className="ls-empty", id="class-range-error")
+        if f.learner_count(s, scope, pop, tz) == 0:
+            return html.P(
+                "No member of this class is enrolled in its trainings yet.",
+                className="ls-empty",
+                id="class-no-learners",
+            )
+        table = _trainings_table(s, scope, pop, tz)
+        return html.Div(
+            [
+                build_statistics(PAGE, s, scope, pop, tz, rng, today),
+                html.Div(table, className="mt-4") if table is not None else None,
+            ]
+        )

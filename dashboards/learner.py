@@ -1,0 +1,369 @@
+"""The learner page (SPEC §5 "Learner"): identity, counters, trends, activity over the date
+range and the trainings table with in-place details.
+
+Whose figures: Population(user_id=..., learners_only=False, include_self=True) under the
+viewer's scope, so a training manager sees the learner's page limited to their trainings, a
+class manager limited to the class's trainings, and the learner their whole page (SPEC §6).
+"""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, State, callback, dcc, html
+from flask import current_app
+
+from auth.guard import current_scope
+from dashboards._components import (
+    DASH,
+    build_cards,
+    build_chart_card,
+    build_date_range_filter,
+    build_empty_state,
+    fmt_date,
+    fmt_duration,
+    fmt_int,
+    parse_date_range,
+    range_from_inputs,
+)
+from dashboards._figures import make_timeseries_figure
+from dashboards._format import fmt_datetime
+from dashboards._results import build_results_table
+from dashboards._shell import guarded
+from data import figures as f
+from data.db import get_db
+from data.learners import LearnerProfile, learner_profile
+from data.models import User
+from data.scope import Forbidden, Scope
+
+PAGE = "learner"
+TREND_PERIODS = (7, 30)
+TREND_LABELS = {
+    "active_days": "Active days",
+    "time_spent": "Time spent",
+    "connections": "Connections",
+    "modules_completed": "Modules completed",
+}
+
+
+def can_open(scope: Scope, session, user_id=None, **_) -> bool:
+    """Own page; a learner of a managed training; a member of a managed class; global roles."""
+    return (
+        bool(user_id) and session.get(User, user_id) is not None and scope.can_view_learner(session, user_id)
+    )
+
+
+dash.register_page(
+    __name__,
+    path_template="/learner/<user_id>",
+    name="Learner",
+    title="Learner · Learnstats",
+    order=40,
+    access=can_open,
+)
+
+
+def learner_population(user_id: str) -> f.Population:
+    """The page's population: the learner's trainings the viewer may see (blocked learners and
+    admins included: it is their own history)."""
+    return f.Population(user_id=user_id, learners_only=False, include_self=True)
+
+
+def _check(scope: Scope, session, user_id: str | None) -> f.Population:
+    """The population of a callback's learner id, which comes from the browser: 403 outside scope."""
+    if not isinstance(user_id, str) or not can_open(scope, session, user_id=user_id):
+        raise Forbidden()
+    pop = learner_population(user_id)
+    f.require_population(session, scope, pop)
+    return pop
+
+
+def _scope_note(scope: Scope, user_id: str) -> str | None:
+    if scope.is_global or user_id == scope.user_id:
+        return None
+    parts = []
+    if scope.trainings:
+        parts.append("the trainings you manage")
+    if scope.classes:
+        parts.append("the trainings of the classes you manage")
+    return "Figures limited to " + " and ".join(parts) + "."
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity
+# ---------------------------------------------------------------------------------------------
+
+
+def _fact(label: str, value, slug: str) -> html.Div:
+    return html.Div(
+        [html.Dt(label), html.Dd(value if value not in (None, "", []) else DASH, id=f"learner-{slug}")],
+        className="ls-fact",
+    )
+
+
+def _chips(values, empty: str = DASH):
+    if not values:
+        return empty
+    return [html.Span(v, className="ls-chip") for v in values]
+
+
+def build_identity(profile: LearnerProfile) -> dbc.Card:
+    """Name, email, dates, classes, labels and custom fields."""
+    facts = [
+        _fact("Email", html.A(profile.email, href=f"mailto:{profile.email}"), "email"),
+        _fact("Joined", fmt_date(profile.joined.date()) if profile.joined else DASH, "joined"),
+        _fact("Last access", fmt_datetime(profile.last_access), "last-access"),
+        _fact("Classes", _chips(profile.classes), "classes"),
+        _fact("Labels", _chips(profile.labels), "labels"),
+    ]
+    if profile.additional_info:
+        facts.append(_fact("Additional information", profile.additional_info, "additional-info"))
+    for field, value in profile.fields:
+        facts.append(html.Div([html.Dt(field), html.Dd(value or DASH)], className="ls-fact"))
+    return dbc.Card(
+        dbc.CardBody(
+            [html.H2("Identity", className="ls-chart-title mb-2"), html.Dl(facts, className="ls-facts mb-0")]
+        ),
+        className="ls-chart-card",
+        id="learner-identity",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Trends
+# ---------------------------------------------------------------------------------------------
+
+
+def _trend_value(measure: str, value: float) -> str:
+    return fmt_duration(value) if measure == "time_spent" else fmt_int(value)
+
+
+def _signed(measure: str, change: float) -> str:
+    sign = "+" if change > 0 else "−" if change < 0 else "±"
+    return sign + _trend_value(measure, abs(change))
+
+
+def _change_text(trend: f.Trend) -> tuple[str, str]:
+    """('+2 (+50 %)', 'up' | 'down' | 'flat'); no % when the previous period is 0."""
+    if _trend_value(trend.measure, trend.current) == _trend_value(trend.measure, trend.previous):
+        return "no change", "flat"
+    text = _signed(trend.measure, trend.change)
+    pct = trend.change_pct
+    if pct is not None:
+        text += f" ({'+' if pct >= 0 else '−'}{abs(pct):.0f}\u00a0%)"
+    else:
+        text += " (new)"
+    return text, "up" if trend.change > 0 else "down"
+
+
+def build_trends(trends: list[f.Trend], days: int) -> html.Div:
+    """One tile per measure: this period's value, the change and the previous period's value."""
+    tiles = []
+    for trend in trends:
+        change, modifier = _change_text(trend)
+        arrow = {"up": "▲ ", "down": "▼ ", "flat": ""}[modifier]
+        slug = trend.measure.replace("_", "-")
+        tiles.append(
+            dbc.Col(
+                html.Div(
+                    [
+                        html.Div(TREND_LABELS[trend.measure], className="ls-trend-label"),
+                        html.Div(
+                            _trend_value(trend.measure, trend.current),
+                            className="ls-trend-value",
+                            id=f"learner-trend-{slug}-value",
+                        ),
+                        html.Div(
+                            arrow + change,
+                            className=f"ls-trend-change ls-trend-{modifier}",
+                            id=f"learner-trend-{slug}-change",
+                        ),
+                        html.Div(
+                            f"previous {days} days: {_trend_value(trend.measure, trend.previous)}",
+                            className="ls-trend-help",
+                        ),
+                    ],
+                    className="ls-trend",
+                ),
+                xs=12,
+                sm=6,
+            )
+        )
+    return dbc.Row(tiles, className="g-3")
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout
+# ---------------------------------------------------------------------------------------------
+
+
+@guarded(can_open)
+def layout(scope=None, user_id=None, **query):
+    tz = current_app.config["LEARNSTATS"].tz
+    today = f.today_in(tz)
+    pop = learner_population(user_id)
+    with get_db().session() as s:
+        profile = learner_profile(s, scope, user_id, tz)
+        first = f.first_activity_date(s, scope, pop, tz)
+    rng, message = parse_date_range(query, today, all_time_start=first)
+    note = _scope_note(scope, user_id)
+    subtitle = [html.Span(profile.email)]
+    if profile.status != "active":
+        subtitle.append(dbc.Badge(profile.status, color="secondary", className="ms-2", id="learner-status"))
+    crumbs = (
+        dbc.Breadcrumb(
+            items=[{"label": "Overview", "href": "/"}, {"label": profile.name, "active": True}],
+            className="mb-2",
+        )
+        if scope.is_manager
+        else None
+    )
+    trends_card = dbc.Card(
+        dbc.CardBody(
+            [
+                html.Div(
+                    [
+                        html.Div(
+                            [
+                                html.H2("Trends", className="ls-chart-title"),
+                                html.Div(
+                                    "Against the period just before (platform time zone)",
+                                    className="ls-chart-subtitle",
+                                ),
+                            ]
+                        ),
+                        dbc.RadioItems(
+                            id="learner-trend-period",
+                            options=[{"label": f"Last {d} days", "value": d} for d in TREND_PERIODS],
+                            value=TREND_PERIODS[0],
+                            inline=True,
+                            className="btn-group ls-trend-toggle",
+                            inputClassName="btn-check",
+                            labelClassName="btn btn-outline-primary",
+                            labelCheckedClassName="active",
+                        ),
+                    ],
+                    className="ls-chart-header mb-3",
+                ),
+                dcc.Loading(html.Div(id="learner-trends"), type="circle", delay_show=400),
+            ]
+        ),
+        className="ls-chart-card",
+    )
+    return html.Div(
+        [
+            crumbs,
+            html.Div(
+                [
+                    html.H1(profile.name, className="h3 mb-0", id="learner-title"),
+                    html.Div(subtitle, className="text-muted"),
+                    html.Div(note, className="ls-scope-note", id="learner-scope-note") if note else None,
+                ],
+                className="mb-3",
+            ),
+            dcc.Store(id="learner-id", data=user_id),
+            dbc.Row(
+                [dbc.Col(build_identity(profile), lg=5), dbc.Col(trends_card, lg=7)],
+                className="g-3 mb-3",
+            ),
+            build_date_range_filter(PAGE, rng, all_time_start=first, message=message),
+            dcc.Loading(html.Div(id="learner-body"), type="circle", delay_show=400),
+            html.Div(
+                build_results_table(PAGE, pop, mode="trainings", title="Trainings"),
+                className="mt-4",
+            ),
+        ],
+        className="ls-learner-page",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Callbacks
+# ---------------------------------------------------------------------------------------------
+
+
+def _activity_chart(frame: pd.DataFrame, unit: str) -> dbc.Card:
+    per = {"day": "per day", "week": "per week", "month": "per month"}[unit]
+    frame = frame.copy()
+    frame["minutes"] = [round(v / 60, 1) for v in frame["time_spent"]]
+    if frame["connections"].sum() == 0:
+        figure = build_empty_state(
+            "No connection to these trainings during this period.", "learner-activity-empty"
+        )
+    else:
+        figure = make_timeseries_figure(
+            frame, "bucket", [("minutes", "Time spent (min)")], kind="bar", bucket=unit
+        )
+    return build_chart_card(
+        PAGE,
+        "activity",
+        f"Time spent {per}",
+        figure,
+        frame,
+        [
+            ("bucket", "From", "date"),
+            ("last_day", "To", "date"),
+            ("time_spent", "Time spent", "duration"),
+            ("connections", "Connections", "int"),
+            ("modules_completed", "Modules completed", "int"),
+        ],
+        "Connections to the trainings' modules, by the day they started (platform time zone)",
+    )
+
+
+@callback(
+    Output("learner-body", "children"),
+    Input({"type": "date-range", "page": PAGE}, "start_date"),
+    Input({"type": "date-range", "page": PAGE}, "end_date"),
+    State({"type": "date-preset", "page": PAGE}, "value"),
+    State("learner-id", "data"),
+)
+def update_learner_page(start_date, end_date, preset, user_id):
+    """Counters at the range's end and the activity chart over the range."""
+    scope = current_scope()
+    tz = current_app.config["LEARNSTATS"].tz
+    today = f.today_in(tz)
+    with get_db().session() as s:
+        pop = _check(scope, s, user_id)
+        rng, message = range_from_inputs(preset, start_date, end_date, today)
+        if rng is None:
+            return html.P(message, className="ls-empty", id="learner-range-error")
+        end = min(rng.end, today)
+        summary = f.status_summary(s, scope, pop, tz, as_of=end)
+        spent = f.time_spent_total(s, scope, pop, tz, as_of=end)
+        unit = f.choose_unit(rng.start, rng.end)
+        activity = f.activity_series(s, scope, pop, tz, rng.start, rng.end, unit)
+    on = f"on {end:%d/%m/%Y}"
+    cards = build_cards(
+        [
+            ("Trainings completed", fmt_int(summary.completed), f"passed, failed or expired {on}"),
+            ("In progress", fmt_int(summary.counts.get("in progress", 0)), f"of {fmt_int(summary.pairs)} training(s) {on}"),
+            ("Certificates valid", fmt_int(summary.counts.get("passed", 0)), f"passed and not expired {on}"),
+            ("Time spent", fmt_duration(spent), f"in these trainings by {end:%d/%m/%Y}"),
+        ],
+        PAGE,
+    )  # fmt: skip
+    return html.Div([cards, html.Div(_activity_chart(activity, unit), className="mt-3")])
+
+
+@callback(
+    Output("learner-trends", "children"),
+    Input("learner-trend-period", "value"),
+    State("learner-id", "data"),
+)
+def update_learner_trends(days, user_id):
+    """Active days, time spent, connections and modules completed over the last 7 or 30 days,
+    with the change against the days before."""
+    scope = current_scope()
+    tz = current_app.config["LEARNSTATS"].tz
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        days = TREND_PERIODS[0]
+    if days not in TREND_PERIODS:
+        days = TREND_PERIODS[0]
+    with get_db().session() as s:
+        pop = _check(scope, s, user_id)
+        trends = f.activity_trends(s, scope, pop, tz, days)
+    return build_trends(trends, days)

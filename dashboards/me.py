@@ -1,0 +1,33 @@
+"""/me: "My page" in the navbar of users without a manager role; it opens their learner page."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import dash
+from dash import dcc
+
+from dashboards._shell import guarded
+from data.scope import Scope
+
+
+def can_open(_scope: Scope, _session, **_) -> bool:
+    """Every signed-in user has a learner page of their own."""
+    return True
+
+
+dash.register_page(
+    __name__,
+    path="/me",
+    name="My page",
+    title="My page · Learnstats",
+    order=90,
+    access=can_open,
+    nav_label="My page",
+    nav_access=lambda scope: not scope.is_manager,
+)
+
+
+@guarded(can_open)
+def layout(scope=None, **_):
+    return dcc.Location(id="me-redirect", href=f"/learner/{quote(scope.user_id, safe='')}", refresh=True)

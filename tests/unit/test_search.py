@@ -1,0 +1,162 @@
+"""The navbar search (data.search and its callbacks): learners, trainings and classes in the
+viewer's scope, by name or email, case- and accent-insensitive; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+import flask_login
+import pytest
+
+from auth.roles import load_scope
+from auth.users import to_signed_in
+from data.models import User
+from data.search import search
+from tests.conftest import sign_in
+from tests.learner_world import build_world, post_callback, response_props
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def dash_app(request, make_app):
+    if request.param == "postgres":
+        return make_app(database_url=request.getfixturevalue("pg_db_url"))
+    return make_app()
+
+
+@pytest.fixture
+def world(factory):
+    return build_world(factory)
+
+
+def found(factory, user_id: str, text: str, limit: int = 8) -> list[tuple[str, str]]:
+    s = factory.s
+    return [(r.kind, r.id) for r in search(s, load_scope(s, user_id), text, limit)]
+
+
+def test_sea001_accent_and_case_insensitive_by_name_or_email(factory, world):
+    assert found(factory, "stats", "LEA") == [("learner", "lea")]
+    assert found(factory, "stats", "léa apprenante") == [("learner", "lea")]
+    assert found(factory, "stats", "apprenante lea") == [("learner", "lea")]  # any word order
+    assert found(factory, "stats", "lea@example") == [("learner", "lea")]
+    assert found(factory, "stats", "oeuvray") == [("learner", "zoe")]  # Œ folds to oe
+    assert found(factory, "stats", "ŒUVRAY Zoe") == [("learner", "zoe")]
+    assert found(factory, "stats", "securite") == [("training", "T1")]
+    assert found(factory, "stats", "SÉCU") == [("training", "T1")]
+    assert found(factory, "stats", "oenologie") == [("training", "T4")]
+    # "équipe": a training (Management d'équipe) and a class (Équipe commerciale).
+    assert found(factory, "stats", "equipe") == [("training", "T3"), ("class", "C1")]
+    assert found(factory, "stats", "") == []
+    assert found(factory, "stats", "   ") == []
+    assert found(factory, "stats", "%") == []  # LIKE wildcards are plain characters
+    assert found(factory, "stats", "_") == []
+
+
+def test_sea002_results_carry_label_and_page(factory, world):
+    s = factory.s
+    results = search(s, load_scope(s, "stats"), "e")
+    by_kind = {(r.kind, r.id): r for r in results}
+    lea = search(s, load_scope(s, "stats"), "lea")[0]
+    assert tuple(lea) == ("learner", "lea", "Léa Apprenante", "/learner/lea")
+    assert lea.detail == "lea@example.org"
+    [t1] = search(s, load_scope(s, "stats"), "securite")
+    assert tuple(t1) == ("training", "T1", "Sécurité au travail", "/training/T1")
+    [c1] = search(s, load_scope(s, "stats"), "commerciale")
+    assert tuple(c1) == ("class", "C1", "Équipe commerciale", "/class/C1")
+    assert len(results) == 8 and {k for k, _ in by_kind} == {"learner", "training", "class"}
+
+
+def test_sea003_class_manager_finds_only_their_class_and_its_members(factory, world):
+    assert found(factory, "cm", "equipe") == [("class", "C1")]  # not T3: no training page for them
+    assert found(factory, "cm", "support") == []  # C2 is not theirs
+    assert found(factory, "cm", "martin") == [("learner", "bob")]
+    assert found(factory, "cm", "lea") == [("learner", "lea")]
+    assert found(factory, "cm", "zoe") == []  # not a member of C1
+    assert found(factory, "cm", "securite") == []
+
+
+def test_sea004_training_manager_finds_their_training_and_its_learners(factory, world):
+    assert found(factory, "tm", "securite") == [("training", "T1")]
+    assert found(factory, "tm", "management") == []
+    assert found(factory, "tm", "lea") == [("learner", "lea")]
+    assert found(factory, "tm", "bob") == [("learner", "bob")]
+    assert found(factory, "tm", "zoe") == []
+    assert found(factory, "tm", "direction") == []
+
+
+def test_sea005_learner_finds_only_themself(factory, world):
+    assert found(factory, "lea", "lea") == [("learner", "lea")]
+    assert found(factory, "lea", "bob") == []
+    assert found(factory, "lea", "securite") == []
+    assert found(factory, "lea", "equipe") == []
+
+
+def test_sea006_limit_is_shared_fairly_between_kinds(factory, world):
+    for i in range(10):
+        factory.training(f"TA{i}", f"Alpha training {i}")
+        factory.user(f"ua{i}", first="Alpha", last=f"Person {i:02d}", email=f"alpha{i}@example.org")
+    factory.klass("CA", "Alpha class")
+    factory.s.commit()
+    results = found(factory, "stats", "alpha")
+    assert len(results) == 8
+    kinds = [k for k, _ in results]
+    # 10 trainings, 1 class, 10 learners: the class keeps its place, the others share the rest.
+    assert kinds == ["training"] * 3 + ["class"] + ["learner"] * 4
+    # Learners in people's order (last name), trainings in name order.
+    assert [i for k, i in results if k == "learner"] == ["ua0", "ua1", "ua2", "ua3"]
+    assert [i for k, i in results if k == "training"] == ["TA0", "TA1", "TA2"]
+    assert len(found(factory, "stats", "alpha", limit=3)) == 3
+    assert found(factory, "stats", "alpha", limit=0) == []
+
+
+@contextmanager
+def signed_in(server, factory, user_id: str):
+    with server.test_request_context():
+        flask_login.login_user(to_signed_in(factory.s.get(User, user_id)))
+        yield
+
+
+def test_sea007_suggestions_and_enter_through_the_callbacks(client, dash_app, world):
+    sign_in(client, "cm@example.org")
+    response = post_callback(
+        client,
+        dash_app,
+        [("shell-search-results", "children"), ("shell-search-input", "value")],
+        [("shell-search-input", "value", "équipe"), ("_pages_location", "pathname", "/")],
+    )
+    assert response.status_code == 200
+    children = response_props(response, "shell-search-results")["children"]
+    assert [c["props"]["href"] for c in children] == ["/class/C1"]
+    assert "Class" in str(children) and "Équipe commerciale" in str(children)
+    response = post_callback(
+        client,
+        dash_app,
+        [("shell-search-results", "children"), ("shell-search-input", "value")],
+        [("shell-search-input", "value", "zoe"), ("_pages_location", "pathname", "/")],
+    )
+    assert "Nothing in your scope matches “zoe”." in str(response_props(response, "shell-search-results"))
+    response = post_callback(
+        client,
+        dash_app,
+        [("shell-search-location", "href")],
+        [("shell-search-input", "n_submit", 1)],
+        [("shell-search-input", "value", "martin")],
+    )
+    assert response_props(response, "shell-search-location")["href"] == "/learner/bob"
+    # Navigating clears the box (the pathname is what changed).
+    response = post_callback(
+        client,
+        dash_app,
+        [("shell-search-results", "children"), ("shell-search-input", "value")],
+        [("_pages_location", "pathname", "/learner/bob"), ("shell-search-input", "value", "martin")],
+    )
+    assert response_props(response, "shell-search-input")["value"] == ""
+    assert response_props(response, "shell-search-results")["children"] == []
+
+
+def test_sea008_one_character_shows_nothing(server, factory, world):
+    search_ui = sys.modules["dashboards._search"]
+    with signed_in(server, factory, "stats"):
+        assert search_ui.build_suggestions("e", search_ui._results("e")) == []
+        rows = search_ui.build_suggestions("ex", search_ui._results("ex"))
+    assert 1 <= len(rows) <= 8
