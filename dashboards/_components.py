@@ -657,6 +657,11 @@ def column_defs(columns: GridColumns, link_column: tuple[str, str] | None = None
             spec["valueFormatter"] = {"function": _VALUE_FORMATTERS[kind]}
         if kind in _NUMERIC_KINDS:
             spec["type"] = "rightAligned"
+        # Texts (names, emails, titles) get the room; numbers and dates a fair share.
+        if kind in (None, "text"):
+            spec.update(flex=2, minWidth=120, tooltipField=field)
+        else:
+            spec.update(flex=1, minWidth=90)
         if link_column is not None and field == link_column[0]:
             spec["cellRenderer"] = "LsLink"
             spec["cellRendererParams"] = {"hrefField": link_column[1]}
@@ -836,7 +841,6 @@ def build_data_table(
                 defaultColDef=DEFAULT_COL_DEF,
                 rowModelType="infinite",
                 dashGridOptions=options,
-                columnSize="responsiveSizeToFit",
                 className=_grid_theme_class(),
                 style={"height": f"{height}px", "width": "100%"},
             ),
@@ -967,7 +971,6 @@ def build_static_table(
                 rowData=frame_to_rows(df),
                 defaultColDef=DEFAULT_COL_DEF,
                 dashGridOptions=options,
-                columnSize="responsiveSizeToFit",
                 className=_grid_theme_class(),
                 **grid_props,
             ),
