@@ -6,6 +6,7 @@ over the range. Every number comes from data.figures for the given scope and pop
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
@@ -18,6 +19,7 @@ from dashboards._components import (
     build_cards,
     build_chart_card,
     build_empty_state,
+    build_static_table,
     fmt_int,
     fmt_pct,
 )
@@ -198,4 +200,42 @@ def _completions_chart(page, frame, unit, per):
             ("completion_rate", "Completion rate", "pct"),
         ],
         "Bars: completions in the period; line: share of enrolled learners who completed",
+    )
+
+
+TRAININGS_COLUMNS = [
+    ("training", "Training"),
+    ("learners", "Learners", "int"),
+    ("in_progress", "In progress", "int"),
+    ("completed", "Completed", "int"),
+    ("completion_rate", "Completion", "pct"),
+    ("average_progress", "Avg. progress", "pct"),
+    ("average_score", "Avg. score", "score"),
+    ("average_time_spent", "Avg. time spent", "duration"),
+]
+
+
+def build_trainings_table(
+    page: str, session: Session, scope: Scope, pop: f.Population, tz: ZoneInfo, filename: str
+) -> html.Div | None:
+    """SPEC §5's trainings table of the population, each training linked to its page when the
+    viewer may open it (with the class filter set on a class's table); None when empty."""
+    frame = f.trainings_table(session, scope, pop, tz)
+    if frame.empty:
+        return None
+    query = f"?class={quote(pop.class_id, safe='')}" if pop.class_id else ""
+    frame["link"] = [
+        f"/training/{quote(t, safe='')}{query}" if scope.can_view_training_page(t) else ""
+        for t in frame["training_id"]
+    ]
+    return build_static_table(
+        page,
+        "trainings",
+        frame,
+        TRAININGS_COLUMNS,
+        link_column=("training", "link"),
+        title="Trainings",
+        filename=filename,
+        sheet_name="Trainings",
+        empty_sentence="No training matches this search.",
     )

@@ -4,8 +4,6 @@ results per member, with the in-place details. ("class" is a keyword: hence klas
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
@@ -14,11 +12,10 @@ from flask import current_app
 from auth.guard import current_scope
 from dashboards._components import (
     build_date_range_filter,
-    build_static_table,
     parse_date_range,
     range_from_inputs,
 )
-from dashboards._dashboard import build_statistics
+from dashboards._dashboard import build_statistics, build_trainings_table
 from dashboards._results import build_results_table
 from dashboards._shell import guarded
 from data import figures as f
@@ -108,35 +105,7 @@ def layout(scope=None, class_id=None, **query):
 
 
 def _trainings_table(session, scope: Scope, pop: f.Population, tz):
-    frame = f.trainings_table(session, scope, pop, tz)
-    if frame.empty:
-        return None
-    frame["link"] = [
-        f"/training/{quote(t, safe='')}?class={quote(pop.class_id, safe='')}"
-        if scope.can_view_training_page(t)
-        else ""
-        for t in frame["training_id"]
-    ]
-    return build_static_table(
-        PAGE,
-        "trainings",
-        frame,
-        [
-            ("training", "Training"),
-            ("learners", "Learners", "int"),
-            ("in_progress", "In progress", "int"),
-            ("completed", "Completed", "int"),
-            ("completion_rate", "Completion", "pct"),
-            ("average_progress", "Avg. progress", "pct"),
-            ("average_score", "Avg. score", "score"),
-            ("average_time_spent", "Avg. time spent", "duration"),
-        ],
-        link_column=("training", "link"),
-        title="Trainings",
-        filename=f"class-{pop.class_id}-trainings",
-        sheet_name="Trainings",
-        empty_sentence="No training matches this search.",
-    )
+    return build_trainings_table(PAGE, session, scope, pop, tz, filename=f"class-{pop.class_id}-trainings")
 
 
 @callback(

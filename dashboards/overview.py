@@ -17,11 +17,10 @@ from flask_login import current_user
 from auth.guard import current_scope
 from dashboards._components import (
     build_date_range_filter,
-    build_static_table,
     parse_date_range,
     range_from_inputs,
 )
-from dashboards._dashboard import build_statistics
+from dashboards._dashboard import build_statistics, build_trainings_table
 from dashboards._opco_dialog import build_opco_export_controls
 from dashboards._shell import guarded
 from data import figures as f
@@ -86,36 +85,12 @@ def layout(scope=None, **query):
 
 
 def _trainings_table(session, scope, tz):
-    frame = f.trainings_table(session, scope, f.ALL, tz)
-    if frame.empty:
+    table = build_trainings_table(PAGE, session, scope, f.ALL, tz, filename="trainings")
+    if table is None:
         return html.P(
             "No training is in your scope yet.", className="ls-empty", id="overview-trainings-empty"
         )
-    frame["link"] = [
-        f"/training/{quote(t, safe='')}" if scope.can_view_training_page(t) else ""
-        for t in frame["training_id"]
-    ]
-    columns = [
-        ("training", "Training"),
-        ("learners", "Learners", "int"),
-        ("in_progress", "In progress", "int"),
-        ("completed", "Completed", "int"),
-        ("completion_rate", "Completion", "pct"),
-        ("average_progress", "Avg. progress", "pct"),
-        ("average_score", "Avg. score", "score"),
-        ("average_time_spent", "Avg. time spent", "duration"),
-    ]
-    return build_static_table(
-        PAGE,
-        "trainings",
-        frame,
-        columns,
-        link_column=("training", "link"),
-        title="Trainings",
-        filename="trainings",
-        sheet_name="Trainings",
-        empty_sentence="No training matches this search.",
-    )
+    return table
 
 
 @callback(
