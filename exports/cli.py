@@ -6,7 +6,6 @@ import os
 import re
 import sys
 import tempfile
-from datetime import date
 from pathlib import Path
 
 import click
@@ -14,6 +13,7 @@ from flask import Flask, current_app
 
 from data.cli import migrated_db
 from data.scope import Forbidden, global_scope
+from exports.opco_request import BadOpcoRequest, parse_date, parse_field
 
 
 @click.command("export-results")
@@ -39,24 +39,6 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 class _UsageError(Exception):
     """A bad option value: reported on stderr, exit status 1."""
-
-
-def _parse_date(option: str, text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        if not _ISO_DATE.fullmatch(text):
-            raise ValueError
-        return date.fromisoformat(text)
-    except ValueError:
-        raise _UsageError(f"{option}: {text!r} is not a date (expected YYYY-MM-DD)") from None
-
-
-def _parse_field(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise _UsageError(f"--field: {text!r} is not NAME=VALUE")
-    return name.strip(), value
 
 
 def _parse_columns(text: str | None) -> tuple[str, ...] | None:
@@ -119,18 +101,18 @@ def export_opco_logs_command(
 
     try:
         filters = OpcoLogFilters(
-            date_from=_parse_date("--from", date_from),
-            date_to=_parse_date("--to", date_to),
+            date_from=parse_date("--from", date_from),
+            date_to=parse_date("--to", date_to),
             user_ids=user_ids,
             class_ids=class_ids,
             session_ids=session_ids,
-            fields=tuple(_parse_field(text) for text in fields),
+            fields=tuple(parse_field(text, "--field") for text in fields),
             columns=_parse_columns(columns),
         )
         kind = _output_format(out, output_format)
         if not out.parent.is_dir():
             raise _UsageError(f"--out: folder {str(out.parent)!r} does not exist")
-    except _UsageError as error:
+    except (_UsageError, BadOpcoRequest) as error:
         click.echo(f"export-opco-logs: {error}", err=True)
         sys.exit(1)
 

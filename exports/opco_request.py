@@ -83,8 +83,9 @@ class OpcoExportRequest:
         return MEDIA_TYPES[self.format]
 
 
-def _parse_date(name: str, text: str) -> date | None:
-    text = text.strip()
+def parse_date(name: str, text: str | None) -> date | None:
+    """YYYY-MM-DD or nothing; BadOpcoRequest naming the option otherwise (route and CLI)."""
+    text = (text or "").strip()
     if not text:
         return None
     try:
@@ -95,10 +96,11 @@ def _parse_date(name: str, text: str) -> date | None:
         raise BadOpcoRequest(f"{name}: {text!r} is not a date (expected YYYY-MM-DD)") from None
 
 
-def _parse_field(text: str) -> tuple[str, str]:
+def parse_field(text: str, option: str = "field") -> tuple[str, str]:
+    """NAME=VALUE; BadOpcoRequest naming the option otherwise (route and CLI)."""
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
-        raise BadOpcoRequest(f"field: {text!r} is not NAME=VALUE")
+        raise BadOpcoRequest(f"{option}: {text!r} is not NAME=VALUE")
     return name.strip(), value
 
 
@@ -135,8 +137,8 @@ def parse_opco_pairs(pairs: Iterable[tuple[str, str]]) -> OpcoExportRequest:
             raise BadOpcoRequest("columns: an empty column name (use a single empty columns= for none)")
         else:
             columns = tuple(dict.fromkeys(given))
-    date_from = _parse_date("from", _single(args, "from", ""))
-    date_to = _parse_date("to", _single(args, "to", ""))
+    date_from = parse_date("from", _single(args, "from", ""))
+    date_to = parse_date("to", _single(args, "to", ""))
     if date_from and date_to and date_from > date_to:
         raise BadOpcoRequest(
             f"from: the start date {date_from.isoformat()} is after the end date {date_to.isoformat()}"
@@ -147,7 +149,7 @@ def parse_opco_pairs(pairs: Iterable[tuple[str, str]]) -> OpcoExportRequest:
         user_ids=_ids("user", args.get("user", [])),
         class_ids=_ids("group", args.get("group", [])),
         session_ids=_ids("session", args.get("session", [])),
-        fields=tuple(dict.fromkeys(_parse_field(text) for text in args.get("field", []))),
+        fields=tuple(dict.fromkeys(parse_field(text) for text in args.get("field", []))),
         columns=columns,
     )
     fmt = _single(args, "format", "csv").strip().lower()
