@@ -35,6 +35,9 @@ from data.scope import Forbidden, Scope
 PUBLIC_PATHS = frozenset({"/login", "/_favicon.ico"})
 PUBLIC_PREFIXES = ("/assets/",)
 
+# The routes under which Dash serves its pages (full page loads).
+DASH_PAGE_RULES = ("/", "/<path:path>")
+
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 
@@ -153,12 +156,16 @@ def _guard():
             return jsonify(error="sign in first"), 401
         target = request.full_path if request.query_string else path
         return redirect(url_for("auth.login", next=target))
-    # A full page load of a page the user may not open answers 403 (the page shows why).
+    # A full page load (Dash's catch-all routes) of a page the user may not open answers 403,
+    # of an address that is no page 404; the page drawn in the browser says why.
     page_access = current_app.extensions.get("learnstats_page_access")
-    if page_access is not None and request.method == "GET" and not path.startswith("/_"):
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    if page_access is not None and request.method == "GET" and rule in DASH_PAGE_RULES:
         allowed = page_access(path)
         if allowed is False:
             return current_app.extensions["learnstats_dash"].index(), 403
+        if allowed is None:
+            return current_app.extensions["learnstats_dash"].index(), 404
     return None
 
 

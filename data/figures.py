@@ -12,7 +12,7 @@ Building blocks, each a CTE built by a private function:
   _module_facts per (learner, training, module): completion date, kept score, started
   _pair_results per (learner, training): progress, score, status, completion date
 Public functions aggregate those (cards, donuts, tables) or bucket them over a date range
-(charts). Choices where SPEC §4 is silent are written in docs/figures.md.
+(charts). Choices where SPEC §4 is silent are written in docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -103,6 +103,16 @@ def _seconds_between_default(element, compiler, **kw):
 def _greatest(a: ColumnElement, b: ColumnElement) -> ColumnElement:
     """The later of two nullable timestamps (NULL counts as 'since always')."""
     return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
+
+
+# Scores are computed in floating point: 100 x 0.29 / 1 is 28.999999999999996. A score within
+# this of the minimum reaches it (no score is ever meant to be that precise).
+SCORE_TOLERANCE = 1e-9
+
+
+def _reaches(score: ColumnElement, minimum: ColumnElement) -> ColumnElement[bool]:
+    """score >= minimum, forgiving floating-point noise (SCORE_TOLERANCE)."""
+    return score >= minimum - SCORE_TOLERANCE
 
 
 def _flag(condition) -> ColumnElement:
@@ -467,7 +477,7 @@ def _steps(pairs: CTE, facts: CTE) -> CTE:
             facts.c.completed_at,
             case((completed, facts.c.module_score), else_=0.0).label("module_score"),
             _flag(completed).label("completed"),
-            _flag(and_(completed, facts.c.module_score >= tm.min_score)).label("passed"),
+            _flag(and_(completed, _reaches(facts.c.module_score, tm.min_score))).label("passed"),
             _flag(facts.c.attempts > 0).label("started"),
         )
         .select_from(pairs)
@@ -546,7 +556,7 @@ def _pair_results(
 
     is_mandatory = tm.mandatory == true()
     done = facts.c.completed_at.is_not(None)
-    passed = and_(done, facts.c.module_score >= tm.min_score)
+    passed = and_(done, _reaches(facts.c.module_score, tm.min_score))
     sources = [
         select(*row(pairs.c.user_id, pairs.c.training_id, enrolled_at=pairs.c.enrolled_at)),
         select(*row(pairs.c.user_id, pairs.c.training_id, step=literal(1), mandatory=_flag(is_mandatory)))
@@ -1026,7 +1036,9 @@ def training_content(session: Session, scope: Scope, pop: Population, tz: ZoneIn
         select(
             facts.c.module_id,
             func.sum(_flag(done)).label("completed"),
-            func.sum(_flag(and_(done, facts.c.module_score >= TrainingModule.min_score))).label("passed"),
+            func.sum(_flag(and_(done, _reaches(facts.c.module_score, TrainingModule.min_score)))).label(
+                "passed"
+            ),
             func.avg(case((done, facts.c.module_score))).label("average_score"),
         )
         .join(
@@ -1373,7 +1385,14 @@ def module_attempts(
     attempts = session.scalars(
         select(Attempt)
         .where(Attempt.user_id == user_id, Attempt.training_id == training_id, Attempt.module_id == module_id)
-        .order_by(Attempt.started_at.desc(), Attempt.id.desc())
+        .order_by(
+            # Newest first, as keep_results "newest" means it: unfinished attempts (still going)
+            # first, then by finish, then by start.
+            case((Attempt.finished_at.is_(None), 0), else_=1),
+            Attempt.finished_at.desc(),
+            Attempt.started_at.desc(),
+            Attempt.id.desc(),
+        )
     ).all()
     answers: dict[str, dict[str, Answer]] = {}
     if attempts:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -13,6 +11,7 @@ from flask import Flask, current_app
 
 from data.cli import migrated_db
 from data.scope import Forbidden, global_scope
+from exports.files import atomic_file
 from exports.opco_request import BadOpcoRequest, parse_date, parse_field
 
 
@@ -49,12 +48,6 @@ def _parse_columns(text: str | None) -> tuple[str, ...] | None:
     if any(not name for name in names) and text.strip():
         raise _UsageError(f"--columns: {text!r} has an empty column name")
     return tuple(name for name in names if name)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _output_format(out: Path, given: str | None) -> str:
@@ -118,24 +111,16 @@ def export_opco_logs_command(
 
     db = migrated_db()
     tz = current_app.config["LEARNSTATS"].tz
-    # Written to a temporary file beside the target, renamed at the end: complete or absent.
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     try:
-        with db.session() as s, os.fdopen(handle, "wb") as file:
+        with db.session() as s, atomic_file(out) as file:
             if kind == "xlsx":
                 write_opco_logs_xlsx(s, global_scope(), filters, tz, file)
             else:
                 for chunk in iter_opco_logs_csv(s, global_scope(), filters, tz, delimiter):
                     file.write(chunk)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 -> what open() would give
-        os.replace(temporary, out)
     except (OpcoLogsError, Forbidden) as error:
-        Path(temporary).unlink(missing_ok=True)
         click.echo(f"export-opco-logs: {error}", err=True)
         sys.exit(1)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     click.echo(f"Wrote the OPCO logs to {out}.")
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -16,6 +14,7 @@ from sqlalchemy.orm import Session
 from data.figures import Population, training_results
 from data.models import Training
 from data.scope import Forbidden, Scope
+from exports.files import atomic_file
 from exports.formatting import iso_date, one_decimal, whole_minutes
 
 RESULTS_COLUMNS = (
@@ -98,14 +97,8 @@ def write_results_csv(session: Session, scope: Scope, training_id: str, out: Pat
     data, count = results_csv_bytes(session, scope, training_id, tz)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(out) as stream:
+        stream.write(data)
     return count
 
 

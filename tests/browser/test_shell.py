@@ -6,6 +6,9 @@ from urllib.parse import urlsplit
 
 from selenium.webdriver.support.ui import WebDriverWait
 
+from auth.users import find_user_by_email
+from data.demo import DEMO_ACCOUNTS, generate_demo_data
+
 NAME = "Émilie Lefèvre"
 EMAIL = "emilie.lefevre@example.org"
 PASSWORD = "s3cret-pass"
@@ -30,23 +33,34 @@ def submit_sign_in(dash_duo, email: str, password: str) -> None:
     dash_duo.find_element("#signin-submit").click()
 
 
-def test_shl001_sign_in_see_shell_and_404_then_sign_out(dash_duo, dash_app, factory):
-    add_user(factory)
+def test_shl001_demo_account_signs_in_sees_shell_and_404_then_signs_out(dash_duo, dash_app, db):
+    """As a new user would: the demo data and a printed demo account, nothing else."""
+    generate_demo_data(db, learners=20, seed=3)
+    account = next(a for a in DEMO_ACCOUNTS if a.role == "statistics_manager")
+    with db.session() as s:
+        user = find_user_by_email(s, account.email)
+        name = f"{user.first_name} {user.last_name}"
     # The browser is not signed in yet: do not let dash_duo open "/" and wait for Dash there.
     dash_duo.start_server(dash_app, navigate=False)
     base = dash_duo.server.url.rstrip("/")
 
     dash_duo.driver.get(base + "/login")
-    submit_sign_in(dash_duo, EMAIL, PASSWORD)
+    submit_sign_in(dash_duo, account.email, account.password)
     wait_for_path(dash_duo, "/")
     dash_duo.server_url = base  # signed in: the Dash app loads (dash_duo waits for it)
-    dash_duo.wait_for_text_to_equal("#shell-user-name", NAME)
+    dash_duo.wait_for_text_to_equal("#shell-user-name", name)
     assert dash_duo.find_element("#shell-signout-link").text == "Sign out"
+    assert "Overview" in dash_duo.find_element("#shell-nav").text
+    dash_duo.wait_for_element("#overview-card-learners-value")
 
     dash_duo.driver.get(base + "/no/such/page")
     dash_duo.wait_for_element("#page-not-found")
-    dash_duo.wait_for_text_to_equal("#shell-user-name", NAME)
+    dash_duo.wait_for_text_to_equal("#shell-user-name", name)
     assert "Page not found" in dash_duo.find_element("#page-not-found").text
+    # The address is no page: the document itself answers 404, the one message the browser logs.
+    [entry] = dash_duo.get_logs()
+    assert "/no/such/page" in entry["message"] and "status of 404" in entry["message"]
+    dash_duo.reset_log_timestamp()
 
     dash_duo.find_element("#shell-signout-link").click()
     wait_for_path(dash_duo, "/login")
@@ -83,5 +97,5 @@ def test_shl002_deep_link_leads_through_sign_in_to_the_page(dash_duo, dash_app, 
     wait_for_path(dash_duo, "/no/such/page")
     dash_duo.wait_for_element("#page-not-found")
     dash_duo.wait_for_text_to_equal("#shell-user-name", NAME)
-
-    assert dash_duo.get_logs() == []
+    [entry] = dash_duo.get_logs()  # the unknown address answers 404
+    assert "/no/such/page" in entry["message"] and "status of 404" in entry["message"]

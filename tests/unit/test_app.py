@@ -90,3 +90,16 @@ def test_app008_query_arguments_cannot_pose_as_layout_parameters(client, factory
         login_user(to_signed_in(factory.s.query(User).filter_by(email="stats@example.org").one()))
         page = overview["layout"](scope="x", session="y")
     assert "overview-body" in str(page)
+
+
+def test_app009_unknown_address_answers_404_and_forbidden_page_403(client, factory):
+    from tests.conftest import sign_in
+
+    factory.user(email="ann@example.org", password="s3cret-pass")
+    factory.s.commit()
+    sign_in(client, "ann@example.org", "s3cret-pass")
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404
+    assert "_dash-config" in missing.get_data(as_text=True)  # the app draws its 404 page
+    assert client.get("/training/anything").status_code == 403
+    assert client.get("/login").status_code == 302  # signed in: sent on

@@ -405,3 +405,35 @@ def test_fig019_buckets(s):
     assert buckets.last_days[-1] == date(2026, 11, 24)
     months = f.make_buckets(date(2025, 12, 15), date(2026, 2, 3), "month")
     assert months.starts == (date(2025, 12, 15), date(2026, 1, 1), date(2026, 2, 1))
+
+
+def test_fig020_a_score_at_the_minimum_passes_despite_floating_point(factory, s):
+    t = factory.training()
+    m = factory.module(max_scores=(1,))
+    factory.step(t, m, 1, min_score=29)
+    u = factory.user()
+    factory.enroll(u, t)
+    factory.attempt(u, t, m, finished="2026-03-02 10:00", scores=(0.29,))  # 100 x 0.29 = 28.999999999999996
+    row = results(s, t)[u.id]
+    assert row.status == "passed"
+    assert f.learner_modules(s, EVERYONE, TZ, t.id, u.id).iloc[0]["status"] == "passed"
+    content = f.training_content(s, EVERYONE, f.Population(training_id=t.id), TZ)
+    assert content.iloc[0]["passed_pct"] == pytest.approx(100.0)
+
+
+def test_fig021_newest_attempt_is_the_latest_finished_in_the_summary_too(factory, s):
+    t = factory.training()
+    m = factory.module(keep_results="newest")
+    factory.step(t, m, 1)
+    u = factory.user()
+    factory.enroll(u, t)
+    # x1 started first but finished last: it is the newest finished attempt.
+    factory.attempt(
+        u, t, m, started="2026-03-01 10:00", finished="2026-03-10 10:00", scores=(10,), attempt_id="x1"
+    )
+    factory.attempt(
+        u, t, m, started="2026-03-05 10:00", finished="2026-03-06 10:00", scores=(2.5,), attempt_id="x2"
+    )
+    assert f.learner_modules(s, EVERYONE, TZ, t.id, u.id).iloc[0]["score"] == pytest.approx(100.0)
+    attempts = f.module_attempts(s, EVERYONE, t.id, u.id, m.id)
+    assert [a.attempt_id for a in attempts] == ["x1", "x2"]

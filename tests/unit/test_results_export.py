@@ -97,3 +97,19 @@ def test_res006_rounding_is_half_up():
     assert whole_minutes(90) == "2"
     assert whole_minutes(29.9) == "0"
     assert date(2026, 1, 1).isoformat() == "2026-01-01"
+
+
+def test_res007_cli_file_has_ordinary_permissions(training, dash_app, tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "results.csv"
+    previous = os.umask(0o022)
+    try:
+        result = dash_app.server.test_cli_runner().invoke(
+            args=["export-results", "--training", "T1", "--out", str(out)]
+        )
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
