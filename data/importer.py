@@ -911,6 +911,109 @@ class _Importer:
                 )
         return found
 
+    def check_stored_answers(self) -> None:
+        """Answers in the database that answers.csv does not replace must still fit the
+        activities and attempts the bundle updates: the activity in the attempt's module, the
+        score at most the max score. An error goes on the row that changes the activity or
+        the attempt, one per row and column (the first offending answer, and how many more)."""
+        activities, attempts = self.defined["activity"], self.defined["attempt"]
+        act_t, att_t = m.Activity.__table__, m.Attempt.__table__
+        # Only the ids whose module or max score the bundle changes can break stored answers.
+        stored_activities = self.existing(act_t, ["id"], ["module_id", "max_score"], set(activities))
+        stored_attempts = self.existing(att_t, ["id"], ["module_id"], set(attempts))
+        moved_activities = {k[0] for k, old in stored_activities.items() if activities[k[0]] != old}
+        moved_attempts = {k[0] for k, (old,) in stored_attempts.items() if attempts[k[0]] != old}
+        if not moved_activities and not moved_attempts:
+            return
+        answers = self.parsed.get("answers.csv")
+        replaced = answers.seen if answers is not None else {}
+
+        # found[(file, id, column)] = [count, sort key of the first answer, its details]
+        found: dict[tuple[str, str, str], list[Any]] = {}
+
+        def note(file: str, ident: str, column: str, order: tuple, details: tuple) -> None:
+            entry = found.get((file, ident, column))
+            if entry is None:
+                found[(file, ident, column)] = [1, order, details]
+            else:
+                entry[0] += 1
+                if order < entry[1]:
+                    entry[1:] = [order, details]
+
+        for attempt_id, activity_id, score, att_old, act_old, max_old in self._stored_answers(
+            moved_activities, moved_attempts
+        ):
+            if (attempt_id, activity_id) in replaced:
+                continue  # answers.csv replaces it and its row is checked as usual
+            att_module = attempts.get(attempt_id, att_old)
+            act_module, max_score = activities.get(activity_id, (act_old, max_old))
+            order = (attempt_id, activity_id)
+            if _INVALID not in (att_module, act_module) and att_module != act_module:
+                if act_module != act_old:
+                    note("activities.csv", activity_id, "module_id", order, (attempt_id, att_module))
+                if att_module != att_old:
+                    note("attempts.csv", attempt_id, "module_id", order, (activity_id, act_module))
+            if max_score is not _INVALID and max_score != max_old and score > max_score:
+                note("activities.csv", activity_id, "max_score", (-score, *order), (attempt_id, score))
+
+        for (file, ident, column), (n, _order, details) in found.items():
+            line = self.parsed[file].seen[ident]
+            more = n - 1
+            s = "" if more == 1 else "s"
+            if column == "max_score":
+                attempt_id, score = details
+                new_max = activities[ident][1]
+                message = (
+                    f"max_score {_show(new_max)} is below the score {_show(score)} "
+                    f"of the stored answer of attempt {attempt_id!r}"
+                )
+                tail = f"other stored answer{s} above {_show(new_max)}"
+            elif file == "activities.csv":
+                attempt_id, module = details
+                message = (
+                    f"activity {ident!r} would move to module {activities[ident][0]!r}, but it has "
+                    f"a stored answer in attempt {attempt_id!r} of module {module!r}"
+                )
+                tail = f"other stored answer{s} in attempts of other modules"
+            else:
+                activity_id, module = details
+                message = (
+                    f"attempt {ident!r} would move to module {attempts[ident]!r}, but it has "
+                    f"a stored answer to activity {activity_id!r} of module {module!r}"
+                )
+                tail = f"other stored answer{s} to activities of other modules"
+            if more:
+                message += f" (and {more} {tail})"
+            self.error(file, line, column, message)
+
+    def _stored_answers(self, activity_ids: set[str], attempt_ids: set[str]) -> Iterator[tuple]:
+        """Stored answers to these activities or in these attempts, each once:
+        (attempt_id, activity_id, score, attempt module, activity module, activity max score)."""
+        ans, att, act = m.Answer.__table__, m.Attempt.__table__, m.Activity.__table__
+        query = select(
+            ans.c.attempt_id,
+            ans.c.activity_id,
+            ans.c.score,
+            att.c.module_id,
+            act.c.module_id,
+            act.c.max_score,
+        ).select_from(ans.join(att, att.c.id == ans.c.attempt_id).join(act, act.c.id == ans.c.activity_id))
+        # answers.activity_id has no index: each "IN" on it reads the whole table, so beyond
+        # one batch of activities a single scan is cheaper.
+        if len(activity_ids) > LOOKUP_BATCH or len(attempt_ids) > SCAN_THRESHOLD:
+            for row in self.s.execute(query.execution_options(yield_per=WRITE_BATCH)):
+                if row[0] in attempt_ids or row[1] in activity_ids:
+                    yield tuple(row)
+            return
+        seen: set[tuple[str, str]] = set()
+        lookups = [(ans.c.activity_id, activity_ids), (ans.c.attempt_id, attempt_ids)]
+        for column, ids in lookups:
+            for batch in _chunks(sorted(ids), LOOKUP_BATCH):
+                for row in self.s.execute(query.where(column.in_(batch))):
+                    if (row[0], row[1]) not in seen:
+                        seen.add((row[0], row[1]))
+                        yield tuple(row)
+
     def check_emails(self) -> None:
         """An email may not belong to another user once the bundle is imported."""
         if "users.csv" not in self.parsed or not self.emails:
@@ -1110,6 +1213,7 @@ def import_bundle(session: Session, folder: Path, tz: tzinfo) -> ImportSummary:
         )
     importer.read_all()
     importer.resolve_references()
+    importer.check_stored_answers()
     importer.check_emails()
     if importer.has_errors:
         raise BundleInvalid(importer.sorted_errors())

@@ -833,3 +833,115 @@ def test_imp031_line_numbers_in_a_crlf_file_with_a_bom(seeded, tmp_path):
         "users.csv:8: email: not an email address: 'not-an-email'",
         f"users.csv:10: created_at: not an ISO 8601 date or timestamp: '2025-02-30' {DATE_HINT}",
     ]
+
+
+# ---------------------------------------------------------------------------------------
+# Stored answers against the activities and attempts a bundle updates
+# ---------------------------------------------------------------------------------------
+
+ACTIVITIES_HEADER = "activity_id,module_id,name,max_score\n"
+ATTEMPTS_HEADER = "attempt_id,user_id,training_id,module_id,started_at,finished_at\n"
+# Both ways of finding the stored answers: "IN" lookups by id, and one scan of the answers.
+LOOKUP_MODES = pytest.mark.parametrize("scan", [False, True], ids=["lookup-by-id", "table-scan"])
+
+
+def lookup_mode(monkeypatch, scan: bool) -> None:
+    if scan:
+        monkeypatch.setattr(importer, "LOOKUP_BATCH", 1)
+        monkeypatch.setattr(importer, "SCAN_THRESHOLD", 0)
+
+
+@LOOKUP_MODES
+def test_imp032_max_score_lowered_below_a_stored_answer(seeded, tmp_path, monkeypatch, scan):
+    lookup_mode(monkeypatch, scan)
+    bundle = Bundle(tmp_path / "activities-only")
+    bundle.folder.mkdir()
+    # Stored: a1 answered 8 (at1) and 10 (at3); a2 answered 0 (at1).
+    bundle.write("activities.csv", ACTIVITIES_HEADER + "a1,m1,Couleur,5\na2,m1,Rédaction,0\n")
+    assert refused(seeded, bundle) == [
+        "activities.csv:2: max_score: max_score 5 is below the score 10 of the stored answer "
+        "of attempt 'at3' (and 1 other stored answer above 5)",
+    ]
+    bundle.write("activities.csv", ACTIVITIES_HEADER + "a1,m1,Couleur,9\n")
+    assert refused(seeded, bundle) == [
+        "activities.csv:2: max_score: max_score 9 is below the score 10 of the stored answer of attempt 'at3'",
+    ]
+
+
+@LOOKUP_MODES
+def test_imp033_activity_moved_to_another_module_with_stored_answers(seeded, changed, monkeypatch, scan):
+    lookup_mode(monkeypatch, scan)
+    changed.remove("answers.csv")  # the stored answers stay
+    changed.replace("activities.csv", "a1,m1,Couleur,10,", "a1,m2,Couleur,10,")
+    changed.replace("activities.csv", "a3,m2,Calcul,20,", "a3,m1,Calcul,20,")  # no stored answer: fine
+    assert refused(seeded, changed) == [
+        "activities.csv:2: module_id: activity 'a1' would move to module 'm2', but it has a stored answer "
+        "in attempt 'at1' of module 'm1' (and 1 other stored answer in attempts of other modules)",
+    ]
+
+
+@LOOKUP_MODES
+def test_imp034_attempt_moved_to_another_module_with_stored_answers(seeded, tmp_path, monkeypatch, scan):
+    lookup_mode(monkeypatch, scan)
+    bundle = Bundle(tmp_path / "attempts-only")
+    bundle.folder.mkdir()
+    bundle.write(
+        "attempts.csv",
+        ATTEMPTS_HEADER
+        + "at1,u1,t1,m2,2025-03-03T10:00:00,2025-03-03T10:30:00\n"  # stored answers to a1, a2 (m1)
+        + "at2,u1,t1,m1,2025-07-10T14:00:00,\n"  # no stored answer: fine
+        + "at3,u2,t1,m2,2025-03-04T09:00:00+02:00,2025-03-04T09:20:00+02:00\n",  # a1 (m1)
+    )
+    assert refused(seeded, bundle) == [
+        "attempts.csv:2: module_id: attempt 'at1' would move to module 'm2', but it has a stored answer "
+        "to activity 'a1' of module 'm1' (and 1 other stored answer to activities of other modules)",
+        "attempts.csv:4: module_id: attempt 'at3' would move to module 'm2', but it has a stored answer "
+        "to activity 'a1' of module 'm1'",
+    ]
+    # Moving the activities along with the attempts keeps the stored answers consistent, except
+    # for a1 in at1 when only at3 moves with it.
+    bundle.write("activities.csv", ACTIVITIES_HEADER + "a1,m2,Couleur,10\n")
+    bundle.write("attempts.csv", ATTEMPTS_HEADER + "at3,u2,t1,m2,2025-03-04T09:00:00+02:00,\n")
+    assert refused(seeded, bundle) == [
+        "activities.csv:2: module_id: activity 'a1' would move to module 'm2', but it has a stored answer "
+        "in attempt 'at1' of module 'm1'",
+    ]
+
+
+def test_imp035_answers_replaced_in_the_same_bundle_are_checked_as_rows(seeded, tmp_path):
+    bundle = Bundle(tmp_path / "moves")
+    bundle.folder.mkdir()
+    # a1 and a2 move to m2 with every attempt that answered them; a1's max drops to 5.
+    bundle.write("activities.csv", ACTIVITIES_HEADER + "a1,m2,Couleur,5\na2,m2,Rédaction,5\n")
+    bundle.write(
+        "attempts.csv",
+        ATTEMPTS_HEADER
+        + "at1,u1,t1,m2,2025-03-03T10:00:00,2025-03-03T10:30:00\n"
+        + "at3,u2,t1,m2,2025-03-04T09:00:00+02:00,2025-03-04T09:20:00+02:00\n",
+    )
+    # Only at3's answer to a1 is replaced: at1's stored 8 is still above 5.
+    bundle.write("answers.csv", "attempt_id,activity_id,score\nat3,a1,5\n")
+    assert refused(seeded, bundle) == [
+        "activities.csv:2: max_score: max_score 5 is below the score 8 of the stored answer of attempt 'at1'",
+    ]
+    # A replacing row is checked as a row of answers.csv.
+    bundle.write("answers.csv", "attempt_id,activity_id,score\nat3,a1,5\nat1,a1,6\n")
+    assert refused(seeded, bundle) == [
+        "answers.csv:3: score: score 6 is above the max score 5 of activity 'a1'",
+    ]
+    bundle.write("answers.csv", "attempt_id,activity_id,score\nat3,a1,5\nat1,a1,4\n")
+    summary = run_import(seeded, bundle.folder)
+    assert summary.files["activities.csv"] == importer.FileCounts(rows=2, added=0, updated=2, unchanged=0)
+    assert summary.files["answers.csv"] == importer.FileCounts(rows=2, added=0, updated=2, unchanged=0)
+    assert rows(seeded, m.Activity, "id", "module_id", "max_score") == [
+        ("a1", "m2", 5.0),
+        ("a2", "m2", 5.0),
+        ("a3", "m2", 20.0),
+        ("a4", "m3", 0.0),
+    ]
+    assert rows(seeded, m.Attempt, "id", "module_id") == [("at1", "m2"), ("at2", "m2"), ("at3", "m2")]
+    assert rows(seeded, m.Answer, "attempt_id", "activity_id", "score") == [
+        ("at1", "a1", 4.0),
+        ("at1", "a2", 0.0),
+        ("at3", "a1", 5.0),
+    ]
