@@ -23,7 +23,7 @@ from dashboards._results import register_results_callbacks
 from dashboards._search import register_search_callbacks
 from dashboards._shell import page_access, shell_layout
 from data.cli import register as register_data_cli
-from data.config import load_settings
+from data.config import SettingsError, load_settings
 from data.db import init_app as init_db
 from exports.cli import register as register_exports_cli
 from exports.routes import init_app as init_export_routes
@@ -79,6 +79,14 @@ def create_app(config: dict | None = None) -> Dash:
     return app
 
 
+def _create_or_exit() -> Dash:
+    """create_app() for the command line and servers: a bad setting ends with its message."""
+    try:
+        return create_app()
+    except SettingsError as error:
+        raise SystemExit(f"Learnstats cannot start: {error}") from None
+
+
 def _with_app_context(server: Flask) -> None:
     """Run every command inside the app context (as `flask --app app` does), also under
     Flask's test CLI runner."""
@@ -93,7 +101,7 @@ def __getattr__(name: str):
     first access so importing this module does no I/O. Flask's CLI (`flask --app app`) finds
     the Flask server under `application`; gunicorn serves `app:server`."""
     if name in ("app", "server", "application"):
-        instance = globals().get("_app") or create_app()
+        instance = globals().get("_app") or _create_or_exit()
         globals()["_app"] = instance
         return instance if name == "app" else instance.server
     raise AttributeError(name)
@@ -103,7 +111,7 @@ def main() -> None:
     """`make run`: migrate, load the demo data into an empty database, print how to sign in, serve."""
     from data.demo import DEMO_ACCOUNTS, ensure_demo_data
 
-    application = create_app()
+    application = _create_or_exit()
     server = application.server
     port = int(os.environ.get("PORT", "8050"))
     with server.app_context():

@@ -6,7 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
@@ -47,6 +47,32 @@ def _secret_key(instance: Path) -> str:
     return key
 
 
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable and what is wrong."""
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"LEARNSTATS_TIMEZONE: {name!r} is not a known time zone (e.g. Europe/Paris, UTC)"
+        ) from None
+
+
+def _check_database_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as error:
+        raise SettingsError(
+            f"LEARNSTATS_DATABASE_URL: {url!r} is not a usable database URL ({error}); "
+            "e.g. sqlite:////path/file.sqlite3 or postgresql+psycopg://user:password@127.0.0.1/learnstats"
+        ) from None
+
+
 def load_settings(overrides: dict | None = None) -> Settings:
     """Build settings from LEARNSTATS_* variables, then apply overrides (tests)."""
     overrides = dict(overrides or {})
@@ -55,12 +81,16 @@ def load_settings(overrides: dict | None = None) -> Settings:
     )
     instance.mkdir(parents=True, exist_ok=True)
     tz_name = overrides.pop("timezone", None) or os.environ.get("LEARNSTATS_TIMEZONE", "Europe/Paris")
-    ZoneInfo(tz_name)  # fail early on an unknown zone
+    _check_timezone(tz_name)
+    database_url = (
+        overrides.pop("database_url", None)
+        or os.environ.get("LEARNSTATS_DATABASE_URL")
+        or f"sqlite:///{instance / 'learnstats.sqlite3'}"
+    )
+    _check_database_url(database_url)
     settings = Settings(
         instance_path=instance,
-        database_url=overrides.pop("database_url", None)
-        or os.environ.get("LEARNSTATS_DATABASE_URL")
-        or f"sqlite:///{instance / 'learnstats.sqlite3'}",
+        database_url=database_url,
         timezone=tz_name,
         secret_key=overrides.pop("secret_key", None) or _secret_key(instance),
         smtp_url=overrides.pop("smtp_url", None) or os.environ.get("LEARNSTATS_SMTP_URL", ""),

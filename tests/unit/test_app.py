@@ -103,3 +103,36 @@ def test_app009_unknown_address_answers_404_and_forbidden_page_403(client, facto
     assert "_dash-config" in missing.get_data(as_text=True)  # the app draws its 404 page
     assert client.get("/training/anything").status_code == 403
     assert client.get("/login").status_code == 302  # signed in: sent on
+
+
+def test_app010_bad_settings_end_with_a_clear_message(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    from data.config import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="LEARNSTATS_TIMEZONE: 'Nowhere/Zone' is not a known time zone"):
+        load_settings({"instance_path": tmp_path, "timezone": "Nowhere/Zone"})
+    with pytest.raises(
+        SettingsError, match="LEARNSTATS_DATABASE_URL: 'foo://bar' is not a usable database URL"
+    ):
+        load_settings({"instance_path": tmp_path, "database_url": "foo://bar"})
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNSTATS_")}
+    env.update(LEARNSTATS_INSTANCE=str(tmp_path), LEARNSTATS_TIMEZONE="Nowhere/Zone")
+    flask = Path(sys.executable).with_name("flask")
+    result = subprocess.run(
+        [str(flask), "--app", "app", "migrate"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Learnstats cannot start: LEARNSTATS_TIMEZONE: 'Nowhere/Zone'" in result.stderr
+    assert "Traceback" not in result.stderr
