@@ -26,9 +26,8 @@ from flask import (
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
 from auth.roles import load_scope
-from auth.users import authenticate, to_signed_in
+from auth.users import authenticate, end_sessions, load_signed_in, to_signed_in
 from data.db import get_db
-from data.models import User
 from data.scope import Forbidden, Scope
 
 # Exact paths: a prefix such as "/login" would also open "/login-x", which Dash answers with its page.
@@ -68,12 +67,9 @@ SIGN_IN_PAGE = """<!doctype html>
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
+def _load_user(cookie_id: str):
     with get_db().session() as s:
-        user = s.get(User, user_id)
-        if user is None or user.status != "active":
-            return None
-        return to_signed_in(user)
+        return load_signed_in(s, cookie_id)
 
 
 def current_scope() -> Scope:
@@ -142,6 +138,8 @@ def login():
 
 @login_required
 def logout():
+    with get_db().session() as s:
+        end_sessions(s, current_user.id)
     logout_user()
     session.clear()
     return redirect("/login?signed_out=1")

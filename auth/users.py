@@ -22,6 +22,11 @@ class SignedInUser(UserMixin):
     email: str
     first_name: str
     last_name: str
+    session_version: int = 0
+
+    def get_id(self) -> str:
+        """What the session cookie holds: the session version, then the user id."""
+        return f"{self.session_version}:{self.id}"
 
     @property
     def display_name(self) -> str:
@@ -45,6 +50,7 @@ def set_password(session: Session, email: str, password: str) -> User:
     if user is None:
         raise ValueError(f"no user has the email {email!r}")
     user.password_hash = hash_password(password)
+    end_sessions(session, user.id)
     return user
 
 
@@ -59,4 +65,24 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 
 def to_signed_in(user: User) -> SignedInUser:
-    return SignedInUser(user.id, user.email, user.first_name or "", user.last_name or "")
+    return SignedInUser(
+        user.id, user.email, user.first_name or "", user.last_name or "", user.session_version or 0
+    )
+
+
+def load_signed_in(session: Session, cookie_id: str) -> SignedInUser | None:
+    """The active user a session cookie's id names, if its session version is still current."""
+    version, sep, user_id = cookie_id.partition(":")
+    if not sep or not version.isdigit():
+        return None
+    user = session.get(User, user_id)
+    if user is None or user.status != "active" or (user.session_version or 0) != int(version):
+        return None
+    return to_signed_in(user)
+
+
+def end_sessions(session: Session, user_id: str) -> None:
+    """End every session of the user (sign-out, password change): their cookies stop working."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.session_version = (user.session_version or 0) + 1

@@ -136,3 +136,27 @@ def test_app010_bad_settings_end_with_a_clear_message(tmp_path):
     assert result.returncode == 1
     assert "Learnstats cannot start: LEARNSTATS_TIMEZONE: 'Nowhere/Zone'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_app011_an_old_database_is_migrated_and_keeps_its_rows(tmp_path):
+    """A database left at the first revision is brought to the newest by migrate()."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from data.db import MIGRATIONS, Database
+
+    db = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            text("INSERT INTO users (id, email, first_name, last_name, additional_info, status, sort_key, search_text)"
+                 " VALUES ('u1', 'old@example.org', 'Old', 'User', '', 'active', '', '')")
+        )  # fmt: skip
+    db.migrate()
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT id, session_version FROM users")).all() == [("u1", 0)]
+    db.engine.dispose()

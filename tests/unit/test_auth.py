@@ -212,3 +212,38 @@ def test_ath011_signed_in_user_passes_the_guard_and_signs_out(client, factory):
     assert response.headers["Location"] == "/login?signed_out=1"
     assert "You have been signed out." in client.get("/login?signed_out=1").get_data(as_text=True)
     assert goes_to_sign_in(client.get("/"))
+
+
+def test_auth_session_ends_everywhere_on_sign_out(server, factory):
+    """A session cookie copied before sign-out no longer opens anything afterwards."""
+    from tests.conftest import sign_in
+
+    factory.user(email="copy@example.org", password="s3cret-pass")
+    factory.s.commit()
+    first = server.test_client()
+    sign_in(first, "copy@example.org", "s3cret-pass")
+    assert first.get("/_dash-layout").status_code == 200
+    stolen = first.get_cookie("session").value
+    second = server.test_client()
+    second.set_cookie("session", stolen)
+    assert second.get("/_dash-layout").status_code == 200  # the copy works while signed in
+    first.get("/logout")
+    assert second.get("/_dash-layout").status_code == 401
+    assert second.get("/").status_code == 302
+
+
+def test_auth_password_change_ends_sessions(server, factory, dash_app):
+    from tests.conftest import sign_in
+
+    factory.user(email="change@example.org", password="s3cret-pass")
+    factory.s.commit()
+    client = server.test_client()
+    sign_in(client, "change@example.org", "s3cret-pass")
+    assert client.get("/_dash-layout").status_code == 200
+    result = dash_app.server.test_cli_runner().invoke(
+        args=["set-password", "change@example.org"], input="brand-new-pass\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert client.get("/_dash-layout").status_code == 401
+    assert sign_in(client, "change@example.org", "brand-new-pass").status_code == 302
+    assert client.get("/_dash-layout").status_code == 200

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +24,17 @@ from tests.conftest import sign_in
 from tests.factories import Factory
 
 pytestmark = pytest.mark.postgres
+
+
+def _head() -> str:
+    from data.db import MIGRATIONS
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+HEAD = _head()
 
 
 @pytest.fixture
@@ -42,7 +55,7 @@ def test_pg001_migrates_a_fresh_database_and_again(pg_db):
     tables = set(inspect(pg_db.engine).get_table_names())
     assert tables == set(m.Base.metadata.tables) | {"alembic_version"}
     with pg_db.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [HEAD]
 
 
 def test_pg002_connection_key_treats_null_session_as_a_value(pg_db):
