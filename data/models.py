@@ -69,12 +69,12 @@ class User(Base):
     created_at: Mapped[datetime | None] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(16), default="active")
     password_hash: Mapped[str | None] = mapped_column(String(256))
-    # Bumped on sign-out and password change: every session signed with an older one ends.
-    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Normalised "last\tfirst\temail" (case and accents folded): SPEC §4's order of people.
     sort_key: Mapped[str] = mapped_column(SortKey, default="", index=True)
     # Normalised names and email for accent-insensitive search.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # Bumped on sign-out and password change: every session signed with an older one ends.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class UserLabel(Base):

@@ -379,7 +379,8 @@ def test_imp020_bundle_error_format_and_empty_folder(db, tmp_path):
 
 EXPECTED_SAMPLE = {
     "users": [
-        # id, email, first, last, additional info, created_at (UTC), status, password, sort key, search
+        # id, email, first, last, additional info, created_at (UTC), status, password, sort key, search,
+        # session version
         (
             "u1",
             "zoe.alvarez@example.org",
@@ -391,6 +392,7 @@ EXPECTED_SAMPLE = {
             None,
             "alvarez\tzoe\tzoe.alvarez@example.org",
             "zoe alvarez zoe.alvarez@example.org",
+            0,  # session version
         ),
         (
             "u2",
@@ -403,6 +405,7 @@ EXPECTED_SAMPLE = {
             None,
             "lefevre\tfrancois\tfrancois.lefevre@example.org",
             "francois lefevre francois.lefevre@example.org",
+            0,  # session version
         ),
         (
             "u3",
@@ -415,6 +418,7 @@ EXPECTED_SAMPLE = {
             None,
             "oeuvre\toedipe\toedipe@example.org",
             "oedipe oeuvre oedipe@example.org",
+            0,  # session version
         ),
         (
             "u4",
@@ -427,6 +431,7 @@ EXPECTED_SAMPLE = {
             None,
             "bernard\tmarc\tmarc.bernard@example.org",
             "marc bernard marc.bernard@example.org",
+            0,  # session version
         ),
         (
             "u5",
@@ -439,6 +444,7 @@ EXPECTED_SAMPLE = {
             None,
             "muller\telise\telise.manager@example.org",
             "elise muller elise.manager@example.org",
+            0,  # session version
         ),
     ],
     "user_labels": [
@@ -597,6 +603,7 @@ def test_imp023_reimport_of_a_modified_bundle_updates_without_duplicating(
         "kept-hash",  # an import never clears a password
         "alvarez-martin\tzoe\tzoe.alvarez@example.org",
         "zoe alvarez-martin zoe.alvarez@example.org",
+        0,  # session version
     )
     assert users["u3"][6] == "active"
     assert users["u6"] == (
@@ -610,6 +617,7 @@ def test_imp023_reimport_of_a_modified_bundle_updates_without_duplicating(
         None,
         "nouveau\tnoe\tnoe.nouveau@example.org",
         "noe nouveau noe.nouveau@example.org",
+        0,  # session version
     )
     assert tables["user_labels"] == [
         ("u1", "Cohorte B"),
