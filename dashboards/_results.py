@@ -178,7 +178,7 @@ def _results_rows(frame: pd.DataFrame, key: str, mode: str) -> list:
             second = html.Td(row.classes or "–")
         else:
             first = html.Td(html.Span(row.training, className="fw-semibold"))
-            second = html.Td(fmt_date(row.enrolled_at.date() if pd.notna(row.enrolled_at) else None))
+            second = html.Td(fmt_date(row.enrolled_on))
         rows.append(
             html.Tr(
                 [

@@ -1193,7 +1193,7 @@ def training_results(
     """A page of results rows and the total row count (sorting, search, paging in SQL).
 
     sort: (column, ascending) pairs among RESULT_SORTS' keys; people's order (SPEC §4) always
-    breaks ties. Returns the rows with completed_on as a local date.
+    breaks ties. Returns the rows with completed_on and enrolled_on as local dates.
     """
     results = results_query(session, scope, pop, tz, search=search, today=today)
     total = session.scalar(select(func.count()).select_from(results)) or 0
@@ -1212,6 +1212,7 @@ def training_results(
         q = q.limit(limit)
     frame = pd.DataFrame(session.execute(q).mappings().all(), columns=list(results.c.keys()))
     frame["completed_on"] = [local_date(v, tz) for v in frame["completed_at"]]
+    frame["enrolled_on"] = [local_date(v, tz) for v in frame["enrolled_at"]]
     frame["classes"] = _class_names(session, frame)
     return frame, total
 

@@ -437,3 +437,15 @@ def test_fig021_newest_attempt_is_the_latest_finished_in_the_summary_too(factory
     assert f.learner_modules(s, EVERYONE, TZ, t.id, u.id).iloc[0]["score"] == pytest.approx(100.0)
     attempts = f.module_attempts(s, EVERYONE, t.id, u.id, m.id)
     assert [a.attempt_id for a in attempts] == ["x1", "x2"]
+
+
+def test_fig022_enrollment_and_completion_days_are_local(factory, s):
+    t = factory.training()
+    m = factory.module()
+    factory.step(t, m, 1)
+    u = factory.user()
+    factory.enroll(u, t, at="2025-05-31 22:30")  # 1 June 00:30 in Paris
+    factory.attempt(u, t, m, finished="2025-12-31 23:30", scores=(10,))  # 1 January 00:30
+    frame, _ = f.training_results(s, EVERYONE, f.Population(training_id=t.id), TZ)
+    assert frame.iloc[0]["enrolled_on"] == date(2025, 6, 1)
+    assert frame.iloc[0]["completed_on"] == date(2026, 1, 1)
