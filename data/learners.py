@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from data.figures import to_local
 from data.models import (
@@ -56,15 +56,21 @@ def visible_classes(session: Session, scope: Scope, user_id: str) -> list[tuple[
     and the classes registered to a training in which the viewer sees this learner (as the
     training page's results table shows them).
     """
-    q = select(Class.id, Class.name).join(ClassMember, ClassMember.class_id == Class.id)
-    q = q.where(ClassMember.user_id == user_id)
+    # Aliases: Scope.pair_filter's exists() names ClassMember and ClassTraining, and would
+    # auto-correlate to these queries' rows if they used the same tables (a class manager would
+    # then see only the classes they manage).
+    member = aliased(ClassMember, name="learner_member")
+    registered = aliased(ClassTraining, name="registered_class")
+    enrolled = aliased(TrainingLearner, name="seen_enrollment")
+    q = select(Class.id, Class.name).join(member, member.class_id == Class.id)
+    q = q.where(member.user_id == user_id)
     if not (scope.is_global or user_id == scope.user_id):
         visible_training = (
-            select(ClassTraining.class_id)
-            .join(TrainingLearner, TrainingLearner.training_id == ClassTraining.training_id)
+            select(registered.class_id)
+            .join(enrolled, enrolled.training_id == registered.training_id)
             .where(
-                TrainingLearner.user_id == user_id,
-                scope.pair_filter(TrainingLearner.user_id, TrainingLearner.training_id),
+                enrolled.user_id == user_id,
+                scope.pair_filter(enrolled.user_id, enrolled.training_id),
             )
         )
         q = q.where(or_(Class.id.in_(sorted(scope.classes)), Class.id.in_(visible_training)))

@@ -15,9 +15,10 @@ import pytest
 from auth.guard import current_scope
 from auth.users import to_signed_in
 from dashboards._shell import build_navbar
+from data import figures as f
 from data.models import User
 from tests.conftest import sign_in
-from tests.learner_world import build_world, post_callback, response_props
+from tests.learner_world import TZ, build_world, post_callback, response_props
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -212,6 +213,34 @@ def test_lrn006_training_manager_sees_the_learner_limited_to_their_training(serv
     }
     [bars] = find(body, "learner-activity-graph").figure.data
     assert sum(bars.y) == 90.0  # M1 d-10 60 min + M2 d-3 30 min
+
+
+def test_lrn012_a_manager_sees_the_classes_registered_to_the_trainings_they_see_her_in(
+    server, factory, world
+):
+    # Two more classes of lea's: C4 registered to T1 (which cm sees through C1, tm as its
+    # manager), C5 registered to T3 only (C2's training: neither manager sees lea there).
+    lea = world.users["lea"]
+    factory.klass("C4", "Managers 2025-2026", members=[lea], trainings=[world.trainings["T1"]])
+    factory.klass("C5", "Ateliers", members=[lea], trainings=[world.trainings["T3"]])
+    factory.s.commit()
+    for manager in ("cm", "tm"):
+        with signed_in(server, factory, manager):
+            page = pg("learner").layout(user_id="lea")
+            scope = current_scope()
+        classes = [text(c) for c in find(page, "learner-classes").children]
+        assert classes == ["Équipe commerciale", "Managers 2025-2026"], manager
+        # The same names as the class column of the T1 results this manager sees.
+        results, _ = f.training_results(factory.s, scope, f.Population(training_id="T1", user_id="lea"), TZ)
+        assert results["classes"].tolist() == ["Équipe commerciale, Managers 2025-2026"], manager
+    with signed_in(server, factory, "lea"):
+        page = pg("learner").layout(user_id="lea")
+    assert [text(c) for c in find(page, "learner-classes").children] == [
+        "Ateliers",
+        "Équipe commerciale",
+        "Managers 2025-2026",
+        "Support client",
+    ]
 
 
 def test_lrn007_reversed_range_says_so(server, factory, world):
