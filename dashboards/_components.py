@@ -134,6 +134,19 @@ def _single(value):
     return value
 
 
+MAX_RANGE_YEARS = 50
+
+
+def too_long_message(start: date, end: date) -> str | None:
+    """A sentence when the range spans more than MAX_RANGE_YEARS years (nothing to chart there)."""
+    if (end - start).days > MAX_RANGE_YEARS * 366:
+        return (
+            f"The range {start.isoformat()} – {end.isoformat()} is longer than {MAX_RANGE_YEARS} years; "
+            "choose a shorter one."
+        )
+    return None
+
+
 def reversed_message(start: date, end: date) -> str:
     return f"The start date {start.isoformat()} is after the end date {end.isoformat()}."
 
@@ -171,6 +184,9 @@ def parse_date_range(
     start, end = _parse_iso_day(start_text), _parse_iso_day(end_text)
     if start > end:
         return fallback, reversed_message(start, end) + " Showing the last 30 days."
+    too_long = too_long_message(start, end)
+    if too_long:
+        return fallback, too_long + " Showing the last 30 days."
     return DateRange(start, end, "custom"), None
 
 
@@ -184,6 +200,9 @@ def range_from_inputs(
         return None, EMPTY_RANGE_MESSAGE
     if start_day > end_day:
         return None, reversed_message(start_day, end_day)
+    too_long = too_long_message(start_day, end_day)
+    if too_long:
+        return None, too_long
     label = preset if preset in PRESETS else "custom"
     if label != "custom":
         # The dates were edited by hand to something the preset does not mean: custom.

@@ -151,13 +151,15 @@ def _progress_chart(page, frame, unit):
     if frame["learners"].max() == 0:
         figure = build_empty_state("No learner was enrolled during this period.", f"{page}-progress-empty")
     else:
+        # Each value is read at the end of its bucket: plotted there, named by the bucket.
         figure = make_timeseries_figure(
             frame,
-            "last_day",
+            "bucket",
             [("average_progress", "Average progress")],
             kind="line",
             y_suffix=" %",
             bucket=unit,
+            point_at="end",
         )
     return build_chart_card(
         page,

@@ -173,6 +173,19 @@ def _x_axis(x_values: pd.Series, bucket: str) -> dict:
     return axis
 
 
+def _period(x_values: pd.Series, bucket: str) -> dict:
+    """Plotly's xperiod/xperiod0 for buckets of a day, a week (from Monday) or a month."""
+    if not len(x_values):
+        return {}
+    first = pd.Timestamp(x_values.min())
+    if bucket == "day":
+        return {"xperiod": DAY_MS, "xperiod0": first.strftime("%Y-%m-%d")}
+    if bucket == "week":
+        monday = first - pd.Timedelta(days=first.weekday())
+        return {"xperiod": 7 * DAY_MS, "xperiod0": monday.strftime("%Y-%m-%d")}
+    return {"xperiod": "M1", "xperiod0": first.replace(day=1).strftime("%Y-%m-%d")}
+
+
 def make_timeseries_figure(
     df: pd.DataFrame,
     x: str,
@@ -181,8 +194,13 @@ def make_timeseries_figure(
     y_suffix: str = "",
     bucket: str = "day",
     secondary: tuple[str, str] | None = None,
+    point_at: str = "middle",
 ) -> go.Figure:
     """One trace per (column, label) of `ys` over the dates in column `x` (one row per bucket).
+
+    Each value covers its bucket's period (a bar spans its day, week or month, so even a single
+    bucket is wide enough to see); `point_at` ("start", "middle", "end") places lines' points in
+    the period — "end" for values read at the end of each bucket.
 
     kind "line" or "bar" (bars are grouped); `y_suffix` ("%" or " %" for rates, which also fixes
     the axis to 0–100); `bucket` ("day", "week", "month") formats the x axis and the hover;
@@ -195,6 +213,7 @@ def make_timeseries_figure(
         raise ValueError(f"bucket must be 'day', 'week' or 'month', not {bucket!r}")
     x_values = pd.to_datetime(df[x]) if len(df) else pd.Series([], dtype="datetime64[ns]")
     hover_x = BUCKET_HOVER_FORMAT[bucket]
+    period = _period(x_values, bucket)
     fig = go.Figure()
     many_points = len(df) > 40
     for i, (column, label) in enumerate(ys):
@@ -204,7 +223,15 @@ def make_timeseries_figure(
         color = PALETTE[i % len(PALETTE)]
         if kind == "bar":
             fig.add_trace(
-                go.Bar(x=x_values, y=values, name=label, marker={"color": color}, hovertemplate=hover)
+                go.Bar(
+                    x=x_values,
+                    y=values,
+                    name=label,
+                    marker={"color": color},
+                    hovertemplate=hover,
+                    xperiodalignment="middle",
+                    **period,
+                )
             )
         else:
             fig.add_trace(
@@ -216,6 +243,8 @@ def make_timeseries_figure(
                     line={"color": color, "width": 2},
                     marker={"size": 5},
                     hovertemplate=hover,
+                    xperiodalignment=point_at,
+                    **period,
                 )
             )
     if secondary is not None:
@@ -230,6 +259,8 @@ def make_timeseries_figure(
                 line={"color": SECONDARY_COLOR, "width": 2, "dash": "dot"},
                 marker={"size": 5},
                 hovertemplate=f"{label}: %{{y:.1f}}%<extra></extra>",
+                xperiodalignment="middle",
+                **period,
             )
         )
     y_axis: dict = {"ticksuffix": y_suffix}

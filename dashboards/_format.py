@@ -5,16 +5,16 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 
 from dashboards._components import DASH, _missing, fmt_date, fmt_duration, fmt_int, fmt_pct
+from dashboards._figures import STATUS_COLORS as FIGURE_STATUS_COLORS
 
-STATUS_COLORS = {
-    "passed": "success",
-    "failed": "danger",
-    "expired": "warning",
-    "in progress": "primary",
-    "not started": "secondary",
-    "awaiting grading": "info",
-    "not answered": "light",
+# Badges share the charts' status colours (dashboards/_figures.py); the answer states of the
+# module summary have their own.
+BADGE_COLORS = {
+    **FIGURE_STATUS_COLORS,
+    "awaiting grading": "#06b6d4",
+    "not answered": "#e5e7eb",
 }
+DARK_TEXT = {"not started", "not answered", "in progress"}
 
 
 def fmt_datetime(value) -> str:
@@ -25,10 +25,11 @@ def fmt_datetime(value) -> str:
 
 
 def status_badge(status: str) -> dbc.Badge:
+    """A status as a pill in the same colour as in the charts."""
     return dbc.Badge(
         status,
-        color=STATUS_COLORS.get(status, "secondary"),
-        text_color="dark" if status == "not answered" else None,
+        color=BADGE_COLORS.get(status, "#9ca3af"),
+        text_color="dark" if status in DARK_TEXT else None,
         className="ls-status",
         pill=True,
     )

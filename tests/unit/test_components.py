@@ -464,3 +464,14 @@ def test_cmp023_static_table_with_links_and_download():
     xlsx = c.static_table_file("xlsx", grid.rowData, meta)
     sheet = openpyxl.load_workbook(io.BytesIO(base64.b64decode(xlsx["content"]))).active
     assert [cell.value for cell in sheet[2]] == ["Safety", 66.7, 62]
+
+
+def test_cmp_huge_range_gives_a_message_not_an_error():
+    today = date(2026, 11, 24)
+    rng, message = c.parse_date_range({"start": "0001-01-01", "end": "9999-12-31"}, today)
+    assert rng == c.default_range(today)
+    assert "longer than 50 years" in message
+    rng, message = c.range_from_inputs("custom", "0001-01-01", "9999-12-31", today)
+    assert rng is None and "longer than 50 years" in message
+    rng, message = c.range_from_inputs("custom", "2000-01-01", "2026-11-24", today)
+    assert message is None and rng.days == 9825
