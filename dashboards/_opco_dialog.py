@@ -9,7 +9,8 @@ Download now is a plain link to /download/opco-logs?<query> (exports/routes.py) 
 filters, so the browser streams the file itself. Receive by email is two callbacks: a normal one
 checks the request in the user's scope and signs a job ticket (user, scope, filters), then a
 background callback (diskcache or Celery: no request context there) verifies the ticket and
-runs exports.opco_mail.run_opco_email_job, reporting queued / building / sending / sent / failed.
+runs exports.opco_mail.run_opco_email_job, reporting queued / building / sending / sent / failed
+through its `progress` output (opco-job-progress), which the dialog shows while the job runs.
 
 Component ids: opco-open-button, opco-dialog, opco-preset, opco-dates, opco-sessions,
 opco-users, opco-groups, opco-fields, opco-columns, opco-all-columns, opco-format,
@@ -391,12 +392,20 @@ def email_opco_logs(set_progress, ticket):
     job_id = str(ticket.get("job", ""))
     server = _server_for(ticket)
     if server is None:
-        return {"job": job_id, "state": "failed", "message": "Failed: this worker does not serve this site."}
+        return _report_final(set_progress, job_id, "Failed: this worker does not serve this site.")
     try:
         job = read_job(server.config["LEARNSTATS"].secret_key, str(ticket["token"]))
     except BadSignature:
-        return {"job": job_id, "state": "failed", "message": "Failed: the request was not valid; try again."}
+        return _report_final(set_progress, job_id, "Failed: the request was not valid; try again.")
+    # Every state, the final one included, goes through set_progress: the dialog shows the
+    # progress store (see register_opco_dialog_callbacks).
     return run_opco_email_job(server, job, on_state=set_progress)
+
+
+def _report_final(set_progress, job_id: str, message: str) -> dict:
+    state = {"job": job_id, "state": "failed", "message": message, "at": ""}
+    set_progress(state)
+    return state
 
 
 def latest_job_state(queued: dict | None, progress: dict | None, result: dict | None) -> dict | None:
@@ -491,11 +500,17 @@ def register_opco_dialog_callbacks(app: dash.Dash) -> None:
         running=[(Output("opco-email-button", "disabled"), True, False)],
         prevent_initial_call=True,
     )(email_opco_logs)
+    # The job's state is shown from the queued store and the background callback's progress
+    # output only. opco-job-result is the background callback's own output: as an Input it
+    # would hold this callback back until the job ends (the renderer waits for a pending
+    # callback's outputs), so the live states (queued, building, sending, attempt n of 3)
+    # would never show. It is read as State; the final state also comes through set_progress
+    # (the last progress value is sent with the result, and without progress_default it stays).
     app.callback(
         Output("opco-job-status", "children"),
         Input("opco-job-queued", "data"),
         Input("opco-job-progress", "data"),
-        Input("opco-job-result", "data"),
+        State("opco-job-result", "data"),
         prevent_initial_call=True,
     )(show_opco_job_state)
 

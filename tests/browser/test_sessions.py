@@ -24,10 +24,17 @@ def free_port() -> int:
 
 
 class Inbox:
-    def __init__(self):
+    """Answers 451 (try again later) to the first `refuse` messages, then accepts them."""
+
+    def __init__(self, refuse: int = 0):
+        self.refuse = refuse
+        self.refused = 0
         self.messages = []
 
     async def handle_DATA(self, server, session, envelope):
+        if self.refused < self.refuse:
+            self.refused += 1
+            return "451 4.3.0 Mailbox busy, try again later"
         self.messages.append(envelope.content)
         return "250 OK"
 
@@ -43,7 +50,7 @@ def wait_for_download(folder: Path, timeout: float = 20) -> Path:
 
 
 def test_ses_b001_session_page_export_dialog_download_and_email(dash_duo, make_app, tmp_path):
-    inbox = Inbox()
+    inbox = Inbox(refuse=2)
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
@@ -99,8 +106,16 @@ def test_ses_b001_session_page_export_dialog_download_and_email(dash_duo, make_a
         sign_in(client, ACCOUNTS["inst"])
         assert client.get(f"{expected_path.path}?{expected_path.query}").get_data() == data
 
+        # The mail server refuses the first two attempts: while the job runs (about 6 s of
+        # retries), the dialog shows its live state, the retry and why the last attempt failed.
         dash_duo.find_element("#opco-email-button").click()
+        dash_duo.wait_for_text_to_equal("#opco-job-state-name", "Sending", timeout=15)
+        dash_duo.wait_for_contains_text("#opco-job-state-message", "attempt 2 of 3", timeout=15)
+        assert "previous attempt failed" in dash_duo.find_element("#opco-job-state-message").text
+        assert "Mailbox busy" in dash_duo.find_element("#opco-job-state-message").text
+        assert inbox.messages == []
         dash_duo.wait_for_text_to_equal("#opco-job-state-name", "Sent", timeout=30)
+        assert inbox.refused == 2
         assert "Sent to inst@example.org" in dash_duo.find_element("#opco-job-state-message").text
         assert len(inbox.messages) == 1
         assert b"/exports/opco-logs/" in inbox.messages[0]

@@ -193,6 +193,7 @@ def test_dlg006_receive_by_email_end_to_end_through_the_callbacks(make_app):
         # A ticket altered in the browser is refused by the job.
         forged = dict(ticket, token=ticket["token"][:-4] + "AAAA")
         assert dialog.email_opco_logs(progress.append, forged)["state"] == "failed"
+        assert progress[-1]["state"] == "failed"  # shown through the progress output too
         assert len(inbox.messages) == 1
     finally:
         controller.stop()
@@ -239,3 +240,19 @@ def test_dlg009_callbacks_are_registered_on_each_app(make_app):
     manager = app._background_manager
     assert type(manager).__name__ == "DiskcacheManager"
     assert str(app.server.config["LEARNSTATS"].instance_path) in manager.handle.directory
+
+
+def test_dlg010_job_state_is_shown_while_the_job_runs(make_app):
+    """The status line must not wait for the background callback: none of its inputs is an
+    output of that callback (the renderer holds such a callback until the job ends); it listens
+    to the background callback's progress output, which carries every state."""
+    app = make_app()
+    [(bg_key, background)] = [(k, v) for k, v in app.callback_map.items() if "opco-job-result.data" in k]
+    bg_outputs = set(bg_key.strip(".").split("..")) | {bg_key}
+    [status] = [v for k, v in app.callback_map.items() if k == "opco-job-status.children"]
+    inputs = {f"{i['id']}.{i['property']}" for i in status["inputs"]}
+    assert inputs == {"opco-job-queued.data", "opco-job-progress.data"}
+    assert not inputs & bg_outputs
+    spec = background["background"]
+    assert [str(o) for o in spec["progress"]] == ["opco-job-progress.data"]
+    assert "progressDefault" not in spec  # the last state stays shown when the job ends
