@@ -93,7 +93,9 @@ def _stream_csv(export: OpcoExportRequest, scope: Scope, filename: str) -> Respo
         with stack:
             yield from chunks
 
-    response = Response(stream_with_context(generate()), mimetype=export.media_type)
+    # content_type, not mimetype: the media type already names its charset, which Flask would
+    # add a second time to a text/* mimetype.
+    response = Response(stream_with_context(generate()), content_type=export.media_type)
     return _attachment(response, filename)
 
 
@@ -109,7 +111,7 @@ def _stream_xlsx(export: OpcoExportRequest, scope: Scope, filename: str) -> Resp
         size = os.fstat(reader.fileno()).st_size
     finally:
         os.unlink(path)  # the open reader keeps the data until it is closed
-    response = Response(_file_chunks(reader), mimetype=MEDIA_TYPES["xlsx"], direct_passthrough=True)
+    response = Response(_file_chunks(reader), content_type=MEDIA_TYPES["xlsx"], direct_passthrough=True)
     response.headers["Content-Length"] = str(size)
     return _attachment(response, filename)
 
@@ -155,9 +157,10 @@ def download_emailed_export(token: str) -> Response:
         return error_response(
             410, "File removed", "This file is no longer available: export it again from Learnstats."
         )
+    content_type = MEDIA_TYPES["xlsx" if link.stored_name.endswith(".xlsx") else "csv"]
     response = send_file(
         path,
-        mimetype=MEDIA_TYPES["xlsx" if link.stored_name.endswith(".xlsx") else "csv"],
+        mimetype=content_type,
         as_attachment=True,
         download_name=link.download_name,
         conditional=False,
@@ -165,6 +168,7 @@ def download_emailed_export(token: str) -> Response:
         max_age=0,
     )
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Type"] = content_type  # send_file would add the charset twice
     return response
 
 

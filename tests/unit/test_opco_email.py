@@ -123,6 +123,7 @@ def test_mail001_the_mail_arrives_and_its_link_downloads_the_same_bytes(world, s
     assert emailed.status_code == 200, emailed.get_data(as_text=True)
     assert emailed.headers["Content-Disposition"].startswith("attachment; filename=opco-logs-s-a-")
     now = client.get("/download/opco-logs?session=s-a&delimiter=%3B")
+    assert emailed.headers["Content-Type"] == now.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert emailed.get_data() == now.get_data()
     assert emailed.get_data().startswith(b"\xef\xbb\xbfLast name;First name;Email;")
 
@@ -137,7 +138,9 @@ def test_mail002_xlsx_by_email(world, smtp):
     sign_in(client, ACCOUNTS["stat"])
     response = client.get(path)
     assert response.status_code == 200
-    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert response.headers["Content-Type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     assert response.get_data()[:2] == b"PK"
 
 
