@@ -1591,16 +1591,36 @@ def activity_trends(
     """Active days, time spent, connections and modules completed over [today - days + 1,
     today] against the `days` days before (platform time zone).
 
-    Active days: days with a login or a connection start (SPEC §4's active user), summed over
-    the population's learners (for one learner: the days they were active). Time spent
-    (seconds), connections and modules completed as in activity_series.
+    Active days: the days each of the population's learners was active, summed over them (for
+    one learner: the days they were active). For global roles and the learner themself, a day
+    with a login or a connection start (SPEC §4's active user). For a viewer whose view is
+    limited to some trainings, a day with a connection start on a module of the trainings in
+    view: logins are platform-wide, not tied to a training, so they are left out, as are
+    connections to other trainings. Time spent (seconds), connections and modules completed as
+    in activity_series.
     """
     if days < 1:
         raise ValueError("a trend needs at least one day")
     today = today or today_in(tz)
     start = today - timedelta(days=2 * days - 1)
-    active = active_users_series(session, scope, pop, tz, start, today, unit="day")["active_users"].tolist()
     series = activity_series(session, scope, pop, tz, start, today, unit="day")
+    whole_view = scope.is_global or (pop.user_id is not None and pop.user_id == scope.user_id)
+    if whole_view:
+        logins_too = active_users_series(session, scope, pop, tz, start, today, unit="day")
+        active = logins_too["active_users"].tolist()
+    else:
+        bounds = _bucket_bounds(make_buckets(start, today, "day"), tz)
+        spans = (
+            _population_connections(_pairs(scope, pop))
+            .where(Connection.connected_at >= bounds[0], Connection.connected_at < bounds[-1])
+            .subquery("trend_connections")
+        )
+        index = _bucket_index(spans.c.connected_at, bounds).label("i")
+        rows = session.execute(select(index, func.count(distinct(spans.c.user_id))).group_by(index)).all()
+        active = [0] * (len(bounds) - 1)
+        for i, count in rows:
+            if 0 <= i < len(active):
+                active[i] = int(count)
     columns = {
         "active_days": active,
         "time_spent": series["time_spent"].tolist(),

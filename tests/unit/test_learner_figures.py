@@ -9,7 +9,7 @@ import pytest
 
 from data import figures as f
 from data.scope import Scope, global_scope
-from tests.learner_world import TZ, build_world
+from tests.learner_world import TZ, build_world, local
 
 EVERYONE = global_scope()
 HOUR = 3600.0
@@ -136,3 +136,35 @@ def test_lfig005_activity_days_follow_the_platform_time_zone_across_dst(factory)
     assert spent.current == pytest.approx(4200)
     assert (connections.current, connections.previous) == (2, 0)
     assert done.current == 0
+
+
+def test_lfig006_active_days_of_a_limited_view_count_only_connections_to_the_trainings_in_view(factory):
+    w = build_world(factory)
+    s = factory.s
+    cm = Scope(user_id="cm", classes=frozenset({"C1"}), class_trainings={"C1": frozenset({"T1", "T2"})})
+    tm = Scope(user_id="tm", trainings=frozenset({"T1"}))
+
+    def active_days(scope, days, user_id="lea"):
+        trends = {
+            t.measure: t for t in f.activity_trends(s, scope, lea_page(user_id), TZ, days, today=w.today)
+        }
+        return trends["active_days"].current, trends["active_days"].previous
+
+    # Class manager of C1 (lea's T1, T2: M1, M2, M3): connections M2 d-3, M3 d-2 against M1
+    # d-10. Her logins (d-5, d-1) and the M4 connection of d-1 (T3, outside the view) add no day.
+    assert active_days(cm, 7) == (2, 1)
+    assert active_days(cm, 30) == (3, 1)  # d-10, d-3, d-2 against d-40
+    # Training manager of T1 (M1, M2): M2 d-3 against M1 d-10; a month: d-10, d-3 against d-40.
+    assert active_days(tm, 7) == (1, 1)
+    assert active_days(tm, 30) == (2, 1)
+    # The learner herself, even without a global role, and global roles: logins and every
+    # connection (SPEC §4's active user), as in test_lfig004.
+    assert active_days(Scope(user_id="lea"), 7) == (4, 1)
+    assert active_days(EVERYONE, 7) == (4, 1)
+    # Only logins in the period: a day for a global viewer, none for the training manager,
+    # whose time spent and connections are 0 too.
+    factory.login(w.users["bob"], local(w.today, 2, 12))
+    factory.s.commit()
+    assert active_days(EVERYONE, 7, "bob") == (1, 0)
+    assert active_days(tm, 7, "bob") == (0, 0)
+    assert active_days(cm, 7, "bob") == (0, 0)

@@ -18,7 +18,7 @@ from dashboards._shell import build_navbar
 from data import figures as f
 from data.models import User
 from tests.conftest import sign_in
-from tests.learner_world import TZ, build_world, post_callback, response_props
+from tests.learner_world import TZ, build_world, local, post_callback, response_props
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -197,12 +197,19 @@ def test_lrn005_class_manager_sees_the_member_limited_to_the_class_trainings(ser
     trends = trend_texts(week)
     assert trends["time-spent"] == ("45 min", "▼ −15 min (−25\u00a0%)")  # 30 + 15 against 60
     assert trends["modules-completed"] == ("1", "no change")  # M2 against M1
+    # Days with a connection to T1 or T2: d-3, d-2 against d-10 (her logins and the T3
+    # connection of d-1 are outside the view).
+    assert trends["active-days"] == ("2", "▲ +1 (+100\u00a0%)")
 
 
 def test_lrn006_training_manager_sees_the_learner_limited_to_their_training(server, factory, world):
+    factory.login(world.users["bob"], local(world.today, 2, 12))
+    factory.s.commit()
     with signed_in(server, factory, "tm"):
         page = pg("learner").layout(user_id="lea")
         body = pg("learner").update_learner_page(*last_30_days(world), "lea")
+        week = pg("learner").update_learner_trends(7, "lea")
+        bob_week = pg("learner").update_learner_trends(7, "bob")
     assert text(find(page, "learner-scope-note")) == "Figures limited to the trainings you manage."
     assert [text(c) for c in find(page, "learner-classes").children] == ["Équipe commerciale"]
     assert card_values(body) == {
@@ -213,6 +220,13 @@ def test_lrn006_training_manager_sees_the_learner_limited_to_their_training(serv
     }
     [bars] = find(body, "learner-activity-graph").figure.data
     assert sum(bars.y) == 90.0  # M1 d-10 60 min + M2 d-3 30 min
+    # Active days: a connection to T1's modules (M2 d-3 against M1 d-10), not her logins.
+    trends = trend_texts(week)
+    assert trends["active-days"] == ("1", "no change")
+    assert trends["connections"] == ("1", "no change")
+    # Bob's only connection (M1) is d-20: no active day in either week, his login of d-2 is not
+    # tied to a training.
+    assert trend_texts(bob_week)["active-days"] == ("0", "no change")
 
 
 def test_lrn012_a_manager_sees_the_classes_registered_to_the_trainings_they_see_her_in(
