@@ -151,7 +151,8 @@ def _progress_chart(page, frame, unit):
     if frame["learners"].max() == 0:
         figure = build_empty_state("No learner was enrolled during this period.", f"{page}-progress-empty")
     else:
-        # Each value is read at the end of its bucket: plotted there, named by the bucket.
+        # Each value is read at the end of its bucket (the table gives that day), plotted at the
+        # bucket like the other charts so that "week of" names the same week everywhere.
         figure = make_timeseries_figure(
             frame,
             "bucket",
@@ -159,7 +160,6 @@ def _progress_chart(page, frame, unit):
             kind="line",
             y_suffix=" %",
             bucket=unit,
-            point_at="end",
         )
     return build_chart_card(
         page,

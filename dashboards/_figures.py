@@ -173,19 +173,6 @@ def _x_axis(x_values: pd.Series, bucket: str) -> dict:
     return axis
 
 
-def _period(x_values: pd.Series, bucket: str) -> dict:
-    """Plotly's xperiod/xperiod0 for buckets of a day, a week (from Monday) or a month."""
-    if not len(x_values):
-        return {}
-    first = pd.Timestamp(x_values.min())
-    if bucket == "day":
-        return {"xperiod": DAY_MS, "xperiod0": first.strftime("%Y-%m-%d")}
-    if bucket == "week":
-        monday = first - pd.Timedelta(days=first.weekday())
-        return {"xperiod": 7 * DAY_MS, "xperiod0": monday.strftime("%Y-%m-%d")}
-    return {"xperiod": "M1", "xperiod0": first.replace(day=1).strftime("%Y-%m-%d")}
-
-
 def make_timeseries_figure(
     df: pd.DataFrame,
     x: str,
@@ -194,13 +181,9 @@ def make_timeseries_figure(
     y_suffix: str = "",
     bucket: str = "day",
     secondary: tuple[str, str] | None = None,
-    point_at: str = "middle",
 ) -> go.Figure:
     """One trace per (column, label) of `ys` over the dates in column `x` (one row per bucket).
 
-    Each value covers its bucket's period (a bar spans its day, week or month, so even a single
-    bucket is wide enough to see); `point_at` ("start", "middle", "end") places lines' points in
-    the period — "end" for values read at the end of each bucket.
 
     kind "line" or "bar" (bars are grouped); `y_suffix` ("%" or " %" for rates, which also fixes
     the axis to 0–100); `bucket` ("day", "week", "month") formats the x axis and the hover;
@@ -213,7 +196,8 @@ def make_timeseries_figure(
         raise ValueError(f"bucket must be 'day', 'week' or 'month', not {bucket!r}")
     x_values = pd.to_datetime(df[x]) if len(df) else pd.Series([], dtype="datetime64[ns]")
     hover_x = BUCKET_HOVER_FORMAT[bucket]
-    period = _period(x_values, bucket)
+    # Bars as wide as most of their bucket, whatever the number of buckets (one is not a sliver).
+    bar_width = 0.8 * {"day": 1, "week": 7, "month": 30}[bucket] * DAY_MS / max(1, len(ys))
     fig = go.Figure()
     many_points = len(df) > 40
     for i, (column, label) in enumerate(ys):
@@ -229,8 +213,7 @@ def make_timeseries_figure(
                     name=label,
                     marker={"color": color},
                     hovertemplate=hover,
-                    xperiodalignment="middle",
-                    **period,
+                    width=[bar_width] * len(values),
                 )
             )
         else:
@@ -243,8 +226,6 @@ def make_timeseries_figure(
                     line={"color": color, "width": 2},
                     marker={"size": 5},
                     hovertemplate=hover,
-                    xperiodalignment=point_at,
-                    **period,
                 )
             )
     if secondary is not None:
@@ -259,8 +240,6 @@ def make_timeseries_figure(
                 line={"color": SECONDARY_COLOR, "width": 2, "dash": "dot"},
                 marker={"size": 5},
                 hovertemplate=f"{label}: %{{y:.1f}}%<extra></extra>",
-                xperiodalignment="middle",
-                **period,
             )
         )
     y_axis: dict = {"ticksuffix": y_suffix}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from flask import current_app
 from sqlalchemy import select
 
@@ -102,6 +102,7 @@ def layout(scope=None, training_id=None, **query):
                 className="mb-3",
             ),
             dcc.Store(id="training-id", data=training_id),
+            dcc.Store(id="training-class-url"),
             build_date_range_filter(PAGE, rng, all_time_start=first, message=message, extra=[class_filter]),
             dcc.Loading(html.Div(id="training-body"), type="circle", delay_show=400),
             html.Div(id="training-content", className="mt-4"),
@@ -186,3 +187,23 @@ def update_training_page(start_date, end_date, class_choice, preset, training_id
         else:
             body = build_statistics(PAGE, s, scope, pop, tz, rng, today)
     return body, content, no_update if period_only else population_to_store(pop, "learners")
+
+
+# The class filter goes in the address too (?class=ID), so a bookmarked view shows that class.
+clientside_callback(
+    """
+    function (choice) {
+        var ALL = "__ALL__";
+        var params = new URLSearchParams(window.location.search);
+        if (!choice || choice === ALL) { params.delete("class"); } else { params.set("class", choice); }
+        var query = params.toString();
+        var url = window.location.pathname + (query ? "?" + query : "") + window.location.hash;
+        if (url !== window.location.pathname + window.location.search + window.location.hash) {
+            window.history.replaceState(window.history.state, "", url);
+        }
+        return query;
+    }
+    """.replace("__ALL__", ALL_CLASSES),
+    Output("training-class-url", "data"),
+    Input("training-class-select", "value"),
+)

@@ -38,6 +38,14 @@ def _settle(driver, seconds: float = 20.0) -> None:
         time.sleep(0.2)
 
 
+def _viewport(driver, width: int, height: int) -> None:
+    """The page's own area is width x height (a window size would include the browser's bars)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://127.0.0.1:8050")
@@ -51,7 +59,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     driver = webdriver.Chrome(options=pytest_setup_options())
     try:
-        driver.set_window_size(1400, 900)
+        _viewport(driver, 1400, 900)
         driver.get(args.url + "/login")
         driver.find_element(By.ID, "signin-email").send_keys(args.email)
         driver.find_element(By.ID, "signin-password").send_keys(args.password)
@@ -63,11 +71,11 @@ def main() -> None:
             driver.get(args.url + path)
             _settle(driver)
             if args.full:
-                height = driver.execute_script("return document.body.scrollHeight")
-                driver.set_window_size(1400, max(900, height))
+                height = driver.execute_script("return document.documentElement.scrollHeight")
+                _viewport(driver, 1400, max(900, height))
                 _settle(driver, 5)
             driver.save_screenshot(str(out / f"{name}.png"))
-            driver.set_window_size(1400, 900)
+            _viewport(driver, 1400, 900)
             print(out / f"{name}.png")
     finally:
         driver.quit()
