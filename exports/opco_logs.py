@@ -111,6 +111,22 @@ def iter_opco_logs_csv(
     return _csv_chunks(header, batches, delimiter)
 
 
+# The workbook's creation time (docProps/core.xml) when no end date is given: the date
+# XlsxWriter gives the archive's entries. See xlsx_created.
+XLSX_CREATED_WITHOUT_END = datetime(1980, 1, 1, tzinfo=UTC)
+
+
+def xlsx_created(filters: OpcoLogFilters, tz: tzinfo) -> datetime:
+    """The creation time written in the workbook: the end of the last exported day (midnight
+    after filters.date_to in the platform time zone, in UTC), else XLSX_CREATED_WITHOUT_END.
+    Never the clock: the same filters give the same bytes (Download now, the emailed file and
+    the command line agree byte for byte)."""
+    if filters.date_to is None:
+        return XLSX_CREATED_WITHOUT_END
+    end = datetime.combine(filters.date_to + timedelta(days=1), time(0), tzinfo=tz)
+    return end.astimezone(UTC)
+
+
 def write_opco_logs_xlsx(
     session: Session,
     scope: Scope,
@@ -122,11 +138,12 @@ def write_opco_logs_xlsx(
 
     XlsxWriter's constant-memory mode writes each row out as soon as the next one starts; every
     cell is written as a string, the same text as in the CSV (an empty text leaves the cell
-    empty). Bold header row, frozen.
+    empty). Bold header row, frozen. Its creation time is xlsx_created(filters, tz).
     """
     header, batches = _prepare(session, scope, filters, tz)
     # XlsxWriter writes target only in close(): an error while reading rows leaves it untouched.
     workbook = xlsxwriter.Workbook(target, {"constant_memory": True})
+    workbook.set_properties({"created": xlsx_created(filters, tz)})
     sheet = workbook.add_worksheet("OPCO logs")
     bold = workbook.add_format({"bold": True})
     for col, title in enumerate(header):

@@ -130,7 +130,7 @@ def test_mail001_the_mail_arrives_and_its_link_downloads_the_same_bytes(world, s
 
 def test_mail002_xlsx_by_email(world, smtp):
     _controller, inbox = smtp
-    final = run_opco_email_job(world.server, make_job(world, "stat", "format=xlsx"))
+    final = run_opco_email_job(world.server, make_job(world, "stat", "format=xlsx&to=2026-12-31"))
     assert final["state"] == "sent"
     assert final["file"].endswith(".xlsx")
     path = LINK.search(message_from_bytes(inbox.messages[0][2], policy=policy.default).get_content()).group(1)
@@ -142,6 +142,11 @@ def test_mail002_xlsx_by_email(world, smtp):
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     assert response.get_data()[:2] == b"PK"
+    # The same bytes as Download now, even a second later (no clock in the file).
+    time.sleep(1.05)
+    now = client.get("/download/opco-logs?format=xlsx&to=2026-12-31")
+    assert now.status_code == 200
+    assert response.get_data() == now.get_data()
 
 
 def test_mail003_tampered_expired_and_other_users_links_are_refused(world, smtp):

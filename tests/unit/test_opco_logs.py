@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import time
+import zipfile
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -214,6 +217,34 @@ def test_opco006_xlsx_has_bold_frozen_header_and_the_csv_cells(factory):
     assert cells == parse(EXPECTED_CSV)
     # Strings stay strings: durations, numbers and dates are not converted by the writer.
     assert {cell.data_type for row in sheet.iter_rows(min_row=2) for cell in row if cell.value} == {"s"}
+
+
+def _xlsx(factory, filters: OpcoLogFilters) -> bytes:
+    target = io.BytesIO()
+    write_opco_logs_xlsx(factory.s, global_scope(), filters, PARIS, target)
+    return target.getvalue()
+
+
+def _core_created(data: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        core = archive.read("docProps/core.xml").decode()
+    return re.search(r"<dcterms:created[^>]*>([^<]*)</dcterms:created>", core).group(1)
+
+
+def test_opco007_xlsx_is_reproducible(factory):
+    """The workbook's creation time comes from the filters, not the clock: the end of the last
+    exported day (platform time zone, written in UTC), else 1980-01-01T00:00:00Z (the date
+    XlsxWriter gives the archive's entries). The same filters give the same bytes."""
+    build_case(factory)
+    ranged = OpcoLogFilters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
+    first = _xlsx(factory, ranged)
+    time.sleep(1.05)  # a clock-based creation time would change
+    assert _xlsx(factory, ranged) == first
+    # 31 March 2026 ends at midnight in Paris, summer time (UTC+2).
+    assert _core_created(first) == "2026-03-31T22:00:00Z"
+    everything = _xlsx(factory, OpcoLogFilters())
+    assert _core_created(everything) == "1980-01-01T00:00:00Z"
+    assert _xlsx(factory, OpcoLogFilters()) == everything
 
 
 # -- filters -----------------------------------------------------------------------------------
