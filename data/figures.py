@@ -1686,15 +1686,21 @@ def sessions_table(
     """The program sessions the viewer may open, with their learners and players.
 
     Columns: session_id, session, training_id, training, starts_at / ends_at (aware, platform
-    time zone; None when unknown), learners (registered), played (distinct users with at least
-    one connection in the session). start / end (local days, inclusive) keep the sessions
-    whose dates meet the range; a session without a start or an end is open on that side.
-    Ordered by start (most recent first, undated last), then name.
+    time zone; None when unknown), learners (the session's learners as session_statistics
+    counts them: distinct users registered to it or with a connection in it, blocked users
+    included), played (distinct users with at least one connection in the session). start /
+    end (local days, inclusive) keep the sessions whose dates meet the range; a session without
+    a start or an end is open on that side. Ordered by start (most recent first, undated
+    last), then name.
     """
+    people = union_all(
+        select(SessionLearner.session_id, SessionLearner.user_id),
+        select(Connection.session_id, Connection.user_id).where(Connection.session_id.is_not(None)),
+    ).subquery("session_people")
     registered = (
-        select(SessionLearner.session_id, func.count().label("learners"))
-        .group_by(SessionLearner.session_id)
-        .subquery("session_registered")
+        select(people.c.session_id, func.count(distinct(people.c.user_id)).label("learners"))
+        .group_by(people.c.session_id)
+        .subquery("session_learners")
     )
     played = (
         select(Connection.session_id, func.count(distinct(Connection.user_id)).label("played"))

@@ -146,7 +146,8 @@ def test_ses005_sessions_table_per_scope_and_order(world, factory):
     table = f.sessions_table(factory.s, scope_of(factory, "stat"), PARIS)
     assert list(table["session_id"]) == ["s-b", "s-m", "s-a"]  # most recent start first
     row = table.set_index("session_id").loc["s-a"]
-    assert (row["training"], row["learners"], row["played"]) == ("Sécurité, niveau 1", 4, 4)
+    # Learners = registered or played (Dan played without being registered): 4 + Dan = 5.
+    assert (row["training"], row["learners"], row["played"]) == ("Sécurité, niveau 1", 5, 4)
     assert row["starts_at"] == datetime(2026, 3, 1, 9, 0, tzinfo=PARIS)
     assert row["ends_at"] == datetime(2026, 3, 31, 18, 0, tzinfo=PARIS)
     assert table.set_index("session_id").loc["s-b", "played"] == 0
@@ -154,6 +155,22 @@ def test_ses005_sessions_table_per_scope_and_order(world, factory):
     assert list(f.sessions_table(factory.s, scope_of(factory, "tm"), PARIS)["session_id"]) == ["s-m"]
     assert f.sessions_table(factory.s, scope_of(factory, "lea"), PARIS).empty
     assert f.sessions_table(factory.s, scope_of(factory, "cm"), PARIS).empty
+
+
+def test_ses005b_sessions_list_and_session_page_count_the_same_learners(world, factory):
+    """docs/decisions.md: a session's learners are those registered plus anyone who played;
+    the list's Learners column is the number of rows of the session page's learner table."""
+    outsider = factory.user("zoe", first="Zoé", last="Zed", email="zoe@example.org")
+    factory.s.add(SessionLearner(session_id="s-m", user_id=outsider.id))
+    factory.s.commit()
+    scope = scope_of(factory, "stat")
+    table = f.sessions_table(factory.s, scope, PARIS).set_index("session_id")
+    for session_id in ("s-a", "s-m", "s-b"):
+        stats = f.session_statistics(factory.s, scope, session_id, PARIS)
+        row = table.loc[session_id]
+        assert row["learners"] == len(stats.learners), session_id
+        assert row["played"] == stats.played <= row["learners"]
+    assert list(table.loc[["s-a", "s-m", "s-b"], "learners"]) == [5, 2, 1]
 
 
 def test_ses006_sessions_table_keeps_sessions_meeting_the_range(world, factory):
@@ -264,7 +281,7 @@ def test_ses011_sessions_page_layout_and_callback(world, server):
         assert [(r["session_id"], r["starts"], r["learners"], r["played"], r["link"]) for r in rows] == [
             ("s-b", "2026-06-01 09:00", 1, 0, "/session/s-b"),
             ("s-m", "2026-04-01 09:00", 1, 1, "/session/s-m"),
-            ("s-a", "2026-03-01 09:00", 4, 4, "/session/s-a"),
+            ("s-a", "2026-03-01 09:00", 5, 4, "/session/s-a"),
         ]
         june = page("sessions").update_sessions("2026-06-01", "2026-06-30", "custom")
         assert [
