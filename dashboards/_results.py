@@ -222,7 +222,16 @@ def _header(mode: str) -> html.Thead:
     names = ["Learner", "Class"] if mode == "learners" else ["Training", "Enrolled on"]
     names += ["Progress", "Score", "Status", "Time spent", "Completed on", ""]
     right = {"Progress", "Score", "Time spent"}
-    return html.Thead(html.Tr([html.Th(n, className="text-end" if n in right else None) for n in names]))
+    # Fixed widths: the class page's tables, one per training, line their columns up.
+    widths = ["24%", "19%", "9%", "8%", "11%", "11%", "11%", "7%"]
+    return html.Thead(
+        html.Tr(
+            [
+                html.Th(n, className="text-end" if n in right else None, style={"width": w})
+                for n, w in zip(names, widths, strict=True)
+            ]
+        )
+    )
 
 
 def _load(params: dict, search: str | None, sort: str | None, order: str | None, page: int):
