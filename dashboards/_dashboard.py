@@ -83,8 +83,8 @@ def _progress_donut(page: str, summary: f.StatusSummary, end: date):
         )
         table = pd.DataFrame(
             [
-                {"measure": "Average progress", "value": value},
-                {"measure": "Enrolments", "value": summary.pairs},
+                {"measure": "Average progress", "value": fmt_pct(value)},
+                {"measure": "Enrolments (learner × training)", "value": fmt_int(summary.pairs)},
             ]
         )
     return build_chart_card(
@@ -101,10 +101,10 @@ def _progress_donut(page: str, summary: f.StatusSummary, end: date):
 
 def _completion_donut(page: str, summary: f.StatusSummary, end: date):
     title = "Training completion"
-    subtitle = f"Learners' training status on {end:%d/%m/%Y}"
+    subtitle = f"Status of each enrolment (learner × training) on {end:%d/%m/%Y}"
     labels = ["passed", "failed", "expired", "in progress", "not started"]
     counts = [summary.counts.get(label, 0) for label in labels]
-    table = pd.DataFrame({"status": labels, "learners": counts})
+    table = pd.DataFrame({"status": [label.capitalize() for label in labels], "enrolments": counts})
     if not summary.pairs:
         figure = "No learner was enrolled by the end of this period."
     else:
@@ -121,7 +121,7 @@ def _completion_donut(page: str, summary: f.StatusSummary, end: date):
         title,
         figure,
         table,
-        [("status", "Status"), ("learners", "Learners", "int")],
+        [("status", "Status"), ("enrolments", "Enrolments", "int")],
         subtitle,
         260,
     )

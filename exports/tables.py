@@ -1,4 +1,5 @@
-"""Any table as CSV or XLSX bytes: the pages' "Download CSV / XLSX" buttons and the CLI share these.
+"""Any table as CSV or XLSX bytes, for the pages' "Download CSV / XLSX" buttons (the rows of the
+results table come from exports/results.py, as export-results' do).
 
 `table_to_*_bytes(df, columns, ...)`: `columns` is a list of (field, header) pairs (which
 DataFrame columns, in which order, under which header). `rows_to_*_bytes(header, rows, ...)`:

@@ -146,12 +146,12 @@ def test_pg3b_001_date_range_changes_cards_and_chart_numbers(dash_duo, dash_app,
     table = dash_duo.wait_for_element("#overview-completion-donut-table table")
     wait_until(dash_duo, lambda _d: table.is_displayed(), "the table never opened")
     assert table_rows(table) == [
-        ["Status", "Learners"],
-        ["passed", "1"],
-        ["failed", "0"],
-        ["expired", "0"],
-        ["in progress", "1"],
-        ["not started", "2"],
+        ["Status", "Enrolments"],
+        ["Passed", "1"],
+        ["Failed", "0"],
+        ["Expired", "0"],
+        ["In progress", "1"],
+        ["Not started", "2"],
     ]
     # Active users per day: alice on the 5th, david on the 6th.
     click(dash_duo, f"#overview-active-users-card {TOGGLE}")
@@ -179,7 +179,7 @@ def test_pg3b_001_date_range_changes_cards_and_chart_numbers(dash_duo, dash_app,
         dash_duo,
         lambda _d: (
             table.is_displayed()
-            and [r[1] for r in table_rows(table)] == ["Learners", "2", "0", "0", "1", "2"]
+            and [r[1] for r in table_rows(table)] == ["Enrolments", "2", "0", "0", "1", "2"]
         ),
         "the donut's table never showed the all-time numbers",
     )

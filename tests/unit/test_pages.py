@@ -369,12 +369,12 @@ def test_pg3_002_overview_donuts_and_charts(world):
     # bob/t-alpha and alice/t-beta not started, david/t-beta passed.
     assert list(graph(early, "overview", "completion-donut").data[0].values) == [1, 0, 0, 1, 2]
     assert chart_table(early, "overview", "completion-donut") == [
-        ["Status", "Learners"],
-        ["passed", "1"],
-        ["failed", "0"],
-        ["expired", "0"],
-        ["in progress", "1"],
-        ["not started", "2"],
+        ["Status", "Enrolments"],
+        ["Passed", "1"],
+        ["Failed", "0"],
+        ["Expired", "0"],
+        ["In progress", "1"],
+        ["Not started", "2"],
     ]
     # Progress on 7 March: alice/t-alpha 1 of 3 modules, david/t-beta 1 of 1, over 4 pairs:
     # (33.3 + 0 + 0 + 100) / 4 = 33.3 %.
