@@ -1196,7 +1196,6 @@ def training_results(
     breaks ties. Returns the rows with completed_on and enrolled_on as local dates.
     """
     results = results_query(session, scope, pop, tz, search=search, today=today)
-    total = session.scalar(select(func.count()).select_from(results)) or 0
     order = []
     for column, ascending in sort or []:
         name = RESULT_SORTS.get(column)
@@ -1207,10 +1206,14 @@ def training_results(
         order.append(case((col.is_(None), 1), else_=0))
         order.append(col.asc() if ascending else col.desc())
     order += [results.c.sort_key, results.c.training_sort, results.c.training_id]
-    q = select(results).order_by(*order).offset(offset)
+    # The total comes with the page (one pass over the results instead of two).
+    q = select(results, func.count().over().label("total_rows")).order_by(*order).offset(offset)
     if limit is not None:
         q = q.limit(limit)
-    frame = pd.DataFrame(session.execute(q).mappings().all(), columns=list(results.c.keys()))
+    rows = session.execute(q).mappings().all()
+    # A page past the end has no row to carry the total: count on its own then.
+    total = rows[0]["total_rows"] if rows else session.scalar(select(func.count()).select_from(results)) or 0
+    frame = pd.DataFrame(rows, columns=[*results.c.keys(), "total_rows"]).drop(columns="total_rows")
     frame["completed_on"] = [local_date(v, tz) for v in frame["completed_at"]]
     frame["enrolled_on"] = [local_date(v, tz) for v in frame["enrolled_at"]]
     frame["classes"] = _class_names(session, frame)
