@@ -5,19 +5,16 @@ tests/learner_world.py; the results table through the real callback endpoint."""
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from datetime import timedelta
 
-import flask_login
 import pandas as pd
 import pytest
 
 from auth.guard import current_scope
-from auth.users import to_signed_in
 from dashboards._shell import build_navbar
 from data import figures as f
-from data.models import User
 from tests.conftest import sign_in
+from tests.helpers import signed_in
 from tests.learner_world import TZ, build_world, local, post_callback, response_props
 
 # ---------------------------------------------------------------------------------------------
@@ -33,14 +30,6 @@ def world(factory):
 def pg(name: str):
     """A page module as the app loaded it (Dash executes dashboards/<name>.py itself)."""
     return sys.modules[f"dashboards.{name}"]
-
-
-@contextmanager
-def signed_in(server, factory, user_id: str):
-    """A request context signed in as user_id (the scope loads from the roles table)."""
-    with server.test_request_context():
-        flask_login.login_user(to_signed_in(factory.s.get(User, user_id)))
-        yield
 
 
 def walk(component):
@@ -97,7 +86,7 @@ def last_30_days(world):
 
 
 def test_lrn001_own_page_identity(server, factory, world):
-    with signed_in(server, factory, "lea"):
+    with signed_in(server, "lea", session=factory.s):
         page = pg("learner").layout(user_id="lea")
     assert not has(page, "page-forbidden")
     assert text(find(page, "learner-title")) == "Léa Apprenante"
@@ -124,7 +113,7 @@ def test_lrn001_own_page_identity(server, factory, world):
 
 
 def test_lrn002_counters_and_activity_over_the_last_30_days(server, factory, world):
-    with signed_in(server, factory, "lea"):
+    with signed_in(server, "lea", session=factory.s):
         body = pg("learner").update_learner_page(*last_30_days(world), "lea")
     # T1 passed (d-3, valid 12 months), T3 failed, T2 in progress; 45+60+30+15+20 min.
     assert card_values(body) == {
@@ -145,7 +134,7 @@ def test_lrn002_counters_and_activity_over_the_last_30_days(server, factory, wor
 def test_lrn003_counters_are_read_at_the_range_end(server, factory, world):
     start = (world.today - timedelta(days=60)).isoformat()
     end = (world.today - timedelta(days=5)).isoformat()
-    with signed_in(server, factory, "lea"):
+    with signed_in(server, "lea", session=factory.s):
         body = pg("learner").update_learner_page(start, end, "custom", "lea")
     # On d-5: only M1 finished (T1 in progress), nothing else started; 45 + 60 min connected.
     assert card_values(body) == {
@@ -158,7 +147,7 @@ def test_lrn003_counters_are_read_at_the_range_end(server, factory, world):
 
 
 def test_lrn004_trends_over_7_and_30_days(server, factory, world):
-    with signed_in(server, factory, "lea"):
+    with signed_in(server, "lea", session=factory.s):
         week = pg("learner").update_learner_trends(7, "lea")
         month = pg("learner").update_learner_trends(30, "lea")
         forged_period = pg("learner").update_learner_trends("365", "lea")
@@ -178,7 +167,7 @@ def test_lrn004_trends_over_7_and_30_days(server, factory, world):
 
 
 def test_lrn005_class_manager_sees_the_member_limited_to_the_class_trainings(server, factory, world):
-    with signed_in(server, factory, "cm"):
+    with signed_in(server, "cm", session=factory.s):
         page = pg("learner").layout(user_id="lea")
         body = pg("learner").update_learner_page(*last_30_days(world), "lea")
         week = pg("learner").update_learner_trends(7, "lea")
@@ -205,7 +194,7 @@ def test_lrn005_class_manager_sees_the_member_limited_to_the_class_trainings(ser
 def test_lrn006_training_manager_sees_the_learner_limited_to_their_training(server, factory, world):
     factory.login(world.users["bob"], local(world.today, 2, 12))
     factory.s.commit()
-    with signed_in(server, factory, "tm"):
+    with signed_in(server, "tm", session=factory.s):
         page = pg("learner").layout(user_id="lea")
         body = pg("learner").update_learner_page(*last_30_days(world), "lea")
         week = pg("learner").update_learner_trends(7, "lea")
@@ -239,7 +228,7 @@ def test_lrn012_a_manager_sees_the_classes_registered_to_the_trainings_they_see_
     factory.klass("C5", "Ateliers", members=[lea], trainings=[world.trainings["T3"]])
     factory.s.commit()
     for manager in ("cm", "tm"):
-        with signed_in(server, factory, manager):
+        with signed_in(server, manager, session=factory.s):
             page = pg("learner").layout(user_id="lea")
             scope = current_scope()
         classes = [text(c) for c in find(page, "learner-classes").children]
@@ -247,7 +236,7 @@ def test_lrn012_a_manager_sees_the_classes_registered_to_the_trainings_they_see_
         # The same names as the class column of the T1 results this manager sees.
         results, _ = f.training_results(factory.s, scope, f.Population(training_id="T1", user_id="lea"), TZ)
         assert results["classes"].tolist() == ["Équipe commerciale, Managers 2025-2026"], manager
-    with signed_in(server, factory, "lea"):
+    with signed_in(server, "lea", session=factory.s):
         page = pg("learner").layout(user_id="lea")
     assert [text(c) for c in find(page, "learner-classes").children] == [
         "Ateliers",
@@ -258,7 +247,7 @@ def test_lrn012_a_manager_sees_the_classes_registered_to_the_trainings_they_see_
 
 
 def test_lrn007_reversed_range_says_so(server, factory, world):
-    with signed_in(server, factory, "lea"):
+    with signed_in(server, "lea", session=factory.s):
         body = pg("learner").update_learner_page(world.today.isoformat(), "2026-01-01", "custom", "lea")
     assert body.id == "learner-range-error"
     assert "is after the end date" in text(body)
@@ -337,18 +326,18 @@ def test_lrn009_details_expand_in_place_with_module_summary_links(client, dash_a
 
 
 def test_lrn010_me_opens_the_own_learner_page(server, factory, world):
-    with signed_in(server, factory, "lea"):
+    with signed_in(server, "lea", session=factory.s):
         redirect = pg("me").layout()
     assert redirect.href == "/learner/lea"
 
 
 def test_lrn011_navbar_of_a_learner_shows_only_their_page(server, factory, world):
-    with signed_in(server, factory, "lea"):
+    with signed_in(server, "lea", session=factory.s):
         navbar = build_navbar(current_scope(), "Léa Apprenante")
     links = nav_links(navbar)
     assert [(text(link), link.href) for link in links] == [("My page", "/me")]
     assert not has(navbar, "shell-search")  # nothing else to find
-    with signed_in(server, factory, "cm"):
+    with signed_in(server, "cm", session=factory.s):
         navbar = build_navbar(current_scope(), "Clément Chef")
     labels = [text(link) for link in nav_links(navbar)]
     assert "Classes" in labels and "Overview" in labels and "My page" not in labels
@@ -365,7 +354,7 @@ def grid_rows(component, page: str, table: str) -> list[dict]:
 
 
 def test_cls001_classes_list_in_scope(server, factory, world):
-    with signed_in(server, factory, "stats"):
+    with signed_in(server, "stats", session=factory.s):
         page = pg("classes").layout()
     rows = grid_rows(page, "classes", "list")
     assert [(r["class"], r["members"], r["trainings"], r["link"]) for r in rows] == [
@@ -373,13 +362,13 @@ def test_cls001_classes_list_in_scope(server, factory, world):
         ("Équipe commerciale", 2, 2, "/class/C1"),
         ("Support client", 1, 1, "/class/C2"),
     ]
-    with signed_in(server, factory, "cm"):
+    with signed_in(server, "cm", session=factory.s):
         page = pg("classes").layout()
     assert [r["class_id"] for r in grid_rows(page, "classes", "list")] == ["C1"]
 
 
 def test_cls002_class_page_layout_has_one_results_table_per_training(server, factory, world):
-    with signed_in(server, factory, "cm"):
+    with signed_in(server, "cm", session=factory.s):
         page = pg("klass").layout(class_id="C1")
     assert text(find(page, "class-title")) == "Équipe commerciale"
     assert text(find(page, "class-facts")) == "2 member(s) · 2 training(s)"
@@ -397,7 +386,7 @@ def test_cls002_class_page_layout_has_one_results_table_per_training(server, fac
 
 
 def test_cls003_class_statistics_over_its_members_and_trainings(server, factory, world):
-    with signed_in(server, factory, "cm"):
+    with signed_in(server, "cm", session=factory.s):
         body = pg("klass").update_class_page(*last_30_days(world), "C1")
     assert text(find(body, "class-card-learners-value")) == "2"  # lea and bob
     assert text(find(body, "class-card-trainings-value")) == "2"  # T1 and T2
@@ -447,7 +436,7 @@ def test_cls004_class_results_table_through_the_callback_endpoint(client, dash_a
 def test_cls005_a_class_without_learners_says_so(server, factory, world):
     factory.klass("C9", "Vide", members=[], trainings=[world.trainings["T1"]])
     factory.s.commit()
-    with signed_in(server, factory, "stats"):
+    with signed_in(server, "stats", session=factory.s):
         body = pg("klass").update_class_page(*last_30_days(world), "C9")
         page = pg("klass").layout(class_id="C9")
     assert body.id == "class-no-learners"

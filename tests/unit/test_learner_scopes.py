@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import base64
 import sys
-from contextlib import contextmanager
 from datetime import timedelta
 
-import flask_login
 import pytest
 
-from auth.users import to_signed_in
-from data.models import User
 from tests.conftest import sign_in
+from tests.helpers import signed_in
 from tests.learner_world import build_world, post_callback, response_props
 
 SUMMARY = "/training/{t}/learner/{u}/module/{m}"
@@ -35,13 +32,6 @@ def world(factory):
 
 def pg(name: str):
     return sys.modules[f"dashboards.{name}"]
-
-
-@contextmanager
-def signed_in(server, factory, user_id: str):
-    with server.test_request_context():
-        flask_login.login_user(to_signed_in(factory.s.get(User, user_id)))
-        yield
 
 
 def is_forbidden(component) -> bool:
@@ -145,13 +135,13 @@ def test_acc002_refused_page_load_shows_the_403_page(client, world):
     ],
 )
 def test_acc003_layouts_refuse_outside_the_scope(server, factory, world, user, module, kwargs, refused):
-    with signed_in(server, factory, user):
+    with signed_in(server, user, session=factory.s):
         component = pg(module).layout(**kwargs)
     assert is_forbidden(component) == refused
 
 
 def test_acc004_learner_without_role_sees_only_own_pages_in_the_overview_redirect(server, factory, world):
-    with signed_in(server, factory, "lea"):
+    with signed_in(server, "lea", session=factory.s):
         redirect = pg("overview").layout()
     assert redirect.href == "/learner/lea"
 
@@ -163,7 +153,7 @@ def test_acc004_learner_without_role_sees_only_own_pages_in_the_overview_redirec
 
 def overview_trainings(server, factory, world, user) -> list[str]:
     start = (world.today - timedelta(days=29)).isoformat()
-    with signed_in(server, factory, user):
+    with signed_in(server, user, session=factory.s):
         body = pg("overview").update_overview(
             start_date=start, end_date=world.today.isoformat(), preset="last_30_days"
         )

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import socket
-from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-import flask_login
 import pytest
 from aiosmtpd.controller import Controller
 from dash import no_update
 
-from auth.users import to_signed_in
 from dashboards import _opco_dialog as dialog
-from data.models import User
 from data.scope import Forbidden
 from exports.opco_request import parse_opco_query
 from tests.conftest import sign_in
 from tests.factories import Factory
+from tests.helpers import signed_in
 from tests.opco_world import ACCOUNTS, build_world
 
 DEFAULTS = {
@@ -37,14 +34,6 @@ DEFAULTS = {
 def values(**changes):
     merged = {**DEFAULTS, **changes}
     return [merged[k] for k in DEFAULTS]
-
-
-@contextmanager
-def signed_in(server, user_id: str):
-    with server.test_request_context("/", base_url="http://stats.test"):
-        with server.extensions["learnstats_db"].session() as s:
-            flask_login.login_user(to_signed_in(s.get(User, user_id)))
-        yield
 
 
 def free_port() -> int:
@@ -95,7 +84,7 @@ def test_dlg001_request_from_dialog_values():
 
 
 def test_dlg002_opening_for_a_session_instructor(world, server):
-    with signed_in(server, "inst"):
+    with signed_in(server, "inst", base_url="http://stats.test"):
         out = dialog.open_opco_dialog(1, {"session_ids": ["s-a"]}, [])
     is_open, sessions, chosen, groups, fields, columns, columns_value, all_columns, disabled, note = out
     assert is_open is True
@@ -109,27 +98,27 @@ def test_dlg002_opening_for_a_session_instructor(world, server):
     # No SMTP configured in this app: the button says so instead of failing.
     assert disabled is True
     assert note.startswith("Receiving by email is unavailable: email is not configured on this server")
-    with signed_in(server, "inst"):
+    with signed_in(server, "inst", base_url="http://stats.test"):
         again = dialog.open_opco_dialog(2, {"session_ids": ["s-a"]}, ["s-a"])
     assert again[2] is no_update and again[6] is no_update  # the choices made are kept
 
 
 def test_dlg003_opening_refuses_forged_presets_and_non_exporters(world, server):
-    with signed_in(server, "inst"), pytest.raises(Forbidden):
+    with signed_in(server, "inst", base_url="http://stats.test"), pytest.raises(Forbidden):
         dialog.open_opco_dialog(1, {"session_ids": ["s-m"]}, [])
-    with signed_in(server, "tm"), pytest.raises(Forbidden):
+    with signed_in(server, "tm", base_url="http://stats.test"), pytest.raises(Forbidden):
         dialog.open_opco_dialog(1, {"session_ids": ["s-a"]}, [])
     for user_id in ("lea", "cm"):
-        with signed_in(server, user_id), pytest.raises(Forbidden):
+        with signed_in(server, user_id, base_url="http://stats.test"), pytest.raises(Forbidden):
             dialog.open_opco_dialog(1, {"session_ids": []}, [])
-    with signed_in(server, "tm"):
+    with signed_in(server, "tm", base_url="http://stats.test"):
         out = dialog.open_opco_dialog(1, {"session_ids": []}, [])
     assert [o["value"] for o in out[1]] == ["s-m"]
     assert out[3] == []  # Frank is in no class
 
 
 def test_dlg004_user_search_stays_in_the_sessions_people(world, server):
-    with signed_in(server, "inst"):
+    with signed_in(server, "inst", base_url="http://stats.test"):
         everyone = dialog.search_opco_users(None, [])
         assert [o["value"] for o in everyone] == ["eve", "bob", "chloe", "alice", "dan"]
         assert everyone[0]["label"] == "Bernard Ève (eve@example.org)"
@@ -137,12 +126,12 @@ def test_dlg004_user_search_stays_in_the_sessions_people(world, server):
         assert [o["value"] for o in dialog.search_opco_users("zzz", ["bob"])] == ["bob"]
         assert dialog.search_opco_users("frank", []) == []  # s-m is not theirs
         assert dialog.search_opco_users("", ["frank"]) == everyone  # nor can a forged choice add him
-    with signed_in(server, "lea"), pytest.raises(Forbidden):
+    with signed_in(server, "lea", base_url="http://stats.test"), pytest.raises(Forbidden):
         dialog.search_opco_users("a", [])
 
 
 def test_dlg005_download_link_follows_the_filters(world, server, client):
-    with signed_in(server, "inst"):
+    with signed_in(server, "inst", base_url="http://stats.test"):
         href, css, message = dialog.update_download_link(*values(sessions=["s-a"], fmt="csv-semicolon"))
         assert css == dialog.LINK_CLASS and message is None
         parts = urlsplit(href)
@@ -160,7 +149,7 @@ def test_dlg005_download_link_follows_the_filters(world, server, client):
     response = client.get(href)
     assert response.status_code == 200
     assert response.get_data().startswith(b"\xef\xbb\xbfLast name;First name;Email;Company;Funding;")
-    with signed_in(server, "lea"), pytest.raises(Forbidden):
+    with signed_in(server, "lea", base_url="http://stats.test"), pytest.raises(Forbidden):
         dialog.update_download_link(*values())
 
 
@@ -173,7 +162,7 @@ def test_dlg006_receive_by_email_end_to_end_through_the_callbacks(make_app):
         server = app.server
         with server.extensions["learnstats_db"].session() as s:
             build_world(Factory(s))
-        with signed_in(server, "inst"):
+        with signed_in(server, "inst", base_url="http://stats.test"):
             opened = dialog.open_opco_dialog(1, {"session_ids": ["s-a"]}, [])
             assert opened[8] is False  # the email button is enabled
             assert opened[9] == "The file will be emailed to inst@example.org with a link valid 7 days."
@@ -200,17 +189,17 @@ def test_dlg006_receive_by_email_end_to_end_through_the_callbacks(make_app):
 
 
 def test_dlg007_receive_by_email_checks_the_request_first(world, server):
-    with signed_in(server, "inst"):
+    with signed_in(server, "inst", base_url="http://stats.test"):
         ticket, state = dialog.request_opco_email(1, *values())
         assert ticket is None and state["state"] == "failed"
         assert "unavailable" in state["message"]  # no SMTP in this app
     server.config["LEARNSTATS"].smtp_url = "smtp://127.0.0.1:1"
-    with signed_in(server, "inst"):
+    with signed_in(server, "inst", base_url="http://stats.test"):
         ticket, state = dialog.request_opco_email(1, *values(start_date="2026-05-01", end_date="2026-01-01"))
         assert ticket is None and "after the end date" in state["message"]
         with pytest.raises(Forbidden):
             dialog.request_opco_email(1, *values(sessions=["s-m"]))
-    with signed_in(server, "lea"), pytest.raises(Forbidden):
+    with signed_in(server, "lea", base_url="http://stats.test"), pytest.raises(Forbidden):
         dialog.request_opco_email(1, *values())
 
 

@@ -37,12 +37,10 @@ import csv
 import io
 import json
 import sys
-from contextlib import contextmanager
 from contextvars import copy_context
 from datetime import date, timedelta
 
 import dash_bootstrap_components as dbc
-import flask_login
 import openpyxl
 import plotly.graph_objects as go
 import pytest
@@ -51,14 +49,14 @@ from dash._callback_context import context_value
 from dash._utils import AttributeDict
 from dash.development.base_component import Component
 
-from auth.users import to_signed_in
 from dashboards import _results as results
 from data import figures as f
-from data.models import Training, User
+from data.models import Training
 from data.scope import Forbidden, global_scope
 from exports.results import RESULTS_COLUMNS, results_rows
 from tests.conftest import sign_in
 from tests.factories import utc
+from tests.helpers import signed_in
 
 NBSP = "\u00a0"
 MARCH = ("2026-03-01", "2026-03-31")
@@ -151,15 +149,6 @@ def world(dash_app, factory):
 def page_module(name: str):
     """The page module as the app loaded it (Dash executes dashboards/<name>.py itself)."""
     return sys.modules[f"dashboards.{name}"]
-
-
-@contextmanager
-def signed_in(server, user_id: str, path: str = "/"):
-    """A request context in which user_id is signed in (as after the sign-in form)."""
-    with server.test_request_context(path):
-        with server.extensions["learnstats_db"].session() as s:
-            flask_login.login_user(to_signed_in(s.get(User, user_id)))
-        yield
 
 
 def prop_id(component_id, prop: str) -> str:

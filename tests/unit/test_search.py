@@ -4,16 +4,13 @@ viewer's scope, by name or email, case- and accent-insensitive; on SQLite and Po
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 
-import flask_login
 import pytest
 
 from auth.roles import load_scope
-from auth.users import to_signed_in
-from data.models import User
 from data.search import search
 from tests.conftest import sign_in
+from tests.helpers import signed_in
 from tests.learner_world import build_world, post_callback, response_props
 
 
@@ -109,13 +106,6 @@ def test_sea006_limit_is_shared_fairly_between_kinds(factory, world):
     assert found(factory, "stats", "alpha", limit=0) == []
 
 
-@contextmanager
-def signed_in(server, factory, user_id: str):
-    with server.test_request_context():
-        flask_login.login_user(to_signed_in(factory.s.get(User, user_id)))
-        yield
-
-
 def test_sea007_suggestions_and_enter_through_the_callbacks(client, dash_app, world):
     sign_in(client, "cm@example.org")
     response = post_callback(
@@ -156,7 +146,7 @@ def test_sea007_suggestions_and_enter_through_the_callbacks(client, dash_app, wo
 
 def test_sea008_one_character_shows_nothing(server, factory, world):
     search_ui = sys.modules["dashboards._search"]
-    with signed_in(server, factory, "stats"):
+    with signed_in(server, "stats", session=factory.s):
         assert search_ui.build_suggestions("e", search_ui._results("e")) == []
         rows = search_ui.build_suggestions("ex", search_ui._results("ex"))
     assert 1 <= len(rows) <= 8

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-import flask_login
 import pytest
 
 from auth.roles import load_scope
-from auth.users import to_signed_in
 from data import figures as f
-from data.models import SessionLearner, User
+from data.models import SessionLearner
 from data.scope import Forbidden
 from tests.conftest import sign_in
+from tests.helpers import signed_in
 from tests.opco_world import ACCOUNTS, build_world
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -31,14 +29,6 @@ def world(dash_app, factory):
 
 def page(name: str):
     return sys.modules[f"dashboards.{name}"]
-
-
-@contextmanager
-def signed_in(server, user_id: str, path: str = "/"):
-    with server.test_request_context(path):
-        with server.extensions["learnstats_db"].session() as s:
-            flask_login.login_user(to_signed_in(s.get(User, user_id)))
-        yield
 
 
 def scope_of(factory, user_id):
