@@ -1,25 +1,15 @@
-"""The figures engine: every definition of SPEC §4, computed by SQL aggregation.
+"""The reference computation of SPEC §4: every figure recomputed from the raw events.
 
-Every public function takes the viewer's Scope (data/scope.py) and a Population saying
-whose figures are wanted (a training, a class, a learner); SQL runs on SQLite and PostgreSQL.
-All timestamps in the database are naive UTC; days, date ranges and "today" are in the
-platform time zone `tz` and converted to UTC instants before they reach SQL, so a day is
-exact across daylight-saving changes.
-
-Building blocks, each a CTE built by a private function:
-  _pairs        learners counted in the population (training_learners rows in scope)
-  _attempts     their attempts of modules of the training, with each attempt's score
-  _module_facts per (learner, training, module): completion date, kept score, started
-  _pair_results per (learner, training): progress, score, status, completion date
-Public functions aggregate those (cards, donuts, tables) or bucket them over a date range
-(charts). Choices where SPEC §4 is silent are written in docs/decisions.md.
+This is the original figures engine (a chain of CTEs over attempts, answers, connections and
+logins). The pages no longer call it: they read the summary layer (data/summaries). It is kept
+as the executable definition the summary layer is checked against (tests/unit/test_summary_*),
+and by `flask --app app check-summaries`.
 """
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -43,10 +33,35 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.functions import FunctionElement
 
+from data.figures._sql import _flag, _greatest, _reaches, seconds_between
+from data.figures.days import (
+    _bucket_bounds,
+    _bucket_frame,
+    _bucket_index,
+    _cumulative,
+    day_end_utc,
+    day_start_utc,
+    expiry_threshold,
+    local_date,
+    make_buckets,
+    to_local,
+    today_in,
+)
+from data.figures.population import (
+    COMPLETED_STATUSES,
+    RESULT_SORTS,
+    SESSION_COLUMNS,
+    SESSION_LEARNER_COLUMNS,
+    STATUSES,
+    TREND_MEASURES,
+    Population,
+    SessionStatistics,
+    StatusSummary,
+    Trend,
+    _median,
+)
 from data.models import (
     Activity,
     Answer,
@@ -57,7 +72,9 @@ from data.models import (
     Connection,
     Login,
     Module,
+    ProgramSession,
     Role,
+    SessionLearner,
     Training,
     TrainingLearner,
     TrainingModule,
@@ -65,226 +82,6 @@ from data.models import (
 )
 from data.scope import Forbidden, Scope
 from data.text import fold
-
-STATUSES = ("passed", "failed", "expired", "in progress", "not started")
-COMPLETED_STATUSES = ("passed", "failed", "expired")
-
-
-# --------------------------------------------------------------------------------------------
-# Dialect helpers
-# --------------------------------------------------------------------------------------------
-
-
-class seconds_between(FunctionElement):
-    """Seconds from the first timestamp to the second (float), on SQLite and PostgreSQL."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(seconds_between, "sqlite")
-def _seconds_between_sqlite(element, compiler, **kw):
-    start, end = list(element.clauses)
-    return (
-        f"ROUND((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}))"
-        " * 86400.0, 3)"
-    )
-
-
-@compiles(seconds_between)
-def _seconds_between_default(element, compiler, **kw):
-    start, end = list(element.clauses)
-    return (
-        f"CAST(EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
-        " AS DOUBLE PRECISION)"
-    )
-
-
-def _greatest(a: ColumnElement, b: ColumnElement) -> ColumnElement:
-    """The later of two nullable timestamps (NULL counts as 'since always')."""
-    return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
-
-
-# Scores are computed in floating point: 100 x 0.29 / 1 is 28.999999999999996. A score within
-# this of the minimum reaches it (no score is ever meant to be that precise).
-SCORE_TOLERANCE = 1e-9
-
-
-def _reaches(score: ColumnElement, minimum: ColumnElement) -> ColumnElement[bool]:
-    """score >= minimum, forgiving floating-point noise (SCORE_TOLERANCE)."""
-    return score >= minimum - SCORE_TOLERANCE
-
-
-def _flag(condition) -> ColumnElement:
-    return case((condition, 1), else_=0)
-
-
-# --------------------------------------------------------------------------------------------
-# Days and time zones
-# --------------------------------------------------------------------------------------------
-
-
-def today_in(tz: ZoneInfo) -> date:
-    return datetime.now(tz).date()
-
-
-def day_start_utc(day: date, tz: ZoneInfo) -> datetime:
-    """The naive UTC instant at which local day `day` starts in tz."""
-    local = datetime.combine(day, time.min, tzinfo=tz)
-    return local.astimezone(UTC).replace(tzinfo=None)
-
-
-def day_end_utc(day: date, tz: ZoneInfo) -> datetime:
-    """The naive UTC instant at which local day `day` ends (exclusive)."""
-    return day_start_utc(day + timedelta(days=1), tz)
-
-
-def to_local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
-    """A stored naive UTC datetime in the platform zone (None and pandas' NaT give None)."""
-    if value is None or pd.isna(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    return value.replace(tzinfo=UTC).astimezone(tz)
-
-
-def local_date(value: datetime | None, tz: ZoneInfo) -> date | None:
-    local = to_local(value, tz)
-    return local.date() if local else None
-
-
-def add_months(day: date, months: int) -> date:
-    """day + months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def expiry_threshold(today: date, months: int) -> date:
-    """The first completion date that is NOT expired on `today`: add_months(d, months) >= today."""
-    candidate = add_months(today, -months)
-    while add_months(candidate - timedelta(days=1), months) >= today:
-        candidate -= timedelta(days=1)
-    while add_months(candidate, months) < today:
-        candidate += timedelta(days=1)
-    return candidate
-
-
-@dataclass(frozen=True)
-class Buckets:
-    """Consecutive local periods: starts[i] <= day < starts[i+1] (ends is exclusive)."""
-
-    unit: str  # day | week | month
-    starts: tuple[date, ...]
-    end: date  # exclusive
-
-    @property
-    def last_days(self) -> list[date]:
-        """The last day of each bucket (the day a historical value is read at)."""
-        bounds = [*self.starts[1:], self.end]
-        return [b - timedelta(days=1) for b in bounds]
-
-
-def choose_unit(start: date, end: date) -> str:
-    """Day up to about three months, week up to about two years, month beyond."""
-    days = (end - start).days + 1
-    if days <= 92:
-        return "day"
-    if days <= 731:
-        return "week"
-    return "month"
-
-
-def make_buckets(start: date, end: date, unit: str | None = None) -> Buckets:
-    """Buckets covering [start, end] (inclusive local days); the first starts at `start`."""
-    unit = unit or choose_unit(start, end)
-    starts = [start]
-    cursor = start
-    while True:
-        if unit == "day":
-            cursor = cursor + timedelta(days=1)
-        elif unit == "week":
-            cursor = cursor + timedelta(days=7 - cursor.weekday())  # next Monday
-        else:
-            cursor = date(cursor.year + (cursor.month == 12), cursor.month % 12 + 1, 1)
-        if cursor > end:
-            break
-        starts.append(cursor)
-    return Buckets(unit, tuple(starts), end + timedelta(days=1))
-
-
-def _bucket_index(column: ColumnElement, bounds: list[datetime]) -> ColumnElement:
-    """SQL for the index i with bounds[i] <= column < bounds[i+1]; -1 before, len-1 after.
-
-    A balanced CASE tree over UTC bounds: portable, exact across daylight-saving changes.
-    """
-
-    def build(lo: int, hi: int) -> ColumnElement:
-        # column is known to be >= bounds[lo] (or lo == -1) and < bounds[hi] (or hi == len).
-        if hi - lo <= 1:
-            return literal(lo, Integer)
-        mid = (lo + hi) // 2
-        return case((column < bounds[mid], build(lo, mid)), else_=build(mid, hi))
-
-    return build(-1, len(bounds))
-
-
-def _bucket_bounds(buckets: Buckets, tz: ZoneInfo) -> list[datetime]:
-    return [day_start_utc(d, tz) for d in buckets.starts] + [day_start_utc(buckets.end, tz)]
-
-
-# --------------------------------------------------------------------------------------------
-# Population
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Population:
-    """Whose figures: the scope's learners, narrowed to a training, a class or one learner.
-
-    learners_only leaves out blocked users and admins (SPEC §4); the learner page turns it
-    off to show a blocked learner's own history. include_self adds the viewer's own
-    trainings (a learner looking at their own page).
-    """
-
-    training_id: str | None = None
-    class_id: str | None = None
-    user_id: str | None = None
-    learners_only: bool = True
-    include_self: bool = False
-
-
-ALL = Population()
-
-
-def require_population(session: Session, scope: Scope, pop: Population) -> None:
-    """Raise Forbidden unless the scope may see the population's figures (SPEC §6).
-
-    One learner: their page (own, or a learner of a managed training or class). A class: its
-    manager. A training: its manager, or a class manager for their class's trainings. Nothing
-    narrower: a manager's global page. Callbacks call this with ids taken from the request, so a
-    forged id answers 403 instead of an empty result.
-    """
-    if pop.user_id is not None:
-        allowed = scope.can_view_learner(session, pop.user_id)
-    elif pop.class_id is not None:
-        allowed = scope.can_view_class(pop.class_id) and (
-            pop.training_id is None
-            or bool(
-                session.scalar(
-                    select(func.count()).where(
-                        ClassTraining.class_id == pop.class_id, ClassTraining.training_id == pop.training_id
-                    )
-                )
-            )
-        )
-        allowed = allowed or (pop.training_id is not None and scope.can_view_training_page(pop.training_id))
-    elif pop.training_id is not None:
-        allowed = scope.can_view_training_page(pop.training_id)
-    else:
-        allowed = scope.is_manager
-    if not allowed:
-        raise Forbidden()
 
 
 def _pairs(scope: Scope, pop: Population, enrolled_by: datetime | None = None, name: str = "pairs") -> CTE:
@@ -729,24 +526,6 @@ def completions_count(
     return int(series["completions"].sum()) if not series.empty else 0
 
 
-@dataclass(frozen=True)
-class StatusSummary:
-    """The population's (learner, training) pairs at the end of a day."""
-
-    pairs: int
-    average_progress: float | None
-    average_score: float | None
-    counts: dict[str, int]
-
-    @property
-    def completed(self) -> int:
-        return sum(self.counts.get(s, 0) for s in COMPLETED_STATUSES)
-
-    @property
-    def completion_rate(self) -> float | None:
-        return 100.0 * self.completed / self.pairs if self.pairs else None
-
-
 def status_summary(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
 ) -> StatusSummary:
@@ -782,10 +561,6 @@ def status_summary(
 # --------------------------------------------------------------------------------------------
 
 
-def _bucket_frame(buckets: Buckets) -> pd.DataFrame:
-    return pd.DataFrame({"bucket": list(buckets.starts), "last_day": buckets.last_days})
-
-
 def active_users_series(
     session: Session,
     scope: Scope,
@@ -808,22 +583,6 @@ def active_users_series(
             values[i] = count
     frame["active_users"] = values
     return frame
-
-
-def _cumulative(rows, buckets: Buckets) -> list[float]:
-    """Cumulative sums per bucket from (bucket index, value) rows; index -1 = before the range."""
-    per = [0.0] * len(buckets.starts)
-    before = 0.0
-    for i, value in rows:
-        if i is None or i < 0:
-            before += value or 0
-        elif i < len(per):
-            per[i] += value or 0
-    out, running = [], before
-    for value in per:
-        running += value
-        out.append(running)
-    return out
 
 
 def _enrollment_rows(session: Session, pairs: CTE, bounds: list[datetime]):
@@ -1125,19 +884,6 @@ def training_content(session: Session, scope: Scope, pop: Population, tz: ZoneIn
     return frame
 
 
-RESULT_SORTS = {
-    "learner": "sort_key",
-    "email": "email",
-    "progress": "progress",
-    "score": "score",
-    "status": "status",
-    "time_spent": "time_spent",
-    "completed_on": "completed_at",
-    "training": "training_sort",
-    "enrolled_on": "enrolled_at",
-}
-
-
 def results_query(
     session: Session,
     scope: Scope,
@@ -1336,154 +1082,7 @@ def learner_modules(
 
 # --------------------------------------------------------------------------------------------
 # Module summary (one learner's attempts of one module)
-# --------------------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class ActivityResult:
-    activity_id: str
-    name: str
-    question: str
-    answer: str | None
-    correct_answer: str
-    score: float | None
-    max_score: float
-    state: str  # passed | failed | awaiting grading | not answered
-
-
-@dataclass(frozen=True)
-class AttemptSummary:
-    attempt_id: str
-    started_at: datetime
-    finished_at: datetime | None
-    points: float
-    max_points: float
-    score: float | None  # % (None while unfinished)
-    awaiting_grading: int
-    activities: tuple[ActivityResult, ...]
-
-
-def module_attempts(
-    session: Session, scope: Scope, training_id: str, user_id: str, module_id: str
-) -> list[AttemptSummary]:
-    """Every attempt (newest first) of a module by a learner in a training, with its answers.
-
-    "got S of M possible points": S sums the evaluated answers' scores and M the max scores
-    of the module's activities with max > 0; an answer awaiting grading counts 0.
-    """
-    pop = Population(training_id=training_id, user_id=user_id, learners_only=False, include_self=True)
-    pairs = _pairs(scope, pop)
-    if session.scalar(select(func.count()).select_from(pairs)) == 0:
-        raise Forbidden()
-    in_training = session.scalar(
-        select(func.count()).where(
-            TrainingModule.training_id == training_id, TrainingModule.module_id == module_id
-        )
-    )
-    if not in_training:
-        raise LookupError(f"module {module_id} is not part of training {training_id}")
-    activities = session.scalars(
-        select(Activity).where(Activity.module_id == module_id).order_by(Activity.position, Activity.name)
-    ).all()
-    max_points = sum(a.max_score for a in activities if a.max_score > 0)
-    attempts = session.scalars(
-        select(Attempt)
-        .where(Attempt.user_id == user_id, Attempt.training_id == training_id, Attempt.module_id == module_id)
-        .order_by(
-            # Newest first, as keep_results "newest" means it: unfinished attempts (still going)
-            # first, then by finish, then by start.
-            case((Attempt.finished_at.is_(None), 0), else_=1),
-            Attempt.finished_at.desc(),
-            Attempt.started_at.desc(),
-            Attempt.id.desc(),
-        )
-    ).all()
-    answers: dict[str, dict[str, Answer]] = {}
-    if attempts:
-        for answer in session.scalars(select(Answer).where(Answer.attempt_id.in_([a.id for a in attempts]))):
-            answers.setdefault(answer.attempt_id, {})[answer.activity_id] = answer
-    out = []
-    for attempt in attempts:
-        given = answers.get(attempt.id, {})
-        results, points, awaiting = [], 0.0, 0
-        for activity in activities:
-            answer = given.get(activity.id)
-            if answer is None:
-                state, score = "not answered", None
-            elif not answer.evaluated:
-                state, score = "awaiting grading", None
-                awaiting += 1
-            else:
-                score = answer.score
-                state = "passed" if answer.score >= activity.max_score else "failed"
-                if activity.max_score > 0:
-                    points += answer.score
-            results.append(
-                ActivityResult(
-                    activity_id=activity.id,
-                    name=activity.name,
-                    question=activity.question or "",
-                    answer=answer.answer if answer else None,
-                    correct_answer=activity.correct_answer or "",
-                    score=score,
-                    max_score=activity.max_score,
-                    state=state,
-                )
-            )
-        if attempt.finished_at is None:
-            score_pct = None
-        else:
-            score_pct = 100.0 * points / max_points if max_points > 0 else 100.0
-        out.append(
-            AttemptSummary(
-                attempt_id=attempt.id,
-                started_at=attempt.started_at,
-                finished_at=attempt.finished_at,
-                points=points,
-                max_points=max_points,
-                score=score_pct,
-                awaiting_grading=awaiting,
-                activities=tuple(results),
-            )
-        )
-    return out
-
-
-__all__ = [
-    "ALL",
-    "COMPLETED_STATUSES",
-    "STATUSES",
-    "Buckets",
-    "Population",
-    "StatusSummary",
-    "active_users_count",
-    "active_users_series",
-    "add_months",
-    "choose_unit",
-    "completions_count",
-    "completions_series",
-    "day_end_utc",
-    "day_start_utc",
-    "expiry_threshold",
-    "first_activity_date",
-    "learner_count",
-    "learner_modules",
-    "local_date",
-    "make_buckets",
-    "module_attempts",
-    "new_users_count",
-    "progress_series",
-    "require_population",
-    "status_summary",
-    "today_in",
-    "training_content",
-    "training_count",
-    "training_results",
-    "trainings_table",
-]
-
-
-# --------------------------------------------------------------------------------------------
 # Learner activity (issue 4: the learner page's counters, activity chart and trends)
 # --------------------------------------------------------------------------------------------
 
@@ -1567,27 +1166,6 @@ def activity_series(
     return frame
 
 
-TREND_MEASURES = ("active_days", "time_spent", "connections", "modules_completed")
-
-
-@dataclass(frozen=True)
-class Trend:
-    """One measure over the last `days` days (today included) against the `days` before."""
-
-    measure: str  # one of TREND_MEASURES
-    current: float
-    previous: float
-
-    @property
-    def change(self) -> float:
-        return self.current - self.previous
-
-    @property
-    def change_pct(self) -> float | None:
-        """The change in % of the previous period; None when the previous period is 0."""
-        return 100.0 * self.change / self.previous if self.previous else None
-
-
 def activity_trends(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, days: int, today: date | None = None
 ) -> list[Trend]:
@@ -1637,10 +1215,9 @@ def activity_trends(
 
 
 # --------------------------------------------------------------------------------------------
+
 # Program sessions (SPEC §5 "Sessions"; decisions in docs/decisions.md, "Sessions")
 # --------------------------------------------------------------------------------------------
-
-from data.models import ProgramSession, SessionLearner  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -1665,18 +1242,6 @@ class _SessionPeople(Scope):
                 exists().where(Connection.session_id == self.session_id, Connection.user_id == user_col),
             ),
         )
-
-
-SESSION_COLUMNS = [
-    "session_id",
-    "session",
-    "training_id",
-    "training",
-    "starts_at",
-    "ends_at",
-    "learners",
-    "played",
-]
 
 
 def sessions_table(
@@ -1756,36 +1321,6 @@ def sessions_first_date(session: Session, scope: Scope, tz: ZoneInfo) -> date | 
         )
     )
     return local_date(first, tz)
-
-
-@dataclass(frozen=True)
-class SessionStatistics:
-    """One program session's figures (see session_statistics)."""
-
-    session_id: str
-    registered: int
-    played: int
-    completed: int
-    median_time_spent: float | None
-    average_score: float | None
-    learners: pd.DataFrame
-
-
-SESSION_LEARNER_COLUMNS = [
-    "user_id",
-    "last_name",
-    "first_name",
-    "email",
-    "registered",
-    "connections",
-    "first_connection",
-    "last_connection",
-    "time_spent",
-    "progress",
-    "score",
-    "status",
-    "completed_on",
-]
 
 
 def session_statistics(
@@ -1884,16 +1419,6 @@ def session_statistics(
         average_score=sum(scores) / len(scores) if scores else None,
         learners=frame,
     )
-
-
-def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 # -- end of program sessions --------------------------------------------------------------

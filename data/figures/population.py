@@ -1,0 +1,187 @@
+"""Whose figures (Population), who may see them (require_population), and the shapes
+the figures are returned in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from data.models import ClassTraining, TrainingLearner
+from data.scope import Forbidden, Scope
+
+STATUSES = ("passed", "failed", "expired", "in progress", "not started")
+COMPLETED_STATUSES = ("passed", "failed", "expired")
+
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Population:
+    """Whose figures: the scope's learners, narrowed to a training, a class or one learner.
+
+    learners_only leaves out blocked users and admins (SPEC §4); the learner page turns it
+    off to show a blocked learner's own history. include_self adds the viewer's own
+    trainings (a learner looking at their own page).
+    """
+
+    training_id: str | None = None
+    class_id: str | None = None
+    user_id: str | None = None
+    learners_only: bool = True
+    include_self: bool = False
+
+
+ALL = Population()
+
+
+def require_population(session: Session, scope: Scope, pop: Population) -> None:
+    """Raise Forbidden unless the scope may see the population's figures (SPEC §6).
+
+    One learner: their page (own, or a learner of a managed training or class). A class: its
+    manager. A training: its manager, or a class manager for their class's trainings. Nothing
+    narrower: a manager's global page. Callbacks call this with ids taken from the request, so a
+    forged id answers 403 instead of an empty result.
+    """
+    if pop.user_id is not None:
+        allowed = scope.can_view_learner(session, pop.user_id)
+    elif pop.class_id is not None:
+        allowed = scope.can_view_class(pop.class_id) and (
+            pop.training_id is None
+            or bool(
+                session.scalar(
+                    select(func.count()).where(
+                        ClassTraining.class_id == pop.class_id, ClassTraining.training_id == pop.training_id
+                    )
+                )
+            )
+        )
+        allowed = allowed or (pop.training_id is not None and scope.can_view_training_page(pop.training_id))
+    elif pop.training_id is not None:
+        allowed = scope.can_view_training_page(pop.training_id)
+    else:
+        allowed = scope.is_manager
+    if not allowed:
+        raise Forbidden()
+
+
+def sees_pair(session: Session, scope: Scope, user_id: str, training_id: str) -> bool:
+    """Whether the viewer sees this learner's results in this training (their own included)."""
+    tl = TrainingLearner
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    tl.user_id == user_id,
+                    tl.training_id == training_id,
+                    scope.pair_filter(tl.user_id, tl.training_id, include_self=True),
+                )
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class StatusSummary:
+    """The population's (learner, training) pairs at the end of a day."""
+
+    pairs: int
+    average_progress: float | None
+    average_score: float | None
+    counts: dict[str, int]
+
+    @property
+    def completed(self) -> int:
+        return sum(self.counts.get(s, 0) for s in COMPLETED_STATUSES)
+
+    @property
+    def completion_rate(self) -> float | None:
+        return 100.0 * self.completed / self.pairs if self.pairs else None
+
+
+TREND_MEASURES = ("active_days", "time_spent", "connections", "modules_completed")
+
+
+@dataclass(frozen=True)
+class Trend:
+    """One measure over the last `days` days (today included) against the `days` before."""
+
+    measure: str  # one of TREND_MEASURES
+    current: float
+    previous: float
+
+    @property
+    def change(self) -> float:
+        return self.current - self.previous
+
+    @property
+    def change_pct(self) -> float | None:
+        """The change in % of the previous period; None when the previous period is 0."""
+        return 100.0 * self.change / self.previous if self.previous else None
+
+
+RESULT_SORTS = {
+    "learner": "sort_key",
+    "email": "email",
+    "progress": "progress",
+    "score": "score",
+    "status": "status",
+    "time_spent": "time_spent",
+    "completed_on": "completed_at",
+    "training": "training_sort",
+    "enrolled_on": "enrolled_at",
+}
+
+
+SESSION_COLUMNS = [
+    "session_id",
+    "session",
+    "training_id",
+    "training",
+    "starts_at",
+    "ends_at",
+    "learners",
+    "played",
+]
+
+
+@dataclass(frozen=True)
+class SessionStatistics:
+    """One program session's figures (see session_statistics)."""
+
+    session_id: str
+    registered: int
+    played: int
+    completed: int
+    median_time_spent: float | None
+    average_score: float | None
+    learners: pd.DataFrame
+
+
+SESSION_LEARNER_COLUMNS = [
+    "user_id",
+    "last_name",
+    "first_name",
+    "email",
+    "registered",
+    "connections",
+    "first_connection",
+    "last_connection",
+    "time_spent",
+    "progress",
+    "score",
+    "status",
+    "completed_on",
+]
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
