@@ -45,8 +45,12 @@ format: $(VENV)/.installed-test
 test: $(VENV)/.installed-test system-test-deps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The whole app on a demo platform of BENCH_LEARNERS learners, built once under instance/bench/
+# (docs/performance.md). BENCH_ARGS="--repeat 5 --skip import" passes options; BENCH_ARGS="figures"
+# or BENCH_ARGS="opco" runs the older benchmarks.
+BENCH_LEARNERS ?= 100000
 bench: $(VENV)/.installed-test
-	$(PY) -m tests.bench $(BENCH_ARGS)
+	BENCH_LEARNERS=$(BENCH_LEARNERS) $(PY) -m tests.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

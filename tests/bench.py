@@ -1,30 +1,38 @@
 """`make bench`: the project's benchmarks (not part of the test suite).
 
+    python -m tests.bench [app] [options]     the whole app, served for real (tests/bench_app.py):
+                                              BENCH_LEARNERS learners (default 100,000); `make bench`
     python -m tests.bench figures [--learners N] [--repeat R] [--max-ratio X]
     python -m tests.bench opco [--rows N] [--format csv|xlsx|both] [--max-ratio R]
-    python -m tests.bench            (both, with their defaults)
 
-figures: tests/bench_figures.py, the time of the figures behind the pages for N and 10 x N
-learners. opco: tests/bench_opco.py, the peak memory of streaming the OPCO logs for N and
-10 x N rows. Each compares ratios measured within one run (timings here are noisy).
+app: callbacks timed cold and warm through /_dash-update-component, a naive pandas baseline,
+a 1,000,000-row import, the OPCO logs export, 20 concurrent managers and the server's memory,
+checked against issue 8's targets (see docs/performance.md). figures: tests/bench_figures.py,
+the figures engine on N and 10 x N learners. opco: tests/bench_opco.py, the peak memory of the
+"Download now" route for N and 10 x N rows.
 """
 
 from __future__ import annotations
 
 import sys
 
-from tests import bench_figures, bench_opco
-
 
 def main(argv: list[str]) -> int:
-    if argv and argv[0] == "figures":
-        return bench_figures.main(argv[1:])
-    if argv and argv[0] == "opco":
-        return bench_opco.main(argv[1:])
-    if argv:
-        print(__doc__)
-        return 2
-    return bench_figures.main([]) or bench_opco.main([])
+    command, rest = (argv[0], argv[1:]) if argv and not argv[0].startswith("-") else ("app", argv)
+    if command == "app":
+        from tests import bench_app
+
+        return bench_app.main(rest)
+    if command == "figures":
+        from tests import bench_figures
+
+        return bench_figures.main(rest)
+    if command == "opco":
+        from tests import bench_opco
+
+        return bench_opco.main(rest)
+    print(__doc__)
+    return 2
 
 
 if __name__ == "__main__":
