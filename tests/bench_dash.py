@@ -321,7 +321,9 @@ class Renderer:
                 name = "page layout"
             else:
                 trigger = ", ".join(sorted(c.split(".")[-1] for c in combo.changed)) or "initial"
-                name = f"{combo.dep.name()} ({label or trigger})"
+                bound = [str(v) for k, v in sorted(self._binding(combo).items()) if k != "row"]
+                where = f"[{','.join(bound)}]" if bound else ""
+                name = f"{combo.dep.name()}{where} ({label or trigger})"
             if combo.dep.outputs[0][1] == "data" and "download" in combo.dep.name():
                 fired_kind = "download"
             elif kind == "chain":
