@@ -22,6 +22,7 @@ from dashboards._opco_dialog import background_callback_manager, register_opco_d
 from dashboards._results import register_results_callbacks
 from dashboards._search import register_search_callbacks
 from dashboards._shell import page_access, shell_layout
+from data.cache import init_cache
 from data.cli import register as register_data_cli
 from data.config import SettingsError, load_settings
 from data.db import init_app as init_db
@@ -43,7 +44,8 @@ def create_app(config: dict | None = None) -> Dash:
         LEARNSTATS=settings,
     )
     server.config.update(settings.extra.get("flask", {}))
-    init_db(server, settings.database_url)
+    init_db(server, settings.database_url, settings.tz)
+    init_cache(server, settings)
     auth.init_app(server)
     register_data_cli(server)
     register_auth_cli(server)

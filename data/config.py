@@ -25,6 +25,10 @@ class Settings:
     # Address of the site in emailed links (e.g. https://stats.example.org); empty: the
     # address the browser used.
     base_url: str = ""
+    # Memoized data functions (data/cache.py): "simple" (in each process), "redis" (shared,
+    # at redis_url) or "null" (off).
+    cache: str = "simple"
+    redis_url: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -73,6 +77,32 @@ def _check_database_url(url: str) -> None:
         ) from None
 
 
+CACHE_TYPES = ("simple", "redis", "null")
+
+
+def _cache_type(name: str, redis_url: str) -> str:
+    """LEARNSTATS_CACHE, defaulting to redis when LEARNSTATS_REDIS_URL is set, else simple."""
+    if redis_url:
+        from urllib.parse import urlsplit
+
+        if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise SettingsError(
+                f"LEARNSTATS_REDIS_URL: {redis_url!r} is not a Redis URL; "
+                "e.g. redis://127.0.0.1:6379/0 or rediss://user:password@host:6380/0"
+            )
+    kind = (name or ("redis" if redis_url else "simple")).strip().lower()
+    if kind not in CACHE_TYPES:
+        raise SettingsError(
+            f"LEARNSTATS_CACHE: {name!r} is not a cache type; use simple (in each process, the "
+            "default), redis (with LEARNSTATS_REDIS_URL) or null (off)"
+        )
+    if kind == "redis" and not redis_url:
+        raise SettingsError(
+            "LEARNSTATS_CACHE: 'redis' needs LEARNSTATS_REDIS_URL (e.g. redis://127.0.0.1:6379/0)"
+        )
+    return kind
+
+
 def load_settings(overrides: dict | None = None) -> Settings:
     """Build settings from LEARNSTATS_* variables, then apply overrides (tests)."""
     overrides = dict(overrides or {})
@@ -88,6 +118,8 @@ def load_settings(overrides: dict | None = None) -> Settings:
         or f"sqlite:///{instance / 'learnstats.sqlite3'}"
     )
     _check_database_url(database_url)
+    redis_url = overrides.pop("redis_url", None) or os.environ.get("LEARNSTATS_REDIS_URL", "")
+    cache = _cache_type(overrides.pop("cache", None) or os.environ.get("LEARNSTATS_CACHE", ""), redis_url)
     settings = Settings(
         instance_path=instance,
         database_url=database_url,
@@ -97,6 +129,8 @@ def load_settings(overrides: dict | None = None) -> Settings:
         mail_from=overrides.pop("mail_from", None)
         or os.environ.get("LEARNSTATS_MAIL_FROM", "learnstats@localhost"),
         base_url=overrides.pop("base_url", None) or os.environ.get("LEARNSTATS_BASE_URL", ""),
+        cache=cache,
+        redis_url=redis_url,
     )
     settings.extra = overrides
     return settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event
@@ -16,8 +17,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 class Database:
     """One engine and session factory per app."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, tz: ZoneInfo | None = None):
         self.url = url
+        # The platform time zone: the summary layer's local days are in it.
+        self.tz = tz or ZoneInfo("Europe/Paris")
         kwargs: dict = {"future": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -50,6 +53,10 @@ class Database:
         with self.engine.begin() as connection:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
+        from data.summaries import ensure_summaries
+
+        with self.session() as session:
+            ensure_summaries(session, self.tz)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -60,8 +67,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def init_app(app: Flask, url: str) -> Database:
-    db = Database(url)
+def init_app(app: Flask, url: str, tz: ZoneInfo | None = None) -> Database:
+    db = Database(url, tz)
     app.extensions["learnstats_db"] = db
     return db
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from auth.users import hash_password
 from data import models as m
+from data import summaries
 from data.db import Database
 from data.enrollments import refresh_training_learners
 from data.text import fold, person_search_text, person_sort_key
@@ -2103,6 +2104,7 @@ class _Generator:
         self.write_roles(trainers)
         self.flush()
         refresh_training_learners(self.s)
+        summaries.rebuild(self.s, self.tz)
         return self.summary()
 
     def write_roles(self, trainers: list[str]) -> None:

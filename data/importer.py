@@ -36,6 +36,7 @@ from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, upd
 from sqlalchemy.orm import Session
 
 from data import models as m
+from data import summaries
 from data.enrollments import refresh_training_learners
 from data.text import person_search_text, person_sort_key
 
@@ -1094,6 +1095,7 @@ class _Importer:
             else:
                 counts.unchanged += 1
         counts.added, counts.updated = len(inserts), len(updates)
+        _mark_touched(self.s, spec, inserts + updates)
 
         all_cols = [(c.db_name, spec.index[c.name]) for c in (*key_cols, *value_cols)]
         self.insert_rows(table, ({name: row[i] for name, i in all_cols} for row in inserts))
@@ -1166,6 +1168,7 @@ class _Importer:
         counts.added = len(inserts)
         counts.updated = len(changed)
         counts.unchanged = counts.rows - counts.added - counts.updated
+        summaries.mark(self.s, users=[row["id"] for row in inserts] + sorted(changed))
         return counts
 
     def write_labels(self, parsed: _Parsed, existing_ids: set[str]) -> set[str]:
@@ -1190,6 +1193,30 @@ class _Importer:
             ),
         )
         return set(stale)
+
+
+# What each file's added or changed rows touch in the summary layer (data/summaries.py):
+# file -> (column, what it names). Files not listed change no summary.
+_TOUCHES = {
+    "roles.csv": (("user_id", "users"),),
+    "modules.csv": (("module_id", "modules"),),
+    "training_modules.csv": (("training_id", "trainings"),),
+    "activities.csv": (("module_id", "modules"),),
+    "class_members.csv": (("user_id", "users"),),
+    "class_trainings.csv": (("class_id", "classes"),),
+    "enrollments.csv": (("user_id", "users"),),
+    "session_learners.csv": (("user_id", "users"),),
+    "attempts.csv": (("user_id", "users"),),
+    "answers.csv": (("attempt_id", "attempts"),),
+    "connections.csv": (("user_id", "users"),),
+    "logins.csv": (("user_id", "users"),),
+}
+
+
+def _mark_touched(session: Session, spec: FileSpec, rows: list[tuple]) -> None:
+    for column, kind in _TOUCHES.get(spec.name, ()):
+        i = spec.index[column]
+        summaries.mark(session, **{kind: {row[i] for row in rows}})
 
 
 def import_bundle(session: Session, folder: Path, tz: tzinfo) -> ImportSummary:
@@ -1220,6 +1247,7 @@ def import_bundle(session: Session, folder: Path, tz: tzinfo) -> ImportSummary:
 
     importer.write(summary)
     refresh_training_learners(session)
+    summaries.refresh_pending(session)
     summary.training_learners = (
         session.scalar(select(func.count()).select_from(m.TrainingLearner.__table__)) or 0
     )

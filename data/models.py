@@ -6,10 +6,11 @@ time zone (LEARNSTATS_TIMEZONE) only when shown or when grouped by day.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -271,3 +272,157 @@ class Login(Base):
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
     logged_in_at: Mapped[datetime] = mapped_column(DateTime, primary_key=True, index=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The summary layer (data/summaries.py keeps it exact in the writer's transaction; the pages
+# read it instead of the raw events). Local days are in the platform time zone recorded in
+# summary_meta; NO_DAY stands for "since always" (an enrollment without a date).
+# --------------------------------------------------------------------------------------------
+
+
+class SummaryMeta(Base):
+    """Facts about the summaries: the time zone their days are in, the data version."""
+
+    __tablename__ = "summary_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
+class SummaryPair(Base):
+    """Per (learner, training): SPEC §4's figures today, but the expiry (derived when read)."""
+
+    __tablename__ = "summary_pairs"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    training_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    counted: Mapped[bool] = mapped_column(Boolean)  # a learner: active and not an admin
+    enrolled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    enrolled_day: Mapped[date] = mapped_column(Date)  # NO_DAY when enrolled_at is NULL
+    modules: Mapped[int] = mapped_column(Integer)
+    mandatory_modules: Mapped[int] = mapped_column(Integer)
+    completed_modules: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))  # passed | failed | in progress | not started
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The local day the completion counts on in charts: the later of completion and enrollment.
+    completed_day: Mapped[date | None] = mapped_column(Date)
+    time_spent: Mapped[float] = mapped_column(Float)
+    # The latest attempt start or finish: figures as of an earlier instant need the history.
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index(None, "training_id", "counted", "status"),
+        Index(None, "counted", "user_id"),
+        Index(None, "user_id"),
+    )
+
+
+class SummaryPairHistory(Base):
+    """A (learner, training)'s figures from instant `at` on (one row per change)."""
+
+    __tablename__ = "summary_pair_history"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    training_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    completed_modules: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SummaryModuleFact(Base):
+    """Per (learner, training, module of the training) with at least one attempt."""
+
+    __tablename__ = "summary_module_facts"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    training_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    module_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)  # first finish
+    completed_day: Mapped[date | None] = mapped_column(Date)  # its local day
+    effective_day: Mapped[date | None] = mapped_column(Date)  # local day of max(finish, enrollment)
+    module_score: Mapped[float] = mapped_column(Float)  # kept score (0 when not completed)
+    passed: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (Index(None, "training_id", "module_id"),)
+
+
+class SummaryUserModule(Base):
+    """A user's connections to a module: count and seconds, all time."""
+
+    __tablename__ = "summary_user_modules"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    module_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    connections: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+
+
+class SummaryUserModuleDay(Base):
+    """A user's connections to a module that started on a local day: count and seconds."""
+
+    __tablename__ = "summary_user_module_days"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    module_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    connections: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index(None, "day", "user_id"),)
+
+
+class SummaryUserDay(Base):
+    """A local day on which a user was active (SPEC §4): their logins and connection starts."""
+
+    __tablename__ = "summary_user_days"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    logins: Mapped[int] = mapped_column(Integer)
+    connections: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index(None, "day", "user_id"),)
+
+
+class SummaryTrainingDay(Base):
+    """Per (training, local day), over the training's counted learners: enrollments, module
+    completions and training completions dated that day (charts of whole trainings)."""
+
+    __tablename__ = "summary_training_days"
+
+    training_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    enrollments: Mapped[int] = mapped_column(Integer)
+    module_completions: Mapped[int] = mapped_column(Integer)
+    completions: Mapped[int] = mapped_column(Integer)
+
+
+class SummarySessionUser(Base):
+    """A program session's people: registered, and their connections in the session."""
+
+    __tablename__ = "summary_session_users"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    registered: Mapped[bool] = mapped_column(Boolean)
+    connections: Mapped[int] = mapped_column(Integer)
+    first_connection: Mapped[datetime | None] = mapped_column(DateTime)
+    last_connection: Mapped[datetime | None] = mapped_column(DateTime)
+    time_spent: Mapped[float] = mapped_column(Float)
+
+
+SUMMARY_TABLES = (
+    SummaryPair,
+    SummaryPairHistory,
+    SummaryModuleFact,
+    SummaryUserModule,
+    SummaryUserModuleDay,
+    SummaryUserDay,
+    SummaryTrainingDay,
+    SummarySessionUser,
+)

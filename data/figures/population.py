@@ -4,13 +4,17 @@ the figures are returned in."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, select
 from sqlalchemy.orm import Session
 
-from data.models import ClassTraining, TrainingLearner
+from data.figures.days import day_start_utc, expiry_threshold, local_date
+from data.models import Class, ClassMember, ClassTraining, ProgramSession, Training, TrainingLearner
 from data.scope import Forbidden, Scope
+from data.text import fold
 
 STATUSES = ("passed", "failed", "expired", "in progress", "not started")
 COMPLETED_STATUSES = ("passed", "failed", "expired")
@@ -185,3 +189,70 @@ def _median(values: list[float]) -> float | None:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+# -- shared by the readers and the reference: no raw event is read ----------------------
+
+
+def _expiry_case(
+    session: Session, training_col, completed_at_col, today: date, tz: ZoneInfo
+) -> ColumnElement:
+    """True when a completion is older than its training's validity on `today`."""
+    whens = []
+    for training_id, months in session.execute(
+        select(Training.id, Training.validity_months).where(Training.validity_months > 0)
+    ):
+        threshold = day_start_utc(expiry_threshold(today, months), tz)
+        whens.append((and_(training_col == training_id, completed_at_col < threshold), True))
+    if not whens:
+        return false()
+    return case(*whens, else_=False)
+
+
+def training_count(session: Session, scope: Scope, pop: Population) -> int:
+    """Trainings the population covers: the scope's trainings, or the class's, or one."""
+    q = select(func.count()).select_from(Training).where(scope.training_filter(Training.id))
+    if pop.training_id is not None:
+        q = q.where(Training.id == pop.training_id)
+    if pop.class_id is not None:
+        q = q.where(
+            exists().where(ClassTraining.class_id == pop.class_id, ClassTraining.training_id == Training.id)
+        )
+    if pop.user_id is not None:
+        q = q.where(
+            exists().where(TrainingLearner.user_id == pop.user_id, TrainingLearner.training_id == Training.id)
+        )
+    return session.scalar(q) or 0
+
+
+def _class_names(session: Session, frame: pd.DataFrame) -> list[str]:
+    """Each row's learner's classes registered to the row's training, joined with ', '.
+
+    The rows are already in the viewer's scope; their class names come with them.
+    """
+    if frame.empty:
+        return []
+    user_ids = sorted(set(frame["user_id"]))
+    rows = session.execute(
+        select(ClassMember.user_id, ClassTraining.training_id, Class.name)
+        .join(ClassTraining, ClassTraining.class_id == ClassMember.class_id)
+        .join(Class, Class.id == ClassMember.class_id)
+        .where(ClassMember.user_id.in_(user_ids))
+    ).all()
+    names: dict[tuple[str, str], list[str]] = {}
+    for user_id, training_id, name in rows:
+        names.setdefault((user_id, training_id), []).append(name)
+    return [
+        ", ".join(sorted(names.get((u, t), []), key=fold))
+        for u, t in zip(frame.user_id, frame.training_id, strict=True)
+    ]
+
+
+def sessions_first_date(session: Session, scope: Scope, tz: ZoneInfo) -> date | None:
+    """The local date of the earliest start among the viewer's sessions ("all time")."""
+    first = session.scalar(
+        select(func.min(ProgramSession.starts_at)).where(
+            scope.session_filter(ProgramSession.id, ProgramSession.training_id)
+        )
+    )
+    return local_date(first, tz)

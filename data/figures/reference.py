@@ -24,7 +24,6 @@ from sqlalchemy import (
     cast,
     distinct,
     exists,
-    false,
     func,
     literal,
     null,
@@ -43,7 +42,6 @@ from data.figures.days import (
     _cumulative,
     day_end_utc,
     day_start_utc,
-    expiry_threshold,
     local_date,
     make_buckets,
     to_local,
@@ -51,7 +49,6 @@ from data.figures.days import (
 )
 from data.figures.population import (
     COMPLETED_STATUSES,
-    RESULT_SORTS,
     SESSION_COLUMNS,
     SESSION_LEARNER_COLUMNS,
     STATUSES,
@@ -60,13 +57,14 @@ from data.figures.population import (
     SessionStatistics,
     StatusSummary,
     Trend,
+    _expiry_case,
     _median,
 )
+from data.figures.tables import results_page, results_select, trainings_table_from
 from data.models import (
     Activity,
     Answer,
     Attempt,
-    Class,
     ClassMember,
     ClassTraining,
     Connection,
@@ -291,21 +289,6 @@ def _steps(pairs: CTE, facts: CTE) -> CTE:
     )
 
 
-def _expiry_case(
-    session: Session, training_col, completed_at_col, today: date, tz: ZoneInfo
-) -> ColumnElement:
-    """True when a completion is older than its training's validity on `today`."""
-    whens = []
-    for training_id, months in session.execute(
-        select(Training.id, Training.validity_months).where(Training.validity_months > 0)
-    ):
-        threshold = day_start_utc(expiry_threshold(today, months), tz)
-        whens.append((and_(training_col == training_id, completed_at_col < threshold), True))
-    if not whens:
-        return false()
-    return case(*whens, else_=False)
-
-
 def _pair_results(
     session: Session,
     scope: Scope,
@@ -500,22 +483,6 @@ def active_users_count(
     """Learners of the population with a login or a connection starting in [start, end]."""
     events = _activity_events(_pairs(scope, pop), day_start_utc(start, tz), day_end_utc(end, tz))
     return session.scalar(select(func.count(distinct(events.c.user_id)))) or 0
-
-
-def training_count(session: Session, scope: Scope, pop: Population) -> int:
-    """Trainings the population covers: the scope's trainings, or the class's, or one."""
-    q = select(func.count()).select_from(Training).where(scope.training_filter(Training.id))
-    if pop.training_id is not None:
-        q = q.where(Training.id == pop.training_id)
-    if pop.class_id is not None:
-        q = q.where(
-            exists().where(ClassTraining.class_id == pop.class_id, ClassTraining.training_id == Training.id)
-        )
-    if pop.user_id is not None:
-        q = q.where(
-            exists().where(TrainingLearner.user_id == pop.user_id, TrainingLearner.training_id == Training.id)
-        )
-    return session.scalar(q) or 0
 
 
 def completions_count(
@@ -714,68 +681,7 @@ def trainings_table(
     per learner). Ordered by training name.
     """
     results = _pair_results(session, scope, pop, tz, today=today, with_time=True)
-    completed = _flag(results.c.status.in_(COMPLETED_STATUSES))
-    stats = (
-        select(
-            results.c.training_id,
-            func.count().label("learners"),
-            func.sum(_flag(results.c.status == "not started")).label("not_started"),
-            func.sum(_flag(results.c.status == "in progress")).label("in_progress"),
-            func.sum(completed).label("completed"),
-            func.avg(results.c.progress).label("average_progress"),
-            func.avg(results.c.score).label("average_score"),
-            func.sum(results.c.time_spent).label("time_spent"),
-        )
-        .group_by(results.c.training_id)
-        .subquery("training_stats")
-    )
-    q = (
-        select(
-            Training.id.label("training_id"),
-            Training.name.label("training"),
-            func.coalesce(stats.c.learners, 0).label("learners"),
-            func.coalesce(stats.c.not_started, 0).label("not_started"),
-            func.coalesce(stats.c.in_progress, 0).label("in_progress"),
-            func.coalesce(stats.c.completed, 0).label("completed"),
-            stats.c.average_progress,
-            stats.c.average_score,
-            stats.c.time_spent,
-        )
-        .outerjoin(stats, stats.c.training_id == Training.id)
-        .where(scope.training_filter(Training.id))
-    )
-    if pop.training_id is not None:
-        q = q.where(Training.id == pop.training_id)
-    if pop.class_id is not None:
-        q = q.where(
-            exists().where(ClassTraining.class_id == pop.class_id, ClassTraining.training_id == Training.id)
-        )
-    if pop.user_id is not None:
-        q = q.where(stats.c.learners > 0)
-    frame = pd.DataFrame(session.execute(q).mappings().all())
-    columns = [
-        "training_id",
-        "training",
-        "learners",
-        "not_started",
-        "in_progress",
-        "completed",
-        "completion_rate",
-        "average_progress",
-        "average_score",
-        "average_time_spent",
-    ]
-    if frame.empty:
-        return pd.DataFrame(columns=columns)
-    frame["completion_rate"] = [
-        100.0 * c / n if n else None for c, n in zip(frame.completed, frame.learners, strict=True)
-    ]
-    frame["average_time_spent"] = [
-        (t or 0.0) / n if n else None for t, n in zip(frame.time_spent, frame.learners, strict=True)
-    ]
-    frame["average_progress"] = frame["average_progress"].astype(object).where(frame.learners > 0, None)
-    frame = frame.sort_values("training", key=lambda s: s.map(fold), kind="stable").reset_index(drop=True)
-    return frame[columns]
+    return trainings_table_from(session, scope, pop, results)
 
 
 def training_content(session: Session, scope: Scope, pop: Population, tz: ZoneInfo) -> pd.DataFrame:
@@ -898,31 +804,7 @@ def results_query(
     training_sort, enrolled_at, progress, score, status, completed_at (UTC), time_spent
     (seconds). search: accent- and case-insensitive match on name or email.
     """
-    results = _pair_results(session, scope, pop, tz, today=today, with_time=True)
-    q = (
-        select(
-            results.c.user_id,
-            User.email,
-            User.first_name,
-            User.last_name,
-            User.sort_key,
-            results.c.training_id,
-            Training.name.label("training"),
-            func.lower(Training.name).label("training_sort"),
-            results.c.enrolled_at,
-            results.c.progress,
-            results.c.score,
-            results.c.status,
-            results.c.completed_at,
-            results.c.time_spent,
-        )
-        .select_from(results)
-        .join(User, User.id == results.c.user_id)
-        .join(Training, Training.id == results.c.training_id)
-    )
-    for word in fold(search).split():
-        q = q.where(User.search_text.contains(word, autoescape=True))
-    return q.subquery("results")
+    return results_select(_pair_results(session, scope, pop, tz, today=today, with_time=True), search)
 
 
 def training_results(
@@ -942,51 +824,7 @@ def training_results(
     breaks ties. Returns the rows with completed_on and enrolled_on as local dates.
     """
     results = results_query(session, scope, pop, tz, search=search, today=today)
-    order = []
-    for column, ascending in sort or []:
-        name = RESULT_SORTS.get(column)
-        if name is None:
-            raise ValueError(f"cannot sort by {column!r}")
-        col = results.c[name]
-        # NULLs (no score, not completed) last whichever the direction.
-        order.append(case((col.is_(None), 1), else_=0))
-        order.append(col.asc() if ascending else col.desc())
-    order += [results.c.sort_key, results.c.training_sort, results.c.training_id]
-    # The total comes with the page (one pass over the results instead of two).
-    q = select(results, func.count().over().label("total_rows")).order_by(*order).offset(offset)
-    if limit is not None:
-        q = q.limit(limit)
-    rows = session.execute(q).mappings().all()
-    # A page past the end has no row to carry the total: count on its own then.
-    total = rows[0]["total_rows"] if rows else session.scalar(select(func.count()).select_from(results)) or 0
-    frame = pd.DataFrame(rows, columns=[*results.c.keys(), "total_rows"]).drop(columns="total_rows")
-    frame["completed_on"] = [local_date(v, tz) for v in frame["completed_at"]]
-    frame["enrolled_on"] = [local_date(v, tz) for v in frame["enrolled_at"]]
-    frame["classes"] = _class_names(session, frame)
-    return frame, total
-
-
-def _class_names(session: Session, frame: pd.DataFrame) -> list[str]:
-    """Each row's learner's classes registered to the row's training, joined with ', '.
-
-    The rows are already in the viewer's scope; their class names come with them.
-    """
-    if frame.empty:
-        return []
-    user_ids = sorted(set(frame["user_id"]))
-    rows = session.execute(
-        select(ClassMember.user_id, ClassTraining.training_id, Class.name)
-        .join(ClassTraining, ClassTraining.class_id == ClassMember.class_id)
-        .join(Class, Class.id == ClassMember.class_id)
-        .where(ClassMember.user_id.in_(user_ids))
-    ).all()
-    names: dict[tuple[str, str], list[str]] = {}
-    for user_id, training_id, name in rows:
-        names.setdefault((user_id, training_id), []).append(name)
-    return [
-        ", ".join(sorted(names.get((u, t), []), key=fold))
-        for u, t in zip(frame.user_id, frame.training_id, strict=True)
-    ]
+    return results_page(session, results, tz, sort, offset, limit)
 
 
 def learner_modules(
@@ -1311,16 +1149,6 @@ def sessions_table(
     frame["learners"] = frame["learners"].astype(int)
     frame["played"] = frame["played"].astype(int)
     return frame
-
-
-def sessions_first_date(session: Session, scope: Scope, tz: ZoneInfo) -> date | None:
-    """The local date of the earliest start among the viewer's sessions ("all time")."""
-    first = session.scalar(
-        select(func.min(ProgramSession.starts_at)).where(
-            scope.session_filter(ProgramSession.id, ProgramSession.training_id)
-        )
-    )
-    return local_date(first, tz)
 
 
 def session_statistics(

@@ -1,0 +1,300 @@
+"""Cards, donuts and date-range charts of a population (SPEC §4, §5 global/training/class).
+
+Read from the summary layer: summary_pairs (and summary_pair_history for a day in the past),
+summary_user_days for active users, summary_training_days for whole trainings' charts.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import (
+    DateTime,
+    Float,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from data.figures._pairs import NO_DAY, day_counts, pairs, progress_column, status_column
+from data.figures.days import (
+    Buckets,
+    _bucket_frame,
+    _bucket_index,
+    day_end_utc,
+    day_start_utc,
+    make_buckets,
+    today_in,
+)
+from data.figures.population import STATUSES, Population, StatusSummary
+from data.models import SummaryPairHistory, SummaryUserDay, User
+from data.scope import Scope
+
+
+def learner_count(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
+) -> int:
+    """Distinct learners counted in the population (enrolled by the end of as_of)."""
+    rows = pairs(session, scope, pop, enrolled_by=day_end_utc(as_of, tz) if as_of else None)
+    return session.scalar(select(func.count(distinct(rows.c.user_id)))) or 0
+
+
+def new_users_count(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
+) -> int:
+    """Learners of the population whose account was created in [start, end]."""
+    rows = pairs(session, scope, pop)
+    return (
+        session.scalar(
+            select(func.count(distinct(rows.c.user_id)))
+            .join(User, User.id == rows.c.user_id)
+            .where(User.created_at >= day_start_utc(start, tz), User.created_at < day_end_utc(end, tz))
+        )
+        or 0
+    )
+
+
+def _active_days(session: Session, scope: Scope, pop: Population, start: date, end: date):
+    rows = pairs(session, scope, pop)
+    ud = SummaryUserDay
+    return select(ud.user_id, ud.day).where(
+        ud.day >= start, ud.day <= end, ud.user_id.in_(select(rows.c.user_id))
+    )
+
+
+def active_users_count(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
+) -> int:
+    """Learners of the population with a login or a connection starting in [start, end]."""
+    days = _active_days(session, scope, pop, start, end).subquery("active_days")
+    return session.scalar(select(func.count(distinct(days.c.user_id)))) or 0
+
+
+def completions_count(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
+) -> int:
+    """Training completions (passed or failed) dated in [start, end]."""
+    return sum(
+        completions for _, day, _, _, completions, _ in day_counts(session, scope, pop, end) if day >= start
+    )
+
+
+def _pair_figures_as_of(session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None):
+    """Per pair: training_id, modules, completed_modules, score, status (before expiry),
+    completed_at — today's, or at the end of as_of (from the pair's history)."""
+    if as_of is None:
+        return pairs(session, scope, pop)
+    until = day_end_utc(as_of, tz)
+    rows = pairs(session, scope, pop, enrolled_by=until)
+    columns = ("training_id", "modules", "completed_modules", "score", "status", "completed_at")
+    settled = select(*(rows.c[c] for c in columns)).where(
+        or_(rows.c.last_event_at.is_(None), rows.c.last_event_at < until)
+    )
+    h = SummaryPairHistory
+    latest = (
+        select(func.max(h.at))
+        .where(h.user_id == rows.c.user_id, h.training_id == rows.c.training_id, h.at < until)
+        .correlate(rows)
+        .scalar_subquery()
+    )
+    initial_score = case((rows.c.mandatory_modules > 0, literal(0.0, Float)), else_=null())
+    past = (
+        select(
+            rows.c.training_id,
+            rows.c.modules,
+            func.coalesce(h.completed_modules, 0).label("completed_modules"),
+            case((h.at.is_(None), initial_score), else_=h.score).label("score"),
+            func.coalesce(h.status, "not started").label("status"),
+            cast(h.completed_at, DateTime()).label("completed_at"),
+        )
+        .select_from(rows)
+        .outerjoin(h, and_(h.user_id == rows.c.user_id, h.training_id == rows.c.training_id, h.at == latest))
+        .where(rows.c.last_event_at >= until)
+    )
+    return union_all(settled, past).subquery("pairs_as_of")
+
+
+def status_summary(
+    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
+) -> StatusSummary:
+    """Progress, score and status counts of the population at the end of as_of (default today)."""
+    rows = _pair_figures_as_of(session, scope, pop, tz, as_of)
+    status = status_column(session, rows, as_of or today_in(tz), tz).label("status")
+    figures = select(status, progress_column(rows).label("progress"), rows.c.score).subquery("pair_figures")
+    result = session.execute(
+        select(
+            figures.c.status,
+            func.count(),
+            func.sum(figures.c.progress),
+            func.sum(figures.c.score),
+            func.count(figures.c.score),
+        ).group_by(figures.c.status)
+    ).all()
+    counts = {s: 0 for s in STATUSES}
+    total = progress_sum = score_sum = scored = 0
+    for name, count, p_sum, s_sum, s_count in result:
+        counts[name] = count
+        total += count
+        progress_sum += p_sum or 0
+        score_sum += s_sum or 0
+        scored += s_count or 0
+    return StatusSummary(
+        pairs=total,
+        average_progress=progress_sum / total if total else None,
+        average_score=score_sum / scored if scored else None,
+        counts=counts,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Charts over a date range (historical: day d counts only what is dated <= d)
+# --------------------------------------------------------------------------------------------
+
+
+def _bucket_of(buckets: Buckets, day: date) -> int:
+    """Index of the bucket holding a local day; -1 before the first, len after the last."""
+    if day >= buckets.end:
+        return len(buckets.starts)
+    return bisect_right(buckets.starts, day) - 1
+
+
+def active_users_series(
+    session: Session,
+    scope: Scope,
+    pop: Population,
+    tz: ZoneInfo,
+    start: date,
+    end: date,
+    unit: str | None = None,
+) -> pd.DataFrame:
+    """Distinct active learners per bucket: columns bucket (first day), last_day, active_users."""
+    buckets = make_buckets(start, end, unit)
+    days = _active_days(session, scope, pop, start, end).subquery("active_days")
+    index = _bucket_index(days.c.day, [*buckets.starts, buckets.end]).label("i")
+    values = [0] * len(buckets.starts)
+    for i, count in session.execute(select(index, func.count(distinct(days.c.user_id))).group_by(index)):
+        if 0 <= i < len(values):
+            values[i] = count
+    frame = _bucket_frame(buckets)
+    frame["active_users"] = values
+    return frame
+
+
+def _running(per: list[float], before: float) -> list[float]:
+    out, total = [], before
+    for value in per:
+        total += value
+        out.append(total)
+    return out
+
+
+def _series_counts(session: Session, scope: Scope, pop: Population, buckets: Buckets):
+    """Per bucket: enrollments, module completion weights (1 / the training's modules) and
+    training completions, with what came before the first bucket."""
+    size = len(buckets.starts)
+    enrolled, weights, completions = [0.0] * size, [0.0] * size, [0] * size
+    before = [0.0, 0.0, 0]
+    last = buckets.end - timedelta(days=1)
+    for _, day, n_enrolled, n_modules, n_completions, modules in day_counts(session, scope, pop, last):
+        weight = n_modules / modules if modules else 0.0
+        i = -1 if day == NO_DAY else _bucket_of(buckets, day)
+        if i < 0:
+            before[0] += n_enrolled
+            before[1] += weight
+            before[2] += n_completions
+        elif i < size:
+            enrolled[i] += n_enrolled
+            weights[i] += weight
+            completions[i] += n_completions
+    return enrolled, weights, completions, before
+
+
+def progress_series(
+    session: Session,
+    scope: Scope,
+    pop: Population,
+    tz: ZoneInfo,
+    start: date,
+    end: date,
+    unit: str | None = None,
+) -> pd.DataFrame:
+    """Average training progress at the end of each bucket, over the pairs enrolled by then.
+
+    Columns: bucket, last_day, learners (pairs enrolled by then), average_progress (%).
+    A module completion counts from the later of its first finish and the enrollment.
+    """
+    buckets = make_buckets(start, end, unit)
+    enrolled, weights, _, before = _series_counts(session, scope, pop, buckets)
+    learners = _running(enrolled, before[0])
+    done = _running(weights, before[1])
+    frame = _bucket_frame(buckets)
+    frame["learners"] = [int(v) for v in learners]
+    frame["average_progress"] = [100.0 * w / n if n else None for w, n in zip(done, learners, strict=True)]
+    return frame
+
+
+def completions_series(
+    session: Session,
+    scope: Scope,
+    pop: Population,
+    tz: ZoneInfo,
+    start: date,
+    end: date,
+    unit: str | None = None,
+) -> pd.DataFrame:
+    """Training completions per bucket and the cumulative completion rate at each bucket's end.
+
+    Columns: bucket, last_day, completions (pairs whose training completion is dated in the
+    bucket), completed (pairs completed by the bucket's end), learners (pairs enrolled by
+    then), completion_rate (% = completed / learners). A completion is dated at the later of
+    the training's completion date and the enrollment.
+    """
+    buckets = make_buckets(start, end, unit)
+    enrolled, _, completions, before = _series_counts(session, scope, pop, buckets)
+    learners = _running(enrolled, before[0])
+    completed = _running(completions, before[2])
+    frame = _bucket_frame(buckets)
+    frame["completions"] = completions
+    frame["completed"] = [int(v) for v in completed]
+    frame["learners"] = [int(v) for v in learners]
+    frame["completion_rate"] = [
+        100.0 * c / n if n else None for c, n in zip(completed, learners, strict=True)
+    ]
+    return frame
+
+
+def first_activity_date(session: Session, scope: Scope, pop: Population, tz: ZoneInfo) -> date | None:
+    """The local date of the population's earliest enrollment, login or connection ("all time")."""
+    rows = pairs(session, scope, pop)
+    candidates = [
+        session.scalar(select(func.min(rows.c.enrolled_day)).where(rows.c.enrolled_at.is_not(None))),
+        session.scalar(
+            select(func.min(SummaryUserDay.day)).where(SummaryUserDay.user_id.in_(select(rows.c.user_id)))
+        ),
+    ]
+    found = [c for c in candidates if c is not None]
+    return min(found) if found else None
+
+
+__all__ = [
+    "active_users_count",
+    "active_users_series",
+    "completions_count",
+    "completions_series",
+    "first_activity_date",
+    "learner_count",
+    "new_users_count",
+    "progress_series",
+    "status_summary",
+]

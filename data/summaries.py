@@ -1,0 +1,727 @@
+"""The summary layer's upkeep: every write keeps the summary tables exact, in its transaction.
+
+The pages read SPEC §4's figures from the summary tables of data/models.py (summary_*), never
+from the raw events. This module is the only writer of those tables:
+
+- `mark(session, users=..., trainings=..., ...)` notes what a write touched. ORM writes (the
+  test factory, the web app) are noted automatically by a flush listener; the importer notes
+  the rows it added or changed; `demo-data` and `rebuild-summaries` refresh everything.
+- `refresh_pending(session)` recomputes the summaries of what was touched: every summary row
+  of each touched learner (their (learner, training) pairs, module facts, history, days,
+  sessions), then the per-(training, day) rows of the trainings those pairs belong to. It runs
+  before every commit and before every figure is read, so a reader in the writer's own
+  transaction sees exact figures too.
+- `rebuild(session, tz)` recomputes everything from the raw tables (recovery and a check).
+
+Facts that depend on "today" (expiry of certificates, the last 7 days) are not stored: the
+readers derive them from stored dates. Local days are in the platform time zone recorded in
+summary_meta; a change of LEARNSTATS_TIMEZONE rebuilds the summaries (`ensure_summaries`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, event, func, insert, inspect, select, update
+from sqlalchemy.orm import Session
+
+from data import models as m
+from data.figures._sql import SCORE_TOLERANCE
+
+# "Since always": the day of an enrollment without a date (a primary key cannot be NULL).
+NO_DAY = date(1, 1, 1)
+# Above this share of all users a refresh recomputes everything instead of user by user.
+FULL_REFRESH_SHARE = 0.3
+CHUNK = 500
+INSERT_BATCH = 5000
+_PENDING = "learnstats_summary_pending"
+
+
+# --------------------------------------------------------------------------------------------
+# What a write touched
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Touched:
+    users: set[str] = field(default_factory=set)
+    trainings: set[str] = field(default_factory=set)
+    modules: set[str] = field(default_factory=set)
+    classes: set[str] = field(default_factory=set)
+    attempts: set[str] = field(default_factory=set)
+    sessions: set[str] = field(default_factory=set)
+    everything: bool = False
+
+    def __bool__(self) -> bool:
+        return self.everything or any(
+            (self.users, self.trainings, self.modules, self.classes, self.attempts, self.sessions)
+        )
+
+
+def mark(
+    session: Session,
+    *,
+    users: Iterable[str] = (),
+    trainings: Iterable[str] = (),
+    modules: Iterable[str] = (),
+    classes: Iterable[str] = (),
+    attempts: Iterable[str] = (),
+    sessions: Iterable[str] = (),
+    everything: bool = False,
+) -> None:
+    """Note what a write touched; refresh_pending recomputes it before commit or read."""
+    touched = session.info.setdefault(_PENDING, Touched())
+    touched.users.update(users)
+    touched.trainings.update(trainings)
+    touched.modules.update(modules)
+    touched.classes.update(classes)
+    touched.attempts.update(attempts)
+    touched.sessions.update(sessions)
+    touched.everything = touched.everything or everything
+
+
+def _mark_object(session: Session, obj: object) -> None:
+    if isinstance(obj, m.User):
+        # Only the status (blocked users are not counted) matters to the summaries.
+        state = inspect(obj)
+        if state.pending or state.deleted or state.attrs.status.history.has_changes():
+            mark(session, users=[obj.id])
+    elif isinstance(obj, (m.Role | m.Enrollment | m.ClassMember | m.Connection | m.Login, m.Attempt)):
+        mark(session, users=[obj.user_id])
+    elif isinstance(obj, m.Answer):
+        mark(session, attempts=[obj.attempt_id])
+    elif isinstance(obj, m.SessionLearner):
+        mark(session, users=[obj.user_id], sessions=[obj.session_id])
+    elif isinstance(obj, m.ClassTraining):
+        mark(session, classes=[obj.class_id], trainings=[obj.training_id])
+    elif isinstance(obj, m.TrainingModule):
+        mark(session, trainings=[obj.training_id])
+    elif isinstance(obj, m.Activity):
+        mark(session, modules=[obj.module_id])
+    elif isinstance(obj, m.Module):
+        mark(session, modules=[obj.id])
+    elif isinstance(obj, m.ProgramSession):
+        mark(session, sessions=[obj.id])
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flushed(session: Session, _context) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        _mark_object(session, obj)
+
+
+@event.listens_for(Session, "before_commit")
+def _refresh_before_commit(session: Session) -> None:
+    refresh_pending(session)
+
+
+# --------------------------------------------------------------------------------------------
+# Meta: time zone and data version
+# --------------------------------------------------------------------------------------------
+
+
+def _meta(session: Session, key: str) -> str | None:
+    return session.scalar(select(m.SummaryMeta.value).where(m.SummaryMeta.key == key))
+
+
+def _set_meta(session: Session, key: str, value: str) -> None:
+    if _meta(session, key) is None:
+        session.execute(insert(m.SummaryMeta).values(key=key, value=value))
+    else:
+        session.execute(update(m.SummaryMeta).where(m.SummaryMeta.key == key).values(value=value))
+
+
+def data_version(session: Session) -> int:
+    """A number every write that changes the summaries increases (cache keys use it)."""
+    return int(_meta(session, "data_version") or 0)
+
+
+def _bump_version(session: Session) -> None:
+    _set_meta(session, "data_version", str(data_version(session) + 1))
+
+
+def summaries_timezone(session: Session) -> ZoneInfo:
+    name = _meta(session, "timezone")
+    return ZoneInfo(name) if name else ZoneInfo("Europe/Paris")
+
+
+def ensure_summaries(session: Session, tz: ZoneInfo) -> bool:
+    """Make the summaries match the raw tables' time zone setting; True when rebuilt.
+
+    A database migrated from before the summary layer, or whose LEARNSTATS_TIMEZONE changed,
+    is rebuilt once; a new empty database only records the time zone.
+    """
+    if _meta(session, "timezone") == tz.key:
+        return False
+    rebuild(session, tz)
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Refresh
+# --------------------------------------------------------------------------------------------
+
+
+def refresh_pending(session: Session) -> None:
+    """Recompute the summaries of everything marked since the last refresh."""
+    while True:
+        touched: Touched | None = session.info.pop(_PENDING, None)
+        if not touched:
+            if touched is None and not session.new and not session.dirty and not session.deleted:
+                return
+            session.flush()  # may note more
+            if not session.info.get(_PENDING):
+                return
+            continue
+        with session.no_autoflush:
+            session.flush()
+        extra = session.info.pop(_PENDING, None)
+        if extra:
+            _merge(touched, extra)
+        _refresh(session, touched, summaries_timezone(session))
+
+
+def _merge(into: Touched, other: Touched) -> None:
+    into.users |= other.users
+    into.trainings |= other.trainings
+    into.modules |= other.modules
+    into.classes |= other.classes
+    into.attempts |= other.attempts
+    into.sessions |= other.sessions
+    into.everything = into.everything or other.everything
+
+
+def rebuild(session: Session, tz: ZoneInfo) -> None:
+    """Recompute every summary table from the raw tables (same transaction)."""
+    session.flush()
+    session.info.pop(_PENDING, None)
+    _set_meta(session, "timezone", tz.key)
+    _refresh(session, Touched(everything=True), tz)
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _in(column, ids: list[str] | None):
+    """Chunked IN conditions: yields one condition per chunk, or None once for 'all'."""
+    if ids is None:
+        yield None
+        return
+    for chunk in _chunks(ids):
+        yield column.in_(chunk)
+
+
+def _rows(session: Session, query, column, ids: list[str] | None) -> list:
+    out: list = []
+    for condition in _in(column, ids):
+        q = query if condition is None else query.where(condition)
+        out.extend(session.execute(q).all())
+    return out
+
+
+def _resolve_users(session: Session, touched: Touched) -> set[str]:
+    users = set(touched.users)
+    trainings = set(touched.trainings)
+    if touched.modules:
+        trainings |= set(
+            session.scalars(
+                select(m.TrainingModule.training_id).where(m.TrainingModule.module_id.in_(touched.modules))
+            )
+        )
+    if touched.classes:
+        for chunk in _chunks(sorted(touched.classes)):
+            users |= set(
+                session.scalars(select(m.ClassMember.user_id).where(m.ClassMember.class_id.in_(chunk)))
+            )
+    for chunk in _chunks(sorted(touched.attempts)):
+        users |= set(session.scalars(select(m.Attempt.user_id).where(m.Attempt.id.in_(chunk))))
+    for chunk in _chunks(sorted(trainings)):
+        users |= set(
+            session.scalars(select(m.TrainingLearner.user_id).where(m.TrainingLearner.training_id.in_(chunk)))
+        )
+        users |= set(
+            session.scalars(select(m.Attempt.user_id).where(m.Attempt.training_id.in_(chunk)).distinct())
+        )
+    for chunk in _chunks(sorted(touched.sessions)):
+        users |= set(
+            session.scalars(select(m.SessionLearner.user_id).where(m.SessionLearner.session_id.in_(chunk)))
+        )
+        users |= set(
+            session.scalars(select(m.Connection.user_id).where(m.Connection.session_id.in_(chunk)).distinct())
+        )
+    return users
+
+
+def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
+    if touched.everything:
+        ids: list[str] | None = None
+    else:
+        users = _resolve_users(session, touched)
+        total = session.scalar(select(func.count()).select_from(m.User)) or 0
+        ids = None if total and len(users) > FULL_REFRESH_SHARE * total else sorted(users)
+    if ids is not None and not ids:
+        _bump_version(session)
+        return
+    old_trainings = _pair_trainings(session, ids)
+    _delete_user_rows(session, ids)
+    facts = _load(session, ids, tz)
+    _write_user_tables(session, facts)
+    new_trainings = _write_pair_tables(session, facts, tz)
+    trainings = None if ids is None else sorted(old_trainings | new_trainings)
+    _refresh_training_days(session, trainings)
+    _bump_version(session)
+
+
+def _pair_trainings(session: Session, ids: list[str] | None) -> set[str]:
+    if ids is None:
+        return set()
+    return {
+        t for (t,) in _rows(session, select(m.SummaryPair.training_id).distinct(), m.SummaryPair.user_id, ids)
+    }
+
+
+def _delete_user_rows(session: Session, ids: list[str] | None) -> None:
+    tables = [t for t in m.SUMMARY_TABLES if t is not m.SummaryTrainingDay]
+    for table in tables:
+        for condition in _in(table.user_id, ids):
+            stmt = delete(table) if condition is None else delete(table).where(condition)
+            session.execute(stmt)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading the raw rows of the users to refresh
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Raw:
+    tz: ZoneInfo
+    connections: list = field(default_factory=list)  # user, module, session, start, end
+    logins: list = field(default_factory=list)  # user, at
+    pairs: list = field(default_factory=list)  # user, training, enrolled_at
+    attempts: list = field(default_factory=list)  # id, user, training, module, started, finished, points
+    counted: dict[str, bool] = field(default_factory=dict)
+    registered: list = field(default_factory=list)  # session, user
+    steps: dict[str, list] = field(default_factory=dict)  # training -> [(module, mandatory, min_score)]
+    keep: dict[str, str] = field(default_factory=dict)  # module -> best | newest
+    max_points: dict[str, float] = field(default_factory=dict)  # module -> points
+
+
+def _load(session: Session, ids: list[str] | None, tz: ZoneInfo) -> _Raw:
+    raw = _Raw(tz)
+    c = m.Connection
+    raw.connections = _rows(
+        session,
+        select(c.user_id, c.module_id, c.session_id, c.connected_at, c.disconnected_at),
+        c.user_id,
+        ids,
+    )
+    raw.logins = _rows(session, select(m.Login.user_id, m.Login.logged_in_at), m.Login.user_id, ids)
+    tl = m.TrainingLearner
+    raw.pairs = _rows(session, select(tl.user_id, tl.training_id, tl.enrolled_at), tl.user_id, ids)
+    users = _rows(session, select(m.User.id, m.User.status), m.User.id, ids)
+    admins = {
+        u
+        for (u,) in _rows(session, select(m.Role.user_id).where(m.Role.role == "admin"), m.Role.user_id, ids)
+    }
+    raw.counted = {u: status == "active" and u not in admins for u, status in users}
+    raw.registered = _rows(
+        session, select(m.SessionLearner.session_id, m.SessionLearner.user_id), m.SessionLearner.user_id, ids
+    )
+    for training_id, module_id, mandatory, min_score in session.execute(
+        select(
+            m.TrainingModule.training_id,
+            m.TrainingModule.module_id,
+            m.TrainingModule.mandatory,
+            m.TrainingModule.min_score,
+        )
+    ):
+        raw.steps.setdefault(training_id, []).append((module_id, bool(mandatory), float(min_score or 0)))
+    raw.keep = dict(session.execute(select(m.Module.id, m.Module.keep_results)).all())
+    act = m.Activity
+    raw.max_points = {
+        module_id: float(points or 0.0)
+        for module_id, points in session.execute(
+            select(act.module_id, func.sum(act.max_score)).where(act.max_score > 0).group_by(act.module_id)
+        )
+    }
+    a, ans = m.Attempt, m.Answer
+    points = (
+        select(ans.attempt_id, func.sum(ans.score).label("points"))
+        .join(act, act.id == ans.activity_id)
+        .where(ans.evaluated.is_(True), act.max_score > 0)
+        .group_by(ans.attempt_id)
+    )
+    if ids is None:
+        per_attempt = dict(session.execute(points).all())
+        raw.attempts = [
+            (*row, per_attempt.get(row[0], 0.0))
+            for row in session.execute(
+                select(a.id, a.user_id, a.training_id, a.module_id, a.started_at, a.finished_at)
+            )
+        ]
+    else:
+        for chunk in _chunks(ids):
+            rows = session.execute(
+                select(a.id, a.user_id, a.training_id, a.module_id, a.started_at, a.finished_at).where(
+                    a.user_id.in_(chunk)
+                )
+            ).all()
+            per_attempt = dict(
+                session.execute(
+                    points.where(ans.attempt_id.in_(select(a.id).where(a.user_id.in_(chunk))))
+                ).all()
+            )
+            raw.attempts.extend((*row, per_attempt.get(row[0], 0.0)) for row in rows)
+    return raw
+
+
+# --------------------------------------------------------------------------------------------
+# Computing and writing
+# --------------------------------------------------------------------------------------------
+
+
+def _local_day(value: datetime | None, tz: ZoneInfo) -> date | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC).astimezone(tz).date()
+
+
+class _DayCache:
+    """Local day of a naive UTC instant, memoised: in a zone whose offsets are whole hours the
+    local day only changes on a UTC hour."""
+
+    def __init__(self, tz: ZoneInfo):
+        self.tz = tz
+        self.cache: dict[tuple, date] = {}
+        samples = (
+            datetime(year, month, 1, tzinfo=UTC) for year in range(1970, 2060) for month in (1, 4, 7, 10)
+        )
+        self.whole_hours = all(
+            (s.astimezone(tz).utcoffset() or timedelta()).total_seconds() % 3600 == 0 for s in samples
+        )
+
+    def __call__(self, value: datetime) -> date:
+        if self.whole_hours:
+            key: tuple = (value.year, value.month, value.day, value.hour)
+        else:
+            key = (value.year, value.month, value.day, value.hour, value.minute, value.second)
+        day = self.cache.get(key)
+        if day is None:
+            day = self.cache[key] = _local_day(value, self.tz)
+        return day
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    """A connection's length in seconds, to the millisecond (as the reference's SQL rounds)."""
+    return round((end - start).total_seconds(), 3)
+
+
+def _insert(session: Session, table, rows: list[dict]) -> None:
+    for batch in _chunks(rows, INSERT_BATCH):
+        session.execute(insert(table), batch)
+
+
+def _write_user_tables(session: Session, raw: _Raw) -> None:
+    day_of = _DayCache(raw.tz)
+    module_days: dict[tuple, list] = {}
+    user_modules: dict[tuple, list] = {}
+    user_days: dict[tuple, list] = {}
+    session_users: dict[tuple, dict] = {}
+    for user_id, module_id, session_id, start, end in raw.connections:
+        seconds = _seconds(start, end)
+        day = day_of(start)
+        acc = module_days.setdefault((user_id, module_id, day), [0, 0.0])
+        acc[0] += 1
+        acc[1] += seconds
+        acc = user_modules.setdefault((user_id, module_id), [0, 0.0])
+        acc[0] += 1
+        acc[1] += seconds
+        user_days.setdefault((user_id, day), [0, 0])[1] += 1
+        if session_id is not None:
+            row = session_users.setdefault(
+                (session_id, user_id),
+                {"connections": 0, "first_connection": start, "last_connection": end, "time_spent": 0.0},
+            )
+            row["connections"] += 1
+            row["time_spent"] += seconds
+            row["first_connection"] = min(row["first_connection"], start)
+            row["last_connection"] = max(row["last_connection"], end)
+    for user_id, at in raw.logins:
+        user_days.setdefault((user_id, day_of(at)), [0, 0])[0] += 1
+    registered = {(s, u) for s, u in raw.registered}
+    for key in registered:
+        session_users.setdefault(
+            key, {"connections": 0, "first_connection": None, "last_connection": None, "time_spent": 0.0}
+        )
+    _insert(
+        session,
+        m.SummaryUserModuleDay,
+        [
+            {"user_id": u, "module_id": mod, "day": d, "connections": n, "seconds": s}
+            for (u, mod, d), (n, s) in module_days.items()
+        ],
+    )
+    _insert(
+        session,
+        m.SummaryUserModule,
+        [
+            {"user_id": u, "module_id": mod, "connections": n, "seconds": s}
+            for (u, mod), (n, s) in user_modules.items()
+        ],
+    )
+    _insert(
+        session,
+        m.SummaryUserDay,
+        [{"user_id": u, "day": d, "logins": lg, "connections": n} for (u, d), (lg, n) in user_days.items()],
+    )
+    _insert(
+        session,
+        m.SummarySessionUser,
+        [
+            {"session_id": s, "user_id": u, "registered": (s, u) in registered, **values}
+            for (s, u), values in session_users.items()
+        ],
+    )
+    raw.user_module_seconds = {key: s for key, (_, s) in user_modules.items()}  # type: ignore[attr-defined]
+
+
+@dataclass
+class _ModuleState:
+    attempts: int = 0
+    completed_at: datetime | None = None
+    best: float | None = None
+    newest: tuple | None = None  # (finished_at, started_at, attempt id, score)
+
+
+def _attempt_score(points: float, max_points: float) -> float:
+    return 100.0 * points / max_points if max_points > 0 else 100.0
+
+
+def _kept(state: _ModuleState, keep: str) -> float:
+    score = (state.newest[3] if state.newest else None) if keep == "newest" else state.best
+    return 0.0 if score is None else score
+
+
+def _pair_state(steps: list, states: dict[str, _ModuleState], keep: dict[str, str]) -> tuple:
+    """(status, completed_modules, score, completed_at) of a pair from its module states."""
+    mandatory = [s for s in steps if s[1]]
+    required = mandatory or steps
+    completed = 0
+    required_done = required_passed = 0
+    latest: datetime | None = None
+    points = 0.0
+    started = False
+    required_ids = {s[0] for s in required}
+    for module_id, is_mandatory, min_score in steps:
+        state = states.get(module_id)
+        if state is None:
+            continue
+        started = True
+        if state.completed_at is None:
+            continue
+        completed += 1
+        score = _kept(state, keep.get(module_id, "best"))
+        if is_mandatory:
+            points += score
+        if module_id in required_ids:
+            required_done += 1
+            if score >= min_score - SCORE_TOLERANCE:
+                required_passed += 1
+            latest = state.completed_at if latest is None else max(latest, state.completed_at)
+    score = points / len(mandatory) if mandatory else None
+    if required and required_done == len(required):
+        status = "passed" if required_passed == len(required) else "failed"
+        completed_at = latest
+    else:
+        status = "in progress" if started else "not started"
+        completed_at = None
+    return status, completed, score, completed_at
+
+
+def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
+    """summary_pairs, summary_module_facts and summary_pair_history; returns the trainings."""
+    day_of = _DayCache(tz)
+    seconds = raw.user_module_seconds  # type: ignore[attr-defined]
+    by_pair: dict[tuple, list] = defaultdict(list)
+    for attempt in raw.attempts:
+        by_pair[(attempt[1], attempt[2])].append(attempt)
+    pairs_out, facts_out, history_out = [], [], []
+    trainings: set[str] = set()
+    for user_id, training_id, enrolled_at in raw.pairs:
+        trainings.add(training_id)
+        steps = raw.steps.get(training_id, [])
+        in_training = {s[0] for s in steps}
+        attempts = [a for a in by_pair.get((user_id, training_id), ()) if a[3] in in_training]
+        # Events in time order: a start counts the attempt, a finish completes and scores it.
+        events = []
+        for attempt in attempts:
+            attempt_id, _, _, module_id, started, finished, points = attempt
+            events.append((started, 0, attempt_id, module_id, None))
+            if finished is not None:
+                score = _attempt_score(points, raw.max_points.get(module_id, 0.0))
+                events.append((finished, 1, attempt_id, module_id, (finished, started, attempt_id, score)))
+        events.sort(key=lambda e: (e[0], e[1], e[2]))
+        states: dict[str, _ModuleState] = {}
+        previous = ("not started", 0, 0.0 if any(s[1] for s in steps) else None, None)
+        last_event = None
+        i = 0
+        while i < len(events):
+            at = events[i][0]
+            while i < len(events) and events[i][0] == at:
+                _, kind, _, module_id, finish = events[i]
+                state = states.setdefault(module_id, _ModuleState())
+                if kind == 0:
+                    state.attempts += 1
+                else:
+                    score = finish[3]
+                    if state.completed_at is None or finish[0] < state.completed_at:
+                        state.completed_at = finish[0]
+                    state.best = score if state.best is None else max(state.best, score)
+                    if state.newest is None or _newer(finish, state.newest):
+                        state.newest = finish
+                i += 1
+            current = _pair_state(steps, states, raw.keep)
+            if not _same(current, previous):
+                history_out.append(
+                    {
+                        "user_id": user_id,
+                        "training_id": training_id,
+                        "at": at,
+                        "status": current[0],
+                        "completed_modules": current[1],
+                        "score": current[2],
+                        "completed_at": current[3],
+                    }
+                )
+                previous = current
+            last_event = at
+        status, completed, score, completed_at = previous
+        effective = (
+            None
+            if completed_at is None
+            else (completed_at if enrolled_at is None else max(completed_at, enrolled_at))
+        )
+        pairs_out.append(
+            {
+                "user_id": user_id,
+                "training_id": training_id,
+                "counted": raw.counted.get(user_id, False),
+                "enrolled_at": enrolled_at,
+                "enrolled_day": NO_DAY if enrolled_at is None else day_of(enrolled_at),
+                "modules": len(steps),
+                "mandatory_modules": sum(1 for s in steps if s[1]),
+                "completed_modules": completed,
+                "score": score,
+                "status": status,
+                "completed_at": completed_at,
+                "completed_day": None if effective is None else day_of(effective),
+                "time_spent": sum(seconds.get((user_id, s[0]), 0.0) for s in steps),
+                "last_event_at": last_event,
+            }
+        )
+        min_scores = {s[0]: s[2] for s in steps}
+        for module_id, state in states.items():
+            done = state.completed_at is not None
+            kept = _kept(state, raw.keep.get(module_id, "best")) if done else 0.0
+            module_effective = (
+                None
+                if not done
+                else (state.completed_at if enrolled_at is None else max(state.completed_at, enrolled_at))
+            )
+            facts_out.append(
+                {
+                    "user_id": user_id,
+                    "training_id": training_id,
+                    "module_id": module_id,
+                    "attempts": state.attempts,
+                    "completed_at": state.completed_at,
+                    "completed_day": day_of(state.completed_at) if done else None,
+                    "effective_day": day_of(module_effective) if done else None,
+                    "module_score": kept,
+                    "passed": done and kept >= min_scores[module_id] - SCORE_TOLERANCE,
+                }
+            )
+    _insert(session, m.SummaryPair, pairs_out)
+    _insert(session, m.SummaryModuleFact, facts_out)
+    _insert(session, m.SummaryPairHistory, history_out)
+    return trainings
+
+
+def _newer(a: tuple, b: tuple) -> bool:
+    """keep_results 'newest': the later finish, then the later start, then the larger id."""
+    return (a[0], a[1], a[2]) > (b[0], b[1], b[2])
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    if a[0] != b[0] or a[1] != b[1] or a[3] != b[3]:
+        return False
+    if a[2] is None or b[2] is None:
+        return a[2] is b[2]
+    return math.isclose(a[2], b[2], rel_tol=0, abs_tol=0)
+
+
+def _refresh_training_days(session: Session, trainings: list[str] | None) -> None:
+    """Per (training, day) counts of the counted learners, from summary_pairs and facts."""
+    td, p, f = m.SummaryTrainingDay, m.SummaryPair, m.SummaryModuleFact
+    for condition in _in(td.training_id, trainings):
+        session.execute(delete(td) if condition is None else delete(td).where(condition))
+    rows: dict[tuple, dict] = {}
+
+    def add(column: str, query, training_col) -> None:
+        for condition in _in(training_col, trainings):
+            q = query if condition is None else query.where(condition)
+            for training_id, day, count in session.execute(q):
+                row = rows.setdefault(
+                    (training_id, day),
+                    {
+                        "training_id": training_id,
+                        "day": day,
+                        "enrollments": 0,
+                        "module_completions": 0,
+                        "completions": 0,
+                    },
+                )
+                row[column] += count
+
+    add(
+        "enrollments",
+        select(p.training_id, p.enrolled_day, func.count())
+        .where(p.counted.is_(True))
+        .group_by(p.training_id, p.enrolled_day),
+        p.training_id,
+    )
+    add(
+        "completions",
+        select(p.training_id, p.completed_day, func.count())
+        .where(p.counted.is_(True), p.completed_day.is_not(None))
+        .group_by(p.training_id, p.completed_day),
+        p.training_id,
+    )
+    add(
+        "module_completions",
+        select(f.training_id, f.effective_day, func.count())
+        .join(p, (p.user_id == f.user_id) & (p.training_id == f.training_id))
+        .where(p.counted.is_(True), f.effective_day.is_not(None))
+        .group_by(f.training_id, f.effective_day),
+        f.training_id,
+    )
+    _insert(session, td, list(rows.values()))
+
+
+__all__ = [
+    "NO_DAY",
+    "data_version",
+    "ensure_summaries",
+    "mark",
+    "rebuild",
+    "refresh_pending",
+    "summaries_timezone",
+]
