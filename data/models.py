@@ -314,8 +314,9 @@ class SummaryPair(Base):
 
     __table_args__ = (
         Index(None, "training_id", "counted", "status"),
-        Index(None, "counted", "user_id"),
+        Index(None, "training_id", "status", "completed_at"),
         Index(None, "user_id"),
+        Index(None, "last_event_at"),
     )
 
 
@@ -416,7 +417,34 @@ class SummarySessionUser(Base):
     time_spent: Mapped[float] = mapped_column(Float)
 
 
+class SummaryLearner(Base):
+    """A counted learner (active, not an admin, enrolled in a training): the local days of
+    their first enrollment (NO_DAY: since always) and of their account's creation."""
+
+    __tablename__ = "summary_learners"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_day: Mapped[date] = mapped_column(Date, index=True)
+    created_day: Mapped[date | None] = mapped_column(Date, index=True)
+
+
+class SummaryTrainingStatus(Base):
+    """Per (training, status before expiry), over the training's counted learners: pairs,
+    completed modules, score sum and count, seconds spent (whole trainings' cards and tables)."""
+
+    __tablename__ = "summary_training_status"
+
+    training_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    pairs: Mapped[int] = mapped_column(Integer)
+    completed_modules: Mapped[int] = mapped_column(Integer)
+    score_sum: Mapped[float] = mapped_column(Float)
+    scored: Mapped[int] = mapped_column(Integer)
+    time_spent: Mapped[float] = mapped_column(Float)
+
+
 SUMMARY_TABLES = (
+    SummaryLearner,
     SummaryPair,
     SummaryPairHistory,
     SummaryModuleFact,
@@ -424,5 +452,6 @@ SUMMARY_TABLES = (
     SummaryUserModuleDay,
     SummaryUserDay,
     SummaryTrainingDay,
+    SummaryTrainingStatus,
     SummarySessionUser,
 )

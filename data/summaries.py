@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, event, func, insert, inspect, select, update
+from sqlalchemy import delete, event, func, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from data import models as m
@@ -277,6 +277,16 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
     trainings = None if ids is None else sorted(old_trainings | new_trainings)
     _refresh_training_days(session, trainings)
     _bump_version(session)
+    if ids is None:
+        _analyze(session)
+
+
+def _analyze(session: Session) -> None:
+    """Table statistics for the query planner after a bulk load (SQLite samples)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA analysis_limit=1000"))
+    for table in m.SUMMARY_TABLES:
+        session.execute(text(f"ANALYZE {table.__tablename__}"))
 
 
 def _pair_trainings(session: Session, ids: list[str] | None) -> set[str]:
@@ -288,7 +298,7 @@ def _pair_trainings(session: Session, ids: list[str] | None) -> set[str]:
 
 
 def _delete_user_rows(session: Session, ids: list[str] | None) -> None:
-    tables = [t for t in m.SUMMARY_TABLES if t is not m.SummaryTrainingDay]
+    tables = [t for t in m.SUMMARY_TABLES if t not in (m.SummaryTrainingDay, m.SummaryTrainingStatus)]
     for table in tables:
         for condition in _in(table.user_id, ids):
             stmt = delete(table) if condition is None else delete(table).where(condition)
@@ -308,6 +318,7 @@ class _Raw:
     pairs: list = field(default_factory=list)  # user, training, enrolled_at
     attempts: list = field(default_factory=list)  # id, user, training, module, started, finished, points
     counted: dict[str, bool] = field(default_factory=dict)
+    created: dict[str, datetime | None] = field(default_factory=dict)
     registered: list = field(default_factory=list)  # session, user
     steps: dict[str, list] = field(default_factory=dict)  # training -> [(module, mandatory, min_score)]
     keep: dict[str, str] = field(default_factory=dict)  # module -> best | newest
@@ -326,12 +337,13 @@ def _load(session: Session, ids: list[str] | None, tz: ZoneInfo) -> _Raw:
     raw.logins = _rows(session, select(m.Login.user_id, m.Login.logged_in_at), m.Login.user_id, ids)
     tl = m.TrainingLearner
     raw.pairs = _rows(session, select(tl.user_id, tl.training_id, tl.enrolled_at), tl.user_id, ids)
-    users = _rows(session, select(m.User.id, m.User.status), m.User.id, ids)
+    users = _rows(session, select(m.User.id, m.User.status, m.User.created_at), m.User.id, ids)
     admins = {
         u
         for (u,) in _rows(session, select(m.Role.user_id).where(m.Role.role == "admin"), m.Role.user_id, ids)
     }
-    raw.counted = {u: status == "active" and u not in admins for u, status in users}
+    raw.counted = {u: status == "active" and u not in admins for u, status, _ in users}
+    raw.created = {u: created for u, _, created in users}
     raw.registered = _rows(
         session, select(m.SessionLearner.session_id, m.SessionLearner.user_id), m.SessionLearner.user_id, ids
     )
@@ -649,6 +661,19 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
                     "passed": done and kept >= min_scores[module_id] - SCORE_TOLERANCE,
                 }
             )
+    first_days: dict[str, date] = {}
+    for row in pairs_out:
+        if row["counted"]:
+            user_id = row["user_id"]
+            first_days[user_id] = min(first_days.get(user_id, row["enrolled_day"]), row["enrolled_day"])
+    _insert(
+        session,
+        m.SummaryLearner,
+        [
+            {"user_id": u, "first_day": d, "created_day": _local_day(raw.created.get(u), tz)}
+            for u, d in first_days.items()
+        ],
+    )
     _insert(session, m.SummaryPair, pairs_out)
     _insert(session, m.SummaryModuleFact, facts_out)
     _insert(session, m.SummaryPairHistory, history_out)
@@ -714,6 +739,43 @@ def _refresh_training_days(session: Session, trainings: list[str] | None) -> Non
         f.training_id,
     )
     _insert(session, td, list(rows.values()))
+    _refresh_training_status(session, trainings)
+
+
+def _refresh_training_status(session: Session, trainings: list[str] | None) -> None:
+    """Per (training, status) sums of the counted pairs (exactly rounded: math.fsum)."""
+    ts, p = m.SummaryTrainingStatus, m.SummaryPair
+    for condition in _in(ts.training_id, trainings):
+        session.execute(delete(ts) if condition is None else delete(ts).where(condition))
+    groups: dict[tuple, list] = {}
+    query = select(p.training_id, p.status, p.completed_modules, p.score, p.time_spent).where(
+        p.counted.is_(True)
+    )
+    for condition in _in(p.training_id, trainings):
+        q = query if condition is None else query.where(condition)
+        for training_id, status, completed, score, seconds in session.execute(q):
+            acc = groups.setdefault((training_id, status), [0, 0, [], [], 0])
+            acc[0] += 1
+            acc[1] += completed
+            if score is not None:
+                acc[2].append(score)
+            acc[3].append(seconds)
+    _insert(
+        session,
+        ts,
+        [
+            {
+                "training_id": t,
+                "status": status,
+                "pairs": n,
+                "completed_modules": done,
+                "score_sum": math.fsum(scores),
+                "scored": len(scores),
+                "time_spent": math.fsum(seconds),
+            }
+            for (t, status), (n, done, scores, seconds, _) in groups.items()
+        ],
+    )
 
 
 __all__ = [

@@ -7,14 +7,23 @@ Every reader starts here: `pairs()` refreshes what the session's own writes left
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CTE, ColumnElement, Float, and_, case, cast, exists, func, or_, select
+from sqlalchemy import CTE, ColumnElement, Float, and_, case, cast, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from data.figures.population import Population, _expiry_case
-from data.models import ClassMember, ClassTraining, SummaryPair, SummaryTrainingDay, Training, TrainingModule
+from data.models import (
+    ClassMember,
+    ClassTraining,
+    SummaryPair,
+    SummaryTrainingDay,
+    SummaryTrainingStatus,
+    Training,
+    TrainingModule,
+)
 from data.scope import Scope
 from data.summaries import NO_DAY, refresh_pending
 
@@ -58,20 +67,34 @@ def progress_column(rows) -> ColumnElement:
     )
 
 
-def whole_trainings(scope: Scope, pop: Population) -> list[str] | None:
+@dataclass(frozen=True)
+class Whole:
+    """Whole trainings' counted learners: every training (ids None) or the trainings listed."""
+
+    ids: tuple[str, ...] | None
+
+    @property
+    def every(self) -> bool:
+        return self.ids is None
+
+    def filter(self, column) -> ColumnElement[bool]:
+        return true() if self.ids is None else column.in_(self.ids)
+
+
+def whole_trainings(scope: Scope, pop: Population) -> Whole | None:
     """The trainings when the population is whole trainings' counted learners (the global page
     of a global viewer or a training manager, a training page), else None.
 
-    Such populations read per-(training, day) rows; any other (a class, a learner, a class
-    manager's view) aggregates its own pair rows, bounded by its size.
+    Such populations read per-training rows; any other (a class, a learner, a class manager's
+    view) aggregates its own pair rows, bounded by its size.
     """
     if pop.class_id or pop.user_id or not pop.learners_only or pop.include_self or scope.classes:
         return None
     if scope.is_global:
-        return [] if pop.training_id is None else [pop.training_id]
+        return Whole(None if pop.training_id is None else (pop.training_id,))
     if pop.training_id is not None:
-        return [pop.training_id] if pop.training_id in scope.trainings else ["\x00none"]
-    return sorted(scope.trainings) or ["\x00none"]
+        return Whole((pop.training_id,) if pop.training_id in scope.trainings else ())
+    return Whole(tuple(sorted(scope.trainings)))
 
 
 def day_counts(session: Session, scope: Scope, pop: Population, last: date) -> list[tuple]:
@@ -102,8 +125,7 @@ def day_counts(session: Session, scope: Scope, pop: Population, last: date) -> l
             .outerjoin(modules, modules.c.training_id == td.training_id)
             .where(td.day <= last)
         )
-        if trainings:
-            q = q.where(td.training_id.in_(trainings))
+        q = q.where(trainings.filter(td.training_id))
         return [tuple(r) for r in session.execute(q)]
     from data.models import SummaryModuleFact
 
@@ -138,12 +160,73 @@ def day_counts(session: Session, scope: Scope, pop: Population, last: date) -> l
     return [(t, d, *values, counts.get(t, 0)) for (t, d), values in out.items()]
 
 
-def training_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Training.id, Training.name)).all())
+def status_rows(session: Session, trainings: Whole) -> list[tuple]:
+    """(training_id, status, pairs, completed_modules, score_sum, scored, time_spent, modules)
+    of whole trainings' counted learners ([] = every training), status before expiry."""
+    refresh_pending(session)
+    ts = SummaryTrainingStatus
+    modules = (
+        select(TrainingModule.training_id, func.count().label("modules"))
+        .group_by(TrainingModule.training_id)
+        .subquery("module_counts")
+    )
+    q = select(
+        ts.training_id,
+        ts.status,
+        ts.pairs,
+        ts.completed_modules,
+        ts.score_sum,
+        ts.scored,
+        ts.time_spent,
+        func.coalesce(modules.c.modules, 0),
+    ).outerjoin(modules, modules.c.training_id == ts.training_id)
+    q = q.where(trainings.filter(ts.training_id))
+    return [tuple(r) for r in session.execute(q)]
+
+
+def expired_counts(session: Session, trainings: Whole, day: date, tz: ZoneInfo) -> dict[str, int]:
+    """Per training with a validity: its counted passed pairs whose certificate has expired on day."""
+    from data.figures.days import day_start_utc, expiry_threshold
+
+    q = select(Training.id, Training.validity_months).where(Training.validity_months > 0)
+    q = q.where(trainings.filter(Training.id))
+    out = {}
+    p = SummaryPair
+    for training_id, months in session.execute(q).all():
+        threshold = day_start_utc(expiry_threshold(day, months), tz)
+        out[training_id] = (
+            session.scalar(
+                select(func.count()).where(
+                    p.training_id == training_id,
+                    p.status == "passed",
+                    p.completed_at < threshold,
+                    p.counted.is_(True),
+                )
+            )
+            or 0
+        )
+    return out
+
+
+def settled(session: Session, trainings: Whole, as_of: date, tz: ZoneInfo) -> bool:
+    """Whether whole trainings' figures at the end of as_of are today's: no attempt started or
+    finished, and nobody enrolled, after it."""
+    from data.figures.days import day_end_utc
+
+    until = day_end_utc(as_of, tz)
+    p, td = SummaryPair, SummaryTrainingDay
+    later_event = select(p.user_id).where(p.last_event_at >= until, p.counted.is_(True))
+    later_enrollment = select(td.day).where(td.day > as_of, td.enrollments > 0)
+    later_event = later_event.where(trainings.filter(p.training_id))
+    later_enrollment = later_enrollment.where(trainings.filter(td.training_id))
+    return session.scalar(select(exists(later_event))) is False and not session.scalar(
+        select(exists(later_enrollment))
+    )
 
 
 __all__ = [
     "NO_DAY",
+    "Whole",
     "day_counts",
     "pair_results",
     "pairs",

@@ -27,7 +27,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from data.figures._pairs import NO_DAY, day_counts, pairs, progress_column, status_column
+from data.figures._pairs import (
+    NO_DAY,
+    Whole,
+    day_counts,
+    expired_counts,
+    pairs,
+    progress_column,
+    settled,
+    status_column,
+    status_rows,
+    whole_trainings,
+)
 from data.figures.days import (
     Buckets,
     _bucket_frame,
@@ -38,14 +49,22 @@ from data.figures.days import (
     today_in,
 )
 from data.figures.population import STATUSES, Population, StatusSummary
-from data.models import SummaryPairHistory, SummaryUserDay, User
+from data.models import SummaryLearner, SummaryPair, SummaryPairHistory, SummaryUserDay, User
 from data.scope import Scope
+from data.summaries import refresh_pending
 
 
 def learner_count(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
 ) -> int:
     """Distinct learners counted in the population (enrolled by the end of as_of)."""
+    trainings = whole_trainings(scope, pop)
+    if trainings is not None and trainings.every:
+        refresh_pending(session)
+        q = select(func.count()).select_from(SummaryLearner)
+        return session.scalar(q if as_of is None else q.where(SummaryLearner.first_day <= as_of)) or 0
+    if trainings is not None and not trainings.every and len(trainings.ids) == 1:
+        return sum(n for _, day, n, _, _, _ in day_counts(session, scope, pop, as_of or date.max))
     rows = pairs(session, scope, pop, enrolled_by=day_end_utc(as_of, tz) if as_of else None)
     return session.scalar(select(func.count(distinct(rows.c.user_id)))) or 0
 
@@ -54,6 +73,10 @@ def new_users_count(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
 ) -> int:
     """Learners of the population whose account was created in [start, end]."""
+    if _everyone(scope, pop):
+        refresh_pending(session)
+        lr = SummaryLearner
+        return session.scalar(select(func.count()).where(lr.created_day >= start, lr.created_day <= end)) or 0
     rows = pairs(session, scope, pop)
     return (
         session.scalar(
@@ -65,12 +88,20 @@ def new_users_count(
     )
 
 
+def _everyone(scope: Scope, pop: Population) -> bool:
+    """The platform's learners: a global viewer's population without a narrower choice."""
+    whole = whole_trainings(scope, pop)
+    return whole is not None and whole.every
+
+
 def _active_days(session: Session, scope: Scope, pop: Population, start: date, end: date):
-    rows = pairs(session, scope, pop)
+    if _everyone(scope, pop):
+        refresh_pending(session)
+        learners = select(SummaryLearner.user_id)
+    else:
+        learners = select(pairs(session, scope, pop).c.user_id)
     ud = SummaryUserDay
-    return select(ud.user_id, ud.day).where(
-        ud.day >= start, ud.day <= end, ud.user_id.in_(select(rows.c.user_id))
-    )
+    return select(ud.user_id, ud.day).where(ud.day >= start, ud.day <= end, ud.user_id.in_(learners))
 
 
 def active_users_count(
@@ -129,6 +160,12 @@ def status_summary(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
 ) -> StatusSummary:
     """Progress, score and status counts of the population at the end of as_of (default today)."""
+    trainings = whole_trainings(scope, pop)
+    day = as_of or today_in(tz)
+    if trainings is not None and (
+        as_of is None or (as_of >= today_in(tz) and settled(session, trainings, as_of, tz))
+    ):
+        return _whole_status_summary(session, trainings, day, tz)
     rows = _pair_figures_as_of(session, scope, pop, tz, as_of)
     status = status_column(session, rows, as_of or today_in(tz), tz).label("status")
     figures = select(status, progress_column(rows).label("progress"), rows.c.score).subquery("pair_figures")
@@ -149,6 +186,27 @@ def status_summary(
         progress_sum += p_sum or 0
         score_sum += s_sum or 0
         scored += s_count or 0
+    return StatusSummary(
+        pairs=total,
+        average_progress=progress_sum / total if total else None,
+        average_score=score_sum / scored if scored else None,
+        counts=counts,
+    )
+
+
+def _whole_status_summary(session: Session, trainings: Whole, day: date, tz: ZoneInfo) -> StatusSummary:
+    counts = {s: 0 for s in STATUSES}
+    total = scored = 0
+    progress_sum = score_sum = 0.0
+    for _, status, n, done, s_sum, s_count, _, modules in status_rows(session, trainings):
+        counts[status] += n
+        total += n
+        progress_sum += 100.0 * done / modules if modules else 0.0
+        score_sum += s_sum
+        scored += s_count
+    expired = sum(expired_counts(session, trainings, day, tz).values())
+    counts["passed"] -= expired
+    counts["expired"] += expired
     return StatusSummary(
         pairs=total,
         average_progress=progress_sum / total if total else None,
@@ -276,12 +334,22 @@ def completions_series(
 
 def first_activity_date(session: Session, scope: Scope, pop: Population, tz: ZoneInfo) -> date | None:
     """The local date of the population's earliest enrollment, login or connection ("all time")."""
-    rows = pairs(session, scope, pop)
+    if _everyone(scope, pop):
+        refresh_pending(session)
+        learners = select(SummaryLearner.user_id)
+        sp = SummaryPair
+        first_enrolled = session.scalar(
+            select(func.min(sp.enrolled_day)).where(sp.counted.is_(True), sp.enrolled_at.is_not(None))
+        )
+    else:
+        rows = pairs(session, scope, pop)
+        learners = select(rows.c.user_id)
+        first_enrolled = session.scalar(
+            select(func.min(rows.c.enrolled_day)).where(rows.c.enrolled_at.is_not(None))
+        )
     candidates = [
-        session.scalar(select(func.min(rows.c.enrolled_day)).where(rows.c.enrolled_at.is_not(None))),
-        session.scalar(
-            select(func.min(SummaryUserDay.day)).where(SummaryUserDay.user_id.in_(select(rows.c.user_id)))
-        ),
+        first_enrolled,
+        session.scalar(select(func.min(SummaryUserDay.day)).where(SummaryUserDay.user_id.in_(learners))),
     ]
     found = [c for c in candidates if c is not None]
     return min(found) if found else None

@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
-from data.figures._pairs import pair_results, pairs
+from data.figures._pairs import Whole, pair_results, pairs, status_rows, whole_trainings
 from data.figures._sql import _flag
 from data.figures.days import local_date
 from data.figures.population import COMPLETED_STATUSES, RESULT_SORTS, Population, _class_names
@@ -77,7 +77,12 @@ def trainings_table_from(session: Session, scope: Scope, pop: Population, result
         )
     if pop.user_id is not None:
         q = q.where(stats.c.learners > 0)
-    frame = pd.DataFrame(session.execute(q).mappings().all())
+    return finish_trainings_table(pd.DataFrame(session.execute(q).mappings().all()))
+
+
+def finish_trainings_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rates and averages of per-training sums (training_id, training, learners, not_started,
+    in_progress, completed, average_progress, average_score, time_spent), by training name."""
     columns = [
         "training_id",
         "training",
@@ -178,7 +183,42 @@ def trainings_table(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, today: date | None = None
 ) -> pd.DataFrame:
     """One row per training in the population (see trainings_table_from)."""
-    return trainings_table_from(session, scope, pop, pair_results(session, scope, pop, tz, today=today))
+    trainings = whole_trainings(scope, pop)
+    if trainings is None:
+        return trainings_table_from(session, scope, pop, pair_results(session, scope, pop, tz, today=today))
+    # Whole trainings: their per-status sums (expiry does not change what is completed).
+    q = select(Training.id, Training.name).where(scope.training_filter(Training.id))
+    if pop.training_id is not None:
+        q = q.where(Training.id == pop.training_id)
+    names = dict(session.execute(q).all())
+    sums = {t: [0, 0, 0, 0, 0.0, 0.0, 0, 0.0, 0.0] for t in names}
+    for t, status, n, done, score_sum, scored, seconds, modules in status_rows(
+        session, Whole(tuple(sorted(names)))
+    ):
+        acc = sums[t]
+        acc[0] += n
+        acc[{"not started": 1, "in progress": 2}.get(status, 3)] += n  # else passed or failed
+        acc[4] += 100.0 * done / modules if modules else 0.0
+        acc[5] += score_sum
+        acc[6] += scored
+        acc[7] += seconds
+    frame = pd.DataFrame(
+        [
+            {
+                "training_id": t,
+                "training": names[t],
+                "learners": acc[0],
+                "not_started": acc[1],
+                "in_progress": acc[2],
+                "completed": acc[3],
+                "average_progress": acc[4] / acc[0] if acc[0] else None,
+                "average_score": acc[5] / acc[6] if acc[6] else None,
+                "time_spent": acc[7] if acc[0] else None,
+            }
+            for t, acc in sums.items()
+        ]
+    )
+    return finish_trainings_table(frame)
 
 
 def results_query(
