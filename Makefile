@@ -19,12 +19,13 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 run: $(VENV)/.installed
 	PORT=$(PORT) $(PY) app.py
 
-# As root, installs the browser, its driver, PostgreSQL and poppler when they are missing.
+# As root, installs the browser, its driver, PostgreSQL, poppler and Redis when they are missing.
 system-test-deps:
 	@missing=""; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium chromium-driver"; \
 	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing:$$missing"; \
