@@ -317,6 +317,7 @@ class SummaryPair(Base):
         Index(None, "training_id", "status", "completed_at"),
         Index(None, "user_id"),
         Index(None, "last_event_at"),
+        Index(None, "enrolled_day"),
     )
 
 
@@ -390,17 +391,66 @@ class SummaryUserDay(Base):
     __table_args__ = (Index(None, "day", "user_id"),)
 
 
-class SummaryTrainingDay(Base):
-    """Per (training, local day), over the training's counted learners: enrollments, module
-    completions and training completions dated that day (charts of whole trainings)."""
+# A group is a training's counted learners (class_id "") or a class's counted members in one of
+# the trainings the class is registered to (class_id, training_id): the populations of the
+# global, training and class pages, whose figures the group tables hold per day and per status.
 
-    __tablename__ = "summary_training_days"
 
+class SummaryGroupDay(Base):
+    """Per (group, local day): enrollments, module completions and training completions dated
+    that day (the charts' historical counts)."""
+
+    __tablename__ = "summary_group_days"
+
+    class_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     training_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     enrollments: Mapped[int] = mapped_column(Integer)
     module_completions: Mapped[int] = mapped_column(Integer)
     completions: Mapped[int] = mapped_column(Integer)
+
+
+class SummaryGroupStatus(Base):
+    """Per (group, status before expiry): pairs, completed modules, score sum and count, seconds."""
+
+    __tablename__ = "summary_group_status"
+
+    class_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    training_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    pairs: Mapped[int] = mapped_column(Integer)
+    completed_modules: Mapped[int] = mapped_column(Integer)
+    score_sum: Mapped[float] = mapped_column(Float)
+    scored: Mapped[int] = mapped_column(Integer)
+    time_spent: Mapped[float] = mapped_column(Float)
+
+
+class SummaryGroupModule(Base):
+    """Per (group, module of the training): completions, passes, the completed modules' score
+    sum, and the learners who spent time on it with their seconds (training content table)."""
+
+    __tablename__ = "summary_group_modules"
+
+    class_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    training_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    module_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    completed: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[int] = mapped_column(Integer)
+    score_sum: Mapped[float] = mapped_column(Float)
+    time_learners: Mapped[int] = mapped_column(Integer)
+    time_spent: Mapped[float] = mapped_column(Float)
+
+
+class SummaryClassLearner(Base):
+    """A class's counted members enrolled in one of its trainings: first enrollment and account
+    creation days (distinct learners of a class page)."""
+
+    __tablename__ = "summary_class_learners"
+
+    class_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_day: Mapped[date] = mapped_column(Date)
+    created_day: Mapped[date | None] = mapped_column(Date)
 
 
 class SummarySessionUser(Base):
@@ -426,24 +476,25 @@ class SummaryLearner(Base):
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_day: Mapped[date] = mapped_column(Date, index=True)
     created_day: Mapped[date | None] = mapped_column(Date, index=True)
+    # The last local day with a login or a connection start (None: never active).
+    last_active_day: Mapped[date | None] = mapped_column(Date, index=True)
 
 
-class SummaryTrainingStatus(Base):
-    """Per (training, status before expiry), over the training's counted learners: pairs,
-    completed modules, score sum and count, seconds spent (whole trainings' cards and tables)."""
+class SummaryActivePeriod(Base):
+    """Distinct active learners of a population per calendar week (from Monday) or month:
+    population "" (the platform's counted learners), "c:<class id>" (a class's) or
+    "t:<training id>" (a training's). Kept by adding and removing the touched learners."""
 
-    __tablename__ = "summary_training_status"
+    __tablename__ = "summary_active_periods"
 
-    training_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), primary_key=True)
-    pairs: Mapped[int] = mapped_column(Integer)
-    completed_modules: Mapped[int] = mapped_column(Integer)
-    score_sum: Mapped[float] = mapped_column(Float)
-    scored: Mapped[int] = mapped_column(Integer)
-    time_spent: Mapped[float] = mapped_column(Float)
+    population: Mapped[str] = mapped_column(String(80), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(8), primary_key=True)
+    start: Mapped[date] = mapped_column(Date, primary_key=True)
+    learners: Mapped[int] = mapped_column(Integer)
 
 
-SUMMARY_TABLES = (
+# Rows per user, recomputed with the users a write touched.
+USER_TABLES = (
     SummaryLearner,
     SummaryPair,
     SummaryPairHistory,
@@ -451,7 +502,8 @@ SUMMARY_TABLES = (
     SummaryUserModule,
     SummaryUserModuleDay,
     SummaryUserDay,
-    SummaryTrainingDay,
-    SummaryTrainingStatus,
     SummarySessionUser,
 )
+# Rows per group or class, recomputed for the trainings a write touched.
+GROUP_TABLES = (SummaryGroupDay, SummaryGroupStatus, SummaryGroupModule, SummaryClassLearner)
+SUMMARY_TABLES = (*USER_TABLES, *GROUP_TABLES, SummaryActivePeriod)

@@ -21,7 +21,7 @@ summary_meta; a change of LEARNSTATS_TIMEZONE rebuilds the summaries (`ensure_su
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -270,12 +270,14 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
         _bump_version(session)
         return
     old_trainings = _pair_trainings(session, ids)
+    old_activity = _activity(session, ids)
     _delete_user_rows(session, ids)
     facts = _load(session, ids, tz)
     _write_user_tables(session, facts)
     new_trainings = _write_pair_tables(session, facts, tz)
     trainings = None if ids is None else sorted(old_trainings | new_trainings)
-    _refresh_training_days(session, trainings)
+    _refresh_groups(session, trainings)
+    _update_active_periods(session, old_activity, _activity(session, ids), full=ids is None)
     _bump_version(session)
     if ids is None:
         _analyze(session)
@@ -289,6 +291,68 @@ def _analyze(session: Session) -> None:
         session.execute(text(f"ANALYZE {table.__tablename__}"))
 
 
+def _period_starts(day: date) -> tuple[tuple[str, date], tuple[str, date]]:
+    return ("week", day - timedelta(days=day.weekday())), ("month", day.replace(day=1))
+
+
+def _activity(session: Session, ids: list[str] | None) -> Counter:
+    """(population, unit, period start) -> learners active in it, over the users given (None:
+    all): each user counted once per period, in each population they belong to."""
+    populations: dict[str, set[str]] = defaultdict(set)
+    lr, cl, p = m.SummaryLearner, m.SummaryClassLearner, m.SummaryPair
+    for (user_id,) in _rows(session, select(lr.user_id), lr.user_id, ids):
+        populations[user_id].add("")
+    for class_id, user_id in _rows(session, select(cl.class_id, cl.user_id), cl.user_id, ids):
+        populations[user_id].add(f"c:{class_id}")
+    for training_id, user_id in _rows(
+        session, select(p.training_id, p.user_id).where(p.counted.is_(True)), p.user_id, ids
+    ):
+        populations[user_id].add(f"t:{training_id}")
+    periods: dict[str, set] = defaultdict(set)
+    for user_id, day in _rows(
+        session, select(m.SummaryUserDay.user_id, m.SummaryUserDay.day), m.SummaryUserDay.user_id, ids
+    ):
+        if user_id in populations:
+            periods[user_id].update(_period_starts(day))
+    counts: Counter = Counter()
+    for user_id, spans in periods.items():
+        for population in populations[user_id]:
+            for unit, start in spans:
+                counts[(population, unit, start)] += 1
+    return counts
+
+
+def _update_active_periods(session: Session, old: Counter, new: Counter, full: bool) -> None:
+    """summary_active_periods += new - old (everything anew when full)."""
+    ap = m.SummaryActivePeriod
+    if full:
+        session.execute(delete(ap))
+        current: Counter = Counter()
+    else:
+        keys = set(old) | set(new)
+        current = Counter()
+        for population in sorted({k[0] for k in keys}):
+            for unit, start, learners in session.execute(
+                select(ap.unit, ap.start, ap.learners).where(ap.population == population)
+            ):
+                if (population, unit, start) in keys:
+                    current[(population, unit, start)] = learners
+        for population, unit, start in keys:
+            session.execute(delete(ap).where(ap.population == population, ap.unit == unit, ap.start == start))
+    if full:
+        old = Counter()
+    changed = {k: current.get(k, 0) + new.get(k, 0) - old.get(k, 0) for k in set(old) | set(new)}
+    _insert(
+        session,
+        ap,
+        [
+            {"population": population, "unit": unit, "start": start, "learners": n}
+            for (population, unit, start), n in changed.items()
+            if n > 0
+        ],
+    )
+
+
 def _pair_trainings(session: Session, ids: list[str] | None) -> set[str]:
     if ids is None:
         return set()
@@ -298,8 +362,7 @@ def _pair_trainings(session: Session, ids: list[str] | None) -> set[str]:
 
 
 def _delete_user_rows(session: Session, ids: list[str] | None) -> None:
-    tables = [t for t in m.SUMMARY_TABLES if t not in (m.SummaryTrainingDay, m.SummaryTrainingStatus)]
-    for table in tables:
+    for table in m.USER_TABLES:
         for condition in _in(table.user_id, ids):
             stmt = delete(table) if condition is None else delete(table).where(condition)
             session.execute(stmt)
@@ -503,6 +566,11 @@ def _write_user_tables(session: Session, raw: _Raw) -> None:
         ],
     )
     raw.user_module_seconds = {key: s for key, (_, s) in user_modules.items()}  # type: ignore[attr-defined]
+    last_active: dict[str, date] = {}
+    for user_id, day in user_days:
+        if day > last_active.get(user_id, NO_DAY):
+            last_active[user_id] = day
+    raw.last_active = last_active  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -670,7 +738,12 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
         session,
         m.SummaryLearner,
         [
-            {"user_id": u, "first_day": d, "created_day": _local_day(raw.created.get(u), tz)}
+            {
+                "user_id": u,
+                "first_day": d,
+                "created_day": _local_day(raw.created.get(u), tz),
+                "last_active_day": raw.last_active.get(u),  # type: ignore[attr-defined]
+            }
             for u, d in first_days.items()
         ],
     )
@@ -693,88 +766,142 @@ def _same(a: tuple, b: tuple) -> bool:
     return math.isclose(a[2], b[2], rel_tol=0, abs_tol=0)
 
 
-def _refresh_training_days(session: Session, trainings: list[str] | None) -> None:
-    """Per (training, day) counts of the counted learners, from summary_pairs and facts."""
-    td, p, f = m.SummaryTrainingDay, m.SummaryPair, m.SummaryModuleFact
-    for condition in _in(td.training_id, trainings):
-        session.execute(delete(td) if condition is None else delete(td).where(condition))
-    rows: dict[tuple, dict] = {}
+def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
+    """Recompute the group tables of the trainings given (None: all) from summary_pairs,
+    summary_module_facts and summary_user_modules: each training's counted learners (class
+    "") and each registered class's counted members in it."""
+    p, f, um, tm = m.SummaryPair, m.SummaryModuleFact, m.SummaryUserModule, m.TrainingModule
+    cm, ct = m.ClassMember, m.ClassTraining
+    registrations = _rows(session, select(ct.class_id, ct.training_id), ct.training_id, trainings)
+    classes = sorted({c for c, _ in registrations})
+    for table in (m.SummaryGroupDay, m.SummaryGroupStatus, m.SummaryGroupModule):
+        for condition in _in(table.training_id, trainings):
+            session.execute(delete(table) if condition is None else delete(table).where(condition))
+    for condition in _in(m.SummaryClassLearner.class_id, None if trainings is None else classes):
+        stmt = delete(m.SummaryClassLearner)
+        session.execute(stmt if condition is None else stmt.where(condition))
+    members: dict[str, set[str]] = defaultdict(set)  # user -> classes
+    for class_id, user_id in _rows(
+        session, select(cm.class_id, cm.user_id), cm.class_id, None if trainings is None else classes
+    ):
+        members[user_id].add(class_id)
+    registered: dict[str, set[str]] = defaultdict(set)  # training -> classes
+    for class_id, training_id in registrations:
+        registered[training_id].add(class_id)
 
-    def add(column: str, query, training_col) -> None:
-        for condition in _in(training_col, trainings):
-            q = query if condition is None else query.where(condition)
-            for training_id, day, count in session.execute(q):
-                row = rows.setdefault(
-                    (training_id, day),
-                    {
-                        "training_id": training_id,
-                        "day": day,
-                        "enrollments": 0,
-                        "module_completions": 0,
-                        "completions": 0,
-                    },
-                )
-                row[column] += count
+    def groups_of(user_id: str, training_id: str) -> list[tuple[str, str]]:
+        return [("", training_id)] + [
+            (c, training_id) for c in members.get(user_id, ()) if c in registered.get(training_id, ())
+        ]
 
-    add(
-        "enrollments",
-        select(p.training_id, p.enrolled_day, func.count())
-        .where(p.counted.is_(True))
-        .group_by(p.training_id, p.enrolled_day),
+    status: dict[tuple, list] = {}
+    days: dict[tuple, list] = {}
+    pair_rows = _rows(
+        session,
+        select(
+            p.user_id, p.training_id, p.status, p.completed_modules, p.score, p.time_spent,
+            p.enrolled_day, p.completed_day,
+        ).where(p.counted.is_(True)),
         p.training_id,
-    )
-    add(
-        "completions",
-        select(p.training_id, p.completed_day, func.count())
-        .where(p.counted.is_(True), p.completed_day.is_not(None))
-        .group_by(p.training_id, p.completed_day),
-        p.training_id,
-    )
-    add(
-        "module_completions",
-        select(f.training_id, f.effective_day, func.count())
-        .join(p, (p.user_id == f.user_id) & (p.training_id == f.training_id))
-        .where(p.counted.is_(True), f.effective_day.is_not(None))
-        .group_by(f.training_id, f.effective_day),
-        f.training_id,
-    )
-    _insert(session, td, list(rows.values()))
-    _refresh_training_status(session, trainings)
-
-
-def _refresh_training_status(session: Session, trainings: list[str] | None) -> None:
-    """Per (training, status) sums of the counted pairs (exactly rounded: math.fsum)."""
-    ts, p = m.SummaryTrainingStatus, m.SummaryPair
-    for condition in _in(ts.training_id, trainings):
-        session.execute(delete(ts) if condition is None else delete(ts).where(condition))
-    groups: dict[tuple, list] = {}
-    query = select(p.training_id, p.status, p.completed_modules, p.score, p.time_spent).where(
-        p.counted.is_(True)
-    )
-    for condition in _in(p.training_id, trainings):
-        q = query if condition is None else query.where(condition)
-        for training_id, status, completed, score, seconds in session.execute(q):
-            acc = groups.setdefault((training_id, status), [0, 0, [], [], 0])
+        trainings,
+    )  # fmt: skip
+    for user_id, training_id, state, done, score, seconds, enrolled_day, completed_day in pair_rows:
+        for group in groups_of(user_id, training_id):
+            acc = status.setdefault((*group, state), [0, 0, [], []])
             acc[0] += 1
-            acc[1] += completed
+            acc[1] += done
             if score is not None:
                 acc[2].append(score)
             acc[3].append(seconds)
+            days.setdefault((*group, enrolled_day), [0, 0, 0])[0] += 1
+            if completed_day is not None:
+                days.setdefault((*group, completed_day), [0, 0, 0])[2] += 1
+    modules: dict[tuple, list] = {}
+    fact_rows = _rows(
+        session,
+        select(f.user_id, f.training_id, f.module_id, f.passed, f.module_score, f.effective_day)
+        .join(p, (p.user_id == f.user_id) & (p.training_id == f.training_id))
+        .where(p.counted.is_(True), f.completed_at.is_not(None)),
+        f.training_id,
+        trainings,
+    )
+    for user_id, training_id, module_id, passed, score, effective_day in fact_rows:
+        for group in groups_of(user_id, training_id):
+            days.setdefault((*group, effective_day), [0, 0, 0])[1] += 1
+            acc = modules.setdefault((*group, module_id), [0, 0, [], 0, []])
+            acc[0] += 1
+            acc[1] += bool(passed)
+            acc[2].append(score)
+    time_rows = _rows(
+        session,
+        select(p.user_id, p.training_id, um.module_id, um.seconds)
+        .join(tm, tm.training_id == p.training_id)
+        .join(um, (um.user_id == p.user_id) & (um.module_id == tm.module_id))
+        .where(p.counted.is_(True)),
+        p.training_id,
+        trainings,
+    )
+    for user_id, training_id, module_id, seconds in time_rows:
+        for group in groups_of(user_id, training_id):
+            acc = modules.setdefault((*group, module_id), [0, 0, [], 0, []])
+            acc[3] += 1
+            acc[4].append(seconds)
     _insert(
         session,
-        ts,
+        m.SummaryGroupStatus,
         [
             {
-                "training_id": t,
-                "status": status,
-                "pairs": n,
-                "completed_modules": done,
-                "score_sum": math.fsum(scores),
-                "scored": len(scores),
-                "time_spent": math.fsum(seconds),
+                "class_id": c, "training_id": t, "status": state, "pairs": n, "completed_modules": done,
+                "score_sum": math.fsum(scores), "scored": len(scores), "time_spent": math.fsum(seconds),
             }
-            for (t, status), (n, done, scores, seconds, _) in groups.items()
+            for (c, t, state), (n, done, scores, seconds) in status.items()
         ],
+    )  # fmt: skip
+    _insert(
+        session,
+        m.SummaryGroupDay,
+        [
+            {
+                "class_id": c,
+                "training_id": t,
+                "day": d,
+                "enrollments": e,
+                "module_completions": mc,
+                "completions": tc,
+            }
+            for (c, t, d), (e, mc, tc) in days.items()
+        ],
+    )
+    _insert(
+        session,
+        m.SummaryGroupModule,
+        [
+            {
+                "class_id": c, "training_id": t, "module_id": module_id, "completed": done, "passed": ok,
+                "score_sum": math.fsum(scores), "time_learners": users, "time_spent": math.fsum(seconds),
+            }
+            for (c, t, module_id), (done, ok, scores, users, seconds) in modules.items()
+        ],
+    )  # fmt: skip
+    _refresh_class_learners(session, None if trainings is None else classes)
+
+
+def _refresh_class_learners(session: Session, classes: list[str] | None) -> None:
+    """summary_class_learners of the classes given (None: all; their rows were deleted)."""
+    p, cm, ct, lr = m.SummaryPair, m.ClassMember, m.ClassTraining, m.SummaryLearner
+    query = (
+        select(cm.class_id, p.user_id, func.min(p.enrolled_day), lr.created_day)
+        .join(ct, ct.class_id == cm.class_id)
+        .join(p, (p.user_id == cm.user_id) & (p.training_id == ct.training_id))
+        .join(lr, lr.user_id == p.user_id)
+        .where(p.counted.is_(True))
+        .group_by(cm.class_id, p.user_id, lr.created_day)
+    )
+    rows = _rows(session, query, cm.class_id, classes)
+    _insert(
+        session,
+        m.SummaryClassLearner,
+        [{"class_id": c, "user_id": u, "first_day": d, "created_day": created} for c, u, d, created in rows],
     )
 
 

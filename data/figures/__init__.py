@@ -16,6 +16,7 @@ The summary tables are in data/models.py; their upkeep (every write, same transa
 data/summaries.py.
 """
 
+from data.cache import memoized as _memoized
 from data.figures.activity import *  # noqa: F403
 from data.figures.cards import *  # noqa: F403
 from data.figures.days import *  # noqa: F403
@@ -29,3 +30,31 @@ from data.figures.tables import (  # noqa: F401
     training_results,
     trainings_table,
 )
+
+# Every figure is memoized by viewer, arguments and data version (data/cache.py); the readers
+# stay importable uncached from their own modules.
+
+for _name in (
+    "active_users_count",
+    "active_users_series",
+    "activity_series",
+    "activity_trends",
+    "completions_count",
+    "completions_series",
+    "first_activity_date",
+    "learner_count",
+    "learner_modules",
+    "module_attempts",
+    "new_users_count",
+    "progress_series",
+    "session_statistics",
+    "sessions_first_date",
+    "sessions_table",
+    "status_summary",
+    "time_spent_total",
+    "training_content",
+    "training_count",
+    "training_results",
+    "trainings_table",
+):
+    globals()[_name] = _memoized(globals()[_name])

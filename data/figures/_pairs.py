@@ -7,24 +7,26 @@ Every reader starts here: `pairs()` refreshes what the session's own writes left
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CTE, ColumnElement, Float, and_, case, cast, exists, func, or_, select, true
+from sqlalchemy import CTE, ColumnElement, Float, and_, case, cast, exists, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from data.figures.population import Population, _expiry_case
 from data.models import (
     ClassMember,
     ClassTraining,
+    SummaryGroupDay,
+    SummaryGroupStatus,
+    SummaryModuleFact,
     SummaryPair,
-    SummaryTrainingDay,
-    SummaryTrainingStatus,
     Training,
     TrainingModule,
 )
-from data.scope import Scope
+from data.scope import Scope, class_pairs
 from data.summaries import NO_DAY, refresh_pending
 
 
@@ -44,12 +46,7 @@ def pairs(
     if pop.user_id is not None:
         conditions.append(p.user_id == pop.user_id)
     if pop.class_id is not None:
-        conditions.append(
-            exists().where(ClassMember.class_id == pop.class_id, ClassMember.user_id == p.user_id)
-        )
-        conditions.append(
-            exists().where(ClassTraining.class_id == pop.class_id, ClassTraining.training_id == p.training_id)
-        )
+        conditions.append(tuple_(p.user_id, p.training_id).in_(class_pairs([pop.class_id])))
     if enrolled_by is not None:
         conditions.append(or_(p.enrolled_at.is_(None), p.enrolled_at < enrolled_by))
     return select(*p.__table__.c).where(*conditions).cte(name)
@@ -68,33 +65,70 @@ def progress_column(rows) -> ColumnElement:
 
 
 @dataclass(frozen=True)
-class Whole:
-    """Whole trainings' counted learners: every training (ids None) or the trainings listed."""
+class Groups:
+    """A population made of whole groups (see data/models.py, summary_group_*): every
+    training's counted learners (keys None), or the (class_id, training_id) groups listed,
+    class_id "" standing for all of the training's counted learners. The groups of one
+    population never share a pair, so their counts add up."""
 
-    ids: tuple[str, ...] | None
+    keys: tuple[tuple[str, str], ...] | None
 
     @property
     def every(self) -> bool:
-        return self.ids is None
+        return self.keys is None
 
-    def filter(self, column) -> ColumnElement[bool]:
-        return true() if self.ids is None else column.in_(self.ids)
+    @property
+    def trainings(self) -> tuple[str, ...] | None:
+        return None if self.keys is None else tuple(sorted({t for _, t in self.keys}))
+
+    @property
+    def one_class(self) -> str | None:
+        """The class when the groups are one class's (the class page)."""
+        classes = {c for c, _ in self.keys or ()}
+        return classes.pop() if len(classes) == 1 and "" not in classes else None
+
+    def filter(self, table) -> ColumnElement[bool]:
+        if self.keys is None:
+            return table.class_id == ""
+        return tuple_(table.class_id, table.training_id).in_(self.keys) if self.keys else false()
 
 
-def whole_trainings(scope: Scope, pop: Population) -> Whole | None:
-    """The trainings when the population is whole trainings' counted learners (the global page
-    of a global viewer or a training manager, a training page), else None.
+def whole_groups(session: Session, scope: Scope, pop: Population) -> Groups | None:
+    """The groups when the population is made of whole groups, else None.
 
-    Such populations read per-training rows; any other (a class, a learner, a class manager's
-    view) aggregates its own pair rows, bounded by its size.
+    The global page of a global viewer, a training manager or a class manager of one class; a
+    training page (with or without its class filter); a class page. Any other population (a
+    learner, a manager of several classes) aggregates its own pair rows, bounded by its size.
     """
-    if pop.class_id or pop.user_id or not pop.learners_only or pop.include_self or scope.classes:
+    if pop.user_id or not pop.learners_only or pop.include_self:
         return None
-    if scope.is_global:
-        return Whole(None if pop.training_id is None else (pop.training_id,))
+    if pop.class_id is not None:
+        class_id = pop.class_id
+    elif pop.training_id is not None and scope.can_view_training_page(pop.training_id):
+        return Groups((("", pop.training_id),))
+    elif scope.is_global:
+        return Groups(None)
+    elif scope.classes and (scope.trainings or len(scope.classes) > 1):
+        return None
+    elif scope.classes:
+        (class_id,) = scope.classes
+    else:
+        trainings = sorted(scope.trainings)
+        if pop.training_id is not None:
+            trainings = [t for t in trainings if t == pop.training_id]
+        return Groups(tuple(("", t) for t in trainings))
+    q = select(ClassTraining.training_id).where(ClassTraining.class_id == class_id)
     if pop.training_id is not None:
-        return Whole((pop.training_id,) if pop.training_id in scope.trainings else ())
-    return Whole(tuple(sorted(scope.trainings)))
+        q = q.where(ClassTraining.training_id == pop.training_id)
+    return Groups(tuple((class_id, t) for t in sorted(session.scalars(q))))
+
+
+def module_counts():
+    return (
+        select(TrainingModule.training_id, func.count().label("modules"))
+        .group_by(TrainingModule.training_id)
+        .subquery("module_counts")
+    )
 
 
 def day_counts(session: Session, scope: Scope, pop: Population, last: date) -> list[tuple]:
@@ -104,31 +138,24 @@ def day_counts(session: Session, scope: Scope, pop: Population, last: date) -> l
     enrollment on its day, a module or training completion on the later of its date and the
     enrollment's.
     """
-    modules = (
-        select(TrainingModule.training_id, func.count().label("modules"))
-        .group_by(TrainingModule.training_id)
-        .subquery("module_counts")
-    )
-    trainings = whole_trainings(scope, pop)
-    if trainings is not None:
+    modules = module_counts()
+    groups = whole_groups(session, scope, pop)
+    if groups is not None:
         refresh_pending(session)
-        td = SummaryTrainingDay
+        gd = SummaryGroupDay
         q = (
             select(
-                td.training_id,
-                td.day,
-                td.enrollments,
-                td.module_completions,
-                td.completions,
+                gd.training_id,
+                gd.day,
+                gd.enrollments,
+                gd.module_completions,
+                gd.completions,
                 func.coalesce(modules.c.modules, 0),
             )
-            .outerjoin(modules, modules.c.training_id == td.training_id)
-            .where(td.day <= last)
+            .outerjoin(modules, modules.c.training_id == gd.training_id)
+            .where(gd.day <= last, groups.filter(gd))
         )
-        q = q.where(trainings.filter(td.training_id))
         return [tuple(r) for r in session.execute(q)]
-    from data.models import SummaryModuleFact
-
     rows = pairs(session, scope, pop)
     out: dict[tuple, list] = {}
 
@@ -160,79 +187,81 @@ def day_counts(session: Session, scope: Scope, pop: Population, last: date) -> l
     return [(t, d, *values, counts.get(t, 0)) for (t, d), values in out.items()]
 
 
-def status_rows(session: Session, trainings: Whole) -> list[tuple]:
+def status_rows(session: Session, groups: Groups) -> list[tuple]:
     """(training_id, status, pairs, completed_modules, score_sum, scored, time_spent, modules)
-    of whole trainings' counted learners ([] = every training), status before expiry."""
+    of the groups' counted learners, status before expiry."""
     refresh_pending(session)
-    ts = SummaryTrainingStatus
-    modules = (
-        select(TrainingModule.training_id, func.count().label("modules"))
-        .group_by(TrainingModule.training_id)
-        .subquery("module_counts")
+    gs = SummaryGroupStatus
+    modules = module_counts()
+    q = (
+        select(
+            gs.training_id,
+            gs.status,
+            gs.pairs,
+            gs.completed_modules,
+            gs.score_sum,
+            gs.scored,
+            gs.time_spent,
+            func.coalesce(modules.c.modules, 0),
+        )
+        .outerjoin(modules, modules.c.training_id == gs.training_id)
+        .where(groups.filter(gs))
     )
-    q = select(
-        ts.training_id,
-        ts.status,
-        ts.pairs,
-        ts.completed_modules,
-        ts.score_sum,
-        ts.scored,
-        ts.time_spent,
-        func.coalesce(modules.c.modules, 0),
-    ).outerjoin(modules, modules.c.training_id == ts.training_id)
-    q = q.where(trainings.filter(ts.training_id))
     return [tuple(r) for r in session.execute(q)]
 
 
-def expired_counts(session: Session, trainings: Whole, day: date, tz: ZoneInfo) -> dict[str, int]:
-    """Per training with a validity: its counted passed pairs whose certificate has expired on day."""
+def expired_counts(session: Session, groups: Groups, day: date, tz: ZoneInfo) -> dict[str, int]:
+    """Per training with a validity: the groups' counted passed pairs whose certificate has
+    expired on day."""
     from data.figures.days import day_start_utc, expiry_threshold
 
-    q = select(Training.id, Training.validity_months).where(Training.validity_months > 0)
-    q = q.where(trainings.filter(Training.id))
-    out = {}
+    validity = dict(
+        session.execute(
+            select(Training.id, Training.validity_months).where(Training.validity_months > 0)
+        ).all()
+    )
+    keys = groups.keys if groups.keys is not None else tuple(("", t) for t in validity)
+    out: dict[str, int] = defaultdict(int)
     p = SummaryPair
-    for training_id, months in session.execute(q).all():
-        threshold = day_start_utc(expiry_threshold(day, months), tz)
-        out[training_id] = (
-            session.scalar(
-                select(func.count()).where(
-                    p.training_id == training_id,
-                    p.status == "passed",
-                    p.completed_at < threshold,
-                    p.counted.is_(True),
-                )
-            )
-            or 0
+    for class_id, training_id in keys:
+        if training_id not in validity:
+            continue
+        threshold = day_start_utc(expiry_threshold(day, validity[training_id]), tz)
+        q = select(func.count()).where(
+            p.training_id == training_id,
+            p.status == "passed",
+            p.completed_at < threshold,
+            p.counted.is_(True),
         )
+        if class_id:
+            q = q.where(p.user_id.in_(select(ClassMember.user_id).where(ClassMember.class_id == class_id)))
+        out[training_id] += session.scalar(q) or 0
     return out
 
 
-def settled(session: Session, trainings: Whole, as_of: date, tz: ZoneInfo) -> bool:
-    """Whether whole trainings' figures at the end of as_of are today's: no attempt started or
-    finished, and nobody enrolled, after it."""
+def settled(session: Session, as_of: date, tz: ZoneInfo) -> bool:
+    """Whether the figures at the end of as_of are today's: on the whole platform, no
+    attempt started or finished, and nobody enrolled, after it."""
     from data.figures.days import day_end_utc
 
     until = day_end_utc(as_of, tz)
-    p, td = SummaryPair, SummaryTrainingDay
-    later_event = select(p.user_id).where(p.last_event_at >= until, p.counted.is_(True))
-    later_enrollment = select(td.day).where(td.day > as_of, td.enrollments > 0)
-    later_event = later_event.where(trainings.filter(p.training_id))
-    later_enrollment = later_enrollment.where(trainings.filter(td.training_id))
-    return session.scalar(select(exists(later_event))) is False and not session.scalar(
+    p = SummaryPair
+    later_event = select(p.user_id).where(p.last_event_at >= until)
+    later_enrollment = select(p.user_id).where(p.enrolled_day > as_of)
+    return not session.scalar(select(exists(later_event))) and not session.scalar(
         select(exists(later_enrollment))
     )
 
 
 __all__ = [
     "NO_DAY",
-    "Whole",
+    "Groups",
     "day_counts",
     "pair_results",
     "pairs",
     "progress_column",
     "status_column",
-    "whole_trainings",
+    "whole_groups",
 ]
 
 

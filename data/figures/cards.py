@@ -1,7 +1,7 @@
 """Cards, donuts and date-range charts of a population (SPEC §4, §5 global/training/class).
 
 Read from the summary layer: summary_pairs (and summary_pair_history for a day in the past),
-summary_user_days for active users, summary_training_days for whole trainings' charts.
+summary_user_days for active users, the group tables for whole trainings and classes.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from data.figures._pairs import (
     NO_DAY,
-    Whole,
+    Groups,
     day_counts,
     expired_counts,
     pairs,
@@ -37,7 +37,7 @@ from data.figures._pairs import (
     settled,
     status_column,
     status_rows,
-    whole_trainings,
+    whole_groups,
 )
 from data.figures.days import (
     Buckets,
@@ -49,7 +49,14 @@ from data.figures.days import (
     today_in,
 )
 from data.figures.population import STATUSES, Population, StatusSummary
-from data.models import SummaryLearner, SummaryPair, SummaryPairHistory, SummaryUserDay, User
+from data.models import (
+    SummaryActivePeriod,
+    SummaryClassLearner,
+    SummaryLearner,
+    SummaryPairHistory,
+    SummaryUserDay,
+    User,
+)
 from data.scope import Scope
 from data.summaries import refresh_pending
 
@@ -58,25 +65,53 @@ def learner_count(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
 ) -> int:
     """Distinct learners counted in the population (enrolled by the end of as_of)."""
-    trainings = whole_trainings(scope, pop)
-    if trainings is not None and trainings.every:
-        refresh_pending(session)
-        q = select(func.count()).select_from(SummaryLearner)
-        return session.scalar(q if as_of is None else q.where(SummaryLearner.first_day <= as_of)) or 0
-    if trainings is not None and not trainings.every and len(trainings.ids) == 1:
+    groups = whole_groups(session, scope, pop)
+    people = _people(session, scope, pop, groups)
+    if people is not None:
+        return (
+            session.scalar(
+                select(func.count()).select_from(people).where(people.c.first_day <= (as_of or date.max))
+            )
+            or 0
+        )
+    if groups is not None and groups.keys is not None and len(groups.keys) == 1:
+        # One group: each of its pairs is a learner of its one training.
         return sum(n for _, day, n, _, _, _ in day_counts(session, scope, pop, as_of or date.max))
     rows = pairs(session, scope, pop, enrolled_by=day_end_utc(as_of, tz) if as_of else None)
     return session.scalar(select(func.count(distinct(rows.c.user_id)))) or 0
+
+
+def _people(session: Session, scope: Scope, pop: Population, groups: Groups | None):
+    """The population's distinct learners (user_id, first_day, created_day) when they are the
+    platform's or one class's (summary_learners, summary_class_learners); else None."""
+    if groups is None:
+        return None
+    if groups.every:
+        refresh_pending(session)
+        lr = SummaryLearner
+        return select(lr.user_id, lr.first_day, lr.created_day).subquery("people")
+    class_id = groups.one_class
+    if class_id is not None and pop.training_id is None:
+        refresh_pending(session)
+        cl = SummaryClassLearner
+        return (
+            select(cl.user_id, cl.first_day, cl.created_day).where(cl.class_id == class_id).subquery("people")
+        )
+    return None
 
 
 def new_users_count(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
 ) -> int:
     """Learners of the population whose account was created in [start, end]."""
-    if _everyone(scope, pop):
-        refresh_pending(session)
-        lr = SummaryLearner
-        return session.scalar(select(func.count()).where(lr.created_day >= start, lr.created_day <= end)) or 0
+    people = _people(session, scope, pop, whole_groups(session, scope, pop))
+    if people is not None:
+        return (
+            session.scalar(
+                select(func.count()).where(people.c.created_day >= start, people.c.created_day <= end)
+            )
+            or 0
+        )
     rows = pairs(session, scope, pop)
     return (
         session.scalar(
@@ -88,26 +123,38 @@ def new_users_count(
     )
 
 
-def _everyone(scope: Scope, pop: Population) -> bool:
-    """The platform's learners: a global viewer's population without a narrower choice."""
-    whole = whole_trainings(scope, pop)
-    return whole is not None and whole.every
+def _learner_ids(session: Session, scope: Scope, pop: Population):
+    people = _people(session, scope, pop, whole_groups(session, scope, pop))
+    if people is not None:
+        return select(people.c.user_id)
+    return select(pairs(session, scope, pop).c.user_id)
 
 
 def _active_days(session: Session, scope: Scope, pop: Population, start: date, end: date):
-    if _everyone(scope, pop):
-        refresh_pending(session)
-        learners = select(SummaryLearner.user_id)
-    else:
-        learners = select(pairs(session, scope, pop).c.user_id)
     ud = SummaryUserDay
-    return select(ud.user_id, ud.day).where(ud.day >= start, ud.day <= end, ud.user_id.in_(learners))
+    return select(ud.user_id, ud.day).where(
+        ud.day >= start, ud.day <= end, ud.user_id.in_(_learner_ids(session, scope, pop))
+    )
 
 
 def active_users_count(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
 ) -> int:
     """Learners of the population with a login or a connection starting in [start, end]."""
+    people = _people(session, scope, pop, whole_groups(session, scope, pop))
+    last_day = session.scalar(select(SummaryUserDay.day).order_by(SummaryUserDay.day.desc()).limit(1))
+    if people is not None and (last_day is None or end >= last_day):
+        # Nobody was active after `end`: the active ones were last active on `start` or later.
+        lr = SummaryLearner
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(people)
+                .join(lr, lr.user_id == people.c.user_id)
+                .where(lr.last_active_day >= start)
+            )
+            or 0
+        )
     days = _active_days(session, scope, pop, start, end).subquery("active_days")
     return session.scalar(select(func.count(distinct(days.c.user_id)))) or 0
 
@@ -160,12 +207,10 @@ def status_summary(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
 ) -> StatusSummary:
     """Progress, score and status counts of the population at the end of as_of (default today)."""
-    trainings = whole_trainings(scope, pop)
+    groups = whole_groups(session, scope, pop)
     day = as_of or today_in(tz)
-    if trainings is not None and (
-        as_of is None or (as_of >= today_in(tz) and settled(session, trainings, as_of, tz))
-    ):
-        return _whole_status_summary(session, trainings, day, tz)
+    if groups is not None and (as_of is None or (as_of >= today_in(tz) and settled(session, as_of, tz))):
+        return _whole_status_summary(session, groups, day, tz)
     rows = _pair_figures_as_of(session, scope, pop, tz, as_of)
     status = status_column(session, rows, as_of or today_in(tz), tz).label("status")
     figures = select(status, progress_column(rows).label("progress"), rows.c.score).subquery("pair_figures")
@@ -194,17 +239,17 @@ def status_summary(
     )
 
 
-def _whole_status_summary(session: Session, trainings: Whole, day: date, tz: ZoneInfo) -> StatusSummary:
+def _whole_status_summary(session: Session, groups: Groups, day: date, tz: ZoneInfo) -> StatusSummary:
     counts = {s: 0 for s in STATUSES}
     total = scored = 0
     progress_sum = score_sum = 0.0
-    for _, status, n, done, s_sum, s_count, _, modules in status_rows(session, trainings):
+    for _, status, n, done, s_sum, s_count, _, modules in status_rows(session, groups):
         counts[status] += n
         total += n
         progress_sum += 100.0 * done / modules if modules else 0.0
         score_sum += s_sum
         scored += s_count
-    expired = sum(expired_counts(session, trainings, day, tz).values())
+    expired = sum(expired_counts(session, groups, day, tz).values())
     counts["passed"] -= expired
     counts["expired"] += expired
     return StatusSummary(
@@ -238,15 +283,79 @@ def active_users_series(
 ) -> pd.DataFrame:
     """Distinct active learners per bucket: columns bucket (first day), last_day, active_users."""
     buckets = make_buckets(start, end, unit)
-    days = _active_days(session, scope, pop, start, end).subquery("active_days")
-    index = _bucket_index(days.c.day, [*buckets.starts, buckets.end]).label("i")
     values = [0] * len(buckets.starts)
-    for i, count in session.execute(select(index, func.count(distinct(days.c.user_id))).group_by(index)):
-        if 0 <= i < len(values):
-            values[i] = count
+    stored = _active_periods(session, scope, pop, buckets)
+    # Buckets that are whole calendar weeks or months are read from summary_active_periods;
+    # the others (a range's partial first or last one, days) are counted from the days.
+    counted = [i for i in range(len(values)) if i not in stored]
+    for i, n in stored.items():
+        values[i] = n
+    runs: list[list[int]] = []
+    for i in counted:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    for run in runs:  # each run of consecutive buckets in one query
+        lo, hi = buckets.starts[run[0]], buckets.last_days[run[-1]]
+        days = _active_days(session, scope, pop, lo, hi).subquery("active_days")
+        index = _bucket_index(days.c.day, [*buckets.starts, buckets.end]).label("i")
+        for i, count in session.execute(select(index, func.count(distinct(days.c.user_id))).group_by(index)):
+            if i in run:
+                values[i] = count
     frame = _bucket_frame(buckets)
     frame["active_users"] = values
     return frame
+
+
+def _active_population(session: Session, scope: Scope, pop: Population) -> str | None:
+    """The population's key in summary_active_periods, when it has one."""
+    groups = whole_groups(session, scope, pop)
+    if groups is None:
+        return None
+    if groups.every:
+        return ""
+    if groups.one_class is not None and pop.training_id is None:
+        return f"c:{groups.one_class}"
+    if groups.keys is not None and len(groups.keys) == 1 and groups.keys[0][0] == "":
+        return f"t:{groups.keys[0][1]}"
+    return None
+
+
+def _active_periods(session: Session, scope: Scope, pop: Population, buckets: Buckets) -> dict[int, int]:
+    """{bucket index: active learners} for the buckets that are whole weeks or months."""
+    if buckets.unit not in ("week", "month"):
+        return {}
+    population = _active_population(session, scope, pop)
+    if population is None:
+        return {}
+    whole: dict[date, int] = {}
+    for i, (first, last) in enumerate(zip(buckets.starts, buckets.last_days, strict=True)):
+        period_first, period_last = _period_bounds(first, buckets.unit)
+        if first == period_first and last == period_last:
+            whole[first] = i
+    if not whole:
+        return {}
+    refresh_pending(session)
+    ap = SummaryActivePeriod
+    found = dict(
+        session.execute(
+            select(ap.start, ap.learners).where(
+                ap.population == population, ap.unit == buckets.unit, ap.start.in_(sorted(whole))
+            )
+        ).all()
+    )
+    return {i: found.get(first, 0) for first, i in whole.items()}
+
+
+def _period_bounds(day: date, unit: str) -> tuple[date, date]:
+    """The calendar week (Monday to Sunday) or month holding a day."""
+    if unit == "week":
+        first = day - timedelta(days=day.weekday())
+        return first, first + timedelta(days=6)
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
 
 
 def _running(per: list[float], before: float) -> list[float]:
@@ -334,23 +443,21 @@ def completions_series(
 
 def first_activity_date(session: Session, scope: Scope, pop: Population, tz: ZoneInfo) -> date | None:
     """The local date of the population's earliest enrollment, login or connection ("all time")."""
-    if _everyone(scope, pop):
-        refresh_pending(session)
-        learners = select(SummaryLearner.user_id)
-        sp = SummaryPair
-        first_enrolled = session.scalar(
-            select(func.min(sp.enrolled_day)).where(sp.counted.is_(True), sp.enrolled_at.is_not(None))
-        )
+    if whole_groups(session, scope, pop) is not None:
+        enrolled = [
+            day for _, day, n, _, _, _ in day_counts(session, scope, pop, date.max) if n and day != NO_DAY
+        ]
+        first_enrolled = min(enrolled, default=None)
     else:
         rows = pairs(session, scope, pop)
-        learners = select(rows.c.user_id)
         first_enrolled = session.scalar(
             select(func.min(rows.c.enrolled_day)).where(rows.c.enrolled_at.is_not(None))
         )
-    candidates = [
-        first_enrolled,
-        session.scalar(select(func.min(SummaryUserDay.day)).where(SummaryUserDay.user_id.in_(learners))),
-    ]
+    ud = SummaryUserDay
+    first_active = session.scalar(
+        select(ud.day).where(ud.user_id.in_(_learner_ids(session, scope, pop))).order_by(ud.day).limit(1)
+    )
+    candidates = [first_enrolled, first_active]
     found = [c for c in candidates if c is not None]
     return min(found) if found else None
 

@@ -14,13 +14,14 @@ import pandas as pd
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
-from data.figures._pairs import Whole, pair_results, pairs, status_rows, whole_trainings
+from data.figures._pairs import pair_results, pairs, status_rows, whole_groups
 from data.figures._sql import _flag
 from data.figures.days import local_date
 from data.figures.population import COMPLETED_STATUSES, RESULT_SORTS, Population, _class_names
 from data.models import (
     ClassTraining,
     Module,
+    SummaryGroupModule,
     SummaryModuleFact,
     SummaryUserModule,
     Training,
@@ -183,18 +184,16 @@ def trainings_table(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, today: date | None = None
 ) -> pd.DataFrame:
     """One row per training in the population (see trainings_table_from)."""
-    trainings = whole_trainings(scope, pop)
-    if trainings is None:
+    groups = whole_groups(session, scope, pop)
+    if groups is None:
         return trainings_table_from(session, scope, pop, pair_results(session, scope, pop, tz, today=today))
-    # Whole trainings: their per-status sums (expiry does not change what is completed).
+    # Whole groups: their per-status sums (expiry does not change what is completed).
     q = select(Training.id, Training.name).where(scope.training_filter(Training.id))
-    if pop.training_id is not None:
-        q = q.where(Training.id == pop.training_id)
+    if groups.trainings is not None:
+        q = q.where(Training.id.in_(groups.trainings))
     names = dict(session.execute(q).all())
     sums = {t: [0, 0, 0, 0, 0.0, 0.0, 0, 0.0, 0.0] for t in names}
-    for t, status, n, done, score_sum, scored, seconds, modules in status_rows(
-        session, Whole(tuple(sorted(names)))
-    ):
+    for t, status, n, done, score_sum, scored, seconds, modules in status_rows(session, groups):
         acc = sums[t]
         acc[0] += n
         acc[{"not started": 1, "in progress": 2}.get(status, 3)] += n  # else passed or failed
@@ -276,6 +275,9 @@ def training_content(session: Session, scope: Scope, pop: Population, tz: ZoneIn
     """
     if pop.training_id is None:
         raise ValueError("training_content needs a training")
+    groups = whole_groups(session, scope, pop)
+    if groups is not None:
+        return _group_content(session, groups, pop.training_id)
     rows = pairs(session, scope, pop)
     learners = session.scalar(select(func.count()).select_from(rows)) or 0
     f, um, tm = SummaryModuleFact, SummaryUserModule, TrainingModule
@@ -337,6 +339,60 @@ def training_content(session: Session, scope: Scope, pop: Population, tz: ZoneIn
                 "average_time_spent": r["average_time_spent"],
             }
             for r in found
+        ],
+        columns=CONTENT_COLUMNS,
+    )
+
+
+def _group_content(session: Session, groups, training_id: str) -> pd.DataFrame:
+    learners = sum(row[2] for row in status_rows(session, groups))
+    gm, tm = SummaryGroupModule, TrainingModule
+    per_module = (
+        select(
+            gm.module_id,
+            func.sum(gm.completed).label("completed"),
+            func.sum(gm.passed).label("passed"),
+            func.sum(gm.score_sum).label("score_sum"),
+            func.sum(gm.time_learners).label("time_learners"),
+            func.sum(gm.time_spent).label("time_spent"),
+        )
+        .where(groups.filter(gm), gm.training_id == training_id)
+        .group_by(gm.module_id)
+        .subquery("group_modules")
+    )
+    found = session.execute(
+        select(
+            tm.module_id,
+            Module.name,
+            tm.position,
+            tm.mandatory,
+            tm.min_score,
+            per_module.c.completed,
+            per_module.c.passed,
+            per_module.c.score_sum,
+            per_module.c.time_learners,
+            per_module.c.time_spent,
+        )
+        .join(Module, Module.id == tm.module_id)
+        .outerjoin(per_module, per_module.c.module_id == tm.module_id)
+        .where(tm.training_id == training_id)
+        .order_by(tm.position, Module.name)
+    ).all()
+    return pd.DataFrame(
+        [
+            {
+                "module_id": module_id,
+                "module": name,
+                "position": position,
+                "mandatory": bool(mandatory),
+                "min_score": min_score,
+                "learners": learners,
+                "completed_pct": 100.0 * (done or 0) / learners if learners else None,
+                "passed_pct": 100.0 * (ok or 0) / learners if learners else None,
+                "average_score": score_sum / done if done else None,
+                "average_time_spent": seconds / users if users else None,
+            }
+            for module_id, name, position, mandatory, min_score, done, ok, score_sum, users, seconds in found
         ],
         columns=CONTENT_COLUMNS,
     )
