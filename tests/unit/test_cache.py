@@ -217,10 +217,11 @@ def test_cch009_a_new_local_day_starts_new_entries(cached_app, monkeypatch):
 
 
 def test_cch010_a_real_figure_follows_writes(cached_app):
-    """learner_count memoized by the test (the figures themselves are wired elsewhere)."""
+    """data.figures.learner_count, memoized, on the real write path."""
     server = cached_app.server
     db = server.extensions["learnstats_db"]
-    learner_count = memoized(f.learner_count)
+    learner_count = f.learner_count
+    assert learner_count.__wrapped__ is not learner_count
     with db.session() as s:
         from tests.factories import Factory
 
@@ -332,7 +333,8 @@ def redis_url(tmp_path_factory):
         process.wait(timeout=10)
 
 
-def test_cch013_redis_is_shared_between_apps_on_one_database(make_app, redis_url, tmp_path):
+def test_cch013_redis_is_shared_between_apps_on_one_database(make_app, redis_url, tmp_path, monkeypatch):
+    monkeypatch.delenv("LEARNSTATS_CACHE", raising=False)  # `make test` sets it
     first = make_app(redis_url=redis_url)  # LEARNSTATS_CACHE unset: the URL chooses redis
     second = make_app(cache="redis", redis_url=redis_url)
     assert first.server.config["LEARNSTATS"].cache == "redis"
@@ -362,7 +364,7 @@ def test_cch013_redis_is_shared_between_apps_on_one_database(make_app, redis_url
 
 def test_cch014_an_unreachable_redis_only_costs_the_cache(make_app, caplog, monkeypatch):
     monkeypatch.setattr("data.cache._warned", {})
-    app = make_app(redis_url=f"redis://127.0.0.1:{_free_port()}/0")
+    app = make_app(cache="redis", redis_url=f"redis://127.0.0.1:{_free_port()}/0")
     with caplog.at_level("WARNING", logger="data.cache"):
         assert calls(app.server, counted, EVERYONE)[1] == 1
         assert calls(app.server, counted, EVERYONE)[1] == 2
