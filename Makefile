@@ -43,8 +43,12 @@ format: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The whole suite with the data cache off, then the page, figure and cache tests once more with
+# the in-process cache on (data/cache.py): a figure must be the same either way.
+CACHED_TESTS := tests/unit/test_pages.py tests/unit/test_learner_pages.py tests/unit/test_sessions_pages.py tests/unit/test_cache.py
 test: $(VENV)/.installed-test system-test-deps lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	LEARNSTATS_CACHE=null $(PY) -m pytest $(PYTEST_ARGS)
+	LEARNSTATS_CACHE=simple $(PY) -m pytest -q $(CACHED_TESTS)
 
 # The whole app on a demo platform of BENCH_LEARNERS learners, built once under instance/bench/
 # (docs/performance.md). BENCH_ARGS="--repeat 5 --skip import" passes options; BENCH_ARGS="figures"

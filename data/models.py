@@ -480,6 +480,16 @@ class SummaryLearner(Base):
     last_active_day: Mapped[date | None] = mapped_column(Date, index=True)
 
 
+class SummarySession(Base):
+    """A program session's people (registered or connected in it) and players (connected)."""
+
+    __tablename__ = "summary_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    learners: Mapped[int] = mapped_column(Integer)
+    played: Mapped[int] = mapped_column(Integer)
+
+
 class SummaryActivePeriod(Base):
     """Distinct active learners of a population per calendar week (from Monday) or month:
     population "" (the platform's counted learners), "c:<class id>" (a class's) or
@@ -506,4 +516,4 @@ USER_TABLES = (
 )
 # Rows per group or class, recomputed for the trainings a write touched.
 GROUP_TABLES = (SummaryGroupDay, SummaryGroupStatus, SummaryGroupModule, SummaryClassLearner)
-SUMMARY_TABLES = (*USER_TABLES, *GROUP_TABLES, SummaryActivePeriod)
+SUMMARY_TABLES = (*USER_TABLES, *GROUP_TABLES, SummarySession, SummaryActivePeriod)

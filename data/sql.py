@@ -1,4 +1,5 @@
-"""SQL building blocks shared by the figures: portable durations, flags, score tolerance."""
+"""SQL building blocks shared by the figures and the summary layer: portable durations, flags,
+the score tolerance."""
 
 from __future__ import annotations
 

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, event, func, insert, inspect, select, text, update
+from sqlalchemy import case, delete, event, func, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from data import models as m
-from data.figures._sql import SCORE_TOLERANCE
+from data.sql import SCORE_TOLERANCE
 
 # "Since always": the day of an enrollment without a date (a primary key cannot be NULL).
 NO_DAY = date(1, 1, 1)
@@ -220,9 +220,10 @@ def _in(column, ids: list[str] | None):
 
 def _rows(session: Session, query, column, ids: list[str] | None) -> list:
     out: list = []
+    connection = session.connection()  # Core rows: the ORM's result machinery is not needed
     for condition in _in(column, ids):
         q = query if condition is None else query.where(condition)
-        out.extend(session.execute(q).all())
+        out.extend(connection.execute(q).all())
     return out
 
 
@@ -270,6 +271,7 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
         _bump_version(session)
         return
     old_trainings = _pair_trainings(session, ids)
+    old_sessions = _user_sessions(session, ids)
     old_activity = _activity(session, ids)
     _delete_user_rows(session, ids)
     facts = _load(session, ids, tz)
@@ -278,6 +280,7 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
     trainings = None if ids is None else sorted(old_trainings | new_trainings)
     _refresh_groups(session, trainings)
     _update_active_periods(session, old_activity, _activity(session, ids), full=ids is None)
+    _refresh_sessions(session, None if ids is None else sorted(old_sessions | _user_sessions(session, ids)))
     _bump_version(session)
     if ids is None:
         _analyze(session)
@@ -351,6 +354,25 @@ def _update_active_periods(session: Session, old: Counter, new: Counter, full: b
             if n > 0
         ],
     )
+
+
+def _user_sessions(session: Session, ids: list[str] | None) -> set[str]:
+    if ids is None:
+        return set()
+    su = m.SummarySessionUser
+    return {s for (s,) in _rows(session, select(su.session_id).distinct(), su.user_id, ids)}
+
+
+def _refresh_sessions(session: Session, sessions: list[str] | None) -> None:
+    """summary_sessions of the sessions given (None: all) from summary_session_users."""
+    ss, su = m.SummarySession, m.SummarySessionUser
+    for condition in _in(ss.session_id, sessions):
+        session.execute(delete(ss) if condition is None else delete(ss).where(condition))
+    query = select(su.session_id, func.count(), func.sum(case((su.connections > 0, 1), else_=0))).group_by(
+        su.session_id
+    )
+    rows = _rows(session, query, su.session_id, sessions)
+    _insert(session, ss, [{"session_id": s, "learners": n, "played": int(p or 0)} for s, n, p in rows])
 
 
 def _pair_trainings(session: Session, ids: list[str] | None) -> set[str]:
@@ -499,9 +521,16 @@ def _seconds(start: datetime, end: datetime) -> float:
     return round((end - start).total_seconds(), 3)
 
 
-def _insert(session: Session, table, rows: list[dict]) -> None:
+def _insert(session: Session, model, rows: list[dict]) -> None:
+    """Insert rows through Core (one executemany per batch; the ORM's bulk path is much slower)."""
+    if not rows:
+        return
+    table = model.__table__
+    columns = [c.name for c in table.columns]
+    connection = session.connection()
+    stmt = insert(table)
     for batch in _chunks(rows, INSERT_BATCH):
-        session.execute(insert(table), batch)
+        connection.execute(stmt, [{c: row.get(c) for c in columns} for row in batch])
 
 
 def _write_user_tables(session: Session, raw: _Raw) -> None:

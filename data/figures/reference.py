@@ -34,7 +34,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from data.figures._sql import _flag, _greatest, _reaches, seconds_between
 from data.figures.days import (
     _bucket_bounds,
     _bucket_frame,
@@ -79,6 +78,7 @@ from data.models import (
     User,
 )
 from data.scope import Forbidden, Scope
+from data.sql import _flag, _greatest, _reaches, seconds_between
 from data.text import fold
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from data.figures._pairs import progress_column, status_column
-from data.figures._sql import _flag
 from data.figures.days import day_end_utc, day_start_utc, local_date, to_local, today_in
 from data.figures.population import (
     COMPLETED_STATUSES,
@@ -20,7 +19,7 @@ from data.figures.population import (
     SessionStatistics,
     _median,
 )
-from data.models import ProgramSession, SummaryPair, SummarySessionUser, Training, User
+from data.models import ProgramSession, SummaryPair, SummarySession, SummarySessionUser, Training, User
 from data.scope import Forbidden, Scope
 from data.summaries import refresh_pending
 from data.text import fold
@@ -43,16 +42,7 @@ def sessions_table(
     start (most recent first, undated last), then name.
     """
     refresh_pending(session)
-    su = SummarySessionUser
-    people = (
-        select(
-            su.session_id,
-            func.count().label("learners"),
-            func.sum(_flag(su.connections > 0)).label("played"),
-        )
-        .group_by(su.session_id)
-        .subquery("session_people")
-    )
+    people = SummarySession
     q = (
         select(
             ProgramSession.id.label("session_id"),
@@ -61,11 +51,11 @@ def sessions_table(
             Training.name.label("training"),
             ProgramSession.starts_at,
             ProgramSession.ends_at,
-            func.coalesce(people.c.learners, 0).label("learners"),
-            func.coalesce(people.c.played, 0).label("played"),
+            func.coalesce(people.learners, 0).label("learners"),
+            func.coalesce(people.played, 0).label("played"),
         )
         .join(Training, Training.id == ProgramSession.training_id)
-        .outerjoin(people, people.c.session_id == ProgramSession.id)
+        .outerjoin(people, people.session_id == ProgramSession.id)
         .where(scope.session_filter(ProgramSession.id, ProgramSession.training_id))
     )
     if end is not None:

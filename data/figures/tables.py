@@ -15,7 +15,6 @@ from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from data.figures._pairs import pair_results, pairs, status_rows, whole_groups
-from data.figures._sql import _flag
 from data.figures.days import local_date
 from data.figures.population import COMPLETED_STATUSES, RESULT_SORTS, Population, _class_names
 from data.models import (
@@ -29,6 +28,7 @@ from data.models import (
     User,
 )
 from data.scope import Forbidden, Scope
+from data.sql import _flag
 from data.text import fold
 
 

@@ -141,6 +141,12 @@ def upgrade() -> None:
     with op.batch_alter_table('summary_session_users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_summary_session_users_user_id'), ['user_id'], unique=False)
 
+    op.create_table('summary_sessions',
+    sa.Column('session_id', sa.String(length=64), nullable=False),
+    sa.Column('learners', sa.Integer(), nullable=False),
+    sa.Column('played', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('session_id', name=op.f('pk_summary_sessions'))
+    )
     op.create_table('summary_user_days',
     sa.Column('user_id', sa.String(length=64), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
@@ -183,6 +189,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_summary_user_days_day_user_id'))
 
     op.drop_table('summary_user_days')
+    op.drop_table('summary_sessions')
     with op.batch_alter_table('summary_session_users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_summary_session_users_user_id'))
 
