@@ -113,30 +113,50 @@ def run_measured(cmd: list[str], env: dict, cwd: Path = ROOT) -> dict:
 
 
 def ensure_platform(learners: int, seed: int) -> Path:
+    """The bench platform, built once; migrated; rebuilt when its schema lacks a table the
+    models declare (a migration edited in place while it was unreleased)."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     path = BENCH_DIR / f"bench-{learners}-seed{seed}.sqlite3"
-    if path.exists():
-        log(f"reusing {path.relative_to(ROOT)}")
-    else:
-        partial = path.with_name(path.name + ".partial")
-        for leftover in BENCH_DIR.glob(partial.name + "*"):
-            leftover.unlink()
-        log(
-            f"building a demo platform of {learners:,} learners (seed {seed}) in {path.relative_to(ROOT)} ..."
-        )
-        result = run_measured(
-            [*FLASK, "demo-data", "--learners", str(learners), "--seed", str(seed)], app_env(partial)
-        )
+    for attempt in range(2):
+        if path.exists():
+            log(f"reusing {path.relative_to(ROOT)}")
+        else:
+            _build_platform(path, learners, seed)
+        result = run_measured([*FLASK, "migrate"], app_env(path))
         if result["rc"] != 0:
-            raise SystemExit(f"demo-data failed:\n{result['output'][-3000:]}")
-        _checkpoint(partial)
-        partial.rename(path)
-        log(f"built in {result['seconds']:.0f} s")
-    result = run_measured([*FLASK, "migrate"], app_env(path))
+            raise SystemExit(f"migrate failed:\n{result['output'][-3000:]}")
+        _checkpoint(path)
+        missing = _missing_tables(path)
+        if not missing:
+            return path
+        if attempt == 0:
+            log(f"{path.name} lacks table(s) {', '.join(missing)} after migrating: rebuilding it")
+            for stale in BENCH_DIR.glob(path.name + "*"):
+                stale.unlink()
+    raise SystemExit(f"a fresh {path.name} still lacks table(s) {', '.join(missing)}")
+
+
+def _build_platform(path: Path, learners: int, seed: int) -> None:
+    partial = path.with_name(path.name + ".partial")
+    for leftover in BENCH_DIR.glob(partial.name + "*"):
+        leftover.unlink()
+    log(f"building a demo platform of {learners:,} learners (seed {seed}) in {path.relative_to(ROOT)} ...")
+    result = run_measured(
+        [*FLASK, "demo-data", "--learners", str(learners), "--seed", str(seed)], app_env(partial)
+    )
     if result["rc"] != 0:
-        raise SystemExit(f"migrate failed:\n{result['output'][-3000:]}")
-    _checkpoint(path)
-    return path
+        raise SystemExit(f"demo-data failed:\n{result['output'][-3000:]}")
+    _checkpoint(partial)
+    partial.rename(path)
+    log(f"built in {result['seconds']:.0f} s")
+
+
+def _missing_tables(path: Path) -> list[str]:
+    from data.models import Base
+
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        have = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return sorted(set(Base.metadata.tables) - have)
 
 
 def _checkpoint(path: Path) -> None:
