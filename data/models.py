@@ -313,8 +313,7 @@ class SummaryPair(Base):
     last_event_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
-        Index(None, "training_id", "counted", "status"),
-        Index(None, "training_id", "status", "completed_at"),
+        Index(None, "training_id", "counted", "status", "completed_at"),
         Index(None, "user_id"),
         Index(None, "last_event_at"),
         Index(None, "enrolled_day"),
@@ -491,7 +490,7 @@ class SummarySession(Base):
 
 
 class SummaryActivePeriod(Base):
-    """Distinct active learners of a population per calendar week (from Monday) or month:
+    """Distinct active learners of a population per day, calendar week (from Monday) or month:
     population "" (the platform's counted learners), "c:<class id>" (a class's) or
     "t:<training id>" (a training's). Kept by adding and removing the touched learners."""
 

@@ -294,8 +294,8 @@ def _analyze(session: Session) -> None:
         session.execute(text(f"ANALYZE {table.__tablename__}"))
 
 
-def _period_starts(day: date) -> tuple[tuple[str, date], tuple[str, date]]:
-    return ("week", day - timedelta(days=day.weekday())), ("month", day.replace(day=1))
+def _period_starts(day: date) -> tuple[tuple[str, date], ...]:
+    return ("day", day), ("week", day - timedelta(days=day.weekday())), ("month", day.replace(day=1))
 
 
 def _activity(session: Session, ids: list[str] | None) -> Counter:

@@ -123,6 +123,11 @@ def new_users_count(
     )
 
 
+def _everyone(session: Session, scope: Scope, pop: Population) -> bool:
+    groups = whole_groups(session, scope, pop)
+    return groups is not None and groups.every
+
+
 def _learner_ids(session: Session, scope: Scope, pop: Population):
     people = _people(session, scope, pop, whole_groups(session, scope, pop))
     if people is not None:
@@ -146,15 +151,10 @@ def active_users_count(
     if people is not None and (last_day is None or end >= last_day):
         # Nobody was active after `end`: the active ones were last active on `start` or later.
         lr = SummaryLearner
-        return (
-            session.scalar(
-                select(func.count())
-                .select_from(people)
-                .join(lr, lr.user_id == people.c.user_id)
-                .where(lr.last_active_day >= start)
-            )
-            or 0
-        )
+        q = select(func.count()).where(lr.last_active_day >= start)
+        if not _everyone(session, scope, pop):
+            q = q.where(lr.user_id.in_(select(people.c.user_id)))
+        return session.scalar(q) or 0
     days = _active_days(session, scope, pop, start, end).subquery("active_days")
     return session.scalar(select(func.count(distinct(days.c.user_id)))) or 0
 
@@ -324,8 +324,6 @@ def _active_population(session: Session, scope: Scope, pop: Population) -> str |
 
 def _active_periods(session: Session, scope: Scope, pop: Population, buckets: Buckets) -> dict[int, int]:
     """{bucket index: active learners} for the buckets that are whole weeks or months."""
-    if buckets.unit not in ("week", "month"):
-        return {}
     population = _active_population(session, scope, pop)
     if population is None:
         return {}
@@ -349,7 +347,9 @@ def _active_periods(session: Session, scope: Scope, pop: Population, buckets: Bu
 
 
 def _period_bounds(day: date, unit: str) -> tuple[date, date]:
-    """The calendar week (Monday to Sunday) or month holding a day."""
+    """The day, calendar week (Monday to Sunday) or month holding a day."""
+    if unit == "day":
+        return day, day
     if unit == "week":
         first = day - timedelta(days=day.weekday())
         return first, first + timedelta(days=6)
@@ -453,10 +453,17 @@ def first_activity_date(session: Session, scope: Scope, pop: Population, tz: Zon
         first_enrolled = session.scalar(
             select(func.min(rows.c.enrolled_day)).where(rows.c.enrolled_at.is_not(None))
         )
-    ud = SummaryUserDay
-    first_active = session.scalar(
-        select(ud.day).where(ud.user_id.in_(_learner_ids(session, scope, pop))).order_by(ud.day).limit(1)
-    )
+    population = _active_population(session, scope, pop)
+    if population is not None:
+        ap = SummaryActivePeriod
+        first_active = session.scalar(
+            select(func.min(ap.start)).where(ap.population == population, ap.unit == "day")
+        )
+    else:
+        ud = SummaryUserDay
+        first_active = session.scalar(
+            select(ud.day).where(ud.user_id.in_(_learner_ids(session, scope, pop))).order_by(ud.day).limit(1)
+        )
     candidates = [first_enrolled, first_active]
     found = [c for c in candidates if c is not None]
     return min(found) if found else None
