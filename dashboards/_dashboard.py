@@ -25,13 +25,22 @@ from dashboards._components import (
 )
 from dashboards._figures import STATUS_COLORS, make_donut_figure, make_timeseries_figure
 from data import figures as f
+from data.cache import memoized
 from data.scope import Scope
 
 
 def build_statistics(
     page: str, session: Session, scope: Scope, pop: f.Population, tz: ZoneInfo, rng: DateRange, today: date
 ) -> html.Div:
-    """Cards, donuts and charts of the population over the range."""
+    """Cards, donuts and charts of the population over the range (the built block is memoized
+    like the figures: a warm request skips building the charts too)."""
+    return _statistics_block(session, scope, page, pop, tz, rng, today)
+
+
+@memoized
+def _statistics_block(
+    session: Session, scope: Scope, page: str, pop: f.Population, tz: ZoneInfo, rng: DateRange, today: date
+) -> html.Div:
     end = min(rng.end, today)
     summary = f.status_summary(session, scope, pop, tz, as_of=end)
     completions = f.completions_series(session, scope, pop, tz, rng.start, rng.end)
@@ -222,6 +231,13 @@ def build_trainings_table(
 ) -> html.Div | None:
     """SPEC §5's trainings table of the population, each training linked to its page when the
     viewer may open it (with the class filter set on a class's table); None when empty."""
+    return _trainings_block(session, scope, page, pop, tz, filename)
+
+
+@memoized
+def _trainings_block(
+    session: Session, scope: Scope, page: str, pop: f.Population, tz: ZoneInfo, filename: str
+) -> html.Div | None:
     frame = f.trainings_table(session, scope, pop, tz)
     if frame.empty:
         return None
