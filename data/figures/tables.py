@@ -11,7 +11,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from data.figures._pairs import pair_results, pairs, status_rows, whole_groups
@@ -149,8 +149,10 @@ def results_page(
     sort: list[tuple[str, bool]] | None = None,
     offset: int = 0,
     limit: int | None = None,
+    total: int | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """A page of results rows and the total row count (sorting, paging in SQL)."""
+    """A page of results rows and the total row count (sorting, paging in SQL); total when
+    the caller knows it already (else it is counted with the page)."""
     order = []
     for column, ascending in sort or []:
         name = RESULT_SORTS.get(column)
@@ -161,13 +163,19 @@ def results_page(
         order.append(case((col.is_(None), 1), else_=0))
         order.append(col.asc() if ascending else col.desc())
     order += [results.c.sort_key, results.c.training_sort, results.c.training_id]
-    # The total comes with the page (one pass over the results instead of two).
-    q = select(results, func.count().over().label("total_rows")).order_by(*order).offset(offset)
+    if total is None:
+        # The total comes with the page (one pass over the results instead of two).
+        q = select(results, func.count().over().label("total_rows")).order_by(*order).offset(offset)
+    else:
+        q = select(results, literal(total).label("total_rows")).order_by(*order).offset(offset)
     if limit is not None:
         q = q.limit(limit)
     rows = session.execute(q).mappings().all()
     # A page past the end has no row to carry the total: count on its own then.
-    total = rows[0]["total_rows"] if rows else session.scalar(select(func.count()).select_from(results)) or 0
+    if total is None:
+        total = (
+            rows[0]["total_rows"] if rows else session.scalar(select(func.count()).select_from(results)) or 0
+        )
     frame = pd.DataFrame(rows, columns=[*results.c.keys(), "total_rows"]).drop(columns="total_rows")
     frame["completed_on"] = [local_date(v, tz) for v in frame["completed_at"]]
     frame["enrolled_on"] = [local_date(v, tz) for v in frame["enrolled_at"]]
@@ -249,7 +257,10 @@ def training_results(
     breaks ties. Returns the rows with completed_on and enrolled_on as local dates.
     """
     results = results_query(session, scope, pop, tz, search=search, today=today)
-    return results_page(session, results, tz, sort, offset, limit)
+    groups = None if fold(search).split() else whole_groups(session, scope, pop)
+    # Without a search, whole groups know their size: no need to count the rows again.
+    total = None if groups is None else sum(row[2] for row in status_rows(session, groups))
+    return results_page(session, results, tz, sort, offset, limit, total=total)
 
 
 CONTENT_COLUMNS = [
