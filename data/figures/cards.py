@@ -12,11 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import (
-    DateTime,
     Float,
     and_,
     case,
-    cast,
     distinct,
     func,
     literal,
@@ -194,7 +192,7 @@ def _pair_figures_as_of(session: Session, scope: Scope, pop: Population, tz: Zon
             func.coalesce(h.completed_modules, 0).label("completed_modules"),
             case((h.at.is_(None), initial_score), else_=h.score).label("score"),
             func.coalesce(h.status, "not started").label("status"),
-            cast(h.completed_at, DateTime()).label("completed_at"),
+            h.completed_at.label("completed_at"),
         )
         .select_from(rows)
         .outerjoin(h, and_(h.user_id == rows.c.user_id, h.training_id == rows.c.training_id, h.at == latest))
