@@ -175,6 +175,9 @@ class World:
 
     # -- values -----------------------------------------------------------------------------
 
+    # Hypothesis favours the first value of sampled_from and the low end of integers: the
+    # lists below start with the value worth seeing most (a validity, a finished attempt...).
+
     def instant(self) -> datetime:
         """An aware UTC instant in the window, often near a midnight, boundary or DST change."""
         kind = self.draw(st.sampled_from(("any", "any", "any", "dst", "midnight", "boundary")))
@@ -214,7 +217,7 @@ class World:
     def maybe_stamp(self, allow_day: bool = True) -> str:
         """An optional timestamp (empty, a local date, or an instant)."""
         kind = self.draw(
-            st.sampled_from(("none", "day", "instant", "instant") if allow_day else ("none", "instant"))
+            st.sampled_from(("instant", "day", "none", "instant") if allow_day else ("instant", "none"))
         )
         if kind == "none":
             return ""
@@ -259,7 +262,7 @@ class World:
         made = []
         for _ in range(count):
             user_id = self.new_id("l")
-            status = "blocked" if self.draw(st.integers(0, 4)) == 0 else "active"
+            status = "blocked" if self.draw(st.integers(0, 4)) == 4 else "active"
             rows.append(self.user_row(user_id, status))
             self.learners.append(user_id)
             made.append(user_id)
@@ -302,7 +305,7 @@ class World:
         }
 
     def finish(self, started: datetime) -> datetime | None:
-        if self.draw(st.integers(0, 3)) == 0:
+        if self.draw(st.integers(0, 3)) == 3:
             return None
         return min(started + self.duration(), WINDOW_END - timedelta(seconds=1))
 
@@ -310,7 +313,7 @@ class World:
         if maximum == 0:
             return 0.0
         return self.draw(
-            st.sampled_from((0.0, maximum, maximum / 2, maximum / 3, 1.0 if maximum >= 1 else 0.0))
+            st.sampled_from((maximum, 0.0, maximum / 2, maximum / 3, 1.0 if maximum >= 1 else 0.0))
         )
 
     def answer_rows(self, attempt_id: str, activities: list[tuple[str, float]]) -> list[dict[str, Any]]:
@@ -334,10 +337,10 @@ class World:
         users = sorted(self.users)
         for _ in range(count):
             user_id = self.draw(st.sampled_from(users))
-            # Mostly a training the user is enrolled in (directly or not); sometimes any.
+            # Mostly a training the user is enrolled in directly; sometimes any.
             mine = sorted({t for u, t in self.enrollments if u == user_id})
             training_id = self.draw(
-                st.sampled_from(mine if mine and self.draw(st.booleans()) else self.trainings)
+                st.sampled_from(mine if mine and self.draw(st.integers(0, 3)) else self.trainings)
             )
             module_id = self.draw(st.sampled_from(self.steps[training_id]))
             attempt_id = self.new_id("at")
@@ -347,6 +350,21 @@ class World:
             )
             attempts.append(self.attempt_row(attempt_id))
             answers += self.answer_rows(attempt_id, self.subset(self.activities[module_id]))
+        bundle.add("attempts.csv", ATTEMPT_COLS, attempts)
+        bundle.add("answers.csv", ANSWER_COLS, answers)
+
+    def complete_trainings(self, bundle: Bundle, count: int) -> None:
+        """Finished attempts of every module of a training for some enrolled learners (the
+        completions, passes, failures and expiries the figures count)."""
+        attempts, answers = [], []
+        for user_id, training_id in self.subset(self.enrollments, max_size=count):
+            for module_id in self.steps[training_id]:
+                attempt_id = self.new_id("at")
+                started = self.instant()
+                finished = min(started + self.duration(long=False), WINDOW_END - timedelta(seconds=1))
+                self.attempts[attempt_id] = AttemptState(user_id, training_id, module_id, started, finished)
+                attempts.append(self.attempt_row(attempt_id))
+                answers += self.answer_rows(attempt_id, self.activities[module_id])
         bundle.add("attempts.csv", ATTEMPT_COLS, attempts)
         bundle.add("answers.csv", ANSWER_COLS, answers)
 
@@ -403,7 +421,7 @@ class World:
         for i, name in enumerate(names, 1):
             training_id = f"t{i}"
             self.trainings.append(training_id)
-            validity = draw(st.sampled_from(("", "", "1", "2", "6", "12")))
+            validity = draw(st.sampled_from(("6", "1", "", "12", "2", "")))
             published = draw(st.sampled_from(("", "true", "false")))
             trainings.append(
                 {
@@ -417,7 +435,7 @@ class World:
             position = 0
             for _ in range(draw(st.integers(1, 3))):
                 shared = [m for m in self.activities if m not in self.steps[training_id]]
-                if shared and draw(st.integers(0, 4)) == 0:
+                if shared and draw(st.integers(0, 4)) == 4:
                     module_id = draw(st.sampled_from(sorted(shared)))
                 else:
                     module_id = f"m{len(self.activities) + 1}"
@@ -503,6 +521,7 @@ class World:
 
         self.enroll(b, self.subset([(u, t) for u in users for t in self.trainings], max_size=10))
         self.new_attempts(b, draw(st.integers(0, 10)))
+        self.complete_trainings(b, draw(st.integers(0, 3)))
         self.connections(b, draw(st.integers(0, 10)))
         self.logins(b, draw(st.integers(0, 8)))
         return b
@@ -512,7 +531,7 @@ class World:
             "training_id": training_id,
             "module_id": module_id,
             "position": self.positions[(training_id, module_id)],
-            "mandatory": self.draw(st.sampled_from(("", "true", "true", "false"))),
+            "mandatory": self.draw(st.sampled_from(("true", "", "false", "true"))),
             "min_score": self.draw(st.sampled_from(MIN_SCORES)),
         }
 
@@ -560,6 +579,7 @@ class World:
             b.add("answers.csv", ANSWER_COLS, answers)
         if "new_attempts" in actions:
             self.new_attempts(b, draw(st.integers(1, 4)))
+            self.complete_trainings(b, draw(st.integers(0, 2)))
         if "class_registrations" in actions:
             users = sorted(self.users)
             # New pairs and new dates for existing ones (an upsert moves the enrollment date).
@@ -599,10 +619,12 @@ class World:
                         {
                             "training_id": training_id,
                             "name": f"Renamed {training_id}",
-                            "validity_months": draw(st.sampled_from(("", "1", "3"))),
+                            "validity_months": draw(st.sampled_from(("1", "", "3"))),
                         }
                     ],
                 )
+        if not b.files:  # every draw came out empty: an import still brings something
+            self.logins(b, 1)
         if "invalid" in actions:
             b.invalid = True
             kind = draw(

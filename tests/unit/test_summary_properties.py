@@ -43,7 +43,7 @@ from auth.roles import load_scope
 from data.figures import reference as REF
 from data.importer import BundleInvalid, import_bundle
 from data.scope import Forbidden, Scope, global_scope
-from tests.summary_world import SEARCH_WORDS, TODAY, TZ, World
+from tests.summary_world import SEARCH_WORDS, TODAY, TZ, WINDOW_DAYS, World
 
 RTOL, ATOL = 1e-9, 1e-6
 MAX_EXAMPLES = 6
@@ -215,7 +215,8 @@ def results_rows(fn, s: Session, scope: Scope, pop, **kwargs) -> pd.DataFrame:
 def check_population(c: Checker, scope: Scope, pop, where: str, first_day: date | None, draw) -> None:
     """Every figure taking a population, for one viewer and population; the ranges, days,
     sorts and search words are drawn (all of them over the examples)."""
-    as_of = draw(st.sampled_from(AS_OF_DAYS))
+    # A past day of the window too: enrollments, completions and expiries around it.
+    as_of = TODAY - timedelta(days=draw(st.integers(1, WINDOW_DAYS)))
     start, end = draw(st.sampled_from(CARD_RANGES))
     c.same(where, "learner_count", scope, pop, TZ)
     c.same(where, "learner_count", scope, pop, TZ, as_of=as_of)
@@ -223,8 +224,8 @@ def check_population(c: Checker, scope: Scope, pop, where: str, first_day: date 
     c.same(where, "active_users_count", scope, pop, TZ, start, end)
     c.same(where, "completions_count", scope, pop, TZ, start, end)
     c.same(where, "training_count", scope, pop)
-    c.same(where, "status_summary", scope, pop, TZ, as_of=TODAY)
-    c.same(where, "status_summary", scope, pop, TZ, as_of=as_of)
+    for day in (TODAY, *AS_OF_DAYS, as_of):
+        c.same(where, "status_summary", scope, pop, TZ, as_of=day)
     ranges = list(SERIES_RANGES)
     if first_day is not None:
         ranges.append((first_day, TODAY, None))  # the "all time" preset
