@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from data.figures._pairs import pairs
 from data.figures.cards import active_users_series
 from data.figures.days import _bucket_frame, _bucket_index, make_buckets, today_in
-from data.figures.population import TREND_MEASURES, Population, Trend
+from data.figures.population import Population, Trend, trends_from
 from data.models import SummaryModuleFact, SummaryUserModule, SummaryUserModuleDay, TrainingModule
 from data.scope import Scope
 
@@ -146,16 +146,7 @@ def activity_trends(
             ).all()
         )
         active = [int(per_day.get(start + timedelta(days=i), 0)) for i in range(2 * days)]
-    columns = {
-        "active_days": active,
-        "time_spent": series["time_spent"].tolist(),
-        "connections": series["connections"].tolist(),
-        "modules_completed": series["modules_completed"].tolist(),
-    }
-    return [
-        Trend(measure, float(sum(values[days:])), float(sum(values[:days])))
-        for measure, values in ((m, columns[m]) for m in TREND_MEASURES)
-    ]
+    return trends_from(active, series, days)
 
 
 __all__ = ["activity_series", "activity_trends", "time_spent_total"]

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, select
 from sqlalchemy.orm import Session
 
-from data.figures.days import day_start_utc, expiry_threshold, local_date
+from data.figures.days import day_start_utc, expiry_threshold, local_date, to_local
 from data.models import Class, ClassMember, ClassTraining, ProgramSession, Training, TrainingLearner
 from data.scope import Forbidden, Scope
 from data.text import fold
@@ -256,3 +256,68 @@ def sessions_first_date(session: Session, scope: Scope, tz: ZoneInfo) -> date | 
         )
     )
     return local_date(first, tz)
+
+
+def sessions_frame(rows, tz: ZoneInfo) -> pd.DataFrame:
+    """The sessions table from its query's rows: most recent start first, undated last, then
+    by name; dates aware in the platform time zone (None when unknown)."""
+    if not rows:
+        return pd.DataFrame(columns=SESSION_COLUMNS)
+    rows = sorted(rows, key=lambda r: (fold(r["session"]), r["session_id"]))
+    # Most recent start first (the sort is stable, also reversed), undated sessions last.
+    rows = sorted((r for r in rows if r["starts_at"]), key=lambda r: r["starts_at"], reverse=True) + [
+        r for r in rows if not r["starts_at"]
+    ]
+    frame = pd.DataFrame([dict(r) for r in rows], columns=SESSION_COLUMNS)
+    for column in ("starts_at", "ends_at"):
+        # Object columns: aware datetimes, and None (not NaT) for a missing date.
+        frame[column] = pd.Series([to_local(r[column], tz) for r in rows], dtype=object)
+    frame["learners"] = frame["learners"].astype(int)
+    frame["played"] = frame["played"].astype(int)
+    return frame
+
+
+def session_statistics_from(session_id: str, rows, tz: ZoneInfo) -> SessionStatistics:
+    """A session's statistics from its learners' rows (user_id, names, email, registered,
+    connections, first / last connection and time spent in the session, and the training's
+    progress, score, status and completed_at, all None / "not enrolled" when not enrolled)."""
+    rows = [dict(r) for r in rows]
+    for row in rows:
+        row["registered"] = bool(row["registered"])
+        row["connections"] = int(row["connections"])
+        row["time_spent"] = float(row["time_spent"] or 0.0)
+        row["first_connection"] = to_local(row["first_connection"], tz)
+        row["last_connection"] = to_local(row["last_connection"], tz)
+        row["completed_on"] = local_date(row.pop("completed_at"), tz)
+        row["progress"] = None if row["progress"] is None else float(row["progress"])
+        row["score"] = None if row["score"] is None else float(row["score"])
+    frame = pd.DataFrame(rows, columns=SESSION_LEARNER_COLUMNS)
+    for column in ("first_connection", "last_connection", "completed_on", "progress", "score"):
+        # Object columns: None (not NaT / NaN) where there is no value.
+        frame[column] = pd.Series([row[column] for row in rows], dtype=object)
+    players = [row["time_spent"] for row in rows if row["connections"] > 0]
+    scores = [row["score"] for row in rows if row["score"] is not None]
+    return SessionStatistics(
+        session_id=session_id,
+        registered=sum(1 for row in rows if row["registered"]),
+        played=len(players),
+        completed=sum(1 for row in rows if row["status"] in COMPLETED_STATUSES),
+        median_time_spent=_median(players),
+        average_score=sum(scores) / len(scores) if scores else None,
+        learners=frame,
+    )
+
+
+def trends_from(active: list[int], series: pd.DataFrame, days: int) -> list[Trend]:
+    """Trends from 2 x days daily values (active learners, and activity_series' columns): the
+    last `days` against the `days` before."""
+    columns = {
+        "active_days": active,
+        "time_spent": series["time_spent"].tolist(),
+        "connections": series["connections"].tolist(),
+        "modules_completed": series["modules_completed"].tolist(),
+    }
+    return [
+        Trend(measure, float(sum(values[days:])), float(sum(values[:days])))
+        for measure, values in ((m, columns[m]) for m in TREND_MEASURES)
+    ]

@@ -43,21 +43,18 @@ from data.figures.days import (
     day_start_utc,
     local_date,
     make_buckets,
-    to_local,
     today_in,
 )
 from data.figures.population import (
-    COMPLETED_STATUSES,
-    SESSION_COLUMNS,
-    SESSION_LEARNER_COLUMNS,
     STATUSES,
-    TREND_MEASURES,
     Population,
     SessionStatistics,
     StatusSummary,
     Trend,
     _expiry_case,
-    _median,
+    session_statistics_from,
+    sessions_frame,
+    trends_from,
 )
 from data.figures.tables import results_page, results_select, trainings_table_from
 from data.models import (
@@ -79,7 +76,6 @@ from data.models import (
 )
 from data.scope import Forbidden, Scope
 from data.sql import _flag, _greatest, _reaches, seconds_between
-from data.text import fold
 
 
 def _pairs(scope: Scope, pop: Population, enrolled_by: datetime | None = None, name: str = "pairs") -> CTE:
@@ -1040,16 +1036,7 @@ def activity_trends(
         for i, count in rows:
             if 0 <= i < len(active):
                 active[i] = int(count)
-    columns = {
-        "active_days": active,
-        "time_spent": series["time_spent"].tolist(),
-        "connections": series["connections"].tolist(),
-        "modules_completed": series["modules_completed"].tolist(),
-    }
-    return [
-        Trend(measure, float(sum(values[days:])), float(sum(values[:days])))
-        for measure, values in ((m, columns[m]) for m in TREND_MEASURES)
-    ]
+    return trends_from(active, series, days)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1134,21 +1121,7 @@ def sessions_table(
         q = q.where(or_(ProgramSession.starts_at.is_(None), ProgramSession.starts_at < day_end_utc(end, tz)))
     if start is not None:
         q = q.where(or_(ProgramSession.ends_at.is_(None), ProgramSession.ends_at >= day_start_utc(start, tz)))
-    rows = session.execute(q).mappings().all()
-    if not rows:
-        return pd.DataFrame(columns=SESSION_COLUMNS)
-    rows = sorted(rows, key=lambda r: (fold(r["session"]), r["session_id"]))
-    # Most recent start first (the sort is stable, also reversed), undated sessions last.
-    rows = sorted((r for r in rows if r["starts_at"]), key=lambda r: r["starts_at"], reverse=True) + [
-        r for r in rows if not r["starts_at"]
-    ]
-    frame = pd.DataFrame([dict(r) for r in rows], columns=SESSION_COLUMNS)
-    for column in ("starts_at", "ends_at"):
-        # Object columns: aware datetimes, and None (not NaT) for a missing date.
-        frame[column] = pd.Series([to_local(r[column], tz) for r in rows], dtype=object)
-    frame["learners"] = frame["learners"].astype(int)
-    frame["played"] = frame["played"].astype(int)
-    return frame
+    return sessions_frame(session.execute(q).mappings().all(), tz)
 
 
 def session_statistics(
@@ -1222,31 +1195,7 @@ def session_statistics(
         .outerjoin(results, results.c.user_id == User.id)
         .order_by(User.sort_key, User.id)
     )
-    rows = [dict(r) for r in session.execute(q).mappings().all()]
-    for row in rows:
-        row["registered"] = bool(row["registered"])
-        row["connections"] = int(row["connections"])
-        row["time_spent"] = float(row["time_spent"] or 0.0)
-        row["first_connection"] = to_local(row["first_connection"], tz)
-        row["last_connection"] = to_local(row["last_connection"], tz)
-        row["completed_on"] = local_date(row.pop("completed_at"), tz)
-        row["progress"] = None if row["progress"] is None else float(row["progress"])
-        row["score"] = None if row["score"] is None else float(row["score"])
-    frame = pd.DataFrame(rows, columns=SESSION_LEARNER_COLUMNS)
-    for column in ("first_connection", "last_connection", "completed_on", "progress", "score"):
-        # Object columns: None (not NaT / NaN) where there is no value.
-        frame[column] = pd.Series([row[column] for row in rows], dtype=object)
-    players = [row["time_spent"] for row in rows if row["connections"] > 0]
-    scores = [row["score"] for row in rows if row["score"] is not None]
-    return SessionStatistics(
-        session_id=session_id,
-        registered=sum(1 for row in rows if row["registered"]),
-        played=len(players),
-        completed=sum(1 for row in rows if row["status"] in COMPLETED_STATUSES),
-        median_time_spent=_median(players),
-        average_score=sum(scores) / len(scores) if scores else None,
-        learners=frame,
-    )
+    return session_statistics_from(session_id, session.execute(q).mappings().all(), tz)
 
 
 # -- end of program sessions --------------------------------------------------------------

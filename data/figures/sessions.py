@@ -7,22 +7,19 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from data.figures._pairs import progress_column, status_column
-from data.figures.days import day_end_utc, day_start_utc, local_date, to_local, today_in
+from data.figures.days import day_end_utc, day_start_utc, today_in
 from data.figures.population import (
-    COMPLETED_STATUSES,
-    SESSION_COLUMNS,
-    SESSION_LEARNER_COLUMNS,
     SessionStatistics,
-    _median,
+    session_statistics_from,
+    sessions_frame,
 )
 from data.models import ProgramSession, SummaryPair, SummarySession, SummarySessionUser, Training, User
 from data.scope import Forbidden, Scope
 from data.summaries import refresh_pending
-from data.text import fold
 
 
 def sessions_table(
@@ -62,21 +59,7 @@ def sessions_table(
         q = q.where(or_(ProgramSession.starts_at.is_(None), ProgramSession.starts_at < day_end_utc(end, tz)))
     if start is not None:
         q = q.where(or_(ProgramSession.ends_at.is_(None), ProgramSession.ends_at >= day_start_utc(start, tz)))
-    rows = session.execute(q).mappings().all()
-    if not rows:
-        return pd.DataFrame(columns=SESSION_COLUMNS)
-    rows = sorted(rows, key=lambda r: (fold(r["session"]), r["session_id"]))
-    # Most recent start first (the sort is stable, also reversed), undated sessions last.
-    rows = sorted((r for r in rows if r["starts_at"]), key=lambda r: r["starts_at"], reverse=True) + [
-        r for r in rows if not r["starts_at"]
-    ]
-    frame = pd.DataFrame([dict(r) for r in rows], columns=SESSION_COLUMNS)
-    for column in ("starts_at", "ends_at"):
-        # Object columns: aware datetimes, and None (not NaT) for a missing date.
-        frame[column] = pd.Series([to_local(r[column], tz) for r in rows], dtype=object)
-    frame["learners"] = frame["learners"].astype(int)
-    frame["played"] = frame["played"].astype(int)
-    return frame
+    return sessions_frame(session.execute(q).mappings().all(), tz)
 
 
 def session_statistics(
@@ -111,7 +94,7 @@ def session_statistics(
             su.first_connection,
             su.last_connection,
             su.time_spent,
-            progress_column(p.__table__).label("progress"),
+            case((p.user_id.is_(None), null()), else_=progress_column(p.__table__)).label("progress"),
             p.score,
             func.coalesce(
                 status_column(session, p.__table__, today or today_in(tz), tz), "not enrolled"
@@ -124,32 +107,7 @@ def session_statistics(
         .where(su.session_id == session_id)
         .order_by(User.sort_key, User.id)
     )
-    rows = [dict(r) for r in session.execute(q).mappings().all()]
-    for row in rows:
-        enrolled = row["status"] != "not enrolled"
-        row["registered"] = bool(row["registered"])
-        row["connections"] = int(row["connections"])
-        row["time_spent"] = float(row["time_spent"] or 0.0)
-        row["first_connection"] = to_local(row["first_connection"], tz)
-        row["last_connection"] = to_local(row["last_connection"], tz)
-        row["completed_on"] = local_date(row.pop("completed_at"), tz)
-        row["progress"] = float(row["progress"]) if enrolled and row["progress"] is not None else None
-        row["score"] = None if row["score"] is None else float(row["score"])
-    frame = pd.DataFrame(rows, columns=SESSION_LEARNER_COLUMNS)
-    for column in ("first_connection", "last_connection", "completed_on", "progress", "score"):
-        # Object columns: None (not NaT / NaN) where there is no value.
-        frame[column] = pd.Series([row[column] for row in rows], dtype=object)
-    players = [row["time_spent"] for row in rows if row["connections"] > 0]
-    scores = [row["score"] for row in rows if row["score"] is not None]
-    return SessionStatistics(
-        session_id=session_id,
-        registered=sum(1 for row in rows if row["registered"]),
-        played=len(players),
-        completed=sum(1 for row in rows if row["status"] in COMPLETED_STATUSES),
-        median_time_spent=_median(players),
-        average_score=sum(scores) / len(scores) if scores else None,
-        learners=frame,
-    )
+    return session_statistics_from(session_id, session.execute(q).mappings().all(), tz)
 
 
 __all__ = ["session_statistics", "sessions_table"]
