@@ -8,18 +8,24 @@ session in scope.
 
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import quote
 
 import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, ctx, dcc, html
 from flask import current_app
 
 from auth.guard import current_scope
 from dashboards._components import (
+    ag_grid_request_to_query,
+    build_data_table,
     build_date_range_filter,
     build_static_table,
+    data_table_refresh_callback,
     parse_date_range,
     range_from_inputs,
+    rows_response,
+    table_download,
 )
 from dashboards._opco_dialog import build_opco_export_controls
 from dashboards._session_tables import datetime_column, local_text
@@ -27,6 +33,7 @@ from dashboards._shell import guarded
 from data import figures as f
 from data.db import get_db
 from data.scope import Forbidden, Scope
+from data.text import fold
 
 PAGE = "sessions"
 
@@ -85,33 +92,138 @@ def layout(scope=None, **query):
     )
 
 
-def build_sessions_table(frame):
-    if frame.empty:
-        return html.P("No program session in this period.", className="ls-empty", id="sessions-empty")
+# A list longer than this is paged on the server (AG Grid's infinite row model): at 100,000
+# learners a platform has thousands of sessions, megabytes of JSON sent whole.
+PAGED_ABOVE = 500
+SESSION_COLUMNS = [
+    ("session", "Session"),
+    ("training", "Training"),
+    datetime_column("starts", "Starts"),
+    datetime_column("ends", "Ends"),
+    ("learners", "Learners", "int"),
+    ("played", "Played", "int"),
+    ("session_id", "Session ID"),
+]
+# Sortable columns of the paged list -> the frame's column to sort by.
+PAGED_SORTS = {
+    "session": "session",
+    "training": "training",
+    "starts": "starts_at",
+    "ends": "ends_at",
+    "learners": "learners",
+    "played": "played",
+    "session_id": "session_id",
+}
+
+
+def _display(frame):
     frame = frame.copy()
     frame["link"] = [f"/session/{quote(sid, safe='')}" for sid in frame["session_id"]]
     frame["starts"] = [local_text(v) for v in frame["starts_at"]]
     frame["ends"] = [local_text(v) for v in frame["ends_at"]]
-    columns = [
-        ("session", "Session"),
-        ("training", "Training"),
-        datetime_column("starts", "Starts"),
-        datetime_column("ends", "Ends"),
-        ("learners", "Learners", "int"),
-        ("played", "Played", "int"),
-        ("session_id", "Session ID"),
-    ]
+    return frame
+
+
+def build_sessions_table(frame, rng=None):
+    if frame.empty:
+        return html.P("No program session in this period.", className="ls-empty", id="sessions-empty")
+    if len(frame) > PAGED_ABOVE:
+        return html.Div(
+            [
+                dcc.Store(id="sessions-range", data=_range_data(rng)),
+                build_data_table(
+                    PAGE,
+                    "sessions",
+                    SESSION_COLUMNS,
+                    search_placeholder="Search sessions, trainings…",
+                    link_column=("session", "link"),
+                    row_id_field="session_id",
+                    title=f"Program sessions ({len(frame):,})",
+                ),
+            ]
+        )
     return build_static_table(
         PAGE,
         "sessions",
-        frame,
-        columns,
+        _display(frame),
+        SESSION_COLUMNS,
         link_column=("session", "link"),
         title="Program sessions",
         filename="sessions",
         sheet_name="Sessions",
         empty_sentence="No session matches this search.",
     )
+
+
+def _range_data(rng) -> dict:
+    if rng is None or rng.preset == "all_time":
+        return {"start": None, "end": None}
+    return {"start": rng.start.isoformat(), "end": rng.end.isoformat()}
+
+
+def _sessions(range_data, search: str | None):
+    """The viewer's sessions of the stored range, narrowed by the search box."""
+    scope = current_scope()
+    if not may_open_sessions(scope):
+        raise Forbidden()
+    data = range_data if isinstance(range_data, dict) else {}
+    try:
+        start = date.fromisoformat(data["start"]) if data.get("start") else None
+        end = date.fromisoformat(data["end"]) if data.get("end") else None
+    except (TypeError, ValueError):
+        raise Forbidden() from None
+    tz = current_app.config["LEARNSTATS"].tz
+    with get_db().session() as s:
+        frame = f.sessions_table(s, scope, tz, start, end)
+    for word in fold(search if isinstance(search, str) else "").split():
+        haystack = [
+            fold(f"{a} {b} {c}")
+            for a, b, c in zip(frame["session"], frame["training"], frame["session_id"], strict=True)
+        ]
+        frame = frame[[word in text for text in haystack]]
+    return frame
+
+
+@callback(
+    Output("sessions-sessions-grid", "getRowsResponse"),
+    Input("sessions-sessions-grid", "getRowsRequest"),
+    State("sessions-sessions-search", "value"),
+    State("sessions-range", "data"),
+    prevent_initial_call=True,
+)
+def sessions_rows(request, search, range_data):
+    """One block of the paged sessions list, sorted and searched on the server."""
+    frame = _sessions(range_data, search)
+    sort, offset, limit = ag_grid_request_to_query(request, allowed_columns=PAGED_SORTS)
+    for column, ascending in reversed(sort):
+        key = PAGED_SORTS[column]
+        frame = frame.sort_values(
+            key,
+            ascending=ascending,
+            kind="stable",
+            na_position="last",
+            key=(lambda s: s.map(fold)) if key in ("session", "training") else None,
+        )
+    return rows_response(_display(frame.iloc[offset : offset + limit]), len(frame))
+
+
+@callback(
+    Output("sessions-sessions-download", "data"),
+    Input("sessions-sessions-download-csv", "n_clicks"),
+    Input("sessions-sessions-download-xlsx", "n_clicks"),
+    State("sessions-sessions-search", "value"),
+    State("sessions-range", "data"),
+    prevent_initial_call=True,
+)
+def download_sessions(_csv, _xlsx, search, range_data):
+    """The whole (searched) paged list as CSV or XLSX."""
+    kind = "xlsx" if ctx.triggered_id == "sessions-sessions-download-xlsx" else "csv"
+    return table_download(
+        _display(_sessions(range_data, search)), SESSION_COLUMNS, kind, "sessions", "Sessions"
+    )
+
+
+data_table_refresh_callback(PAGE, "sessions")
 
 
 @callback(
@@ -133,4 +245,4 @@ def update_sessions(start_date, end_date, preset):
     start, end = (None, None) if rng.preset == "all_time" else (rng.start, rng.end)
     with get_db().session() as s:
         frame = f.sessions_table(s, scope, tz, start, end)
-    return build_sessions_table(frame)
+    return build_sessions_table(frame, rng)

@@ -323,3 +323,40 @@ def test_ses013_forged_callback_request_for_another_session_answers_403(world, c
     assert json.loads(allowed.get_data(as_text=True))["response"]["session-body"]["children"]
     refused = _post(client, body("s-m"))
     assert refused.status_code == 403
+
+
+def test_ses020_a_long_sessions_list_is_paged_on_the_server(world, server, monkeypatch):
+    sessions = page("sessions")
+    monkeypatch.setattr(sessions, "PAGED_ABOVE", 1)  # the world's 3 sessions count as many
+    with signed_in(server, "stat", "/sessions"):
+        body = sessions.update_sessions("2026-01-01", "2026-12-31", "custom")
+        grid = find(body, "sessions-sessions-grid")
+        assert grid.rowModelType == "infinite" and not getattr(grid, "rowData", None)
+        stored = find(body, "sessions-range").data
+        assert stored == {"start": "2026-01-01", "end": "2026-12-31"}
+        first = sessions.sessions_rows({"startRow": 0, "endRow": 2}, None, stored)
+        assert first["rowCount"] == 3
+        assert [r["session_id"] for r in first["rowData"]] == ["s-b", "s-m"]  # newest start first
+        assert first["rowData"][0]["link"] == "/session/s-b"
+        rest = sessions.sessions_rows({"startRow": 2, "endRow": 4}, None, stored)
+        assert [r["session_id"] for r in rest["rowData"]] == ["s-a"]
+        by_learners = sessions.sessions_rows(
+            {"startRow": 0, "endRow": 50, "sortModel": [{"colId": "learners", "sort": "desc"}]}, None, stored
+        )
+        assert [(r["session_id"], r["learners"]) for r in by_learners["rowData"]] == [
+            ("s-a", 5),
+            ("s-b", 1),
+            ("s-m", 1),
+        ]
+        june = sessions.sessions_rows(
+            {"startRow": 0, "endRow": 50}, None, {"start": "2026-06-01", "end": "2026-06-30"}
+        )
+        assert [r["session_id"] for r in june["rowData"]] == ["s-b"]
+        found = sessions.sessions_rows({"startRow": 0, "endRow": 50}, "s-m", stored)
+        assert [r["session_id"] for r in found["rowData"]] == ["s-m"] and found["rowCount"] == 1
+    with signed_in(server, "inst", "/sessions"):
+        mine = sessions.sessions_rows({"startRow": 0, "endRow": 50}, None, {"start": None, "end": None})
+        assert [r["session_id"] for r in mine["rowData"]] == ["s-a"]
+    for user_id in ("lea", "cm"):
+        with signed_in(server, user_id), pytest.raises(Forbidden):
+            sessions.sessions_rows({"startRow": 0, "endRow": 50}, None, stored)
