@@ -196,6 +196,21 @@ class Renderer:
                     if isinstance(value, list | dict):
                         self._walk(value, new)
 
+    def _keys(self, node) -> set:
+        """The ids of the components inside node."""
+        found: set = set()
+        stack = [node]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                props = item.get("props") if "type" in item else None
+                if isinstance(props, dict) and "id" in props:
+                    found.add(stringify_id(props["id"]))
+                stack.extend(v for v in (props or item).values() if isinstance(v, list | dict))
+        return found
+
     def find(self, pattern) -> list:
         """Ids on the page matching a (possibly wildcard) id, in page order."""
         if not _is_pattern(pattern):
@@ -304,6 +319,10 @@ class Renderer:
             target = self.props.setdefault(key, {})
             self.ids.setdefault(key, _parse_id(key))
             for prop, value in values.items():
+                if prop == "children":  # the components it replaces leave the page
+                    for gone in self._keys(target.get("children")):
+                        self.props.pop(gone, None)
+                        self.ids.pop(gone, None)
                 target[prop] = value
                 if prop == "children" or isinstance(value, dict | list):
                     self._walk(value, new)
@@ -405,6 +424,38 @@ class Renderer:
         pending = {combo.key: combo}
         self._queue_changed([("_pages_location", "pathname"), ("_pages_location", "search")], pending)
         self._run(pending, "layout", "")
+        self.load_grids()
+
+    def infinite_grids(self) -> list:
+        """AG Grids with the infinite row model: their rows come from a server callback."""
+        return [
+            self.ids[key]
+            for key, props in list(self.props.items())
+            if props.get("rowModelType") == "infinite"
+        ]
+
+    def load_grids(self, block: int = 0, sort: bool = False) -> None:
+        """What AG Grid does once mounted: ask for a block of rows (getRowsRequest), first
+        block by default; sort=True sorts by the first column, descending."""
+        for grid in self.infinite_grids():
+            props = self.props[stringify_id(grid)]
+            size = int((props.get("dashGridOptions") or {}).get("cacheBlockSize") or 100)
+            columns = [
+                c.get("field")
+                for c in props.get("columnDefs") or []
+                if isinstance(c, dict) and c.get("field")
+            ]
+            order = [{"colId": columns[0], "sort": "desc"}] if sort and columns else []
+            request = {
+                "startRow": block * size,
+                "endRow": (block + 1) * size,
+                "sortModel": order,
+                "filterModel": {},
+            }
+            label = f"grid rows {block * size + 1}–{(block + 1) * size}" + (
+                f", sorted by {columns[0]}" if order else ""
+            )
+            self.act(grid, "getRowsRequest", request, label)
 
     def act(self, id_, prop: str, value, label: str) -> bool:
         """A user changes one property (a click, a choice): fire what listens to it.
