@@ -99,6 +99,7 @@ def layout(scope=None, class_id=None, **query):
             dcc.Store(id="class-id", data=class_id),
             build_date_range_filter(PAGE, rng, all_time_start=first, message=message),
             dcc.Loading(html.Div(id="class-body"), type="circle", delay_show=400),
+            dcc.Loading(html.Div(id="class-trainings", className="mt-4"), type="circle", delay_show=400),
             *results,
         ]
     )
@@ -116,7 +117,7 @@ def _trainings_table(session, scope: Scope, pop: f.Population, tz):
     State("class-id", "data"),
 )
 def update_class_page(start_date, end_date, preset, class_id):
-    """The class's cards, donuts, charts and trainings table for the chosen range."""
+    """The class's cards, donuts and charts for the chosen range."""
     scope = current_scope()
     tz = current_app.config["LEARNSTATS"].tz
     today = f.today_in(tz)
@@ -136,10 +137,21 @@ def update_class_page(start_date, end_date, preset, class_id):
                 className="ls-empty",
                 id="class-no-learners",
             )
-        table = _trainings_table(s, scope, pop, tz)
-        return html.Div(
-            [
-                build_statistics(PAGE, s, scope, pop, tz, rng, today),
-                html.Div(table, className="mt-4") if table is not None else None,
-            ]
-        )
+        return build_statistics(PAGE, s, scope, pop, tz, rng, today)
+
+
+@callback(Output("class-trainings", "children"), Input("class-id", "data"))
+def update_class_trainings(class_id):
+    """The class's trainings table: today's state, independent of the date range."""
+    scope = current_scope()
+    tz = current_app.config["LEARNSTATS"].tz
+    if not isinstance(class_id, str):
+        raise Forbidden()
+    pop = f.Population(class_id=class_id)
+    with get_db().session() as s:
+        if not can_open(scope, s, class_id=class_id):
+            raise Forbidden()
+        f.require_population(s, scope, pop)
+        if f.learner_count(s, scope, pop, tz) == 0:
+            return None
+        return _trainings_table(s, scope, pop, tz)

@@ -79,7 +79,11 @@ def layout(scope=None, **query):
                 className="mb-3",
             ),
             build_date_range_filter(PAGE, rng, all_time_start=first, message=message),
+            # Each block has its own callback and appears when it is ready: the statistics follow
+            # the range, the trainings table (today's state) is built once per page load.
             dcc.Loading(html.Div(id="overview-body"), type="circle", delay_show=400),
+            dcc.Store(id="overview-trainings-load", data=True),
+            dcc.Loading(html.Div(id="overview-trainings", className="mt-4"), type="circle", delay_show=400),
         ]
     )
 
@@ -100,7 +104,7 @@ def _trainings_table(session, scope, tz):
     State({"type": "date-preset", "page": PAGE}, "value"),
 )
 def update_overview(start_date, end_date, preset):
-    """Cards, donuts, charts and the trainings table for the chosen range."""
+    """Cards, donuts and charts for the chosen range."""
     scope = current_scope()
     if not scope.is_manager:
         raise Forbidden()
@@ -110,9 +114,15 @@ def update_overview(start_date, end_date, preset):
     if rng is None:
         return html.P(message, className="ls-empty", id="overview-range-error")
     with get_db().session() as s:
-        return html.Div(
-            [
-                build_statistics(PAGE, s, scope, f.ALL, tz, rng, today),
-                html.Div(_trainings_table(s, scope, tz), className="mt-4"),
-            ]
-        )
+        return build_statistics(PAGE, s, scope, f.ALL, tz, rng, today)
+
+
+@callback(Output("overview-trainings", "children"), Input("overview-trainings-load", "data"))
+def update_overview_trainings(_load):
+    """The trainings table: today's state, independent of the date range."""
+    scope = current_scope()
+    if not scope.is_manager:
+        raise Forbidden()
+    tz = current_app.config["LEARNSTATS"].tz
+    with get_db().session() as s:
+        return _trainings_table(s, scope, tz)

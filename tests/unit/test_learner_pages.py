@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+from dash import html
 
 from auth.guard import current_scope
 from dashboards._shell import build_navbar
@@ -387,7 +388,12 @@ def test_cls002_class_page_layout_has_one_results_table_per_training(server, fac
 
 def test_cls003_class_statistics_over_its_members_and_trainings(server, factory, world):
     with signed_in(server, "cm", session=factory.s):
-        body = pg("klass").update_class_page(*last_30_days(world), "C1")
+        body = html.Div(
+            [
+                pg("klass").update_class_page(*last_30_days(world), "C1"),
+                pg("klass").update_class_trainings("C1"),
+            ]
+        )
     assert text(find(body, "class-card-learners-value")) == "2"  # lea and bob
     assert text(find(body, "class-card-trainings-value")) == "2"  # T1 and T2
     assert text(find(body, "class-card-completions-value")) == "1"  # lea's T1 on d-3

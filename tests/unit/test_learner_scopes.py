@@ -154,9 +154,10 @@ def test_acc004_learner_without_role_sees_only_own_pages_in_the_overview_redirec
 def overview_trainings(server, factory, world, user) -> list[str]:
     start = (world.today - timedelta(days=29)).isoformat()
     with signed_in(server, user, session=factory.s):
-        body = pg("overview").update_overview(
+        pg("overview").update_overview(
             start_date=start, end_date=world.today.isoformat(), preset="last_30_days"
         )
+        body = pg("overview").update_overview_trainings(True)
     stack = [body]
     while stack:
         node = stack.pop()
@@ -352,3 +353,31 @@ def test_acc008_training_manager_forging_a_learner_outside_their_training(client
     content = base64.b64decode(data["content"]).decode("utf-8") if data.get("base64") else data["content"]
     lines = [line for line in content.splitlines() if line]
     assert len(lines) == 2 and ",T1," in lines[1]
+
+
+def class_trainings(client, dash_app, class_id):
+    return post_callback(
+        client, dash_app, [("class-trainings", "children")], [("class-id", "data", class_id)], []
+    )
+
+
+def overview_trainings_request(client, dash_app):
+    return post_callback(
+        client,
+        dash_app,
+        [("overview-trainings", "children")],
+        [("overview-trainings-load", "data", True)],
+        [],
+    )
+
+
+def test_acc020_the_trainings_blocks_check_the_viewer_too(client, dash_app, world):
+    sign_in(client, "cm@example.org")
+    assert class_trainings(client, dash_app, "C1").status_code == 200
+    assert class_trainings(client, dash_app, "C2").status_code == 403
+    assert class_trainings(client, dash_app, "nope").status_code == 403
+    assert overview_trainings_request(client, dash_app).status_code == 200
+    client.get("/logout")
+    sign_in(client, "lea@example.org")
+    assert class_trainings(client, dash_app, "C1").status_code == 403
+    assert overview_trainings_request(client, dash_app).status_code == 403

@@ -285,7 +285,15 @@ def t_alpha_params(class_id=None):
 
 
 def overview(preset, start, end):
-    return page_module("overview").update_overview(start_date=start, end_date=end, preset=preset)
+    """The global page's blocks for a range: its statistics and its trainings table (two
+    callbacks: the table does not follow the range)."""
+    module = page_module("overview")
+    return html.Div(
+        [
+            module.update_overview(start_date=start, end_date=end, preset=preset),
+            module.update_overview_trainings(True),
+        ]
+    )
 
 
 def training_page(start, end, class_choice="__all__", training_id="t-alpha", preset="custom", trigger=None):
