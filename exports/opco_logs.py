@@ -338,6 +338,7 @@ def _row_batches(
 ) -> Iterator[list[list[str]]]:
     """Formatted rows, one list per batch read from the database."""
     people: dict[str, tuple[str, list[str]]] = {}
+    local = _LocalText(tz)
     for batch in session.execute(statement).partitions():
         user_ids = {row[0] for row in batch}
         # Keep only the people of this batch: the cache never outgrows one batch.
@@ -372,8 +373,8 @@ def _row_batches(
                     training_name or "",
                     training_id,
                     module_name or "",
-                    format_local(connected_at, tz),
-                    format_local(disconnected_at, tz),
+                    local(connected_at),
+                    local(disconnected_at),
                     format_duration(disconnected_at - connected_at),
                 ]
             )
@@ -425,6 +426,36 @@ def format_labels(labels: Iterable[str]) -> str:
 def format_local(moment: datetime, tz: tzinfo) -> str:
     """A stored naive UTC datetime as DD/MM/YYYY HH:MM in the platform time zone."""
     return moment.replace(tzinfo=UTC).astimezone(tz).strftime("%d/%m/%Y %H:%M")
+
+
+class _LocalText:
+    """format_local for many instants: the zone's offset is looked up once per UTC hour (the
+    offset of a zone whose offsets are whole hours only changes on an hour) and the text built
+    without strftime — the export's hottest line."""
+
+    def __init__(self, tz: tzinfo):
+        self.tz = tz
+        self.offsets: dict[tuple[int, int, int, int], timedelta] = {}
+        samples = (
+            datetime(year, month, 1, tzinfo=UTC) for year in range(1970, 2060) for month in (1, 4, 7, 10)
+        )
+        self.whole_hours = all(
+            (s.astimezone(tz).utcoffset() or timedelta()).total_seconds() % 3600 == 0 for s in samples
+        )
+
+    def __call__(self, moment: datetime) -> str:
+        if not self.whole_hours:
+            return format_local(moment, self.tz)
+        key = (moment.year, moment.month, moment.day, moment.hour)
+        offset = self.offsets.get(key)
+        if offset is None:
+            if len(self.offsets) > 100_000:
+                self.offsets.clear()
+            offset = self.offsets[key] = (
+                moment.replace(tzinfo=UTC).astimezone(self.tz).utcoffset() or timedelta()
+            )
+        d = moment + offset
+        return f"{d.day:02d}/{d.month:02d}/{d.year:04d} {d.hour:02d}:{d.minute:02d}"
 
 
 def format_duration(elapsed: timedelta) -> str:
