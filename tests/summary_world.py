@@ -208,7 +208,7 @@ class World:
         if style == "z":
             return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         local = at.astimezone(TZ)
-        naive = local.replace(tzinfo=None)
+        naive = local.replace(tzinfo=None, fold=0)  # as the importer reads it
         # Local wall time only where it names one instant (the importer reads fold=0).
         if style == "local" and naive.replace(tzinfo=TZ).astimezone(UTC) == at.astimezone(UTC):
             return naive.isoformat(sep=self.draw(st.sampled_from(("T", " "))))
