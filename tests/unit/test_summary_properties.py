@@ -103,8 +103,10 @@ def fresh_db(request, make_app, tmp_path) -> Iterator[tuple[Any, Any, Callable[[
 
         def copy(source: str, target: str) -> None:
             with cluster.admin() as conn:
+                # FILE_COPY (PostgreSQL 15+) copies a small database faster than WAL_LOG.
+                strategy = " STRATEGY FILE_COPY" if conn.info.server_version >= 150000 else ""
                 conn.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}" + strategy).format(
                         sql.Identifier(target), sql.Identifier(source)
                     )
                 )
