@@ -6,15 +6,21 @@ raw events (SPEC §4). Hypothesis draws small random platforms as sequences of 1
 enrollments, sessions, attempts re-imported with other finish times and answers, connections
 across local midnight and the daylight-saving changes, logins, status and rule changes, and
 now and then a bundle the importer must refuse (nothing may change then). After each import,
-for the viewers of SPEC §6 (global, admin, training manager, class manager, session
-instructor, a learner, each built by auth.roles.load_scope) and their populations, every
-public figure is computed both ways and compared: DataFrames with assert_frame_equal,
-dataclasses field by field, floats to rtol 1e-9 / atol 1e-6. An exception (Forbidden,
-ValueError) on one side must be the same on the other. Runs on SQLite and PostgreSQL.
+the global page's figures and those of two drawn (viewer, population) pairs are computed
+both ways and compared -- the viewers of SPEC §6 (global, admin, training manager, class
+manager, session instructor, a learner) built by auth.roles.load_scope, the populations their
+pages ask for and require_population allows; the days, ranges (30 days, a year by week or
+month, across each daylight-saving change, all time), sorts, pages and search words are
+drawn too. DataFrames are compared with assert_frame_equal, dataclasses field by field,
+floats to rtol 1e-9 / atol 1e-6; an exception (Forbidden, ValueError) on one side must be
+the same on the other. Runs on SQLite and PostgreSQL, in the app's context (through the
+figure cache unless LEARNSTATS_CACHE=null).
 
 Each example starts from a freshly migrated database (a copy of a template made once).
-A failure prints the import, viewer, population and call that differ, and hypothesis prints
-the draws that led there.
+derandomize=True: the same examples on every run (of a given day: the data is dated
+relative to today). A failure names the import, viewer, population and call that differ
+and prints the bundles imported so far; there is no shrinking (too slow here). For a deeper
+search, raise MAX_EXAMPLES locally or run with derandomize=False.
 """
 
 from __future__ import annotations
