@@ -100,6 +100,7 @@ KEYS = {
     "answers.csv": ("attempt_id", "activity_id"),
     "attempts.csv": ("attempt_id",),
     "training_modules.csv": ("training_id", "module_id"),
+    "trainings.csv": ("training_id",),
 }
 
 
@@ -161,6 +162,7 @@ class World:
         self.emails: dict[str, str] = {}
         self.learners: list[str] = []
         self.trainings: list[str] = []
+        self.training_rows: dict[str, dict[str, str]] = {}  # training -> name, validity_months
         self.steps: dict[str, list[str]] = {}  # training -> modules
         self.positions: dict[tuple[str, str], int] = {}
         self.activities: dict[str, list[tuple[str, float]]] = {}  # module -> (activity, max)
@@ -422,6 +424,7 @@ class World:
             training_id = f"t{i}"
             self.trainings.append(training_id)
             validity = draw(st.sampled_from(("6", "1", "", "12", "2", "")))
+            self.training_rows[training_id] = {"name": name, "validity_months": validity}
             published = draw(st.sampled_from(("", "true", "false")))
             trainings.append(
                 {
@@ -526,6 +529,11 @@ class World:
         self.logins(b, draw(st.integers(0, 8)))
         return b
 
+    def write_training(self, bundle: Bundle, training_id: str) -> None:
+        """trainings.csv's row of a training as the world has it now (published left as is)."""
+        row = {"training_id": training_id, **self.training_rows[training_id]}
+        bundle.add("trainings.csv", ["training_id", "name", "validity_months"], [row])
+
     def step_row(self, training_id: str, module_id: str) -> dict[str, Any]:
         return {
             "training_id": training_id,
@@ -545,12 +553,15 @@ class World:
         "enrollments",
         "status",
         "rules",
+        "rename",
         "invalid",
     )
 
     def next_bundle(self) -> Bundle:
         """A later import; one meant to be refused leaves the world as it was."""
         actions = self.draw(st.lists(st.sampled_from(self.ACTIONS), min_size=1, max_size=4, unique=True))
+        if "rename" in actions and self.draw(st.booleans()):
+            actions = ["rename"]  # nothing but names: no summary row changes
         if "invalid" not in actions:
             return self._next_bundle(actions)
         kept = {k: copy.deepcopy(v) for k, v in vars(self).items() if k not in ("draw", "_ids")}
@@ -612,16 +623,36 @@ class World:
                 [self.step_row(training_id, module_id)],
             )
             if draw(st.booleans()):
+                self.training_rows[training_id]["validity_months"] = draw(st.sampled_from(("1", "", "3")))
+                self.write_training(b, training_id)
+        if "rename" in actions:
+            # Names only (no summary changes): tables and cached figures must show the new ones.
+            kind = draw(st.sampled_from(("training", "module", "class", "session")))
+            word = draw(st.sampled_from(("Élan", "zèbre", "accueil", "Renamed")))
+            if kind == "training":
+                training_id = draw(st.sampled_from(self.trainings))
+                self.training_rows[training_id]["name"] = f"{word} {training_id}"
+                self.write_training(b, training_id)
+            elif kind == "module":
+                module_id = draw(st.sampled_from(sorted(self.activities)))
                 b.add(
-                    "trainings.csv",
-                    ["training_id", "name", "validity_months"],
-                    [
-                        {
-                            "training_id": training_id,
-                            "name": f"Renamed {training_id}",
-                            "validity_months": draw(st.sampled_from(("1", "", "3"))),
-                        }
-                    ],
+                    "modules.csv",
+                    ["module_id", "name"],
+                    [{"module_id": module_id, "name": f"{word} {module_id}"}],
+                )
+            elif kind == "class":
+                class_id = draw(st.sampled_from(self.classes))
+                b.add(
+                    "classes.csv",
+                    ["class_id", "name"],
+                    [{"class_id": class_id, "name": f"{word} {class_id}"}],
+                )
+            else:
+                session_id = draw(st.sampled_from(sorted(self.sessions)))
+                b.add(
+                    "sessions.csv",
+                    ["session_id", "training_id", "name"],
+                    [{"session_id": session_id, "training_id": self.sessions[session_id], "name": word}],
                 )
         if not b.files:  # every draw came out empty: an import still brings something
             self.logins(b, 1)

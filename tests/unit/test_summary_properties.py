@@ -53,7 +53,7 @@ from data.scope import Forbidden, Scope, global_scope
 from tests.summary_world import SEARCH_WORDS, TODAY, TZ, WINDOW_DAYS, World
 
 RTOL, ATOL = 1e-9, 1e-6
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 12
 # (viewer, population) pairs compared after each import, the global page's included.
 PAIRS_PER_IMPORT = 3
 
