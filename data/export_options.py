@@ -9,20 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, exists, func, select, union
+from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.orm import Session
 
+from data.cache import memoized
 from data.models import (
     Class,
     ClassMember,
-    Connection,
     ProgramSession,
-    SessionLearner,
+    SummarySessionUser,
     Training,
     User,
     UserField,
 )
 from data.scope import Scope
+from data.summaries import refresh_pending
 from data.text import fold
 
 USER_OPTIONS_LIMIT = 50
@@ -41,15 +42,13 @@ def _sessions_in_scope(scope: Scope) -> Select:
     )
 
 
-def _session_people(scope: Scope, session_ids: tuple[str, ...] = ()) -> Select:
-    """Ids of the people of the viewer's sessions (or of session_ids among them)."""
-    sessions = _sessions_in_scope(scope)
-    if session_ids:
-        sessions = sessions.where(ProgramSession.id.in_(sorted(set(session_ids))))
-    sessions_sq = sessions.scalar_subquery()
-    return union(
-        select(SessionLearner.user_id).where(SessionLearner.session_id.in_(sessions_sq)),
-        select(Connection.user_id).where(Connection.session_id.in_(sessions_sq)),
+def _in_sessions(user_col, scope: Scope) -> ColumnElement[bool]:
+    """The user is one of the people of the viewer's sessions (registered or connected: the
+    rows of summary_session_users, kept by every write). An EXISTS per candidate row, so that a
+    query walking users in order stops as soon as it has its page."""
+    su = SummarySessionUser
+    return exists().where(
+        su.user_id == user_col, su.session_id.in_(_sessions_in_scope(scope).scalar_subquery())
     )
 
 
@@ -57,6 +56,7 @@ def exportable_session_count(session: Session, scope: Scope) -> int:
     return session.scalar(select(func.count()).select_from(_sessions_in_scope(scope).subquery())) or 0
 
 
+@memoized
 def session_options(session: Session, scope: Scope) -> list[Option]:
     """The viewer's sessions: "Session name — Training (id)", by name."""
     rows = session.execute(
@@ -68,14 +68,13 @@ def session_options(session: Session, scope: Scope) -> list[Option]:
     return [Option(sid, f"{name} — {training} ({sid})") for sid, name, training in rows]
 
 
+@memoized
 def class_options(session: Session, scope: Scope) -> list[Option]:
     """Classes with at least one member among the sessions' people."""
-    people = _session_people(scope).subquery()
+    refresh_pending(session)
     rows = session.execute(
         select(Class.id, Class.name).where(
-            exists().where(
-                ClassMember.class_id == Class.id, ClassMember.user_id.in_(select(people.c.user_id))
-            )
+            exists().where(ClassMember.class_id == Class.id, _in_sessions(ClassMember.user_id, scope))
         )
     ).all()
     rows = sorted(rows, key=lambda r: (fold(r[1]), r[0]))
@@ -88,12 +87,15 @@ def field_names(session: Session) -> list[str]:
     return sorted(names, key=lambda n: (fold(n), n))
 
 
+@memoized
 def field_value_options(session: Session, scope: Scope) -> list[tuple[str, str]]:
     """Distinct (field, value) pairs of the sessions' people, by field then value."""
-    people = _session_people(scope).subquery()
+    refresh_pending(session)
+    su = SummarySessionUser
+    people = select(su.user_id).where(su.session_id.in_(_sessions_in_scope(scope).scalar_subquery()))
     rows = session.execute(
         select(UserField.field, UserField.value)
-        .where(UserField.user_id.in_(select(people.c.user_id)))
+        .where(UserField.user_id.in_(people))
         .distinct()
         .limit(FIELD_VALUE_OPTIONS_LIMIT)
     ).all()
@@ -105,6 +107,7 @@ def _person_label(last: str, first: str, email: str) -> str:
     return f"{name} ({email})" if name else email
 
 
+@memoized
 def user_options(
     session: Session,
     scope: Scope,
@@ -114,8 +117,8 @@ def user_options(
 ) -> list[Option]:
     """People of the viewer's sessions matching search (name or email, accents ignored), in
     SPEC §4's order, at most `limit`; the ids in `include` (already chosen) always come back."""
-    people = _session_people(scope).subquery()
-    in_scope: ColumnElement[bool] = User.id.in_(select(people.c.user_id))
+    refresh_pending(session)
+    in_scope = _in_sessions(User.id, scope)
     q = select(User.id, User.last_name, User.first_name, User.email).where(in_scope)
     for word in fold(search).split():
         q = q.where(User.search_text.contains(word, autoescape=True))
