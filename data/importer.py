@@ -1096,6 +1096,8 @@ class _Importer:
                 counts.unchanged += 1
         counts.added, counts.updated = len(inserts), len(updates)
         _mark_touched(self.s, spec, inserts + updates)
+        if inserts or updates:
+            summaries.mark(self.s, version=True)
 
         all_cols = [(c.db_name, spec.index[c.name]) for c in (*key_cols, *value_cols)]
         self.insert_rows(table, ({name: row[i] for name, i in all_cols} for row in inserts))
@@ -1168,7 +1170,9 @@ class _Importer:
         counts.added = len(inserts)
         counts.updated = len(changed)
         counts.unchanged = counts.rows - counts.added - counts.updated
-        summaries.mark(self.s, users=[row["id"] for row in inserts] + sorted(changed))
+        summaries.mark(
+            self.s, users=[row["id"] for row in inserts] + sorted(changed), version=bool(inserts or changed)
+        )
         return counts
 
     def write_labels(self, parsed: _Parsed, existing_ids: set[str]) -> set[str]:

@@ -56,10 +56,15 @@ class Touched:
     attempts: set[str] = field(default_factory=set)
     sessions: set[str] = field(default_factory=set)
     everything: bool = False
+    # Something changed that no summary holds (a name): the data version moves all the same,
+    # so that no cached figure keeps the old value.
+    version: bool = False
 
     def __bool__(self) -> bool:
-        return self.everything or any(
-            (self.users, self.trainings, self.modules, self.classes, self.attempts, self.sessions)
+        return (
+            self.everything
+            or self.version
+            or any((self.users, self.trainings, self.modules, self.classes, self.attempts, self.sessions))
         )
 
 
@@ -73,9 +78,12 @@ def mark(
     attempts: Iterable[str] = (),
     sessions: Iterable[str] = (),
     everything: bool = False,
+    version: bool = False,
 ) -> None:
-    """Note what a write touched; refresh_pending recomputes it before commit or read."""
+    """Note what a write touched; refresh_pending recomputes it before commit or read (and
+    increases the data version, also when only `version` is set)."""
     touched = session.info.setdefault(_PENDING, Touched())
+    touched.version = touched.version or version
     touched.users.update(users)
     touched.trainings.update(trainings)
     touched.modules.update(modules)
@@ -112,6 +120,8 @@ def _mark_object(session: Session, obj: object) -> None:
 @event.listens_for(Session, "after_flush")
 def _note_flushed(session: Session, _context) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(obj, m.SummaryMeta):
+            mark(session, version=True)
         _mark_object(session, obj)
 
 
@@ -194,6 +204,7 @@ def _merge(into: Touched, other: Touched) -> None:
     into.attempts |= other.attempts
     into.sessions |= other.sessions
     into.everything = into.everything or other.everything
+    into.version = into.version or other.version
 
 
 def rebuild(session: Session, tz: ZoneInfo) -> None:
