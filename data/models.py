@@ -311,9 +311,15 @@ class SummaryPair(Base):
     time_spent: Mapped[float] = mapped_column(Float)
     # The latest attempt start or finish: figures as of an earlier instant need the history.
     last_event_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The learner's account creation and last active local days (user-level facts kept on each
+    # pair, so that a training's new and active learners are counted from its own rows).
+    created_day: Mapped[date | None] = mapped_column(Date)
+    last_active_day: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         Index(None, "training_id", "counted", "status", "completed_at"),
+        Index(None, "training_id", "counted", "created_day"),
+        Index(None, "training_id", "counted", "last_active_day"),
         Index(None, "user_id"),
         Index(None, "last_event_at"),
         Index(None, "enrolled_day"),

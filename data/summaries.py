@@ -783,6 +783,8 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
                 "completed_day": None if effective is None else day_of(effective),
                 "time_spent": sum(seconds.get((user_id, s[0]), 0.0) for s in steps),
                 "last_event_at": last_event,
+                "created_day": _local_day(raw.created.get(user_id), tz),
+                "last_active_day": raw.last_active.get(user_id),  # type: ignore[attr-defined]
             }
         )
         min_scores = {s[0]: s[2] for s in steps}

@@ -51,6 +51,7 @@ from data.models import (
     SummaryActivePeriod,
     SummaryClassLearner,
     SummaryLearner,
+    SummaryPair,
     SummaryPairHistory,
     SummaryUserDay,
     User,
@@ -79,6 +80,15 @@ def learner_count(
     return session.scalar(select(func.count(distinct(rows.c.user_id)))) or 0
 
 
+def _one_training(session: Session, scope: Scope, pop: Population) -> str | None:
+    """The training when the population is one training's counted learners (a training page)."""
+    groups = whole_groups(session, scope, pop)
+    if groups is not None and groups.keys is not None and len(groups.keys) == 1 and groups.keys[0][0] == "":
+        refresh_pending(session)
+        return groups.keys[0][1]
+    return None
+
+
 def _people(session: Session, scope: Scope, pop: Population, groups: Groups | None):
     """The population's distinct learners (user_id, first_day, created_day) when they are the
     platform's or one class's (summary_learners, summary_class_learners); else None."""
@@ -102,6 +112,20 @@ def new_users_count(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
 ) -> int:
     """Learners of the population whose account was created in [start, end]."""
+    training = _one_training(session, scope, pop)
+    if training is not None:
+        sp = SummaryPair
+        return (
+            session.scalar(
+                select(func.count()).where(
+                    sp.training_id == training,
+                    sp.counted.is_(True),
+                    sp.created_day >= start,
+                    sp.created_day <= end,
+                )
+            )
+            or 0
+        )
     people = _people(session, scope, pop, whole_groups(session, scope, pop))
     if people is not None:
         return (
@@ -146,6 +170,17 @@ def active_users_count(
     """Learners of the population with a login or a connection starting in [start, end]."""
     people = _people(session, scope, pop, whole_groups(session, scope, pop))
     last_day = session.scalar(select(SummaryUserDay.day).order_by(SummaryUserDay.day.desc()).limit(1))
+    training = _one_training(session, scope, pop)
+    if training is not None and (last_day is None or end >= last_day):
+        sp = SummaryPair
+        return (
+            session.scalar(
+                select(func.count()).where(
+                    sp.training_id == training, sp.counted.is_(True), sp.last_active_day >= start
+                )
+            )
+            or 0
+        )
     if people is not None and (last_day is None or end >= last_day):
         # Nobody was active after `end`: the active ones were last active on `start` or later.
         lr = SummaryLearner
