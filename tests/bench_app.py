@@ -152,11 +152,19 @@ def _build_platform(path: Path, learners: int, seed: int) -> None:
 
 
 def _missing_tables(path: Path) -> list[str]:
+    """Tables (or table.column) of data.models that the file lacks."""
     from data.models import Base
 
+    missing = []
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
         have = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    return sorted(set(Base.metadata.tables) - have)
+        for name, table in Base.metadata.tables.items():
+            if name not in have:
+                missing.append(name)
+                continue
+            columns = {row[1] for row in con.execute(f'PRAGMA table_info("{name}")')}
+            missing += [f"{name}.{c.name}" for c in table.columns if c.name not in columns]
+    return sorted(missing)
 
 
 def _checkpoint(path: Path) -> None:
@@ -378,7 +386,11 @@ def record_admin(base: str, t: Targets, today: date) -> tuple[list[Call], list[s
     r.open("session (largest)", f"/session/{t.session}", "")
     exercise(r)
     untouched = [d.name() for d in r.untouched()]
+    RECORDING_ERRORS.extend(r.errors)
     return r.calls, untouched
+
+
+RECORDING_ERRORS: list[str] = []
 
 
 def record_manager(base: str, role: str, t: Targets) -> list[Call]:
@@ -388,6 +400,7 @@ def record_manager(base: str, role: str, t: Targets) -> list[Call]:
         r.open(f"training ({role})", f"/training/{t.tm_training}", "?range=last_30_days")
     else:
         r.open(f"class ({role})", f"/class/{t.cm_class}", "?range=last_30_days")
+    RECORDING_ERRORS.extend(r.errors)
     return r.calls
 
 
@@ -777,7 +790,7 @@ def build_report(ctx: dict) -> tuple[str, bool]:
     ]
     ok_all = True
     calls, cold, warm = ctx["calls"], ctx.get("cold") or [], ctx.get("warm") or []
-    errors = sum(x.errors for x in cold + warm)
+    errors = sum(x.errors for x in cold + warm) + len(RECORDING_ERRORS)
     rows = []
     for i, call in enumerate(calls):
         c = cold[i] if i < len(cold) else Timing()
@@ -800,6 +813,9 @@ def build_report(ctx: dict) -> tuple[str, bool]:
             )
         lines.append("")
     failures = [(call, x.first_error) for call, c, w in rows for x in (c, w) if x.errors]
+    if RECORDING_ERRORS:
+        lines += ["Failed while recording the pages (not timed):", ""]
+        lines += [f"- `{e}`" for e in RECORDING_ERRORS[:20]] + [""]
     if failures:
         lines += (
             ["Errors (first of each):", ""]

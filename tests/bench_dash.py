@@ -164,6 +164,7 @@ class Renderer:
         self.props: dict[str, dict] = {}  # stringified id -> the component's props (live)
         self.ids: dict[str, object] = {}
         self.calls: list[Call] = []
+        self.errors: list[str] = []  # requests that failed while recording
         self.page = ""
         self.shell = self._get("/_dash-layout")
         self._walk(json.loads(json.dumps(self.shell)), set())
@@ -311,7 +312,11 @@ class Renderer:
     def _fire(self, combo: Combo, name: str, kind: str) -> tuple[set, list]:
         """Send one callback, apply its answer; (new component keys, changed (key, prop))."""
         body = self.body(combo)
-        answer, seconds = self.post(body)
+        try:
+            answer, seconds = self.post(body)
+        except (DashError, requests.RequestException) as error:  # counted, and the page goes on
+            self.errors.append(f"{self.page} / {name}: {str(error)[:300]}")
+            return set(), []
         self.calls.append(Call(self.page, name, kind, body, self.role, seconds))
         new, changed = set(), []
         for key, values in (answer or {}).items():
