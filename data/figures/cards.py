@@ -16,6 +16,7 @@ from sqlalchemy import (
     and_,
     case,
     distinct,
+    exists,
     func,
     literal,
     null,
@@ -159,9 +160,14 @@ def _learner_ids(session: Session, scope: Scope, pop: Population):
 
 def _active_days(session: Session, scope: Scope, pop: Population, start: date, end: date):
     ud = SummaryUserDay
-    return select(ud.user_id, ud.day).where(
-        ud.day >= start, ud.day <= end, ud.user_id.in_(_learner_ids(session, scope, pop))
-    )
+    people = _people(session, scope, pop, whole_groups(session, scope, pop))
+    if people is not None:
+        # A lookup per day row in the range (the people's tables are keyed by user), instead of
+        # materializing the whole population's ids for an IN.
+        learner = exists(select(people.c.user_id).where(people.c.user_id == ud.user_id))
+    else:
+        learner = ud.user_id.in_(select(pairs(session, scope, pop).c.user_id))
+    return select(ud.user_id, ud.day).where(ud.day >= start, ud.day <= end, learner)
 
 
 def active_users_count(
