@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -272,6 +273,36 @@ class Login(Base):
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
     logged_in_at: Mapped[datetime] = mapped_column(DateTime, primary_key=True, index=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Platform settings: values people edit in the app and expect to find again (the OPCO
+# attestations' organisation block, images, duration...). Not platform data: never imported.
+# --------------------------------------------------------------------------------------------
+
+
+class PlatformSetting(Base):
+    """One named setting, its value as JSON text (exports/attestation_options.py)."""
+
+    __tablename__ = "platform_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class StoredImage(Base):
+    """An uploaded image (logo, stamp and signature), addressed by the SHA-256 of its bytes:
+    settings and queued jobs name an image by digest, so what a job prints is exactly what was
+    chosen when it was queued."""
+
+    __tablename__ = "stored_images"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(20))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 # --------------------------------------------------------------------------------------------
