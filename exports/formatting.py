@@ -1,10 +1,36 @@
-"""Number and date formats shared by every export (CSV, XLSX, PDF)."""
+"""Number, date and cell formats shared by every export (CSV, XLSX, PDF).
+
+`escape_cell` is the one place where SPEC §7's rule against spreadsheet formulas lives: every
+CSV and XLSX writer (the OPCO logs, `export-results`, the pages' table downloads) passes each
+text cell and header through it.
+"""
 
 from __future__ import annotations
 
 import math
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+
+# A cell starting with one of these is run as a formula (or as the start of one) by Excel,
+# LibreOffice or Google Sheets: OWASP's list for CSV injection, as SPEC §7 gives it.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(value):
+    """SPEC §7: text that a spreadsheet would run as a formula gets a leading apostrophe.
+
+    Only text is changed ("=1+1" -> "'=1+1", "-3 days" -> "'-3 days"); numbers, dates, None and
+    any other value are returned as they are (a negative number written as a number cell is not
+    a formula). Idempotent: an escaped text starts with "'" and is not escaped again.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def escape_row(row):
+    """escape_cell over a row (a list is returned)."""
+    return [escape_cell(value) for value in row]
 
 
 def _missing(value) -> bool:

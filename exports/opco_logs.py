@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from data.models import ClassMember, Connection, Module, ProgramSession, Training, User, UserField, UserLabel
 from data.scope import Forbidden, Scope
 from data.text import fold
+from exports.formatting import escape_cell, escape_row
 
 FIXED_BEFORE_FIELDS = ("Last name", "First name", "Email")
 FIXED_AFTER_FIELDS = (
@@ -93,7 +94,10 @@ def opco_log_header(session: Session, scope: Scope, filters: OpcoLogFilters) -> 
 def iter_opco_log_rows(
     session: Session, scope: Scope, filters: OpcoLogFilters, tz: tzinfo
 ) -> Iterator[list[str]]:
-    """The data rows (no header), as cell texts, in SPEC §7's order, read lazily in batches."""
+    """The data rows (no header), as cell texts, in SPEC §7's order, read lazily in batches.
+
+    Texts as stored: the file writers (iter_opco_logs_csv, write_opco_logs_xlsx) escape cells
+    that a spreadsheet would run as formulas (escape_cell)."""
     _, batches = _prepare(session, scope, filters, tz)
     return (row for batch in batches for row in batch)
 
@@ -103,7 +107,8 @@ def iter_opco_logs_csv(
 ) -> Iterator[bytes]:
     """The CSV file as chunks of bytes: BOM and header first, then one chunk per batch of rows.
 
-    UTF-8 with a byte order mark, RFC 4180 quoting (only where needed), CRLF line ends.
+    UTF-8 with a byte order mark, RFC 4180 quoting (only where needed), CRLF line ends. Every
+    cell and header that starts like a formula gets a leading apostrophe (SPEC §7, escape_cell).
     """
     if delimiter not in DELIMITERS:
         raise OpcoLogsError(f"the CSV delimiter must be one of {' '.join(DELIMITERS)}, not {delimiter!r}")
@@ -138,7 +143,8 @@ def write_opco_logs_xlsx(
 
     XlsxWriter's constant-memory mode writes each row out as soon as the next one starts; every
     cell is written as a string, the same text as in the CSV (an empty text leaves the cell
-    empty). Bold header row, frozen. Its creation time is xlsx_created(filters, tz).
+    empty), escaped like the CSV's (escape_cell). Bold header row, frozen. Its creation time
+    is xlsx_created(filters, tz).
     """
     header, batches = _prepare(session, scope, filters, tz)
     # XlsxWriter writes target only in close(): an error while reading rows leaves it untouched.
@@ -150,7 +156,7 @@ def write_opco_logs_xlsx(
         sheet.set_column(col, col, _column_width(title))
     sheet.freeze_panes(1, 0)
     for col, title in enumerate(header):
-        sheet.write_string(0, col, title, bold)
+        sheet.write_string(0, col, escape_cell(title), bold)
     row_number = 0
     for batch in batches:
         for row in batch:
@@ -162,7 +168,7 @@ def write_opco_logs_xlsx(
                 )
             for col, text in enumerate(row):
                 if text:
-                    sheet.write_string(row_number, col, text)
+                    sheet.write_string(row_number, col, escape_cell(text))
     workbook.close()
 
 
@@ -482,10 +488,10 @@ def _csv_chunks(header: list[str], batches: Iterator[list[list[str]]], delimiter
         return text.encode("utf-8")
 
     buffer.write(BOM)
-    writer.writerow(header)
+    writer.writerow(escape_row(header))
     yield take()
     for rows in batches:
-        writer.writerows(rows)
+        writer.writerows(escape_row(row) for row in rows)
         yield take()
 
 

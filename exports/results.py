@@ -15,7 +15,7 @@ from data.figures import Population, training_results
 from data.models import Training
 from data.scope import Forbidden, Scope
 from exports.files import atomic_file
-from exports.formatting import iso_date, one_decimal, whole_minutes
+from exports.formatting import escape_row, iso_date, one_decimal, whole_minutes
 
 RESULTS_COLUMNS = (
     "user_id",
@@ -83,12 +83,13 @@ def training_results_rows(
 
 
 def results_csv_bytes(session: Session, scope: Scope, training_id: str, tz: ZoneInfo) -> tuple[bytes, int]:
-    """The CSV file (UTF-8, RFC 4180, header first) and its number of learner rows."""
+    """The CSV file (UTF-8, RFC 4180, header first) and its number of learner rows; text that a
+    spreadsheet would run as a formula gets a leading apostrophe (SPEC §7, escape_cell)."""
     rows = list(training_results_rows(session, scope, training_id, tz))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(RESULTS_COLUMNS)
-    writer.writerows(rows)
+    writer.writerows(escape_row(row) for row in rows)
     return buffer.getvalue().encode("utf-8"), len(rows)
 
 

@@ -12,8 +12,10 @@ Cell values are written as they are, with these rules:
 - a date, or a datetime at midnight without a time zone -> "YYYY-MM-DD"; any other datetime ->
   "YYYY-MM-DD HH:MM" (text in XLSX too, so no spreadsheet reinterprets it);
 - text is written as is, except that text a spreadsheet would run as a formula (starting with
-  =, +, -, @, tab or carriage return) gets a leading apostrophe in the CSV (OWASP's advice for
-  CSV injection); XLSX cells are always written as text, never as formulas.
+  =, +, -, @, tab or carriage return) gets a leading apostrophe (SPEC §7, OWASP's advice for
+  CSV injection: exports.formatting.escape_cell), headers included, in the CSV and the XLSX
+  alike (XLSX cells are also always written as text, never as formulas: editing such a cell in
+  a spreadsheet would otherwise turn it into one).
 
 Round or convert numbers before calling (e.g. a rate to one decimal, seconds to minutes).
 """
@@ -31,10 +33,11 @@ from decimal import Decimal
 import pandas as pd
 import xlsxwriter
 
+from exports.formatting import escape_cell
+
 Columns = Sequence[tuple[str, str]]
 
 CSV_BOM = "\ufeff"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 MIN_WIDTH, MAX_WIDTH = 6, 60
 
@@ -94,10 +97,7 @@ def _cell_text(value) -> str:
         return text
     if isinstance(value, (int, float, Decimal)):
         return _number_text(value)
-    text = str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
+    return escape_cell(str(value))
 
 
 def _frame_rows(df: pd.DataFrame, columns: Columns) -> Iterable[tuple]:
@@ -112,7 +112,7 @@ def rows_to_csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
     """Header + rows as CSV: UTF-8 with a BOM (Excel reads the accents), RFC 4180 quoting, CRLF."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([str(h) for h in header])
+    writer.writerow([escape_cell(str(h)) for h in header])
     for row in rows:
         writer.writerow([_cell_text(value) for value in row])
     return (CSV_BOM + buffer.getvalue()).encode("utf-8")
@@ -143,8 +143,8 @@ def rows_to_xlsx_bytes(
 
     Rows of text (e.g. exports/results.py's) can name `numeric_columns` (headers) whose cells
     that read as plain decimal numbers ("12", "66.7") are written as numbers."""
-    header = [str(h) for h in header]
-    numeric = {i for i, h in enumerate(header) if numeric_columns and h in numeric_columns}
+    numeric = {i for i, h in enumerate(header) if numeric_columns and str(h) in numeric_columns}
+    header = [escape_cell(str(h)) for h in header]
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(
         buffer,
@@ -178,7 +178,7 @@ def rows_to_xlsx_bytes(
                     sheet.write_number(r, col, number)
                     text = _number_text(value)
             else:
-                text = str(value)
+                text = escape_cell(str(value))
                 sheet.write_string(r, col, text)
             longest = max((len(line) for line in text.split("\n")), default=0)
             if col < len(widths):

@@ -98,7 +98,8 @@ def test_tbl004_xlsx_read_back():
 def test_tbl005_xlsx_text_stays_text():
     frame = pd.DataFrame({"t": ["=1+1", "http://example.org", "007"]})
     sheet = openpyxl.load_workbook(io.BytesIO(table_to_xlsx_bytes(frame, [("t", "T")]))).active
-    assert [sheet.cell(row=r, column=1).value for r in (2, 3, 4)] == ["=1+1", "http://example.org", "007"]
+    # SPEC §7: a formula-like text gets its apostrophe in the XLSX too (escape_cell).
+    assert [sheet.cell(row=r, column=1).value for r in (2, 3, 4)] == ["'=1+1", "http://example.org", "007"]
     assert sheet.cell(row=2, column=1).data_type == "s"
 
 
