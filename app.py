@@ -17,6 +17,7 @@ from flask.cli import with_appcontext
 
 import auth
 from auth.cli import register as register_auth_cli
+from dashboards._attestation_dialog import register_attestation_dialog_callbacks
 from dashboards._components import register_component_callbacks
 from dashboards._opco_dialog import background_callback_manager, register_opco_dialog_callbacks
 from dashboards._results import register_results_callbacks
@@ -73,6 +74,7 @@ def create_app(config: dict | None = None) -> Dash:
     )
     app.layout = shell_layout
     register_opco_dialog_callbacks(app)
+    register_attestation_dialog_callbacks(app)
     register_component_callbacks(app)
     register_results_callbacks(app)
     register_search_callbacks(app)

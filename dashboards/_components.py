@@ -692,6 +692,8 @@ def _export_columns(columns: GridColumns) -> list[tuple[str, str, str | None]]:
     out = []
     for col in columns:
         if isinstance(col, dict):
+            if (col.get("cellRendererParams") or {}).get("noExport"):
+                continue  # links and controls: nothing to write in a file
             out.append((col["field"], col.get("headerName", col["field"]), None))
         else:
             out.append((col[0], col[1], col[2] if len(col) > 2 else None))

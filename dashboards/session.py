@@ -7,12 +7,15 @@ The "Export OPCO logs" dialog opens preset to this session.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 from flask import current_app
 
 from auth.guard import current_scope
+from dashboards._attestation_dialog import build_attestation_controls, may_generate
 from dashboards._components import (
     DASH,
     build_cards,
@@ -75,7 +78,13 @@ def layout(scope=None, session_id=None, **_query):
             ),
             html.Div(
                 [
-                    *build_opco_export_controls(scope, session_id=session_id),
+                    html.Div(
+                        [
+                            *build_attestation_controls(scope, session_id),
+                            *build_opco_export_controls(scope, session_id=session_id),
+                        ],
+                        className="d-flex gap-2 float-end ls-session-actions",
+                    ),
                     html.H1(program.name, className="h3 mb-0", id="session-title"),
                     html.Div(
                         f"{training.name} · {when} · session ID {program.id}",
@@ -108,7 +117,9 @@ def build_session_cards(stats: f.SessionStatistics) -> dbc.Row:
     )
 
 
-def build_learners_table(stats: f.SessionStatistics, session_id: str):
+def build_learners_table(stats: f.SessionStatistics, session_id: str, documents: bool = False):
+    """The learners table; with documents, a column of links to each player's attestation and
+    certificat (exports/routes.py makes them with the saved defaults)."""
     frame = stats.learners.copy()
     if frame.empty:
         return html.P(
@@ -135,6 +146,23 @@ def build_learners_table(stats: f.SessionStatistics, session_id: str):
         ("status", "Status"),
         ("completed_on", "Completed on", "date"),
     ]
+    if documents:
+        prefix = f"/download/attestation/{quote(session_id, safe='')}/"
+        frame["documents"] = [
+            prefix + quote(str(user_id), safe="") if played else None
+            for user_id, played in zip(frame["user_id"], frame["connections"] > 0, strict=True)
+        ]
+        columns.append(
+            {
+                "field": "documents",
+                "headerName": "OPCO documents",
+                "cellRenderer": "LsDocuments",
+                "cellRendererParams": {"noExport": True},
+                "sortable": False,
+                "minWidth": 200,
+                "flex": 2,
+            }
+        )
     return build_static_table(
         PAGE,
         "learners",
@@ -157,6 +185,12 @@ def update_session(session_id):
     with get_db().session() as s:
         stats = f.session_statistics(s, scope, session_id, tz)
     return html.Div(
-        [build_session_cards(stats), html.Div(build_learners_table(stats, session_id), className="mt-4")],
+        [
+            build_session_cards(stats),
+            html.Div(
+                build_learners_table(stats, session_id, documents=may_generate(scope, session_id)),
+                className="mt-4",
+            ),
+        ],
         id="session-statistics",
     )

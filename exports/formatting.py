@@ -55,3 +55,12 @@ def iso_date(value: date | None) -> str:
     if _missing(value):
         return ""
     return value.isoformat()
+
+
+def hours_minutes(seconds: float | None) -> str:
+    """A duration as the PDF documents write it (SPEC §7): "H h MM", the nearest minute of the
+    exact total (30 s rounds up): 8160 -> "2 h 16", 99000 -> "27 h 30"; None -> "0 h 00"."""
+    if _missing(seconds):
+        seconds = 0.0
+    minutes = int(Decimal(repr(max(float(seconds), 0.0) / 60)).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    return f"{minutes // 60} h {minutes % 60:02d}"

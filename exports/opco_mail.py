@@ -45,7 +45,7 @@ SEND_BACKOFF = 2.0  # seconds before the 2nd attempt, doubled before each next o
 SMTP_TIMEOUT = 20.0
 EXPORTS_DIR = "exports"
 LINK_PATH = "/exports/opco-logs/"
-_STORED_NAME = re.compile(r"[0-9a-f]{32}\.(csv|xlsx)")
+_STORED_NAME = re.compile(r"[0-9a-f]{32}\.(csv|xlsx|zip)")
 
 STATES = ("queued", "building", "sending", "sent", "failed")
 

@@ -8,6 +8,11 @@ GET /download/opco-logs?<query>   "Download now": the file streamed as it is wri
 GET /exports/opco-logs/<token>    the link emailed by "Receive by email": signature, 7-day
                                   expiry and the signed-in user are checked (403 otherwise); an
                                   anonymous click is sent through the sign-in page first.
+GET /exports/files/<token>        the same, for any stored file (the attestations' ZIP).
+GET /download/attestation/<session>/<user>/<kind>
+                                  one learner's attestation or certificat (kind "attestation"
+                                  or "certificate") as a PDF, made with the saved defaults.
+GET /attestation-images/<digest>  a stored logo or stamp, for those who may make attestations.
 
 CSV rows are written to the response as they are read (stream_with_context). XLSX is written
 with XlsxWriter's constant-memory mode to a temporary file, which is unlinked as soon as it is
@@ -30,12 +35,17 @@ from flask_login import current_user
 
 from auth.guard import current_scope
 from data.db import get_db
+from data.models import StoredImage
 from data.scope import Forbidden, Scope
+from exports.attestation_options import AttestationError, load_defaults
+from exports.attestations import RENDERERS, can_make_documents, session_documents
 from exports.opco_logs import OpcoLogsError, iter_opco_logs_csv, write_opco_logs_xlsx
 from exports.opco_mail import LinkError, LinkInvalid, exports_dir, read_download, stored_path
 from exports.opco_request import MEDIA_TYPES, OpcoExportRequest, download_filename, parse_opco_query
 
 DOWNLOAD_PATH = "/download/opco-logs"
+ATTESTATION_PATH = "/download/attestation"
+FILE_TYPES = {**MEDIA_TYPES, "zip": "application/zip", "pdf": "application/pdf"}
 CHUNK_BYTES = 64 * 1024
 
 ERROR_PAGE = """<!doctype html>
@@ -51,8 +61,9 @@ ERROR_PAGE = """<!doctype html>
 
 
 def may_export(scope: Scope) -> bool:
-    """SPEC §6: session instructors, training managers and global roles export session logs."""
-    return scope.is_global or bool(scope.sessions) or bool(scope.trainings)
+    """SPEC §6: session instructors, training managers and global roles export session logs
+    (and make the sessions' attestations)."""
+    return can_make_documents(scope)
 
 
 def error_response(status: int, title: str, message: str) -> Response:
@@ -157,7 +168,7 @@ def download_emailed_export(token: str) -> Response:
         return error_response(
             410, "File removed", "This file is no longer available: export it again from Learnstats."
         )
-    content_type = MEDIA_TYPES["xlsx" if link.stored_name.endswith(".xlsx") else "csv"]
+    content_type = FILE_TYPES[link.stored_name.rsplit(".", 1)[-1]]
     response = send_file(
         path,
         mimetype=content_type,
@@ -172,9 +183,70 @@ def download_emailed_export(token: str) -> Response:
     return response
 
 
+def download_attestation(session_id: str, user_id: str, kind: str) -> Response:
+    """One learner's attestation or certificat of one session, made now with the saved defaults."""
+    try:
+        scope = current_scope()
+    except Forbidden:
+        return error_response(401, "Sign in first", "Sign in to download attestations.")
+    if kind not in RENDERERS:
+        return error_response(404, "Not found", "Ask for an attestation or a certificate.")
+    settings = current_app.config["LEARNSTATS"]
+    try:
+        with get_db().session() as s:
+            options = load_defaults(s)
+            if options.problems():
+                raise AttestationError(
+                    "the attestation details are not complete: open « OPCO attestations » on the "
+                    "session's page and fill them in first (" + "; ".join(options.problems()) + ")"
+                )
+            (name, data), *_ = session_documents(
+                s, scope, session_id, options, settings.tz, user_ids=[user_id], kinds=[kind]
+            )
+    except Forbidden:
+        return error_response(403, "Access refused", "You may not make this session's attestations.")
+    except AttestationError as error:
+        return error_response(400, "Cannot make the document", f"Nothing was made: {error}.")
+    response = Response(data, content_type=FILE_TYPES["pdf"])
+    response.headers["Content-Length"] = str(len(data))
+    return _attachment(response, name)
+
+
+def attestation_image(digest: str) -> Response:
+    """A stored logo or stamp (the dialog's previews)."""
+    try:
+        scope = current_scope()
+    except Forbidden:
+        return error_response(401, "Sign in first", "Sign in first.")
+    if not can_make_documents(scope):
+        return error_response(403, "Access refused", "You may not see the attestations' images.")
+    with get_db().session() as s:
+        image = s.get(StoredImage, digest)
+        if image is None:
+            return error_response(404, "Not found", "There is no such image.")
+        response = Response(image.data, content_type=image.media_type)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def init_app(server: Flask) -> None:
     server.add_url_rule(DOWNLOAD_PATH, "exports.opco_logs", download_opco_logs)
     server.add_url_rule("/exports/opco-logs/<token>", "exports.opco_logs_emailed", download_emailed_export)
+    server.add_url_rule("/exports/files/<token>", "exports.stored_file", download_emailed_export)
+    server.add_url_rule(
+        f"{ATTESTATION_PATH}/<path:session_id>/<path:user_id>/<kind>",
+        "exports.attestation",
+        download_attestation,
+    )
+    server.add_url_rule("/attestation-images/<digest>", "exports.attestation_image", attestation_image)
 
 
-__all__ = ["DOWNLOAD_PATH", "download_emailed_export", "download_opco_logs", "init_app", "may_export"]
+__all__ = [
+    "ATTESTATION_PATH",
+    "DOWNLOAD_PATH",
+    "download_emailed_export",
+    "download_opco_logs",
+    "init_app",
+    "may_export",
+]

@@ -423,6 +423,13 @@ LEARNER_MODULE_COLUMNS = [
 ]
 
 
+def module_status(completed_at, passed, attempts) -> str:
+    """SPEC §4's module status from a module fact (summary_module_facts; none: no attempt)."""
+    if completed_at is not None:
+        return "passed" if passed else "failed"
+    return "in progress" if attempts else "not started"
+
+
 def learner_modules(
     session: Session, scope: Scope, tz: ZoneInfo, training_id: str, user_id: str
 ) -> pd.DataFrame:
@@ -469,12 +476,7 @@ def learner_modules(
         passed,
         seconds,
     ) in found:
-        if completed_at is not None:
-            status = "passed" if passed else "failed"
-        elif attempts:
-            status = "in progress"
-        else:
-            status = "not started"
+        status = module_status(completed_at, passed, attempts)
         records.append(
             {
                 "module_id": module_id,

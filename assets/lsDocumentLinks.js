@@ -1,0 +1,24 @@
+/* The session page's per-learner OPCO documents (dashboards/session.py): the cell's value is the
+   download path prefix "/download/attestation/<session>/<user>"; it renders two plain links (a
+   file download, not an in-app navigation). No value: nothing to download (did not play). */
+var lsDocumentFuncs = (window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {});
+
+lsDocumentFuncs.LsDocuments = function (props) {
+    var base = props.value;
+    if (typeof base !== "string" || base.indexOf("/download/attestation/") !== 0) {
+        return React.createElement("span", { className: "text-muted" }, "–");
+    }
+    function link(kind, text) {
+        return React.createElement(
+            "a",
+            { href: base + "/" + kind, className: "ls-grid-link me-3", download: "" },
+            text
+        );
+    }
+    return React.createElement(
+        "span",
+        null,
+        link("attestation", "Attestation"),
+        link("certificate", "Certificat")
+    );
+};

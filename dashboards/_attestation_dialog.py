@@ -1,0 +1,656 @@
+"""The session page's "Generate attestations" dialog (SPEC §7, OPCO attestations and
+certificats de réalisation).
+
+The dialog edits exports.attestation_options.AttestationOptions, preset from the platform's saved
+defaults. Uploaded images are checked (PNG or JPEG, at most 2 MB, not corrupt) and stored as
+soon as they are chosen. "Generate" checks everything in the signed-in user's scope, saves the
+values as the defaults, signs a job ticket (user, scope, session, options) and hands it to a
+background callback (diskcache or Celery, as "Receive by email"), which writes the session's
+ZIP under instance/exports/ (complete or absent) while a progress bar moves, then offers a
+signed download link valid for the user who asked.
+
+create_app calls `register_attestation_dialog_callbacks(app)` once per app. Component ids start
+with "att-".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from datetime import UTC, date, datetime
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+from flask import current_app
+from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from auth.guard import current_scope
+from dashboards._opco_dialog import _server_for, app_key
+from data.db import get_db
+from data.models import UserField
+from data.scope import Forbidden, Scope
+from exports.attestation_options import (
+    MAX_IMAGE_BYTES,
+    AttestationError,
+    AttestationOptions,
+    format_hours,
+    load_defaults,
+    save_defaults,
+    store_image,
+)
+from exports.attestations import can_make_documents, require_session, session_players, write_session_zip
+from exports.opco_mail import exports_dir, scope_from_dict, scope_to_dict, sign_download, sweep_expired
+
+JOB_SALT = "learnstats.attestations.job"
+JOB_MAX_AGE = 24 * 3600
+FILES_PATH = "/exports/files/"
+KIND_OPTIONS = [
+    {"label": "Attestations and certificats de réalisation", "value": "both"},
+    {"label": "Attestations d'assiduité only", "value": "attestation"},
+    {"label": "Certificats de réalisation only", "value": "certificate"},
+]
+LANGUAGE_OPTIONS = [{"label": "French", "value": "fr"}, {"label": "English", "value": "en"}]
+NATURE_OPTIONS = [
+    {"label": "Action de formation", "value": "formation"},
+    {"label": "Bilan de compétences", "value": "bilan"},
+    {"label": "Action de VAE", "value": "vae"},
+    {"label": "Action de formation par apprentissage", "value": "apprentissage"},
+]
+TEXT_FIELDS = (
+    ("org_name", "att-org-name"),
+    ("address", "att-address"),
+    ("legal_representative", "att-legal-representative"),
+    ("nda", "att-nda"),
+    ("siret", "att-siret"),
+    ("place", "att-place"),
+    ("footer", "att-footer"),
+)
+
+
+# -- layout ----------------------------------------------------------------------------------
+
+
+def _field(label: str, control, help_text: str | None = None, label_for: str | None = None) -> html.Div:
+    children = [html.Label(label, className="form-label fw-semibold mb-1", htmlFor=label_for), control]
+    if help_text:
+        children.append(html.Div(help_text, className="form-text"))
+    return html.Div(children, className="mb-3")
+
+
+def _image_control(name: str, label: str) -> html.Div:
+    return _field(
+        label,
+        html.Div(
+            [
+                html.Div(id=f"att-{name}-preview", className="ls-att-preview me-3"),
+                dcc.Upload(
+                    html.Span(["Choose a PNG or JPEG file…"], className="btn btn-outline-secondary btn-sm"),
+                    id=f"att-{name}-upload",
+                    accept="image/png,image/jpeg",
+                    max_size=-1,  # checked on the server, with a sentence instead of a silent refusal
+                    multiple=False,
+                ),
+                dbc.Button(
+                    "Remove",
+                    id=f"att-{name}-remove",
+                    color="link",
+                    size="sm",
+                    className="ms-2",
+                    n_clicks=0,
+                ),
+            ],
+            className="d-flex align-items-center",
+        ),
+        "PNG or JPEG, at most 2 MB.",
+    )
+
+
+def build_attestation_dialog(session_id: str) -> html.Div:
+    text = dbc.Input
+    body = dbc.ModalBody(
+        [
+            html.H3("Training organisation", className="h6 text-muted mb-3"),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _field("Name", text(id="att-org-name", maxLength=200), label_for="att-org-name"), md=6
+                    ),
+                    dbc.Col(
+                        _field(
+                            "Legal representative",
+                            text(id="att-legal-representative", maxLength=200),
+                            label_for="att-legal-representative",
+                        ),
+                        md=6,
+                    ),
+                ]
+            ),
+            _field(
+                "Address",
+                dbc.Textarea(id="att-address", rows=2, maxLength=400),
+                label_for="att-address",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _field(
+                            "Declaration number (NDA)",
+                            text(id="att-nda", maxLength=40),
+                            "Optional.",
+                            label_for="att-nda",
+                        ),
+                        md=6,
+                    ),
+                    dbc.Col(
+                        _field(
+                            "SIRET",
+                            text(id="att-siret", maxLength=40),
+                            "Optional, 14 digits.",
+                            label_for="att-siret",
+                        ),
+                        md=6,
+                    ),
+                ]
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(_image_control("logo", "Logo"), md=6),
+                    dbc.Col(_image_control("stamp", "Stamp and signature"), md=6),
+                ]
+            ),
+            html.H3("Documents", className="h6 text-muted mb-3 mt-2"),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _field(
+                            "Declared duration of the training sessions (hours)",
+                            dbc.Input(id="att-duration", type="number", min=0, step=0.25),
+                            "Required, more than 0.",
+                            label_for="att-duration",
+                        ),
+                        md=6,
+                    ),
+                    dbc.Col(
+                        _field(
+                            "Place of signature", text(id="att-place", maxLength=120), label_for="att-place"
+                        ),
+                        md=6,
+                    ),
+                ]
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _field(
+                            "Documents", dbc.RadioItems(id="att-kind", options=KIND_OPTIONS, value="both")
+                        ),
+                        md=6,
+                    ),
+                    dbc.Col(
+                        _field(
+                            "Language",
+                            dbc.RadioItems(id="att-language", options=LANGUAGE_OPTIONS, value="fr"),
+                        ),
+                        md=6,
+                    ),
+                ]
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _field(
+                            "Nature of the action (certificat)",
+                            dbc.Select(id="att-nature", options=NATURE_OPTIONS, value="formation"),
+                            label_for="att-nature",
+                        ),
+                        md=6,
+                    ),
+                    dbc.Col(
+                        _field(
+                            "Employer (user custom field)",
+                            dcc.Dropdown(
+                                id="att-employer-field", placeholder="None: an empty line", clearable=True
+                            ),
+                            "The certificat's « salarié(e) de l'entreprise ».",
+                        ),
+                        md=6,
+                    ),
+                ]
+            ),
+            _field("Footer", dbc.Textarea(id="att-footer", rows=2, maxLength=400), label_for="att-footer"),
+        ]
+    )
+    footer = dbc.ModalFooter(
+        [
+            html.Div(id="att-message", className="w-100", role="alert"),
+            html.Div(
+                dbc.Progress(
+                    id="att-progress",
+                    value=0,
+                    label="",
+                    striped=True,
+                    animated=True,
+                    style={"height": "1.4rem"},
+                ),
+                id="att-progress-wrap",
+                className="w-100",
+                style={"display": "none"},
+            ),
+            html.Div(id="att-result", className="w-100", role="status"),
+            html.Div(
+                "The values are kept as this platform's defaults.", className="text-muted small me-auto"
+            ),
+            dbc.Button("Generate", id="att-generate-button", color="primary", n_clicks=0),
+        ]
+    )
+    return html.Div(
+        [
+            dcc.Store(id="att-session", data=session_id),
+            dcc.Store(id="att-logo-digest"),
+            dcc.Store(id="att-stamp-digest"),
+            dcc.Store(id="att-ticket"),
+            dcc.Store(id="att-job-result"),
+            dbc.Modal(
+                [dbc.ModalHeader(dbc.ModalTitle("OPCO attestations")), body, footer],
+                id="att-dialog",
+                is_open=False,
+                size="lg",
+                scrollable=True,
+                className="ls-att-dialog",
+            ),
+        ]
+    )
+
+
+def may_generate(scope: Scope, session_id: str) -> bool:
+    if not can_make_documents(scope):
+        return False
+    with get_db().session() as s:
+        try:
+            require_session(s, scope, session_id)
+        except (Forbidden, AttestationError):
+            return False
+    return True
+
+
+def build_attestation_controls(scope: Scope, session_id: str) -> list:
+    """The "OPCO attestations" button and its dialog, or nothing for those who may not."""
+    if not may_generate(scope, session_id):
+        return []
+    return [
+        html.Div(
+            [
+                dbc.Button(
+                    "OPCO attestations",
+                    id="att-open-button",
+                    color="primary",
+                    outline=True,
+                    size="sm",
+                    n_clicks=0,
+                ),
+                build_attestation_dialog(session_id),
+            ],
+            className="ls-opco-controls ls-att-controls",
+        )
+    ]
+
+
+# -- callback logic (plain functions, tested without a browser) ------------------------------
+
+
+def _require(session_id) -> Scope:
+    scope = current_scope()
+    if not isinstance(session_id, str) or not session_id:
+        raise Forbidden()
+    with get_db().session() as s:
+        try:
+            require_session(s, scope, session_id)
+        except AttestationError:
+            raise Forbidden() from None
+    return scope
+
+
+def _preview(digest: str | None):
+    if not digest:
+        return html.Span("No image", className="text-muted small")
+    return html.Img(src=f"/attestation-images/{digest}", alt="", className="ls-att-thumb")
+
+
+def open_attestation_dialog(n_clicks, session_id):
+    """Opening: the saved defaults and the custom field names, in the viewer's scope."""
+    if not n_clicks:
+        raise PreventUpdate
+    _require(session_id)
+    with get_db().session() as s:
+        o = load_defaults(s)
+        names = sorted(s.scalars(select(UserField.field).distinct()))
+    fields = [{"label": n, "value": n} for n in names]
+    duration = o.duration_hours if o.duration_hours is not None else None
+    return (
+        True,
+        *(getattr(o, name) for name, _ in TEXT_FIELDS),
+        duration,
+        o.language,
+        o.kind,
+        o.nature,
+        fields,
+        o.employer_field or None,
+        o.logo or None,
+        o.stamp or None,
+        _preview(o.logo),
+        _preview(o.stamp),
+        None,
+        None,
+    )
+
+
+def _decode_upload(contents: str, what: str) -> bytes:
+    try:
+        header, encoded = contents.split(",", 1)
+        if ";base64" not in header:
+            raise ValueError
+        data = base64.b64decode(encoded, validate=True)
+    except (ValueError, binascii.Error, AttributeError):
+        raise AttestationError(f"{what}: the upload could not be read; choose the file again") from None
+    return data
+
+
+def upload_image(contents, filename, session_id, what: str):
+    """An uploaded image, checked and stored: (digest, preview, message)."""
+    if not contents:
+        raise PreventUpdate
+    _require(session_id)
+    if len(contents) > (MAX_IMAGE_BYTES * 4) // 3 + 200:
+        message = f"{what} ({filename}): the file is over 2 MB; images must be at most 2 MB."
+        return no_update, no_update, dbc.Alert(message, color="warning", className="py-2 mb-2")
+    try:
+        data = _decode_upload(contents, what)
+        with get_db().session() as s:
+            digest = store_image(s, data, f"{what} ({filename})" if filename else what)
+            s.commit()
+    except AttestationError as error:
+        return no_update, no_update, dbc.Alert(f"{error}.", color="warning", className="py-2 mb-2")
+    return digest, _preview(digest), None
+
+
+def options_from_dialog(values: dict[str, Any]) -> AttestationOptions:
+    return AttestationOptions.from_dict(values)
+
+
+def _sign(payload: dict) -> str:
+    secret = current_app.config["LEARNSTATS"].secret_key
+    return URLSafeTimedSerializer(secret, salt=JOB_SALT).dumps(payload)
+
+
+def read_ticket(secret: str, token: str) -> dict:
+    return URLSafeTimedSerializer(secret, salt=JOB_SALT).loads(token, max_age=JOB_MAX_AGE)
+
+
+def generate_attestations(
+    n_clicks,
+    session_id,
+    org_name,
+    address,
+    legal_representative,
+    nda,
+    siret,
+    place,
+    footer,
+    duration,
+    language,
+    kind,
+    nature,
+    employer_field,
+    logo,
+    stamp,
+):
+    """Generate: check the values and the session now, keep them as defaults, queue the job."""
+    if not n_clicks:
+        raise PreventUpdate
+    scope = _require(session_id)
+    values = {
+        "org_name": org_name,
+        "address": address,
+        "legal_representative": legal_representative,
+        "nda": nda,
+        "siret": siret,
+        "place": place,
+        "footer": footer,
+        "duration_hours": duration,
+        "language": language,
+        "kind": kind,
+        "nature": nature,
+        "employer_field": employer_field,
+        "logo": logo,
+        "stamp": stamp,
+    }
+    settings = current_app.config["LEARNSTATS"]
+    try:
+        options = options_from_dialog(values)
+        problems = options.problems()
+        if problems:
+            raise AttestationError("; ".join(problems))
+        with get_db().session() as s:
+            if not session_players(s, scope, session_id):
+                raise AttestationError(
+                    f"nobody played session {session_id}: it has no connection, so no document"
+                )
+            save_defaults(s, options, current_user.id)
+            s.commit()
+    except AttestationError as error:
+        message = dbc.Alert(f"Nothing was generated: {error}.", color="warning", className="py-2 mb-2")
+        return None, message, None
+    job_id = secrets.token_hex(8)
+    token = _sign(
+        {
+            "job": job_id,
+            "user_id": current_user.id,
+            "scope": scope_to_dict(scope),
+            "session_id": session_id,
+            "options": options.to_dict(),
+            "signed_on": datetime.now(settings.tz).date().isoformat(),
+        }
+    )
+    return {"app": app_key(current_app), "job": job_id, "token": token}, None, None
+
+
+def _progress_label(done: int, total: int) -> str:
+    return f"{done} / {total} documents"
+
+
+def run_attestation_job(set_progress, ticket):
+    """The background job: verify the ticket, write the ZIP, return a signed link."""
+    if not isinstance(ticket, dict) or not ticket.get("token"):
+        raise PreventUpdate
+    job_id = str(ticket.get("job", ""))
+    server = _server_for(ticket)
+    if server is None:
+        return {"job": job_id, "state": "failed", "message": "this worker does not serve this site"}
+    settings = server.config["LEARNSTATS"]
+    try:
+        job = read_ticket(settings.secret_key, str(ticket["token"]))
+    except BadSignature:
+        return {"job": job_id, "state": "failed", "message": "the request was not valid; try again"}
+    scope = scope_from_dict(job["scope"])
+    session_id = job["session_id"]
+    options = AttestationOptions.from_dict(job["options"])
+    signed_on = date.fromisoformat(job["signed_on"])
+    stored_name = f"{secrets.token_hex(16)}.zip"
+    last = {"at": -1.0}
+
+    def progress(done: int, total: int) -> None:
+        share = 100.0 * done / max(total, 1)
+        if done == total or share - last["at"] >= 2.0:
+            last["at"] = share
+            set_progress((share, _progress_label(done, total)))
+
+    set_progress((0, "Preparing…"))
+    try:
+        with server.app_context():
+            directory = exports_dir(server)
+            sweep_expired(directory)
+            with server.extensions["learnstats_db"].session() as s:
+                count = write_session_zip(
+                    s,
+                    scope,
+                    session_id,
+                    options,
+                    settings.tz,
+                    directory / stored_name,
+                    signed_on=signed_on,
+                    on_progress=progress,
+                )
+    except Forbidden:
+        return {"job": job_id, "state": "failed", "message": "you may not make this session's documents"}
+    except AttestationError as error:
+        return {"job": job_id, "state": "failed", "message": str(error)}
+    except OSError as error:
+        return {
+            "job": job_id,
+            "state": "failed",
+            "message": f"the ZIP could not be written ({error.strerror or error})",
+        }
+    download_name = f"attestations_{session_id}_{signed_on:%Y-%m-%d}.zip"
+    safe_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in download_name)
+    token = sign_download(settings.secret_key, job["user_id"], stored_name, safe_name)
+    return {
+        "job": job_id,
+        "state": "done",
+        "href": FILES_PATH + token,
+        "count": count,
+        "name": safe_name,
+        "at": datetime.now(UTC).isoformat(),
+    }
+
+
+def show_attestation_result(result):
+    if not isinstance(result, dict):
+        raise PreventUpdate
+    if result.get("state") == "done":
+        count = int(result.get("count", 0))
+        return dbc.Alert(
+            [
+                html.Span(f"{count} document{'s' if count != 1 else ''} ready. ", className="me-2"),
+                html.A(
+                    f"Download {result.get('name', 'the ZIP')}",
+                    href=result.get("href"),
+                    className="btn btn-success btn-sm",
+                    id="att-download-link",
+                ),
+            ],
+            color="success",
+            className="py-2 mb-2 d-flex align-items-center",
+        )
+    return dbc.Alert(
+        f"Nothing was generated: {result.get('message', 'the job failed')}.",
+        color="danger",
+        className="py-2 mb-2",
+        id="att-failed",
+    )
+
+
+# -- registration ----------------------------------------------------------------------------
+
+_VALUE_STATES = (
+    *((component, "value") for _, component in TEXT_FIELDS),
+    ("att-duration", "value"),
+    ("att-language", "value"),
+    ("att-kind", "value"),
+    ("att-nature", "value"),
+    ("att-employer-field", "value"),
+    ("att-logo-digest", "data"),
+    ("att-stamp-digest", "data"),
+)
+
+
+def register_attestation_dialog_callbacks(app: dash.Dash) -> None:
+    app.callback(
+        Output("att-dialog", "is_open"),
+        *(Output(component, "value") for _, component in TEXT_FIELDS),
+        Output("att-duration", "value"),
+        Output("att-language", "value"),
+        Output("att-kind", "value"),
+        Output("att-nature", "value"),
+        Output("att-employer-field", "options"),
+        Output("att-employer-field", "value"),
+        Output("att-logo-digest", "data"),
+        Output("att-stamp-digest", "data"),
+        Output("att-logo-preview", "children"),
+        Output("att-stamp-preview", "children"),
+        Output("att-message", "children", allow_duplicate=True),
+        Output("att-result", "children", allow_duplicate=True),
+        Input("att-open-button", "n_clicks"),
+        State("att-session", "data"),
+        prevent_initial_call=True,
+    )(open_attestation_dialog)
+    for name, what in (("logo", "logo"), ("stamp", "stamp and signature")):
+        app.callback(
+            Output(f"att-{name}-digest", "data", allow_duplicate=True),
+            Output(f"att-{name}-preview", "children", allow_duplicate=True),
+            Output("att-message", "children", allow_duplicate=True),
+            Input(f"att-{name}-upload", "contents"),
+            State(f"att-{name}-upload", "filename"),
+            State("att-session", "data"),
+            prevent_initial_call=True,
+        )(
+            lambda contents, filename, session_id, what=what: upload_image(
+                contents, filename, session_id, what
+            )
+        )
+        app.callback(
+            Output(f"att-{name}-digest", "data", allow_duplicate=True),
+            Output(f"att-{name}-preview", "children", allow_duplicate=True),
+            Input(f"att-{name}-remove", "n_clicks"),
+            prevent_initial_call=True,
+        )(_remove_image)
+    app.callback(
+        Output("att-ticket", "data"),
+        Output("att-message", "children", allow_duplicate=True),
+        Output("att-result", "children", allow_duplicate=True),
+        Input("att-generate-button", "n_clicks"),
+        State("att-session", "data"),
+        *(State(component, prop) for component, prop in _VALUE_STATES),
+        prevent_initial_call=True,
+    )(generate_attestations)
+    app.callback(
+        Output("att-job-result", "data"),
+        Input("att-ticket", "data"),
+        background=True,
+        progress=[Output("att-progress", "value"), Output("att-progress", "label")],
+        running=[
+            (Output("att-generate-button", "disabled"), True, False),
+            (Output("att-progress-wrap", "style"), {"display": "block"}, {"display": "none"}),
+        ],
+        prevent_initial_call=True,
+    )(run_attestation_job)
+    app.callback(
+        Output("att-result", "children", allow_duplicate=True),
+        Input("att-job-result", "data"),
+        prevent_initial_call=True,
+    )(show_attestation_result)
+
+
+def _remove_image(n_clicks):
+    if not n_clicks:
+        raise PreventUpdate
+    current_scope()
+    return None, _preview(None)
+
+
+__all__ = [
+    "build_attestation_controls",
+    "build_attestation_dialog",
+    "format_hours",
+    "generate_attestations",
+    "open_attestation_dialog",
+    "register_attestation_dialog_callbacks",
+    "run_attestation_job",
+    "show_attestation_result",
+    "upload_image",
+]

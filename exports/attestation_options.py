@@ -1,0 +1,271 @@
+"""What an OPCO attestation or certificat de réalisation says about its issuer (SPEC §7).
+
+The organisation block, the images, the declared duration, the footer, the language, which
+documents, the certificat's nature of action and the employer custom field: edited in the
+session page's "Generate" dialog or given to `flask --app app export-attestations`, checked here
+(`AttestationOptions.problems()`), and kept as the platform's defaults for next time
+(`save_defaults` / `load_defaults`, table platform_settings). Images are PNG or JPEG of at most
+2 MB, stored once by the SHA-256 of their bytes (table stored_images): options and queued jobs
+name them by digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import UTC, datetime
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from data.models import PlatformSetting, StoredImage
+
+SETTINGS_KEY = "opco_attestations"
+MAX_IMAGE_BYTES = 2 * 1024 * 1024
+IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
+KINDS = ("attestation", "certificate", "both")
+LANGUAGES = ("fr", "en")
+# The certificat's "nature de l'action", in the model's order; the first is the default.
+NATURES = ("formation", "bilan", "vae", "apprentissage")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_TEXT_LIMITS = {
+    "org_name": 200,
+    "address": 400,
+    "legal_representative": 200,
+    "nda": 40,
+    "siret": 40,
+    "place": 120,
+    "footer": 400,
+    "employer_field": 200,
+}
+
+
+class AttestationError(ValueError):
+    """Input the documents cannot be made from; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class AttestationOptions:
+    """The issuer's block and the generation choices. Images are digests of stored_images."""
+
+    org_name: str = ""
+    address: str = ""
+    legal_representative: str = ""
+    nda: str = ""
+    siret: str = ""
+    place: str = ""
+    duration_hours: float | None = None
+    footer: str = ""
+    language: str = "fr"
+    kind: str = "both"
+    nature: str = "formation"
+    employer_field: str = ""
+    logo: str = ""
+    stamp: str = ""
+
+    def problems(self) -> list[str]:
+        """Every reason these options cannot make documents, one sentence each (empty: fine)."""
+        found = []
+        for name, label in (
+            ("org_name", "the training organisation's name"),
+            ("address", "the training organisation's address"),
+            ("legal_representative", "the legal representative"),
+            ("place", "the place of signature"),
+        ):
+            if not getattr(self, name).strip():
+                found.append(f"{label} is required")
+        for name, limit in _TEXT_LIMITS.items():
+            if len(getattr(self, name)) > limit:
+                found.append(f"{name.replace('_', ' ')}: at most {limit} characters")
+        if self.duration_hours is None:
+            found.append("the declared duration of the training sessions is required (hours, more than 0)")
+        elif not math.isfinite(self.duration_hours) or self.duration_hours <= 0:
+            found.append(
+                f"the declared duration must be more than 0 hours, not {format_hours(self.duration_hours)}"
+            )
+        elif self.duration_hours > 10_000:
+            found.append("the declared duration must be at most 10,000 hours")
+        if self.siret and not re.fullmatch(r"\d{14}", self.siret):
+            found.append(f"SIRET {self.siret!r}: a SIRET is 14 digits")
+        if self.language not in LANGUAGES:
+            found.append(f"language {self.language!r}: choose one of {', '.join(LANGUAGES)}")
+        if self.kind not in KINDS:
+            found.append(f"documents {self.kind!r}: choose one of {', '.join(KINDS)}")
+        if self.nature not in NATURES:
+            found.append(f"nature of the action {self.nature!r}: choose one of {', '.join(NATURES)}")
+        for name in ("logo", "stamp"):
+            digest = getattr(self, name)
+            if digest and not _DIGEST.fullmatch(digest):
+                found.append(f"{name}: not a stored image")
+        return found
+
+    def check(self) -> AttestationOptions:
+        problems = self.problems()
+        if problems:
+            raise AttestationError("; ".join(problems))
+        return self
+
+    @property
+    def documents(self) -> tuple[str, ...]:
+        """The kinds of document to make, attestations first."""
+        return ("attestation", "certificate") if self.kind == "both" else (self.kind,)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> AttestationOptions:
+        """Options from saved or posted values: unknown keys ignored, texts stripped, SIRET
+        spaces removed, the duration read from a number or a text ("7,5" or "7.5")."""
+        data = dict(data or {})
+        values: dict = {}
+        for f in fields(cls):
+            if f.name not in data or data[f.name] is None:
+                continue
+            value = data[f.name]
+            if f.name == "duration_hours":
+                values[f.name] = parse_hours(value)
+            else:
+                values[f.name] = str(value).strip()
+        if "siret" in values:
+            values["siret"] = re.sub(r"[\s.]", "", values["siret"])
+        for name in ("language", "kind", "nature"):
+            if name in values:
+                values[name] = values[name].lower() or getattr(cls, name)
+        return cls(**values)
+
+    def merged(self, **changes) -> AttestationOptions:
+        """These options with the given (not None) values replaced."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def parse_hours(value) -> float | None:
+    """Hours from a number or a text with a decimal point or comma; AttestationError otherwise."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise AttestationError("the declared duration must be a number of hours")
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip().replace(",", ".").replace(" ", "")
+    try:
+        return float(text)
+    except ValueError:
+        raise AttestationError(f"the declared duration {value!r} is not a number of hours") from None
+
+
+def format_hours(hours: float) -> str:
+    """Hours as the documents write durations: 7.5 -> "7 h 30" (nearest minute)."""
+    if not math.isfinite(hours):
+        return str(hours)
+    sign = "-" if hours < 0 else ""
+    minutes = round(abs(hours) * 60)
+    return f"{sign}{minutes // 60} h {minutes % 60:02d}"
+
+
+# -- images ----------------------------------------------------------------------------------
+
+
+def check_image(data: bytes, what: str) -> str:
+    """The image type ("png" or "jpeg") of an upload; AttestationError saying what is wrong."""
+    if not data:
+        raise AttestationError(f"{what}: the file is empty")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise AttestationError(
+            f"{what}: the file is {len(data) / 1024 / 1024:.1f} MB; images must be at most 2 MB"
+        )
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        kind = "png"
+    elif data.startswith(b"\xff\xd8\xff"):
+        kind = "jpeg"
+    else:
+        raise AttestationError(f"{what}: not a PNG or JPEG image")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise AttestationError(
+            f"{what}: the {kind.upper()} image is corrupt or truncated ({error})"
+        ) from None
+    if width < 1 or height < 1 or width * height > 40_000_000:
+        raise AttestationError(f"{what}: {width} × {height} pixels is not a usable image size")
+    return kind
+
+
+def store_image(session: Session, data: bytes, what: str) -> str:
+    """Check and store an image; its digest (stored once, however often it is uploaded)."""
+    kind = check_image(data, what)
+    digest = hashlib.sha256(data).hexdigest()
+    if session.get(StoredImage, digest) is None:
+        session.add(
+            StoredImage(
+                digest=digest,
+                media_type=IMAGE_TYPES[kind],
+                data=data,
+                created_at=datetime.now(UTC).replace(tzinfo=None),
+            )
+        )
+        session.flush()
+    return digest
+
+
+def load_image(session: Session, digest: str, what: str) -> bytes | None:
+    """A stored image's bytes (None for no digest); AttestationError when it is gone."""
+    if not digest:
+        return None
+    image = session.get(StoredImage, digest) if _DIGEST.fullmatch(digest) else None
+    if image is None:
+        raise AttestationError(f"{what}: the stored image is missing; upload it again")
+    return image.data
+
+
+# -- saved defaults --------------------------------------------------------------------------
+
+
+def load_defaults(session: Session) -> AttestationOptions:
+    """The platform's saved options (the dataclass defaults when nothing was saved)."""
+    text = session.scalar(select(PlatformSetting.value).where(PlatformSetting.key == SETTINGS_KEY))
+    if not text:
+        return AttestationOptions()
+    try:
+        return AttestationOptions.from_dict(json.loads(text))
+    except (ValueError, TypeError):
+        return AttestationOptions()
+
+
+def save_defaults(session: Session, options: AttestationOptions, user_id: str | None = None) -> None:
+    """Keep options as the platform's defaults (the caller commits)."""
+    row = session.get(PlatformSetting, SETTINGS_KEY)
+    if row is None:
+        row = PlatformSetting(key=SETTINGS_KEY)
+        session.add(row)
+    row.value = json.dumps(options.to_dict(), ensure_ascii=False, sort_keys=True)
+    row.updated_at = datetime.now(UTC).replace(tzinfo=None)
+    row.updated_by = user_id
+    session.flush()
+
+
+__all__ = [
+    "IMAGE_TYPES",
+    "KINDS",
+    "LANGUAGES",
+    "MAX_IMAGE_BYTES",
+    "NATURES",
+    "AttestationError",
+    "AttestationOptions",
+    "check_image",
+    "format_hours",
+    "load_defaults",
+    "load_image",
+    "parse_hours",
+    "save_defaults",
+    "store_image",
+]

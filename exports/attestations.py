@@ -1,0 +1,1011 @@
+"""OPCO attestations d'assiduité and certificats de réalisation of a program session (SPEC §7).
+
+Pure functions, as every exporter: they read through the caller's SQLAlchemy session, in the
+viewer's scope, and return bytes (one PDF) or write a ZIP (every document of a session). The
+session page's dialog and its background job, the per-learner download route and the
+`export-attestations` command all wrap `session_documents` / `write_session_zip`.
+
+- `gather(...)`: the session, and per learner who played it (at least one connection in it,
+  blocked users included) the identity, the employer (a chosen custom field), each module of
+  the session's training with SPEC §4's status and score and the time spent in that module in
+  this session, every connection in this session, and the training score.
+- `render_attestation` / `render_certificate`: one PDF each, fpdf2 with DejaVu Sans (committed
+  under assets/fonts: accents, œ, « », —, € and the certificat's boxes ☐ ☒). A new FPDF per
+  document; the creation date is the signature date, so the same inputs give the same bytes.
+- `write_session_zip`: every document, written to a temporary file renamed into place at the
+  end: the ZIP is complete or absent.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import re
+import tempfile
+import unicodedata
+import zipfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, tzinfo
+from functools import lru_cache
+from pathlib import Path
+
+from fontTools import ttLib
+from fpdf import FPDF, FontFace
+from fpdf.fonts import TTFFont
+from PIL import Image
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from data.figures.tables import module_status
+from data.models import (
+    Activity,
+    Connection,
+    Module,
+    ProgramSession,
+    SummaryModuleFact,
+    SummaryPair,
+    Training,
+    TrainingModule,
+    User,
+    UserField,
+)
+from data.scope import Forbidden, Scope
+from exports.attestation_options import AttestationError, AttestationOptions, format_hours, load_image
+from exports.formatting import hours_minutes
+from exports.opco_logs import format_duration, format_local
+
+FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
+# A Latin subset of DejaVu Sans (assets/fonts/README.md says how it was made) makes a document
+# several times faster than the whole font; the whole font is added as a fallback only to the
+# documents whose texts need a character the subset lacks (Greek, Cyrillic, ...).
+FONT_FILES = {"": "DejaVuSans-Subset.ttf", "B": "DejaVuSans-Bold-Subset.ttf"}
+FULL_FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+FONT = "LsSans"
+FALLBACK_FONT = "LsSansFull"
+KIND_FILE_PREFIX = {"attestation": "attestation", "certificate": "certificat"}
+
+INK = (33, 37, 41)
+MUTED = (95, 101, 110)
+RULE = (190, 196, 204)
+HEAD_FILL = (226, 232, 240)
+ROW_FILL = (246, 248, 250)
+TICK = "☒"
+EMPTY_LINE = "_" * 24  # the certificat's employer when the learner has none: a line to fill in
+BOX = "☐"
+
+
+# -- the data ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    session_id: str
+    session_name: str
+    training_id: str
+    training_name: str
+    starts_at: datetime | None  # naive UTC
+    ends_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ModuleLine:
+    module_id: str
+    name: str
+    kind: str  # "course" or "assessment" (a module with scored activities)
+    mandatory: bool
+    status: str  # SPEC §4: passed, failed, in progress, not started
+    score: float | None  # the module score once completed
+    seconds: float  # connected to it inside this session
+
+
+@dataclass(frozen=True)
+class ConnectionLine:
+    course: str
+    connected_at: datetime  # naive UTC
+    disconnected_at: datetime
+
+    @property
+    def seconds(self) -> float:
+        return max((self.disconnected_at - self.connected_at).total_seconds(), 0.0)
+
+
+@dataclass(frozen=True)
+class LearnerRecord:
+    user_id: str
+    first_name: str
+    last_name: str
+    email: str
+    employer: str
+    modules: tuple[ModuleLine, ...]
+    connections: tuple[ConnectionLine, ...]
+    training_score: float | None
+
+    @property
+    def full_name(self) -> str:
+        """First and last name (the email when both are empty)."""
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+    @property
+    def total_seconds(self) -> float:
+        """Exact time connected in the session (summed before any rounding)."""
+        return sum(c.seconds for c in self.connections)
+
+
+def can_make_documents(scope: Scope) -> bool:
+    """SPEC §6: those who may export a session's OPCO logs may make its attestations."""
+    return scope.is_global or bool(scope.sessions) or bool(scope.trainings)
+
+
+def require_session(session: Session, scope: Scope, session_id: str) -> ProgramSession:
+    """The session, if the viewer may make its documents: Forbidden otherwise (unknown ids
+    too, for anyone but global roles, so ids cannot be probed)."""
+    if not can_make_documents(scope):
+        raise Forbidden("making attestations needs a session instructor, training manager or global role")
+    program = session.get(ProgramSession, session_id) if isinstance(session_id, str) and session_id else None
+    if program is None:
+        if scope.is_global:
+            raise AttestationError(f"there is no session with ID {session_id!r}")
+        raise Forbidden()
+    visible = session.scalar(
+        select(func.count())
+        .select_from(ProgramSession)
+        .where(
+            ProgramSession.id == session_id,
+            scope.session_filter(ProgramSession.id, ProgramSession.training_id),
+        )
+    )
+    if not visible:
+        raise Forbidden()
+    return program
+
+
+def session_players(session: Session, scope: Scope, session_id: str) -> list[str]:
+    """Ids of the learners who played the session (at least one connection in it)."""
+    require_session(session, scope, session_id)
+    return list(
+        session.scalars(
+            select(Connection.user_id)
+            .join(User, User.id == Connection.user_id)
+            .where(Connection.session_id == session_id)
+            .group_by(Connection.user_id, User.sort_key)
+            .order_by(User.sort_key, Connection.user_id)
+        )
+    )
+
+
+def gather(
+    session: Session,
+    scope: Scope,
+    session_id: str,
+    employer_field: str = "",
+    user_ids: Iterable[str] | None = None,
+) -> tuple[SessionFacts, list[LearnerRecord]]:
+    """The session and its players' records, ordered as people lists are (SPEC §4).
+
+    user_ids narrows to some players; one who did not play the session is an error, as is a
+    session nobody played."""
+    program = require_session(session, scope, session_id)
+    training = session.get(Training, program.training_id)
+    facts = SessionFacts(
+        session_id=program.id,
+        session_name=program.name or program.id,
+        training_id=program.training_id,
+        training_name=(training.name if training else "") or program.training_id,
+        starts_at=program.starts_at,
+        ends_at=program.ends_at,
+    )
+    players = session_players(session, scope, session_id)
+    if not players:
+        raise AttestationError(f"nobody played session {session_id}: it has no connection, so no document")
+    if user_ids is not None:
+        wanted = [str(u) for u in user_ids]
+        missing = sorted(set(wanted) - set(players))
+        if missing:
+            raise AttestationError(f"did not play session {session_id}: {', '.join(missing)}")
+        chosen = set(wanted)
+        players = [p for p in players if p in chosen]
+    return facts, [*_records(session, facts, players, employer_field)]
+
+
+def _records(session: Session, facts: SessionFacts, players: list[str], employer_field: str):
+    for start in range(0, len(players), 500):
+        chunk = players[start : start + 500]
+        yield from _record_chunk(session, facts, chunk, employer_field)
+
+
+def _record_chunk(
+    session: Session, facts: SessionFacts, user_ids: list[str], employer_field: str
+) -> Iterator[LearnerRecord]:
+    training_id = facts.training_id
+    steps = session.execute(
+        select(TrainingModule.module_id, Module.name, TrainingModule.mandatory)
+        .join(Module, Module.id == TrainingModule.module_id)
+        .where(TrainingModule.training_id == training_id)
+        .order_by(TrainingModule.position, Module.name, Module.id)
+    ).all()
+    scored = set(
+        session.scalars(
+            select(Activity.module_id)
+            .where(Activity.module_id.in_([s[0] for s in steps]), Activity.max_score > 0)
+            .distinct()
+        )
+    )
+    people = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+    employers: dict[str, str] = {}
+    if employer_field:
+        employers = dict(
+            session.execute(
+                select(UserField.user_id, UserField.value).where(
+                    UserField.user_id.in_(user_ids), UserField.field == employer_field
+                )
+            ).all()
+        )
+    facts_by_user: dict[str, dict[str, tuple]] = defaultdict(dict)
+    f = SummaryModuleFact
+    for user_id, module_id, attempts, completed_at, score, passed in session.execute(
+        select(f.user_id, f.module_id, f.attempts, f.completed_at, f.module_score, f.passed).where(
+            f.user_id.in_(user_ids), f.training_id == training_id
+        )
+    ):
+        facts_by_user[user_id][module_id] = (attempts, completed_at, score, passed)
+    scores = dict(
+        session.execute(
+            select(SummaryPair.user_id, SummaryPair.score).where(
+                SummaryPair.user_id.in_(user_ids), SummaryPair.training_id == training_id
+            )
+        ).all()
+    )
+    connections: dict[str, list[ConnectionLine]] = defaultdict(list)
+    module_seconds: dict[tuple[str, str], float] = defaultdict(float)
+    for user_id, module_id, module_name, connected_at, disconnected_at in session.execute(
+        select(
+            Connection.user_id,
+            Connection.module_id,
+            Module.name,
+            Connection.connected_at,
+            Connection.disconnected_at,
+        )
+        .join(Module, Module.id == Connection.module_id)
+        .where(and_(Connection.session_id == facts.session_id, Connection.user_id.in_(user_ids)))
+        .order_by(Connection.user_id, Connection.connected_at, Module.name, Connection.disconnected_at)
+    ):
+        line = ConnectionLine(module_name or module_id, connected_at, disconnected_at)
+        connections[user_id].append(line)
+        module_seconds[(user_id, module_id)] += line.seconds
+    for user_id in user_ids:
+        user = people[user_id]
+        modules = []
+        for module_id, name, mandatory in steps:
+            attempts, completed_at, score, passed = facts_by_user[user_id].get(
+                module_id, (0, None, None, False)
+            )
+            modules.append(
+                ModuleLine(
+                    module_id=module_id,
+                    name=name or module_id,
+                    kind="assessment" if module_id in scored else "course",
+                    mandatory=bool(mandatory),
+                    status=module_status(completed_at, passed, attempts),
+                    score=score if completed_at is not None else None,
+                    seconds=module_seconds.get((user_id, module_id), 0.0),
+                )
+            )
+        yield LearnerRecord(
+            user_id=user_id,
+            first_name=user.first_name or "",
+            last_name=user.last_name or "",
+            email=user.email or "",
+            employer=employers.get(user_id) or "",
+            modules=tuple(modules),
+            connections=tuple(connections[user_id]),
+            training_score=scores.get(user_id),
+        )
+
+
+# -- wording -------------------------------------------------------------------------------
+
+WORDS = {
+    "fr": {
+        "attestation_title": "ATTESTATION D'ASSIDUITÉ",
+        "attestation_subtitle": "Relevé des connexions de la session de formation",
+        "certificate_title": "CERTIFICAT DE RÉALISATION",
+        "learner": "Apprenant(e)",
+        "email": "E-mail",
+        "employer": "Entreprise",
+        "training": "Formation",
+        "session": "Session",
+        "session_dates": "Dates de la session",
+        "declared_duration": "Durée déclarée des sessions de formation",
+        "modules_heading": "Cours et évaluations",
+        "modules_columns": ("Cours ou évaluation", "Type", "Statut", "Score", "Temps passé dans la session"),
+        "log_heading": "Historique des connexions dans la session",
+        "log_columns": ("Cours", "Connexion", "Déconnexion", "Temps passé"),
+        "log_note": "Heures locales ({zone}). Temps passé au format JJ:HH:MM.",
+        "total_time": "Temps total passé dans la session",
+        "training_score": "Score de la formation",
+        "no_score": "– (aucun module obligatoire)",
+        "course": "Cours",
+        "assessment": "Évaluation",
+        "statuses": {
+            "passed": "Réussi",
+            "failed": "Échoué",
+            "in progress": "En cours",
+            "not started": "Non commencé",
+        },
+        "legal_representative": "Représentant légal",
+        "nda": "Déclaration d'activité n°",
+        "siret": "SIRET",
+        "signed": "Fait à {place}, le {date}",
+        "stamp": "Cachet et signature",
+        "for_org": "Pour {org}, {name}, représentant légal",
+        "page": "Page {n} / {nb}",
+        "from_to": "du {start} au {end}",
+        "no_dates": "dates non renseignées",
+        "running_head": "{title} · {name} · session {session}",
+    },
+    "en": {
+        "attestation_title": "CERTIFICATE OF ATTENDANCE",
+        "attestation_subtitle": "Connection record of the training session",
+        "certificate_title": "CERTIFICATE OF COMPLETION",
+        "learner": "Learner",
+        "email": "Email",
+        "employer": "Employer",
+        "training": "Training",
+        "session": "Session",
+        "session_dates": "Session dates",
+        "declared_duration": "Declared duration of the training sessions",
+        "modules_heading": "Courses and assessments",
+        "modules_columns": ("Course or assessment", "Type", "Status", "Score", "Time spent in the session"),
+        "log_heading": "Connection log in the session",
+        "log_columns": ("Course", "Connected", "Disconnected", "Time spent"),
+        "log_note": "Local times ({zone}). Time spent as DD:HH:MM.",
+        "total_time": "Total time spent in the session",
+        "training_score": "Training score",
+        "no_score": "– (no mandatory module)",
+        "course": "Course",
+        "assessment": "Assessment",
+        "statuses": {
+            "passed": "Passed",
+            "failed": "Failed",
+            "in progress": "In progress",
+            "not started": "Not started",
+        },
+        "legal_representative": "Legal representative",
+        "nda": "Training provider declaration no.",
+        "siret": "SIRET",
+        "signed": "Signed at {place} on {date}",
+        "stamp": "Stamp and signature",
+        "for_org": "For {org}, {name}, legal representative",
+        "page": "Page {n} / {nb}",
+        "from_to": "from {start} to {end}",
+        "no_dates": "dates not given",
+        "running_head": "{title} · {name} · session {session}",
+    },
+}
+
+# The Ministry of Labour's model, in its order (SPEC §7). English: a faithful translation.
+NATURE_LABELS = {
+    "fr": {
+        "formation": "action de formation",
+        "bilan": "bilan de compétences",
+        "vae": "action de VAE",
+        "apprentissage": "action de formation par apprentissage",
+    },
+    "en": {
+        "formation": "training action",
+        "bilan": "skills assessment",
+        "vae": "accreditation of prior experience (VAE)",
+        "apprentissage": "apprenticeship training action",
+    },
+}
+CERTIFICATE_TEXT = {
+    "fr": {
+        "undersigned": (
+            "Je soussigné(e) {representative}, représentant légal du dispensateur de l'action "
+            "concourant au développement des compétences {organisation},"
+        ),
+        "certifies": "atteste que :",
+        "learner": "{learner}, salarié(e) de l'entreprise {employer},",
+        "followed": "a suivi l'action {training}",
+        "nature": "Nature de l'action concourant au développement des compétences :",
+        "dates": "qui s'est déroulée du {start} au {end}",
+        "duration": "pour une durée réalisée de {duration}",
+        "commitment": (
+            "Sans préjudice des délais imposés par les règles fiscales, comptables ou commerciales, "
+            "je m'engage à conserver l'ensemble des pièces justificatives qui ont permis d'établir le "
+            "présent certificat pendant une durée de 3 ans à compter de la fin de l'année du dernier "
+            "paiement. En cas de cofinancement des fonds européens, la durée de conservation est "
+            "étendue conformément aux obligations conventionnelles spécifiques."
+        ),
+        "signed": "Fait à {place}, le {date}",
+        "stamp": "Cachet et signature du responsable du dispensateur de l'action",
+    },
+    "en": {
+        "undersigned": (
+            "I, the undersigned {representative}, legal representative of the provider of the "
+            "skills development action {organisation},"
+        ),
+        "certifies": "certify that:",
+        "learner": "{learner}, employee of the company {employer},",
+        "followed": "attended the action {training}",
+        "nature": "Nature of the skills development action:",
+        "dates": "which took place from {start} to {end}",
+        "duration": "for a completed duration of {duration}",
+        "commitment": (
+            "Without prejudice to the periods imposed by tax, accounting or commercial rules, I "
+            "undertake to keep all the supporting documents used to draw up this certificate for "
+            "3 years from the end of the year of the last payment. In the event of co-financing by "
+            "European funds, the retention period is extended in accordance with the specific "
+            "contractual obligations."
+        ),
+        "signed": "Signed at {place} on {date}",
+        "stamp": "Stamp and signature of the head of the provider",
+    },
+}
+
+
+def _score_text(score: float | None, language: str) -> str:
+    if score is None:
+        return "–"
+    text = f"{score + 1e-9:.1f}"
+    return (text.replace(".", ",") if language == "fr" else text) + " %"
+
+
+def _local_day(moment: datetime | None, tz: tzinfo) -> str:
+    if moment is None:
+        return ""
+    return f"{moment.replace(tzinfo=UTC).astimezone(tz):%d/%m/%Y}"
+
+
+def session_period(facts: SessionFacts, learner: LearnerRecord, tz: tzinfo) -> tuple[str, str]:
+    """(start, end) as DD/MM/YYYY: the session's dates, else the learner's first and last
+    connection in it (each end separately)."""
+    first = min((c.connected_at for c in learner.connections), default=None)
+    last = max((c.disconnected_at for c in learner.connections), default=None)
+    start = facts.starts_at or first
+    end = facts.ends_at or last
+    return _local_day(start, tz), _local_day(end, tz)
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """The options with their images loaded: what every document of one run prints."""
+
+    options: AttestationOptions
+    logo: bytes | None
+    stamp: bytes | None
+    signed_on: date
+    tz: tzinfo
+
+    @property
+    def words(self) -> dict:
+        return WORDS[self.options.language]
+
+
+def load_issuer(
+    session: Session, options: AttestationOptions, tz: tzinfo, signed_on: date | None = None
+) -> Issuer:
+    """Check the options and load their images; AttestationError saying what is wrong."""
+    options.check()
+    return Issuer(
+        options=options,
+        logo=load_image(session, options.logo, "logo"),
+        stamp=load_image(session, options.stamp, "stamp and signature"),
+        signed_on=signed_on or datetime.now(tz).date(),
+        tz=tz,
+    )
+
+
+@lru_cache(maxsize=4)
+def _subset_characters() -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    with TTFont(FONT_DIR / FONT_FILES[""], lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+@lru_cache(maxsize=8)
+def _image_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+_PARSED_FONTS: dict[tuple[str, str, Path], tuple[TTFFont, bytes]] = {}
+
+
+def _add_parsed_font(pdf: FPDF, family: str, style: str, path: Path) -> None:
+    """pdf.add_font(family, style, path), reading the font file once per process.
+
+    fpdf2 parses the TTF for every document (most of a small document's time). The parsed
+    font is kept and copied the way fpdf2 copies fonts itself (TTFFont.__deepcopy__: widths,
+    glyph ids and a fresh subset map), with a fresh fontTools font read lazily from the kept
+    bytes, because writing the PDF subsets that font in place. The result is byte for byte the
+    PDF add_font makes (tests/unit/test_attestations.py checks it)."""
+    key = (family, style, path)
+    parsed = _PARSED_FONTS.get(key)
+    if parsed is None:
+        scratch = FPDF()
+        scratch.add_font(family, style, str(path))
+        parsed = _PARSED_FONTS[key] = (scratch.fonts[f"{family.lower()}{style}"], path.read_bytes())
+    template, data = parsed
+    font = copy.deepcopy(template)
+    font.i = len(pdf.fonts) + 1
+    font.ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+    pdf.fonts[f"{family.lower()}{style}"] = font
+
+
+class _Document(FPDF):
+    """A4 portrait with the footer text and "Page X / Y" on every page, and a running head
+    from the second page on."""
+
+    def __init__(self, issuer: Issuer, title: str, running_head: str, texts: Iterable[str]):
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self.issuer = issuer
+        self.running_head = running_head
+        for style, name in FONT_FILES.items():
+            _add_parsed_font(self, FONT, style, FONT_DIR / name)
+        needed = {ord(ch) for text in texts for ch in text if ch >= " "}
+        if needed - _subset_characters():
+            for style, name in FULL_FONT_FILES.items():
+                self.add_font(FALLBACK_FONT, style, str(FONT_DIR / name))
+            self.set_fallback_fonts([FALLBACK_FONT])
+        self.set_margins(18, 16, 18)
+        self.set_auto_page_break(True, margin=24)
+        self.set_creation_date(datetime.combine(issuer.signed_on, time(12), tzinfo=issuer.tz).astimezone(UTC))
+        self.set_title(title)
+        self.set_author(issuer.options.org_name)
+        self.set_creator("Learnstats")
+        self.set_lang("fr-FR" if issuer.options.language == "fr" else "en-GB")
+        self.set_text_color(*INK)
+        self.set_draw_color(*RULE)
+
+    def header(self):
+        if self.page_no() > 1:
+            self.set_font(FONT, "", 7.5)
+            self.set_text_color(*MUTED)
+            self.cell(0, 4, self.running_head, align="L", new_x="LMARGIN", new_y="NEXT")
+            self.set_draw_color(*RULE)
+            self.line(self.l_margin, self.get_y() + 1, self.w - self.r_margin, self.get_y() + 1)
+            self.ln(5)
+            self.set_text_color(*INK)
+
+    def footer(self):
+        self.set_y(-17)
+        self.set_draw_color(*RULE)
+        self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
+        self.ln(1.5)
+        self.set_font(FONT, "", 7.5)
+        self.set_text_color(*MUTED)
+        page = self.issuer.words["page"].format(n=self.page_no(), nb="{nb}")
+        footer = self.issuer.options.footer
+        width = self.w - self.l_margin - self.r_margin
+        if footer:
+            self.multi_cell(
+                width - 24, 3.4, footer, align="L", new_x="RIGHT", new_y="TOP", max_line_height=3.4
+            )
+            self.set_xy(self.w - self.r_margin - 24, self.get_y())
+        self.cell(24 if footer else width, 3.4, page, align="R")
+        self.set_text_color(*INK)
+
+
+def _image(pdf: FPDF, data: bytes, x: float, y: float, max_w: float, max_h: float, align: str = "L") -> float:
+    """Draw an image inside a max_w × max_h box, proportions kept; its height."""
+    width, height = _image_size(data)
+    scale = min(max_w / width, max_h / height)
+    w, h = width * scale, height * scale
+    left = {"L": x, "C": x + (max_w - w) / 2, "R": x + max_w - w}[align]
+    pdf.image(io.BytesIO(data), x=left, y=y, w=w, h=h)
+    return h
+
+
+def _letterhead(pdf: _Document) -> None:
+    """Logo on the left, the organisation's block on the right."""
+    issuer, o = pdf.issuer, pdf.issuer.options
+    words = issuer.words
+    top = pdf.t_margin
+    logo_h = _image(pdf, issuer.logo, pdf.l_margin, top, 48, 24) if issuer.logo else 0.0
+    block_x = pdf.l_margin + 60
+    block_w = pdf.w - pdf.r_margin - block_x
+    pdf.set_xy(block_x, top)
+    pdf.set_font(FONT, "B", 11.5)
+    pdf.multi_cell(block_w, 5.4, o.org_name, align="R", new_x="LEFT", new_y="NEXT")
+    pdf.set_font(FONT, "", 8.5)
+    pdf.set_text_color(*MUTED)
+    lines = [line.strip() for line in o.address.splitlines() if line.strip()]
+    lines.append(
+        f"{words['legal_representative']} : {o.legal_representative}"
+        if o.language == "fr"
+        else f"{words['legal_representative']}: {o.legal_representative}"
+    )
+    if o.nda:
+        lines.append(f"{words['nda']} {o.nda}")
+    if o.siret:
+        siret = f"{o.siret[:3]} {o.siret[3:6]} {o.siret[6:9]} {o.siret[9:]}"
+        lines.append(f"{words['siret']} : {siret}" if o.language == "fr" else f"{words['siret']}: {siret}")
+    for line in lines:
+        pdf.set_x(block_x)
+        pdf.multi_cell(block_w, 4.2, line, align="R", new_x="LEFT", new_y="NEXT")
+    pdf.set_text_color(*INK)
+    pdf.set_y(max(pdf.get_y(), top + logo_h) + 7)
+
+
+def _title(pdf: _Document, title: str, subtitle: str = "") -> None:
+    pdf.set_font(FONT, "B", 16)
+    pdf.cell(0, 9, title, align="C", new_x="LMARGIN", new_y="NEXT")
+    if subtitle:
+        pdf.set_font(FONT, "", 9)
+        pdf.set_text_color(*MUTED)
+        pdf.cell(0, 5, subtitle, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(*INK)
+    pdf.ln(5)
+
+
+def _facts_table(pdf: _Document, rows: list[tuple[str, str]]) -> None:
+    """Label / value lines, labels in a fixed column."""
+    label_w = 72
+    value_w = pdf.w - pdf.l_margin - pdf.r_margin - label_w
+    colon = " :" if pdf.issuer.options.language == "fr" else ":"
+    for label, value in rows:
+        y = pdf.get_y()
+        pdf.set_font(FONT, "", 9)
+        pdf.set_text_color(*MUTED)
+        pdf.multi_cell(label_w - 3, 5, label + colon, align="L", new_x="LMARGIN", new_y="NEXT")
+        bottom = pdf.get_y()
+        pdf.set_text_color(*INK)
+        pdf.set_font(FONT, "B", 9.5)
+        pdf.set_xy(pdf.l_margin + label_w, y)
+        pdf.multi_cell(value_w, 5, value, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_y(max(pdf.get_y(), bottom))
+    pdf.ln(3)
+
+
+def _heading(pdf: _Document, text: str, keep: float = 22) -> None:
+    if pdf.will_page_break(keep):
+        pdf.add_page()
+    pdf.set_font(FONT, "B", 11)
+    pdf.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+
+
+def _table(pdf: _Document, headings: tuple[str, ...], rows: list[tuple[str, ...]], widths, align) -> None:
+    pdf.set_font(FONT, "", 8.5)
+    with pdf.table(
+        col_widths=widths,
+        text_align=align,
+        line_height=4.6,
+        padding=(1.2, 1.6),
+        borders_layout="HORIZONTAL_LINES",
+        headings_style=FontFace(family=FONT, emphasis="BOLD", fill_color=HEAD_FILL, size_pt=8.5),
+        cell_fill_color=ROW_FILL,
+        cell_fill_mode="ROWS",
+        repeat_headings=1,
+        width=pdf.w - pdf.l_margin - pdf.r_margin,
+    ) as table:
+        table.row(headings)
+        for row in rows:
+            table.row(row)
+    pdf.ln(4)
+
+
+def _signature(pdf: _Document, left_lines: list[str], caption: str) -> None:
+    """Place and date on the left, the stamp-and-signature box on the right, kept together."""
+    issuer = pdf.issuer
+    needed = 48
+    if pdf.will_page_break(needed):
+        pdf.add_page()
+    pdf.ln(2)
+    top = pdf.get_y()
+    half = (pdf.w - pdf.l_margin - pdf.r_margin) / 2
+    pdf.set_font(FONT, "", 10)
+    for line in left_lines:
+        pdf.multi_cell(half - 6, 5.5, line, align="L", new_x="LMARGIN", new_y="NEXT")
+    box_x = pdf.l_margin + half + 6
+    box_w = half - 6
+    pdf.set_xy(box_x, top)
+    pdf.set_font(FONT, "", 8.5)
+    pdf.set_text_color(*MUTED)
+    pdf.multi_cell(box_w, 4.2, caption, align="C", new_x="LEFT", new_y="NEXT")
+    pdf.set_text_color(*INK)
+    image_top = pdf.get_y() + 1.5
+    if issuer.stamp:
+        _image(pdf, issuer.stamp, box_x + 4, image_top, box_w - 8, 32, align="C")
+    pdf.set_y(max(pdf.get_y(), image_top + 34))
+
+
+def _signed_text(issuer: Issuer, template: str) -> str:
+    return template.format(place=issuer.options.place, date=f"{issuer.signed_on:%d/%m/%Y}")
+
+
+def _texts_of(issuer: Issuer, facts: SessionFacts, learner: LearnerRecord) -> list[str]:
+    o = issuer.options
+    return [
+        o.org_name, o.address, o.legal_representative, o.place, o.footer, o.nda,
+        facts.session_name, facts.training_name, facts.session_id,
+        learner.first_name, learner.last_name, learner.email, learner.employer,
+        *(m.name for m in learner.modules), *(c.course for c in learner.connections),
+    ]  # fmt: skip
+
+
+def render_attestation(issuer: Issuer, facts: SessionFacts, learner: LearnerRecord) -> bytes:
+    """The attestation d'assiduité of one learner in one session (SPEC §7), as PDF bytes."""
+    words = issuer.words
+    language = issuer.options.language
+    tz = issuer.tz
+    pdf = _Document(
+        issuer,
+        f"{words['attestation_title'].capitalize()} · {learner.full_name}",
+        words["running_head"].format(
+            title=words["attestation_title"].capitalize(), name=learner.full_name, session=facts.session_id
+        ),
+        [*_texts_of(issuer, facts, learner), *WORDS[language]["statuses"].values()],
+    )
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    _letterhead(pdf)
+    _title(pdf, words["attestation_title"], words["attestation_subtitle"])
+    start, end = session_period(facts, learner, tz)
+    if facts.starts_at or facts.ends_at:
+        dates = words["from_to"].format(start=start or "–", end=end or "–")
+    else:
+        dates = words["no_dates"]
+    rows = [
+        (words["learner"], learner.full_name),
+        (words["email"], learner.email or "–"),
+    ]
+    if issuer.options.employer_field:
+        rows.append((words["employer"], learner.employer or "–"))
+    rows += [
+        (words["training"], facts.training_name),
+        (words["session"], f"{facts.session_name} ({facts.session_id})"),
+        (words["session_dates"], dates),
+        (words["declared_duration"], _hours_text(issuer.options.duration_hours)),
+    ]
+    _facts_table(pdf, rows)
+
+    _heading(pdf, words["modules_heading"])
+    module_rows = [
+        (
+            m.name,
+            words[m.kind],
+            words["statuses"].get(m.status, m.status),
+            _score_text(m.score, language),
+            hours_minutes(m.seconds),
+        )
+        for m in learner.modules
+    ]
+    _table(
+        pdf,
+        words["modules_columns"],
+        module_rows,
+        (66, 23, 29, 19, 37),
+        ("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT"),
+    )
+
+    _heading(pdf, words["log_heading"], keep=30)
+    pdf.set_font(FONT, "", 7.5)
+    pdf.set_text_color(*MUTED)
+    pdf.cell(0, 4, words["log_note"].format(zone=getattr(tz, "key", str(tz))), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(*INK)
+    pdf.ln(1)
+    log_rows = [
+        (
+            c.course,
+            format_local(c.connected_at, tz),
+            format_local(c.disconnected_at, tz),
+            format_duration(c.disconnected_at - c.connected_at),
+        )
+        for c in learner.connections
+    ]
+    _table(pdf, words["log_columns"], log_rows, (74, 35, 35, 30), ("LEFT", "LEFT", "LEFT", "RIGHT"))
+
+    if pdf.will_page_break(16):
+        pdf.add_page()
+    _facts_table(
+        pdf,
+        [
+            (words["total_time"], hours_minutes(learner.total_seconds)),
+            (
+                words["training_score"],
+                _score_text(learner.training_score, language)
+                if learner.training_score is not None
+                else words["no_score"],
+            ),
+        ],
+    )
+    o = issuer.options
+    _signature(
+        pdf,
+        [
+            _signed_text(issuer, words["signed"]),
+            "",
+            words["for_org"].format(org=o.org_name, name=o.legal_representative),
+        ],
+        words["stamp"],
+    )
+    return bytes(pdf.output())
+
+
+def _hours_text(hours: float | None) -> str:
+    return format_hours(hours) if hours is not None else "–"
+
+
+def render_certificate(issuer: Issuer, facts: SessionFacts, learner: LearnerRecord) -> bytes:
+    """The certificat de réalisation of one learner (SPEC §7, the Ministry's model), PDF bytes."""
+    o = issuer.options
+    language = o.language
+    text = CERTIFICATE_TEXT[language]
+    words = issuer.words
+    pdf = _Document(
+        issuer,
+        f"{words['certificate_title'].capitalize()} · {learner.full_name}",
+        words["running_head"].format(
+            title=words["certificate_title"].capitalize(), name=learner.full_name, session=facts.session_id
+        ),
+        [*_texts_of(issuer, facts, learner), *NATURE_LABELS[language].values()],
+    )
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    _letterhead(pdf)
+    _title(pdf, words["certificate_title"])
+    start, end = session_period(facts, learner, issuer.tz)
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    def paragraph(
+        value: str, style: str = "", size: float = 10.5, gap: float = 3.0, indent: float = 0
+    ) -> None:
+        pdf.set_font(FONT, style, size)
+        pdf.set_x(pdf.l_margin + indent)
+        pdf.multi_cell(width - indent, 5.6, value, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(gap)
+
+    paragraph(text["undersigned"].format(representative=o.legal_representative, organisation=o.org_name))
+    paragraph(text["certifies"])
+    paragraph(
+        text["learner"].format(learner=learner.full_name, employer=learner.employer or EMPTY_LINE), indent=8
+    )
+    paragraph(text["followed"].format(training=facts.training_name), indent=8, gap=5)
+    paragraph(text["nature"], gap=1.5)
+    for nature, label in NATURE_LABELS[language].items():
+        paragraph(f"{TICK if nature == o.nature else BOX}  {label}", indent=8, gap=0.6)
+    pdf.ln(4)
+    paragraph(text["dates"].format(start=start or "…", end=end or "…"))
+    paragraph(text["duration"].format(duration=hours_minutes(learner.total_seconds)), gap=6)
+    paragraph(text["commitment"], size=9, gap=8)
+    _signature(pdf, [_signed_text(issuer, text["signed"])], text["stamp"])
+    return bytes(pdf.output())
+
+
+RENDERERS: dict[str, Callable[[Issuer, SessionFacts, LearnerRecord], bytes]] = {
+    "attestation": render_attestation,
+    "certificate": render_certificate,
+}
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+_ASCII_LETTERS = str.maketrans(
+    {"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th",
+     "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ı": "i"}
+)  # fmt: skip
+
+
+def _safe(text: str) -> str:
+    """ASCII letters, digits and dashes: "Élodie" -> "Elodie", "O'Neil Œ" -> "O-Neil-OE"."""
+    text = text.translate(_ASCII_LETTERS)
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]+", "-", ascii_text).strip("-")[:60]
+
+
+def document_name(kind: str, learner: LearnerRecord, session_id: str) -> str:
+    """attestation_Marchand_Elodie_S1.pdf, certificat_Marchand_Elodie_S1.pdf."""
+    parts = [KIND_FILE_PREFIX[kind], _safe(learner.last_name), _safe(learner.first_name), _safe(session_id)]
+    if not _safe(learner.last_name) and not _safe(learner.first_name):
+        parts[1:3] = [_safe(learner.email.split("@")[0]) or _safe(learner.user_id) or "learner"]
+    return "_".join(p for p in parts if p) + ".pdf"
+
+
+def session_documents(
+    session: Session,
+    scope: Scope,
+    session_id: str,
+    options: AttestationOptions,
+    tz: tzinfo,
+    signed_on: date | None = None,
+    user_ids: Iterable[str] | None = None,
+    kinds: Iterable[str] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[str, bytes]]:
+    """(entry name, PDF bytes) of every document, learner by learner. Everything is checked
+    before the first document is made (scope, options, images, players)."""
+    issuer = load_issuer(session, options, tz, signed_on)
+    facts, learners = gather(session, scope, session_id, options.employer_field, user_ids)
+    kinds = tuple(kinds or options.documents)
+    total = len(learners) * len(kinds)
+    return _documents(issuer, facts, learners, kinds, total, on_progress)
+
+
+def _documents(issuer, facts, learners, kinds, total, on_progress) -> Iterator[tuple[str, bytes]]:
+    used: set[str] = set()
+    done = 0
+    for learner in learners:
+        for kind in kinds:
+            name = document_name(kind, learner, facts.session_id)
+            if name in used:  # two learners with the same name: tell them apart by id
+                name = name[:-4] + f"_{_safe(learner.user_id)}.pdf"
+            used.add(name)
+            yield name, RENDERERS[kind](issuer, facts, learner)
+            done += 1
+            if on_progress is not None:
+                on_progress(done, total)
+
+
+def write_session_zip(
+    session: Session,
+    scope: Scope,
+    session_id: str,
+    options: AttestationOptions,
+    tz: tzinfo,
+    target: str | os.PathLike[str],
+    signed_on: date | None = None,
+    user_ids: Iterable[str] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Write every document into a ZIP at target, complete or absent; the number of documents."""
+    documents = session_documents(
+        session, scope, session_id, options, tz, signed_on, user_ids, on_progress=on_progress
+    )
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    count = 0
+    day = signed_on or datetime.now(tz).date()
+    stamp = (day.year, day.month, day.day, 12, 0, 0)
+    try:
+        with os.fdopen(handle, "wb") as file, zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in documents:
+                info = zipfile.ZipInfo(name, date_time=stamp)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, data)
+                count += 1
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def zip_bytes(*args, **kwargs) -> bytes:
+    """write_session_zip into memory (tests, small sessions)."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "documents.zip"
+        write_session_zip(*args, target=path, **kwargs)
+        return path.read_bytes()
+
+
+__all__ = [
+    "ConnectionLine",
+    "Issuer",
+    "LearnerRecord",
+    "ModuleLine",
+    "SessionFacts",
+    "can_make_documents",
+    "document_name",
+    "gather",
+    "load_issuer",
+    "render_attestation",
+    "render_certificate",
+    "require_session",
+    "session_documents",
+    "session_period",
+    "session_players",
+    "write_session_zip",
+    "zip_bytes",
+]
