@@ -1,4 +1,4 @@
-"""Command line for exports: export-results, export-opco-logs (more register here as they land)."""
+"""Command line for exports: export-results, export-opco-logs, export-attestations."""
 
 from __future__ import annotations
 
@@ -124,6 +124,106 @@ def export_opco_logs_command(
     click.echo(f"Wrote the OPCO logs to {out}.")
 
 
+@click.command("export-attestations")
+@click.option("--session", "session_id", required=True, metavar="ID", help="Program session id.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="FILE.zip")
+@click.option(
+    "--kind",
+    type=click.Choice(["attestation", "certificate", "both"]),
+    help="Which documents (default: the saved choice, else both).",
+)
+@click.option("--org-name", help="Training organisation's name.")
+@click.option("--address", help="Its address (use \\n for a new line).")
+@click.option("--legal-representative", help="Its legal representative.")
+@click.option("--nda", help="Declaration number (NDA), optional.")
+@click.option("--siret", help="SIRET (14 digits), optional.")
+@click.option("--place", help="Place of signature.")
+@click.option("--duration-hours", help="Declared duration of the training sessions, in hours (> 0).")
+@click.option(
+    "--logo", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PNG or JPEG, 2 MB at most."
+)
+@click.option(
+    "--stamp", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Stamp and signature image."
+)
+@click.option("--footer", help="Footer text.")
+@click.option("--employer-field", help="User custom field holding the learner's employer.")
+@click.option(
+    "--nature", type=click.Choice(["formation", "bilan", "vae", "apprentissage"]), help="For the certificat."
+)
+@click.option("--language", type=click.Choice(["fr", "en"]), help="Default: the saved choice, else fr.")
+@click.option(
+    "--signed-on", metavar="YYYY-MM-DD", help="Date of signature (default: today, platform time zone)."
+)
+@click.option("--save-defaults", is_flag=True, help="Keep these values as the platform's defaults.")
+def export_attestations_command(
+    session_id: str,
+    out: Path,
+    kind: str | None,
+    org_name: str | None,
+    address: str | None,
+    legal_representative: str | None,
+    nda: str | None,
+    siret: str | None,
+    place: str | None,
+    duration_hours: str | None,
+    logo: Path | None,
+    stamp: Path | None,
+    footer: str | None,
+    employer_field: str | None,
+    nature: str | None,
+    language: str | None,
+    signed_on: str | None,
+    save_defaults: bool,
+) -> None:
+    """Write a session's OPCO attestations and certificats de réalisation (SPEC §7) as a ZIP,
+    with the values saved from the session page unless given here."""
+    from exports.attestation_options import (
+        AttestationError,
+        AttestationOptions,
+        load_defaults,
+        store_image,
+    )
+    from exports.attestation_options import save_defaults as keep_defaults
+    from exports.attestations import write_session_zip
+
+    db = migrated_db()
+    tz = current_app.config["LEARNSTATS"].tz
+    try:
+        day = parse_date("--signed-on", signed_on)
+        if not out.parent.is_dir():
+            raise _UsageError(f"--out: folder {str(out.parent)!r} does not exist")
+        with db.session() as s:
+            given = {
+                "org_name": org_name,
+                "address": address.replace("\\n", "\n") if address is not None else None,
+                "legal_representative": legal_representative,
+                "nda": nda,
+                "siret": siret,
+                "place": place,
+                "duration_hours": duration_hours,
+                "footer": footer,
+                "employer_field": employer_field,
+                "nature": nature,
+                "language": language,
+                "kind": kind,
+            }
+            for name, path in (("logo", logo), ("stamp", stamp)):
+                if path is not None:
+                    given[name] = store_image(s, path.read_bytes(), f"--{name} {path}")
+            saved = load_defaults(s).to_dict()
+            saved.update({k: v for k, v in given.items() if v is not None})
+            options = AttestationOptions.from_dict(saved).check()
+            count = write_session_zip(s, global_scope(), session_id, options, tz, out, signed_on=day)
+            if save_defaults:
+                keep_defaults(s, options)
+            s.commit()
+    except (_UsageError, BadOpcoRequest, AttestationError, Forbidden) as error:
+        click.echo(f"export-attestations: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"Wrote {count} document(s) of session {session_id} to {out}.")
+
+
 def register(server: Flask) -> None:
     server.cli.add_command(export_results_command)
     server.cli.add_command(export_opco_logs_command)
+    server.cli.add_command(export_attestations_command)
