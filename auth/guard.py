@@ -9,6 +9,8 @@ each page layout and callback checks the scope again with current_scope().
 from __future__ import annotations
 
 import secrets
+import time
+from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from flask import (
@@ -23,8 +25,11 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_login import LoginManager, current_user, login_user, logout_user
+from sqlalchemy.exc import SQLAlchemyError
 
+from auth.limits import init_app as init_limits
+from auth.limits import signin_limits
 from auth.roles import load_scope
 from auth.users import authenticate, end_sessions, load_signed_in, to_signed_in
 from data.db import get_db
@@ -106,23 +111,36 @@ def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(_safe_next(request.args.get("next")))
     message, level, email, status = "", "info", "", 200
+    headers: dict[str, str] = {}
     if request.args.get("signed_out"):
         message = "You have been signed out."
+    elif request.args.get("expired"):
+        minutes = current_app.config["LEARNSTATS"].idle_timeout_minutes
+        message = f"Your session ended after {_duration(minutes)} without activity. Please sign in again."
     if request.method == "POST":
         email = request.form.get("email", "").strip()
         password = request.form.get("password", "")
         sent = request.form.get("csrf_token", "").encode()  # bytes: a non-ASCII str would raise
+        limits = signin_limits()
+        refusal = None
         if not secrets.compare_digest(sent, _csrf_token().encode()):
             message, level, status = "Your sign-in form expired; please try again.", "warning", 400
+        elif (refusal := limits.refusal(email)) is not None:
+            message, level, status = refusal.message, "danger", 429
+            headers["Retry-After"] = str(refusal.retry_after)
         else:
             with get_db().session() as s:
                 user = authenticate(s, email, password)
                 signed_in = to_signed_in(user) if user else None
             if signed_in is None:
+                limits.failed(email)
                 message, level, status = "Wrong email or password.", "danger", 401
             else:
-                session.pop("csrf_token", None)
+                limits.succeeded(email)
+                session.clear()  # a new session: nothing from before signing in is carried over
+                session.permanent = True
                 login_user(signed_in)
+                session[LAST_SEEN] = int(time.time())
                 return redirect(_safe_next(request.args.get("next")))
     query = urlencode({"next": request.args["next"]}) if request.args.get("next") else ""
     html = render_template_string(
@@ -133,26 +151,133 @@ def login():
         csrf_token=_csrf_token(),
         query=query,
     )
-    return html, status
+    return html, status, headers
 
 
-@login_required
+def _duration(minutes: int) -> str:
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours > 1 else ''}"
+    return f"{minutes} minute{'s' if minutes > 1 else ''}"
+
+
+SIGN_OUT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign out · Learnstats</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="/_favicon.ico">
+<link rel="stylesheet" href="/assets/bootstrap.min.css">
+<link rel="stylesheet" href="/assets/learnstats.css"></head>
+<body class="ls-signin-body">
+<main class="ls-signin card shadow-sm">
+  <div class="card-body p-4">
+    <h1 class="h4 mb-1">Learnstats</h1>
+    {% if message %}<div class="alert alert-{{ level }}" role="alert" id="signout-message">{{ message }}</div>{% endif %}
+    {% if form %}
+    <p class="mb-4">Sign out of Learnstats{% if name %}, {{ name }}{% endif %}?</p>
+    <form method="post" action="/logout" id="signout-form">
+      <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+      <button class="btn btn-primary w-100" type="submit" id="signout-submit">Sign out</button>
+    </form>
+    <a class="btn btn-link w-100 mt-2" href="/" id="signout-cancel">Stay signed in</a>
+    {% else %}
+    <a class="btn btn-primary w-100" href="/login" id="signout-signin">Sign in again</a>
+    {% endif %}
+  </div>
+</main></body></html>"""
+
+# How long signing out may wait for a locked database before giving up (seconds).
+SIGN_OUT_DB_TIMEOUT = 2.0
+
+
 def logout():
-    with get_db().session() as s:
-        end_sessions(s, current_user.id)
+    """GET: a confirmation page with a sign-out button. POST (with the CSRF token): the session
+    is cleared first, then every other session of the user is ended in the database; when the
+    database cannot be written the user is signed out all the same and told so."""
+    if request.method == "GET":
+        if not current_user.is_authenticated:
+            return redirect("/login?signed_out=1")
+        return _sign_out_page(form=True)
+    sent = request.form.get("csrf_token", "").encode()
+    expected = session.get("csrf_token", "")
+    if not current_user.is_authenticated:
+        session.clear()
+        return redirect("/login?signed_out=1")
+    if not expected or not secrets.compare_digest(sent, expected.encode()):
+        return _sign_out_page(
+            form=True,
+            message="This sign-out form expired; press Sign out again.",
+            level="warning",
+            status=400,
+        )
+    user_id = current_user.id
     logout_user()
     session.clear()
+    try:
+        with get_db().session(lock_timeout=SIGN_OUT_DB_TIMEOUT) as s:
+            end_sessions(s, user_id)
+    except SQLAlchemyError:
+        current_app.logger.warning("sign-out of %s: other sessions not ended (database unavailable)", user_id)
+        return _sign_out_page(
+            form=False,
+            message=(
+                "You are signed out of this browser. Your sessions in other browsers could not be "
+                "ended because the database is not available right now; they end after "
+                f"{_duration(current_app.config['LEARNSTATS'].idle_timeout_minutes)} without activity."
+            ),
+            level="warning",
+            status=200,
+        )
     return redirect("/login?signed_out=1")
+
+
+def _sign_out_page(form: bool, message: str = "", level: str = "info", status: int = 200):
+    name = getattr(current_user, "display_name", "") if current_user.is_authenticated else ""
+    html = render_template_string(
+        SIGN_OUT_PAGE,
+        form=form,
+        message=message,
+        level=level,
+        name=name,
+        csrf_token=_csrf_token() if form else "",
+    )
+    return html, status, {"Cache-Control": "no-store"}
+
+
+LAST_SEEN = "last_seen"
+# last_seen is rewritten (and the cookie re-sent) at most this often, in seconds.
+LAST_SEEN_STEP = 60
+
+
+def _idle_expired() -> bool:
+    """True when the signed-in session has been idle too long (it is then ended); else the
+    session's last activity is brought up to date."""
+    now = int(time.time())
+    timeout = current_app.config["LEARNSTATS"].idle_timeout_minutes * 60
+    last = session.get(LAST_SEEN)
+    if not isinstance(last, int) or now - last > timeout:
+        logout_user()
+        session.clear()
+        return True
+    if now - last >= LAST_SEEN_STEP:
+        session[LAST_SEEN] = now
+    return False
 
 
 def _guard():
     path = request.path
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
         return None
+    expired = current_user.is_authenticated and _idle_expired()
     if not current_user.is_authenticated:
+        if path == "/logout":
+            return None  # signing out without a session says "signed out", never an error
         if path.startswith("/_dash-") or path.startswith("/download/") or request.method != "GET":
+            if expired:
+                return jsonify(error="your session ended after a time without activity; sign in again"), 401
             return jsonify(error="sign in first"), 401
         target = request.full_path if request.query_string else path
+        if expired:
+            return redirect(url_for("auth.login", next=target, expired=1))
         return redirect(url_for("auth.login", next=target))
     # A full page load (Dash's catch-all routes) of a page the user may not open answers 403,
     # of an address that is no page 404; the page drawn in the browser says why.
@@ -173,8 +298,11 @@ def _forbidden(_error):
 
 def init_app(server: Flask) -> None:
     login_manager.init_app(server)
+    init_limits(server)
+    minutes = server.config["LEARNSTATS"].idle_timeout_minutes
+    server.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=minutes)
     server.add_url_rule("/login", "auth.login", login, methods=["GET", "POST"])
-    server.add_url_rule("/logout", "auth.logout", logout)
+    server.add_url_rule("/logout", "auth.logout", logout, methods=["GET", "POST"])
     server.before_request(_guard)
     server.register_error_handler(Forbidden, _forbidden)
 

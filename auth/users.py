@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from flask_login import UserMixin
@@ -54,10 +55,27 @@ def set_password(session: Session, email: str, password: str) -> User:
     return user
 
 
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    """A hash of a random password, made the way real ones are: checking against it costs what
+    checking a real password costs."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password(secrets.token_hex(16))
+    return _DUMMY_HASH
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with that email and password, else None."""
+    """The active user with that email and password, else None.
+
+    Unknown, blocked and password-less accounts are checked against a dummy hash, so that they
+    take as long as a wrong password: the answer's timing does not tell which accounts exist.
+    """
     user = find_user_by_email(session, email)
     if user is None or not user.password_hash or user.status != "active":
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password):
         return None

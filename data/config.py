@@ -29,6 +29,17 @@ class Settings:
     # at redis_url) or "null" (off).
     cache: str = "simple"
     redis_url: str = ""
+    # Hardening (issue 10, docs/security.md). Failed sign-ins allowed per account and per
+    # client address before sign-in is refused for a while (Flask-Limiter; in memory, or in
+    # Redis at redis_url when it is set, shared by every worker).
+    signin_limit_account: str = "5 per 15 minutes"
+    signin_limit_address: str = "30 per 15 minutes"
+    # A signed-in session ends after this many minutes without a request.
+    idle_timeout_minutes: int = 480
+    # Cookies sent over HTTPS only; None: on in production mode (LEARNSTATS_ENV=production).
+    secure_cookies: bool = False
+    # Hosts that emailed links may name when base_url is not set.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]", "::1")
     extra: dict = field(default_factory=dict)
 
     @property
@@ -132,5 +143,74 @@ def load_settings(overrides: dict | None = None) -> Settings:
         cache=cache,
         redis_url=redis_url,
     )
+    _hardening(settings, overrides)
     settings.extra = overrides
     return settings
+
+
+_TRUE_WORDS = ("1", "true", "yes", "on")
+_FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _flag(name: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text in _TRUE_WORDS:
+        return True
+    if text in _FALSE_WORDS:
+        return False
+    raise SettingsError(f"{name}: {value!r} is not understood; use true or false")
+
+
+def _rate(name: str, value: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise SettingsError(
+            f"{name}: {value!r} is not a rate limit; e.g. '5 per 15 minutes' or '30/hour'"
+        ) from None
+    return value
+
+
+def _hardening(settings: Settings, overrides: dict) -> None:
+    """The sign-in limits, idle timeout, secure cookies and allowed hosts (issue 10)."""
+
+    def take(key: str, variable: str):
+        if key in overrides:
+            return overrides.pop(key)
+        return os.environ.get(variable)
+
+    account = take("signin_limit_account", "LEARNSTATS_SIGNIN_LIMIT_ACCOUNT")
+    if account:
+        settings.signin_limit_account = _rate("LEARNSTATS_SIGNIN_LIMIT_ACCOUNT", account)
+    address = take("signin_limit_address", "LEARNSTATS_SIGNIN_LIMIT_ADDRESS")
+    if address:
+        settings.signin_limit_address = _rate("LEARNSTATS_SIGNIN_LIMIT_ADDRESS", address)
+    idle = take("idle_timeout_minutes", "LEARNSTATS_IDLE_TIMEOUT_MINUTES")
+    if idle not in (None, ""):
+        text = str(idle).strip()
+        if not text.isdigit() or int(text) < 1:
+            raise SettingsError(
+                f"LEARNSTATS_IDLE_TIMEOUT_MINUTES: {idle!r} is not a whole number of minutes "
+                "of at least 1 (the default is 480, 8 hours)"
+            )
+        settings.idle_timeout_minutes = int(text)
+    # Production mode (LEARNSTATS_ENV=production: `make serve`) serves over HTTPS: cookies are
+    # Secure unless LEARNSTATS_SECURE_COOKIES=false says otherwise.
+    production = overrides.get("production")
+    if production is None:
+        production = getattr(settings, "production", None)
+    if production is None:
+        production = os.environ.get("LEARNSTATS_ENV", "").strip().lower() == "production"
+    secure = take("secure_cookies", "LEARNSTATS_SECURE_COOKIES")
+    if secure in (None, ""):
+        settings.secure_cookies = bool(production)
+    else:
+        settings.secure_cookies = (
+            secure if isinstance(secure, bool) else _flag("LEARNSTATS_SECURE_COOKIES", secure)
+        )
+    hosts = take("allowed_hosts", "LEARNSTATS_ALLOWED_HOSTS")
+    if hosts:
+        names = hosts if isinstance(hosts, (list, tuple)) else hosts.split(",")
+        settings.allowed_hosts = tuple(h.strip().lower() for h in names if h.strip())

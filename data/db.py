@@ -29,13 +29,20 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "checkin", _sqlite_default_timeout)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session that commits when the block ends normally and rolls back otherwise."""
+    def session(self, lock_timeout: float | None = None) -> Iterator[Session]:
+        """A session that commits when the block ends normally and rolls back otherwise.
+
+        lock_timeout: give up (sqlalchemy.exc.OperationalError) after that many seconds of
+        waiting for a lock held by another writer, instead of SQLite's 30 s or PostgreSQL's
+        forever — for writes a person is waiting for (sign-out)."""
         with self.sessionmaker() as session:
             try:
+                if lock_timeout is not None:
+                    _set_lock_timeout(session, lock_timeout)
                 yield session
                 session.commit()
             except BaseException:
@@ -57,6 +64,27 @@ class Database:
 
         with self.session() as session:
             ensure_summaries(session, self.tz)
+
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _set_lock_timeout(session: Session, seconds: float) -> None:
+    milliseconds = max(1, int(seconds * 1000))
+    if session.get_bind().dialect.name == "sqlite":
+        # Per connection; set back to the default when the connection returns to the pool.
+        session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {milliseconds}")
+    elif session.get_bind().dialect.name == "postgresql":
+        session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+        session.connection().exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds * 5}")
+
+
+def _sqlite_default_timeout(dbapi_connection, _record) -> None:
+    if dbapi_connection is None:  # invalidated: nothing to set back
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -109,3 +109,12 @@ def sign_in(client, email: str, password: str = "password123"):
     page = client.get("/login")
     token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+def sign_out(client):
+    """Sign a test client out as the browser does: the confirmation page's form, posted."""
+    page = client.get("/logout")
+    if page.status_code == 302:  # not signed in: nothing to confirm
+        return page
+    token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    return client.post("/logout", data={"csrf_token": token})

@@ -63,6 +63,8 @@ def test_shl001_demo_account_signs_in_sees_shell_and_404_then_signs_out(dash_duo
     dash_duo.reset_log_timestamp()
 
     dash_duo.find_element("#shell-signout-link").click()
+    wait_for_path(dash_duo, "/logout")  # a confirmation: signing out is a POST with its token
+    dash_duo.wait_for_element("#signout-submit").click()
     wait_for_path(dash_duo, "/login")
     dash_duo.wait_for_text_to_equal("#signin-message", "You have been signed out.")
     assert dash_duo.find_element("#signin-form")

@@ -1,6 +1,6 @@
 """The app factory and the sign-in guard."""
 
-from tests.conftest import sign_in
+from tests.conftest import sign_in, sign_out
 
 
 def test_app001_factory_uses_test_config(dash_app, tmp_path):
@@ -30,7 +30,7 @@ def test_app004_sign_in_and_out(client, factory):
     response = sign_in(client, "ann@example.org", "s3cret-pass")
     assert response.status_code == 302
     assert client.get("/_dash-layout").status_code == 200
-    client.get("/logout")
+    sign_out(client)
     assert client.get("/_dash-layout").status_code == 401
 
 

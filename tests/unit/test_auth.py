@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from tests.conftest import sign_in
+from tests.conftest import sign_in, sign_out
 
 SIGNED_IN_PROBE = "/_dash-layout"  # 200 when signed in, 401 when not
 
@@ -207,7 +207,7 @@ def test_ath011_signed_in_user_passes_the_guard_and_signs_out(client, factory):
     sign_in(client, "ann@example.org", "password123")
     assert client.get("/").status_code == 200
     assert client.get("/_dash-dependencies").status_code == 200
-    response = client.get("/logout")
+    response = sign_out(client)
     assert response.status_code == 302
     assert response.headers["Location"] == "/login?signed_out=1"
     assert "You have been signed out." in client.get("/login?signed_out=1").get_data(as_text=True)
@@ -227,7 +227,7 @@ def test_auth_session_ends_everywhere_on_sign_out(server, factory):
     second = server.test_client()
     second.set_cookie("session", stolen)
     assert second.get("/_dash-layout").status_code == 200  # the copy works while signed in
-    first.get("/logout")
+    sign_out(first)
     assert second.get("/_dash-layout").status_code == 401
     assert second.get("/").status_code == 302
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import sign_in
+from tests.conftest import sign_in, sign_out
 from tests.helpers import signed_in
 from tests.learner_world import build_world, post_callback, response_props
 
@@ -377,7 +377,7 @@ def test_acc020_the_trainings_blocks_check_the_viewer_too(client, dash_app, worl
     assert class_trainings(client, dash_app, "C2").status_code == 403
     assert class_trainings(client, dash_app, "nope").status_code == 403
     assert overview_trainings_request(client, dash_app).status_code == 200
-    client.get("/logout")
+    sign_out(client)
     sign_in(client, "lea@example.org")
     assert class_trainings(client, dash_app, "C1").status_code == 403
     assert overview_trainings_request(client, dash_app).status_code == 403

@@ -20,7 +20,7 @@ from auth.roles import load_scope
 from data import figures as fig
 from data import models as m
 from data.scope import global_scope
-from tests.conftest import sign_in
+from tests.conftest import sign_in, sign_out
 from tests.factories import Factory
 
 pytestmark = pytest.mark.postgres
@@ -138,7 +138,7 @@ def test_pg004_sign_in_round_trip(pg_app, pg_db):
     layout = client.get("/_dash-layout")
     assert layout.status_code == 200
     assert "Paul Gres" in layout.get_data(as_text=True)
-    assert client.get("/logout").status_code == 302
+    assert sign_out(client).status_code == 302
     assert client.get("/_dash-layout").status_code == 401
 
 

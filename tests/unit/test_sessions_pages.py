@@ -14,7 +14,7 @@ from auth.roles import load_scope
 from data import figures as f
 from data.models import SessionLearner
 from data.scope import Forbidden
-from tests.conftest import sign_in
+from tests.conftest import sign_in, sign_out
 from tests.helpers import signed_in
 from tests.opco_world import ACCOUNTS, build_world
 
@@ -188,11 +188,11 @@ def test_ses007_full_page_loads_for_each_role(world, client):
         "lea": {"/sessions": 403, "/session/s-a": 403},
     }
     for user_id, paths in expected.items():
-        client.get("/logout")
+        sign_out(client)
         assert sign_in(client, ACCOUNTS[user_id]).status_code == 302
         for path, status in paths.items():
             assert client.get(path).status_code == status, (user_id, path)
-    client.get("/logout")
+    sign_out(client)
     assert sign_in(client, ACCOUNTS["stat"]).status_code == 302
     assert client.get("/session/no-such-session").status_code == 403
 
