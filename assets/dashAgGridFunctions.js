@@ -1,5 +1,5 @@
 /* Value formatters for dash-ag-grid ("valueFormatter": {"function": "lsPct(params.value)"}),
-   the same formats as dashboards/_components.py's fmt_* helpers. */
+   the same formats as exports/formatting.py's fmt_* functions. */
 var dagfuncs = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
 
 function lsMissing(value) {

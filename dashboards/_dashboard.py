@@ -14,19 +14,15 @@ import pandas as pd
 from dash import html
 from sqlalchemy.orm import Session
 
-from dashboards._components import (
-    DateRange,
-    build_cards,
-    build_chart_card,
-    build_empty_state,
-    build_static_table,
-    fmt_int,
-    fmt_pct,
-)
+from dashboards._cards import build_cards, build_empty_state
+from dashboards._chart_cards import build_chart_card
+from dashboards._date_filter import DateRange
 from dashboards._figures import STATUS_COLORS, make_donut_figure, make_timeseries_figure
+from dashboards._grids import build_static_table
 from data import figures as f
 from data.cache import memoized
 from data.scope import Scope
+from exports.formatting import fmt_int, fmt_pct
 
 
 def build_statistics(

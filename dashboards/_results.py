@@ -19,9 +19,10 @@ from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask import current_app
 
 from auth.guard import current_scope
-from dashboards._format import fmt_date, fmt_duration, fmt_pct, status_badge
+from dashboards._cards import status_badge
 from data.db import get_db
 from data.figures import Population, learner_modules, require_population, training_results
+from exports.formatting import fmt_date, fmt_duration, fmt_pct
 from exports.results import RESULTS_COLUMNS, results_rows
 from exports.tables import rows_to_csv_bytes, rows_to_xlsx_bytes
 

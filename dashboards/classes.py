@@ -8,7 +8,7 @@ from urllib.parse import quote
 import dash
 from dash import html
 
-from dashboards._components import build_static_table
+from dashboards._grids import build_static_table
 from dashboards._shell import guarded
 from data.classes import classes_table
 from data.db import get_db

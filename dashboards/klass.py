@@ -10,12 +10,8 @@ from dash import Input, Output, State, callback, dcc, html
 from flask import current_app
 
 from auth.guard import current_scope
-from dashboards._components import (
-    build_date_range_filter,
-    parse_date_range,
-    range_from_inputs,
-)
 from dashboards._dashboard import build_statistics, build_trainings_table
+from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._results import build_results_table
 from dashboards._shell import guarded
 from data import figures as f

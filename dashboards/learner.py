@@ -15,20 +15,10 @@ from dash import Input, Output, State, callback, dcc, html
 from flask import current_app
 
 from auth.guard import current_scope
-from dashboards._components import (
-    DASH,
-    build_cards,
-    build_chart_card,
-    build_date_range_filter,
-    build_empty_state,
-    fmt_date,
-    fmt_duration,
-    fmt_int,
-    parse_date_range,
-    range_from_inputs,
-)
+from dashboards._cards import build_cards, build_empty_state
+from dashboards._chart_cards import build_chart_card
+from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._figures import make_timeseries_figure
-from dashboards._format import fmt_datetime
 from dashboards._results import build_results_table
 from dashboards._shell import guarded
 from data import figures as f
@@ -36,6 +26,7 @@ from data.db import get_db
 from data.learners import LearnerProfile, learner_profile
 from data.models import User
 from data.scope import Forbidden, Scope
+from exports.formatting import DASH, fmt_date, fmt_datetime, fmt_duration, fmt_int
 
 PAGE = "learner"
 TREND_PERIODS = (7, 30)

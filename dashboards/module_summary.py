@@ -11,12 +11,13 @@ from flask import current_app
 from sqlalchemy import exists, select
 
 from auth.guard import current_scope
-from dashboards._format import fmt_datetime, fmt_pct, status_badge
+from dashboards._cards import status_badge
 from dashboards._shell import guarded
 from data.db import get_db
 from data.figures import AttemptSummary, module_attempts, to_local
 from data.models import Module, Training, TrainingLearner, TrainingModule, User
 from data.scope import Forbidden
+from exports.formatting import fmt_datetime, fmt_pct
 
 PATH = "/training/<training_id>/learner/<user_id>/module/<module_id>"
 

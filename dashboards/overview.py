@@ -15,12 +15,8 @@ from flask import current_app
 from flask_login import current_user
 
 from auth.guard import current_scope
-from dashboards._components import (
-    build_date_range_filter,
-    parse_date_range,
-    range_from_inputs,
-)
 from dashboards._dashboard import build_statistics, build_trainings_table
+from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._opco_dialog import build_opco_export_controls
 from dashboards._shell import guarded
 from data import figures as f

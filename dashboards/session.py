@@ -16,14 +16,8 @@ from flask import current_app
 
 from auth.guard import current_scope
 from dashboards._attestation_dialog import build_attestation_controls, may_generate
-from dashboards._components import (
-    DASH,
-    build_cards,
-    build_static_table,
-    fmt_duration,
-    fmt_int,
-    fmt_pct,
-)
+from dashboards._cards import build_cards
+from dashboards._grids import build_static_table
 from dashboards._opco_dialog import build_opco_export_controls
 from dashboards._session_tables import datetime_column, local_text
 from dashboards._shell import guarded
@@ -31,6 +25,7 @@ from data import figures as f
 from data.db import get_db
 from data.models import ProgramSession, Training
 from data.scope import Forbidden
+from exports.formatting import DASH, fmt_duration, fmt_int, fmt_pct
 
 PAGE = "session"
 

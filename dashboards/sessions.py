@@ -16,14 +16,12 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 from flask import current_app
 
 from auth.guard import current_scope
-from dashboards._components import (
+from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
+from dashboards._grids import (
     ag_grid_request_to_query,
     build_data_table,
-    build_date_range_filter,
     build_static_table,
     data_table_refresh_callback,
-    parse_date_range,
-    range_from_inputs,
     rows_response,
     table_download,
 )

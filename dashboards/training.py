@@ -10,13 +10,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from auth.guard import current_scope
-from dashboards._components import (
-    build_date_range_filter,
-    build_static_table,
-    parse_date_range,
-    range_from_inputs,
-)
 from dashboards._dashboard import build_statistics
+from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
+from dashboards._grids import build_static_table
 from dashboards._results import build_results_table, population_to_store
 from dashboards._shell import guarded
 from data import figures as f

@@ -1,4 +1,16 @@
-"""Number, date and cell formats shared by every export (CSV, XLSX, PDF).
+"""Every number, date and duration format of Learnstats, for the pages and for the files.
+
+One home: a change of format is made here. Pages (dashboards/) and files (exports/) both import
+from this module; it imports neither. The grids format their cells in the browser with the
+same rules (assets/dashAgGridFunctions.js mirrors the fmt_* functions below).
+
+Screen formats (`fmt_*`): missing values are "–".
+  fmt_int 12345 -> "12 345"          fmt_pct 66.666 -> "66.7 %"       fmt_score = fmt_pct
+  fmt_duration 11100 s -> "3 h 05 min"                              fmt_date -> "24/11/2026"
+  fmt_datetime -> "24/11/2026 14:05"  fmt_bucket (chart buckets)     format_value (by kind)
+Machine formats (export-results, for programs): one_decimal, whole_minutes, iso_date.
+OPCO formats (SPEC §7): format_local "DD/MM/YYYY HH:MM" in the platform zone, format_duration
+"DD:HH:MM", hours_minutes "H h MM" (the PDF documents' durations outside the logs table).
 
 `escape_cell` is the one place where SPEC §7's rule against spreadsheet formulas lives: every
 CSV and XLSX writer (the OPCO logs, `export-results`, the pages' table downloads) passes each
@@ -7,9 +19,14 @@ text cell and header through it.
 
 from __future__ import annotations
 
-import math
-from datetime import date
+import calendar
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+
+DASH = "–"
 
 # A cell starting with one of these is run as a formula (or as the start of one) by Excel,
 # LibreOffice or Google Sheets: OWASP's list for CSV injection, as SPEC §7 gives it.
@@ -33,34 +50,184 @@ def escape_row(row):
     return [escape_cell(value) for value in row]
 
 
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+THOUSANDS = "\u202f"  # narrow no-break space: 12 345
+
+
+def missing(value) -> bool:
+    """None, NaN, NaT (and pandas' NA) -> True."""
+    if value is None or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+_missing = missing  # the name the pages used
+
+
+def round_half_up(value: float, decimals: int) -> Decimal:
+    """Half up, as people round (12.25 -> 12.3), safe from binary float noise."""
+    quantum = Decimal(1).scaleb(-decimals)
+    return Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def _thousands(text: str) -> str:
+    return text.replace(",", THOUSANDS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Screen formats
+# ---------------------------------------------------------------------------------------------
+
+
+def fmt_int(value) -> str:
+    """1234 -> '1 234' (narrow no-break space); None -> '–'."""
+    if missing(value):
+        return DASH
+    return _thousands(f"{int(round_half_up(value, 0)):,}")
+
+
+def fmt_pct(value, decimals: int = 1) -> str:
+    """66.666 -> '66.7 %' (value already in %, rounded half up); None -> '–'."""
+    if missing(value):
+        return DASH
+    return _thousands(f"{round_half_up(value, decimals):,.{decimals}f}") + "\u00a0%"
+
+
+def fmt_score(value, decimals: int = 1) -> str:
+    """A score out of 100: 72.45 -> '72.5 %'; None (no score) -> '–'."""
+    return fmt_pct(value, decimals)
+
+
+def fmt_duration(seconds) -> str:
+    """Seconds to the nearest minute: 11100 -> '3 h 05 min', 2700 -> '45 min', None -> '–'."""
+    if missing(seconds):
+        return DASH
+    minutes = int(round_half_up(max(float(seconds), 0.0) / 60, 0))
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return _thousands(f"{hours:,}") + f" h {minutes:02d} min"
+    return f"{minutes} min"
+
+
+def fmt_date(value) -> str:
+    """A date as the picker shows it: '24/11/2026'; None -> '–'."""
+    if missing(value):
+        return DASH
+    return f"{pd.Timestamp(value).date():%d/%m/%Y}"
+
+
+def fmt_datetime(value) -> str:
+    """DD/MM/YYYY HH:MM of an aware or local datetime; – when unknown."""
+    if missing(value):
+        return DASH
+    return value.strftime("%d/%m/%Y %H:%M")
+
+
+def fmt_bucket(day, bucket: str) -> str:
+    """A chart bucket's name for tables: '24/11/2026', 'Week of 23/11/2026', 'November 2026'.
+
+    (Which unit and where each bucket starts: data.figures.choose_unit / make_buckets.)"""
+    if missing(day):
+        return DASH
+    day = pd.Timestamp(day).date()
+    if bucket == "week":
+        return f"Week of {day:%d/%m/%Y}"
+    if bucket == "month":
+        return f"{calendar.month_name[day.month]} {day.year}"
+    return f"{day:%d/%m/%Y}"
+
+
+FORMATTERS: dict[str, Callable] = {
+    "int": fmt_int,
+    "pct": fmt_pct,
+    "score": fmt_score,
+    "duration": fmt_duration,
+    "date": fmt_date,
+    "datetime": fmt_datetime,
+    "day": lambda v: fmt_bucket(v, "day"),
+    "week": lambda v: fmt_bucket(v, "week"),
+    "month": lambda v: fmt_bucket(v, "month"),
+}
+
+
+def format_value(value, kind: str | Callable | None = None) -> str:
+    """One cell's text: kind is a FORMATTERS key, a function, or None (numbers get a sensible
+    default, missing values '–')."""
+    if callable(kind):
+        return kind(value)
+    if kind in FORMATTERS:
+        return FORMATTERS[kind](value)
+    if missing(value):
+        return DASH
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, int) or (isinstance(value, float) and float(value).is_integer()):
+        return fmt_int(value)
+    if isinstance(value, float):
+        return _thousands(f"{round_half_up(value, 1):,.1f}")
+    if isinstance(value, (date, pd.Timestamp)):
+        return fmt_date(value)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine formats (export-results: for programs, not people)
+# ---------------------------------------------------------------------------------------------
 
 
 def one_decimal(value: float | None) -> str:
     """66.666… -> "66.7", 12.25 -> "12.3" (half up, as people round); None -> ""."""
-    if _missing(value):
+    if missing(value):
         return ""
-    return str(Decimal(repr(float(value))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return str(round_half_up(value, 1))
 
 
 def whole_minutes(seconds: float | None) -> str:
     """Seconds rounded to the nearest whole minute (30 s rounds up); None -> "0"."""
-    if _missing(seconds):
+    if missing(seconds):
         return "0"
-    return str(int(Decimal(repr(float(seconds) / 60)).quantize(Decimal("1"), rounding=ROUND_HALF_UP)))
+    return str(int(round_half_up(float(seconds) / 60, 0)))
 
 
 def iso_date(value: date | None) -> str:
-    if _missing(value):
+    if missing(value):
         return ""
     return value.isoformat()
+
+
+# ---------------------------------------------------------------------------------------------
+# OPCO formats (SPEC §7)
+# ---------------------------------------------------------------------------------------------
+
+
+def format_local(moment: datetime, tz: tzinfo) -> str:
+    """A stored naive UTC datetime as DD/MM/YYYY HH:MM in the platform time zone."""
+    return moment.replace(tzinfo=UTC).astimezone(tz).strftime("%d/%m/%Y %H:%M")
+
+
+def elapsed_minutes(elapsed: timedelta) -> int:
+    """A real elapsed time in whole minutes, to the nearest (30 s rounds up); negative -> 0."""
+    microseconds = max(elapsed // timedelta(microseconds=1), 0)
+    return (microseconds + 30_000_000) // 60_000_000
+
+
+def format_duration(elapsed: timedelta) -> str:
+    """DD:HH:MM of a real elapsed time, rounded to the nearest minute (30 s rounds up).
+
+    A negative length (a disconnection stored before its connection: the importer refuses
+    them) is written as 00:00:00 rather than as a nonsense value.
+    """
+    days, minutes = divmod(elapsed_minutes(elapsed), 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{days:02d}:{hours:02d}:{minutes:02d}"
 
 
 def hours_minutes(seconds: float | None) -> str:
     """A duration as the PDF documents write it (SPEC §7): "H h MM", the nearest minute of the
     exact total (30 s rounds up): 8160 -> "2 h 16", 99000 -> "27 h 30"; None -> "0 h 00"."""
-    if _missing(seconds):
+    if missing(seconds):
         seconds = 0.0
-    minutes = int(Decimal(repr(max(float(seconds), 0.0) / 60)).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    minutes = int(round_half_up(max(float(seconds), 0.0) / 60, 0))
     return f"{minutes // 60} h {minutes % 60:02d}"

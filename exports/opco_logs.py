@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from data.models import ClassMember, Connection, Module, ProgramSession, Training, User, UserField, UserLabel
 from data.scope import Forbidden, Scope
 from data.text import fold
-from exports.formatting import escape_cell, escape_row
+from exports.formatting import escape_cell, escape_row, format_duration, format_local
 
 FIXED_BEFORE_FIELDS = ("Last name", "First name", "Email")
 FIXED_AFTER_FIELDS = (
@@ -429,11 +429,6 @@ def format_labels(labels: Iterable[str]) -> str:
     return ", ".join(sorted(labels, key=_text_key))
 
 
-def format_local(moment: datetime, tz: tzinfo) -> str:
-    """A stored naive UTC datetime as DD/MM/YYYY HH:MM in the platform time zone."""
-    return moment.replace(tzinfo=UTC).astimezone(tz).strftime("%d/%m/%Y %H:%M")
-
-
 class _LocalText:
     """format_local for many instants: the zone's offset is looked up once per UTC hour (the
     offset of a zone whose offsets are whole hours only changes on an hour) and the text built
@@ -462,19 +457,6 @@ class _LocalText:
             )
         d = moment + offset
         return f"{d.day:02d}/{d.month:02d}/{d.year:04d} {d.hour:02d}:{d.minute:02d}"
-
-
-def format_duration(elapsed: timedelta) -> str:
-    """DD:HH:MM of a real elapsed time, rounded to the nearest minute (30 s rounds up).
-
-    A negative length (a disconnection stored before its connection: the importer refuses
-    them) is written as 00:00:00 rather than as a nonsense value.
-    """
-    microseconds = max(elapsed // timedelta(microseconds=1), 0)
-    minutes = (microseconds + 30_000_000) // 60_000_000
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{days:02d}:{hours:02d}:{minutes:02d}"
 
 
 def _csv_chunks(header: list[str], batches: Iterator[list[list[str]]], delimiter: str) -> Iterator[bytes]:

@@ -1,0 +1,77 @@
+"""Cards (a row of figures), status badges and empty states.
+
+Card id `<page>-card-<slug>`, its value `<page>-card-<slug>-value`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from dashboards._figures import STATUS_COLORS as FIGURE_STATUS_COLORS
+
+
+def slugify(text: str) -> str:
+    """'New users in range' -> 'new-users-in-range' (accents dropped)."""
+    ascii_text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "item"
+
+
+def build_cards(items: Sequence[tuple[str, str, str | None]], page: str) -> dbc.Row:
+    """A row of equal-height cards, one per (label, value_text, help_text or None).
+
+    Card id `<page>-card-<slug(label)>`, its value `<page>-card-<slug>-value`."""
+    cols = []
+    for label, value_text, help_text in items:
+        slug = slugify(label)
+        body = [
+            html.Div(label, className="ls-card-label"),
+            html.Div(value_text, className="ls-card-value", id=f"{page}-card-{slug}-value"),
+        ]
+        if help_text:
+            body.append(html.Div(help_text, className="ls-card-help", id=f"{page}-card-{slug}-help"))
+        cols.append(
+            dbc.Col(
+                dbc.Card(
+                    dbc.CardBody(body),
+                    className="ls-card",
+                    id=f"{page}-card-{slug}",
+                ),
+                xs=12,
+                sm=6,
+                lg=True,
+                className="ls-card-col",
+            )
+        )
+    return dbc.Row(cols, className="g-3 ls-cards align-items-stretch", id=f"{page}-cards")
+
+
+def build_empty_state(sentence: str, id: str | dict | None = None) -> html.Div:
+    """A sentence instead of an empty chart or table (issue 3 point 7)."""
+    props = {"id": id} if id is not None else {}
+    return html.Div(sentence, className="ls-empty", **props)
+
+
+# Badges share the charts' status colours (dashboards/_figures.py); the answer states of the
+# module summary have their own.
+BADGE_COLORS = {
+    **FIGURE_STATUS_COLORS,
+    "awaiting grading": "#06b6d4",
+    "not answered": "#e5e7eb",
+}
+DARK_TEXT = {"not started", "not answered", "in progress"}
+
+
+def status_badge(status: str) -> dbc.Badge:
+    """A status as a pill in the same colour as in the charts."""
+    return dbc.Badge(
+        status,
+        color=BADGE_COLORS.get(status, "#9ca3af"),
+        text_color="dark" if status in DARK_TEXT else None,
+        className="ls-status",
+        pill=True,
+    )

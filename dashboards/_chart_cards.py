@@ -1,0 +1,133 @@
+"""Chart cards: a titled card holding a chart (or its empty state) and a "View as table" toggle
+revealing the same numbers as a table.
+
+Ids: card <page>-<slug>-card, body <page>-<slug>-body (graph or empty state), graph
+<page>-<slug>-graph, table <page>-<slug>-table, and {"type": "chart-table-toggle" /
+"chart-table-collapse", "page", "chart"} (toggled by register_component_callbacks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import dcc, html, no_update
+
+from dashboards._cards import build_empty_state
+from exports.formatting import format_value
+
+GRAPH_CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "displayModeBar": False,
+}
+TableColumns = Sequence[tuple[str, str] | tuple[str, str, str | Callable | None]]
+
+
+def build_chart_body(page: str, slug: str, figure_or_empty, height: int = 320):
+    """What the chart card's body holds: the graph `<page>-<slug>-graph`, or the given empty
+    state (a component or a sentence). Page callbacks return this into `<page>-<slug>-body`."""
+    if isinstance(figure_or_empty, go.Figure):
+        config = dict(GRAPH_CONFIG)
+        return dcc.Graph(
+            id=f"{page}-{slug}-graph",
+            figure=figure_or_empty,
+            config=config,
+            style={"height": f"{height}px"},
+            className="ls-graph",
+        )
+    if isinstance(figure_or_empty, str):
+        return build_empty_state(figure_or_empty, f"{page}-{slug}-empty")
+    return figure_or_empty
+
+
+def build_chart_table(df: pd.DataFrame | None, columns: TableColumns) -> html.Div:
+    """A compact table of the chart's numbers: columns are (field, header) or (field, header,
+    kind) with kind a FORMATTERS key or a function. Page callbacks return this into
+    `<page>-<slug>-table`."""
+    if df is None or len(df) == 0:
+        return build_empty_state("No numbers to show for this period.")
+    head = html.Thead(html.Tr([html.Th(col[1], scope="col") for col in columns]))
+    rows = []
+    for record in df.to_dict("records"):
+        cells = []
+        for col in columns:
+            kind = col[2] if len(col) > 2 else None
+            cells.append(html.Td(format_value(record.get(col[0]), kind)))
+        rows.append(html.Tr(cells))
+    return html.Div(
+        dbc.Table(
+            [head, html.Tbody(rows)], size="sm", striped=True, hover=True, className="ls-chart-table mb-0"
+        ),
+        className="ls-chart-table-wrap",
+    )
+
+
+def build_chart_card(
+    page: str,
+    slug: str,
+    title: str,
+    figure_or_empty,
+    table_df: pd.DataFrame | None,
+    table_columns: TableColumns,
+    subtitle: str | None = None,
+    height: int = 320,
+) -> dbc.Card:
+    """A titled card with the chart (or its empty state) and a "View as table" toggle revealing
+    the same numbers as a table."""
+    toggle_id = {"type": "chart-table-toggle", "page": page, "chart": slug}
+    header = html.Div(
+        [
+            html.Div(
+                [
+                    html.H2(title, className="ls-chart-title"),
+                    html.Div(subtitle, className="ls-chart-subtitle") if subtitle else None,
+                ],
+                className="ls-chart-heading",
+            ),
+            dbc.Button(
+                "View as table",
+                id=toggle_id,
+                color="link",
+                size="sm",
+                className="ls-chart-toggle",
+                n_clicks=0,
+            ),
+        ],
+        className="ls-chart-header",
+    )
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                header,
+                dcc.Loading(
+                    html.Div(
+                        build_chart_body(page, slug, figure_or_empty, height),
+                        id=f"{page}-{slug}-body",
+                        className="ls-chart-body",
+                        style={"minHeight": f"{height}px"},
+                    ),
+                    type="circle",
+                    delay_show=300,
+                    color="#2563eb",
+                ),
+                dbc.Collapse(
+                    html.Div(build_chart_table(table_df, table_columns), id=f"{page}-{slug}-table"),
+                    id={"type": "chart-table-collapse", "page": page, "chart": slug},
+                    is_open=False,
+                ),
+            ]
+        ),
+        className="ls-chart-card",
+        id=f"{page}-{slug}-card",
+    )
+
+
+def toggle_chart_table(n_clicks, is_open):
+    """The toggle's callback: (is_open, button label)."""
+    if not n_clicks:
+        return no_update, no_update
+    opened = not is_open
+    return opened, ("Hide table" if opened else "View as table")

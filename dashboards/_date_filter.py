@@ -1,0 +1,322 @@
+"""The date-range filter of every page (SPEC §4 last bullets, §5): presets, parsing of the
+query arguments, the preset <-> dates synchronisation and the filter bar.
+
+Ids (page = the page's id prefix, e.g. "global", "training"):
+    {"type": "date-preset", "page": page}          dbc.Select, value = preset
+    {"type": "date-range", "page": page}           dcc.DatePickerRange (start_date / end_date, ISO)
+    {"type": "date-range-message", "page": page}   message (children)
+    {"type": "date-range-bounds", "page": page}    dcc.Store {"all_time_start"}
+    {"type": "date-range-url", "page": page}       dcc.Store (query string)
+Its callbacks are registered once per app by dashboards._components.register_component_callbacks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html, no_update
+
+PRESETS: dict[str, str] = {
+    "last_7_days": "Last 7 days",
+    "last_30_days": "Last 30 days",
+    "last_90_days": "Last 90 days",
+    "this_month": "This month",
+    "this_year": "This year",
+    "all_time": "All time",
+    "custom": "Custom range",
+}
+DEFAULT_PRESET = "last_30_days"
+DEFAULT_ALL_TIME_START = date(2000, 1, 1)
+EMPTY_RANGE_MESSAGE = "Choose a start date and an end date."
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """An inclusive range of days in the platform time zone, and the preset that made it."""
+
+    start: date
+    end: date
+    preset: str
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def to_query(self) -> dict[str, str]:
+        """The query arguments that give this range back through parse_date_range."""
+        if self.preset == "custom":
+            return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        return {"range": self.preset}
+
+
+def preset_range(preset: str, today: date, all_time_start: date | None = None) -> DateRange:
+    """The range a preset means on `today` ("last 7 days" = today-6 .. today)."""
+    if preset == "last_7_days":
+        start = today - timedelta(days=6)
+    elif preset == "last_30_days":
+        start = today - timedelta(days=29)
+    elif preset == "last_90_days":
+        start = today - timedelta(days=89)
+    elif preset == "this_month":
+        start = today.replace(day=1)
+    elif preset == "this_year":
+        start = today.replace(month=1, day=1)
+    elif preset == "all_time":
+        start = min(all_time_start or DEFAULT_ALL_TIME_START, today)
+    else:
+        raise ValueError(f"unknown date range preset {preset!r}")
+    return DateRange(start, today, preset)
+
+
+def default_range(today: date) -> DateRange:
+    return preset_range(DEFAULT_PRESET, today)
+
+
+def parse_iso_day(text) -> date | None:
+    """'2026-05-01' (a datetime's date part is accepted too) -> date; anything else -> None."""
+    if isinstance(text, datetime):
+        return text.date()
+    if isinstance(text, date):
+        return text
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?", text):
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _single(value):
+    """Dash pages pass a repeated query argument as a list: keep the last one."""
+    if isinstance(value, (list, tuple)):
+        return value[-1] if value else None
+    return value
+
+
+MAX_RANGE_YEARS = 50
+
+
+def too_long_message(start: date, end: date) -> str | None:
+    """A sentence when the range spans more than MAX_RANGE_YEARS years (nothing to chart there)."""
+    if (end - start).days > MAX_RANGE_YEARS * 366:
+        return (
+            f"The range {start.isoformat()} – {end.isoformat()} is longer than {MAX_RANGE_YEARS} years; "
+            "choose a shorter one."
+        )
+    return None
+
+
+def reversed_message(start: date, end: date) -> str:
+    return f"The start date {start.isoformat()} is after the end date {end.isoformat()}."
+
+
+def parse_date_range(
+    args: dict, today: date, all_time_start: date | None = None
+) -> tuple[DateRange, str | None]:
+    """The range asked by a page's query arguments, and a message when they could not be used.
+
+    `?range=<preset>` (see PRESETS) or `?start=YYYY-MM-DD&end=YYYY-MM-DD` (preset "custom");
+    nothing -> the last 30 days. A reversed range, a bad date or an unknown preset gives the
+    default range and a sentence saying what was wrong.
+    """
+    args = args or {}
+    preset = _single(args.get("range"))
+    start_text, end_text = _single(args.get("start")), _single(args.get("end"))
+    fallback = default_range(today)
+    if preset not in (None, "", "custom"):
+        if preset not in PRESETS:
+            return fallback, f"Unknown date range “{preset}”: showing the last 30 days."
+        return preset_range(preset, today, all_time_start), None
+    if start_text in (None, "") and end_text in (None, ""):
+        if preset == "custom":
+            return fallback, "A custom date range needs a start and an end date: showing the last 30 days."
+        return fallback, None
+    for name, text in (("start", start_text), ("end", end_text)):
+        if text in (None, ""):
+            return fallback, f"The {name} date is missing: showing the last 30 days."
+        if parse_iso_day(text) is None:
+            return (
+                fallback,
+                f"The {name} date “{text}” is not a valid date (expected YYYY-MM-DD): "
+                "showing the last 30 days.",
+            )
+    start, end = parse_iso_day(start_text), parse_iso_day(end_text)
+    if start > end:
+        return fallback, reversed_message(start, end) + " Showing the last 30 days."
+    too_long = too_long_message(start, end)
+    if too_long:
+        return fallback, too_long + " Showing the last 30 days."
+    return DateRange(start, end, "custom"), None
+
+
+def range_from_inputs(
+    preset: str | None, start, end, today: date | None = None
+) -> tuple[DateRange | None, str | None]:
+    """The validated range from the filter's values (preset, start_date, end_date), for page
+    callbacks: (range, None), or (None, message) when a date is missing, invalid or reversed."""
+    start_day, end_day = parse_iso_day(start), parse_iso_day(end)
+    if start_day is None or end_day is None:
+        return None, EMPTY_RANGE_MESSAGE
+    if start_day > end_day:
+        return None, reversed_message(start_day, end_day)
+    too_long = too_long_message(start_day, end_day)
+    if too_long:
+        return None, too_long
+    label = preset if preset in PRESETS else "custom"
+    if label != "custom":
+        # The dates were edited by hand to something the preset does not mean: custom.
+        today = today or platform_today()
+        try:
+            expected = preset_range(label, today, start_day if label == "all_time" else None)
+        except ValueError:
+            expected = None
+        if expected is None or (expected.start, expected.end) != (start_day, end_day):
+            label = "custom"
+    return DateRange(start_day, end_day, label), None
+
+
+def platform_today() -> date:
+    """Today in the platform time zone (the app's settings; Europe/Paris outside an app)."""
+    tz_name = "Europe/Paris"
+    try:
+        from flask import current_app, has_app_context
+
+        if has_app_context():
+            settings = current_app.config.get("LEARNSTATS")
+            tz_name = getattr(settings, "timezone", tz_name) or tz_name
+    except ImportError:  # pragma: no cover - flask is a dependency of dash
+        pass
+    return datetime.now(ZoneInfo(tz_name)).date()
+
+
+def _bounds_start(bounds) -> date | None:
+    if isinstance(bounds, dict):
+        return parse_iso_day(bounds.get("all_time_start"))
+    return None
+
+
+def dates_for_preset(preset: str | None, bounds: dict | None = None, today: date | None = None):
+    """Callback logic, preset -> dates: (start_date, end_date, message) for the picker.
+
+    "custom" (or nothing) leaves the dates as they are (no_update)."""
+    if not preset or preset == "custom" or preset not in PRESETS:
+        return no_update, no_update, no_update
+    rng = preset_range(preset, today or platform_today(), _bounds_start(bounds))
+    return rng.start.isoformat(), rng.end.isoformat(), None
+
+
+def preset_for_dates(start, end, preset: str | None, bounds: dict | None = None, today: date | None = None):
+    """Callback logic, dates -> preset: (preset, message).
+
+    Dates that still match the current preset keep it (a preset just set them); other dates
+    make it "custom". A missing or reversed range shows its message and leaves the preset."""
+    start_day, end_day = parse_iso_day(start), parse_iso_day(end)
+    if start_day is None or end_day is None:
+        return no_update, EMPTY_RANGE_MESSAGE
+    if start_day > end_day:
+        return no_update, reversed_message(start_day, end_day)
+    if preset and preset != "custom" and preset in PRESETS:
+        expected = preset_range(preset, today or platform_today(), _bounds_start(bounds))
+        if (expected.start, expected.end) == (start_day, end_day):
+            return no_update, None
+    return ("custom" if preset != "custom" else no_update), None
+
+
+def sync_date_range(preset, start, end, bounds):
+    """The filter's callback: a preset choice sets the dates; a date edit sets the preset to
+    custom; a missing or reversed range shows a message. Outputs (preset, start, end, message)."""
+    trigger = dash.ctx.triggered_id
+    if isinstance(trigger, dict) and trigger.get("type") == "date-preset":
+        new_start, new_end, message = dates_for_preset(preset, bounds)
+        return no_update, new_start, new_end, message
+    new_preset, message = preset_for_dates(start, end, preset, bounds)
+    return new_preset, no_update, no_update, message
+
+
+# Keeps ?range= or ?start=&end= in the address without reloading the page (other args kept).
+SYNC_URL_JS = """
+function (preset, start, end) {
+    var noUpdate = window.dash_clientside.no_update;
+    var day = function (v) { return v ? String(v).slice(0, 10) : null; };
+    var s = day(start), e = day(end);
+    var params = new URLSearchParams(window.location.search);
+    if (!preset || preset === "custom") {
+        if (!s || !e || s > e) { return noUpdate; }
+        params.delete("range");
+        params.set("start", s);
+        params.set("end", e);
+    } else {
+        params.set("range", preset);
+        params.delete("start");
+        params.delete("end");
+    }
+    var query = params.toString();
+    var url = window.location.pathname + (query ? "?" + query : "") + window.location.hash;
+    if (url !== window.location.pathname + window.location.search + window.location.hash) {
+        window.history.replaceState(window.history.state, "", url);
+    }
+    return query;
+}
+"""
+
+
+def build_date_range_filter(
+    page: str,
+    rng: DateRange,
+    all_time_start: date | None = None,
+    message: str | None = None,
+    extra: Sequence | None = None,
+) -> html.Div:
+    """The filter bar: preset select, date-range picker (DD/MM/YYYY, weeks start Monday), and
+    a message area (`message`, e.g. parse_date_range's, shown at first). `extra` components
+    (e.g. a class filter) are placed at the end of the bar."""
+    bounds = {"all_time_start": (all_time_start or DEFAULT_ALL_TIME_START).isoformat()}
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Span("Period", className="ls-filter-label"),
+                    dbc.Select(
+                        id={"type": "date-preset", "page": page},
+                        options=[{"label": label, "value": value} for value, label in PRESETS.items()],
+                        value=rng.preset if rng.preset in PRESETS else "custom",
+                        className="ls-date-preset",
+                        size="sm",
+                    ),
+                    dcc.DatePickerRange(
+                        id={"type": "date-range", "page": page},
+                        start_date=rng.start.isoformat(),
+                        end_date=rng.end.isoformat(),
+                        display_format="DD/MM/YYYY",
+                        first_day_of_week=1,
+                        minimum_nights=0,
+                        clearable=False,
+                        start_date_placeholder_text="Start date",
+                        end_date_placeholder_text="End date",
+                        className="ls-date-range",
+                    ),
+                    *(extra or []),
+                ],
+                className="ls-filter-controls",
+            ),
+            html.Div(
+                message,
+                id={"type": "date-range-message", "page": page},
+                className="ls-filter-message",
+                role="status",
+            ),
+            dcc.Store(id={"type": "date-range-bounds", "page": page}, data=bounds),
+            dcc.Store(id={"type": "date-range-url", "page": page}),
+        ],
+        className="ls-filter-bar",
+        id=f"{page}-filter-bar",
+    )

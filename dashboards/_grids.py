@@ -1,0 +1,432 @@
+"""Tables (AG Grid): column definitions, the grid's look, server-side (infinite) and static
+tables, their search boxes and CSV / XLSX downloads. A change of the grids' look is made here
+(GRID_THEME, DEFAULT_COL_DEF, column_defs) and in assets/learnstats.css (.ls-grid).
+
+Ids:
+server-side table  <page>-<slug>-grid (AgGrid, infinite), <page>-<slug>-search,
+                   <page>-<slug>-download-csv, <page>-<slug>-download-xlsx,
+                   <page>-<slug>-download (dcc.Download), <page>-<slug>-refresh (dcc.Store)
+static table       {"type": "static-table", "page", "table"} (AgGrid, client side),
+                   {"type": "static-table-search" / "static-table-csv" / "static-table-xlsx" /
+                    "static-table-download" / "static-table-meta", ...}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Sequence
+from datetime import date, datetime
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, dcc, html, no_update
+
+from dashboards._date_filter import parse_iso_day
+from exports.formatting import missing as _missing
+from exports.formatting import round_half_up as _round_half_up
+from exports.tables import table_to_csv_bytes, table_to_xlsx_bytes
+
+# A column: (field, header), (field, header, kind) or an AG Grid columnDef dict. kind is one of
+# text, int, pct, score, duration, date (formatted by assets/dashAgGridFunctions.js).
+GridColumns = Sequence[tuple | dict]
+_VALUE_FORMATTERS = {
+    "int": "lsInt(params.value)",
+    "pct": "lsPct(params.value)",
+    "score": "lsPct(params.value)",
+    "duration": "lsDuration(params.value)",
+    "date": "lsDate(params.value)",
+}
+_NUMERIC_KINDS = {"int", "pct", "score", "duration"}
+CACHE_BLOCK_SIZE = 50
+# Sorting in the header; searching through the search box (no per-column filter menus).
+DEFAULT_COL_DEF = {
+    "sortable": True,
+    "resizable": True,
+    "filter": False,
+    "suppressHeaderMenuButton": True,
+    "minWidth": 90,
+}
+MAX_ROWS_PER_REQUEST = 500
+
+
+def column_defs(columns: GridColumns, link_column: tuple[str, str] | None = None) -> list[dict]:
+    """AG Grid columnDefs from column specs; `link_column` (text field, href field) renders the
+    text field as an in-app link (assets/dashAgGridComponentFunctions.js, LsLink)."""
+    defs = []
+    for col in columns:
+        if isinstance(col, dict):
+            defs.append(dict(col))
+            continue
+        field, header = col[0], col[1]
+        kind = col[2] if len(col) > 2 else None
+        spec: dict = {"field": field, "headerName": header}
+        if kind in _VALUE_FORMATTERS:
+            spec["valueFormatter"] = {"function": _VALUE_FORMATTERS[kind]}
+        if kind in _NUMERIC_KINDS:
+            spec["type"] = "rightAligned"
+        # Texts (names, emails, titles) get the room; numbers and dates a fair share.
+        if kind in (None, "text"):
+            spec.update(flex=2, minWidth=120, tooltipField=field)
+        else:
+            spec.update(flex=1, minWidth=90)
+        if link_column is not None and field == link_column[0]:
+            spec["cellRenderer"] = "LsLink"
+            spec["cellRendererParams"] = {"hrefField": link_column[1]}
+        defs.append(spec)
+    return defs
+
+
+def _export_columns(columns: GridColumns) -> list[tuple[str, str, str | None]]:
+    out = []
+    for col in columns:
+        if isinstance(col, dict):
+            if (col.get("cellRendererParams") or {}).get("noExport"):
+                continue  # links and controls: nothing to write in a file
+            out.append((col["field"], col.get("headerName", col["field"]), None))
+        else:
+            out.append((col[0], col[1], col[2] if len(col) > 2 else None))
+    return out
+
+
+def export_frame(df: pd.DataFrame, columns: GridColumns) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """The table ready for exports/tables.py: rates and scores to one decimal, durations in
+    whole minutes (header + " (min)"), dates as dates. Returns (frame, (field, header) pairs)."""
+    out = pd.DataFrame(index=df.index)
+    pairs = []
+    for field, header, kind in _export_columns(columns):
+        series = df[field] if field in df.columns else pd.Series([None] * len(df), index=df.index)
+        if kind in ("pct", "score"):
+            series = series.map(lambda v: None if _missing(v) else float(_round_half_up(v, 1)))
+        elif kind == "duration":
+            series = series.map(lambda v: None if _missing(v) else int(_round_half_up(float(v) / 60, 0)))
+            header = f"{header} (min)"
+        elif kind == "date":
+            series = series.map(lambda v: None if _missing(v) else pd.Timestamp(v).date())
+        out[field] = series.astype(object)
+        pairs.append((field, header))
+    return out, pairs
+
+
+def table_download(
+    df: pd.DataFrame, columns: GridColumns, kind: str, filename: str, sheet_name: str = "Table"
+) -> dict:
+    """dcc.Download data for the whole table as CSV or XLSX (kind "csv" / "xlsx")."""
+    frame, pairs = export_frame(df, columns)
+    if kind == "csv":
+        return dcc.send_bytes(table_to_csv_bytes(frame, pairs), f"{filename}.csv", type="text/csv")
+    if kind == "xlsx":
+        return dcc.send_bytes(
+            table_to_xlsx_bytes(frame, pairs, sheet_name),
+            f"{filename}.xlsx",
+            type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    raise ValueError(f"unknown download kind {kind!r}")
+
+
+def _json_value(value):
+    if _missing(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime):
+        if value.tzinfo is None and value.time() == datetime.min.time():
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    item = getattr(value, "item", None)
+    if item is not None and not isinstance(value, str):
+        return item()
+    return value
+
+
+def frame_to_rows(df: pd.DataFrame) -> list[dict]:
+    """JSON-safe rowData: NaN/NaT -> None, dates -> ISO text, numpy scalars -> Python."""
+    return [{k: _json_value(v) for k, v in record.items()} for record in df.to_dict("records")]
+
+
+def rows_response(df: pd.DataFrame, total: int) -> dict:
+    """getRowsResponse for an infinite grid: this block's rows and the total row count."""
+    return {"rowData": frame_to_rows(df), "rowCount": int(total)}
+
+
+def ag_grid_request_to_query(
+    request: dict | None,
+    allowed_columns: Collection[str] | None = None,
+    max_limit: int = MAX_ROWS_PER_REQUEST,
+) -> tuple[list[tuple[str, bool]], int, int]:
+    """getRowsRequest -> (sort [(column, ascending)], offset, limit).
+
+    Sort entries on columns outside `allowed_columns` (when given) or with an unknown direction
+    are dropped, so a forged request cannot reach other columns; limit is capped at max_limit."""
+    request = request or {}
+
+    def as_int(value, default: int) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            return default
+        return number
+
+    start = max(0, as_int(request.get("startRow"), 0))
+    end = as_int(request.get("endRow"), start + CACHE_BLOCK_SIZE)
+    limit = min(max(0, end - start), max_limit)
+    sort = []
+    for item in request.get("sortModel") or []:
+        if not isinstance(item, dict):
+            continue
+        column, direction = item.get("colId"), item.get("sort")
+        if not isinstance(column, str) or direction not in ("asc", "desc"):
+            continue
+        if allowed_columns is not None and column not in allowed_columns:
+            continue
+        sort.append((column, direction == "asc"))
+    return sort, start, limit
+
+
+# AG Grid's Theming API (dash-ag-grid 33+): Quartz in the app's colours and system font.
+GRID_THEME = {
+    "function": (
+        "themeQuartz.withParams({accentColor: '#2563eb', borderColor: '#e5e7eb', "
+        "headerBackgroundColor: '#f8fafc', headerFontWeight: 600, fontSize: 13, headerFontSize: 13, "
+        "spacing: 6, wrapperBorderRadius: 6, foregroundColor: '#1f2937', "
+        "fontFamily: ['system-ui', '-apple-system', 'Segoe UI', 'Roboto', 'Helvetica Neue', 'Arial', "
+        "'sans-serif']})"
+    )
+}
+
+
+def _grid_theme_class() -> str:
+    return "ls-grid"
+
+
+def build_data_table(
+    page: str,
+    slug: str,
+    columns: GridColumns,
+    search_placeholder: str = "Search…",
+    height: int = 480,
+    link_column: tuple[str, str] | None = None,
+    row_id_field: str | None = None,
+    title: str | None = None,
+    grid_options: dict | None = None,
+) -> html.Div:
+    """A server-side table (AG Grid infinite row model, blocks of 50 rows): search box,
+    Download CSV / XLSX buttons and their dcc.Download.
+
+    The page wires it: a callback Input(`<page>-<slug>-grid`, "getRowsRequest") (+ State of the
+    search box and its filters) -> Output(grid, "getRowsResponse") using ag_grid_request_to_query
+    and rows_response; `data_table_refresh_callback` to reload the rows when the search or the
+    filters change; and the download buttons -> `<page>-<slug>-download` with table_download."""
+    options = {
+        "rowBuffer": 0,
+        "cacheBlockSize": CACHE_BLOCK_SIZE,
+        "cacheOverflowSize": 2,
+        "maxConcurrentDatasourceRequests": 1,
+        "infiniteInitialRowCount": 1,
+        "maxBlocksInCache": 20,
+        "localeText": {"noRowsToShow": "No rows match."},
+        "suppressCellFocus": True,
+        "tooltipShowDelay": 300,
+        "theme": GRID_THEME,
+    }
+    if row_id_field:
+        options["getRowId"] = {"function": f"String(params.data.{row_id_field})"}
+    options.update(grid_options or {})
+    toolbar = _table_toolbar(
+        search_id=f"{page}-{slug}-search",
+        csv_id=f"{page}-{slug}-download-csv",
+        xlsx_id=f"{page}-{slug}-download-xlsx",
+        placeholder=search_placeholder,
+        title=title,
+        debounce=True,
+    )
+    return html.Div(
+        [
+            toolbar,
+            dag.AgGrid(
+                id=f"{page}-{slug}-grid",
+                columnDefs=column_defs(columns, link_column),
+                defaultColDef=DEFAULT_COL_DEF,
+                rowModelType="infinite",
+                dashGridOptions=options,
+                className=_grid_theme_class(),
+                style={"height": f"{height}px", "width": "100%"},
+            ),
+            dcc.Download(id=f"{page}-{slug}-download"),
+            dcc.Store(id=f"{page}-{slug}-refresh"),
+        ],
+        className="ls-table-card",
+        id=f"{page}-{slug}-table-card",
+    )
+
+
+def data_table_refresh_js(grid_id: str) -> str:
+    """Clientside function: drop the grid's cached rows so it asks the server again (from the
+    first row) — for when the search or the page's filters change."""
+    return f"""
+function () {{
+    var gridId = {json.dumps(grid_id)};
+    window.dash_ag_grid.getApiAsync(gridId).then(function (api) {{
+        api.purgeInfiniteCache();
+        api.ensureIndexVisible(0, "top");
+    }});
+    return Date.now();
+}}
+"""
+
+
+def data_table_refresh_callback(page: str, slug: str, *triggers, register: Callable | None = None) -> None:
+    """Register (from the page module, or with `register=app.clientside_callback`) the clientside
+    callback reloading a server-side table when its search box or any of `triggers` (Inputs,
+    e.g. Input({"type": "date-range", "page": page}, "end_date")) changes."""
+    register = register or dash.clientside_callback
+    register(
+        data_table_refresh_js(f"{page}-{slug}-grid"),
+        Output(f"{page}-{slug}-refresh", "data"),
+        Input(f"{page}-{slug}-search", "value"),
+        *triggers,
+        prevent_initial_call=True,
+    )
+
+
+def _table_toolbar(search_id, csv_id, xlsx_id, placeholder, title=None, debounce=True) -> html.Div:
+    return html.Div(
+        [
+            html.H2(title, className="ls-table-title") if title else None,
+            html.Div(
+                [
+                    dbc.Input(
+                        id=search_id,
+                        type="search",
+                        placeholder=placeholder,
+                        debounce=debounce,
+                        size="sm",
+                        className="ls-table-search",
+                        autoComplete="off",
+                    ),
+                    dbc.Button(
+                        "Download CSV", id=csv_id, color="secondary", outline=True, size="sm", n_clicks=0
+                    ),
+                    dbc.Button(
+                        "Download XLSX", id=xlsx_id, color="secondary", outline=True, size="sm", n_clicks=0
+                    ),
+                ],
+                className="ls-table-actions",
+            ),
+        ],
+        className="ls-table-toolbar",
+    )
+
+
+def _static_id(kind: str, page: str, slug: str) -> dict:
+    return {"type": kind, "page": page, "table": slug}
+
+
+def build_static_table(
+    page: str,
+    slug: str,
+    df: pd.DataFrame,
+    columns: GridColumns,
+    link_column: tuple[str, str] | None = None,
+    title: str | None = None,
+    filename: str | None = None,
+    sheet_name: str | None = None,
+    height: int | None = None,
+    empty_sentence: str = "Nothing to show.",
+) -> html.Div:
+    """A small table held in the browser: sorting, a quick-filter search box and CSV / XLSX
+    downloads of the rows as sorted and filtered (handled by register_component_callbacks).
+
+    `link_column` = (text field, href field): the text field is shown as an in-app link to the
+    href field's value (which must be a path starting with "/")."""
+    columns = list(columns)
+    meta = {
+        "columns": [list(c[:2]) for c in _export_columns(columns)],
+        "kinds": [c[2] for c in _export_columns(columns)],
+        "filename": filename or f"{page}-{slug}",
+        "sheet_name": sheet_name or (title or slug),
+    }
+    options = {
+        "quickFilterText": "",
+        "suppressCellFocus": True,
+        "localeText": {"noRowsToShow": empty_sentence},
+        "animateRows": False,
+        "theme": GRID_THEME,
+    }
+    grid_props = {}
+    if height is None:
+        options["domLayout"] = "autoHeight"
+        grid_props["style"] = {"width": "100%"}
+        if len(df) > 15:
+            options.pop("domLayout")
+            grid_props["style"] = {"height": "520px", "width": "100%"}
+    else:
+        grid_props["style"] = {"height": f"{height}px", "width": "100%"}
+    toolbar = _table_toolbar(
+        search_id=_static_id("static-table-search", page, slug),
+        csv_id=_static_id("static-table-csv", page, slug),
+        xlsx_id=_static_id("static-table-xlsx", page, slug),
+        placeholder="Search…",
+        title=title,
+        debounce=False,
+    )
+    return html.Div(
+        [
+            toolbar,
+            dag.AgGrid(
+                id=_static_id("static-table", page, slug),
+                columnDefs=column_defs(columns, link_column),
+                rowData=frame_to_rows(df),
+                defaultColDef=DEFAULT_COL_DEF,
+                dashGridOptions=options,
+                className=_grid_theme_class(),
+                **grid_props,
+            ),
+            dcc.Download(id=_static_id("static-table-download", page, slug)),
+            dcc.Store(id=_static_id("static-table-meta", page, slug), data=meta),
+        ],
+        className="ls-table-card",
+        id=f"{page}-{slug}-table-card",
+    )
+
+
+QUICK_FILTER_JS = """
+function (text, options) {
+    return Object.assign({}, options || {}, {quickFilterText: text || ""});
+}
+"""
+
+
+def static_table_file(kind: str, rows: list[dict] | None, meta: dict) -> dict:
+    """dcc.Download data for a static table's rows (as the browser shows them)."""
+    columns = [
+        (field, header, kind_)
+        for (field, header), kind_ in zip(
+            meta["columns"], meta.get("kinds") or [None] * len(meta["columns"]), strict=False
+        )
+    ]
+    fields = [c[0] for c in columns]
+    df = pd.DataFrame(rows or [], columns=fields)
+    for field, _header, col_kind in columns:
+        if col_kind == "date":
+            df[field] = df[field].map(lambda v: parse_iso_day(v) if isinstance(v, str) else v)
+    return table_download(
+        df, columns, kind, meta.get("filename") or "table", meta.get("sheet_name") or "Table"
+    )
+
+
+def download_static_table(csv_clicks, xlsx_clicks, row_data, virtual_row_data, meta):
+    """The static table's download callback: the rows as filtered and sorted (virtualRowData),
+    else all of them."""
+    trigger = dash.ctx.triggered_id
+    if not isinstance(trigger, dict) or not meta:
+        return no_update
+    kind = "csv" if trigger.get("type") == "static-table-csv" else "xlsx"
+    clicks = csv_clicks if kind == "csv" else xlsx_clicks
+    if not clicks:
+        return no_update
+    rows = virtual_row_data if virtual_row_data is not None else row_data
+    return static_table_file(kind, rows, meta)
