@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8050
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint format system-test-deps bench clean
+.PHONY: run serve worker test lint format system-test-deps bench clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -18,6 +18,19 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 
 run: $(VENV)/.installed
 	PORT=$(PORT) $(PY) app.py
+
+# Production mode (docs/deploy.md): gunicorn with LEARNSTATS_WORKERS workers (default 2 x cores)
+# on PORT, settings from gunicorn.conf.py; LEARNSTATS_SECRET_KEY is required. The database
+# (LEARNSTATS_DATABASE_URL, else the embedded SQLite file) is migrated first; no demo data.
+serve: $(VENV)/.installed
+	PORT=$(PORT) LEARNSTATS_ENV=$${LEARNSTATS_ENV:-production} $(VENV)/bin/gunicorn --config gunicorn.conf.py app:server
+
+# The Celery worker of background jobs ("Receive by email"), when LEARNSTATS_REDIS_URL or
+# LEARNSTATS_CELERY_BROKER_URL is set; same environment as `make serve`.
+WORKER_CONCURRENCY ?= 2
+worker: $(VENV)/.installed
+	LEARNSTATS_ENV=$${LEARNSTATS_ENV:-production} $(VENV)/bin/celery --app exports.worker worker \
+	  --loglevel INFO --concurrency $(WORKER_CONCURRENCY) --hostname learnstats@%h
 
 # As root, installs the browser, its driver, PostgreSQL, poppler and Redis when they are missing.
 system-test-deps:

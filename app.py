@@ -27,6 +27,7 @@ from data.cache import init_cache
 from data.cli import register as register_data_cli
 from data.config import SettingsError, load_settings
 from data.db import init_app as init_db
+from data.health import init_app as init_health
 from exports.cli import register as register_exports_cli
 from exports.routes import init_app as init_export_routes
 
@@ -52,6 +53,14 @@ def create_app(config: dict | None = None) -> Dash:
     register_auth_cli(server)
     register_exports_cli(server)
     init_export_routes(server)
+    init_health(server)
+    if settings.behind_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind a reverse proxy: the client's address, scheme (https), host, port and path
+        # prefix come from the X-Forwarded-* headers of that many proxies, and only theirs.
+        n = settings.behind_proxy
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
     _with_app_context(server)
 
     # Page modules register their callbacks with dash.callback into Dash's global lists, which

@@ -36,7 +36,7 @@ from data.db import get_db
 from data.scope import Forbidden, Scope
 
 # Exact paths: a prefix such as "/login" would also open "/login-x", which Dash answers with its page.
-PUBLIC_PATHS = frozenset({"/login", "/_favicon.ico"})
+PUBLIC_PATHS = frozenset({"/login", "/_favicon.ico", "/healthz", "/readyz"})
 PUBLIC_PREFIXES = ("/assets/",)
 
 # The routes under which Dash serves its pages (full page loads).

@@ -516,27 +516,48 @@ def register_opco_dialog_callbacks(app: dash.Dash) -> None:
 
 
 def background_callback_manager(settings: Any):
-    """Diskcache under instance/ by default; Celery when LEARNSTATS_CELERY_BROKER_URL is set
-    (result backend: LEARNSTATS_CELERY_RESULT_BACKEND, else the broker). Celery is optional:
-    `pip install "dash[celery]" redis` on the web and worker machines, then run the worker
-    with `celery --app exports.worker worker`."""
-    broker = settings.extra.get("celery_broker_url") or os.environ.get("LEARNSTATS_CELERY_BROKER_URL", "")
+    """Celery when a broker is configured (settings.celery_broker_url: LEARNSTATS_CELERY_BROKER_URL,
+    else LEARNSTATS_REDIS_URL; result backend LEARNSTATS_CELERY_RESULT_BACKEND, else the broker),
+    run by `make worker` (`celery --app exports.worker worker`) with the same environment;
+    otherwise diskcache under instance/ (jobs run as subprocesses of the web server)."""
+    broker = settings.celery_broker_url
     if broker:
         try:
-            from celery import Celery
+            import celery  # noqa: F401 - installed?
         except ImportError:
             raise RuntimeError(
-                "LEARNSTATS_CELERY_BROKER_URL is set but Celery is not installed: "
-                'pip install "dash[celery]" redis'
+                "a Celery broker is configured (LEARNSTATS_CELERY_BROKER_URL or LEARNSTATS_REDIS_URL) "
+                "but Celery is not installed: pip install -r requirements.txt"
             ) from None
-        backend = os.environ.get("LEARNSTATS_CELERY_RESULT_BACKEND", "") or broker
-        celery_app = Celery("learnstats", broker=broker, backend=backend)
-        return dash.CeleryManager(celery_app)
+        return dash.CeleryManager(make_celery(settings))
     import diskcache
 
     cache_dir = settings.instance_path / "background-jobs"
     cache_dir.mkdir(parents=True, exist_ok=True)
     return dash.DiskcacheManager(diskcache.Cache(str(cache_dir)))
+
+
+CELERY_RESULT_EXPIRES = 24 * 3600  # seconds a finished job's result is kept in the backend
+
+
+def make_celery(settings: Any):
+    """The Celery app of the background callbacks (web processes and `make worker` alike)."""
+    from celery import Celery
+
+    celery_app = Celery(
+        "learnstats",
+        broker=settings.celery_broker_url,
+        backend=settings.celery_result_backend or settings.celery_broker_url,
+    )
+    celery_app.conf.update(
+        result_expires=CELERY_RESULT_EXPIRES,
+        broker_connection_retry_on_startup=True,
+        # A job is acknowledged once done: a worker that dies mid-job hands it to another.
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+    )
+    return celery_app
 
 
 __all__ = [

@@ -40,6 +40,16 @@ class Settings:
     secure_cookies: bool = False
     # Hosts that emailed links may name when base_url is not set.
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]", "::1")
+    # Production mode (LEARNSTATS_ENV=production, set by `make serve` and `make worker`): the
+    # secret key must come from the environment, never generated.
+    production: bool = False
+    # LEARNSTATS_BEHIND_PROXY: trust the X-Forwarded-For/-Proto/-Host/-Port/-Prefix headers
+    # of this many proxies in front of the app (werkzeug's ProxyFix); 0: trust none.
+    behind_proxy: int = 0
+    # Celery for background callbacks ("Receive by email"): the broker, else local
+    # subprocesses (diskcache). LEARNSTATS_CELERY_BROKER_URL, else LEARNSTATS_REDIS_URL.
+    celery_broker_url: str = ""
+    celery_result_backend: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -47,9 +57,23 @@ class Settings:
         return ZoneInfo(self.timezone)
 
 
-def _secret_key(instance: Path) -> str:
-    """The secret from the environment, else one generated once and kept in instance/."""
-    key = os.environ.get("LEARNSTATS_SECRET_KEY")
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def _secret_key(instance: Path, production: bool) -> str:
+    """The secret from the environment, else (not in production mode) one generated once and
+    kept in instance/."""
+    key = os.environ.get("LEARNSTATS_SECRET_KEY", "").strip()
+    if production:
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            what = "is not set" if not key else f"is too short ({len(key)} characters)"
+            raise SettingsError(
+                f"LEARNSTATS_SECRET_KEY {what}: production mode (LEARNSTATS_ENV=production, as "
+                f"`make serve` and `make worker` run) needs a random key of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters, the same for every web and Celery worker; e.g. "
+                "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        return key
     if key:
         return key
     path = instance / "secret_key"
@@ -89,6 +113,45 @@ def _check_database_url(url: str) -> None:
 
 
 CACHE_TYPES = ("simple", "redis", "null")
+ENVIRONMENTS = ("development", "production")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def _environment(name: str) -> bool:
+    """LEARNSTATS_ENV: True for production."""
+    kind = (name or "development").strip().lower()
+    if kind not in ENVIRONMENTS:
+        raise SettingsError(
+            f"LEARNSTATS_ENV: {name!r} is not an environment; use development (the default, "
+            "`make run`) or production (`make serve`, `make worker`)"
+        )
+    return kind == "production"
+
+
+def _proxy_count(value: str) -> int:
+    """LEARNSTATS_BEHIND_PROXY: true/1 (one proxy), false/0/empty (none), or a count."""
+    text = (value or "").strip().lower()
+    if text in _FALSE:
+        return 0
+    if text in _TRUE:
+        return 1
+    if text.isdigit() and int(text) <= 10:
+        return int(text)
+    raise SettingsError(
+        f"LEARNSTATS_BEHIND_PROXY: {value!r} is not understood; use 1 (or true) when one reverse "
+        "proxy (nginx, a load balancer) is in front of the app, 0 (or false) when none"
+    )
+
+
+def _check_broker(url: str, name: str) -> None:
+    from urllib.parse import urlsplit
+
+    if url and urlsplit(url).scheme not in ("redis", "rediss", "amqp", "amqps", "sqs", "memory"):
+        raise SettingsError(
+            f"{name}: {url!r} is not a Celery broker URL; e.g. redis://127.0.0.1:6379/0 "
+            "or amqp://user:password@host:5672//"
+        )
 
 
 def _cache_type(name: str, redis_url: str) -> str:
@@ -131,17 +194,35 @@ def load_settings(overrides: dict | None = None) -> Settings:
     _check_database_url(database_url)
     redis_url = overrides.pop("redis_url", None) or os.environ.get("LEARNSTATS_REDIS_URL", "")
     cache = _cache_type(overrides.pop("cache", None) or os.environ.get("LEARNSTATS_CACHE", ""), redis_url)
+    production = overrides.pop("production", None)
+    if production is None:
+        production = _environment(os.environ.get("LEARNSTATS_ENV", ""))
+    behind_proxy = overrides.pop("behind_proxy", None)
+    if behind_proxy is None:
+        behind_proxy = _proxy_count(os.environ.get("LEARNSTATS_BEHIND_PROXY", ""))
+    broker = overrides.pop("celery_broker_url", None)
+    if broker is None:
+        broker = os.environ.get("LEARNSTATS_CELERY_BROKER_URL", "").strip()
+        _check_broker(broker, "LEARNSTATS_CELERY_BROKER_URL")
+        broker = broker or redis_url
+    backend = overrides.pop("celery_result_backend", None)
+    if backend is None:
+        backend = os.environ.get("LEARNSTATS_CELERY_RESULT_BACKEND", "").strip()
     settings = Settings(
         instance_path=instance,
         database_url=database_url,
         timezone=tz_name,
-        secret_key=overrides.pop("secret_key", None) or _secret_key(instance),
+        secret_key=overrides.pop("secret_key", None) or _secret_key(instance, production),
         smtp_url=overrides.pop("smtp_url", None) or os.environ.get("LEARNSTATS_SMTP_URL", ""),
         mail_from=overrides.pop("mail_from", None)
         or os.environ.get("LEARNSTATS_MAIL_FROM", "learnstats@localhost"),
         base_url=overrides.pop("base_url", None) or os.environ.get("LEARNSTATS_BASE_URL", ""),
         cache=cache,
         redis_url=redis_url,
+        production=bool(production),
+        behind_proxy=int(behind_proxy),
+        celery_broker_url=broker,
+        celery_result_backend=(backend or broker) if broker else "",
     )
     _hardening(settings, overrides)
     settings.extra = overrides

@@ -1,22 +1,29 @@
-"""The Celery worker for "Receive by email", used when LEARNSTATS_CELERY_BROKER_URL is set:
+"""The Celery worker of the background jobs ("Receive by email"), `make worker`:
 
-    pip install "dash[celery]" redis
-    LEARNSTATS_CELERY_BROKER_URL=redis://127.0.0.1:6379/0 celery --app exports.worker worker
+    LEARNSTATS_REDIS_URL=redis://127.0.0.1:6379/0 LEARNSTATS_SECRET_KEY=... make worker
+    # that is: celery --app exports.worker worker
 
-The worker builds the same app as the web process (same LEARNSTATS_* environment: the jobs
-find their site by its instance folder and database), which registers the background
-callbacks as Celery tasks. The instance folder must be shared with the web process: the
-emailed files are stored in instance/exports/ and served from there.
+It is used when a broker is configured: LEARNSTATS_CELERY_BROKER_URL, else LEARNSTATS_REDIS_URL
+(docs/deploy.md). The worker builds the same app as the web processes (same LEARNSTATS_*
+environment: the jobs find their site by its instance folder and database, and their tickets
+are signed with the shared secret key), which registers the background callbacks as Celery
+tasks. The instance folder must be shared with the web processes: the emailed files are stored
+in instance/exports/ and served from there. Like `make serve`, the worker runs in production
+mode unless LEARNSTATS_ENV says otherwise.
 """
 
 from __future__ import annotations
 
-from app import create_app
+import os
 
-dash_app = create_app()
+os.environ.setdefault("LEARNSTATS_ENV", "production")
+
+from app import _create_or_exit  # production mode is chosen before the app is imported
+
+dash_app = _create_or_exit()
 celery = getattr(dash_app._background_manager, "handle", None)
 if type(celery).__name__ != "Celery":
     raise SystemExit(
-        "LEARNSTATS_CELERY_BROKER_URL is not set: background jobs then run as subprocesses of the"
-        " web server (diskcache) and no worker is needed"
+        "Learnstats worker: neither LEARNSTATS_CELERY_BROKER_URL nor LEARNSTATS_REDIS_URL is set: "
+        "background jobs then run as subprocesses of the web server (diskcache) and no worker is needed"
     )
