@@ -77,6 +77,59 @@ def rebuild_summaries_command() -> None:
     click.echo(f"Summaries rebuilt from the raw tables in {time.perf_counter() - started:.1f} s.")
 
 
+@click.command("copy-database")
+@click.option(
+    "--to",
+    "target_url",
+    required=True,
+    metavar="URL",
+    help="the empty database to fill, e.g. postgresql+psycopg://user:password@host/learnstats",
+)
+def copy_database_command(target_url: str) -> None:
+    """Copy this platform (LEARNSTATS_DATABASE_URL, else the embedded SQLite file) into an empty
+    database, then compare row counts and figures on both."""
+    from data.config import SettingsError, _check_database_url
+    from data.copy import CopyError, copy_database
+
+    try:
+        _check_database_url(target_url)
+    except SettingsError as error:
+        click.echo(f"copy-database: --to: {str(error).split(': ', 1)[1]}", err=True)
+        sys.exit(2)
+    db = migrated_db()
+    tz = current_app.config["LEARNSTATS"].tz
+    source = db.engine.url.render_as_string(hide_password=True)
+    from sqlalchemy.engine import make_url
+
+    target = make_url(target_url).render_as_string(hide_password=True)
+    click.echo(f"Copying {source} -> {target}")
+    try:
+        report = copy_database(db, target_url, tz, say=click.echo)
+    except CopyError as error:
+        click.echo(f"copy-database: {error}. Nothing was copied.", err=True)
+        sys.exit(1)
+    click.echo(
+        f"Copied {report.total:,} rows of {len(report.rows)} tables at schema revision "
+        f"{report.revision} in {report.seconds:.1f} s."
+    )
+    for table, (mine, theirs) in report.mismatched_counts.items():
+        click.echo(f"copy-database: {table}: {mine} rows here but {theirs} in the copy", err=True)
+    for name in report.mismatched_figures:
+        click.echo(f"copy-database: the figure '{name}' differs between the two databases", err=True)
+    if not report.ok:
+        sys.exit(1)
+    click.echo(
+        f"Checked: every table has the same row count, and the figures ({', '.join(report.figures)}) "
+        "are equal on both databases."
+    )
+
+
 def register(server: Flask) -> None:
-    for command in (migrate_command, import_bundle_command, demo_data_command, rebuild_summaries_command):
+    for command in (
+        migrate_command,
+        import_bundle_command,
+        demo_data_command,
+        rebuild_summaries_command,
+        copy_database_command,
+    ):
         server.cli.add_command(command)

@@ -50,7 +50,16 @@ class Database:
                 raise
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (new or old database)."""
+        """Bring the schema to the newest Alembic revision (new or old database), and the
+        summaries to the platform time zone."""
+        self.upgrade_schema()
+        from data.summaries import ensure_summaries
+
+        with self.session() as session:
+            ensure_summaries(session, self.tz)
+
+    def upgrade_schema(self) -> None:
+        """Only the Alembic upgrade to the newest revision (copy-database fills the rest)."""
         from alembic import command
         from alembic.config import Config
 
@@ -60,10 +69,6 @@ class Database:
         with self.engine.begin() as connection:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
-        from data.summaries import ensure_summaries
-
-        with self.session() as session:
-            ensure_summaries(session, self.tz)
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
