@@ -2105,6 +2105,9 @@ class _Generator:
         self.flush()
         refresh_training_learners(self.s)
         summaries.rebuild(self.s, self.tz)
+        from exports.attestation_options import save_demo_defaults  # the exports' layer, on demand
+
+        save_demo_defaults(self.s, self.clock.at(self.today_ord, 0))
         return self.summary()
 
     def write_roles(self, trainers: list[str]) -> None:

@@ -200,7 +200,7 @@ def check_image(data: bytes, what: str) -> str:
     return kind
 
 
-def store_image(session: Session, data: bytes, what: str) -> str:
+def store_image(session: Session, data: bytes, what: str, now: datetime | None = None) -> str:
     """Check and store an image; its digest (stored once, however often it is uploaded)."""
     kind = check_image(data, what)
     digest = hashlib.sha256(data).hexdigest()
@@ -210,7 +210,7 @@ def store_image(session: Session, data: bytes, what: str) -> str:
                 digest=digest,
                 media_type=IMAGE_TYPES[kind],
                 data=data,
-                created_at=datetime.now(UTC).replace(tzinfo=None),
+                created_at=now or datetime.now(UTC).replace(tzinfo=None),
             )
         )
         session.flush()
@@ -241,14 +241,16 @@ def load_defaults(session: Session) -> AttestationOptions:
         return AttestationOptions()
 
 
-def save_defaults(session: Session, options: AttestationOptions, user_id: str | None = None) -> None:
+def save_defaults(
+    session: Session, options: AttestationOptions, user_id: str | None = None, now: datetime | None = None
+) -> None:
     """Keep options as the platform's defaults (the caller commits)."""
     row = session.get(PlatformSetting, SETTINGS_KEY)
     if row is None:
         row = PlatformSetting(key=SETTINGS_KEY)
         session.add(row)
     row.value = json.dumps(options.to_dict(), ensure_ascii=False, sort_keys=True)
-    row.updated_at = datetime.now(UTC).replace(tzinfo=None)
+    row.updated_at = now or datetime.now(UTC).replace(tzinfo=None)
     row.updated_by = user_id
     session.flush()
 
@@ -269,3 +271,76 @@ __all__ = [
     "save_defaults",
     "store_image",
 ]
+
+
+# -- the demo platform's values --------------------------------------------------------------
+
+DEMO_OPTIONS = AttestationOptions(
+    org_name="Learnstats Formation SAS",
+    address="12 rue de l'Œuvre\n69002 Lyon",
+    legal_representative="Hélène Dupré",
+    nda="84 69 12345 69",
+    siret="12345678900012",
+    place="Lyon",
+    duration_hours=7.0,
+    footer=(
+        "Learnstats Formation SAS — organisme de formation certifié « Qualiopi » — "
+        "capital de 10 000 € — exemple de démonstration"
+    ),
+)
+
+
+def _demo_images() -> tuple[bytes, bytes]:
+    """A logo and a stamp-and-signature drawn for the demo (PNG, deterministic)."""
+    from pathlib import Path
+
+    from PIL import ImageDraw, ImageFont
+
+    fonts = Path(__file__).resolve().parent.parent / "assets" / "fonts"
+    bold = ImageFont.truetype(str(fonts / "DejaVuSans-Bold.ttf"), 64)
+    regular = ImageFont.truetype(str(fonts / "DejaVuSans.ttf"), 30)
+    logo = Image.new("RGB", (640, 220), "white")
+    draw = ImageDraw.Draw(logo)
+    draw.rounded_rectangle((10, 20, 190, 200), radius=36, fill=(13, 110, 253))
+    draw.text((100, 110), "LF", font=bold, fill="white", anchor="mm")
+    draw.text((220, 70), "Learnstats", font=bold, fill=(33, 37, 41))
+    draw.text((224, 150), "Formation · Lyon", font=regular, fill=(95, 101, 110))
+    stamp = Image.new("RGBA", (520, 300), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(stamp)
+    blue = (37, 64, 160, 230)
+    draw.ellipse((20, 20, 280, 280), outline=blue, width=8)
+    draw.ellipse((44, 44, 256, 256), outline=blue, width=3)
+    small = ImageFont.truetype(str(fonts / "DejaVuSans-Bold.ttf"), 26)
+    draw.text((150, 125), "LEARNSTATS", font=small, fill=blue, anchor="mm")
+    draw.text((150, 165), "FORMATION", font=small, fill=blue, anchor="mm")
+    draw.text((150, 205), "Lyon", font=regular, fill=blue, anchor="mm")
+    ink = (20, 20, 60, 255)
+    steps = 240
+    points = [
+        (
+            250 + 230 * t + 22 * math.cos(12 * math.pi * t),
+            185 - 38 * math.sin(6 * math.pi * t) * (1.1 - t) - 14 * math.sin(12 * math.pi * t),
+        )
+        for t in (i / steps for i in range(steps + 1))
+    ]
+    draw.line(points, fill=ink, width=4, joint="curve")
+    draw.line([(240, 250), (500, 232)], fill=ink, width=4)
+    out = []
+    for image in (logo, stamp):
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", optimize=True)
+        out.append(buffer.getvalue())
+    return out[0], out[1]
+
+
+def save_demo_defaults(session: Session, now: datetime) -> AttestationOptions:
+    """The demo platform's attestation defaults, images included (demo-data calls it; `now`
+    (naive UTC) keeps the demo deterministic)."""
+    logo, stamp = _demo_images()
+    options = replace(
+        DEMO_OPTIONS,
+        logo=store_image(session, logo, "demo logo", now),
+        stamp=store_image(session, stamp, "demo stamp", now),
+    )
+    save_defaults(session, options, now=now)
+    return options
