@@ -74,6 +74,7 @@ class JsonAccessLogger(Logger):
             "bytes": getattr(resp, "sent", 0),
             "ms": round(seconds * 1000, 1),
             "user": environ.get("learnstats.user"),
+            "callback": environ.get("learnstats.callback"),
             "pid": os.getpid(),
             "agent": environ.get("HTTP_USER_AGENT", "")[:200],
         }

@@ -7,8 +7,9 @@
   error goes to the log.
 
 Neither reads or writes the sign-in session: they set no cookie. init_app also copies the
-signed-in user's id into the WSGI environ (`learnstats.user`) after each request, for the
-structured access log (gunicorn.conf.py).
+signed-in user's id (`learnstats.user`) and a callback request's outputs
+(`learnstats.callback`) into the WSGI environ after each request, for the structured access
+log (gunicorn.conf.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 TIMEOUT_S = 2.0
 ENVIRON_USER = "learnstats.user"
+ENVIRON_CALLBACK = "learnstats.callback"
 
 
 def healthz():
@@ -77,10 +79,15 @@ def readyz():
 
 
 def _note_user(response):
-    """The signed-in user's id for the access log, when this request loaded one."""
+    """For the access log: the signed-in user's id, when this request loaded one, and for a
+    Dash callback request the outputs it asked for (which callback it was)."""
     user = getattr(g, "_login_user", None)
     if user is not None and getattr(user, "is_authenticated", False):
         request.environ[ENVIRON_USER] = str(user.id)
+    if request.path == "/_dash-update-component" and request.is_json:
+        body = request.get_json(silent=True)  # already parsed by Dash: no second parse
+        if isinstance(body, dict) and isinstance(body.get("output"), str):
+            request.environ[ENVIRON_CALLBACK] = body["output"][:200]
     return response
 
 
