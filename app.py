@@ -17,6 +17,8 @@ from flask.cli import with_appcontext
 
 import auth
 from auth.cli import register as register_auth_cli
+from auth.headers import QuietRequestHandler
+from auth.headers import init_app as init_security_headers
 from dashboards._attestation_dialog import register_attestation_dialog_callbacks
 from dashboards._components import register_component_callbacks
 from dashboards._opco_dialog import background_callback_manager, register_opco_dialog_callbacks
@@ -89,6 +91,7 @@ def create_app(config: dict | None = None) -> Dash:
     register_search_callbacks(app)
     server.extensions["learnstats_dash"] = app
     server.extensions["learnstats_page_access"] = page_access
+    init_security_headers(server, app)
     return app
 
 
@@ -139,7 +142,9 @@ def main() -> None:
     for account in DEMO_ACCOUNTS:
         print(f"  {account.email:40} {account.password:16} {account.role}")
     print(flush=True)
-    application.run(host="127.0.0.1", port=port, debug=False, threaded=True)
+    application.run(
+        host="127.0.0.1", port=port, debug=False, threaded=True, request_handler=QuietRequestHandler
+    )
 
 
 if __name__ == "__main__":
