@@ -9,8 +9,9 @@
   Plotly's exported PNGs) and blob: (downloads).
 - X-Content-Type-Options: nosniff; X-Frame-Options: DENY (browsers without CSP level 2);
   Referrer-Policy: same-origin (an emailed link's signed token is never sent to another site).
-- Server: "Learnstats", never a version banner (Werkzeug adds its own only when the app sets
-  none; gunicorn's is its name without version).
+- Server: "Learnstats", never a version banner (`make run` serves with QuietRequestHandler,
+  which drops Werkzeug's "Werkzeug/x Python/y"; gunicorn always sends "Server: gunicorn", its
+  name without a version, and then the app adds none).
 - Strict-Transport-Security on HTTPS requests when secure cookies are on (production mode).
 """
 
@@ -93,7 +94,8 @@ def init_app(server: Flask, app: Dash) -> None:
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = "same-origin"
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Server"] = SERVER_NAME
+        if not request.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+            headers["Server"] = SERVER_NAME  # gunicorn always sends its own, "gunicorn": one is enough
         if settings.secure_cookies and request.is_secure:
             headers["Strict-Transport-Security"] = "max-age=31536000"
         return response

@@ -279,11 +279,7 @@ def _hardening(settings: Settings, overrides: dict) -> None:
         settings.idle_timeout_minutes = int(text)
     # Production mode (LEARNSTATS_ENV=production: `make serve`) serves over HTTPS: cookies are
     # Secure unless LEARNSTATS_SECURE_COOKIES=false says otherwise.
-    production = overrides.get("production")
-    if production is None:
-        production = getattr(settings, "production", None)
-    if production is None:
-        production = os.environ.get("LEARNSTATS_ENV", "").strip().lower() == "production"
+    production = settings.production
     secure = take("secure_cookies", "LEARNSTATS_SECURE_COOKIES")
     if secure in (None, ""):
         settings.secure_cookies = bool(production)

@@ -91,7 +91,10 @@ def test_hdr003_secure_cookies_setting(make_app, monkeypatch, tmp_path):
     monkeypatch.delenv("LEARNSTATS_SECURE_COOKIES", raising=False)
     monkeypatch.delenv("LEARNSTATS_ENV", raising=False)
     assert load_settings({"instance_path": tmp_path}).secure_cookies is False
-    assert load_settings({"instance_path": tmp_path, "production": True}).secure_cookies is True
+    assert (
+        load_settings({"instance_path": tmp_path, "production": True, "secret_key": "k" * 40}).secure_cookies
+        is True
+    )
     monkeypatch.setenv("LEARNSTATS_ENV", "production")
     assert load_settings({"instance_path": tmp_path, "secret_key": "k" * 40}).secure_cookies is True
     monkeypatch.setenv("LEARNSTATS_SECURE_COOKIES", "false")
