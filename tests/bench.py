@@ -2,6 +2,9 @@
 
     python -m tests.bench [app] [options]     the whole app, served for real (tests/bench_app.py):
                                               BENCH_LEARNERS learners (default 100,000); `make bench`
+    python -m tests.bench serve [--learners N] [--workers W] [--users U] [--seconds S]
+                                              the 20-manager run against `make serve` (gunicorn
+                                              workers, PostgreSQL, Redis): tests/bench_serve.py
     python -m tests.bench figures [--learners N] [--repeat R] [--max-ratio X]
     python -m tests.bench opco [--rows N] [--format csv|xlsx|both] [--max-ratio R]
 
@@ -23,6 +26,10 @@ def main(argv: list[str]) -> int:
         from tests import bench_app
 
         return bench_app.main(rest)
+    if command == "serve":
+        from tests import bench_serve
+
+        return bench_serve.main(rest)
     if command == "figures":
         from tests import bench_figures
 

@@ -269,9 +269,20 @@ class Targets:
     counts: dict = field(default_factory=dict)
 
 
-def pick_targets(db_path: Path) -> Targets:
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as con:
-        one = lambda sql, *args: con.execute(sql, args).fetchone()  # noqa: E731
+def pick_targets(db: Path | str) -> Targets:
+    """The largest training, class and session, a busy learner: from a SQLite file or a URL."""
+    from sqlalchemy import create_engine, text
+
+    url = db if isinstance(db, str) else f"sqlite:///file:{db}?mode=ro&uri=true"
+    engine = create_engine(url)
+
+    def query(sql: str, *args):
+        for i in range(len(args)):
+            sql = sql.replace("?", f":p{i}", 1)
+        return con.execute(text(sql), {f"p{i}": a for i, a in enumerate(args)})
+
+    with engine.connect() as con:
+        one = lambda sql, *args: tuple(query(sql, *args).one())  # noqa: E731
         training, t_size = one(
             "SELECT training_id, count(*) FROM training_learners GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
         )
@@ -288,17 +299,20 @@ def pick_targets(db_path: Path) -> Targets:
             "SELECT session_id, count(*) FROM session_learners GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
         )
         scoped = dict(
-            con.execute(
+            tuple(row)
+            for row in query(
                 "SELECT r.role, r.scope_id FROM roles r JOIN users u ON u.id = r.user_id"
                 " WHERE u.email IN (?, ?) AND r.role IN ('training_manager', 'class_manager')",
-                (ACCOUNTS["training manager"][0], ACCOUNTS["class manager"][0]),
-            ).fetchall()
+                ACCOUNTS["training manager"][0],
+                ACCOUNTS["class manager"][0],
+            )
         )
         counts = {
             table: one(f"SELECT count(*) FROM {table}")[0]
             for table in ("users", "trainings", "modules", "classes", "program_sessions", "training_learners",
                           "attempts", "answers", "connections", "logins")
         }  # fmt: skip
+    engine.dispose()
     return Targets(
         training, t_size, klass, c_size, learner, last_name, module, session, s_size,
         scoped["training_manager"], scoped["class_manager"], counts,

@@ -264,3 +264,58 @@ def test_sys002_an_opco_export_by_email_goes_through_the_celery_worker(stack):
     assert emailed.content.count(b"\n") > 2  # rows, not only the header
     # The link is for that user only: anonymous, it leads to the sign-in page.
     assert requests.get(web.base + path, allow_redirects=False, timeout=30).status_code in (302, 401)
+
+
+def test_sys003_a_sessions_attestations_go_through_the_celery_worker(stack):
+    """The session page's attestations (PDFs in a ZIP): the background job runs in the Celery
+    worker, and its signed link, served by the web workers from the shared instance folder,
+    downloads one PDF per learner who played the session."""
+    import io
+    import zipfile
+
+    web, worker = stack["web"], stack["worker"]
+    session_id, players = _one(
+        stack["database"],
+        "SELECT session_id, count(DISTINCT user_id) FROM connections WHERE session_id IS NOT NULL"
+        " GROUP BY 1 ORDER BY count(DISTINCT user_id) DESC, 1 LIMIT 1",
+    )
+    browser = sign_in(web.base, *ADMIN)
+    end_id = _end_id(browser, web.base, f"/session/{session_id}")
+    # Open the dialog as the browser does: it fills in the platform's saved defaults.
+    r = Renderer(browser, web.base, "admin")
+    r.open("session", f"/session/{session_id}")
+    assert r.act("att-open-button", "n_clicks", 1, "open the attestations dialog")
+    assert r.value("att-dialog", "is_open") is True
+    # "Generate", with the dialog's values, as the renderer sends it (outputs, states).
+    generate = next(d for d in r.deps if d.server_side and d.outputs[0] == ("att-ticket", "data"))
+    r.props["att-generate-button"]["n_clicks"] = 1
+    combo = r._bind(generate, {})
+    combo.changed = {"att-generate-button.n_clicks"}
+    queued = browser.post(web.base + UPDATE, params={"endId": end_id}, json=r.body(combo), timeout=30)
+    answer = check_payload(queued)
+    ticket = answer["att-ticket"]["data"]
+    assert ticket and ticket.get("token"), answer
+    tasks_before = worker.log_text(1_000_000).count("succeeded in")
+    result = _post_background(
+        browser,
+        web.base,
+        {
+            "output": "att-job-result.data",
+            "outputs": {"id": "att-job-result", "property": "data"},
+            "inputs": [{"id": "att-ticket", "property": "data", "value": ticket}],
+            "changedPropIds": ["att-ticket.data"],
+            "state": [],
+        },
+        end_id,
+        timeout=120,
+    )[-1]["att-job-result"]["data"]
+    assert result["state"] == "done", result
+    assert worker.log_text(1_000_000).count("succeeded in") == tasks_before + 1  # Celery ran it
+    download = browser.get(web.base + result["href"], timeout=60)
+    assert download.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        pdfs = [n for n in archive.namelist() if n.endswith(".pdf")]
+        assert len(pdfs) == result["count"] >= players > 0
+        assert all(archive.read(n).startswith(b"%PDF") for n in pdfs)
+    # The link is signed for this user: without the sign-in session it gives nothing.
+    assert requests.get(web.base + result["href"], allow_redirects=False, timeout=30).status_code != 200
