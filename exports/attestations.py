@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import io
+import multiprocessing
 import os
 import re
 import tempfile
@@ -27,14 +28,15 @@ import unicodedata
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
 from functools import lru_cache
 from pathlib import Path
 
 from fontTools import ttLib
-from fpdf import FPDF, FontFace
-from fpdf.fonts import TTFFont
+from fpdf import FPDF
+from fpdf.fonts import SubsetMap, TTFFont
 from PIL import Image
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -534,9 +536,12 @@ def _add_parsed_font(pdf: FPDF, family: str, style: str, path: Path) -> None:
         scratch.add_font(family, style, str(path))
         parsed = _PARSED_FONTS[key] = (scratch.fonts[f"{family.lower()}{style}"], path.read_bytes())
     template, data = parsed
-    font = copy.deepcopy(template)
+    font = copy.copy(template)  # shares the widths, glyph ids and cmap, read only
     font.i = len(pdf.fonts) + 1
     font.ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font.subset = SubsetMap(font)
     pdf.fonts[f"{family.lower()}{style}"] = font
 
 
@@ -585,13 +590,46 @@ class _Document(FPDF):
         page = self.issuer.words["page"].format(n=self.page_no(), nb="{nb}")
         footer = self.issuer.options.footer
         width = self.w - self.l_margin - self.r_margin
+        top = self.get_y()
         if footer:
-            self.multi_cell(
-                width - 24, 3.4, footer, align="L", new_x="RIGHT", new_y="TOP", max_line_height=3.4
-            )
-            self.set_xy(self.w - self.r_margin - 24, self.get_y())
+            _text(self, footer, width - 26, 3.4)
+            self.set_xy(self.w - self.r_margin - 24, top)
         self.cell(24 if footer else width, 3.4, page, align="R")
         self.set_text_color(*INK)
+
+
+def _wrap(pdf: FPDF, text: str, width: float) -> list[str]:
+    """text in lines no wider than width (current font), broken between words, a word wider
+    than the line broken between characters; "\\n" starts a new line."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if pdf.get_string_width(candidate) <= width:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            while pdf.get_string_width(word) > width and len(word) > 1:
+                cut = len(word) - 1
+                while cut > 1 and pdf.get_string_width(word[:cut]) > width:
+                    cut -= 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            line = word
+        lines.append(line)
+    return lines
+
+
+def _text(pdf: FPDF, text: str, width: float, height: float, align: str = "L") -> None:
+    """Wrapped text from the current position, one cell() per line (fpdf2's multi_cell measures
+    each line character by character: most of a certificat's time); ends on the next line at
+    the same left edge."""
+    x = pdf.get_x()
+    for line in _wrap(pdf, text, width):
+        pdf.set_x(x)
+        pdf.cell(width, height, line, align=align, new_x="LEFT", new_y="NEXT")
 
 
 def _image(pdf: FPDF, data: bytes, x: float, y: float, max_w: float, max_h: float, align: str = "L") -> float:
@@ -614,7 +652,7 @@ def _letterhead(pdf: _Document) -> None:
     block_w = pdf.w - pdf.r_margin - block_x
     pdf.set_xy(block_x, top)
     pdf.set_font(FONT, "B", 11.5)
-    pdf.multi_cell(block_w, 5.4, o.org_name, align="R", new_x="LEFT", new_y="NEXT")
+    _text(pdf, o.org_name, block_w, 5.4, align="R")
     pdf.set_font(FONT, "", 8.5)
     pdf.set_text_color(*MUTED)
     lines = [line.strip() for line in o.address.splitlines() if line.strip()]
@@ -630,7 +668,7 @@ def _letterhead(pdf: _Document) -> None:
         lines.append(f"{words['siret']} : {siret}" if o.language == "fr" else f"{words['siret']}: {siret}")
     for line in lines:
         pdf.set_x(block_x)
-        pdf.multi_cell(block_w, 4.2, line, align="R", new_x="LEFT", new_y="NEXT")
+        _text(pdf, line, block_w, 4.2, align="R")
     pdf.set_text_color(*INK)
     pdf.set_y(max(pdf.get_y(), top + logo_h) + 7)
 
@@ -655,12 +693,12 @@ def _facts_table(pdf: _Document, rows: list[tuple[str, str]]) -> None:
         y = pdf.get_y()
         pdf.set_font(FONT, "", 9)
         pdf.set_text_color(*MUTED)
-        pdf.multi_cell(label_w - 3, 5, label + colon, align="L", new_x="LMARGIN", new_y="NEXT")
+        _text(pdf, label + colon, label_w - 3, 5)
         bottom = pdf.get_y()
         pdf.set_text_color(*INK)
         pdf.set_font(FONT, "B", 9.5)
         pdf.set_xy(pdf.l_margin + label_w, y)
-        pdf.multi_cell(value_w, 5, value, align="L", new_x="LMARGIN", new_y="NEXT")
+        _text(pdf, value, value_w, 5)
         pdf.set_y(max(pdf.get_y(), bottom))
     pdf.ln(3)
 
@@ -673,23 +711,53 @@ def _heading(pdf: _Document, text: str, keep: float = 22) -> None:
     pdf.ln(1)
 
 
+LINE_H = 4.6  # a table line, mm
+PAD_X, PAD_Y = 1.6, 1.2  # a table cell's inner margins, mm
+
+
 def _table(pdf: _Document, headings: tuple[str, ...], rows: list[tuple[str, ...]], widths, align) -> None:
-    pdf.set_font(FONT, "", 8.5)
-    with pdf.table(
-        col_widths=widths,
-        text_align=align,
-        line_height=4.6,
-        padding=(1.2, 1.6),
-        borders_layout="HORIZONTAL_LINES",
-        headings_style=FontFace(family=FONT, emphasis="BOLD", fill_color=HEAD_FILL, size_pt=8.5),
-        cell_fill_color=ROW_FILL,
-        cell_fill_mode="ROWS",
-        repeat_headings=1,
-        width=pdf.w - pdf.l_margin - pdf.r_margin,
-    ) as table:
-        table.row(headings)
-        for row in rows:
-            table.row(row)
+    """A table with its header row repeated at the top of every page it continues on.
+
+    Drawn with cell() (fpdf2's table() lays every cell out twice: most of a document's time);
+    a cell whose text is wider than its column wraps onto more lines, never clipped. Widths are
+    proportions of the text width; align: "LEFT" / "RIGHT" per column."""
+    total = pdf.w - pdf.l_margin - pdf.r_margin
+    cols = [total * w / sum(widths) for w in widths]
+    aligns = ["R" if a == "RIGHT" else "L" for a in align]
+
+    def lines_of(text: str, width: float) -> list[str]:
+        if pdf.get_string_width(text) <= width - 2 * PAD_X:
+            return [text]
+        return _wrap(pdf, text, width - 2 * PAD_X)
+
+    def draw(cells: list[str], style: str, fill: tuple[int, int, int] | None) -> None:
+        pdf.set_font(FONT, style, 8.5)
+        wrapped = [lines_of(text, width) for text, width in zip(cells, cols, strict=True)]
+        height = max(len(w) for w in wrapped) * LINE_H + 2 * PAD_Y
+        if pdf.get_y() + height > pdf.page_break_trigger:
+            pdf.add_page()
+            if style == "":
+                draw(list(headings), "B", HEAD_FILL)
+                pdf.set_font(FONT, style, 8.5)
+        x, y = pdf.l_margin, pdf.get_y()
+        if fill is not None:
+            pdf.set_fill_color(*fill)
+            pdf.rect(x, y, total, height, style="F")
+        for lines, width, side in zip(wrapped, cols, aligns, strict=True):
+            for n, line in enumerate(lines):
+                pdf.set_xy(x + PAD_X, y + PAD_Y + n * LINE_H)
+                pdf.cell(width - 2 * PAD_X, LINE_H, line, align=side)
+            x += width
+        pdf.line(pdf.l_margin, y + height, pdf.l_margin + total, y + height)
+        pdf.set_xy(pdf.l_margin, y + height)
+
+    if pdf.get_y() + 2 * (LINE_H + 2 * PAD_Y) > pdf.page_break_trigger:
+        pdf.add_page()  # never a header alone at the foot of a page
+    pdf.set_draw_color(*RULE)
+    pdf.set_line_width(0.2)
+    draw(list(headings), "B", HEAD_FILL)
+    for number, row in enumerate(rows):
+        draw(list(row), "", ROW_FILL if number % 2 else None)
     pdf.ln(4)
 
 
@@ -704,13 +772,13 @@ def _signature(pdf: _Document, left_lines: list[str], caption: str) -> None:
     half = (pdf.w - pdf.l_margin - pdf.r_margin) / 2
     pdf.set_font(FONT, "", 10)
     for line in left_lines:
-        pdf.multi_cell(half - 6, 5.5, line, align="L", new_x="LMARGIN", new_y="NEXT")
+        _text(pdf, line, half - 6, 5.5)
     box_x = pdf.l_margin + half + 6
     box_w = half - 6
     pdf.set_xy(box_x, top)
     pdf.set_font(FONT, "", 8.5)
     pdf.set_text_color(*MUTED)
-    pdf.multi_cell(box_w, 4.2, caption, align="C", new_x="LEFT", new_y="NEXT")
+    _text(pdf, caption, box_w, 4.2, align="C")
     pdf.set_text_color(*INK)
     image_top = pdf.get_y() + 1.5
     if issuer.stamp:
@@ -861,7 +929,7 @@ def render_certificate(issuer: Issuer, facts: SessionFacts, learner: LearnerReco
     ) -> None:
         pdf.set_font(FONT, style, size)
         pdf.set_x(pdf.l_margin + indent)
-        pdf.multi_cell(width - indent, 5.6, value, align="L", new_x="LMARGIN", new_y="NEXT")
+        _text(pdf, value, width - indent, 5.6)
         pdf.ln(gap)
 
     paragraph(text["undersigned"].format(representative=o.legal_representative, organisation=o.org_name))
@@ -931,19 +999,65 @@ def session_documents(
     return _documents(issuer, facts, learners, kinds, total, on_progress)
 
 
+# Above this many documents, they are made by worker processes (one per core, at most
+# MAX_WORKERS), in chunks of CHUNK_LEARNERS learners, and written in the same order.
+PARALLEL_ABOVE = 40
+MAX_WORKERS = 4
+CHUNK_LEARNERS = 20
+
+
+def _render_chunk(issuer: Issuer, facts: SessionFacts, jobs: list[tuple[str, LearnerRecord]]) -> list[bytes]:
+    return [RENDERERS[kind](issuer, facts, learner) for kind, learner in jobs]
+
+
+def _workers() -> int:
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+
+
 def _documents(issuer, facts, learners, kinds, total, on_progress) -> Iterator[tuple[str, bytes]]:
     used: set[str] = set()
-    done = 0
+    jobs: list[tuple[str, str, LearnerRecord]] = []
     for learner in learners:
         for kind in kinds:
             name = document_name(kind, learner, facts.session_id)
             if name in used:  # two learners with the same name: tell them apart by id
                 name = name[:-4] + f"_{_safe(learner.user_id)}.pdf"
             used.add(name)
-            yield name, RENDERERS[kind](issuer, facts, learner)
-            done += 1
-            if on_progress is not None:
-                on_progress(done, total)
+            jobs.append((name, kind, learner))
+    chunks = [
+        jobs[i : i + CHUNK_LEARNERS * len(kinds)] for i in range(0, len(jobs), CHUNK_LEARNERS * len(kinds))
+    ]
+    done = 0
+    for chunk, documents in zip(chunks, _rendered(issuer, facts, chunks, total), strict=True):
+        for (name, _, _), data in zip(chunk, documents, strict=True):
+            yield name, data
+        done += len(chunk)
+        if on_progress is not None:
+            on_progress(done, total)
+
+
+def _rendered(issuer, facts, chunks, total) -> Iterator[list[bytes]]:
+    """Each chunk's documents, in order: in worker processes for a large session when the
+    process may have children (a daemonic Celery worker may not), else here."""
+    workers = _workers()
+    if total > PARALLEL_ABOVE and workers > 1 and not multiprocessing.current_process().daemon:
+        context = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        )
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [
+                pool.submit(_render_chunk, issuer, facts, [(kind, learner) for _, kind, learner in c])
+                for c in chunks
+            ]
+            try:
+                for future in futures:
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+        return
+    for chunk in chunks:
+        yield _render_chunk(issuer, facts, [(kind, learner) for _, kind, learner in chunk])
 
 
 def write_session_zip(

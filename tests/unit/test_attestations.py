@@ -492,3 +492,24 @@ def test_att021_command_line_defaults_to_the_saved_values(world, db, server, tmp
         args=["export-attestations", "--session", "S1", "--out", str(tmp_path / "b.zip"), "--logo", __file__]
     )
     assert bad.exit_code == 1 and "not a PNG or JPEG image" in bad.output
+
+
+def test_att022_worker_processes_write_the_same_zip(world, db, monkeypatch):
+    with db.session() as s:
+        monkeypatch.setattr(att, "PARALLEL_ABOVE", 10**9)
+        serial = att.zip_bytes(s, global_scope(), "S1", OPTIONS, TZ, signed_on=SIGNED)
+        monkeypatch.setattr(att, "PARALLEL_ABOVE", 0)
+        monkeypatch.setattr(att, "CHUNK_LEARNERS", 1)
+        monkeypatch.setattr(att, "_workers", lambda: 2)
+        progress = []
+        parallel = att.zip_bytes(
+            s,
+            global_scope(),
+            "S1",
+            OPTIONS,
+            TZ,
+            signed_on=SIGNED,
+            on_progress=lambda d, t: progress.append((d, t)),
+        )
+    assert parallel == serial
+    assert progress == [(2, 6), (4, 6), (6, 6)]
