@@ -39,7 +39,9 @@ def import_bundle_command(folder: Path) -> None:
     except BundleInvalid as invalid:
         for error in invalid.errors:
             click.echo(str(error), err=True)
-        click.echo(f"Import refused: {len(invalid.errors)} error(s); nothing was written.", err=True)
+        if invalid.omitted:
+            click.echo(invalid.more().strip(), err=True)
+        click.echo(f"Import refused: {invalid.total:,} error(s); nothing was written.", err=True)
         sys.exit(1)
     click.echo(summary.describe())
 

@@ -23,8 +23,11 @@ Choices where SPEC §3 is silent:
 from __future__ import annotations
 
 import csv
+import heapq
 import math
+import os
 import re
+import stat
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -65,12 +68,31 @@ class BundleError:
         return f"{self.file}:{self.line}: {self.column}: {self.message}"
 
 
-class BundleInvalid(Exception):
-    """The bundle has errors; nothing was written. ``errors`` lists every one, in file order."""
+# At most this many errors are kept and reported (the first ones, in file order); the others
+# are only counted, so a file of a million bad rows does not print a gigabyte.
+MAX_ERRORS = 200
 
-    def __init__(self, errors: list[BundleError]):
+
+class BundleInvalid(Exception):
+    """The bundle has errors; nothing was written. ``errors`` lists the first MAX_ERRORS of
+    them in file order; ``total`` counts every one."""
+
+    def __init__(self, errors: list[BundleError], total: int | None = None):
         self.errors = errors
-        super().__init__(f"{len(errors)} error(s) in the bundle:\n" + "\n".join(str(e) for e in errors))
+        self.total = len(errors) if total is None else total
+        super().__init__(
+            f"{self.total} error(s) in the bundle:\n" + "\n".join(str(e) for e in errors) + self.more()
+        )
+
+    @property
+    def omitted(self) -> int:
+        return self.total - len(self.errors)
+
+    def more(self) -> str:
+        """The line that says how many errors are not listed ("" when all are)."""
+        if not self.omitted:
+            return ""
+        return f"\n… and {self.omitted:,} more error(s) not listed (the first {len(self.errors)} are shown)"
 
 
 @dataclass
@@ -497,7 +519,10 @@ class _Importer:
         self.folder = folder
         self.tz = tz
         self.parse_datetime = _datetime_parser(tz)
+        # The first MAX_ERRORS errors in report order, as a heap whose top is the last of them
+        # (orders negated), and the count of every error.
         self._errors: list[tuple[tuple[int, int, int, int], BundleError]] = []
+        self._error_count = 0
         self._quiet = False
         self.parsed: dict[str, _Parsed] = {}
         # kind -> id -> extra info (attempt: module_id; activity: (module_id, max_score)).
@@ -529,15 +554,23 @@ class _Importer:
         spec = SPECS.get(file)
         # On a row, errors follow the columns; header errors keep the header's order.
         col_order = spec.index.get(column.split("+")[0], len(spec.cols)) if spec and line > 1 else 0
-        order = (FILE_ORDER.get(file, -1), line, col_order, len(self._errors))
-        self._errors.append((order, BundleError(file, line, column, message)))
+        order = (FILE_ORDER.get(file, -1), line, col_order, self._error_count)
+        self._error_count += 1
+        key = tuple(-part for part in order)
+        if len(self._errors) < MAX_ERRORS:
+            heapq.heappush(self._errors, (key, BundleError(file, line, column, message)))
+        elif key > self._errors[0][0]:  # before the last kept error: it takes its place
+            heapq.heapreplace(self._errors, (key, BundleError(file, line, column, message)))
 
     @property
     def has_errors(self) -> bool:
-        return bool(self._errors)
+        return self._error_count > 0
 
     def sorted_errors(self) -> list[BundleError]:
-        return [e for _, e in sorted(self._errors, key=lambda pair: pair[0])]
+        return [e for _, e in sorted(self._errors, key=lambda pair: pair[0], reverse=True)]
+
+    def invalid(self) -> BundleInvalid:
+        return BundleInvalid(self.sorted_errors(), self._error_count)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -555,19 +588,42 @@ class _Importer:
                 )
             else:
                 summary.warnings.append(f"ignored {path.name}: not a bundle file name")
-        summary.absent = [spec.name for spec in FILES if not (self.folder / spec.name).is_file()]
+        summary.absent = [spec.name for spec in FILES if not os.path.lexists(self.folder / spec.name)]
 
     def read_all(self) -> None:
         for spec in _READ_ORDER:
             path = self.folder / spec.name
-            if path.is_file():
+            if os.path.lexists(path) and self.may_read(spec, path):
                 self.parsed[spec.name] = self.read_file(spec, path)
+
+    def may_read(self, spec: FileSpec, path: Path) -> bool:
+        """Only regular files inside the bundle folder are read: a symbolic link (to a file
+        anywhere, e.g. /etc/passwd, whose lines error messages would echo), a FIFO (a read
+        that never ends) or a device is refused without being opened."""
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            self.error(
+                spec.name,
+                0,
+                "-",
+                "is a symbolic link; refused without reading it (bundle files must be regular files inside the bundle folder)",
+            )
+            return False
+        if not stat.S_ISREG(mode):
+            self.error(spec.name, 0, "-", "is not a regular file; refused without reading it")
+            return False
+        if path.resolve().parent != self.folder.resolve():
+            self.error(spec.name, 0, "-", "leaves the bundle folder; refused without reading it")
+            return False
+        return True
 
     def read_file(self, spec: FileSpec, path: Path) -> _Parsed:
         parsed = _Parsed(spec)
         reader = None
         try:
-            with path.open(encoding="utf-8-sig", newline="") as fh:
+            # O_NOFOLLOW: a link swapped in after the check above is refused by the system too.
+            descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with open(descriptor, encoding="utf-8-sig", newline="") as fh:
                 reader = csv.reader(fh, strict=True)
                 header = next(reader, None) or []
                 positions = self.read_header(spec, header)
@@ -606,6 +662,8 @@ class _Importer:
         except csv.Error as exc:
             line = reader.line_num if reader is not None else 1
             self.error(spec.name, line, "-", f"malformed CSV: {exc}")
+        except OSError as exc:
+            self.error(spec.name, 0, "-", f"cannot be read: {exc.strerror}")
         return parsed
 
     def read_header(self, spec: FileSpec, header: list[str]) -> dict[str, int]:
@@ -1247,7 +1305,7 @@ def import_bundle(session: Session, folder: Path, tz: tzinfo) -> ImportSummary:
     importer.check_stored_answers()
     importer.check_emails()
     if importer.has_errors:
-        raise BundleInvalid(importer.sorted_errors())
+        raise importer.invalid()
 
     importer.write(summary)
     refresh_training_learners(session)
