@@ -598,13 +598,25 @@ class _Document(FPDF):
         self.set_text_color(*INK)
 
 
+def _words(paragraph: str) -> list[str]:
+    """Words to wrap between; French punctuation after a space (" :", " ;", " »", " %")
+    stays with the word before it."""
+    words: list[str] = []
+    for word in paragraph.split(" "):
+        if words and word and word[0] in ":;!?»%" and len(word) <= 2:
+            words[-1] += " " + word
+        else:
+            words.append(word)
+    return words
+
+
 def _wrap(pdf: FPDF, text: str, width: float) -> list[str]:
     """text in lines no wider than width (current font), broken between words, a word wider
     than the line broken between characters; "\\n" starts a new line."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
-        for word in paragraph.split(" "):
+        for word in _words(paragraph):
             candidate = f"{line} {word}" if line else word
             if pdf.get_string_width(candidate) <= width:
                 line = candidate
