@@ -299,7 +299,7 @@ def _demo_images() -> tuple[bytes, bytes]:
     fonts = Path(__file__).resolve().parent.parent / "assets" / "fonts"
     bold = ImageFont.truetype(str(fonts / "DejaVuSans-Bold.ttf"), 64)
     regular = ImageFont.truetype(str(fonts / "DejaVuSans.ttf"), 30)
-    logo = Image.new("RGB", (640, 220), "white")
+    logo = Image.new("RGBA", (640, 220), (255, 255, 255, 0))
     draw = ImageDraw.Draw(logo)
     draw.rounded_rectangle((10, 20, 190, 200), radius=36, fill=(13, 110, 253))
     draw.text((100, 110), "LF", font=bold, fill="white", anchor="mm")

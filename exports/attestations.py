@@ -322,7 +322,7 @@ WORDS = {
         "session_dates": "Dates de la session",
         "declared_duration": "Durée déclarée des sessions de formation",
         "modules_heading": "Cours et évaluations",
-        "modules_columns": ("Cours ou évaluation", "Type", "Statut", "Score", "Temps passé dans la session"),
+        "modules_columns": ("Cours ou évaluation", "Type", "Statut", "Score", "Temps passé en session"),
         "log_heading": "Historique des connexions dans la session",
         "log_columns": ("Cours", "Connexion", "Déconnexion", "Temps passé"),
         "log_note": "Heures locales ({zone}). Temps passé au format JJ:HH:MM.",
@@ -360,7 +360,7 @@ WORDS = {
         "session_dates": "Session dates",
         "declared_duration": "Declared duration of the training sessions",
         "modules_heading": "Courses and assessments",
-        "modules_columns": ("Course or assessment", "Type", "Status", "Score", "Time spent in the session"),
+        "modules_columns": ("Course or assessment", "Type", "Status", "Score", "Time in the session"),
         "log_heading": "Connection log in the session",
         "log_columns": ("Course", "Connected", "Disconnected", "Time spent"),
         "log_note": "Local times ({zone}). Time spent as DD:HH:MM.",
@@ -561,7 +561,7 @@ class _Document(FPDF):
                 self.add_font(FALLBACK_FONT, style, str(FONT_DIR / name))
             self.set_fallback_fonts([FALLBACK_FONT])
         self.set_margins(18, 16, 18)
-        self.set_auto_page_break(True, margin=24)
+        self.set_auto_page_break(True, margin=20)
         self.set_creation_date(datetime.combine(issuer.signed_on, time(12), tzinfo=issuer.tz).astimezone(UTC))
         self.set_title(title)
         self.set_author(issuer.options.org_name)
@@ -682,7 +682,7 @@ def _letterhead(pdf: _Document) -> None:
         pdf.set_x(block_x)
         _text(pdf, line, block_w, 4.2, align="R")
     pdf.set_text_color(*INK)
-    pdf.set_y(max(pdf.get_y(), top + logo_h) + 7)
+    pdf.set_y(max(pdf.get_y(), top + logo_h) + 5)
 
 
 def _title(pdf: _Document, title: str, subtitle: str = "") -> None:
@@ -693,38 +693,38 @@ def _title(pdf: _Document, title: str, subtitle: str = "") -> None:
         pdf.set_text_color(*MUTED)
         pdf.cell(0, 5, subtitle, align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_color(*INK)
-    pdf.ln(5)
+    pdf.ln(4)
 
 
 def _facts_table(pdf: _Document, rows: list[tuple[str, str]]) -> None:
     """Label / value lines, labels in a fixed column."""
-    label_w = 72
+    label_w = 80
     value_w = pdf.w - pdf.l_margin - pdf.r_margin - label_w
     colon = " :" if pdf.issuer.options.language == "fr" else ":"
     for label, value in rows:
         y = pdf.get_y()
         pdf.set_font(FONT, "", 9)
         pdf.set_text_color(*MUTED)
-        _text(pdf, label + colon, label_w - 3, 5)
+        _text(pdf, label + colon, label_w - 3, 4.7)
         bottom = pdf.get_y()
         pdf.set_text_color(*INK)
         pdf.set_font(FONT, "B", 9.5)
         pdf.set_xy(pdf.l_margin + label_w, y)
-        _text(pdf, value, value_w, 5)
+        _text(pdf, value, value_w, 4.7)
         pdf.set_y(max(pdf.get_y(), bottom))
-    pdf.ln(3)
+    pdf.ln(2)
 
 
 def _heading(pdf: _Document, text: str, keep: float = 22) -> None:
     if pdf.will_page_break(keep):
         pdf.add_page()
     pdf.set_font(FONT, "B", 11)
-    pdf.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(1)
+    pdf.cell(0, 6.5, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(0.5)
 
 
 LINE_H = 4.6  # a table line, mm
-PAD_X, PAD_Y = 1.6, 1.2  # a table cell's inner margins, mm
+PAD_X, PAD_Y = 1.6, 0.8  # a table cell's inner margins, mm
 
 
 def _table(pdf: _Document, headings: tuple[str, ...], rows: list[tuple[str, ...]], widths, align) -> None:
@@ -773,13 +773,15 @@ def _table(pdf: _Document, headings: tuple[str, ...], rows: list[tuple[str, ...]
     pdf.ln(4)
 
 
+SIGNATURE_HEIGHT = 34  # mm: place and date, the stamp-and-signature box
+
+
 def _signature(pdf: _Document, left_lines: list[str], caption: str) -> None:
     """Place and date on the left, the stamp-and-signature box on the right, kept together."""
     issuer = pdf.issuer
-    needed = 48
-    if pdf.will_page_break(needed):
+    if pdf.will_page_break(SIGNATURE_HEIGHT):
         pdf.add_page()
-    pdf.ln(2)
+    pdf.ln(1)
     top = pdf.get_y()
     half = (pdf.w - pdf.l_margin - pdf.r_margin) / 2
     pdf.set_font(FONT, "", 10)
@@ -794,8 +796,8 @@ def _signature(pdf: _Document, left_lines: list[str], caption: str) -> None:
     pdf.set_text_color(*INK)
     image_top = pdf.get_y() + 1.5
     if issuer.stamp:
-        _image(pdf, issuer.stamp, box_x + 4, image_top, box_w - 8, 32, align="C")
-    pdf.set_y(max(pdf.get_y(), image_top + 34))
+        _image(pdf, issuer.stamp, box_x + 4, image_top, box_w - 8, 26, align="C")
+    pdf.set_y(max(pdf.get_y(), image_top + 27))
 
 
 def _signed_text(issuer: Issuer, template: str) -> str:
@@ -863,7 +865,7 @@ def render_attestation(issuer: Issuer, facts: SessionFacts, learner: LearnerReco
         pdf,
         words["modules_columns"],
         module_rows,
-        (66, 23, 29, 19, 37),
+        (63, 22, 23, 17, 49),
         ("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT"),
     )
 
@@ -884,7 +886,7 @@ def render_attestation(issuer: Issuer, facts: SessionFacts, learner: LearnerReco
     ]
     _table(pdf, words["log_columns"], log_rows, (74, 35, 35, 30), ("LEFT", "LEFT", "LEFT", "RIGHT"))
 
-    if pdf.will_page_break(16):
+    if pdf.will_page_break(12 + SIGNATURE_HEIGHT):  # the totals and the signature together
         pdf.add_page()
     _facts_table(
         pdf,
