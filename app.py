@@ -16,6 +16,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 import auth
+from auth.callback_checks import init_app as init_callback_checks
 from auth.cli import register as register_auth_cli
 from auth.headers import QuietRequestHandler
 from auth.headers import init_app as init_security_headers
@@ -92,6 +93,7 @@ def create_app(config: dict | None = None) -> Dash:
     server.extensions["learnstats_dash"] = app
     server.extensions["learnstats_page_access"] = page_access
     init_security_headers(server, app)
+    init_callback_checks(server, app)
     return app
 
 

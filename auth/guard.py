@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from flask import (
     Flask,
@@ -263,6 +263,15 @@ def _idle_expired() -> bool:
     return False
 
 
+def _raw_path() -> str:
+    """The path as the browser sent it, still percent-encoded (an id's "/" is %2F there and a
+    plain "/" in request.path), for matching page templates segment by segment."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw or not raw.startswith("/"):
+        return quote(request.path)
+    return raw.split("?", 1)[0]
+
+
 def _guard():
     path = request.path
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
@@ -284,7 +293,7 @@ def _guard():
     page_access = current_app.extensions.get("learnstats_page_access")
     rule = request.url_rule.rule if request.url_rule is not None else None
     if page_access is not None and request.method == "GET" and rule in DASH_PAGE_RULES:
-        allowed = page_access(path)
+        allowed = page_access(_raw_path())
         if allowed is False:
             return current_app.extensions["learnstats_dash"].index(), 403
         if allowed is None:

@@ -30,11 +30,12 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 from flask_login import current_user
 from itsdangerous import BadSignature
 
 from auth.guard import current_scope
+from auth.hosts import UntrustedHost, link_base_url
 from data import export_options as options_data
 from data.db import get_db
 from data.scope import Forbidden, Scope
@@ -331,8 +332,9 @@ def update_download_link(start_date, end_date, sessions, users, groups, fields, 
 
 
 def _base_url() -> str:
-    """LEARNSTATS_BASE_URL, else the address the browser used for this request."""
-    return (current_app.config["LEARNSTATS"].base_url or request.host_url).rstrip("/")
+    """LEARNSTATS_BASE_URL, else the address the browser used for this request when its host
+    is allowed (auth/hosts.py; UntrustedHost otherwise)."""
+    return link_base_url()
 
 
 def app_key(server: Flask) -> str:
@@ -361,6 +363,15 @@ def request_opco_email(
         check_export(scope, export)
     except OpcoLogsError as error:
         return None, {"job": job_id, "state": "failed", "message": f"Cannot export: {error}.", "at": ""}
+    try:
+        base_url = _base_url()
+    except UntrustedHost as error:
+        return None, {
+            "job": job_id,
+            "state": "failed",
+            "message": f"Cannot send the email: {error}.",
+            "at": "",
+        }
     job = OpcoEmailJob(
         job_id=job_id,
         user_id=current_user.id,
@@ -368,7 +379,7 @@ def request_opco_email(
         name=current_user.display_name,
         scope=scope,
         request=export,
-        base_url=_base_url(),
+        base_url=base_url,
     )
     ticket = {"app": app_key(current_app), "job": job_id, "token": sign_job(settings.secret_key, job)}
     return ticket, queued_state(job)

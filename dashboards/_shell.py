@@ -8,8 +8,10 @@ access(scope, session, **kwargs) -> bool (kwargs: path variables and query argum
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import unquote
 
 import dash
 import dash_bootstrap_components as dbc
@@ -27,8 +29,11 @@ RESERVED_ARGUMENTS = frozenset({"scope", "session", "_scope", "_session"})
 
 
 def match_path(path: str, template: str) -> dict[str, str] | None:
-    """Path variables when path matches template segment by segment, else None."""
-    parts = [p for p in path.strip("/").split("/") if p != ""]
+    """Path variables when path matches template segment by segment, else None.
+
+    path is the path as sent (percent-encoded): an id may hold a "/" (sent as %2F), so the
+    path is split first and each segment decoded after."""
+    parts = [unquote(p) for p in path.strip("/").split("/") if p != ""]
     tparts = [p for p in template.strip("/").split("/") if p != ""]
     if len(parts) != len(tparts):
         return None
@@ -82,6 +87,13 @@ def build_forbidden(message: str = "You do not have access to this page.") -> ht
     )
 
 
+def _path_variables(module: str) -> list[str]:
+    for page in dash.page_registry.values():
+        if page.get("module") == module and page.get("path_template"):
+            return re.findall(r"<([^>]+)>", page["path_template"])
+    return []
+
+
 def guarded(access: Access) -> Callable:
     """Decorator for a page's layout(**kwargs): checks the scope, then calls layout(scope, ...).
 
@@ -98,6 +110,11 @@ def guarded(access: Access) -> Callable:
             scope = current_scope()
             # A query argument may not pose as the scope or the session (?scope=x).
             kwargs = {k: v for k, v in kwargs.items() if k not in RESERVED_ARGUMENTS}
+            # Dash reads path variables from the browser's percent-encoded pathname: an id
+            # with a space, an accent, a quote or a "/" (links quote it) arrives encoded.
+            for name in _path_variables(render.__module__):
+                if isinstance(kwargs.get(name), str):
+                    kwargs[name] = unquote(kwargs[name])
             with get_db().session() as s:
                 if not access(scope, s, **kwargs):
                     return build_forbidden()

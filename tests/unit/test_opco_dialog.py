@@ -158,7 +158,7 @@ def test_dlg006_receive_by_email_end_to_end_through_the_callbacks(make_app):
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
-        app = make_app(smtp_url=f"smtp://127.0.0.1:{controller.port}")
+        app = make_app(smtp_url=f"smtp://127.0.0.1:{controller.port}", allowed_hosts="stats.test")
         server = app.server
         with server.extensions["learnstats_db"].session() as s:
             build_world(Factory(s))
