@@ -66,7 +66,8 @@ test: $(VENV)/.installed-test system-test-deps lint
 
 # The whole app on a demo platform of BENCH_LEARNERS learners, built once under instance/bench/
 # (docs/performance.md). BENCH_ARGS="--repeat 5 --skip import" passes options; BENCH_ARGS="figures"
-# or BENCH_ARGS="opco" runs the older benchmarks.
+# or BENCH_ARGS="opco" runs the older benchmarks; BENCH_ARGS="serve" the 20-manager run against
+# make serve (2 gunicorn workers, PostgreSQL, Redis: tests/bench_serve.py).
 BENCH_LEARNERS ?= 100000
 bench: $(VENV)/.installed-test
 	BENCH_LEARNERS=$(BENCH_LEARNERS) $(PY) -m tests.bench $(BENCH_ARGS)

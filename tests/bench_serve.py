@@ -131,6 +131,26 @@ class BenchPostgres:
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (clock ticks in /proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def _env(database: str, redis_url: str, instance: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNSTATS_")}
     env.update(
@@ -201,9 +221,19 @@ def main(argv: list[str] | None = None) -> int:
             for call in role_calls:
                 warm[role].post(f"{web.base}/_dash-update-component", json=call.body, timeout=600)
         before = redis.stats()
+        load_before = os.getloadavg()[0]
+        postmaster = int((pg.data / "postmaster.pid").read_text().splitlines()[0])
+        groups = {
+            "web workers": lambda: web.worker_pids(),
+            "PostgreSQL": lambda: [postmaster, *children(postmaster)],
+            "Redis": lambda: [redis.pid],
+            "load client": lambda: [os.getpid()],
+        }
+        cpu_before = {name: cpu_seconds(pids()) for name, pids in groups.items()}
         log(f"concurrency: {args.users} managers for {args.seconds:.0f} s ...")
         load = concurrent_load(web.base, calls, args.users, args.seconds)
         after = redis.stats()
+        cpu = {name: cpu_seconds(pids()) - cpu_before[name] for name, pids in groups.items()}
         pids = web.worker_pids()
         served = {}
         for record_ in web.access_log():
@@ -219,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             "redis_misses": after["keyspace_misses"] - before["keyspace_misses"],
             "redis_memory_mib": round(redis.client.info("memory")["used_memory"] / 2**20, 1),
             "recording_errors": list(RECORDING_ERRORS),
+            "load_average": (round(load_before, 1), round(os.getloadavg()[0], 1)),
+            "cpu_seconds": {name: round(value, 1) for name, value in cpu.items()},
         }
     finally:
         for process in (web, redis):
@@ -246,7 +278,8 @@ def build_report(r: dict) -> tuple[str, bool]:
         f"### Production mode, {r['learners']:,} learners: `make serve` ({r['workers']} gunicorn workers), "
         "PostgreSQL, Redis",
         "",
-        f"Machine: {machine()}",
+        f"Machine: {machine()}; load average (1 min) {r['load_average'][0]} before the run, "
+        f"{r['load_average'][1]} after (other work on the machine shares its CPUs).",
         "",
         "| managers | seconds | requests | throughput | p50 | p95 | errors |",
         "|---|---|---|---|---|---|---|",
@@ -257,6 +290,13 @@ def build_report(r: dict) -> tuple[str, bool]:
         f"Requests answered per worker: {', '.join(str(n) for n in r['requests_by_worker'].values())}; "
         f"workers' RSS: {', '.join(f'{m} MiB' for m in r['rss_mib'].values())}; Redis during the run: "
         f"{r['redis_hits']:,} hits, {r['redis_misses']:,} misses, {r['redis_memory_mib']} MiB used.",
+        "",
+        "CPU time during the run (user + system): "
+        + ", ".join(
+            f"{name} {sec:.1f} s ({1000 * sec / max(load['requests'], 1):.1f} ms per request)"
+            for name, sec in r["cpu_seconds"].items()
+        )
+        + ".",
         "",
         f"Target (issue 8): no error and p95 ≤ {TARGET_CONCURRENT_P95_MS} ms: {'met' if ok else 'MISSED'}.",
     ]
