@@ -319,3 +319,42 @@ def test_sys003_a_sessions_attestations_go_through_the_celery_worker(stack):
         assert all(archive.read(n).startswith(b"%PDF") for n in pdfs)
     # The link is signed for this user: without the sign-in session it gives nothing.
     assert requests.get(web.base + result["href"], allow_redirects=False, timeout=30).status_code != 200
+
+
+def test_sys004_make_serve_without_a_database_setting_serves_the_embedded_sqlite(tmp_path):
+    """`PORT=... make serve` itself: no database setting -> instance/learnstats.sqlite3, migrated
+    by the master; no secret key -> it refuses to start and says why."""
+    import os
+
+    from tests.services import Process, wait_until
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNSTATS_")}
+    env.update(LEARNSTATS_INSTANCE=str(tmp_path), LEARNSTATS_WORKERS="1", PORT=str(free_port()))
+    make = ["make", "--no-print-directory", "-o", ".venv/.installed", "serve"]  # no reinstall here
+    refused = subprocess.run(make, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0
+    assert "LEARNSTATS_SECRET_KEY is not set: production mode" in refused.stdout + refused.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+    env["LEARNSTATS_SECRET_KEY"] = secrets.token_hex(32)
+    server = Process("make serve", make, env, tmp_path / "serve.log")
+    base = f"http://127.0.0.1:{env['PORT']}"
+    try:
+        wait_until(
+            lambda: requests.get(f"{base}/readyz", timeout=5).status_code == 200,
+            "make serve did not answer",
+            90,
+            (server,),
+        )
+        assert requests.get(f"{base}/readyz", timeout=5).json()["checks"] == {"database": "ok"}
+        assert requests.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
+        assert requests.get(f"{base}/login", timeout=5).status_code == 200
+        assert (tmp_path / "learnstats.sqlite3").exists()
+        engine = create_engine(f"sqlite:///{tmp_path / 'learnstats.sqlite3'}")
+        with engine.connect() as c:
+            assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        engine.dispose()
+        assert "background jobs on local subprocesses" in server.log_text(100_000)
+    finally:
+        server.stop()
+    assert not server.alive()
