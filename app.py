@@ -60,10 +60,11 @@ def create_app(config: dict | None = None) -> Dash:
     if settings.behind_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        # Behind a reverse proxy: the client's address, scheme (https), host, port and path
-        # prefix come from the X-Forwarded-* headers of that many proxies, and only theirs.
+        # Behind a reverse proxy: the client's address, scheme (https), host and port come
+        # from the X-Forwarded-* headers of that many proxies, and only theirs. Not the path
+        # prefix: Dash's pages and assets are served from the root of the host.
         n = settings.behind_proxy
-        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=0)
     _with_app_context(server)
 
     # Page modules register their callbacks with dash.callback into Dash's global lists, which

@@ -43,7 +43,7 @@ class Settings:
     # Production mode (LEARNSTATS_ENV=production, set by `make serve` and `make worker`): the
     # secret key must come from the environment, never generated.
     production: bool = False
-    # LEARNSTATS_BEHIND_PROXY: trust the X-Forwarded-For/-Proto/-Host/-Port/-Prefix headers
+    # LEARNSTATS_BEHIND_PROXY: trust the X-Forwarded-For/-Proto/-Host/-Port headers
     # of this many proxies in front of the app (werkzeug's ProxyFix); 0: trust none.
     behind_proxy: int = 0
     # Celery for background callbacks ("Receive by email"): the broker, else local

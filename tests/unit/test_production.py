@@ -169,3 +169,30 @@ def test_prd006_behind_one_proxy_the_forwarded_scheme_and_client_are_trusted(tmp
     assert seen == {"scheme": "https", "remote": "198.51.100.7", "host": "stats.example.org"}
     make(0).get("/healthz", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.2"})
     assert seen == {"scheme": "http", "remote": "10.0.0.2", "host": "localhost"}
+
+
+def test_prd007_production_behind_an_https_proxy_sends_secure_cookies(tmp_path, clean_env):
+    """Production mode: the sign-in cookie is Secure, and behind one proxy that ends TLS the
+    request counts as HTTPS (HSTS is sent); without the proxy setting a forged header is ignored."""
+
+    def client(behind: int):
+        app = create_app(
+            {
+                "instance_path": tmp_path,
+                "secret_key": KEY,
+                "database_url": f"sqlite:///{tmp_path / 's.sqlite3'}",
+                "production": True,
+                "behind_proxy": behind,
+            }
+        )
+        app.server.extensions["learnstats_db"].migrate()
+        return app.server.test_client()
+
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    response = client(1).get("/login", headers=forwarded)
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    plain = client(0).get("/login", headers=forwarded)
+    assert "Secure" in plain.headers["Set-Cookie"]  # production: Secure whatever the request
+    assert "Strict-Transport-Security" not in plain.headers  # but the header was not believed
