@@ -32,13 +32,15 @@ worker: $(VENV)/.installed
 	LEARNSTATS_ENV=$${LEARNSTATS_ENV:-production} $(VENV)/bin/celery --app exports.worker worker \
 	  --loglevel INFO --concurrency $(WORKER_CONCURRENCY) --hostname learnstats@%h
 
-# As root, installs the browser, its driver, PostgreSQL, poppler and Redis when they are missing.
+# As root, installs the browser, its driver, PostgreSQL, poppler, Redis and LibreOffice Calc
+# (headless, for the spreadsheet read-back tests; test-only, about 300 MB) when they are missing.
 system-test-deps:
 	@missing=""; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium chromium-driver"; \
 	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v soffice >/dev/null || missing="$$missing libreoffice-calc-nogui"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing:$$missing"; \

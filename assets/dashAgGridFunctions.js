@@ -43,3 +43,11 @@ dagfuncs.lsDate = function (value) {
     if (parts.length !== 3) { return String(value); }
     return parts[2] + "/" + parts[1] + "/" + parts[0];
 };
+
+/* "YYYY-MM-DD HH:MM" (local text, sorts as text) -> "DD/MM/YYYY HH:MM". */
+dagfuncs.lsDateTime = function (value) {
+    if (lsMissing(value)) { return "–"; }
+    var text = String(value);
+    if (text.length < 16) { return dagfuncs.lsDate(value); }
+    return text.slice(8, 10) + "/" + text.slice(5, 7) + "/" + text.slice(0, 4) + " " + text.slice(11, 16);
+};

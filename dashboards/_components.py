@@ -184,10 +184,12 @@ def register_component_callbacks(app: dash.Dash) -> None:
     )
     app.callback(
         Output(_static_id("static-table-download", page, MATCH), "data"),
+        Output(_static_id("static-table-message", page, MATCH), "children"),
         Input(_static_id("static-table-csv", page, MATCH), "n_clicks"),
         Input(_static_id("static-table-xlsx", page, MATCH), "n_clicks"),
         State(_static_id("static-table", page, MATCH), "rowData"),
         State(_static_id("static-table", page, MATCH), "virtualRowData"),
         State(_static_id("static-table-meta", page, MATCH), "data"),
+        State(_static_id("static-table", page, MATCH), "columnState"),
         prevent_initial_call=True,
     )(download_static_table)

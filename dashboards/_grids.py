@@ -23,13 +23,13 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, dcc, html, no_update
 
-from dashboards._date_filter import parse_iso_day
+from exports.formatting import csv_dialect
 from exports.formatting import missing as _missing
-from exports.formatting import round_half_up as _round_half_up
 from exports.tables import table_to_csv_bytes, table_to_xlsx_bytes
 
 # A column: (field, header), (field, header, kind) or an AG Grid columnDef dict. kind is one of
-# text, int, pct, score, duration, date (formatted by assets/dashAgGridFunctions.js).
+# text, int, pct, score, duration, date, datetime ("YYYY-MM-DD HH:MM" local text, sorted as text)
+# (formatted by assets/dashAgGridFunctions.js).
 GridColumns = Sequence[tuple | dict]
 _VALUE_FORMATTERS = {
     "int": "lsInt(params.value)",
@@ -37,6 +37,7 @@ _VALUE_FORMATTERS = {
     "score": "lsPct(params.value)",
     "duration": "lsDuration(params.value)",
     "date": "lsDate(params.value)",
+    "datetime": "lsDateTime(params.value)",
 }
 _NUMERIC_KINDS = {"int", "pct", "score", "duration"}
 CACHE_BLOCK_SIZE = 50
@@ -90,35 +91,41 @@ def _export_columns(columns: GridColumns) -> list[tuple[str, str, str | None]]:
     return out
 
 
-def export_frame(df: pd.DataFrame, columns: GridColumns) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    """The table ready for exports/tables.py: rates and scores to one decimal, durations in
-    whole minutes (header + " (min)"), dates as dates. Returns (frame, (field, header) pairs)."""
+def export_frame(
+    df: pd.DataFrame, columns: GridColumns
+) -> tuple[pd.DataFrame, list[tuple[str, str, str | None]]]:
+    """The table ready for exports/tables.py, in the screen's column order under the screen's
+    headers: (frame, (field, header, kind) columns). exports/tables.py writes each kind as a
+    spreadsheet expects it (dates as dates, durations as durations, rates to one decimal)."""
     out = pd.DataFrame(index=df.index)
-    pairs = []
+    specs = []
     for field, header, kind in _export_columns(columns):
         series = df[field] if field in df.columns else pd.Series([None] * len(df), index=df.index)
-        if kind in ("pct", "score"):
-            series = series.map(lambda v: None if _missing(v) else float(_round_half_up(v, 1)))
-        elif kind == "duration":
-            series = series.map(lambda v: None if _missing(v) else int(_round_half_up(float(v) / 60, 0)))
-            header = f"{header} (min)"
-        elif kind == "date":
-            series = series.map(lambda v: None if _missing(v) else pd.Timestamp(v).date())
-        out[field] = series.astype(object)
-        pairs.append((field, header))
-    return out, pairs
+        out[field] = series.astype(object).map(lambda v: None if _missing(v) else v)
+        specs.append((field, header, kind))
+    return out, specs
+
+
+NOTHING_TO_DOWNLOAD = "No row matches the search: there is nothing to download."
 
 
 def table_download(
     df: pd.DataFrame, columns: GridColumns, kind: str, filename: str, sheet_name: str = "Table"
 ) -> dict:
-    """dcc.Download data for the whole table as CSV or XLSX (kind "csv" / "xlsx")."""
-    frame, pairs = export_frame(df, columns)
+    """dcc.Download data for the table as CSV or XLSX (kind "csv" / "xlsx"); the CSV's
+    delimiter and decimal mark follow the interface's language (exports.formatting.csv_dialect).
+    Callers check first that there are rows (NOTHING_TO_DOWNLOAD otherwise)."""
+    frame, specs = export_frame(df, columns)
     if kind == "csv":
-        return dcc.send_bytes(table_to_csv_bytes(frame, pairs), f"{filename}.csv", type="text/csv")
+        delimiter, decimal = csv_dialect()
+        return dcc.send_bytes(
+            table_to_csv_bytes(frame, specs, delimiter=delimiter, decimal=decimal),
+            f"{filename}.csv",
+            type="text/csv",
+        )
     if kind == "xlsx":
         return dcc.send_bytes(
-            table_to_xlsx_bytes(frame, pairs, sheet_name),
+            table_to_xlsx_bytes(frame, specs, sheet_name),
             f"{filename}.xlsx",
             type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
@@ -246,6 +253,7 @@ def build_data_table(
     return html.Div(
         [
             toolbar,
+            html.Div(id=f"{page}-{slug}-message", className="ls-table-message", role="status"),
             dag.AgGrid(
                 id=f"{page}-{slug}-grid",
                 columnDefs=column_defs(columns, link_column),
@@ -376,6 +384,9 @@ def build_static_table(
     return html.Div(
         [
             toolbar,
+            html.Div(
+                id=_static_id("static-table-message", page, slug), className="ls-table-message", role="status"
+            ),
             dag.AgGrid(
                 id=_static_id("static-table", page, slug),
                 columnDefs=column_defs(columns, link_column),
@@ -400,33 +411,53 @@ function (text, options) {
 """
 
 
-def static_table_file(kind: str, rows: list[dict] | None, meta: dict) -> dict:
-    """dcc.Download data for a static table's rows (as the browser shows them)."""
+def _screen_order(columns: list[tuple], column_state: list | None) -> list[tuple]:
+    """The columns in the screen's order (AG Grid's columnState, after a drag), hidden ones
+    left out; columns the state does not know keep their place at the end."""
+    if not column_state:
+        return columns
+    by_field = {c[0]: c for c in columns}
+    ordered = []
+    for state in column_state:
+        if not isinstance(state, dict) or state.get("colId") not in by_field:
+            continue
+        column = by_field.pop(state["colId"])
+        if not state.get("hide"):
+            ordered.append(column)
+    return ordered + [c for c in columns if c[0] in by_field]
+
+
+def static_table_file(
+    kind: str, rows: list[dict] | None, meta: dict, column_state: list | None = None
+) -> dict:
+    """dcc.Download data for a static table's rows (as the browser shows them: the order of
+    the rows and of the columns on screen)."""
     columns = [
         (field, header, kind_)
         for (field, header), kind_ in zip(
             meta["columns"], meta.get("kinds") or [None] * len(meta["columns"]), strict=False
         )
     ]
+    columns = _screen_order(columns, column_state)
     fields = [c[0] for c in columns]
     df = pd.DataFrame(rows or [], columns=fields)
-    for field, _header, col_kind in columns:
-        if col_kind == "date":
-            df[field] = df[field].map(lambda v: parse_iso_day(v) if isinstance(v, str) else v)
     return table_download(
         df, columns, kind, meta.get("filename") or "table", meta.get("sheet_name") or "Table"
     )
 
 
-def download_static_table(csv_clicks, xlsx_clicks, row_data, virtual_row_data, meta):
-    """The static table's download callback: the rows as filtered and sorted (virtualRowData),
-    else all of them."""
+def download_static_table(csv_clicks, xlsx_clicks, row_data, virtual_row_data, meta, column_state=None):
+    """The static table's download callback: the rows as searched and sorted on screen
+    (virtualRowData), else all of them; (download, message). A search matching nothing gives
+    a message instead of a file holding only a header."""
     trigger = dash.ctx.triggered_id
     if not isinstance(trigger, dict) or not meta:
-        return no_update
+        return no_update, no_update
     kind = "csv" if trigger.get("type") == "static-table-csv" else "xlsx"
     clicks = csv_clicks if kind == "csv" else xlsx_clicks
     if not clicks:
-        return no_update
+        return no_update, no_update
     rows = virtual_row_data if virtual_row_data is not None else row_data
-    return static_table_file(kind, rows, meta)
+    if not rows:
+        return no_update, NOTHING_TO_DOWNLOAD
+    return static_table_file(kind, rows, meta, column_state), None

@@ -39,6 +39,7 @@ from auth.hosts import UntrustedHost, link_base_url
 from data import export_options as options_data
 from data.db import get_db
 from data.scope import Forbidden, Scope
+from exports.formatting import csv_dialect
 from exports.opco_logs import OpcoLogFilters, OpcoLogsError, opco_log_header
 from exports.opco_mail import (
     OpcoEmailJob,
@@ -57,6 +58,13 @@ FORMAT_OPTIONS = [
     {"label": "CSV, semicolon-separated (Excel in French)", "value": "csv-semicolon"},
     {"label": "XLSX (Excel workbook)", "value": "xlsx"},
 ]
+
+
+def default_format() -> str:
+    """The CSV delimiter a spreadsheet in the interface's language expects: ";" in French."""
+    return "csv-semicolon" if csv_dialect()[0] == ";" else "csv-comma"
+
+
 STATE_COLORS = {
     "queued": "secondary",
     "building": "info",
@@ -142,7 +150,9 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
                 dbc.Checklist(id="opco-columns", inline=True, options=[], value=[]),
                 "The custom fields written as columns (all by default).",
             ),
-            _field("Format", dbc.RadioItems(id="opco-format", options=FORMAT_OPTIONS, value="csv-comma")),
+            _field(
+                "Format", dbc.RadioItems(id="opco-format", options=FORMAT_OPTIONS, value=default_format())
+            ),
         ]
     )
     footer = dbc.ModalFooter(

@@ -20,11 +20,10 @@ from flask import current_app
 
 from auth.guard import current_scope
 from dashboards._cards import status_badge
+from dashboards._grids import NOTHING_TO_DOWNLOAD, table_download
 from data.db import get_db
 from data.figures import Population, learner_modules, require_population, training_results
 from exports.formatting import fmt_date, fmt_duration, fmt_pct
-from exports.results import RESULTS_COLUMNS, results_rows
-from exports.tables import rows_to_csv_bytes, rows_to_xlsx_bytes
 
 PAGE_SIZE = 25
 
@@ -136,6 +135,7 @@ def build_results_table(
             html.H2(title, className="ls-section-title") if title else None,
             dcc.Store(id=_id("results-params", key), data=population_to_store(pop, mode)),
             controls,
+            html.Div(id=_id("results-message", key), className="ls-table-message", role="status"),
             dcc.Loading(html.Div(id=_id("results-body", key)), type="dot", delay_show=300),
             dbc.Row(
                 [
@@ -334,14 +334,51 @@ def toggle_learner_details(n_clicks, is_open):
     return True, learner_details(user_id, training_id)
 
 
-def _download(params, search, fmt: str):
-    pop, _mode = population_from_store(params)
+# The file's columns: the screen's, in its order, under its headers (the learner's name and
+# email, one cell on screen, are two in the file). Machine columns stay with export-results.
+DOWNLOAD_COLUMNS = {
+    "learners": [
+        ("learner", "Learner"),
+        ("email", "Email"),
+        ("classes", "Class"),
+        ("progress", "Progress", "pct"),
+        ("score", "Score", "score"),
+        ("status", "Status"),
+        ("time_spent", "Time spent", "duration"),
+        ("completed_on", "Completed on", "date"),
+    ],
+    "trainings": [
+        ("training", "Training"),
+        ("enrolled_on", "Enrolled on", "date"),
+        ("progress", "Progress", "pct"),
+        ("score", "Score", "score"),
+        ("status", "Status"),
+        ("time_spent", "Time spent", "duration"),
+        ("completed_on", "Completed on", "date"),
+    ],
+}
+
+
+def _download(params, search, sort, order, fmt: str):
+    """(download, message): every row of the table as searched and sorted on screen."""
+    pop, mode = population_from_store(params)
     scope = current_scope()
     tz = current_app.config["LEARNSTATS"].tz
-    columns = (*RESULTS_COLUMNS, "training_id", "training", "classes")
+    allowed = [value for value, _label in SORT_OPTIONS.get(mode, SORT_OPTIONS["learners"])]
+    sort = sort if sort in allowed else allowed[0]
     with get_db().session() as s:
         require_population(s, scope, pop)
-        rows = list(results_rows(s, scope, pop, tz, search=search, columns=columns))
+        frame, total = training_results(s, scope, pop, tz, search=search, sort=[(sort, order != "desc")])
+    if total == 0 or frame.empty:
+        return no_update, NOTHING_TO_DOWNLOAD
+    frame = frame.copy()
+    if mode == "learners":
+        frame["learner"] = [
+            f"{last or ''} {first or ''}".strip() or email
+            for last, first, email in zip(
+                frame["last_name"], frame["first_name"], frame["email"], strict=True
+            )
+        ]
     name = "results"
     if pop.training_id:
         name += f"-{pop.training_id}"
@@ -349,21 +386,15 @@ def _download(params, search, fmt: str):
         name += f"-class-{pop.class_id}"
     if pop.user_id:
         name += f"-learner-{pop.user_id}"
-    if fmt == "csv":
-        return dcc.send_bytes(rows_to_csv_bytes(list(columns), rows), f"{name}.csv")
-    return dcc.send_bytes(
-        rows_to_xlsx_bytes(
-            list(columns), rows, "Results", numeric_columns=("progress", "score", "time_spent_minutes")
-        ),
-        f"{name}.xlsx",
-    )
+    columns = DOWNLOAD_COLUMNS.get(mode, DOWNLOAD_COLUMNS["learners"])
+    return table_download(frame, columns, fmt, name, "Results"), None
 
 
-def download_results(_csv, _xlsx, params, search):
-    """The whole table with the current search, as CSV or XLSX (same rows as export-results),
-    in people's order whatever the table's sort."""
+def download_results(_csv, _xlsx, params, search, sort=None, order=None):
+    """The whole table with the current search and sort, as CSV or XLSX, with the screen's
+    columns; (download, message)."""
     fmt = "xlsx" if ctx.triggered_id and ctx.triggered_id.get("type") == "results-download-xlsx" else "csv"
-    return _download(params, search, fmt)
+    return _download(params, search, sort, order, fmt)
 
 
 def register_results_callbacks(app: Dash) -> None:
@@ -388,9 +419,12 @@ def register_results_callbacks(app: Dash) -> None:
     )(toggle_learner_details)
     app.callback(
         Output(_id("results-download", MATCH), "data"),
+        Output(_id("results-message", MATCH), "children"),
         Input(_id("results-download-csv", MATCH), "n_clicks"),
         Input(_id("results-download-xlsx", MATCH), "n_clicks"),
         State(_id("results-params", MATCH), "data"),
         State(_id("results-search", MATCH), "value"),
+        State(_id("results-sort", MATCH), "value"),
+        State(_id("results-order", MATCH), "value"),
         prevent_initial_call=True,
     )(download_results)

@@ -12,12 +12,13 @@ from datetime import date
 from urllib.parse import quote
 
 import dash
-from dash import Input, Output, State, callback, ctx, dcc, html
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from flask import current_app
 
 from auth.guard import current_scope
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._grids import (
+    NOTHING_TO_DOWNLOAD,
     ag_grid_request_to_query,
     build_data_table,
     build_static_table,
@@ -178,7 +179,7 @@ def _sessions(range_data, search: str | None):
             fold(f"{a} {b} {c}")
             for a, b, c in zip(frame["session"], frame["training"], frame["session_id"], strict=True)
         ]
-        frame = frame[[word in text for text in haystack]]
+        frame = frame.loc[[word in text for text in haystack]]  # .loc: an empty mask keeps the columns
     return frame
 
 
@@ -189,10 +190,8 @@ def _sessions(range_data, search: str | None):
     State("sessions-range", "data"),
     prevent_initial_call=True,
 )
-def sessions_rows(request, search, range_data):
-    """One block of the paged sessions list, sorted and searched on the server."""
-    frame = _sessions(range_data, search)
-    sort, offset, limit = ag_grid_request_to_query(request, allowed_columns=PAGED_SORTS)
+def _sorted(frame, sort):
+    """The frame in the grid's sort order ([(column, ascending)], first key first)."""
     for column, ascending in reversed(sort):
         key = PAGED_SORTS[column]
         frame = frame.sort_values(
@@ -202,23 +201,41 @@ def sessions_rows(request, search, range_data):
             na_position="last",
             key=(lambda s: s.map(fold)) if key in ("session", "training") else None,
         )
+    return frame
+
+
+def sessions_rows(request, search, range_data):
+    """One block of the paged sessions list, sorted and searched on the server."""
+    frame = _sessions(range_data, search)
+    sort, offset, limit = ag_grid_request_to_query(request, allowed_columns=PAGED_SORTS)
+    frame = _sorted(frame, sort)
     return rows_response(_display(frame.iloc[offset : offset + limit]), len(frame))
 
 
 @callback(
     Output("sessions-sessions-download", "data"),
+    Output("sessions-sessions-message", "children"),
     Input("sessions-sessions-download-csv", "n_clicks"),
     Input("sessions-sessions-download-xlsx", "n_clicks"),
     State("sessions-sessions-search", "value"),
     State("sessions-range", "data"),
+    State("sessions-sessions-grid", "getRowsRequest"),
     prevent_initial_call=True,
 )
-def download_sessions(_csv, _xlsx, search, range_data):
-    """The whole (searched) paged list as CSV or XLSX."""
+def download_sessions(_csv, _xlsx, search, range_data, request=None):
+    """The whole paged list as searched and sorted on screen (the grid's last request holds
+    its sort), as CSV or XLSX; a message instead of an empty file."""
     kind = "xlsx" if ctx.triggered_id == "sessions-sessions-download-xlsx" else "csv"
-    return table_download(
-        _display(_sessions(range_data, search)), SESSION_COLUMNS, kind, "sessions", "Sessions"
-    )
+    return sessions_file(kind, search, range_data, request)
+
+
+def sessions_file(kind: str, search, range_data, request):
+    """(download, message) of the paged list as on screen (download_sessions)."""
+    frame = _sessions(range_data, search)
+    if frame.empty:
+        return no_update, NOTHING_TO_DOWNLOAD
+    sort, _offset, _limit = ag_grid_request_to_query(request, allowed_columns=PAGED_SORTS)
+    return table_download(_display(_sorted(frame, sort)), SESSION_COLUMNS, kind, "sessions", "Sessions"), None
 
 
 data_table_refresh_callback(PAGE, "sessions")

@@ -77,6 +77,39 @@ def _thousands(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Language
+# ---------------------------------------------------------------------------------------------
+
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"
+
+
+def current_language() -> str:
+    """The language of the page, email or file being made: Flask-Babel's locale in a request
+    (the user's choice, else the browser's, else LEARNSTATS_LANGUAGE: auth/language.py), else
+    the default."""
+    try:
+        from flask import has_app_context
+        from flask_babel import get_locale
+
+        if has_app_context():
+            locale = get_locale()
+            if locale is not None and locale.language in LANGUAGES:
+                return locale.language
+    except (ImportError, RuntimeError, KeyError, AttributeError):
+        pass
+    return DEFAULT_LANGUAGE
+
+
+def csv_dialect(language: str | None = None) -> tuple[str, str]:
+    """(delimiter, decimal mark) of the CSV files made for people: ";" and "," in French (what
+    a French spreadsheet expects), "," and "." in English."""
+    if (language or current_language()) == "fr":
+        return ";", ","
+    return ",", "."
+
+
+# ---------------------------------------------------------------------------------------------
 # Screen formats
 # ---------------------------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ BOM = "\ufeff"
 BATCH_ROWS = 1000
 # An XLSX sheet holds 1,048,576 rows, the header included.
 XLSX_MAX_ROWS = 1_048_575
+DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
 
 
 class OpcoLogsError(ValueError):
@@ -141,10 +142,12 @@ def write_opco_logs_xlsx(
 ) -> None:
     """Write the XLSX file to target (a path or a binary file object).
 
-    XlsxWriter's constant-memory mode writes each row out as soon as the next one starts; every
-    cell is written as a string, the same text as in the CSV (an empty text leaves the cell
-    empty), escaped like the CSV's (escape_cell). Bold header row, frozen. Its creation time
-    is xlsx_created(filters, tz).
+    XlsxWriter's constant-memory mode writes each row out as soon as the next one starts.
+    Connected and Disconnected are date cells shown DD/MM/YYYY HH:MM, Time spent a duration
+    cell (days, summable) shown DD:HH:MM (exports.tables.duration_cell); every other cell is
+    written as a string, the same text as in the CSV (an empty text leaves the cell empty),
+    escaped like the CSV's (escape_cell). Bold header row, frozen. Its creation time is
+    xlsx_created(filters, tz).
     """
     header, batches = _prepare(session, scope, filters, tz)
     # XlsxWriter writes target only in close(): an error while reading rows leaves it untouched.
@@ -157,6 +160,9 @@ def write_opco_logs_xlsx(
     sheet.freeze_panes(1, 0)
     for col, title in enumerate(header):
         sheet.write_string(0, col, escape_cell(title), bold)
+    moment_format = workbook.add_format({"num_format": DATETIME_FORMAT})
+    duration_formats: dict[str, Any] = {}
+    connected_col = len(header) - 3  # Connected, Disconnected, Time spent close every row
     row_number = 0
     for batch in batches:
         for row in batch:
@@ -166,9 +172,25 @@ def write_opco_logs_xlsx(
                     f"more than {XLSX_MAX_ROWS:,} rows do not fit in an XLSX sheet: "
                     "export CSV or narrow the filters"
                 )
-            for col, text in enumerate(row):
+            for col, text in enumerate(row[:connected_col]):
                 if text:
                     sheet.write_string(row_number, col, escape_cell(text))
+            for col in (connected_col, connected_col + 1):
+                text = row[col]  # DD/MM/YYYY HH:MM, as format_local writes it
+                moment = datetime(
+                    int(text[6:10]), int(text[3:5]), int(text[0:2]), int(text[11:13]), int(text[14:16])
+                )
+                sheet.write_datetime(row_number, col, moment, moment_format)
+            days, hours, minutes = (int(part) for part in row[connected_col + 2].split(":"))
+            num_format = f'"{days:02d}:"hh:mm'
+            if num_format not in duration_formats:
+                duration_formats[num_format] = workbook.add_format({"num_format": num_format})
+            sheet.write_number(
+                row_number,
+                connected_col + 2,
+                days + (hours * 60 + minutes) / 1440,
+                duration_formats[num_format],
+            )
     workbook.close()
 
 
@@ -180,6 +202,20 @@ def _prepare(
     field_columns = _field_columns(session, filters)
     statement = _statement(scope, filters, tz, _dialect(session))
     return _header(field_columns), _row_batches(session, statement, field_columns, tz)
+
+
+NOTHING_MATCHES = (
+    "no connection matches these filters, so there is nothing to export: widen the dates or "
+    "change the filters"
+)
+
+
+def has_opco_log_rows(session: Session, scope: Scope, filters: OpcoLogFilters, tz: tzinfo) -> bool:
+    """Whether the export would hold at least one row (checked, as the export itself would be,
+    for the viewer's scope): a file of a lone header is not sent to anyone (issue 12)."""
+    _check_request(session, scope, filters)
+    statement = _statement(scope, filters, tz, _dialect(session)).limit(1)
+    return session.execute(statement).first() is not None
 
 
 # -- checks ----------------------------------------------------------------------------------
@@ -491,6 +527,7 @@ __all__ = [
     "format_duration",
     "format_labels",
     "format_local",
+    "has_opco_log_rows",
     "iter_opco_log_rows",
     "iter_opco_logs_csv",
     "opco_log_header",

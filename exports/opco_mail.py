@@ -33,7 +33,13 @@ from flask import Flask
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from data.scope import Scope
-from exports.opco_logs import iter_opco_logs_csv, write_opco_logs_xlsx
+from exports.opco_logs import (
+    NOTHING_MATCHES,
+    OpcoLogsError,
+    has_opco_log_rows,
+    iter_opco_logs_csv,
+    write_opco_logs_xlsx,
+)
 from exports.opco_request import OpcoExportRequest, download_filename, parse_opco_query
 
 JOB_SALT = "learnstats.opco-logs.email-job"
@@ -311,6 +317,8 @@ def build_export_file(server: Flask, scope: Scope, request: OpcoExportRequest) -
     db = server.extensions["learnstats_db"]
     try:
         with db.session() as s, os.fdopen(handle, "wb") as file:
+            if not has_opco_log_rows(s, scope, request.filters, settings.tz):
+                raise OpcoLogsError(NOTHING_MATCHES)
             if request.format == "xlsx":
                 write_opco_logs_xlsx(s, scope, request.filters, settings.tz, file)
             else:

@@ -39,7 +39,13 @@ from data.models import StoredImage
 from data.scope import Forbidden, Scope
 from exports.attestation_options import AttestationError, load_defaults
 from exports.attestations import RENDERERS, can_make_documents, session_documents
-from exports.opco_logs import OpcoLogsError, iter_opco_logs_csv, write_opco_logs_xlsx
+from exports.opco_logs import (
+    NOTHING_MATCHES,
+    OpcoLogsError,
+    has_opco_log_rows,
+    iter_opco_logs_csv,
+    write_opco_logs_xlsx,
+)
 from exports.opco_mail import LinkError, LinkInvalid, exports_dir, read_download, stored_path
 from exports.opco_request import MEDIA_TYPES, OpcoExportRequest, download_filename, parse_opco_query
 
@@ -143,6 +149,11 @@ def download_opco_logs() -> Response:
         export = parse_opco_query(request.args)
         today = datetime.now(current_app.config["LEARNSTATS"].tz).date()
         filename = download_filename(export, today)
+        with get_db().session() as s:
+            if not has_opco_log_rows(s, scope, export.filters, current_app.config["LEARNSTATS"].tz):
+                return error_response(
+                    404, "Nothing to export", NOTHING_MATCHES[0].upper() + NOTHING_MATCHES[1:] + "."
+                )
         if export.format == "xlsx":
             return _stream_xlsx(export, scope, filename)
         return _stream_csv(export, scope, filename)

@@ -1,23 +1,35 @@
-"""Any table as CSV or XLSX bytes, for the pages' "Download CSV / XLSX" buttons (the rows of the
-results table come from exports/results.py, as export-results' do).
+"""Any table as CSV or XLSX bytes, for the pages' "Download CSV / XLSX" buttons: files for
+people, opened in a spreadsheet (`flask --app app export-results`, for programs, has its own
+machine format: exports/results.py).
 
-`table_to_*_bytes(df, columns, ...)`: `columns` is a list of (field, header) pairs (which
-DataFrame columns, in which order, under which header). `rows_to_*_bytes(header, rows, ...)`:
-the same from a header and an iterable of rows (e.g. exports/results.py's results_rows).
-Cell values are written as they are, with these rules:
+`table_to_*_bytes(df, columns, ...)`: `columns` lists (field, header) or (field, header, kind)
+(which DataFrame columns, in which order, under which header). `rows_to_*_bytes(header, rows,
+kinds=...)`: the same from a header and an iterable of rows. A column's kind says what its
+values are and how a spreadsheet should get them:
 
-- missing (None, NaN, NaT) -> empty cell;
-- numbers stay numbers (CSV: "12", "66.7", shortest form, "." as the decimal mark; XLSX: numeric
-  cells); booleans -> "true"/"false" (CSV) or a boolean cell (XLSX);
-- a date, or a datetime at midnight without a time zone -> "YYYY-MM-DD"; any other datetime ->
-  "YYYY-MM-DD HH:MM" (text in XLSX too, so no spreadsheet reinterprets it);
-- text is written as is, except that text a spreadsheet would run as a formula (starting with
-  =, +, -, @, tab or carriage return) gets a leading apostrophe (SPEC §7, OWASP's advice for
-  CSV injection: exports.formatting.escape_cell), headers included, in the CSV and the XLSX
-  alike (XLSX cells are also always written as text, never as formulas: editing such a cell in
-  a spreadsheet would otherwise turn it into one).
+| kind       | value given         | CSV                               | XLSX                              |
+|------------|---------------------|-----------------------------------|-----------------------------------|
+| date       | date, ISO text      | DD/MM/YYYY                        | date cell, DD/MM/YYYY             |
+| datetime   | datetime, ISO text  | DD/MM/YYYY HH:MM                  | date cell, DD/MM/YYYY HH:MM       |
+| duration   | seconds             | whole minutes, header "… (min)"   | duration cell shown DD:HH:MM      |
+| pct, score | number (in %)       | one decimal                       | number cell, 0.0                  |
+| int        | number              | number                            | number cell                       |
+| None/text  | anything            | as below                          | as below                          |
 
-Round or convert numbers before calling (e.g. a rate to one decimal, seconds to minutes).
+Without a kind: missing (None, NaN, NaT) -> empty cell; numbers stay numbers (shortest form);
+booleans -> "true"/"false" (CSV) or a boolean cell (XLSX); a date -> as the date kind, a
+datetime (not a naive midnight) -> as the datetime kind. The CSV's decimal mark is `decimal`
+("," in French, with ";" as the delimiter: exports.formatting.csv_dialect).
+
+A duration cell holds the length in days (a spreadsheet's unit of time), rounded to the minute,
+so that a column can be summed; it is displayed DD:HH:MM as SPEC §7 writes durations (each
+cell's format carries its days, since no spreadsheet has an "elapsed days" code).
+
+Text is written as is, except that text a spreadsheet would run as a formula (starting with
+=, +, -, @, tab or carriage return) gets a leading apostrophe (SPEC §7, OWASP's advice for
+CSV injection: exports.formatting.escape_cell), headers included, in the CSV and the XLSX
+alike (XLSX cells are also always written as text, never as formulas: editing such a cell in
+a spreadsheet would otherwise turn it into one).
 """
 
 from __future__ import annotations
@@ -33,13 +45,17 @@ from decimal import Decimal
 import pandas as pd
 import xlsxwriter
 
-from exports.formatting import escape_cell
+from exports.formatting import escape_cell, round_half_up
 
-Columns = Sequence[tuple[str, str]]
+Columns = Sequence[tuple]
 
 CSV_BOM = "\ufeff"
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 MIN_WIDTH, MAX_WIDTH = 6, 60
+DATE_FORMAT = "dd/mm/yyyy"
+DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+KINDS = ("text", "int", "pct", "score", "duration", "date", "datetime")
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?")
 
 
 def _is_missing(value) -> bool:
@@ -53,25 +69,41 @@ def _is_missing(value) -> bool:
         return False
 
 
-def _date_text(value) -> str | None:
-    """ISO text for dates and datetimes, None for anything else."""
+def _moment(value, kind: str | None):
+    """A date or a naive datetime for date-like values (and ISO text of a date/datetime kind);
+    None for anything else."""
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
+    if isinstance(value, str) and kind in ("date", "datetime"):
+        match = _ISO.fullmatch(value.strip())
+        if not match:
+            return None
+        y, m, d, hh, mm = match.groups()
+        value = datetime(int(y), int(m), int(d), int(hh or 0), int(mm or 0))
     if isinstance(value, datetime):
-        if value.tzinfo is None and value.time() == datetime.min.time():
-            return value.date().isoformat()
-        return value.strftime("%Y-%m-%d %H:%M")
+        if value.tzinfo is not None:
+            value = value.replace(tzinfo=None)  # already local: written as shown
+        if kind == "date" or (kind is None and value.time() == datetime.min.time()):
+            return value.date()
+        return value.replace(second=0, microsecond=0)
     if isinstance(value, date):
-        return value.isoformat()
+        return value
     return None
 
 
-def _number_text(value) -> str:
+def _moment_text(moment) -> str:
+    if isinstance(moment, datetime):
+        return f"{moment:%d/%m/%Y %H:%M}"
+    return f"{moment:%d/%m/%Y}"
+
+
+def _number_text(value, decimal: str = ".") -> str:
     if isinstance(value, Decimal):
         value = float(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return repr(value) if isinstance(value, float) else str(value)
+    text = repr(value) if isinstance(value, float) else str(value)
+    return text.replace(".", decimal)
 
 
 def _plain(value):
@@ -85,42 +117,72 @@ def _plain(value):
     return value
 
 
-def _cell_text(value) -> str:
+def _minutes(seconds) -> int:
+    return int(round_half_up(max(float(seconds), 0.0) / 60, 0))
+
+
+def _cell_text(value, kind: str | None = None, decimal: str = ".") -> str:
     """The CSV text of one cell."""
     value = _plain(value)
-    if _is_missing(value):
+    if _is_missing(value) or value == "":
         return ""
+    if kind == "duration" and isinstance(value, (int, float, Decimal)):
+        return str(_minutes(value))
+    if kind in ("pct", "score") and isinstance(value, (int, float, Decimal)):
+        return str(round_half_up(value, 1)).replace(".", decimal)
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = _date_text(value)
-    if text is not None:
-        return text
+    moment = _moment(value, kind)
+    if moment is not None:
+        return _moment_text(moment)
     if isinstance(value, (int, float, Decimal)):
-        return _number_text(value)
+        return _number_text(value, decimal)
     return escape_cell(str(value))
 
 
+def _kinds(columns: Columns) -> list[str | None]:
+    return [col[2] if len(col) > 2 else None for col in columns]
+
+
 def _frame_rows(df: pd.DataFrame, columns: Columns) -> Iterable[tuple]:
-    missing = [field for field, _ in columns if field not in df.columns]
+    missing = [col[0] for col in columns if col[0] not in df.columns]
     if missing:
         raise KeyError(f"columns not in the table: {', '.join(missing)}")
-    fields = [field for field, _ in columns]
+    fields = [col[0] for col in columns]
     yield from df[fields].itertuples(index=False, name=None)
 
 
-def rows_to_csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
+def csv_header(header: Sequence[str], kinds: Sequence[str | None] | None) -> list[str]:
+    """The CSV's titles: a duration column's says its unit, "(min)"."""
+    kinds = list(kinds or [])
+    kinds += [None] * (len(header) - len(kinds))
+    return [f"{h} (min)" if kind == "duration" else str(h) for h, kind in zip(header, kinds, strict=False)]
+
+
+def rows_to_csv_bytes(
+    header: Sequence[str],
+    rows: Iterable[Sequence],
+    kinds: Sequence[str | None] | None = None,
+    delimiter: str = ",",
+    decimal: str = ".",
+) -> bytes:
     """Header + rows as CSV: UTF-8 with a BOM (Excel reads the accents), RFC 4180 quoting, CRLF."""
+    kinds = list(kinds or [None] * len(header))
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([escape_cell(str(h)) for h in header])
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow([escape_cell(h) for h in csv_header(header, kinds)])
     for row in rows:
-        writer.writerow([_cell_text(value) for value in row])
+        writer.writerow(
+            [_cell_text(value, kinds[i] if i < len(kinds) else None, decimal) for i, value in enumerate(row)]
+        )
     return (CSV_BOM + buffer.getvalue()).encode("utf-8")
 
 
-def table_to_csv_bytes(df: pd.DataFrame, columns: Columns) -> bytes:
-    """The DataFrame's `columns` ((field, header) pairs) as CSV, see rows_to_csv_bytes."""
-    return rows_to_csv_bytes([header for _, header in columns], _frame_rows(df, columns))
+def table_to_csv_bytes(df: pd.DataFrame, columns: Columns, delimiter: str = ",", decimal: str = ".") -> bytes:
+    """The DataFrame's `columns` as CSV, see rows_to_csv_bytes."""
+    return rows_to_csv_bytes(
+        [col[1] for col in columns], _frame_rows(df, columns), _kinds(columns), delimiter, decimal
+    )
 
 
 def safe_sheet_name(name: str) -> str:
@@ -132,18 +194,44 @@ def safe_sheet_name(name: str) -> str:
 _NUMBER_TEXT = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?")
 
 
+def duration_cell(seconds) -> tuple[float, str, str]:
+    """(value in days rounded to the minute, number format, displayed text) of a duration:
+    8160 s -> (0.0944…, '"00:"hh:mm', "00:02:16")."""
+    days, minutes = divmod(_minutes(seconds), 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    value = days + (hours * 60 + minutes) / 1440
+    return value, f'"{days:02d}:"hh:mm', f"{days:02d}:{hours:02d}:{minutes:02d}"
+
+
+class _Formats:
+    """XlsxWriter formats made once per workbook."""
+
+    def __init__(self, workbook):
+        self.workbook = workbook
+        self.cache: dict[str, object] = {}
+
+    def __call__(self, num_format: str):
+        if num_format not in self.cache:
+            self.cache[num_format] = self.workbook.add_format({"num_format": num_format})
+        return self.cache[num_format]
+
+
 def rows_to_xlsx_bytes(
     header: Sequence[str],
     rows: Iterable[Sequence],
     sheet_name: str = "Table",
     numeric_columns: Collection[str] | None = None,
+    kinds: Sequence[str | None] | None = None,
 ) -> bytes:
-    """Header + rows as one XLSX sheet: bold frozen header, numbers as numbers, dates as
-    YYYY-MM-DD text, column widths fitted to the content.
+    """Header + rows as one XLSX sheet: bold frozen header with filters, numbers as numbers,
+    dates and durations as spreadsheet dates and durations (see the module's table), column
+    widths fitted to the content.
 
-    Rows of text (e.g. exports/results.py's) can name `numeric_columns` (headers) whose cells
-    that read as plain decimal numbers ("12", "66.7") are written as numbers."""
+    Rows of text can name `numeric_columns` (headers) whose cells that read as plain decimal
+    numbers ("12", "66.7") are written as numbers."""
     numeric = {i for i, h in enumerate(header) if numeric_columns and str(h) in numeric_columns}
+    kinds = list(kinds or [])
+    kinds += [None] * (len(header) - len(kinds))
     header = [escape_cell(str(h)) for h in header]
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(
@@ -152,6 +240,7 @@ def rows_to_xlsx_bytes(
     )
     sheet = workbook.add_worksheet(safe_sheet_name(sheet_name))
     bold = workbook.add_format({"bold": True, "bottom": 1})
+    formats = _Formats(workbook)
     widths = [len(h) for h in header]
     for col, title in enumerate(header):
         sheet.write_string(0, col, title, bold)
@@ -159,21 +248,36 @@ def rows_to_xlsx_bytes(
     for r, row in enumerate(rows, start=1):
         count = r
         for col, raw in enumerate(row):
+            kind = kinds[col] if col < len(kinds) else None
             value = _plain(raw)
             if col in numeric and isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
                 value = float(value) if "." in value else int(value)
             if _is_missing(value) or value == "":
                 continue
-            if isinstance(value, bool):
+            moment = None if isinstance(value, bool) else _moment(value, kind)
+            if kind == "duration" and isinstance(value, (int, float, Decimal)):
+                number, num_format, text = duration_cell(value)
+                sheet.write_number(r, col, number, formats(num_format))
+            elif isinstance(value, bool):
                 sheet.write_boolean(r, col, value)
                 text = "TRUE" if value else "FALSE"
-            elif (text := _date_text(value)) is not None:
-                sheet.write_string(r, col, text)
+            elif moment is not None:
+                if isinstance(moment, datetime):
+                    sheet.write_datetime(r, col, moment, formats(DATETIME_FORMAT))
+                else:
+                    sheet.write_datetime(
+                        r, col, datetime.combine(moment, datetime.min.time()), formats(DATE_FORMAT)
+                    )
+                text = _moment_text(moment)
             elif isinstance(value, (int, float, Decimal)):
                 number = float(value)
                 if math.isinf(number):
                     text = "inf" if number > 0 else "-inf"
                     sheet.write_string(r, col, text)
+                elif kind in ("pct", "score"):
+                    number = float(round_half_up(number, 1))
+                    sheet.write_number(r, col, number, formats("0.0"))
+                    text = f"{number:.1f}"
                 else:
                     sheet.write_number(r, col, number)
                     text = _number_text(value)
@@ -193,5 +297,7 @@ def rows_to_xlsx_bytes(
 
 
 def table_to_xlsx_bytes(df: pd.DataFrame, columns: Columns, sheet_name: str = "Table") -> bytes:
-    """The DataFrame's `columns` ((field, header) pairs) as XLSX, see rows_to_xlsx_bytes."""
-    return rows_to_xlsx_bytes([header for _, header in columns], _frame_rows(df, columns), sheet_name)
+    """The DataFrame's `columns` as XLSX, see rows_to_xlsx_bytes."""
+    return rows_to_xlsx_bytes(
+        [col[1] for col in columns], _frame_rows(df, columns), sheet_name, kinds=_kinds(columns)
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from contextvars import copy_context
 from datetime import date
 
 import openpyxl
@@ -12,9 +13,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 from dash import Dash, dcc, html, no_update
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
 
 from dashboards import _components as c
 from dashboards import _figures as f
+from dashboards._grids import NOTHING_TO_DOWNLOAD
+from tests.spreadsheets import shown
 
 TODAY = date(2026, 11, 24)  # a Tuesday
 
@@ -435,6 +440,19 @@ def test_cmp022_rows_response_is_json_safe():
     json.dumps(response)
 
 
+def _with_trigger(fn, trigger_id, *args):
+    """Call a callback function as Dash would after a click on trigger_id."""
+
+    def run():
+        prop = json.dumps(trigger_id, sort_keys=True, separators=(",", ":")) + ".n_clicks"
+        context_value.set(
+            AttributeDict(triggered_inputs=[{"prop_id": prop, "value": 1}], outputs_list=[], updated_props={})
+        )
+        return fn(*args)
+
+    return copy_context().run(run)
+
+
 def test_cmp023_static_table_with_links_and_download():
     frame = pd.DataFrame(
         {
@@ -458,12 +476,21 @@ def test_cmp023_static_table_with_links_and_download():
     download = c.static_table_file("csv", grid.rowData[::-1], meta)
     assert download["filename"] == "global-trainings.csv"
     content = base64.b64decode(download["content"])
+    # French by default: ";" between cells, a decimal comma.
     assert content == (
-        "\ufeffTraining,Average progress,Average time (min)\r\nÉnergie,10,\r\nSafety,66.7,62\r\n".encode()
+        "\ufeffTraining;Average progress;Average time (min)\r\nÉnergie;10,0;\r\nSafety;66,7;62\r\n".encode()
     )
     xlsx = c.static_table_file("xlsx", grid.rowData, meta)
     sheet = openpyxl.load_workbook(io.BytesIO(base64.b64decode(xlsx["content"]))).active
-    assert [cell.value for cell in sheet[2]] == ["Safety", 66.7, 62]
+    assert [shown(cell) for cell in sheet[2]] == ["Safety", "66.7", "00:01:02"]
+    # The columns in the screen's order after a drag (AG Grid's columnState), hidden ones left out.
+    state = [{"colId": "time"}, {"colId": "name"}, {"colId": "progress", "hide": True}]
+    moved = base64.b64decode(c.static_table_file("csv", grid.rowData, meta, state)["content"])
+    assert moved.decode("utf-8-sig").split("\r\n")[:2] == ["Average time (min);Training", "62;Safety"]
+    # A search matching nothing on screen: a message, no file.
+    button = {"type": "static-table-csv", "page": "global", "table": "trainings"}
+    empty = _with_trigger(c.download_static_table, button, 1, None, grid.rowData, [], meta, None)
+    assert empty == (no_update, NOTHING_TO_DOWNLOAD)
 
 
 def test_cmp_huge_range_gives_a_message_not_an_error():

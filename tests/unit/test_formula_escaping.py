@@ -183,17 +183,20 @@ def results_download(client, dash_app, fmt: str):
     }
     client.get("/_dash-layout")
     output = {"id": {"type": "results-download", "table": key}, "property": "data"}
+    message = {"id": {"type": "results-message", "table": key}, "property": "children"}
     buttons = [
         {"id": {"type": f"results-download-{kind}", "table": key}, "property": "n_clicks", "value": 1}
         for kind in ("csv", "xlsx")
     ]
     body = {
-        "output": callback_key(dash_app, (output["id"], "data")),
-        "outputs": output,
+        "output": callback_key(dash_app, (output["id"], "data"), (message["id"], "children")),
+        "outputs": [output, message],
         "inputs": buttons,
         "state": [
             {"id": {"type": "results-params", "table": key}, "property": "data", "value": params},
             {"id": {"type": "results-search", "table": key}, "property": "value", "value": None},
+            {"id": {"type": "results-sort", "table": key}, "property": "value", "value": "learner"},
+            {"id": {"type": "results-order", "table": key}, "property": "value", "value": "asc"},
         ],
         "changedPropIds": [
             json.dumps(buttons[fmt == "xlsx"]["id"], sort_keys=True, separators=(",", ":")) + ".n_clicks"
@@ -206,8 +209,10 @@ def results_download(client, dash_app, fmt: str):
 
 def test_esc004_page_table_downloads(hostile, client):
     assert sign_in(client, "admin@example.org").status_code == 302
-    expected = {"'" + EVIL_LAST, "'" + EVIL_FIRST, "'-Dupont", "'" + EVIL_TRAINING}
-    assert_no_formula(csv_cells(results_download(client, hostile, "csv")), expected)
+    # The file holds the screen's columns: the learner's name in one cell (last name first).
+    expected = {f"'{EVIL_LAST} {EVIL_FIRST}", "'-Dupont Anne"}
+    # The interface's default language is French: ";" between cells.
+    assert_no_formula(csv_cells(results_download(client, hostile, "csv"), delimiter=";"), expected)
     data = results_download(client, hostile, "xlsx")
     assert data.startswith(b"PK")
     assert_no_formula(xlsx_cells(data), expected)
@@ -216,6 +221,10 @@ def test_esc004_page_table_downloads(hostile, client):
     meta = {"columns": [["name", "=Header"], ["n", "Learners"]], "filename": "t", "sheet_name": "T"}
     rows = [{"name": EVIL_TRAINING, "n": -3}, {"name": "@evil", "n": 2}]
     csv_file = base64.b64decode(components.static_table_file("csv", rows, meta)["content"])
-    assert csv_cells(csv_file) == [["'=Header", "Learners"], ["'" + EVIL_TRAINING, "-3"], ["'@evil", "2"]]
+    assert csv_cells(csv_file, delimiter=";") == [
+        ["'=Header", "Learners"],
+        ["'" + EVIL_TRAINING, "-3"],
+        ["'@evil", "2"],
+    ]
     xlsx_file = base64.b64decode(components.static_table_file("xlsx", rows, meta)["content"])
     assert xlsx_cells(xlsx_file) == [["'=Header", "Learners"], ["'" + EVIL_TRAINING, -3], ["'@evil", 2]]

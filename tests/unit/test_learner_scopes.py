@@ -256,7 +256,10 @@ def download(client, dash_app, key, table_params):
     return post_callback(
         client,
         dash_app,
-        [({"type": "results-download", "table": key}, "data")],
+        [
+            ({"type": "results-download", "table": key}, "data"),
+            ({"type": "results-message", "table": key}, "children"),
+        ],
         [
             ({"type": "results-download-csv", "table": key}, "n_clicks", 1),
             ({"type": "results-download-xlsx", "table": key}, "n_clicks", None),
@@ -264,6 +267,8 @@ def download(client, dash_app, key, table_params):
         [
             ({"type": "results-params", "table": key}, "data", table_params),
             ({"type": "results-search", "table": key}, "value", None),
+            ({"type": "results-sort", "table": key}, "value", "training"),
+            ({"type": "results-order", "table": key}, "value", "asc"),
         ],
     )
 
@@ -352,7 +357,7 @@ def test_acc008_training_manager_forging_a_learner_outside_their_training(client
     data = response_props(response, {"type": "results-download", "table": "learner"})["data"]
     content = base64.b64decode(data["content"]).decode("utf-8") if data.get("base64") else data["content"]
     lines = [line for line in content.splitlines() if line]
-    assert len(lines) == 2 and ",T1," in lines[1]
+    assert len(lines) == 2 and lines[1].startswith("Sécurité au travail;")
 
 
 def class_trainings(client, dash_app, class_id):

@@ -11,6 +11,7 @@ import pytest
 from exports.opco_request import BadOpcoRequest, OpcoExportRequest, parse_opco_query
 from tests.conftest import sign_in
 from tests.opco_world import ACCOUNTS, build_world
+from tests.spreadsheets import shown
 
 BOM = b"\xef\xbb\xbf"
 
@@ -99,7 +100,7 @@ def test_dl004_xlsx_reads_back_with_the_csv_cells(world, client):
     data = response.get_data()
     assert int(response.headers["Content-Length"]) == len(data)
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
-    cells = [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
+    cells = [[shown(cell) for cell in row] for row in sheet.iter_rows()]
     assert cells == csv_rows
     assert sheet.freeze_panes == "A2"
     assert all(cell.font.bold for cell in sheet[1])
@@ -179,3 +180,13 @@ def test_dl010_query_round_trip():
     assert parse_opco_query("format=xlsx").to_query() == "format=xlsx"
     with pytest.raises(BadOpcoRequest):
         OpcoExportRequest(format="pdf")
+
+
+def test_dl012_filters_matching_nothing_give_a_message_not_a_lone_header(world, client):
+    """Issue 12 point 4: an export matching nothing says so instead of downloading a header."""
+    signed(client, "stat")
+    for fmt in ("csv", "xlsx"):
+        response = client.get(f"/download/opco-logs?from=1990-01-01&to=1990-01-31&format={fmt}")
+        assert response.status_code == 404
+        assert "Content-Disposition" not in response.headers
+        assert "no connection matches these filters" in response.get_data(as_text=True).lower()

@@ -29,6 +29,7 @@ from exports.opco_logs import (
     utc_bounds,
     write_opco_logs_xlsx,
 )
+from tests.spreadsheets import serial, shown
 
 PARIS = ZoneInfo("Europe/Paris")
 BOM = b"\xef\xbb\xbf"
@@ -213,10 +214,14 @@ def test_opco006_xlsx_has_bold_frozen_header_and_the_csv_cells(factory):
     assert sheet.freeze_panes == "A2"
     assert all(cell.font.bold for cell in sheet[1])
     assert not any(cell.font.bold for cell in sheet[2])
-    cells = [["" if value is None else value for value in row] for row in sheet.iter_rows(values_only=True)]
+    cells = [[shown(cell) for cell in row] for row in sheet.iter_rows()]
     assert cells == parse(EXPECTED_CSV)
-    # Strings stay strings: durations, numbers and dates are not converted by the writer.
-    assert {cell.data_type for row in sheet.iter_rows(min_row=2) for cell in row if cell.value} == {"s"}
+    # Connected and Disconnected are dates, Time spent a number of days (summable); every other
+    # cell stays a string: numbers and dates in the data are not converted by the writer.
+    kinds = [[cell.data_type for cell in row if cell.value] for row in sheet.iter_rows(min_row=2)]
+    assert {tuple(row[-3:]) for row in kinds} == {("d", "d", "d")}  # openpyxl: time formats are "d"
+    assert {kind for row in kinds for kind in row[:-3]} == {"s"}
+    assert serial(sheet["P2"].value) == 45 / 1440
 
 
 def _xlsx(factory, filters: OpcoLogFilters) -> bytes:
@@ -531,8 +536,7 @@ def test_opco040_cli_writes_csv_and_xlsx(dash_app, factory, tmp_path):
     result = runner.invoke(args=["export-opco-logs", "--out", str(out_xlsx)])
     assert result.exit_code == 0, result.output
     sheet = openpyxl.load_workbook(out_xlsx).active
-    cells = [["" if value is None else value for value in row] for row in sheet.iter_rows(values_only=True)]
-    assert cells == parse(EXPECTED_CSV)
+    assert [[shown(cell) for cell in row] for row in sheet.iter_rows()] == parse(EXPECTED_CSV)
 
     forced = tmp_path / "logs.data"
     result = runner.invoke(args=["export-opco-logs", "--out", str(forced), "--format", "xlsx"])

@@ -38,8 +38,9 @@ import io
 import json
 import sys
 from contextvars import copy_context
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
+import dash
 import dash_bootstrap_components as dbc
 import openpyxl
 import plotly.graph_objects as go
@@ -57,6 +58,7 @@ from exports.results import RESULTS_COLUMNS, results_rows
 from tests.conftest import sign_in
 from tests.factories import utc
 from tests.helpers import signed_in
+from tests.spreadsheets import shown
 
 NBSP = "\u00a0"
 MARCH = ("2026-03-01", "2026-03-31")
@@ -663,9 +665,11 @@ def test_pg3_009_module_summary_answer_awaiting_grading(world):
 # -- downloads ------------------------------------------------------------------------------
 
 
-def download(params, search=None, kind="csv"):
+def download(params, search=None, kind="csv", sort="learner", order="asc"):
     button = {"type": f"results-download-{kind}", "table": "training"}
-    return in_callback(results.download_results, 1, None, params, search, triggered=[(button, "n_clicks")])
+    return in_callback(
+        results.download_results, 1, None, params, search, sort, order, triggered=[(button, "n_clicks")]
+    )
 
 
 def decoded(sent: dict) -> bytes:
@@ -674,8 +678,17 @@ def decoded(sent: dict) -> bytes:
 
 
 def test_pg3_010_download_results_csv_and_xlsx(world):
-    header = [*RESULTS_COLUMNS, "training_id", "training", "classes"]
+    """The page's download is the table as on screen (issue 12 point 3): its columns in its
+    order under its headers, its search and sort, French CSV (";", decimal comma) by default;
+    export-results keeps its machine columns."""
+    header = ["Learner", "Email", "Class", "Progress", "Score", "Status", "Time spent (min)", "Completed on"]
     expected = [
+        ["Durand Bob", "bob@example.org", "Morning group", "33,3", "5,0", "in progress", "20", ""],
+        ["Martin Alice", "alice@example.org", "Morning group", "66,7", "80,0", "passed", "75", "10/03/2026"],
+        ["Petit Chloé", "chloe@example.org", "", "0,0", "0,0", "not started", "0", ""],
+    ]
+    machine_header = [*RESULTS_COLUMNS, "training_id", "training", "classes"]
+    machine = [
         ["bob", "bob@example.org", "Durand", "Bob", "33.3", "5.0", "in progress", "20", "", "t-alpha",
          "Alpha safety", "Morning group"],
         ["alice", "alice@example.org", "Martin", "Alice", "66.7", "80.0", "passed", "75", "2026-03-10",
@@ -685,31 +698,47 @@ def test_pg3_010_download_results_csv_and_xlsx(world):
     ]  # fmt: skip
     tz = world.server.config["LEARNSTATS"].tz
     with signed_in(world.server, "boss"):
-        sent = download(t_alpha_params())
+        sent, message = download(t_alpha_params())
         with world.server.extensions["learnstats_db"].session() as s:
             engine = list(
                 results_rows(
-                    s, global_scope("boss"), f.Population(training_id="t-alpha"), tz, columns=tuple(header)
+                    s,
+                    global_scope("boss"),
+                    f.Population(training_id="t-alpha"),
+                    tz,
+                    columns=tuple(machine_header),
                 )
             )
-        searched = download(t_alpha_params(), search="martin")
-        sent_xlsx = download(t_alpha_params(), kind="xlsx")
+        searched, _ = download(t_alpha_params(), search="martin")
+        by_progress, _ = download(t_alpha_params(), sort="progress", order="desc")
+        sent_xlsx, _ = download(t_alpha_params(), kind="xlsx")
+        nothing = download(t_alpha_params(), search="nobody-has-this-name")
+    assert message is None
     assert sent["filename"] == "results-t-alpha.csv"
-    content = decoded(sent).decode("utf-8-sig")
-    assert list(csv.reader(io.StringIO(content))) == [header, *expected]
-    assert engine == expected
-    assert list(csv.reader(io.StringIO(decoded(searched).decode("utf-8-sig")))) == [header, expected[1]]
+
+    def cells(sent):
+        return list(csv.reader(io.StringIO(decoded(sent).decode("utf-8-sig")), delimiter=";"))
+
+    assert cells(sent) == [header, *expected]
+    assert engine == machine
+    assert cells(searched) == [header, expected[1]]
+    # The sort chosen on screen: progress, highest first.
+    assert cells(by_progress) == [header, expected[1], expected[0], expected[2]]
+    # A search matching nothing: a sentence, no file of a lone header.
+    assert nothing[0] is dash.no_update and "nothing to download" in nothing[1]
 
     assert sent_xlsx["filename"] == "results-t-alpha.xlsx"
     book = openpyxl.load_workbook(io.BytesIO(decoded(sent_xlsx)))
     sheet = book["Results"]
-    values = [list(row) for row in sheet.iter_rows(values_only=True)]
-    assert values[0] == header
-    # progress, score and minutes are numbers in the workbook; empty cells are empty.
-    assert values[1] == ["bob", "bob@example.org", "Durand", "Bob", 33.3, 5, "in progress", 20, None, "t-alpha",
-                         "Alpha safety", "Morning group"]  # fmt: skip
-    assert values[2][4:9] == [66.7, 80, "passed", 75, "2026-03-10"]
-    assert len(values) == 4
+    assert [c.value for c in sheet[1]] == [
+        "Learner", "Email", "Class", "Progress", "Score", "Status", "Time spent", "Completed on"
+    ]  # fmt: skip
+    # Rates are numbers, durations duration cells (DD:HH:MM), dates date cells.
+    assert [shown(c) for c in sheet[3]] == [
+        "Martin Alice", "alice@example.org", "Morning group", "66.7", "80.0", "passed", "00:01:15", "10/03/2026"
+    ]  # fmt: skip
+    assert sheet["D3"].value == 66.7 and sheet["H3"].value == datetime(2026, 3, 10)
+    assert sheet.max_row == 4
 
 
 # -- layouts and query strings --------------------------------------------------------------
@@ -933,9 +962,14 @@ def test_pg3_016_forged_callback_requests_answer_403(world, client):
         return [
             {"id": {"type": "results-params", **rid}, "property": "data", "value": store},
             {"id": {"type": "results-search", **rid}, "property": "value", "value": None},
+            {"id": {"type": "results-sort", **rid}, "property": "value", "value": "learner"},
+            {"id": {"type": "results-order", **rid}, "property": "value", "value": "asc"},
         ]
 
-    download_outputs = {"id": {"type": "results-download", **rid}, "property": "data"}
+    download_outputs = [
+        {"id": {"type": "results-download", **rid}, "property": "data"},
+        {"id": {"type": "results-message", **rid}, "property": "children"},
+    ]
     download_inputs = [
         {"id": csv_button, "property": "n_clicks", "value": 1},
         {"id": {"type": "results-download-xlsx", **rid}, "property": "n_clicks", "value": None},

@@ -3,12 +3,14 @@ access for each role, and forged callback requests."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from dash import no_update
 
 from auth.roles import load_scope
 from data import figures as f
@@ -354,6 +356,15 @@ def test_ses020_a_long_sessions_list_is_paged_on_the_server(world, server, monke
         assert [r["session_id"] for r in june["rowData"]] == ["s-b"]
         found = sessions.sessions_rows({"startRow": 0, "endRow": 50}, "s-m", stored)
         assert [r["session_id"] for r in found["rowData"]] == ["s-m"] and found["rowCount"] == 1
+        # The download follows the sort on screen (the grid's last request) and the search
+        # (issue 12 point 4); a search matching nothing gives a message, not a lone header.
+        request = {"startRow": 0, "endRow": 50, "sortModel": [{"colId": "learners", "sort": "desc"}]}
+        sent, message = sessions.sessions_file("csv", None, stored, request)
+        lines = base64.b64decode(sent["content"]).decode("utf-8-sig").split("\r\n")
+        assert message is None and lines[0].split(";")[-1] == "Session ID"
+        assert [line.split(";")[-1] for line in lines[1:4]] == ["s-a", "s-b", "s-m"]
+        sent, message = sessions.sessions_file("csv", "no such session", stored, request)
+        assert sent is no_update and "nothing to download" in message
     with signed_in(server, "inst", "/sessions"):
         mine = sessions.sessions_rows({"startRow": 0, "endRow": 50}, None, {"start": None, "end": None})
         assert [r["session_id"] for r in mine["rowData"]] == ["s-a"]

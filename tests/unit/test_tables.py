@@ -16,6 +16,7 @@ from exports.tables import (
     table_to_csv_bytes,
     table_to_xlsx_bytes,
 )
+from tests.spreadsheets import libreoffice_convert, serial, shown
 
 COLUMNS = [("name", "Name"), ("note", "Note"), ("score", "Score")]
 
@@ -57,8 +58,8 @@ def test_tbl002_csv_values_dates_booleans_and_formulas():
     lines = table_to_csv_bytes(frame, columns).decode("utf-8-sig").split("\r\n")
     assert lines == [
         "Day,At,Flag,Text,N",
-        "2026-11-24,2026-11-24 09:05,true,'=HYPERLINK(1),3",
-        ",2026-11-25,false,'-,1e-07",
+        "24/11/2026,24/11/2026 09:05,true,'=HYPERLINK(1),3",
+        ",25/11/2026,false,'-,1e-07",
         "",
     ]
 
@@ -82,12 +83,14 @@ def test_tbl004_xlsx_read_back():
     assert all(cell.font.bold for cell in header)
     rows = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)]
     assert rows == [
-        ["Dupont, Jean", "ok", 12, "2026-11-24"],
+        ["Dupont, Jean", "ok", 12, datetime(2026, 11, 24)],
         ['Le "Chef"', None, 66.7, None],
-        ["Élodie", "multi\nline", None, "2026-01-02"],
+        ["Élodie", "multi\nline", None, datetime(2026, 1, 2)],
         [None, "x", 0.5, None],
     ]
-    assert sheet["C2"].data_type == "n" and sheet["D2"].data_type == "s"
+    # Dates are date cells shown DD/MM/YYYY (issue 12 point 3).
+    assert sheet["C2"].data_type == "n" and sheet["D2"].data_type == "d"
+    assert sheet["D2"].number_format == "dd/mm/yyyy"
     assert not any(cell.font.bold for cell in sheet[2])
     # Widths fitted to the longest text (header or value), within bounds.
     assert sheet.column_dimensions["A"].width >= len("Dupont, Jean")
@@ -121,3 +124,75 @@ def test_tbl007_sheet_names():
     assert safe_sheet_name("Results: a/b [2026]?") == "Results  a b  2026"
     assert safe_sheet_name("") == "Sheet1"
     assert len(safe_sheet_name("x" * 40)) == 31
+
+
+# -- issue 12 point 3: files that spreadsheets understand --------------------------------------
+
+KIND_COLUMNS = [
+    ("who", "Learner"),
+    ("at", "First connection", "datetime"),
+    ("day", "Completed on", "date"),
+    ("spent", "Time spent", "duration"),
+    ("score", "Score", "score"),
+]
+
+
+def kind_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "who": ["Àlvarez", "=Bernard"],
+            # Local text as the session tables hold it, and real values.
+            "at": ["2026-11-13 09:05", datetime(2026, 1, 2, 23, 59)],
+            "day": ["2026-11-13", date(2026, 1, 3)],
+            "spent": [8160.0, 2 * 86400 + 3 * 3600 + 30 * 60 + 29],  # 2 h 16; 2 d 3 h 30 (29 s down)
+            "score": [66.666, None],
+        }
+    )
+
+
+def test_tbl008_xlsx_dates_are_dates_durations_are_summable_durations():
+    data = table_to_xlsx_bytes(kind_frame(), KIND_COLUMNS, "Learners")
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["Learners"]
+    assert [c.value for c in sheet[1]] == [
+        "Learner",
+        "First connection",
+        "Completed on",
+        "Time spent",
+        "Score",
+    ]
+    assert [[shown(c) for c in row] for row in sheet.iter_rows(min_row=2)] == [
+        ["Àlvarez", "13/11/2026 09:05", "13/11/2026", "00:02:16", "66.7"],
+        ["'=Bernard", "02/01/2026 23:59", "03/01/2026", "02:03:30", ""],
+    ]
+    assert sheet["B2"].value == datetime(2026, 11, 13, 9, 5) and sheet["C2"].value == datetime(2026, 11, 13)
+    # A duration is a number of days, rounded to the minute: the column sums to the total time.
+    total = serial(sheet["D2"].value) + serial(sheet["D3"].value)
+    assert round(total * 1440) == 136 + (2 * 24 + 3) * 60 + 30
+
+
+def test_tbl009_csv_kinds_and_french_dialect():
+    columns = KIND_COLUMNS
+    assert table_to_csv_bytes(kind_frame(), columns).decode("utf-8-sig").split("\r\n") == [
+        "Learner,First connection,Completed on,Time spent (min),Score",
+        "Àlvarez,13/11/2026 09:05,13/11/2026,136,66.7",
+        "'=Bernard,02/01/2026 23:59,03/01/2026,3090,",
+        "",
+    ]
+    french = table_to_csv_bytes(kind_frame(), columns, delimiter=";", decimal=",")
+    assert french.decode("utf-8-sig").split("\r\n")[1] == "Àlvarez;13/11/2026 09:05;13/11/2026;136;66,7"
+
+
+def test_tbl010_libreoffice_reads_dates_as_dates():
+    """LibreOffice itself (headless soffice) opens the XLSX: the date columns hold dates, the
+    durations times of day-fractions, shown as written."""
+    data = table_to_xlsx_bytes(kind_frame(), KIND_COLUMNS, "Learners")
+    flat = libreoffice_convert(data, "xlsx", "fods")
+    assert 'office:value-type="date" office:date-value="2026-11-13T09:05:00"' in flat
+    assert 'office:value-type="date" office:date-value="2026-11-13"' in flat
+    assert 'office:value-type="time" office:time-value="PT02H16M00S"' in flat
+    assert 'office:value-type="float" office:value="66.7"' in flat
+    shown_text = libreoffice_convert(data, "xlsx", "csv")
+    assert shown_text.splitlines()[1:] == [
+        "Àlvarez,13/11/2026 09:05,13/11/2026,00:02:16,66.7",
+        "'=Bernard,02/01/2026 23:59,03/01/2026,02:03:30,",
+    ]
