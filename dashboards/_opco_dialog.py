@@ -362,17 +362,18 @@ def request_opco_email(
         raise PreventUpdate
     scope = current_scope()
     settings = current_app.config["LEARNSTATS"]
-    problem = mail_problem(settings.smtp_url)
     job_id = new_job_id()
-    if problem:
-        return None, {"job": job_id, "state": "failed", "message": problem, "at": ""}
     try:
         export = request_from_dialog(
             start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt
         )
+        # The scope first (Forbidden: 403), whatever else is wrong with the request.
         check_export(scope, export)
     except OpcoLogsError as error:
         return None, {"job": job_id, "state": "failed", "message": f"Cannot export: {error}.", "at": ""}
+    problem = mail_problem(settings.smtp_url)
+    if problem:
+        return None, {"job": job_id, "state": "failed", "message": problem, "at": ""}
     try:
         base_url = _base_url()
     except UntrustedHost as error:
