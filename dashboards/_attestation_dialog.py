@@ -31,7 +31,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from auth.guard import current_scope
-from dashboards._opco_dialog import _server_for, app_key
+from dashboards._opco_dialog import _field, _server_for, app_key
 from data.db import get_db
 from data.models import UserField
 from data.scope import Forbidden, Scope
@@ -74,13 +74,6 @@ TEXT_FIELDS = (
 
 
 # -- layout ----------------------------------------------------------------------------------
-
-
-def _field(label: str, control, help_text: str | None = None, label_for: str | None = None) -> html.Div:
-    children = [html.Label(label, className="form-label fw-semibold mb-1", htmlFor=label_for), control]
-    if help_text:
-        children.append(html.Div(help_text, className="form-text"))
-    return html.Div(children, className="mb-3")
 
 
 def _image_control(name: str, label: str) -> html.Div:

@@ -21,6 +21,8 @@ import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from tests.bench_opco import _config
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 60.0
 MODULES = 6
@@ -146,15 +148,6 @@ def build_platform(folder: Path, learners: int, connections: int) -> float:
         s.commit()
     db.engine.dispose()
     return time.perf_counter() - started
-
-
-def _config(folder: Path) -> dict:
-    return {
-        "instance_path": folder / "instance",
-        "database_url": f"sqlite:///{folder / 'bench.sqlite3'}",
-        "secret_key": "bench-secret",
-        "timezone": "Europe/Paris",
-    }
 
 
 def export_once(folder: Path, out: Path) -> tuple[float, float]:
