@@ -177,7 +177,7 @@ def check_image(data: bytes, what: str) -> str:
         raise AttestationError(f"{what}: the file is empty")
     if len(data) > MAX_IMAGE_BYTES:
         raise AttestationError(
-            f"{what}: the file is {len(data) / 1024 / 1024:.1f} MB; images must be at most 2 MB"
+            f"{what}: the file is over 2 MB ({len(data):,} bytes); images must be at most 2 MB"
         )
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         kind = "png"
