@@ -18,6 +18,7 @@ from flask.cli import with_appcontext
 import auth
 from auth.callback_checks import init_app as init_callback_checks
 from auth.cli import register as register_auth_cli
+from auth.faults import init_app as init_faults
 from auth.headers import QuietRequestHandler
 from auth.headers import init_app as init_security_headers
 from dashboards._attestation_dialog import register_attestation_dialog_callbacks
@@ -95,6 +96,7 @@ def create_app(config: dict | None = None) -> Dash:
     server.extensions["learnstats_page_access"] = page_access
     init_security_headers(server, app)
     init_callback_checks(server, app)
+    init_faults(server)
     return app
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from sqlalchemy.exc import OperationalError
 
 from data.db import Database, get_db
 
@@ -36,6 +37,12 @@ def import_bundle_command(folder: Path) -> None:
     try:
         with db.session() as s:
             summary = import_bundle(s, folder, tz)
+    except OperationalError as error:
+        from auth.faults import database_problem
+
+        click.echo(f"import-bundle: {database_problem(error)}", err=True)
+        click.echo("Import refused: nothing was written.", err=True)
+        sys.exit(1)
     except BundleInvalid as invalid:
         for error in invalid.errors:
             click.echo(str(error), err=True)

@@ -12,6 +12,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Seconds a write waits for another writer's lock before it fails (sqlalchemy OperationalError,
+# answered with a sentence: auth/faults.py). Writes are short except imports, which are
+# command-line jobs: a page never waits behind one for long, a second import fails fast.
+DB_LOCK_TIMEOUT = 5.0
 
 
 class Database:
@@ -23,9 +27,12 @@ class Database:
         self.tz = tz or ZoneInfo("Europe/Paris")
         kwargs: dict = {"future": True}
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": DB_LOCK_TIMEOUT}
         else:
             kwargs["pool_pre_ping"] = True
+            if url.startswith("postgresql"):
+                # A write waiting for a row or table lock gives up after DB_LOCK_TIMEOUT.
+                kwargs["connect_args"] = {"options": f"-c lock_timeout={int(DB_LOCK_TIMEOUT * 1000)}"}
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -37,8 +44,8 @@ class Database:
         """A session that commits when the block ends normally and rolls back otherwise.
 
         lock_timeout: give up (sqlalchemy.exc.OperationalError) after that many seconds of
-        waiting for a lock held by another writer, instead of SQLite's 30 s or PostgreSQL's
-        forever — for writes a person is waiting for (sign-out)."""
+        waiting for a lock held by another writer, instead of the default DB_LOCK_TIMEOUT
+        — for writes a person is waiting for (sign-out)."""
         with self.sessionmaker() as session:
             try:
                 if lock_timeout is not None:
@@ -71,7 +78,7 @@ class Database:
             command.upgrade(cfg, "head")
 
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BUSY_TIMEOUT_MS = int(DB_LOCK_TIMEOUT * 1000)
 
 
 def _set_lock_timeout(session: Session, seconds: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -30,3 +31,20 @@ def atomic_file(out: Path) -> Iterator[BinaryIO]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+# Write errors that mean "no room": the disk (or the user's quota) is full, or a size limit.
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+NO_SPACE_MESSAGE = "the server ran out of disk space while writing the file"
+
+
+def out_of_space(error: BaseException | None) -> bool:
+    """Whether error (or what caused it: XlsxWriter wraps OS errors) is a full disk."""
+    seen = 0
+    while error is not None and seen < 5:
+        if isinstance(error, OSError) and error.errno in _NO_SPACE:
+            return True
+        inner = next((a for a in getattr(error, "args", ()) if isinstance(a, BaseException)), None)
+        error = error.__cause__ or error.__context__ or inner
+        seen += 1
+    return False

@@ -33,6 +33,7 @@ from flask import Flask
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from data.scope import Scope
+from exports.files import NO_SPACE_MESSAGE, out_of_space
 from exports.opco_logs import (
     NOTHING_MATCHES,
     OpcoLogsError,
@@ -396,7 +397,8 @@ def run_opco_email_job(
             sweep_expired(exports_dir(server))
             stored_name, download_name = build_export_file(server, job.scope, job.request)
     except Exception as error:  # the reason is shown to the user
-        return report(_state(job, "failed", f"Failed: the file could not be built: {error}"))
+        reason = NO_SPACE_MESSAGE if out_of_space(error) else str(error)
+        return report(_state(job, "failed", f"Failed: the file could not be built: {reason}."))
 
     token = sign_download(settings.secret_key, job.user_id, stored_name, download_name)
     link = job.base_url.rstrip("/") + LINK_PATH + token

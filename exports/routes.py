@@ -39,6 +39,7 @@ from data.models import StoredImage
 from data.scope import Forbidden, Scope
 from exports.attestation_options import AttestationError, load_defaults
 from exports.attestations import RENDERERS, can_make_documents, session_documents
+from exports.files import NO_SPACE_MESSAGE, out_of_space
 from exports.opco_logs import (
     NOTHING_MATCHES,
     OpcoLogsError,
@@ -120,17 +121,36 @@ def _stream_xlsx(export: OpcoExportRequest, scope: Scope, filename: str) -> Resp
     tz = current_app.config["LEARNSTATS"].tz
     directory = exports_dir(current_app) / ".tmp"
     directory.mkdir(exist_ok=True)
-    handle, path = tempfile.mkstemp(dir=directory, prefix="opco-", suffix=".xlsx")
+    try:
+        handle, path = tempfile.mkstemp(dir=directory, prefix="opco-", suffix=".xlsx")
+    except OSError as error:
+        if out_of_space(error):
+            return _no_space_response()
+        raise
     try:
         with get_db().session() as s, os.fdopen(handle, "wb") as file:
             write_opco_logs_xlsx(s, scope, export.filters, tz, file)
         reader = open(path, "rb")  # noqa: SIM115 - closed by the streaming generator
         size = os.fstat(reader.fileno()).st_size
+    except Exception as error:
+        if out_of_space(error):  # the partial file is deleted below; nothing is sent
+            current_app.logger.error("OPCO logs XLSX not built: %s", error)
+            return _no_space_response()
+        raise
     finally:
         os.unlink(path)  # the open reader keeps the data until it is closed
     response = Response(_file_chunks(reader), content_type=MEDIA_TYPES["xlsx"], direct_passthrough=True)
     response.headers["Content-Length"] = str(size)
     return _attachment(response, filename)
+
+
+def _no_space_response() -> Response:
+    return error_response(
+        507,
+        "Not enough disk space",
+        f"The XLSX file was not made: {NO_SPACE_MESSAGE}. Nothing was sent. Try the CSV format "
+        "(it is streamed, not stored), a narrower export, or ask the administrator to free space.",
+    )
 
 
 def download_opco_logs() -> Response:
