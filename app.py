@@ -26,7 +26,7 @@ from dashboards._components import register_component_callbacks
 from dashboards._opco_dialog import background_callback_manager, register_opco_dialog_callbacks
 from dashboards._results import register_results_callbacks
 from dashboards._search import register_search_callbacks
-from dashboards._shell import page_access, shell_layout
+from dashboards._shell import page_access, register_shell_callbacks, shell_layout
 from data.cache import init_cache
 from data.cli import register as register_data_cli
 from data.config import SettingsError, load_settings
@@ -92,6 +92,7 @@ def create_app(config: dict | None = None) -> Dash:
     register_component_callbacks(app)
     register_results_callbacks(app)
     register_search_callbacks(app)
+    register_shell_callbacks(app)
     server.extensions["learnstats_dash"] = app
     server.extensions["learnstats_page_access"] = page_access
     init_security_headers(server, app)

@@ -23,7 +23,8 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, dcc, html, no_update
 
-from exports.formatting import csv_dialect
+from dashboards._column_widths import TYPICAL_TEXT, column_min_width
+from exports.formatting import csv_dialect, format_value
 from exports.formatting import missing as _missing
 from exports.tables import table_to_csv_bytes, table_to_xlsx_bytes
 
@@ -47,18 +48,35 @@ DEFAULT_COL_DEF = {
     "resizable": True,
     "filter": False,
     "suppressHeaderMenuButton": True,
-    "minWidth": 90,
+    "minWidth": 72,
+    # A long header wraps onto a second line rather than widen a column of short values.
+    "wrapHeaderText": True,
+    "autoHeaderHeight": True,
 }
 MAX_ROWS_PER_REQUEST = 500
 
 
-def column_defs(columns: GridColumns, link_column: tuple[str, str] | None = None) -> list[dict]:
+def column_defs(
+    columns: GridColumns, link_column: tuple[str, str] | None = None, df: pd.DataFrame | None = None
+) -> list[dict]:
     """AG Grid columnDefs from column specs; `link_column` (text field, href field) renders the
-    text field as an in-app link (assets/dashAgGridComponentFunctions.js, LsLink)."""
+    text field as an in-app link (assets/dashAgGridComponentFunctions.js, LsLink).
+
+    Each column is at least as wide as its header and its longest cell in `df` (a typical value
+    of its kind without rows: dashboards/_column_widths.py) and shares the room left (`flex`);
+    when the card is narrower the grid scrolls sideways inside it."""
     defs = []
     for col in columns:
         if isinstance(col, dict):
-            defs.append(dict(col))
+            spec = dict(col)
+            if "width" not in spec and "minWidth" not in spec:
+                field = spec.get("field")
+                texts = _column_texts(df, field, None) if field else []
+                kind = "datetime" if "valueFormatter" in spec else None
+                header = spec.get("headerName", field or "")
+                spec.update(minWidth=column_min_width(header, texts or [TYPICAL_TEXT[kind]]))
+                spec.setdefault("flex", 1)
+            defs.append(spec)
             continue
         field, header = col[0], col[1]
         kind = col[2] if len(col) > 2 else None
@@ -67,16 +85,25 @@ def column_defs(columns: GridColumns, link_column: tuple[str, str] | None = None
             spec["valueFormatter"] = {"function": _VALUE_FORMATTERS[kind]}
         if kind in _NUMERIC_KINDS:
             spec["type"] = "rightAligned"
-        # Texts (names, emails, titles) get the room; numbers and dates a fair share.
+        texts = _column_texts(df, field, kind) if df is not None else [TYPICAL_TEXT.get(kind, "")]
+        spec["minWidth"] = column_min_width(header, texts)
+        # Texts (names, emails, titles) get more of the room left; long ones keep a tooltip.
         if kind in (None, "text"):
-            spec.update(flex=2, minWidth=120, tooltipField=field)
+            spec.update(flex=2, tooltipField=field)
         else:
-            spec.update(flex=1, minWidth=90)
+            spec.update(flex=1)
         if link_column is not None and field == link_column[0]:
             spec["cellRenderer"] = "LsLink"
             spec["cellRendererParams"] = {"hrefField": link_column[1]}
         defs.append(spec)
     return defs
+
+
+def _column_texts(df: pd.DataFrame | None, field: str, kind) -> list[str]:
+    """The cells of a column as the grid shows them (same formats as its valueFormatter)."""
+    if df is None or field not in df.columns:
+        return []
+    return [format_value(v, kind) if kind else ("" if _missing(v) else str(v)) for v in df[field]]
 
 
 def _export_columns(columns: GridColumns) -> list[tuple[str, str, str | None]]:
@@ -197,8 +224,8 @@ def ag_grid_request_to_query(
 GRID_THEME = {
     "function": (
         "themeQuartz.withParams({accentColor: '#2563eb', borderColor: '#e5e7eb', "
-        "headerBackgroundColor: '#f8fafc', headerFontWeight: 600, fontSize: 13, headerFontSize: 13, "
-        "spacing: 6, wrapperBorderRadius: 6, foregroundColor: '#1f2937', "
+        "headerBackgroundColor: '#f8fafc', headerFontWeight: 600, fontSize: 13, headerFontSize: 12, "
+        "spacing: 6, cellHorizontalPaddingScale: 0.7, wrapperBorderRadius: 6, foregroundColor: '#1f2937', "
         "fontFamily: ['system-ui', '-apple-system', 'Segoe UI', 'Roboto', 'Helvetica Neue', 'Arial', "
         "'sans-serif']})"
     )
@@ -389,7 +416,7 @@ def build_static_table(
             ),
             dag.AgGrid(
                 id=_static_id("static-table", page, slug),
-                columnDefs=column_defs(columns, link_column),
+                columnDefs=column_defs(columns, link_column, df),
                 rowData=frame_to_rows(df),
                 defaultColDef=DEFAULT_COL_DEF,
                 dashGridOptions=options,

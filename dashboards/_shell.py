@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html
 from flask import has_request_context
 from flask_login import current_user
 
@@ -148,20 +148,53 @@ def build_navbar(scope: Scope | None, display_name: str) -> dbc.Navbar:
         html.Span(display_name, className="navbar-text me-3", id="shell-user-name"),
         html.A("Sign out", href="/logout", className="btn btn-sm btn-outline-light", id="shell-signout-link"),
     ]
+    # Below Bootstrap's lg breakpoint (992 px) the links, search and account collapse into a
+    # menu opened by the toggler (assets/learnstats.js, toggleNavbar; closed on navigation).
+    toggler = html.Button(
+        html.Span(className="navbar-toggler-icon"),
+        id="shell-navbar-toggler",
+        className="navbar-toggler",
+        type="button",
+        n_clicks=0,
+        **{"aria-controls": "shell-navbar-collapse", "aria-expanded": "false", "aria-label": "Menu"},
+    )
     return dbc.Navbar(
         dbc.Container(
             [
                 dbc.NavbarBrand("Learnstats", href="/", className="fw-semibold"),
-                dbc.Nav(links, className="me-auto", navbar=True, id="shell-nav"),
-                # Search: managers only (a learner's scope is their own page, linked as "My page").
-                build_search_box() if scope is not None and scope.is_manager else None,
-                html.Div(right, className="d-flex align-items-center"),
+                toggler,
+                dbc.Collapse(
+                    [
+                        dbc.Nav(links, className="me-auto", navbar=True, id="shell-nav"),
+                        # Search: managers only (a learner's scope is their own page, "My page").
+                        build_search_box() if scope is not None and scope.is_manager else None,
+                        html.Div(right, className="d-flex align-items-center ls-navbar-account"),
+                    ],
+                    id="shell-navbar-collapse",
+                    navbar=True,
+                    is_open=False,
+                ),
             ],
             fluid=True,
         ),
         color="dark",
         dark=True,
+        expand="lg",
         className="mb-3 ls-navbar",
+    )
+
+
+def register_shell_callbacks(app: dash.Dash) -> None:
+    """The navbar menu's toggle (below 992 px), client side: opens and closes the menu, says so
+    with aria-expanded, and closes it when the page changes."""
+    app.clientside_callback(
+        ClientsideFunction(namespace="learnstats", function_name="toggleNavbar"),
+        Output("shell-navbar-collapse", "is_open"),
+        Output("shell-navbar-toggler", "aria-expanded"),
+        Input("shell-navbar-toggler", "n_clicks"),
+        Input("_pages_location", "pathname"),
+        State("shell-navbar-collapse", "is_open"),
+        prevent_initial_call=True,
     )
 
 

@@ -1,14 +1,17 @@
 """Screenshots of pages as a signed-in user sees them (docs/screenshots/, and for looking).
 
     .venv/bin/python -m tests.screenshots --url http://127.0.0.1:8050 --email E --password P \
-        --out docs/screenshots NAME=/path [NAME=/path ...]
+        --out docs/screenshots [--widths 1400,1024,800,390] NAME=/path [NAME=/path ...]
 
-Headless Chromium at 1400x900 through selenium and chromedriver (as the browser tests).
+Headless Chromium through selenium and chromedriver (as the browser tests), 1400x900 by default.
+With --widths, each page is taken at each width as NAME-WIDTH.png (900 px high, 844 at 390 px
+as on a phone), and a page that scrolls sideways is reported on the standard error.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -53,6 +56,7 @@ def main() -> None:
     parser.add_argument("--password", required=True)
     parser.add_argument("--out", default="docs/screenshots")
     parser.add_argument("--full", action="store_true", help="capture the whole page height")
+    parser.add_argument("--widths", default="", help="comma-separated widths, e.g. 1400,1024,800,390")
     parser.add_argument("pages", nargs="+", help="NAME=/path")
     args = parser.parse_args()
     out = Path(args.out)
@@ -66,17 +70,27 @@ def main() -> None:
         driver.find_element(By.ID, "signin-submit").click()
         WebDriverWait(driver, 20).until(lambda d: "/login" not in d.current_url)
         _settle(driver)
+        widths = [int(w) for w in args.widths.split(",") if w.strip()]
         for spec in args.pages:
             name, _, path = spec.partition("=")
-            driver.get(args.url + path)
-            _settle(driver)
-            if args.full:
-                height = driver.execute_script("return document.documentElement.scrollHeight")
-                _viewport(driver, 1400, max(900, height))
-                _settle(driver, 5)
-            driver.save_screenshot(str(out / f"{name}.png"))
+            for width in widths or [1400]:
+                height = 844 if width < 500 else 900
+                _viewport(driver, width, height)
+                driver.get(args.url + path)
+                _settle(driver)
+                if args.full:
+                    full = driver.execute_script("return document.documentElement.scrollHeight")
+                    _viewport(driver, width, max(height, full))
+                    _settle(driver, 5)
+                overflow = driver.execute_script(
+                    "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                if overflow > 0:
+                    print(f"{name} at {width} px scrolls sideways by {overflow} px", file=sys.stderr)
+                target = out / (f"{name}-{width}.png" if widths else f"{name}.png")
+                driver.save_screenshot(str(target))
+                print(target)
             _viewport(driver, 1400, 900)
-            print(out / f"{name}.png")
     finally:
         driver.quit()
 

@@ -1,0 +1,16 @@
+/* Learnstats' own client-side functions, kept in this file rather than inline (the pages'
+   Content-Security-Policy may allow scripts from /assets/ only). Clientside callbacks name them
+   with ClientsideFunction("learnstats", name). */
+window.dash_clientside = Object.assign({}, window.dash_clientside);
+window.dash_clientside.learnstats = Object.assign({}, window.dash_clientside.learnstats, {
+    /* The navbar's menu below 992 px (dashboards/_shell.py): the toggler opens or closes it,
+       a page change closes it. Returns [is_open, aria-expanded]. */
+    toggleNavbar: function (nClicks, pathname, isOpen) {
+        var ctx = window.dash_clientside.callback_context;
+        var byToggler = ctx.triggered.some(function (t) {
+            return t.prop_id.indexOf("shell-navbar-toggler") === 0;
+        });
+        var open = byToggler ? !isOpen : false;
+        return [open, open ? "true" : "false"];
+    }
+});
