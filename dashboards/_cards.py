@@ -61,9 +61,10 @@ def build_empty_state(sentence: str, id: str | dict | None = None) -> html.Div:
 BADGE_COLORS = {
     **FIGURE_STATUS_COLORS,
     "awaiting grading": "#06b6d4",
+    "partly correct": "#fbbf24",
     "not answered": "#e5e7eb",
 }
-DARK_TEXT = {"not started", "not answered", "in progress"}
+DARK_TEXT = {"not started", "not answered", "in progress", "partly correct"}
 
 
 def status_badge(status: str) -> dbc.Badge:

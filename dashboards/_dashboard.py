@@ -33,6 +33,15 @@ def build_statistics(
     return _statistics_block(session, scope, page, pop, tz, rng, today)
 
 
+def _trainings_card(session: Session, scope: Scope, pop: f.Population) -> tuple[str, str, str | None]:
+    """How many trainings the page covers; on a training's page (one training: "Trainings: 1"
+    says nothing) its modules instead, and how many of them are mandatory."""
+    if pop.training_id is not None:
+        modules, mandatory = f.training_module_counts(session, scope, pop.training_id)
+        return ("Modules", fmt_int(modules), f"{fmt_int(mandatory)} mandatory")
+    return ("Trainings", fmt_int(f.training_count(session, scope, pop)), None)
+
+
 @memoized
 def _statistics_block(
     session: Session, scope: Scope, page: str, pop: f.Population, tz: ZoneInfo, rng: DateRange, today: date
@@ -45,7 +54,7 @@ def _statistics_block(
             ("Learners", fmt_int(f.learner_count(session, scope, pop, tz, as_of=end)), f"enrolled by {end:%d/%m/%Y}"),
             ("New users", fmt_int(f.new_users_count(session, scope, pop, tz, rng.start, rng.end)), "accounts created in the period"),
             ("Active users", fmt_int(f.active_users_count(session, scope, pop, tz, rng.start, rng.end)), "logged in or connected in the period"),
-            ("Trainings", fmt_int(f.training_count(session, scope, pop)), None),
+            _trainings_card(session, scope, pop),
             ("Completions", fmt_int(completions["completions"].sum()), "trainings completed in the period"),
         ],
         page,

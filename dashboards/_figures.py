@@ -30,6 +30,9 @@ AXIS_COLOR = "#6b7280"
 
 # x axis labels and hover per bucket (d3 time formats).
 BUCKET_TICK_FORMAT = {"day": "%d %b", "week": "week of %d %b", "month": "%b %Y"}
+# Over a range that crosses a new year the day and week labels carry the year too (issue 12:
+# "week of 03 Nov" twice over a 14-month range); months always have it.
+BUCKET_TICK_FORMAT_WITH_YEAR = {"day": "%d %b %Y", "week": "week of %d %b %Y", "month": "%b %Y"}
 BUCKET_HOVER_FORMAT = {"day": "%a %d %b %Y", "week": "week of %d %b %Y", "month": "%B %Y"}
 BUCKET_AXIS_TITLE = {"day": "Day", "week": "Week (starting Monday)", "month": "Month"}
 # At most this many x labels, so labels never overlap in a half-width card.
@@ -154,6 +157,8 @@ def _x_axis(x_values: pd.Series, bucket: str) -> dict:
     count = int(x_values.nunique())
     if count == 0:
         return axis
+    if pd.Timestamp(x_values.min()).year != pd.Timestamp(x_values.max()).year:
+        axis["tickformat"] = BUCKET_TICK_FORMAT_WITH_YEAR[bucket]
     step = max(1, math.ceil(count / MAX_X_TICKS[bucket]))
     first = pd.Timestamp(x_values.min())
     if bucket == "day":

@@ -275,7 +275,7 @@ def build_data_table(
         xlsx_id=f"{page}-{slug}-download-xlsx",
         placeholder=search_placeholder,
         title=title,
-        debounce=True,
+        debounce=300,  # as you type (True would wait for Enter)
     )
     return html.Div(
         [

@@ -26,6 +26,7 @@ from data.figures import Population, learner_modules, require_population, traini
 from exports.formatting import fmt_date, fmt_duration, fmt_pct
 
 PAGE_SIZE = 25
+SEARCH_DEBOUNCE_MS = 300  # the search runs this long after typing stops (no Enter needed)
 
 SORT_OPTIONS = {
     "learners": [
@@ -91,7 +92,7 @@ def build_results_table(
                     id=_id("results-search", key),
                     type="search",
                     placeholder="Search a learner by name or email…" if mode == "learners" else "Search…",
-                    debounce=True,
+                    debounce=SEARCH_DEBOUNCE_MS,  # filters as you type, like the other tables
                     className="ls-search",
                 ),
                 md=4,

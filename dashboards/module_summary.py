@@ -53,6 +53,26 @@ dash.register_page(
 )
 
 
+def build_breadcrumb(items: list[tuple[str, str | None]]) -> html.Nav:
+    """Bootstrap's breadcrumb from (label, href or None): a link where there is somewhere to
+    go, plain text elsewhere; the last item is the current page."""
+    last = len(items) - 1
+    entries = []
+    for index, (label, href) in enumerate(items):
+        current = index == last
+        content = dcc.Link(label, href=href) if href and not current else label
+        props = {"aria-current": "page"} if current else {}
+        entries.append(
+            html.Li(content, className="breadcrumb-item" + (" active" if current else ""), **props)
+        )
+    return html.Nav(
+        html.Ol(entries, className="breadcrumb"),
+        className="mb-2",
+        id="module-summary-breadcrumb",
+        **{"aria-label": "breadcrumb"},
+    )
+
+
 def _attempt_label(number: int, attempt: AttemptSummary, tz) -> str:
     started = fmt_datetime(to_local(attempt.started_at, tz))
     state = "finished" if attempt.finished_at else "in progress"
@@ -145,17 +165,11 @@ def layout(scope=None, training_id=None, user_id=None, module_id=None, **_):
     attempts, (training_name, learner_name, module_name) = _load(training_id, user_id, module_id)
     learner_href = f"/learner/{quote(user_id, safe='')}"
     training_href = f"/training/{quote(training_id, safe='')}"
-    # A learner reading their own summary may not open the training page: no link then.
-    training_crumb = {"label": training_name}
-    if scope.can_view_training_page(training_id):
-        training_crumb["href"] = training_href
-    crumbs = dbc.Breadcrumb(
-        items=[
-            training_crumb,
-            {"label": learner_name, "href": learner_href},
-            {"label": module_name, "active": True},
-        ],
-        className="mb-2",
+    # A learner reading their own summary may not open the training page: its crumb is then
+    # plain text (not a link, nor a focusable link without a target), as is the current page.
+    training_link = training_href if scope.can_view_training_page(training_id) else None
+    crumbs = build_breadcrumb(
+        [(training_name, training_link), (learner_name, learner_href), (module_name, None)]
     )
     header = html.Div(
         [

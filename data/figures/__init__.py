@@ -54,6 +54,7 @@ for _name in (
     "time_spent_total",
     "training_content",
     "training_count",
+    "training_module_counts",
     "training_results",
     "trainings_table",
 ):

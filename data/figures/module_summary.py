@@ -36,7 +36,7 @@ class ActivityResult:
     correct_answer: str
     score: float | None
     max_score: float
-    state: str  # passed | failed | awaiting grading | not answered
+    state: str  # passed | partly correct | failed | awaiting grading | not answered
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,14 @@ class AttemptSummary:
     score: float | None  # % (None while unfinished)
     awaiting_grading: int
     activities: tuple[ActivityResult, ...]
+
+
+def answer_state(score: float, max_score: float) -> str:
+    """An evaluated answer's state: all its points "passed", some of them "partly correct"
+    (1 of 2 is not a failure), none "failed". An activity worth 0 points is passed."""
+    if score >= max_score:
+        return "passed"
+    return "partly correct" if score > 0 else "failed"
 
 
 def module_attempts(
@@ -101,7 +109,7 @@ def module_attempts(
                 awaiting += 1
             else:
                 score = answer.score
-                state = "passed" if answer.score >= activity.max_score else "failed"
+                state = answer_state(answer.score, activity.max_score)
                 if activity.max_score > 0:
                     points += answer.score
             results.append(

@@ -12,7 +12,15 @@ from sqlalchemy import ColumnElement, and_, case, exists, false, func, select
 from sqlalchemy.orm import Session
 
 from data.figures.days import day_start_utc, expiry_threshold, local_date, to_local
-from data.models import Class, ClassMember, ClassTraining, ProgramSession, Training, TrainingLearner
+from data.models import (
+    Class,
+    ClassMember,
+    ClassTraining,
+    ProgramSession,
+    Training,
+    TrainingLearner,
+    TrainingModule,
+)
 from data.scope import Forbidden, Scope
 from data.text import fold
 
@@ -223,6 +231,16 @@ def training_count(session: Session, scope: Scope, pop: Population) -> int:
             exists().where(TrainingLearner.user_id == pop.user_id, TrainingLearner.training_id == Training.id)
         )
     return session.scalar(q) or 0
+
+
+def training_module_counts(session: Session, scope: Scope, training_id: str) -> tuple[int, int]:
+    """(modules, mandatory modules) of one training in the scope (0, 0 outside it)."""
+    row = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((TrainingModule.mandatory, 1), else_=0)), 0)).where(
+            TrainingModule.training_id == training_id, scope.training_filter(TrainingModule.training_id)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def _class_names(session: Session, frame: pd.DataFrame) -> list[str]:

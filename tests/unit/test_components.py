@@ -409,7 +409,7 @@ def test_cmp021_data_table_ids_and_infinite_model():
     assert grid.rowModelType == "infinite"
     assert grid.dashGridOptions["cacheBlockSize"] == 50
     assert grid.columnDefs[1]["valueFormatter"] == {"function": "lsPct(params.value)"}
-    assert _by_id(layout, "training-results-search").debounce is True
+    assert _by_id(layout, "training-results-search").debounce == 300  # as you type (issue 12), not on Enter
     assert _by_id(layout, "training-results-download-csv").children == "Download CSV"
     assert _by_id(layout, "training-results-download-xlsx").children == "Download XLSX"
     assert isinstance(_by_id(layout, "training-results-download"), dcc.Download)
