@@ -103,7 +103,18 @@ def _column_texts(df: pd.DataFrame | None, field: str, kind) -> list[str]:
     """The cells of a column as the grid shows them (same formats as its valueFormatter)."""
     if df is None or field not in df.columns:
         return []
-    return [format_value(v, kind) if kind else ("" if _missing(v) else str(v)) for v in df[field]]
+    return [_cell_text(v, kind) for v in df[field]]
+
+
+def _cell_text(value, kind) -> str:
+    if _missing(value):
+        return ""
+    if kind:
+        try:
+            return format_value(value, kind)
+        except (TypeError, ValueError, AttributeError):  # e.g. a datetime kept as its ISO text
+            pass
+    return str(value)
 
 
 def _export_columns(columns: GridColumns) -> list[tuple[str, str, str | None]]:

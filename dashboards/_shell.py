@@ -64,14 +64,43 @@ def check_access(page: dict, scope: Scope, variables: dict[str, str]) -> bool:
 
 
 def page_access(path: str) -> bool | None:
-    """For the Flask guard: False when the signed-in user may not open path, None if unknown."""
+    """For the Flask guard: False when the signed-in user may not open path (403), None when
+    there is nothing there (404): no such page, or an id that does not exist asked by a viewer
+    who sees every id (see `refuses_as_not_found`)."""
     page, variables = find_page(path)
     if page is None:
         return None
     try:
-        return check_access(page, current_scope(), variables)
+        scope = current_scope()
     except Forbidden:
         return False
+    if check_access(page, scope, variables):
+        return True
+    return None if refuses_as_not_found(scope) else False
+
+
+def refuses_as_not_found(scope: Scope) -> bool:
+    """Whether a page refused to this viewer is reported as "not found" (404) rather than
+    "access refused" (403).
+
+    A global role (admin, global user manager, statistics manager) may open every training,
+    class, learner, session and module summary: a refusal can only mean that the id does not
+    exist, and saying so leaks nothing. Anyone else gets 403 whether the id exists outside
+    their scope or not at all, so that ids cannot be probed (docs/decisions.md)."""
+    return scope.is_global
+
+
+def build_not_found() -> html.Div:
+    return html.Div(
+        [
+            html.H1("404", className="display-4 text-muted"),
+            html.H2("Page not found", className="h4"),
+            html.P("There is no page at this address.", className="text-muted"),
+            dcc.Link("Go to your start page", href="/", className="btn btn-outline-primary"),
+        ],
+        className="ls-error-page",
+        id="page-not-found",
+    )
 
 
 def build_forbidden(message: str = "You do not have access to this page.") -> html.Div:
@@ -117,7 +146,7 @@ def guarded(access: Access) -> Callable:
                     kwargs[name] = unquote(kwargs[name])
             with get_db().session() as s:
                 if not access(scope, s, **kwargs):
-                    return build_forbidden()
+                    return build_not_found() if refuses_as_not_found(scope) else build_forbidden()
             return render(scope=scope, **kwargs)
 
         return layout

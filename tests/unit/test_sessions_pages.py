@@ -196,6 +196,11 @@ def test_ses007_full_page_loads_for_each_role(world, client):
             assert client.get(path).status_code == status, (user_id, path)
     sign_out(client)
     assert sign_in(client, ACCOUNTS["stat"]).status_code == 302
+    # Issue 12: a global role sees every session, so an unknown one is "not found"...
+    assert client.get("/session/no-such-session").status_code == 404
+    sign_out(client)
+    assert sign_in(client, ACCOUNTS["inst"]).status_code == 302
+    # ...while for an instructor it is refused like another's session (ids cannot be probed).
     assert client.get("/session/no-such-session").status_code == 403
 
 
