@@ -25,7 +25,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from auth.limits import init_app as init_limits
@@ -67,6 +67,27 @@ SIGN_IN_PAGE = """<!doctype html>
                autocomplete="current-password" required></div>
       <button class="btn btn-primary w-100" type="submit" id="signin-submit">Sign in</button>
     </form>
+  </div>
+</main></body></html>"""
+
+
+# Addresses that answer with a file to download rather than a page.
+FILE_PREFIXES = ("/exports/", "/download/")
+
+FILE_DOWNLOAD_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Download · Learnstats</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="0; url={{ target }}">
+<link rel="icon" href="/_favicon.ico">
+<link rel="stylesheet" href="/assets/bootstrap.min.css">
+<link rel="stylesheet" href="/assets/learnstats.css"></head>
+<body class="ls-signin-body">
+<main class="ls-signin card shadow-sm" id="file-download">
+  <div class="card-body p-4">
+    <h1 class="h4 mb-3">Your download starts</h1>
+    <p>You are signed in. Your file is being downloaded; if nothing happens,
+      <a href="{{ target }}" id="file-download-link">download it here</a>.</p>
+    <a class="btn btn-primary w-100" href="/" id="file-download-home">Go to Learnstats</a>
   </div>
 </main></body></html>"""
 
@@ -141,7 +162,12 @@ def login():
                 session.permanent = True
                 login_user(signed_in)
                 session[LAST_SEEN] = int(time.time())
-                return redirect(_safe_next(request.args.get("next")))
+                target = _safe_next(request.args.get("next"))
+                if urlsplit(target).path.startswith(FILE_PREFIXES):
+                    # A file (the emailed link): the browser would download it and keep the
+                    # filled sign-in form on screen. Show a page that starts the download.
+                    return redirect(url_for("auth.file_download", next=target))
+                return redirect(target)
     query = urlencode({"next": request.args["next"]}) if request.args.get("next") else ""
     html = render_template_string(
         SIGN_IN_PAGE,
@@ -187,6 +213,16 @@ SIGN_OUT_PAGE = """<!doctype html>
 
 # How long signing out may wait for a locked database before giving up (seconds).
 SIGN_OUT_DB_TIMEOUT = 2.0
+
+
+@login_required
+def file_download():
+    """After signing in to reach a file: a page saying the download starts (it starts it with
+    a meta refresh: no script), with a link to the file and one to the app."""
+    target = _safe_next(request.args.get("next"))
+    if not urlsplit(target).path.startswith(FILE_PREFIXES):
+        return redirect(target)
+    return render_template_string(FILE_DOWNLOAD_PAGE, target=target)
 
 
 def logout():
@@ -312,6 +348,7 @@ def init_app(server: Flask) -> None:
     server.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=minutes)
     server.add_url_rule("/login", "auth.login", login, methods=["GET", "POST"])
     server.add_url_rule("/logout", "auth.logout", logout, methods=["GET", "POST"])
+    server.add_url_rule("/login/download", "auth.file_download", file_download)
     server.before_request(_guard)
     server.register_error_handler(Forbidden, _forbidden)
 
