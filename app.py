@@ -86,6 +86,9 @@ def create_app(config: dict | None = None) -> Dash:
         update_title=None,
         background_callback_manager=background_callback_manager(settings),
     )
+    # The document's language, for screen readers and WCAG's html-has-lang (the interface is
+    # in English; a translated interface sets its own).
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.layout = shell_layout
     register_opco_dialog_callbacks(app)
     register_attestation_dialog_callbacks(app)

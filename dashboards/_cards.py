@@ -56,15 +56,21 @@ def build_empty_state(sentence: str, id: str | dict | None = None) -> html.Div:
     return html.Div(sentence, className="ls-empty", **props)
 
 
-# Badges share the charts' status colours (dashboards/_figures.py); the answer states of the
-# module summary have their own.
+# Badges follow the charts' status colours (dashboards/_figures.py); the answer states of the
+# module summary have their own. A badge's small bold text must contrast 4.5:1 with its colour
+# (WCAG AA, checked by axe-core in tests/browser/test_accessibility.py): the greens, red and
+# violet are darker than the charts'.
 BADGE_COLORS = {
     **FIGURE_STATUS_COLORS,
+    "completed": "#047857",
+    "passed": "#047857",
+    "failed": "#b91c1c",
+    "expired": "#6d28d9",
     "awaiting grading": "#06b6d4",
     "partly correct": "#fbbf24",
     "not answered": "#e5e7eb",
 }
-DARK_TEXT = {"not started", "not answered", "in progress", "partly correct"}
+DARK_TEXT = {"not started", "not answered", "in progress", "partly correct", "awaiting grading"}
 
 
 def status_badge(status: str) -> dbc.Badge:

@@ -87,13 +87,15 @@ def build_chart_card(
                 ],
                 className="ls-chart-heading",
             ),
-            dbc.Button(
+            # A plain button: it says whether the table is shown (aria-expanded) and which
+            # element it shows (aria-controls), which dbc.Button cannot carry.
+            html.Button(
                 "View as table",
                 id=toggle_id,
-                color="link",
-                size="sm",
-                className="ls-chart-toggle",
+                type="button",
+                className="btn btn-link btn-sm ls-chart-toggle",
                 n_clicks=0,
+                **{"aria-expanded": "false", "aria-controls": f"{page}-{slug}-table"},
             ),
         ],
         className="ls-chart-header",
@@ -126,8 +128,8 @@ def build_chart_card(
 
 
 def toggle_chart_table(n_clicks, is_open):
-    """The toggle's callback: (is_open, button label)."""
+    """The toggle's callback: (is_open, button label, aria-expanded)."""
     if not n_clicks:
-        return no_update, no_update
+        return no_update, no_update, no_update
     opened = not is_open
-    return opened, ("Hide table" if opened else "View as table")
+    return opened, ("Hide table" if opened else "View as table"), "true" if opened else "false"

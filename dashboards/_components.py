@@ -171,6 +171,7 @@ def register_component_callbacks(app: dash.Dash) -> None:
     app.callback(
         Output({"type": "chart-table-collapse", "page": page, "chart": MATCH}, "is_open"),
         Output({"type": "chart-table-toggle", "page": page, "chart": MATCH}, "children"),
+        Output({"type": "chart-table-toggle", "page": page, "chart": MATCH}, "aria-expanded"),
         Input({"type": "chart-table-toggle", "page": page, "chart": MATCH}, "n_clicks"),
         State({"type": "chart-table-collapse", "page": page, "chart": MATCH}, "is_open"),
         prevent_initial_call=True,

@@ -12,6 +12,7 @@ Its callbacks are registered once per app by dashboards._components.register_com
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -269,6 +270,18 @@ function (preset, start, end) {
 """
 
 
+def dom_id(component_id: str | dict) -> str:
+    """The id attribute Dash gives a component in the page (a dict id becomes its JSON, keys
+    sorted), e.g. for a label's htmlFor or an aria-controls."""
+    if not isinstance(component_id, dict):
+        return component_id
+    parts = (
+        json.dumps(k, ensure_ascii=False) + ":" + json.dumps(v, ensure_ascii=False)
+        for k, v in sorted(component_id.items())
+    )
+    return "{" + ",".join(parts) + "}"
+
+
 def build_date_range_filter(
     page: str,
     rng: DateRange,
@@ -284,7 +297,11 @@ def build_date_range_filter(
         [
             html.Div(
                 [
-                    html.Span("Period", className="ls-filter-label"),
+                    html.Label(
+                        "Period",
+                        className="ls-filter-label",
+                        htmlFor=dom_id({"type": "date-preset", "page": page}),
+                    ),
                     dbc.Select(
                         id={"type": "date-preset", "page": page},
                         options=[{"label": label, "value": value} for value, label in PRESETS.items()],

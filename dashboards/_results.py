@@ -20,6 +20,7 @@ from flask import current_app
 
 from auth.guard import current_scope
 from dashboards._cards import status_badge
+from dashboards._date_filter import dom_id
 from dashboards._grids import NOTHING_TO_DOWNLOAD, table_download
 from data.db import get_db
 from data.figures import Population, learner_modules, require_population, training_results
@@ -100,8 +101,9 @@ def build_results_table(
             dbc.Col(
                 dbc.InputGroup(
                     [
-                        dbc.InputGroupText("Sort by"),
+                        html.Label("Sort by", className="input-group-text", htmlFor=dom_id(_id("results-sort", key))),
                         dbc.Select(id=_id("results-sort", key), options=sort_options, value=default_sort),
+                        html.Label("Order", className="visually-hidden", htmlFor=dom_id(_id("results-order", key))),
                         dbc.Select(
                             id=_id("results-order", key),
                             options=[

@@ -315,8 +315,11 @@ def test_cmp016_chart_card_graph_table_and_toggle():
         if isinstance(node, html.Td)
     ]
     assert cells == ["23/11/2026", "1\u202f234", "12.3\u00a0%", "24/11/2026", "5", "–"]
-    assert c.toggle_chart_table(1, False) == (True, "Hide table")
-    assert c.toggle_chart_table(2, True) == (False, "View as table")
+    # Issue 12: the toggle says what it shows and whether it is shown.
+    props = toggle.to_plotly_json()["props"]
+    assert props["aria-controls"] == "global-active-users-table" and props["aria-expanded"] == "false"
+    assert c.toggle_chart_table(1, False) == (True, "Hide table", "true")
+    assert c.toggle_chart_table(2, True) == (False, "View as table", "false")
 
 
 def test_cmp017_empty_chart_shows_the_sentence():
