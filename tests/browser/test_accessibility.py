@@ -36,12 +36,14 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 KNOWN_THIRD_PARTY = {"aria-allowed-attr": ".dash-datepicker-input-wrapper"}
 
 RUN_AXE = """
-var done = arguments[arguments.length - 1];
-axe.run(document, {runOnly: {type: "tag", values: arguments[0]}, resultTypes: ["violations"]})
+var done = arguments[arguments.length - 1], tags = arguments[0], known = arguments[1];
+axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]})
   .then(function (r) {
     done(r.violations.map(function (v) {
       return {id: v.id, help: v.help, nodes: v.nodes.map(function (n) {
-        return {target: n.target.join(" "), html: n.html.slice(0, 160), summary: n.failureSummary};
+        var el = document.querySelector(n.target[0]);
+        return {target: n.target.join(" "), html: n.html.slice(0, 160), summary: n.failureSummary,
+                known: !!(el && known[v.id] && el.matches(known[v.id]))};
       })};
     }));
   }, function (e) { done([{id: "axe-error", help: String(e), nodes: []}]); });
@@ -53,11 +55,10 @@ def axe_violations(driver) -> list[dict]:
     if not driver.execute_script("return !!window.axe"):
         driver.execute_script(AXE.read_text(encoding="utf-8"))
     driver.set_script_timeout(60)
-    found = driver.execute_async_script(RUN_AXE, WCAG_AA)
+    found = driver.execute_async_script(RUN_AXE, WCAG_AA, KNOWN_THIRD_PARTY)
     out = []
     for violation in found:
-        skip = KNOWN_THIRD_PARTY.get(violation["id"])
-        nodes = [n for n in violation["nodes"] if not (skip and skip.lstrip(".") in n["html"])]
+        nodes = [n for n in violation["nodes"] if not n["known"]]
         if nodes or not violation["nodes"]:
             out.append({**violation, "nodes": nodes})
     return out
