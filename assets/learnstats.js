@@ -14,3 +14,18 @@ window.dash_clientside.learnstats = Object.assign({}, window.dash_clientside.lea
         return [open, open ? "true" : "false"];
     }
 });
+
+var lsGridFuncs = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
+
+/* Tab in a grid's header (the grids' cells take no focus): go from column to column, and past
+   the last one (or before the first, with Shift) leave the grid instead of wrapping round to
+   its first header again, which trapped the keyboard. Grid option tabToNextHeader. */
+lsGridFuncs.lsTabOutOfHeader = function (params) {
+    var next = params.nextHeaderPosition, previous = params.previousHeaderPosition;
+    if (!next || !previous || !next.column || !previous.column) { return false; }
+    var columns = params.api.getAllDisplayedColumns();
+    var from = columns.indexOf(previous.column), to = columns.indexOf(next.column);
+    if (next.headerRowIndex !== previous.headerRowIndex) { return false; }
+    if (params.backwards ? to >= from : to <= from) { return false; }
+    return next;
+};
