@@ -155,15 +155,27 @@ def test_a11y002_keyboard_alone_date_filter_chart_table_and_visible_focus(dash_d
         "var s = getComputedStyle(arguments[0]); return [s.outlineStyle, parseFloat(s.outlineWidth)];", preset
     )
     assert style[0] != "none" and style[1] >= 2, style
-    # The next stops are the start and end dates: typed, Enter sets each (no mouse, no calendar).
+    # The next stop is the start date. Dash 4's picker: a typed date is set by Enter, which
+    # opens its calendar on that date; Escape closes the calendar and moves to the end date.
     start = tab_to(
         lambda e: "dash-datepicker-start-date" in (e.get_attribute("class") or ""), "the start date", 3
     )
-    start.send_keys(Keys.CONTROL, "a")
-    start.send_keys("01/03/2026", Keys.ENTER)
-    end = tab_to(lambda e: "dash-datepicker-end-date" in (e.get_attribute("class") or ""), "the end date", 5)
-    end.send_keys(Keys.CONTROL, "a")
-    end.send_keys("31/03/2026", Keys.ENTER)
+    assert start.get_attribute("aria-label") == "Start date"
+    keys = ActionChains(driver).key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL)
+    keys.send_keys("01/03/2026", Keys.ENTER).perform()
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    wait_until(
+        dash_duo,
+        lambda _d: "dash-datepicker-end-date" in (active().get_attribute("class") or ""),
+        "no end date",
+    )
+    assert active().get_attribute("aria-label") == "End date"
+    keys = ActionChains(driver).key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL)
+    keys.send_keys("31/03/2026", Keys.ENTER).perform()
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    wait_until(
+        dash_duo, lambda _d: not driver.find_elements(By.CSS_SELECTOR, "[role=dialog]"), "calendar open"
+    )
     wait_for_cards(
         dash_duo,
         "overview",
