@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--out", default="docs/screenshots")
     parser.add_argument("--full", action="store_true", help="capture the whole page height")
     parser.add_argument("--widths", default="", help="comma-separated widths, e.g. 1400,1024,800,390")
+    parser.add_argument("--click", default="", help="a CSS selector to click before each shot (e.g. a menu)")
     parser.add_argument("pages", nargs="+", help="NAME=/path")
     args = parser.parse_args()
     out = Path(args.out)
@@ -78,6 +79,12 @@ def main() -> None:
                 _viewport(driver, width, height)
                 driver.get(args.url + path)
                 _settle(driver)
+                if args.click:
+                    for element in driver.find_elements(By.CSS_SELECTOR, args.click):
+                        if element.is_displayed():
+                            element.click()
+                            _settle(driver, 5)
+                            break
                 if args.full:
                     full = driver.execute_script("return document.documentElement.scrollHeight")
                     _viewport(driver, width, max(height, full))
