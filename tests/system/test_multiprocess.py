@@ -264,6 +264,12 @@ def test_sys002_an_opco_export_by_email_goes_through_the_celery_worker(stack):
     assert emailed.content.count(b"\n") > 2  # rows, not only the header
     # The link is for that user only: anonymous, it leads to the sign-in page.
     assert requests.get(web.base + path, allow_redirects=False, timeout=30).status_code in (302, 401)
+    # The access log names the download without its secret token or any query string.
+    token = path.rsplit("/", 1)[1]
+    log_text = web.log_path.read_text(errors="replace")
+    assert token not in log_text
+    assert any(r["path"] == "/exports/opco-logs/…" and r["status"] == 200 for r in web.access_log())
+    assert "session=" not in log_text
 
 
 def test_sys003_a_sessions_attestations_go_through_the_celery_worker(stack):
@@ -319,6 +325,7 @@ def test_sys003_a_sessions_attestations_go_through_the_celery_worker(stack):
         assert all(archive.read(n).startswith(b"%PDF") for n in pdfs)
     # The link is signed for this user: without the sign-in session it gives nothing.
     assert requests.get(web.base + result["href"], allow_redirects=False, timeout=30).status_code != 200
+    assert result["href"].rsplit("/", 1)[1] not in web.log_path.read_text(errors="replace")
 
 
 def test_sys004_make_serve_without_a_database_setting_serves_the_embedded_sqlite(tmp_path):
