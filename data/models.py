@@ -553,3 +553,5 @@ USER_TABLES = (
 # Rows per group or class, recomputed for the trainings a write touched.
 GROUP_TABLES = (SummaryGroupDay, SummaryGroupStatus, SummaryGroupModule, SummaryClassLearner)
 SUMMARY_TABLES = (*USER_TABLES, *GROUP_TABLES, SummarySession, SummaryActivePeriod)
+# Kept by the app, never imported (not platform data): the attestations' saved values.
+SETTINGS_TABLES = (PlatformSetting, StoredImage)
