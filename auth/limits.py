@@ -12,6 +12,7 @@ leaves the window.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
+def _instance_key(database_url: str) -> str:
+    return hashlib.sha256(database_url.encode()).hexdigest()[:16]
+
+
 class SigninLimits:
     def __init__(self, server: Flask):
         settings = server.config["LEARNSTATS"]
@@ -54,7 +59,8 @@ class SigninLimits:
             app=server,
             storage_uri=storage,
             strategy="moving-window",
-            key_prefix="learnstats-signin",
+            # One platform's counters: several instances may share a Redis database.
+            key_prefix=f"learnstats-signin:{_instance_key(settings.database_url)}",
             default_limits=[],
             auto_check=False,  # nothing else is limited: only the failed sign-ins counted below
             headers_enabled=False,

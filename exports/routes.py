@@ -38,7 +38,7 @@ from data.db import get_db
 from data.models import StoredImage
 from data.scope import Forbidden, Scope
 from exports.attestation_options import AttestationError, load_defaults
-from exports.attestations import RENDERERS, can_make_documents, session_documents
+from exports.attestations import RENDERERS, can_make_documents, require_session, session_documents
 from exports.files import NO_SPACE_MESSAGE, out_of_space
 from exports.opco_logs import (
     NOTHING_MATCHES,
@@ -225,6 +225,9 @@ def download_attestation(session_id: str, user_id: str, kind: str) -> Response:
     settings = current_app.config["LEARNSTATS"]
     try:
         with get_db().session() as s:
+            # The scope first: someone who may not make this session's documents is answered
+            # 403, whatever the state of the platform's attestation details.
+            require_session(s, scope, session_id)
             options = load_defaults(s)
             if options.problems():
                 raise AttestationError(
