@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8050
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run serve worker test lint format system-test-deps bench clean
+.PHONY: run serve worker test lint format system-test-deps bench clean translations
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -76,3 +76,13 @@ bench: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The interface's texts (issue 12): extract them from the sources, merge them into each
+# language's catalogue (translations/<lang>/LC_MESSAGES/messages.po: translate the new ones),
+# and compile the .mo files the app reads (committed, so `make run` needs no build step).
+BABEL := $(VENV)/bin/pybabel
+translations: $(VENV)/.installed
+	$(BABEL) extract -F babel.cfg -k N_ -k _l --no-location --sort-output --omit-header \
+	  --ignore-dirs ".venv tests instance" -o translations/messages.pot .
+	$(BABEL) update --no-fuzzy-matching -i translations/messages.pot -d translations
+	$(BABEL) compile -d translations

@@ -21,6 +21,8 @@ from auth.cli import register as register_auth_cli
 from auth.faults import init_app as init_faults
 from auth.headers import QuietRequestHandler
 from auth.headers import init_app as init_security_headers
+from auth.language import html_lang
+from auth.language import init_app as init_language
 from dashboards._attestation_dialog import register_attestation_dialog_callbacks
 from dashboards._components import register_component_callbacks
 from dashboards._opco_dialog import background_callback_manager, register_opco_dialog_callbacks
@@ -53,6 +55,7 @@ def create_app(config: dict | None = None) -> Dash:
     init_db(server, settings.database_url, settings.tz)
     init_cache(server, settings)
     auth.init_app(server)
+    init_language(server)
     register_data_cli(server)
     register_auth_cli(server)
     register_exports_cli(server)
@@ -90,6 +93,7 @@ def create_app(config: dict | None = None) -> Dash:
     # in English; a translated interface sets its own).
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.layout = shell_layout
+    html_lang(app)
     register_opco_dialog_callbacks(app)
     register_attestation_dialog_callbacks(app)
     register_component_callbacks(app)

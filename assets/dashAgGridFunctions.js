@@ -2,6 +2,12 @@
    the same formats as exports/formatting.py's fmt_* functions. */
 var dagfuncs = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
 
+/* The page's language (<html lang>, set by the server): French numbers take a decimal comma
+   and French dates read "13 nov. 2026", as exports/formatting.py writes them. */
+function lsFrench() { return (document.documentElement.lang || "").slice(0, 2) === "fr"; }
+
+var LS_FR_MONTHS = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."];
+
 function lsMissing(value) {
     return value === null || value === undefined || value === "" || (typeof value === "number" && isNaN(value));
 }
@@ -24,7 +30,9 @@ dagfuncs.lsPct = function (value, decimals) {
     if (lsMissing(value)) { return "–"; }
     var d = decimals === undefined ? 1 : decimals;
     var text = lsRound(Number(value), d).toLocaleString("en-US", {minimumFractionDigits: d, maximumFractionDigits: d});
-    return lsGroup(text) + "\u00a0%";
+    text = lsGroup(text);
+    if (lsFrench()) { text = text.replace(".", ","); }
+    return text + "\u00a0%";
 };
 
 dagfuncs.lsDuration = function (seconds) {
@@ -41,6 +49,7 @@ dagfuncs.lsDate = function (value) {
     var text = String(value).slice(0, 10);
     var parts = text.split("-");
     if (parts.length !== 3) { return String(value); }
+    if (lsFrench()) { return Number(parts[2]) + " " + LS_FR_MONTHS[Number(parts[1]) - 1] + " " + parts[0]; }
     return parts[2] + "/" + parts[1] + "/" + parts[0];
 };
 
@@ -49,5 +58,5 @@ dagfuncs.lsDateTime = function (value) {
     if (lsMissing(value)) { return "–"; }
     var text = String(value);
     if (text.length < 16) { return dagfuncs.lsDate(value); }
-    return text.slice(8, 10) + "/" + text.slice(5, 7) + "/" + text.slice(0, 4) + " " + text.slice(11, 16);
+    return dagfuncs.lsDate(text.slice(0, 10)) + " " + text.slice(11, 16);
 };

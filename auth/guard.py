@@ -25,18 +25,21 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, ngettext
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from auth.language import N_, language_switch
 from auth.limits import init_app as init_limits
 from auth.limits import signin_limits
 from auth.roles import load_scope
 from auth.users import authenticate, end_sessions, load_signed_in, to_signed_in
 from data.db import get_db
 from data.scope import Forbidden, Scope
+from exports.formatting import current_language
 
 # Exact paths: a prefix such as "/login" would also open "/login-x", which Dash answers with its page.
-PUBLIC_PATHS = frozenset({"/login", "/_favicon.ico", "/healthz", "/readyz"})
+PUBLIC_PATHS = frozenset({"/login", "/language", "/_favicon.ico", "/healthz", "/readyz"})
 PUBLIC_PREFIXES = ("/assets/",)
 
 # The routes under which Dash serves its pages (full page loads).
@@ -46,7 +49,7 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 
 SIGN_IN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in · Learnstats</title>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ _("Sign in") }} · Learnstats</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="/_favicon.ico">
 <link rel="stylesheet" href="/assets/bootstrap.min.css">
@@ -55,18 +58,19 @@ SIGN_IN_PAGE = """<!doctype html>
 <main class="ls-signin card shadow-sm">
   <div class="card-body p-4">
     <h1 class="h4 mb-1">Learnstats</h1>
-    <p class="text-muted mb-4">Sign in to your learning statistics.</p>
+    <p class="text-muted mb-4">{{ _("Sign in to your learning statistics.") }}</p>
     {% if message %}<div class="alert alert-{{ level }}" role="alert" id="signin-message">{{ message }}</div>{% endif %}
     <form method="post" action="/login{{ '?' + query if query else '' }}" id="signin-form">
       <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
-      <div class="mb-3"><label class="form-label" for="signin-email">Email</label>
+      <div class="mb-3"><label class="form-label" for="signin-email">{{ _("Email") }}</label>
         <input class="form-control" type="email" id="signin-email" name="email" value="{{ email }}"
                autocomplete="username" required autofocus></div>
-      <div class="mb-3"><label class="form-label" for="signin-password">Password</label>
+      <div class="mb-3"><label class="form-label" for="signin-password">{{ _("Password") }}</label>
         <input class="form-control" type="password" id="signin-password" name="password"
                autocomplete="current-password" required></div>
-      <button class="btn btn-primary w-100" type="submit" id="signin-submit">Sign in</button>
+      <button class="btn btn-primary w-100" type="submit" id="signin-submit">{{ _("Sign in") }}</button>
     </form>
+    {{ language_switch }}
   </div>
 </main></body></html>"""
 
@@ -134,10 +138,13 @@ def login():
     message, level, email, status = "", "info", "", 200
     headers: dict[str, str] = {}
     if request.args.get("signed_out"):
-        message = "You have been signed out."
+        message = gettext("You have been signed out.")
     elif request.args.get("expired"):
         minutes = current_app.config["LEARNSTATS"].idle_timeout_minutes
-        message = f"Your session ended after {_duration(minutes)} without activity. Please sign in again."
+        message = gettext(
+            "Your session ended after %(duration)s without activity. Please sign in again.",
+            duration=_duration(minutes),
+        )
     if request.method == "POST":
         email = request.form.get("email", "").strip()
         password = request.form.get("password", "")
@@ -145,7 +152,7 @@ def login():
         limits = signin_limits()
         refusal = None
         if not secrets.compare_digest(sent, _csrf_token().encode()):
-            message, level, status = "Your sign-in form expired; please try again.", "warning", 400
+            message, level, status = gettext("Your sign-in form expired; please try again."), "warning", 400
         elif (refusal := limits.refusal(email)) is not None:
             message, level, status = refusal.message, "danger", 429
             headers["Retry-After"] = str(refusal.retry_after)
@@ -155,7 +162,7 @@ def login():
                 signed_in = to_signed_in(user) if user else None
             if signed_in is None:
                 limits.failed(email)
-                message, level, status = "Wrong email or password.", "danger", 401
+                message, level, status = gettext("Wrong email or password."), "danger", 401
             else:
                 limits.succeeded(email)
                 session.clear()  # a new session: nothing from before signing in is carried over
@@ -176,6 +183,8 @@ def login():
         email=email,
         csrf_token=_csrf_token(),
         query=query,
+        lang=current_language(),
+        language_switch=language_switch(request.full_path if request.query_string else request.path),
     )
     return html, status, headers
 
@@ -183,12 +192,12 @@ def login():
 def _duration(minutes: int) -> str:
     if minutes % 60 == 0:
         hours = minutes // 60
-        return f"{hours} hour{'s' if hours > 1 else ''}"
-    return f"{minutes} minute{'s' if minutes > 1 else ''}"
+        return ngettext("%(num)d hour", "%(num)d hours", hours)
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes)
 
 
 SIGN_OUT_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign out · Learnstats</title>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ _("Sign out") }} · Learnstats</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="/_favicon.ico">
 <link rel="stylesheet" href="/assets/bootstrap.min.css">
@@ -199,17 +208,30 @@ SIGN_OUT_PAGE = """<!doctype html>
     <h1 class="h4 mb-1">Learnstats</h1>
     {% if message %}<div class="alert alert-{{ level }}" role="alert" id="signout-message">{{ message }}</div>{% endif %}
     {% if form %}
-    <p class="mb-4">Sign out of Learnstats{% if name %}, {{ name }}{% endif %}?</p>
+    <p class="mb-4">{% if name %}{{ _("Sign out of Learnstats, %(name)s?", name=name) }}{% else %}{{ _("Sign out of Learnstats?") }}{% endif %}</p>
     <form method="post" action="/logout" id="signout-form">
       <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
-      <button class="btn btn-primary w-100" type="submit" id="signout-submit">Sign out</button>
+      <button class="btn btn-primary w-100" type="submit" id="signout-submit">{{ _("Sign out") }}</button>
     </form>
-    <a class="btn btn-link w-100 mt-2" href="/" id="signout-cancel">Stay signed in</a>
+    <a class="btn btn-link w-100 mt-2" href="/" id="signout-cancel">{{ _("Stay signed in") }}</a>
     {% else %}
-    <a class="btn btn-primary w-100" href="/login" id="signout-signin">Sign in again</a>
+    <a class="btn btn-primary w-100" href="/login" id="signout-signin">{{ _("Sign in again") }}</a>
     {% endif %}
   </div>
 </main></body></html>"""
+
+# The pages' texts above, for the catalogue (pybabel reads Python, not these templates).
+TEMPLATE_TEXTS = (
+    N_("Sign in"),
+    N_("Sign in to your learning statistics."),
+    N_("Email"),
+    N_("Password"),
+    N_("Sign out"),
+    N_("Sign out of Learnstats, %(name)s?"),
+    N_("Sign out of Learnstats?"),
+    N_("Stay signed in"),
+    N_("Sign in again"),
+)
 
 # How long signing out may wait for a locked database before giving up (seconds).
 SIGN_OUT_DB_TIMEOUT = 2.0
@@ -241,7 +263,7 @@ def logout():
     if not expected or not secrets.compare_digest(sent, expected.encode()):
         return _sign_out_page(
             form=True,
-            message="This sign-out form expired; press Sign out again.",
+            message=gettext("This sign-out form expired; press Sign out again."),
             level="warning",
             status=400,
         )
@@ -255,10 +277,11 @@ def logout():
         current_app.logger.warning("sign-out of %s: other sessions not ended (database unavailable)", user_id)
         return _sign_out_page(
             form=False,
-            message=(
+            message=gettext(
                 "You are signed out of this browser. Your sessions in other browsers could not be "
                 "ended because the database is not available right now; they end after "
-                f"{_duration(current_app.config['LEARNSTATS'].idle_timeout_minutes)} without activity."
+                "%(duration)s without activity.",
+                duration=_duration(current_app.config["LEARNSTATS"].idle_timeout_minutes),
             ),
             level="warning",
             status=200,
@@ -275,6 +298,7 @@ def _sign_out_page(form: bool, message: str = "", level: str = "info", status: i
         level=level,
         name=name,
         csrf_token=_csrf_token() if form else "",
+        lang=current_language(),
     )
     return html, status, {"Cache-Control": "no-store"}
 

@@ -24,6 +24,8 @@ class SignedInUser(UserMixin):
     first_name: str
     last_name: str
     session_version: int = 0
+    # The interface language the user chose ("" when none: auth/language.py decides).
+    language: str = ""
 
     def get_id(self) -> str:
         """What the session cookie holds: the session version, then the user id."""
@@ -84,7 +86,12 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 def to_signed_in(user: User) -> SignedInUser:
     return SignedInUser(
-        user.id, user.email, user.first_name or "", user.last_name or "", user.session_version or 0
+        user.id,
+        user.email,
+        user.first_name or "",
+        user.last_name or "",
+        user.session_version or 0,
+        user.language or "",
     )
 
 

@@ -17,12 +17,15 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 from flask import has_request_context
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from auth.guard import current_scope
+from auth.language import LANGUAGE_NAMES, csrf_token
 from dashboards._search import build_search_box
 from data.db import get_db
 from data.scope import Forbidden, Scope
+from exports.formatting import current_language
 
 Access = Callable[..., bool]
 RESERVED_ARGUMENTS = frozenset({"scope", "session", "_scope", "_session"})
@@ -94,22 +97,22 @@ def build_not_found() -> html.Div:
     return html.Div(
         [
             html.H1("404", className="display-4 text-muted"),
-            html.H2("Page not found", className="h4"),
-            html.P("There is no page at this address.", className="text-muted"),
-            dcc.Link("Go to your start page", href="/", className="btn btn-outline-primary"),
+            html.H2(_("Page not found"), className="h4"),
+            html.P(_("There is no page at this address."), className="text-muted"),
+            dcc.Link(_("Go to your start page"), href="/", className="btn btn-outline-primary"),
         ],
         className="ls-error-page",
         id="page-not-found",
     )
 
 
-def build_forbidden(message: str = "You do not have access to this page.") -> html.Div:
+def build_forbidden(message: str | None = None) -> html.Div:
     return html.Div(
         [
             html.H1("403", className="display-4 text-muted"),
-            html.H2("Access refused", className="h4"),
-            html.P(message, className="text-muted"),
-            dcc.Link("Go to your start page", href="/", className="btn btn-outline-primary"),
+            html.H2(_("Access refused"), className="h4"),
+            html.P(message or _("You do not have access to this page."), className="text-muted"),
+            dcc.Link(_("Go to your start page"), href="/", className="btn btn-outline-primary"),
         ],
         className="ls-error-page",
         id="page-forbidden",
@@ -135,7 +138,7 @@ def guarded(access: Access) -> Callable:
             if not has_request_context():
                 return html.Div()
             if not current_user.is_authenticated:
-                return build_forbidden("Please sign in.")
+                return build_forbidden(_("Please sign in."))
             scope = current_scope()
             # A query argument may not pose as the scope or the session (?scope=x).
             kwargs = {k: v for k, v in kwargs.items() if k not in RESERVED_ARGUMENTS}
@@ -154,6 +157,40 @@ def guarded(access: Access) -> Callable:
     return decorator
 
 
+def build_language_menu() -> html.Form | None:
+    """The interface's language, saved on the user: a small form posting to /language (see
+    auth/language.py), back to the page shown."""
+    if not has_request_context():
+        return None
+    current = current_language()
+    return html.Form(
+        [
+            dcc.Input(type="hidden", name="csrf_token", value=csrf_token()),
+            dcc.Input(type="hidden", name="next", value="/", id="shell-language-next"),
+            *[
+                html.Button(
+                    code.upper(),
+                    type="submit",
+                    name="language",
+                    value=code,
+                    lang=code,
+                    title=name,
+                    disabled=code == current,
+                    className="btn btn-sm btn-link text-light px-1 ls-language-button",
+                    id=f"shell-language-{code}",
+                    **{"aria-label": name, "aria-current": "true" if code == current else None},
+                )
+                for code, name in LANGUAGE_NAMES.items()
+            ],
+        ],
+        method="post",
+        action="/language",
+        className="d-flex align-items-center me-2 ls-language-menu",
+        id="shell-language-form",
+        **{"aria-label": _("Language")},
+    )
+
+
 def build_navbar(scope: Scope | None, display_name: str) -> dbc.Navbar:
     links = []
     if scope is not None:
@@ -166,7 +203,7 @@ def build_navbar(scope: Scope | None, display_name: str) -> dbc.Navbar:
                 links.append(
                     dbc.NavItem(
                         dbc.NavLink(
-                            label,
+                            _(label),
                             href=page["relative_path"],
                             active="exact",
                             id=f"nav-{page['name'].lower()}-link",
@@ -175,7 +212,10 @@ def build_navbar(scope: Scope | None, display_name: str) -> dbc.Navbar:
                 )
     right = [
         html.Span(display_name, className="navbar-text me-3", id="shell-user-name"),
-        html.A("Sign out", href="/logout", className="btn btn-sm btn-outline-light", id="shell-signout-link"),
+        build_language_menu() if scope is not None else None,
+        html.A(
+            _("Sign out"), href="/logout", className="btn btn-sm btn-outline-light", id="shell-signout-link"
+        ),
     ]
     # Below Bootstrap's lg breakpoint (992 px) the links, search and account collapse into a
     # menu opened by the toggler (assets/learnstats.js, toggleNavbar; closed on navigation).
@@ -185,7 +225,7 @@ def build_navbar(scope: Scope | None, display_name: str) -> dbc.Navbar:
         className="navbar-toggler",
         type="button",
         n_clicks=0,
-        **{"aria-controls": "shell-navbar-collapse", "aria-expanded": "false", "aria-label": "Menu"},
+        **{"aria-controls": "shell-navbar-collapse", "aria-expanded": "false", "aria-label": _("Menu")},
     )
     return dbc.Navbar(
         dbc.Container(

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import dash
 from dash import html
 
+from auth.language import N_
 from dashboards._grids import build_static_table
 from dashboards._shell import guarded
 from data.classes import classes_table
@@ -32,7 +33,7 @@ dash.register_page(
     title="Classes · Learnstats",
     order=20,
     access=can_open,
-    nav_label="Classes",
+    nav_label=N_("Classes"),
     nav_access=may_list_classes,
 )
 

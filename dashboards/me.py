@@ -7,6 +7,7 @@ from urllib.parse import quote
 import dash
 from dash import dcc
 
+from auth.language import N_
 from dashboards._shell import guarded
 from data.scope import Scope
 
@@ -23,7 +24,7 @@ dash.register_page(
     title="My page · Learnstats",
     order=90,
     access=can_open,
-    nav_label="My page",
+    nav_label=N_("My page"),
     nav_access=lambda scope: not scope.is_manager,
 )
 

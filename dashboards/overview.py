@@ -15,6 +15,7 @@ from flask import current_app
 from flask_login import current_user
 
 from auth.guard import current_scope
+from auth.language import N_
 from dashboards._dashboard import build_statistics, build_trainings_table
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._opco_dialog import build_opco_export_controls
@@ -38,7 +39,7 @@ dash.register_page(
     title="Overview · Learnstats",
     order=0,
     access=can_open,
-    nav_label="Overview",
+    nav_label=N_("Overview"),
     nav_access=lambda scope: scope.is_manager,
 )
 

@@ -16,6 +16,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from flask import current_app
 
 from auth.guard import current_scope
+from auth.language import N_
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._grids import (
     NOTHING_TO_DOWNLOAD,
@@ -53,7 +54,7 @@ dash.register_page(
     title="Sessions · Learnstats",
     order=40,
     access=can_open,
-    nav_label="Sessions",
+    nav_label=N_("Sessions"),
     nav_access=may_open_sessions,
 )
 

@@ -19,6 +19,9 @@ class Settings:
     instance_path: Path = DEFAULT_INSTANCE
     database_url: str = ""
     timezone: str = "Europe/Paris"
+    # LEARNSTATS_LANGUAGE: the interface's language when neither the user's choice nor the
+    # browser's language says (auth/language.py): "fr" or "en".
+    language: str = "fr"
     secret_key: str = ""
     smtp_url: str = ""
     mail_from: str = ""
@@ -113,6 +116,7 @@ def _check_database_url(url: str) -> None:
 
 
 CACHE_TYPES = ("simple", "redis", "null")
+LANGUAGES = ("fr", "en")
 ENVIRONMENTS = ("development", "production")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
@@ -186,6 +190,13 @@ def load_settings(overrides: dict | None = None) -> Settings:
     instance.mkdir(parents=True, exist_ok=True)
     tz_name = overrides.pop("timezone", None) or os.environ.get("LEARNSTATS_TIMEZONE", "Europe/Paris")
     _check_timezone(tz_name)
+    language = (
+        (overrides.pop("language", None) or os.environ.get("LEARNSTATS_LANGUAGE", "") or "fr").strip().lower()
+    )
+    if language not in LANGUAGES:
+        raise SettingsError(
+            f"LEARNSTATS_LANGUAGE: {language!r} is not a language of Learnstats; use fr or en"
+        )
     database_url = (
         overrides.pop("database_url", None)
         or os.environ.get("LEARNSTATS_DATABASE_URL")
@@ -212,6 +223,7 @@ def load_settings(overrides: dict | None = None) -> Settings:
         instance_path=instance,
         database_url=database_url,
         timezone=tz_name,
+        language=language,
         secret_key=overrides.pop("secret_key", None) or _secret_key(instance, production),
         smtp_url=overrides.pop("smtp_url", None) or os.environ.get("LEARNSTATS_SMTP_URL", ""),
         mail_from=overrides.pop("mail_from", None)

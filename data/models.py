@@ -77,6 +77,8 @@ class User(Base):
     search_text: Mapped[str] = mapped_column(Text, default="")
     # Bumped on sign-out and password change: every session signed with an older one ends.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The interface language the user chose ("fr", "en"); None: the browser's, else the default.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class UserLabel(Base):

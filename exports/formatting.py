@@ -20,11 +20,15 @@ text cell and header through it.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
+from babel.dates import format_date
+from flask_babel import gettext
 
 DASH = "–"
 
@@ -84,10 +88,27 @@ LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
 
 
+_FORCED: ContextVar[str | None] = ContextVar("learnstats_language", default=None)
+
+
+@contextmanager
+def use_language(language: str) -> Iterator[None]:
+    """Format (and translate, with flask_babel.force_locale) in this language inside the block,
+    whatever the request says: a background job writing in its user's language, tests."""
+    token = _FORCED.set(language)
+    try:
+        yield
+    finally:
+        _FORCED.reset(token)
+
+
 def current_language() -> str:
-    """The language of the page, email or file being made: Flask-Babel's locale in a request
-    (the user's choice, else the browser's, else LEARNSTATS_LANGUAGE: auth/language.py), else
-    the default."""
+    """The language of the page, email or file being made: use_language's, else Flask-Babel's
+    locale in a request (the user's choice, else the browser's, else LEARNSTATS_LANGUAGE:
+    auth/language.py), else the default (fr)."""
+    forced = _FORCED.get()
+    if forced in LANGUAGES:
+        return forced
     try:
         from flask import has_app_context
         from flask_babel import get_locale
@@ -114,18 +135,28 @@ def csv_dialect(language: str | None = None) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _french() -> bool:
+    return current_language() == "fr"
+
+
+def _decimal_mark(text: str) -> str:
+    """English "1,234.5" -> the interface's: "1 234.5" (en), "1 234,5" (fr)."""
+    text = _thousands(text)
+    return text.replace(".", ",") if _french() else text
+
+
 def fmt_int(value) -> str:
-    """1234 -> '1 234' (narrow no-break space); None -> '–'."""
+    """1234 -> '1 234' (narrow no-break space, both languages); None -> '–'."""
     if missing(value):
         return DASH
     return _thousands(f"{int(round_half_up(value, 0)):,}")
 
 
 def fmt_pct(value, decimals: int = 1) -> str:
-    """66.666 -> '66.7 %' (value already in %, rounded half up); None -> '–'."""
+    """66.666 -> '66.7 %' (en), '66,7 %' (fr) (value already in %, rounded half up); None -> '–'."""
     if missing(value):
         return DASH
-    return _thousands(f"{round_half_up(value, decimals):,.{decimals}f}") + "\u00a0%"
+    return _decimal_mark(f"{round_half_up(value, decimals):,.{decimals}f}") + "\u00a0%"
 
 
 def fmt_score(value, decimals: int = 1) -> str:
@@ -144,32 +175,55 @@ def fmt_duration(seconds) -> str:
     return f"{minutes} min"
 
 
+def _as_date(value) -> date:
+    return pd.Timestamp(value).date()
+
+
 def fmt_date(value) -> str:
-    """A date as the picker shows it: '24/11/2026'; None -> '–'."""
+    """A day: '24/11/2026' (en, as the picker shows it), '24 nov. 2026' (fr); None -> '–'."""
     if missing(value):
         return DASH
-    return f"{pd.Timestamp(value).date():%d/%m/%Y}"
+    day = _as_date(value)
+    if _french():
+        return format_date(day, "medium", locale="fr")
+    return f"{day:%d/%m/%Y}"
 
 
 def fmt_datetime(value) -> str:
-    """DD/MM/YYYY HH:MM of an aware or local datetime; – when unknown."""
+    """A local moment: '24/11/2026 14:05' (en), '24 nov. 2026 14:05' (fr); – when unknown."""
     if missing(value):
         return DASH
-    return value.strftime("%d/%m/%Y %H:%M")
+    return f"{fmt_date(value)} {value:%H:%M}"
 
 
 def fmt_bucket(day, bucket: str) -> str:
-    """A chart bucket's name for tables: '24/11/2026', 'Week of 23/11/2026', 'November 2026'.
+    """A chart bucket's name for tables: '24/11/2026', 'Week of 23/11/2026', 'November 2026'
+    (fr: '24 nov. 2026', 'Semaine du 23 nov. 2026', 'novembre 2026').
 
     (Which unit and where each bucket starts: data.figures.choose_unit / make_buckets.)"""
     if missing(day):
         return DASH
-    day = pd.Timestamp(day).date()
+    day = _as_date(day)
     if bucket == "week":
-        return f"Week of {day:%d/%m/%Y}"
+        return gettext("Week of %(day)s", day=fmt_date(day))
     if bucket == "month":
+        if _french():
+            return format_date(day, "LLLL y", locale="fr")
         return f"{calendar.month_name[day.month]} {day.year}"
-    return f"{day:%d/%m/%Y}"
+    return fmt_date(day)
+
+
+def fmt_axis_day(day, with_year: bool = True) -> str:
+    """A chart axis' day: '13 Nov 2026' / '13 nov. 2026' (without the year: '13 Nov')."""
+    day = _as_date(day)
+    if _french():
+        return format_date(day, "d MMM y" if with_year else "d MMM", locale="fr")
+    return format_date(day, "d MMM y" if with_year else "d MMM", locale="en")
+
+
+def fmt_axis_month(day) -> str:
+    """A chart axis' month: 'Nov 2026' / 'nov. 2026'."""
+    return format_date(_as_date(day), "MMM y", locale=current_language())
 
 
 FORMATTERS: dict[str, Callable] = {
@@ -195,11 +249,11 @@ def format_value(value, kind: str | Callable | None = None) -> str:
     if missing(value):
         return DASH
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return gettext("Yes") if value else gettext("No")
     if isinstance(value, int) or (isinstance(value, float) and float(value).is_integer()):
         return fmt_int(value)
     if isinstance(value, float):
-        return _thousands(f"{round_half_up(value, 1):,.1f}")
+        return _decimal_mark(f"{round_half_up(value, 1):,.1f}")
     if isinstance(value, (date, pd.Timestamp)):
         return fmt_date(value)
     return str(value)

@@ -64,6 +64,8 @@ def make_app(tmp_path):
             "database_url": f"sqlite:///{tmp_path / 'test.sqlite3'}",
             "secret_key": "test-secret-key",
             "timezone": "Europe/Paris",
+            # The tests were written in English; the French interface has its own tests.
+            "language": "en",
         }
         config.update(overrides)
         dash_app = create_app(config)

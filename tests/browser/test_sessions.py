@@ -97,11 +97,11 @@ def test_ses_b001_session_page_export_dialog_download_and_email(dash_duo, make_a
         downloaded = wait_for_download(downloads)
         assert downloaded.name.startswith("opco-logs-s-a-") and downloaded.suffix == ".csv"
         data = downloaded.read_bytes()
-        # French by default: ";" between cells (the dialog's format preset, issue 12 point 3).
-        assert data.startswith(b"\xef\xbb\xbfLast name;First name;Email;Company;Funding;")
+        # An English browser: "," between cells (the dialog's format preset, issue 12 point 3).
+        assert data.startswith(b"\xef\xbb\xbfLast name,First name,Email,Company,Funding,")
         lines = data.decode("utf-8-sig").splitlines()
         assert len(lines) == 1 + 5
-        assert lines[1].startswith("Bernard;Ève;eve@example.org;")
+        assert lines[1].startswith("Bernard,Ève,eve@example.org,")
         # The same bytes as the route gives any client asking with the same filters.
         client = app.server.test_client()
         sign_in(client, ACCOUNTS["inst"])

@@ -19,6 +19,7 @@ from dash._utils import AttributeDict
 from dashboards import _components as c
 from dashboards import _figures as f
 from dashboards._grids import NOTHING_TO_DOWNLOAD
+from exports.formatting import use_language
 from tests.spreadsheets import shown
 
 TODAY = date(2026, 11, 24)  # a Tuesday
@@ -443,6 +444,13 @@ def test_cmp022_rows_response_is_json_safe():
     json.dumps(response)
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """These tests were written for the English interface (French: tests/unit/test_language.py)."""
+    with use_language("en"):
+        yield
+
+
 def _with_trigger(fn, trigger_id, *args):
     """Call a callback function as Dash would after a click on trigger_id."""
 
@@ -479,9 +487,8 @@ def test_cmp023_static_table_with_links_and_download():
     download = c.static_table_file("csv", grid.rowData[::-1], meta)
     assert download["filename"] == "global-trainings.csv"
     content = base64.b64decode(download["content"])
-    # French by default: ";" between cells, a decimal comma.
     assert content == (
-        "\ufeffTraining;Average progress;Average time (min)\r\nÉnergie;10,0;\r\nSafety;66,7;62\r\n".encode()
+        "\ufeffTraining,Average progress,Average time (min)\r\nÉnergie,10.0,\r\nSafety,66.7,62\r\n".encode()
     )
     xlsx = c.static_table_file("xlsx", grid.rowData, meta)
     sheet = openpyxl.load_workbook(io.BytesIO(base64.b64decode(xlsx["content"]))).active
@@ -489,7 +496,7 @@ def test_cmp023_static_table_with_links_and_download():
     # The columns in the screen's order after a drag (AG Grid's columnState), hidden ones left out.
     state = [{"colId": "time"}, {"colId": "name"}, {"colId": "progress", "hide": True}]
     moved = base64.b64decode(c.static_table_file("csv", grid.rowData, meta, state)["content"])
-    assert moved.decode("utf-8-sig").split("\r\n")[:2] == ["Average time (min);Training", "62;Safety"]
+    assert moved.decode("utf-8-sig").split("\r\n")[:2] == ["Average time (min),Training", "62,Safety"]
     # A search matching nothing on screen: a message, no file.
     button = {"type": "static-table-csv", "page": "global", "table": "trainings"}
     empty = _with_trigger(c.download_static_table, button, 1, None, grid.rowData, [], meta, None)

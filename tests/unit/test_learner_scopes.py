@@ -358,7 +358,7 @@ def test_acc008_training_manager_forging_a_learner_outside_their_training(client
     data = response_props(response, {"type": "results-download", "table": "learner"})["data"]
     content = base64.b64decode(data["content"]).decode("utf-8") if data.get("base64") else data["content"]
     lines = [line for line in content.splitlines() if line]
-    assert len(lines) == 2 and lines[1].startswith("Sécurité au travail;")
+    assert len(lines) == 2 and lines[1].startswith("Sécurité au travail,")
 
 
 def class_trainings(client, dash_app, class_id):

@@ -680,13 +680,13 @@ def decoded(sent: dict) -> bytes:
 
 def test_pg3_010_download_results_csv_and_xlsx(world):
     """The page's download is the table as on screen (issue 12 point 3): its columns in its
-    order under its headers, its search and sort, French CSV (";", decimal comma) by default;
-    export-results keeps its machine columns."""
+    order under its headers, its search and sort (English here: "," and "."; French:
+    tests/unit/test_language.py); export-results keeps its machine columns."""
     header = ["Learner", "Email", "Class", "Progress", "Score", "Status", "Time spent (min)", "Completed on"]
     expected = [
-        ["Durand Bob", "bob@example.org", "Morning group", "33,3", "5,0", "in progress", "20", ""],
-        ["Martin Alice", "alice@example.org", "Morning group", "66,7", "80,0", "passed", "75", "10/03/2026"],
-        ["Petit Chloé", "chloe@example.org", "", "0,0", "0,0", "not started", "0", ""],
+        ["Durand Bob", "bob@example.org", "Morning group", "33.3", "5.0", "in progress", "20", ""],
+        ["Martin Alice", "alice@example.org", "Morning group", "66.7", "80.0", "passed", "75", "10/03/2026"],
+        ["Petit Chloé", "chloe@example.org", "", "0.0", "0.0", "not started", "0", ""],
     ]
     machine_header = [*RESULTS_COLUMNS, "training_id", "training", "classes"]
     machine = [
@@ -718,7 +718,7 @@ def test_pg3_010_download_results_csv_and_xlsx(world):
     assert sent["filename"] == "results-t-alpha.csv"
 
     def cells(sent):
-        return list(csv.reader(io.StringIO(decoded(sent).decode("utf-8-sig")), delimiter=";"))
+        return list(csv.reader(io.StringIO(decoded(sent).decode("utf-8-sig"))))
 
     assert cells(sent) == [header, *expected]
     assert engine == machine

@@ -366,8 +366,8 @@ def test_ses020_a_long_sessions_list_is_paged_on_the_server(world, server, monke
         request = {"startRow": 0, "endRow": 50, "sortModel": [{"colId": "learners", "sort": "desc"}]}
         sent, message = sessions.sessions_file("csv", None, stored, request)
         lines = base64.b64decode(sent["content"]).decode("utf-8-sig").split("\r\n")
-        assert message is None and lines[0].split(";")[-1] == "Session ID"
-        assert [line.split(";")[-1] for line in lines[1:4]] == ["s-a", "s-b", "s-m"]
+        assert message is None and lines[0].split(",")[-1] == "Session ID"
+        assert [line.split(",")[-1] for line in lines[1:4]] == ["s-a", "s-b", "s-m"]
         sent, message = sessions.sessions_file("csv", "no such session", stored, request)
         assert sent is no_update and "nothing to download" in message
     with signed_in(server, "inst", "/sessions"):

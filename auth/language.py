@@ -1,0 +1,126 @@
+"""The interface's language (issue 12): French or English through Flask-Babel's catalogues
+(translations/<lang>/LC_MESSAGES/messages.po, compiled to .mo: `make translations`).
+
+Which language a request gets: the signed-in user's saved choice, else the choice kept in a
+cookie (before signing in), else the browser's (Accept-Language), else LEARNSTATS_LANGUAGE
+(default fr). POST /language (language, next, the form's CSRF token) saves the choice on the
+user and in the cookie, then goes back to `next`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+from flask import Flask, current_app, redirect, request, session
+from flask_babel import Babel
+from flask_login import current_user
+from markupsafe import Markup, escape
+
+from data.db import get_db
+from data.models import User
+from exports.formatting import LANGUAGES, current_language
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+COOKIE = "learnstats_language"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
+
+
+def select_language() -> str:
+    """Flask-Babel's locale selector (see the module's docstring for the order)."""
+    chosen = getattr(current_user, "language", "") if current_user and current_user.is_authenticated else ""
+    if chosen in LANGUAGES:
+        return chosen
+    try:
+        cookie = request.cookies.get(COOKIE, "")
+    except RuntimeError:  # no request: a background job or the command line
+        cookie = ""
+    if cookie in LANGUAGES:
+        return cookie
+    try:
+        browser = request.accept_languages.best_match(LANGUAGES)
+    except RuntimeError:
+        browser = None
+    if browser:
+        return browser
+    return current_app.config["LEARNSTATS"].language
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this site (no scheme, no host, no "//")."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def choose_language():
+    """POST /language: save the choice (on the user when signed in, and in a cookie)."""
+    language = request.form.get("language", "")
+    sent = request.form.get("csrf_token", "").encode()
+    expected = session.get("csrf_token", "")
+    target = _safe_next(request.form.get("next"))
+    if language not in LANGUAGES or not expected or not secrets.compare_digest(sent, expected.encode()):
+        return redirect(target)
+    if current_user.is_authenticated:
+        with get_db().session() as s:
+            user = s.get(User, current_user.id)
+            if user is not None:
+                user.language = language
+                s.commit()
+    response = redirect(target)
+    response.set_cookie(
+        COOKIE,
+        language,
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+    )
+    return response
+
+
+def csrf_token() -> str:
+    """The session's form token (the sign-in form's)."""
+    token = session.get("csrf_token")
+    if not token:
+        token = session["csrf_token"] = secrets.token_urlsafe(32)
+    return token
+
+
+def language_switch(next_path: str) -> Markup:
+    """The sign-in page's choice of language: a small form posting to /language."""
+    current = current_language()
+    marks = {code: ' aria-current="true" disabled' if code == current else "" for code in LANGUAGE_NAMES}
+    buttons = "".join(
+        f'<button type="submit" name="language" value="{code}" class="btn btn-link btn-sm"'
+        f' lang="{code}" id="language-{code}"{marks[code]}>{escape(name)}</button>'
+        for code, name in LANGUAGE_NAMES.items()
+    )
+    return Markup(
+        '<form method="post" action="/language" class="ls-language-switch text-center mt-3" id="language-form">'
+        f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
+        f'<input type="hidden" name="next" value="{escape(next_path)}">{buttons}</form>'
+    )
+
+
+def N_(text: str) -> str:
+    """Marks a text for the catalogue where it is defined (pybabel's keyword N_); it is
+    translated where it is shown, with gettext(text)."""
+    return text
+
+
+def html_lang(app) -> None:
+    """Dash's page says its language: <html lang="fr"> (screen readers, the grids' formats)."""
+    render = app.interpolate_index
+
+    def interpolate_index(**kwargs):
+        return re.sub(r"<html[^>]*>", f'<html lang="{current_language()}">', render(**kwargs), count=1)
+
+    app.interpolate_index = interpolate_index
+
+
+def init_app(server: Flask) -> None:
+    Babel(server, locale_selector=select_language, default_translation_directories=str(TRANSLATIONS))
+    server.add_url_rule("/language", "auth.language", choose_language, methods=["POST"])

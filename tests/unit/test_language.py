@@ -1,0 +1,158 @@
+"""Issue 12 point 1: French and English through Flask-Babel's catalogues, chosen by the user
+(saved), else the browser's language, else LEARNSTATS_LANGUAGE (default fr)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from data.models import User
+from exports import formatting as fmt
+from tests.conftest import sign_in
+
+ROOT = Path(__file__).resolve().parents[2]
+TRANSLATIONS = ROOT / "translations"
+
+
+def layout_text(client, **headers) -> str:
+    """The shell's layout as the browser gets it, as readable text."""
+    return json.dumps(client.get("/_dash-layout", headers=headers).get_json(), ensure_ascii=False)
+
+
+def csrf(page_text: str) -> str:
+    return page_text.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def test_lng001_sign_in_page_follows_the_browser_then_the_default(make_app):
+    app = make_app(language="fr")
+    client = app.server.test_client()
+    french = client.get("/login").get_data(as_text=True)  # no Accept-Language: the default
+    assert '<html lang="fr">' in french and "Se connecter" in french and "Mot de passe" in french
+    english = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.8"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "Sign in to your learning statistics." in english
+    # A language Learnstats does not speak: the default.
+    german = client.get("/login", headers={"Accept-Language": "de-DE"}).get_data(as_text=True)
+    assert "Se connecter" in german
+    english_default = make_app(language="en").server.test_client().get("/login").get_data(as_text=True)
+    assert "Password" in english_default
+
+
+def test_lng002_the_choice_is_kept_before_and_after_signing_in(dash_app, factory):
+    factory.user("ann", email="ann@example.org")
+    factory.s.commit()
+    client = dash_app.server.test_client()
+    page = client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    # Before signing in: a cookie keeps the choice.
+    response = client.post("/language", data={"language": "fr", "next": "/login", "csrf_token": csrf(page)})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/login")
+    assert "Mot de passe" in client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    # Signed in, the choice is saved on the user: another browser (no cookie) gets it too.
+    assert sign_in(client, "ann@example.org").status_code == 302
+    layout = layout_text(client, **{"Accept-Language": "fr"})
+    assert "Se déconnecter" in layout
+    token = client.get("/logout").get_data(as_text=True)
+    response = client.post("/language", data={"language": "en", "next": "/me", "csrf_token": csrf(token)})
+    assert response.headers["Location"].endswith("/me")
+    with dash_app.server.extensions["learnstats_db"].session() as s:
+        assert s.get(User, "ann").language == "en"
+    other = dash_app.server.test_client()
+    assert sign_in(other, "ann@example.org").status_code == 302
+    layout = layout_text(other, **{"Accept-Language": "fr"})
+    assert "Sign out" in layout and "Se déconnecter" not in layout
+    # A forged form (no token), an unknown language or a foreign next are refused quietly.
+    assert other.post("/language", data={"language": "fr", "next": "/"}).status_code == 302
+    with dash_app.server.extensions["learnstats_db"].session() as s:
+        assert s.get(User, "ann").language == "en"
+    response = client.post(
+        "/language", data={"language": "fr", "next": "//evil.example/", "csrf_token": csrf(token)}
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_lng003_french_number_and_date_formats(dash_app):
+    server = dash_app.server
+    with server.test_request_context("/", headers={"Accept-Language": "fr"}):
+        assert fmt.current_language() == "fr"
+        assert fmt.fmt_pct(12345.64) == "12\u202f345,6\u00a0%"
+        assert fmt.fmt_int(12345) == "12\u202f345"
+        assert fmt.fmt_date(date(2026, 11, 13)) == "13 nov. 2026"
+        assert fmt.fmt_datetime(datetime(2026, 11, 13, 9, 5)) == "13 nov. 2026 09:05"
+        assert fmt.fmt_bucket(date(2026, 11, 9), "week") == "Semaine du 9 nov. 2026"
+        assert fmt.fmt_bucket(date(2026, 11, 1), "month") == "novembre 2026"
+        assert fmt.format_value(True) == "Oui"
+        assert fmt.csv_dialect() == (";", ",")
+    with server.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert fmt.fmt_pct(12345.64) == "12\u202f345.6\u00a0%"
+        assert fmt.fmt_date(date(2026, 11, 13)) == "13/11/2026"
+        assert fmt.fmt_bucket(date(2026, 11, 9), "week") == "Week of 09/11/2026"
+        assert fmt.format_value(True) == "Yes"
+        assert fmt.csv_dialect() == (",", ".")
+
+
+# -- the catalogues ----------------------------------------------------------------------------
+
+
+def _catalog(language: str):
+    with open(TRANSLATIONS / language / "LC_MESSAGES" / "messages.po", "rb") as f:
+        return read_po(f, locale=language)
+
+
+def test_lng010_every_text_of_the_sources_is_in_the_french_catalogue(tmp_path):
+    """The texts marked in the sources (gettext, ngettext, N_) are all in the catalogues, and
+    translated in French: a new text without its translation fails here."""
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "N_", "-k", "_l",
+         "--no-location", "--omit-header", "--ignore-dirs", ".venv tests instance", "-o", str(pot), "."],
+        cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    with open(pot, "rb") as f:
+        wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    french = {m.id if isinstance(m.id, str) else m.id[0]: m for m in _catalog("fr") if m.id}
+    english = {m.id if isinstance(m.id, str) else m.id[0] for m in _catalog("en") if m.id}
+    assert sorted(wanted - set(french)) == [], (
+        "texts missing from the French catalogue: run make translations"
+    )
+    assert sorted(wanted - english) == [], "texts missing from the English catalogue: run make translations"
+    untranslated = [
+        key
+        for key in wanted
+        if not (french[key].string if isinstance(french[key].string, str) else all(french[key].string))
+        or french[key].fuzzy
+    ]
+    assert sorted(untranslated) == [], "texts without a French translation"
+
+
+def test_lng011_compiled_catalogues_match_their_sources():
+    """The committed .mo files (read by the app, so `make run` needs no build step) are the
+    compilation of the .po files: editing a .po without `make translations` fails here."""
+    for language in ("fr", "en"):
+
+        def key(value):
+            return tuple(value) if isinstance(value, (list, tuple)) else value
+
+        source = {
+            key(m.id): key(m.string)
+            for m in _catalog(language)
+            if m.id and (m.string if isinstance(m.string, str) else any(m.string)) and not m.fuzzy
+        }
+        with open(TRANSLATIONS / language / "LC_MESSAGES" / "messages.mo", "rb") as f:
+            compiled = {key(m.id): key(m.string) for m in read_mo(f) if m.id}
+        stale = {k: v for k, v in source.items() if compiled.get(k) != v}
+        assert stale == {}, f"translations/{language}: run make translations"
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_lng012_babel_reads_the_catalogues(make_app, language):
+    app = make_app(language=language)
+    with app.server.test_request_context("/"):
+        from flask_babel import gettext
+
+        assert gettext("Sign out") == {"fr": "Se déconnecter", "en": "Sign out"}[language]
