@@ -178,7 +178,10 @@ def build_language_menu() -> html.Form | None:
                     disabled=code == current,
                     className="btn btn-sm btn-link text-light px-1 ls-language-button",
                     id=f"shell-language-{code}",
-                    **{"aria-label": name, "aria-current": "true" if code == current else None},
+                    **{
+                        "aria-label": f"{code.upper()} ({name})",
+                        "aria-current": "true" if code == current else None,
+                    },
                 )
                 for code, name in LANGUAGE_NAMES.items()
             ],
