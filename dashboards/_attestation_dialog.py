@@ -26,6 +26,8 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from flask import current_app
+from flask_babel import force_locale, get_locale, ngettext
+from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -50,18 +52,29 @@ from exports.opco_mail import exports_dir, scope_from_dict, scope_to_dict, sign_
 JOB_SALT = "learnstats.attestations.job"
 JOB_MAX_AGE = 24 * 3600
 FILES_PATH = "/exports/files/"
-KIND_OPTIONS = [
-    {"label": "Attestations and certificats de réalisation", "value": "both"},
-    {"label": "Attestations d'assiduité only", "value": "attestation"},
-    {"label": "Certificats de réalisation only", "value": "certificate"},
-]
-LANGUAGE_OPTIONS = [{"label": "French", "value": "fr"}, {"label": "English", "value": "en"}]
-NATURE_OPTIONS = [
-    {"label": "Action de formation", "value": "formation"},
-    {"label": "Bilan de compétences", "value": "bilan"},
-    {"label": "Action de VAE", "value": "vae"},
-    {"label": "Action de formation par apprentissage", "value": "apprentissage"},
-]
+
+
+def kind_options() -> list[dict]:
+    return [
+        {"label": _("Attestations and certificats de réalisation"), "value": "both"},
+        {"label": _("Attestations d'assiduité only"), "value": "attestation"},
+        {"label": _("Certificats de réalisation only"), "value": "certificate"},
+    ]
+
+
+def language_options() -> list[dict]:
+    return [{"label": _("French"), "value": "fr"}, {"label": _("English"), "value": "en"}]
+
+
+def nature_options() -> list[dict]:
+    return [
+        {"label": _("Action de formation"), "value": "formation"},
+        {"label": _("Bilan de compétences"), "value": "bilan"},
+        {"label": _("Action de VAE"), "value": "vae"},
+        {"label": _("Action de formation par apprentissage"), "value": "apprentissage"},
+    ]
+
+
 TEXT_FIELDS = (
     ("org_name", "att-org-name"),
     ("address", "att-address"),
@@ -83,14 +96,16 @@ def _image_control(name: str, label: str) -> html.Div:
             [
                 html.Div(id=f"att-{name}-preview", className="ls-att-preview me-3"),
                 dcc.Upload(
-                    html.Span(["Choose a PNG or JPEG file…"], className="btn btn-outline-secondary btn-sm"),
+                    html.Span(
+                        [_("Choose a PNG or JPEG file…")], className="btn btn-outline-secondary btn-sm"
+                    ),
                     id=f"att-{name}-upload",
                     accept="image/png,image/jpeg",
                     max_size=-1,  # checked on the server, with a sentence instead of a silent refusal
                     multiple=False,
                 ),
                 dbc.Button(
-                    "Remove",
+                    _("Remove"),
                     id=f"att-{name}-remove",
                     color="link",
                     size="sm",
@@ -100,7 +115,7 @@ def _image_control(name: str, label: str) -> html.Div:
             ],
             className="d-flex align-items-center",
         ),
-        "PNG or JPEG, at most 2 MB.",
+        _("PNG or JPEG, at most 2 MB."),
     )
 
 
@@ -108,15 +123,16 @@ def build_attestation_dialog(session_id: str) -> html.Div:
     text = dbc.Input
     body = dbc.ModalBody(
         [
-            html.H3("Training organisation", className="h6 text-muted mb-3"),
+            html.H3(_("Training organisation"), className="h6 text-muted mb-3"),
             dbc.Row(
                 [
                     dbc.Col(
-                        _field("Name", text(id="att-org-name", maxLength=200), label_for="att-org-name"), md=6
+                        _field(_("Name"), text(id="att-org-name", maxLength=200), label_for="att-org-name"),
+                        md=6,
                     ),
                     dbc.Col(
                         _field(
-                            "Legal representative",
+                            _("Legal representative"),
                             text(id="att-legal-representative", maxLength=200),
                             label_for="att-legal-representative",
                         ),
@@ -125,7 +141,7 @@ def build_attestation_dialog(session_id: str) -> html.Div:
                 ]
             ),
             _field(
-                "Address",
+                _("Address"),
                 dbc.Textarea(id="att-address", rows=2, maxLength=400),
                 label_for="att-address",
             ),
@@ -133,9 +149,9 @@ def build_attestation_dialog(session_id: str) -> html.Div:
                 [
                     dbc.Col(
                         _field(
-                            "Declaration number (NDA)",
+                            _("Declaration number (NDA)"),
                             text(id="att-nda", maxLength=40),
-                            "Optional.",
+                            _("Optional."),
                             label_for="att-nda",
                         ),
                         md=6,
@@ -144,7 +160,7 @@ def build_attestation_dialog(session_id: str) -> html.Div:
                         _field(
                             "SIRET",
                             text(id="att-siret", maxLength=40),
-                            "Optional, 14 digits.",
+                            _("Optional, 14 digits."),
                             label_for="att-siret",
                         ),
                         md=6,
@@ -153,25 +169,27 @@ def build_attestation_dialog(session_id: str) -> html.Div:
             ),
             dbc.Row(
                 [
-                    dbc.Col(_image_control("logo", "Logo"), md=6),
-                    dbc.Col(_image_control("stamp", "Stamp and signature"), md=6),
+                    dbc.Col(_image_control("logo", _("Logo")), md=6),
+                    dbc.Col(_image_control("stamp", _("Stamp and signature")), md=6),
                 ]
             ),
-            html.H3("Documents", className="h6 text-muted mb-3 mt-2"),
+            html.H3(_("Documents"), className="h6 text-muted mb-3 mt-2"),
             dbc.Row(
                 [
                     dbc.Col(
                         _field(
-                            "Declared duration of the training sessions (hours)",
+                            _("Declared duration of the training sessions (hours)"),
                             dbc.Input(id="att-duration", type="number", min=0, step=0.25),
-                            "Required, more than 0.",
+                            _("Required, more than 0."),
                             label_for="att-duration",
                         ),
                         md=6,
                     ),
                     dbc.Col(
                         _field(
-                            "Place of signature", text(id="att-place", maxLength=120), label_for="att-place"
+                            _("Place of signature"),
+                            text(id="att-place", maxLength=120),
+                            label_for="att-place",
                         ),
                         md=6,
                     ),
@@ -181,14 +199,15 @@ def build_attestation_dialog(session_id: str) -> html.Div:
                 [
                     dbc.Col(
                         _field(
-                            "Documents", dbc.RadioItems(id="att-kind", options=KIND_OPTIONS, value="both")
+                            _("Documents"),
+                            dbc.RadioItems(id="att-kind", options=kind_options(), value="both"),
                         ),
                         md=6,
                     ),
                     dbc.Col(
                         _field(
-                            "Language",
-                            dbc.RadioItems(id="att-language", options=LANGUAGE_OPTIONS, value="fr"),
+                            _("Language"),
+                            dbc.RadioItems(id="att-language", options=language_options(), value="fr"),
                         ),
                         md=6,
                     ),
@@ -198,25 +217,25 @@ def build_attestation_dialog(session_id: str) -> html.Div:
                 [
                     dbc.Col(
                         _field(
-                            "Nature of the action (certificat)",
-                            dbc.Select(id="att-nature", options=NATURE_OPTIONS, value="formation"),
+                            _("Nature of the action (certificat)"),
+                            dbc.Select(id="att-nature", options=nature_options(), value="formation"),
                             label_for="att-nature",
                         ),
                         md=6,
                     ),
                     dbc.Col(
                         _field(
-                            "Employer (user custom field)",
+                            _("Employer (user custom field)"),
                             dcc.Dropdown(
-                                id="att-employer-field", placeholder="None: an empty line", clearable=True
+                                id="att-employer-field", placeholder=_("None: an empty line"), clearable=True
                             ),
-                            "The certificat's « salarié(e) de l'entreprise ».",
+                            _("The certificat's « salarié(e) de l'entreprise »."),
                         ),
                         md=6,
                     ),
                 ]
             ),
-            _field("Footer", dbc.Textarea(id="att-footer", rows=2, maxLength=400), label_for="att-footer"),
+            _field(_("Footer"), dbc.Textarea(id="att-footer", rows=2, maxLength=400), label_for="att-footer"),
         ]
     )
     footer = dbc.ModalFooter(
@@ -237,9 +256,9 @@ def build_attestation_dialog(session_id: str) -> html.Div:
             ),
             html.Div(id="att-result", className="w-100", role="status"),
             html.Div(
-                "The values are kept as this platform's defaults.", className="text-muted small me-auto"
+                _("The values are kept as this platform's defaults."), className="text-muted small me-auto"
             ),
-            dbc.Button("Generate", id="att-generate-button", color="primary", n_clicks=0),
+            dbc.Button(_("Generate"), id="att-generate-button", color="primary", n_clicks=0),
         ]
     )
     return html.Div(
@@ -250,7 +269,7 @@ def build_attestation_dialog(session_id: str) -> html.Div:
             dcc.Store(id="att-ticket"),
             dcc.Store(id="att-job-result"),
             dbc.Modal(
-                [dbc.ModalHeader(dbc.ModalTitle("OPCO attestations")), body, footer],
+                [dbc.ModalHeader(dbc.ModalTitle(_("OPCO attestations"))), body, footer],
                 id="att-dialog",
                 is_open=False,
                 size="lg",
@@ -273,14 +292,14 @@ def may_generate(scope: Scope, session_id: str) -> bool:
 
 
 def build_attestation_controls(scope: Scope, session_id: str) -> list:
-    """The "OPCO attestations" button and its dialog, or nothing for those who may not."""
+    """The _("OPCO attestations") button and its dialog, or nothing for those who may not."""
     if not may_generate(scope, session_id):
         return []
     return [
         html.Div(
             [
                 dbc.Button(
-                    "OPCO attestations",
+                    _("OPCO attestations"),
                     id="att-open-button",
                     color="primary",
                     outline=True,
@@ -311,7 +330,7 @@ def _require(session_id) -> Scope:
 
 def _preview(digest: str | None):
     if not digest:
-        return html.Span("No image", className="text-muted small")
+        return html.Span(_("No image"), className="text-muted small")
     return html.Img(src=f"/attestation-images/{digest}", alt="", className="ls-att-thumb")
 
 
@@ -360,7 +379,11 @@ def upload_image(contents, filename, session_id, what: str):
         raise PreventUpdate
     _require(session_id)
     if len(contents) > (MAX_IMAGE_BYTES * 4) // 3 + 200:
-        message = f"{what} ({filename}): the file is over 2 MB; images must be at most 2 MB."
+        message = _(
+            "%(what)s (%(file)s): the file is over 2 MB; images must be at most 2 MB.",
+            what=what,
+            file=filename,
+        )
         return no_update, no_update, dbc.Alert(message, color="warning", className="py-2 mb-2")
     try:
         data = _decode_upload(contents, what)
@@ -437,7 +460,9 @@ def generate_attestations(
             save_defaults(s, options, current_user.id)
             s.commit()
     except AttestationError as error:
-        message = dbc.Alert(f"Nothing was generated: {error}.", color="warning", className="py-2 mb-2")
+        message = dbc.Alert(
+            _("Nothing was generated: %(reason)s.", reason=str(error)), color="warning", className="py-2 mb-2"
+        )
         return None, message, None
     job_id = secrets.token_hex(8)
     token = _sign(
@@ -448,13 +473,14 @@ def generate_attestations(
             "session_id": session_id,
             "options": options.to_dict(),
             "signed_on": datetime.now(settings.tz).date().isoformat(),
+            "language": str(get_locale() or settings.language),
         }
     )
     return {"app": app_key(current_app), "job": job_id, "token": token}, None, None
 
 
 def _progress_label(done: int, total: int) -> str:
-    return f"{done} / {total} documents"
+    return f"{done} / {total}"
 
 
 def run_attestation_job(set_progress, ticket):
@@ -483,7 +509,8 @@ def run_attestation_job(set_progress, ticket):
             last["at"] = share
             set_progress((share, _progress_label(done, total)))
 
-    set_progress((0, "Preparing…"))
+    with server.app_context(), force_locale(job.get("language") or "fr"):
+        set_progress((0, _("Preparing…")))
     try:
         with server.app_context():
             directory = exports_dir(server)
@@ -529,9 +556,11 @@ def show_attestation_result(result):
         count = int(result.get("count", 0))
         return dbc.Alert(
             [
-                html.Span(f"{count} document{'s' if count != 1 else ''} ready. ", className="me-2"),
+                html.Span(
+                    ngettext("%(num)d document ready.", "%(num)d documents ready.", count), className="me-2"
+                ),
                 html.A(
-                    f"Download {result.get('name', 'the ZIP')}",
+                    _("Download %(name)s", name=result.get("name", "the ZIP")),
                     href=result.get("href"),
                     className="btn btn-success btn-sm",
                     id="att-download-link",
@@ -541,7 +570,7 @@ def show_attestation_result(result):
             className="py-2 mb-2 d-flex align-items-center",
         )
     return dbc.Alert(
-        f"Nothing was generated: {result.get('message', 'the job failed')}.",
+        _("Nothing was generated: %(reason)s.", reason=result.get("message", "the job failed")),
         color="danger",
         className="py-2 mb-2",
         id="att-failed",

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.models import PlatformSetting, StoredImage
+from exports.formatting import hours_minutes
 
 SETTINGS_KEY = "opco_attestations"
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
@@ -164,8 +165,7 @@ def format_hours(hours: float) -> str:
     if not math.isfinite(hours):
         return str(hours)
     sign = "-" if hours < 0 else ""
-    minutes = round(abs(hours) * 60)
-    return f"{sign}{minutes // 60} h {minutes % 60:02d}"
+    return sign + hours_minutes(abs(hours) * 3600)
 
 
 # -- images ----------------------------------------------------------------------------------

@@ -409,7 +409,7 @@ def test_att018_dialog_saves_defaults_and_the_background_job_writes_a_complete_z
     progress = []
     result = dialog.run_attestation_job(progress.append, ticket)
     assert result["state"] == "done" and result["count"] == 6, result
-    assert progress[0] == (0, "Preparing…") and progress[-1] == (100.0, "6 / 6 documents")
+    assert progress[0] == (0, "Preparing…") and progress[-1] == (100.0, "6 / 6")
     owner = server.test_client()
     sign_in(owner, "inst1@example.org")
     response = owner.get(result["href"])
