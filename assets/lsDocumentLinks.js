@@ -15,10 +15,11 @@ lsDocumentFuncs.LsDocuments = function (props) {
             text
         );
     }
+    var labels = (props.colDef.cellRendererParams || {}).labels || {};
     return React.createElement(
         "span",
         null,
-        link("attestation", "Attestation"),
-        link("certificate", "Certificat")
+        link("attestation", labels.attestation || "Attestation"),
+        link("certificate", labels.certificate || "Certificat")
     );
 };

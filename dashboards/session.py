@@ -13,6 +13,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 from flask import current_app
+from flask_babel import gettext as _
 
 from auth.guard import current_scope
 from dashboards._attestation_dialog import build_attestation_controls, may_generate
@@ -150,9 +151,12 @@ def build_learners_table(stats: f.SessionStatistics, session_id: str, documents:
         columns.append(
             {
                 "field": "documents",
-                "headerName": "OPCO documents",
+                "headerName": _("OPCO documents"),
                 "cellRenderer": "LsDocuments",
-                "cellRendererParams": {"noExport": True},
+                "cellRendererParams": {
+                    "noExport": True,
+                    "labels": {"attestation": _("Attestation"), "certificate": _("Certificat")},
+                },
                 "sortable": False,
                 "minWidth": 200,
                 "flex": 2,
