@@ -25,11 +25,10 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import gettext, ngettext
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from auth.language import N_, language_switch
+from auth.language import N_, gettext, language_switch, ngettext
 from auth.limits import init_app as init_limits
 from auth.limits import signin_limits
 from auth.roles import load_scope

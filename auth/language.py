@@ -20,9 +20,10 @@ from markupsafe import Markup, escape
 
 from data.db import get_db
 from data.models import User
-from exports.formatting import LANGUAGES, current_language
+from exports.formatting import LANGUAGES, current_language, gettext, ngettext
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+__all__ = ["N_", "gettext", "init_app", "ngettext", "select_language"]
 COOKIE = "learnstats_language"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}

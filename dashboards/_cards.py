@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import dash_bootstrap_components as dbc
 from dash import html
 
+from auth.language import N_
+from auth.language import gettext as _
 from dashboards._figures import STATUS_COLORS as FIGURE_STATUS_COLORS
 
 
@@ -22,14 +24,17 @@ def slugify(text: str) -> str:
 
 
 def build_cards(items: Sequence[tuple[str, str, str | None]], page: str) -> dbc.Row:
-    """A row of equal-height cards, one per (label, value_text, help_text or None).
+    """A row of equal-height cards, one per (label, value_text, help_text or None): label and
+    help are catalogue texts (English msgids, translated here).
 
-    Card id `<page>-card-<slug(label)>`, its value `<page>-card-<slug>-value`."""
+    Card id `<page>-card-<slug(label)>` (of the English label: the same in every language),
+    its value `<page>-card-<slug>-value`."""
     cols = []
     for label, value_text, help_text in items:
         slug = slugify(label)
+        help_text = _(help_text) if help_text else help_text
         body = [
-            html.Div(label, className="ls-card-label"),
+            html.Div(_(label), className="ls-card-label"),
             html.Div(value_text, className="ls-card-value", id=f"{page}-card-{slug}-value"),
         ]
         if help_text:
@@ -53,7 +58,7 @@ def build_cards(items: Sequence[tuple[str, str, str | None]], page: str) -> dbc.
 def build_empty_state(sentence: str, id: str | dict | None = None) -> html.Div:
     """A sentence instead of an empty chart or table (issue 3 point 7)."""
     props = {"id": id} if id is not None else {}
-    return html.Div(sentence, className="ls-empty", **props)
+    return html.Div(_(sentence) if isinstance(sentence, str) else sentence, className="ls-empty", **props)
 
 
 # Badges follow the charts' status colours (dashboards/_figures.py); the answer states of the
@@ -73,10 +78,28 @@ BADGE_COLORS = {
 DARK_TEXT = {"not started", "not answered", "in progress", "partly correct", "awaiting grading"}
 
 
+# The statuses of SPEC §4 and of the module summary's answers, for the catalogue.
+STATUS_LABELS = {
+    "passed": N_("passed"),
+    "failed": N_("failed"),
+    "expired": N_("expired"),
+    "in progress": N_("in progress"),
+    "not started": N_("not started"),
+    "completed": N_("completed"),
+    "awaiting grading": N_("awaiting grading"),
+    "not answered": N_("not answered"),
+}
+
+
+def status_label(status: str) -> str:
+    """A status in the interface's language ("passed" -> "réussi")."""
+    return _(STATUS_LABELS[status]) if status in STATUS_LABELS else status
+
+
 def status_badge(status: str) -> dbc.Badge:
     """A status as a pill in the same colour as in the charts."""
     return dbc.Badge(
-        status,
+        status_label(status),
         color=BADGE_COLORS.get(status, "#9ca3af"),
         text_color="dark" if status in DARK_TEXT else None,
         className="ls-status",

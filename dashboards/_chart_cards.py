@@ -15,6 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html, no_update
 
+from auth.language import N_
+from auth.language import gettext as _
 from dashboards._cards import build_empty_state
 from exports.formatting import format_value
 
@@ -48,8 +50,8 @@ def build_chart_table(df: pd.DataFrame | None, columns: TableColumns) -> html.Di
     kind) with kind a FORMATTERS key or a function. Page callbacks return this into
     `<page>-<slug>-table`."""
     if df is None or len(df) == 0:
-        return build_empty_state("No numbers to show for this period.")
-    head = html.Thead(html.Tr([html.Th(col[1], scope="col") for col in columns]))
+        return build_empty_state(N_("No numbers to show for this period."))
+    head = html.Thead(html.Tr([html.Th(_(col[1]), scope="col") for col in columns]))
     rows = []
     for record in df.to_dict("records"):
         cells = []
@@ -82,15 +84,15 @@ def build_chart_card(
         [
             html.Div(
                 [
-                    html.H2(title, className="ls-chart-title"),
-                    html.Div(subtitle, className="ls-chart-subtitle") if subtitle else None,
+                    html.H2(_(title), className="ls-chart-title"),
+                    html.Div(_(subtitle), className="ls-chart-subtitle") if subtitle else None,
                 ],
                 className="ls-chart-heading",
             ),
             # A plain button: it says whether the table is shown (aria-expanded) and which
             # element it shows (aria-controls), which dbc.Button cannot carry.
             html.Button(
-                "View as table",
+                _("View as table"),
                 id=toggle_id,
                 type="button",
                 className="btn btn-link btn-sm ls-chart-toggle",
@@ -132,4 +134,4 @@ def toggle_chart_table(n_clicks, is_open):
     if not n_clicks:
         return no_update, no_update, no_update
     opened = not is_open
-    return opened, ("Hide table" if opened else "View as table"), "true" if opened else "false"
+    return opened, (_("Hide table") if opened else _("View as table")), "true" if opened else "false"

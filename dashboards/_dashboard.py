@@ -14,7 +14,9 @@ import pandas as pd
 from dash import html
 from sqlalchemy.orm import Session
 
-from dashboards._cards import build_cards, build_empty_state
+from auth.language import N_
+from auth.language import gettext as _
+from dashboards._cards import build_cards, build_empty_state, status_label
 from dashboards._chart_cards import build_chart_card
 from dashboards._date_filter import DateRange
 from dashboards._figures import STATUS_COLORS, make_donut_figure, make_timeseries_figure
@@ -22,7 +24,7 @@ from dashboards._grids import build_static_table
 from data import figures as f
 from data.cache import memoized
 from data.scope import Scope
-from exports.formatting import fmt_int, fmt_pct
+from exports.formatting import current_language, fmt_date, fmt_int, fmt_pct
 
 
 def build_statistics(
@@ -30,7 +32,7 @@ def build_statistics(
 ) -> html.Div:
     """Cards, donuts and charts of the population over the range (the built block is memoized
     like the figures: a warm request skips building the charts too)."""
-    return _statistics_block(session, scope, page, pop, tz, rng, today)
+    return _statistics_block(session, scope, page, pop, tz, rng, today, current_language())
 
 
 def _trainings_card(session: Session, scope: Scope, pop: f.Population) -> tuple[str, str, str | None]:
@@ -38,24 +40,31 @@ def _trainings_card(session: Session, scope: Scope, pop: f.Population) -> tuple[
     says nothing) its modules instead, and how many of them are mandatory."""
     if pop.training_id is not None:
         modules, mandatory = f.training_module_counts(session, scope, pop.training_id)
-        return ("Modules", fmt_int(modules), f"{fmt_int(mandatory)} mandatory")
-    return ("Trainings", fmt_int(f.training_count(session, scope, pop)), None)
+        return (N_("Modules"), fmt_int(modules), _("%(count)s mandatory", count=fmt_int(mandatory)))
+    return (N_("Trainings"), fmt_int(f.training_count(session, scope, pop)), None)
 
 
 @memoized
 def _statistics_block(
-    session: Session, scope: Scope, page: str, pop: f.Population, tz: ZoneInfo, rng: DateRange, today: date
+    session: Session,
+    scope: Scope,
+    page: str,
+    pop: f.Population,
+    tz: ZoneInfo,
+    rng: DateRange,
+    today: date,
+    language: str,  # part of the memo's key: the block's texts are in this language
 ) -> html.Div:
     end = min(rng.end, today)
     summary = f.status_summary(session, scope, pop, tz, as_of=end)
     completions = f.completions_series(session, scope, pop, tz, rng.start, rng.end)
     cards = build_cards(
         [
-            ("Learners", fmt_int(f.learner_count(session, scope, pop, tz, as_of=end)), f"enrolled by {end:%d/%m/%Y}"),
-            ("New users", fmt_int(f.new_users_count(session, scope, pop, tz, rng.start, rng.end)), "accounts created in the period"),
-            ("Active users", fmt_int(f.active_users_count(session, scope, pop, tz, rng.start, rng.end)), "logged in or connected in the period"),
+            (N_("Learners"), fmt_int(f.learner_count(session, scope, pop, tz, as_of=end)), _("enrolled by %(day)s", day=fmt_date(end))),
+            (N_("New users"), fmt_int(f.new_users_count(session, scope, pop, tz, rng.start, rng.end)), N_("accounts created in the period")),
+            (N_("Active users"), fmt_int(f.active_users_count(session, scope, pop, tz, rng.start, rng.end)), N_("logged in or connected in the period")),
             _trainings_card(session, scope, pop),
-            ("Completions", fmt_int(completions["completions"].sum()), "trainings completed in the period"),
+            (N_("Completions"), fmt_int(completions["completions"].sum()), N_("trainings completed in the period")),
         ],
         page,
     )  # fmt: skip
@@ -69,7 +78,7 @@ def _statistics_block(
     active = f.active_users_series(session, scope, pop, tz, rng.start, rng.end)
     progress = f.progress_series(session, scope, pop, tz, rng.start, rng.end)
     unit = f.choose_unit(rng.start, rng.end)
-    per = {"day": "per day", "week": "per week", "month": "per month"}[unit]
+    per = unit
     charts = dbc.Row(
         [
             dbc.Col(_active_chart(page, active, unit, per), lg=12),
@@ -82,23 +91,23 @@ def _statistics_block(
 
 
 def _progress_donut(page: str, summary: f.StatusSummary, end: date):
-    title = "Training progress"
-    subtitle = f"Average progress of the enrolled learners on {end:%d/%m/%Y}"
+    title = N_("Training progress")
+    subtitle = _("Average progress of the enrolled learners on %(day)s", day=fmt_date(end))
     if not summary.pairs:
-        figure = "No learner was enrolled by the end of this period."
+        figure = _("No learner was enrolled by the end of this period.")
         table = None
     else:
         value = summary.average_progress or 0.0
         figure = make_donut_figure(
-            ["Completed modules", "Remaining modules"],
+            [_("Completed modules"), _("Remaining modules")],
             [round(value, 1), round(100 - value, 1)],
             fmt_pct(value),
             colors=[STATUS_COLORS.get("passed", "#10b981"), "#e5e7eb"],
         )
         table = pd.DataFrame(
             [
-                {"measure": "Average progress", "value": fmt_pct(value)},
-                {"measure": "Enrolments (learner × training)", "value": fmt_int(summary.pairs)},
+                {"measure": _("Average progress"), "value": fmt_pct(value)},
+                {"measure": _("Enrolments (learner × training)"), "value": fmt_int(summary.pairs)},
             ]
         )
     return build_chart_card(
@@ -107,26 +116,27 @@ def _progress_donut(page: str, summary: f.StatusSummary, end: date):
         title,
         figure,
         table,
-        [("measure", "Measure"), ("value", "Value")],
+        [("measure", N_("Measure")), ("value", N_("Value"))],
         subtitle,
         260,
     )
 
 
 def _completion_donut(page: str, summary: f.StatusSummary, end: date):
-    title = "Training completion"
-    subtitle = f"Status of each enrolment (learner × training) on {end:%d/%m/%Y}"
+    title = N_("Training completion")
+    subtitle = _("Status of each enrolment (learner × training) on %(day)s", day=fmt_date(end))
     labels = ["passed", "failed", "expired", "in progress", "not started"]
     counts = [summary.counts.get(label, 0) for label in labels]
-    table = pd.DataFrame({"status": [label.capitalize() for label in labels], "enrolments": counts})
+    names = [status_label(label).capitalize() for label in labels]
+    table = pd.DataFrame({"status": names, "enrolments": counts})
     if not summary.pairs:
-        figure = "No learner was enrolled by the end of this period."
+        figure = _("No learner was enrolled by the end of this period.")
     else:
         rate = summary.completion_rate or 0.0
         figure = make_donut_figure(
-            [label.capitalize() for label in labels],
+            names,
             counts,
-            f"{fmt_pct(rate)}<br><span style='font-size:12px'>completed</span>",
+            f"{fmt_pct(rate)}<br><span style='font-size:12px'>{_('completed')}</span>",
             colors=[STATUS_COLORS.get(label, "#9ca3af") for label in labels],
         )
     return build_chart_card(
@@ -135,7 +145,7 @@ def _completion_donut(page: str, summary: f.StatusSummary, end: date):
         title,
         figure,
         table,
-        [("status", "Status"), ("enrolments", "Enrolments", "int")],
+        [("status", N_("Status")), ("enrolments", N_("Enrolments"), "int")],
         subtitle,
         260,
     )
@@ -144,33 +154,44 @@ def _completion_donut(page: str, summary: f.StatusSummary, end: date):
 def _active_chart(page, frame, unit, per):
     if frame["active_users"].sum() == 0:
         figure = build_empty_state(
-            "No learner logged in or connected during this period.", f"{page}-active-users-empty"
+            N_("No learner logged in or connected during this period."), f"{page}-active-users-empty"
         )
     else:
         figure = make_timeseries_figure(
-            frame, "bucket", [("active_users", "Active users")], kind="bar", bucket=unit
+            frame, "bucket", [("active_users", _("Active users"))], kind="bar", bucket=unit
         )
+    title = {
+        "day": N_("Active users per day"),
+        "week": N_("Active users per week"),
+        "month": N_("Active users per month"),
+    }
     return build_chart_card(
         page,
         "active-users",
-        f"Active users {per}",
+        title[per],
         figure,
         frame,
-        [("bucket", "From", "date"), ("last_day", "To", "date"), ("active_users", "Active users", "int")],
-        "Learners with a login or a connection (platform time zone)",
+        [
+            ("bucket", N_("From"), "date"),
+            ("last_day", N_("To"), "date"),
+            ("active_users", N_("Active users"), "int"),
+        ],
+        N_("Learners with a login or a connection (platform time zone)"),
     )
 
 
 def _progress_chart(page, frame, unit):
     if frame["learners"].max() == 0:
-        figure = build_empty_state("No learner was enrolled during this period.", f"{page}-progress-empty")
+        figure = build_empty_state(
+            N_("No learner was enrolled during this period."), f"{page}-progress-empty"
+        )
     else:
         # Each value is read at the end of its bucket (the table gives that day), plotted at the
         # bucket like the other charts so that "week of" names the same week everywhere.
         figure = make_timeseries_figure(
             frame,
             "bucket",
-            [("average_progress", "Average progress")],
+            [("average_progress", _("Average progress"))],
             kind="line",
             y_suffix=" %",
             bucket=unit,
@@ -178,56 +199,63 @@ def _progress_chart(page, frame, unit):
     return build_chart_card(
         page,
         "progress",
-        "Training progress over time",
+        N_("Training progress over time"),
         figure,
         frame,
         [
-            ("last_day", "On", "date"),
-            ("learners", "Enrolments", "int"),
-            ("average_progress", "Average progress", "pct"),
+            ("last_day", N_("On"), "date"),
+            ("learners", N_("Enrolments"), "int"),
+            ("average_progress", N_("Average progress"), "pct"),
         ],
-        "Average progress of the learners enrolled by each date",
+        N_("Average progress of the learners enrolled by each date"),
     )
 
 
 def _completions_chart(page, frame, unit, per):
     if frame["learners"].max() == 0:
-        figure = build_empty_state("No learner was enrolled during this period.", f"{page}-completions-empty")
+        figure = build_empty_state(
+            N_("No learner was enrolled during this period."), f"{page}-completions-empty"
+        )
     else:
         figure = make_timeseries_figure(
             frame,
             "bucket",
-            [("completions", "Completions")],
+            [("completions", _("Completions"))],
             kind="bar",
             bucket=unit,
-            secondary=("completion_rate", "Completion rate (cumulative)"),
+            secondary=("completion_rate", _("Completion rate (cumulative)")),
         )
+    title = {
+        "day": N_("Training completions per day"),
+        "week": N_("Training completions per week"),
+        "month": N_("Training completions per month"),
+    }
     return build_chart_card(
         page,
         "completions",
-        f"Training completions {per}",
+        title[per],
         figure,
         frame,
         [
-            ("bucket", "From", "date"),
-            ("completions", "Completions", "int"),
-            ("completed", "Completed by then", "int"),
-            ("learners", "Enrolments", "int"),
-            ("completion_rate", "Completion rate", "pct"),
+            ("bucket", N_("From"), "date"),
+            ("completions", N_("Completions"), "int"),
+            ("completed", N_("Completed by then"), "int"),
+            ("learners", N_("Enrolments"), "int"),
+            ("completion_rate", N_("Completion rate"), "pct"),
         ],
-        "Bars: completions in the period; line: share of enrolled learners who completed",
+        N_("Bars: completions in the period; line: share of enrolled learners who completed"),
     )
 
 
 TRAININGS_COLUMNS = [
-    ("training", "Training"),
-    ("learners", "Learners", "int"),
-    ("in_progress", "In progress", "int"),
-    ("completed", "Completed", "int"),
-    ("completion_rate", "Completion", "pct"),
-    ("average_progress", "Avg. progress", "pct"),
-    ("average_score", "Avg. score", "score"),
-    ("average_time_spent", "Avg. time spent", "duration"),
+    ("training", N_("Training")),
+    ("learners", N_("Learners"), "int"),
+    ("in_progress", N_("In progress"), "int"),
+    ("completed", N_("Completed"), "int"),
+    ("completion_rate", N_("Completion"), "pct"),
+    ("average_progress", N_("Avg. progress"), "pct"),
+    ("average_score", N_("Avg. score"), "score"),
+    ("average_time_spent", N_("Avg. time spent"), "duration"),
 ]
 
 
@@ -236,12 +264,12 @@ def build_trainings_table(
 ) -> html.Div | None:
     """SPEC §5's trainings table of the population, each training linked to its page when the
     viewer may open it (with the class filter set on a class's table); None when empty."""
-    return _trainings_block(session, scope, page, pop, tz, filename)
+    return _trainings_block(session, scope, page, pop, tz, filename, current_language())
 
 
 @memoized
 def _trainings_block(
-    session: Session, scope: Scope, page: str, pop: f.Population, tz: ZoneInfo, filename: str
+    session: Session, scope: Scope, page: str, pop: f.Population, tz: ZoneInfo, filename: str, language: str
 ) -> html.Div | None:
     frame = f.trainings_table(session, scope, pop, tz)
     if frame.empty:
@@ -257,8 +285,8 @@ def _trainings_block(
         frame,
         TRAININGS_COLUMNS,
         link_column=("training", "link"),
-        title="Trainings",
+        title=N_("Trainings"),
         filename=filename,
-        sheet_name="Trainings",
-        empty_sentence="No training matches this search.",
+        sheet_name=N_("Trainings"),
+        empty_sentence=N_("No training matches this search."),
     )

@@ -23,18 +23,21 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html, no_update
 
+from auth.language import N_
+from auth.language import gettext as _
+
 PRESETS: dict[str, str] = {
-    "last_7_days": "Last 7 days",
-    "last_30_days": "Last 30 days",
-    "last_90_days": "Last 90 days",
-    "this_month": "This month",
-    "this_year": "This year",
-    "all_time": "All time",
-    "custom": "Custom range",
+    "last_7_days": N_("Last 7 days"),
+    "last_30_days": N_("Last 30 days"),
+    "last_90_days": N_("Last 90 days"),
+    "this_month": N_("This month"),
+    "this_year": N_("This year"),
+    "all_time": N_("All time"),
+    "custom": N_("Custom range"),
 }
 DEFAULT_PRESET = "last_30_days"
 DEFAULT_ALL_TIME_START = date(2000, 1, 1)
-EMPTY_RANGE_MESSAGE = "Choose a start date and an end date."
+EMPTY_RANGE_MESSAGE = N_("Choose a start date and an end date.")
 
 
 @dataclass(frozen=True)
@@ -109,15 +112,21 @@ MAX_RANGE_YEARS = 50
 def too_long_message(start: date, end: date) -> str | None:
     """A sentence when the range spans more than MAX_RANGE_YEARS years (nothing to chart there)."""
     if (end - start).days > MAX_RANGE_YEARS * 366:
-        return (
-            f"The range {start.isoformat()} – {end.isoformat()} is longer than {MAX_RANGE_YEARS} years; "
-            "choose a shorter one."
+        return _(
+            "The range %(start)s – %(end)s is longer than %(years)d years; choose a shorter one.",
+            start=start.isoformat(),
+            end=end.isoformat(),
+            years=MAX_RANGE_YEARS,
         )
     return None
 
 
 def reversed_message(start: date, end: date) -> str:
-    return f"The start date {start.isoformat()} is after the end date {end.isoformat()}."
+    return _(
+        "The start date %(start)s is after the end date %(end)s.",
+        start=start.isoformat(),
+        end=end.isoformat(),
+    )
 
 
 def parse_date_range(
@@ -135,27 +144,40 @@ def parse_date_range(
     fallback = default_range(today)
     if preset not in (None, "", "custom"):
         if preset not in PRESETS:
-            return fallback, f"Unknown date range “{preset}”: showing the last 30 days."
+            return fallback, _("Unknown date range “%(preset)s”: showing the last 30 days.", preset=preset)
         return preset_range(preset, today, all_time_start), None
     if start_text in (None, "") and end_text in (None, ""):
         if preset == "custom":
-            return fallback, "A custom date range needs a start and an end date: showing the last 30 days."
+            return fallback, _("A custom date range needs a start and an end date: showing the last 30 days.")
         return fallback, None
     for name, text in (("start", start_text), ("end", end_text)):
         if text in (None, ""):
-            return fallback, f"The {name} date is missing: showing the last 30 days."
+            return fallback, (
+                _("The start date is missing: showing the last 30 days.")
+                if name == "start"
+                else _("The end date is missing: showing the last 30 days.")
+            )
         if parse_iso_day(text) is None:
             return (
                 fallback,
-                f"The {name} date “{text}” is not a valid date (expected YYYY-MM-DD): "
-                "showing the last 30 days.",
+                (
+                    _(
+                        "The start date “%(text)s” is not a valid date (expected YYYY-MM-DD): showing the last 30 days.",
+                        text=text,
+                    )
+                    if name == "start"
+                    else _(
+                        "The end date “%(text)s” is not a valid date (expected YYYY-MM-DD): showing the last 30 days.",
+                        text=text,
+                    )
+                ),
             )
     start, end = parse_iso_day(start_text), parse_iso_day(end_text)
     if start > end:
-        return fallback, reversed_message(start, end) + " Showing the last 30 days."
+        return fallback, reversed_message(start, end) + " " + _("Showing the last 30 days.")
     too_long = too_long_message(start, end)
     if too_long:
-        return fallback, too_long + " Showing the last 30 days."
+        return fallback, too_long + " " + _("Showing the last 30 days.")
     return DateRange(start, end, "custom"), None
 
 
@@ -166,7 +188,7 @@ def range_from_inputs(
     callbacks: (range, None), or (None, message) when a date is missing, invalid or reversed."""
     start_day, end_day = parse_iso_day(start), parse_iso_day(end)
     if start_day is None or end_day is None:
-        return None, EMPTY_RANGE_MESSAGE
+        return None, _(EMPTY_RANGE_MESSAGE)
     if start_day > end_day:
         return None, reversed_message(start_day, end_day)
     too_long = too_long_message(start_day, end_day)
@@ -222,7 +244,7 @@ def preset_for_dates(start, end, preset: str | None, bounds: dict | None = None,
     make it "custom". A missing or reversed range shows its message and leaves the preset."""
     start_day, end_day = parse_iso_day(start), parse_iso_day(end)
     if start_day is None or end_day is None:
-        return no_update, EMPTY_RANGE_MESSAGE
+        return no_update, _(EMPTY_RANGE_MESSAGE)
     if start_day > end_day:
         return no_update, reversed_message(start_day, end_day)
     if preset and preset != "custom" and preset in PRESETS:
@@ -298,13 +320,13 @@ def build_date_range_filter(
             html.Div(
                 [
                     html.Label(
-                        "Period",
+                        _("Period"),
                         className="ls-filter-label",
                         htmlFor=dom_id({"type": "date-preset", "page": page}),
                     ),
                     dbc.Select(
                         id={"type": "date-preset", "page": page},
-                        options=[{"label": label, "value": value} for value, label in PRESETS.items()],
+                        options=[{"label": _(label), "value": value} for value, label in PRESETS.items()],
                         value=rng.preset if rng.preset in PRESETS else "custom",
                         className="ls-date-preset",
                         size="sm",
@@ -317,8 +339,8 @@ def build_date_range_filter(
                         first_day_of_week=1,
                         minimum_nights=0,
                         clearable=False,
-                        start_date_placeholder_text="Start date",
-                        end_date_placeholder_text="End date",
+                        start_date_placeholder_text=_("Start date"),
+                        end_date_placeholder_text=_("End date"),
                         className="ls-date-range",
                     ),
                     *(extra or []),

@@ -23,6 +23,8 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, dcc, html, no_update
 
+from auth.language import N_
+from auth.language import gettext as _
 from dashboards._column_widths import TYPICAL_TEXT, column_min_width
 from exports.formatting import csv_dialect, format_value
 from exports.formatting import missing as _missing
@@ -73,12 +75,12 @@ def column_defs(
                 field = spec.get("field")
                 texts = _column_texts(df, field, None) if field else []
                 kind = "datetime" if "valueFormatter" in spec else None
-                header = spec.get("headerName", field or "")
+                header = spec["headerName"] = _(spec.get("headerName", field or ""))
                 spec.update(minWidth=column_min_width(header, texts or [TYPICAL_TEXT[kind]]))
                 spec.setdefault("flex", 1)
             defs.append(spec)
             continue
-        field, header = col[0], col[1]
+        field, header = col[0], _(col[1])
         kind = col[2] if len(col) > 2 else None
         spec: dict = {"field": field, "headerName": header}
         if kind in _VALUE_FORMATTERS:
@@ -123,9 +125,9 @@ def _export_columns(columns: GridColumns) -> list[tuple[str, str, str | None]]:
         if isinstance(col, dict):
             if (col.get("cellRendererParams") or {}).get("noExport"):
                 continue  # links and controls: nothing to write in a file
-            out.append((col["field"], col.get("headerName", col["field"]), None))
+            out.append((col["field"], _(col.get("headerName", col["field"])), None))
         else:
-            out.append((col[0], col[1], col[2] if len(col) > 2 else None))
+            out.append((col[0], _(col[1]), col[2] if len(col) > 2 else None))
     return out
 
 
@@ -144,7 +146,7 @@ def export_frame(
     return out, specs
 
 
-NOTHING_TO_DOWNLOAD = "No row matches the search: there is nothing to download."
+NOTHING_TO_DOWNLOAD = N_("No row matches the search: there is nothing to download.")
 
 
 def table_download(
@@ -255,7 +257,7 @@ def build_data_table(
     page: str,
     slug: str,
     columns: GridColumns,
-    search_placeholder: str = "Search…",
+    search_placeholder: str = N_("Search…"),
     height: int = 480,
     link_column: tuple[str, str] | None = None,
     row_id_field: str | None = None,
@@ -276,7 +278,7 @@ def build_data_table(
         "maxConcurrentDatasourceRequests": 1,
         "infiniteInitialRowCount": 1,
         "maxBlocksInCache": 20,
-        "localeText": {"noRowsToShow": "No rows match."},
+        "localeText": {"noRowsToShow": _("No rows match.")},
         "suppressCellFocus": True,
         "tooltipShowDelay": 300,
         "theme": GRID_THEME,
@@ -346,23 +348,23 @@ def data_table_refresh_callback(page: str, slug: str, *triggers, register: Calla
 def _table_toolbar(search_id, csv_id, xlsx_id, placeholder, title=None, debounce=True) -> html.Div:
     return html.Div(
         [
-            html.H2(title, className="ls-table-title") if title else None,
+            html.H2(_(title), className="ls-table-title") if title else None,
             html.Div(
                 [
                     dbc.Input(
                         id=search_id,
                         type="search",
-                        placeholder=placeholder,
+                        placeholder=_(placeholder),
                         debounce=debounce,
                         size="sm",
                         className="ls-table-search",
                         autoComplete="off",
                     ),
                     dbc.Button(
-                        "Download CSV", id=csv_id, color="secondary", outline=True, size="sm", n_clicks=0
+                        _("Download CSV"), id=csv_id, color="secondary", outline=True, size="sm", n_clicks=0
                     ),
                     dbc.Button(
-                        "Download XLSX", id=xlsx_id, color="secondary", outline=True, size="sm", n_clicks=0
+                        _("Download XLSX"), id=xlsx_id, color="secondary", outline=True, size="sm", n_clicks=0
                     ),
                 ],
                 className="ls-table-actions",
@@ -386,7 +388,7 @@ def build_static_table(
     filename: str | None = None,
     sheet_name: str | None = None,
     height: int | None = None,
-    empty_sentence: str = "Nothing to show.",
+    empty_sentence: str = N_("Nothing to show."),
 ) -> html.Div:
     """A small table held in the browser: sorting, a quick-filter search box and CSV / XLSX
     downloads of the rows as sorted and filtered (handled by register_component_callbacks).
@@ -398,12 +400,12 @@ def build_static_table(
         "columns": [list(c[:2]) for c in _export_columns(columns)],
         "kinds": [c[2] for c in _export_columns(columns)],
         "filename": filename or f"{page}-{slug}",
-        "sheet_name": sheet_name or (title or slug),
+        "sheet_name": _(sheet_name or title or slug),
     }
     options = {
         "quickFilterText": "",
         "suppressCellFocus": True,
-        "localeText": {"noRowsToShow": empty_sentence},
+        "localeText": {"noRowsToShow": _(empty_sentence)},
         "animateRows": False,
         "theme": GRID_THEME,
         "tabToNextHeader": TAB_OUT_OF_HEADER,
@@ -421,7 +423,7 @@ def build_static_table(
         search_id=_static_id("static-table-search", page, slug),
         csv_id=_static_id("static-table-csv", page, slug),
         xlsx_id=_static_id("static-table-xlsx", page, slug),
-        placeholder="Search…",
+        placeholder=N_("Search…"),
         title=title,
         debounce=False,
     )
@@ -503,5 +505,5 @@ def download_static_table(csv_clicks, xlsx_clicks, row_data, virtual_row_data, m
         return no_update, no_update
     rows = virtual_row_data if virtual_row_data is not None else row_data
     if not rows:
-        return no_update, NOTHING_TO_DOWNLOAD
+        return no_update, _(NOTHING_TO_DOWNLOAD)
     return static_table_file(kind, rows, meta, column_state), None

@@ -19,32 +19,34 @@ from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask import current_app
 
 from auth.guard import current_scope
-from dashboards._cards import status_badge
+from auth.language import N_
+from auth.language import gettext as _
+from dashboards._cards import status_badge, status_label
 from dashboards._date_filter import dom_id
 from dashboards._grids import NOTHING_TO_DOWNLOAD, table_download
 from data.db import get_db
 from data.figures import Population, learner_modules, require_population, training_results
-from exports.formatting import fmt_date, fmt_duration, fmt_pct
+from exports.formatting import fmt_date, fmt_duration, fmt_int, fmt_pct
 
 PAGE_SIZE = 25
 SEARCH_DEBOUNCE_MS = 300  # the search runs this long after typing stops (no Enter needed)
 
 SORT_OPTIONS = {
     "learners": [
-        ("learner", "Learner"),
-        ("progress", "Progress"),
-        ("score", "Score"),
-        ("status", "Status"),
-        ("time_spent", "Time spent"),
-        ("completed_on", "Completed on"),
+        ("learner", N_("Learner")),
+        ("progress", N_("Progress")),
+        ("score", N_("Score")),
+        ("status", N_("Status")),
+        ("time_spent", N_("Time spent")),
+        ("completed_on", N_("Completed on")),
     ],
     "trainings": [
-        ("training", "Training"),
-        ("progress", "Progress"),
-        ("score", "Score"),
-        ("status", "Status"),
-        ("time_spent", "Time spent"),
-        ("completed_on", "Completed on"),
+        ("training", N_("Training")),
+        ("progress", N_("Progress")),
+        ("score", N_("Score")),
+        ("status", N_("Status")),
+        ("time_spent", N_("Time spent")),
+        ("completed_on", N_("Completed on")),
     ],
 }
 
@@ -84,7 +86,7 @@ def build_results_table(
     mode "learners": one row per learner of a training; "trainings": one row per training of
     a learner (the learner page).
     """
-    sort_options = [{"label": label, "value": value} for value, label in SORT_OPTIONS[mode]]
+    sort_options = [{"label": _(label), "value": value} for value, label in SORT_OPTIONS[mode]]
     default_sort = sort_options[0]["value"]
     controls = dbc.Row(
         [
@@ -92,7 +94,7 @@ def build_results_table(
                 dbc.Input(
                     id=_id("results-search", key),
                     type="search",
-                    placeholder="Search a learner by name or email…" if mode == "learners" else "Search…",
+                    placeholder=_("Search a learner by name or email…") if mode == "learners" else _("Search…"),
                     debounce=SEARCH_DEBOUNCE_MS,  # filters as you type, like the other tables
                     className="ls-search",
                 ),
@@ -101,14 +103,14 @@ def build_results_table(
             dbc.Col(
                 dbc.InputGroup(
                     [
-                        html.Label("Sort by", className="input-group-text", htmlFor=dom_id(_id("results-sort", key))),
+                        html.Label(_("Sort by"), className="input-group-text", htmlFor=dom_id(_id("results-sort", key))),
                         dbc.Select(id=_id("results-sort", key), options=sort_options, value=default_sort),
-                        html.Label("Order", className="visually-hidden", htmlFor=dom_id(_id("results-order", key))),
+                        html.Label(_("Order"), className="visually-hidden", htmlFor=dom_id(_id("results-order", key))),
                         dbc.Select(
                             id=_id("results-order", key),
                             options=[
-                                {"label": "ascending", "value": "asc"},
-                                {"label": "descending", "value": "desc"},
+                                {"label": _("ascending"), "value": "asc"},
+                                {"label": _("descending"), "value": "desc"},
                             ],
                             value="asc",
                         ),
@@ -195,7 +197,7 @@ def _results_rows(frame: pd.DataFrame, key: str, mode: str) -> list:
                     html.Td(fmt_date(row.completed_on)),
                     html.Td(
                         dbc.Button(
-                            "Details",
+                            _("Details"),
                             id={"type": "results-details-button", "table": key, "row": row_key},
                             size="sm",
                             color="link",
@@ -223,15 +225,15 @@ def _results_rows(frame: pd.DataFrame, key: str, mode: str) -> list:
 
 
 def _header(mode: str) -> html.Thead:
-    names = ["Learner", "Class"] if mode == "learners" else ["Training", "Enrolled on"]
-    names += ["Progress", "Score", "Status", "Time spent", "Completed on", ""]
+    names = [N_("Learner"), N_("Class")] if mode == "learners" else [N_("Training"), N_("Enrolled on")]
+    names += [N_("Progress"), N_("Score"), N_("Status"), N_("Time spent"), N_("Completed on"), ""]
     right = {"Progress", "Score", "Time spent"}
     # Fixed widths: the class page's tables, one per training, line their columns up.
     widths = ["24%", "19%", "9%", "8%", "11%", "11%", "11%", "7%"]
     return html.Thead(
         html.Tr(
             [
-                html.Th(n, className="text-end" if n in right else None, style={"width": w})
+                html.Th(_(n) if n else n, className="text-end" if n in right else None, style={"width": w})
                 for n, w in zip(names, widths, strict=True)
             ]
         )
@@ -269,8 +271,8 @@ def update_results_table(search, sort, order, active_page, params):
         page = pages
         frame, total, mode = _load(params, search, sort, order, page)
     if total == 0:
-        sentence = "No learner matches this search." if search else (
-            "No learner is enrolled yet." if mode == "learners" else "This learner is not enrolled in any training."
+        sentence = _("No learner matches this search.") if search else (
+            _("No learner is enrolled yet.") if mode == "learners" else _("This learner is not enrolled in any training.")
         )  # fmt: skip
         return html.P(sentence, className="ls-empty"), "", 1, 1
     key = ctx.outputs_list[0]["id"]["table"] if ctx.outputs_list else "table"
@@ -283,8 +285,12 @@ def update_results_table(search, sort, order, active_page, params):
     )
     first = (page - 1) * PAGE_SIZE + 1
     last = min(total, page * PAGE_SIZE)
-    noun = "learners" if mode == "learners" else "trainings"
-    return table, f"Showing {first:,}–{last:,} of {total:,} {noun}".replace(",", "\u202f"), pages, page
+    numbers = {"first": fmt_int(first), "last": fmt_int(last), "total": fmt_int(total)}
+    if mode == "learners":
+        count = _("Showing %(first)s–%(last)s of %(total)s learners", **numbers)
+    else:
+        count = _("Showing %(first)s–%(last)s of %(total)s trainings", **numbers)
+    return table, count, pages, page
 
 
 def learner_details(user_id: str, training_id: str, from_table: str | None = None) -> html.Div:
@@ -294,7 +300,7 @@ def learner_details(user_id: str, training_id: str, from_table: str | None = Non
     with get_db().session() as s:
         modules = learner_modules(s, scope, tz, training_id, user_id)
     if modules.empty:
-        return html.P("This training has no modules yet.", className="ls-empty")
+        return html.P(_("This training has no modules yet."), className="ls-empty")
     rows = []
     for m in modules.itertuples():
         link = f"/training/{quote(training_id, safe='')}/learner/{quote(user_id, safe='')}/module/{quote(m.module_id, safe='')}"
@@ -302,22 +308,22 @@ def learner_details(user_id: str, training_id: str, from_table: str | None = Non
             html.Tr(
                 [
                     html.Td(m.module),
-                    html.Td("Mandatory" if m.mandatory else "Optional"),
+                    html.Td(_("Mandatory") if m.mandatory else _("Optional")),
                     html.Td(status_badge(m.status)),
                     html.Td(fmt_pct(m.score), className="text-end"),
                     html.Td(fmt_duration(m.time_spent), className="text-end"),
                     html.Td(fmt_date(m.completed_on)),
                     html.Td(
-                        dcc.Link("Module summary", href=link) if m.attempts else html.Span("No attempt", className="text-muted small")
+                        dcc.Link(_("Module summary"), href=link) if m.attempts else html.Span(_("No attempt"), className="text-muted small")
                     ),
                 ]
             )
         )  # fmt: skip
     header = html.Thead(
         html.Tr(
-            [html.Th(h) for h in ("Module", "Type", "Status")]
-            + [html.Th("Score", className="text-end"), html.Th("Time spent", className="text-end")]
-            + [html.Th("Completed on"), html.Th("")]
+            [html.Th(h) for h in (_("Module"), _("Type"), _("Status"))]
+            + [html.Th(_("Score"), className="text-end"), html.Th(_("Time spent"), className="text-end")]
+            + [html.Th(_("Completed on")), html.Th("")]
         )
     )
     return html.Div(
@@ -341,23 +347,23 @@ def toggle_learner_details(n_clicks, is_open):
 # email, one cell on screen, are two in the file). Machine columns stay with export-results.
 DOWNLOAD_COLUMNS = {
     "learners": [
-        ("learner", "Learner"),
-        ("email", "Email"),
-        ("classes", "Class"),
-        ("progress", "Progress", "pct"),
-        ("score", "Score", "score"),
-        ("status", "Status"),
-        ("time_spent", "Time spent", "duration"),
-        ("completed_on", "Completed on", "date"),
+        ("learner", N_("Learner")),
+        ("email", N_("Email")),
+        ("classes", N_("Class")),
+        ("progress", N_("Progress"), "pct"),
+        ("score", N_("Score"), "score"),
+        ("status", N_("Status")),
+        ("time_spent", N_("Time spent"), "duration"),
+        ("completed_on", N_("Completed on"), "date"),
     ],
     "trainings": [
-        ("training", "Training"),
-        ("enrolled_on", "Enrolled on", "date"),
-        ("progress", "Progress", "pct"),
-        ("score", "Score", "score"),
-        ("status", "Status"),
-        ("time_spent", "Time spent", "duration"),
-        ("completed_on", "Completed on", "date"),
+        ("training", N_("Training")),
+        ("enrolled_on", N_("Enrolled on"), "date"),
+        ("progress", N_("Progress"), "pct"),
+        ("score", N_("Score"), "score"),
+        ("status", N_("Status")),
+        ("time_spent", N_("Time spent"), "duration"),
+        ("completed_on", N_("Completed on"), "date"),
     ],
 }
 
@@ -373,7 +379,7 @@ def _download(params, search, sort, order, fmt: str):
         require_population(s, scope, pop)
         frame, total = training_results(s, scope, pop, tz, search=search, sort=[(sort, order != "desc")])
     if total == 0 or frame.empty:
-        return no_update, NOTHING_TO_DOWNLOAD
+        return no_update, _(NOTHING_TO_DOWNLOAD)
     frame = frame.copy()
     if mode == "learners":
         frame["learner"] = [
@@ -390,7 +396,8 @@ def _download(params, search, sort, order, fmt: str):
     if pop.user_id:
         name += f"-learner-{pop.user_id}"
     columns = DOWNLOAD_COLUMNS.get(mode, DOWNLOAD_COLUMNS["learners"])
-    return table_download(frame, columns, fmt, name, "Results"), None
+    frame["status"] = frame["status"].map(status_label)
+    return table_download(frame, columns, fmt, name, _("Results")), None
 
 
 def download_results(_csv, _xlsx, params, search, sort=None, order=None):

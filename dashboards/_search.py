@@ -12,6 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from auth.guard import current_scope
+from auth.language import gettext as _
 from data.db import get_db
 from data.search import KIND_LABELS, SearchResult, search
 
@@ -25,7 +26,7 @@ def build_search_box() -> html.Div:
             dbc.Input(
                 id="shell-search-input",
                 type="search",
-                placeholder="Search learners, trainings, classes…",
+                placeholder=_("Search learners, trainings, classes…"),
                 debounce=250,
                 autoComplete="off",
                 size="sm",
@@ -52,11 +53,13 @@ def build_suggestions(text: str | None, results: list[SearchResult]):
     if not text or len(text.strip()) < MIN_CHARACTERS:
         return []
     if not results:
-        return html.Div(f"Nothing in your scope matches “{text.strip()}”.", className="ls-navsearch-empty")
+        return html.Div(
+            _("Nothing in your scope matches “%(text)s”.", text=text.strip()), className="ls-navsearch-empty"
+        )
     return [
         dcc.Link(
             [
-                html.Span(KIND_LABELS[r.kind], className=f"ls-navsearch-kind ls-navsearch-kind-{r.kind}"),
+                html.Span(_(KIND_LABELS[r.kind]), className=f"ls-navsearch-kind ls-navsearch-kind-{r.kind}"),
                 html.Span(r.label, className="ls-navsearch-label"),
                 html.Span(r.detail, className="ls-navsearch-detail") if r.detail else None,
             ],

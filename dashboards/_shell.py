@@ -17,11 +17,11 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 from flask import has_request_context
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from auth.guard import current_scope
 from auth.language import LANGUAGE_NAMES, csrf_token
+from auth.language import gettext as _
 from dashboards._search import build_search_box
 from data.db import get_db
 from data.scope import Forbidden, Scope

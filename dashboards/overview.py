@@ -15,7 +15,8 @@ from flask import current_app
 from flask_login import current_user
 
 from auth.guard import current_scope
-from auth.language import N_
+from auth.language import N_, ngettext
+from auth.language import gettext as _
 from dashboards._dashboard import build_statistics, build_trainings_table
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._opco_dialog import build_opco_export_controls
@@ -46,13 +47,18 @@ dash.register_page(
 
 def _scope_sentence(scope) -> str:
     if scope.is_global:
-        return "Every training and learner of the platform."
-    parts = []
-    if scope.trainings:
-        parts.append(f"the {len(scope.trainings)} training(s) you manage")
-    if scope.classes:
-        parts.append(f"the members of the {len(scope.classes)} class(es) you manage, in their trainings")
-    return "Figures for " + " and ".join(parts) + "."
+        return _("Every training and learner of the platform.")
+    trainings = ngettext(
+        "the %(num)d training you manage", "the %(num)d trainings you manage", len(scope.trainings)
+    )
+    classes = ngettext(
+        "the members of the %(num)d class you manage, in their trainings",
+        "the members of the %(num)d classes you manage, in their trainings",
+        len(scope.classes),
+    )
+    if scope.trainings and scope.classes:
+        return _("Figures for %(trainings)s and %(classes)s.", trainings=trainings, classes=classes)
+    return _("Figures for %(what)s.", what=trainings if scope.trainings else classes)
 
 
 @guarded(can_open)
@@ -70,7 +76,7 @@ def layout(scope=None, **query):
             html.Div(
                 [
                     *build_opco_export_controls(scope),
-                    html.H1("Overview", className="h3 mb-0"),
+                    html.H1(_("Overview"), className="h3 mb-0"),
                     html.Div(_scope_sentence(scope), className="text-muted", id="overview-scope"),
                 ],
                 className="mb-3",
@@ -89,7 +95,7 @@ def _trainings_table(session, scope, tz):
     table = build_trainings_table(PAGE, session, scope, f.ALL, tz, filename="trainings")
     if table is None:
         return html.P(
-            "No training is in your scope yet.", className="ls-empty", id="overview-trainings-empty"
+            _("No training is in your scope yet."), className="ls-empty", id="overview-trainings-empty"
         )
     return table
 

@@ -26,9 +26,9 @@ from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
+import flask_babel
 import pandas as pd
 from babel.dates import format_date
-from flask_babel import gettext
 
 DASH = "–"
 
@@ -120,6 +120,23 @@ def current_language() -> str:
     except (ImportError, RuntimeError, KeyError, AttributeError):
         pass
     return DEFAULT_LANGUAGE
+
+
+def gettext(text: str, /, **variables) -> str:
+    """flask_babel.gettext, and the English text where Flask-Babel is not set up (a Dash app
+    built by hand in a test, a script)."""
+    try:
+        return flask_babel.gettext(text, **variables)
+    except KeyError:
+        return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, /, **variables) -> str:
+    try:
+        return flask_babel.ngettext(singular, plural, num, **variables)
+    except KeyError:
+        variables.setdefault("num", num)
+        return (singular if num == 1 else plural) % variables
 
 
 def csv_dialect(language: str | None = None) -> tuple[str, str]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import date, datetime
@@ -12,10 +13,14 @@ from pathlib import Path
 import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from flask_babel import force_locale
 
 from data.models import User
 from exports import formatting as fmt
+from exports.formatting import use_language
 from tests.conftest import sign_in
+from tests.helpers import signed_in
+from tests.unit.test_pages import world  # noqa: F401 - the pages' test world (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "translations"
@@ -156,3 +161,103 @@ def test_lng012_babel_reads_the_catalogues(make_app, language):
         from flask_babel import gettext
 
         assert gettext("Sign out") == {"fr": "Se déconnecter", "en": "Sign out"}[language]
+
+
+# -- pages in French: every text shown is a catalogue text, data, or a number / date ---------
+
+# What a page may show that is not a catalogue text: numbers, percentages, durations, dates
+# (French formats), times, dashes, ids.
+NON_TEXT = re.compile(
+    r"[\s\d–—\-+.,:/%()▲▼−\u202f\u00a0·…]*"
+    r"|[\d\u202f]+(,\d+)?\u00a0%"
+    r"|(\d+\u202fh )?\d+ min"
+    r"|(Semaine du )?\d{1,2} (janv|févr|mars|avr|mai|juin|juil|août|sept|oct|nov|déc)\.? \d{4}( \d\d:\d\d)?"
+)
+TEXT_PROPS = ("children", "label", "placeholder", "title", "headerName", "aria-label", "noRowsToShow")
+
+
+def shown_texts(node, found=None) -> list[str]:
+    """Every text a component tree shows (Plotly figures aside: their labels are data)."""
+    found = [] if found is None else found
+    if isinstance(node, str):
+        found.append(node)
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            shown_texts(item, found)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key in TEXT_PROPS or key in ("options", "columnDefs", "localeText", "dashGridOptions"):
+                shown_texts(value, found)
+    elif hasattr(node, "to_plotly_json"):
+        props = node.to_plotly_json()["props"]
+        for key in (*TEXT_PROPS, "options", "columnDefs", "dashGridOptions"):
+            if key in props and props[key] is not None:
+                shown_texts(props[key], found)
+        for key in ("start_date_placeholder_text", "end_date_placeholder_text"):
+            if props.get(key):
+                found.append(props[key])
+    return found
+
+
+def french_patterns() -> list[re.Pattern]:
+    patterns = []
+    for message in _catalog("fr"):
+        if not message.id:
+            continue
+        strings = [message.string] if isinstance(message.string, str) else list(message.string)
+        for text in strings:
+            if text:
+                body = re.sub(r"%\\\(\w+\\\)[sd]", ".+?", re.escape(text))
+                patterns.append(re.compile(body, re.S))
+    return patterns
+
+
+def untranslated(texts: list[str], data: set[str]) -> list[str]:
+    patterns = french_patterns()
+    left = []
+    for text in texts:
+        text = text.strip()
+        if not text or text in data or NON_TEXT.fullmatch(text) or text == "Learnstats":
+            continue
+        if text in ("FR", "EN", "Français", "English", "FR (Français)", "EN (English)"):
+            continue  # each language's name, in that language
+        if any(p.fullmatch(text) or p.fullmatch(text[0].lower() + text[1:]) for p in patterns):
+            continue
+        left.append(text)
+    return sorted(set(left))
+
+
+def world_texts(server) -> set[str]:
+    """The test world's own words (names, emails, trainings...): data, not interface."""
+    from data import models as m
+
+    found = set()
+    with server.extensions["learnstats_db"].session() as s:
+        for model, columns in (
+            (m.User, ("first_name", "last_name", "email")),
+            (m.Training, ("name",)),
+            (m.Module, ("name",)),
+            (m.Class, ("name",)),
+        ):
+            for row in s.query(model).all():
+                values = [getattr(row, c, "") or "" for c in columns]
+                found.update(values)
+                if model is m.User:
+                    found.add(f"{row.first_name} {row.last_name}".strip())
+                    found.add(f"{row.last_name} {row.first_name}".strip())
+    return found
+
+
+def test_lng020_global_page_in_french_shows_only_catalogue_texts(world, server):  # noqa: F811
+    """The overview page, its statistics and its trainings table rendered in French: each text
+    shown is a French catalogue text (or data, a number or a date). A text left in English, or
+    added without going through the catalogue, fails here."""
+    overview = sys.modules["dashboards.overview"]
+    with signed_in(server, "boss", "/?range=all_time"), use_language("fr"), force_locale("fr"):
+        page = overview.layout(range="all_time")
+        body = overview.update_overview("2026-01-01", "2026-06-30", "custom")
+        trainings = overview.update_overview_trainings(True)
+        shell = sys.modules["dashboards._shell"].shell_layout()
+    texts = shown_texts([page, body, trainings, shell])
+    assert "Vue d'ensemble" in texts and "Apprenants" in texts
+    assert untranslated(texts, world_texts(server)) == []

@@ -826,7 +826,7 @@ def test_pg3_013_training_manager_sees_only_their_training(world):
     with signed_in(world.server, "tm1"):
         tree = overview("custom", *MARCH)
         assert find(page_module("overview").layout(), "overview-scope").children == (
-            "Figures for the 1 training(s) you manage."
+            "Figures for the 1 training you manage."
         )
     # Only t-alpha's learners: alice, bob, chloe; not david (t-beta) nor alice's t-beta.
     assert cards(tree, "overview") == {
