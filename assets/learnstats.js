@@ -17,15 +17,16 @@ window.dash_clientside.learnstats = Object.assign({}, window.dash_clientside.lea
 
 var lsGridFuncs = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
 
-/* Tab in a grid's header (the grids' cells take no focus): go from column to column, and past
-   the last one (or before the first, with Shift) leave the grid instead of wrapping round to
-   its first header again, which trapped the keyboard. Grid option tabToNextHeader. */
-lsGridFuncs.lsTabOutOfHeader = function (params) {
-    var next = params.nextHeaderPosition, previous = params.previousHeaderPosition;
-    if (!next || !previous || !next.column || !previous.column) { return false; }
-    var columns = params.api.getAllDisplayedColumns();
-    var from = columns.indexOf(previous.column), to = columns.indexOf(next.column);
-    if (next.headerRowIndex !== previous.headerRowIndex) { return false; }
-    if (params.backwards ? to >= from : to <= from) { return false; }
-    return next;
+/* Enter on a focused grid cell that holds a link follows it (the links are not Tab stops of
+   their own: a grid is one Tab stop, its cells are reached with the arrow keys).
+   Grid event cellKeyDown (dashboards/_grids.py, KEYBOARD_LISTENERS). */
+lsGridFuncs.lsCellEnterFollowsLink = function (params) {
+    var event = params && params.event;
+    if (!event || event.key !== "Enter" || event.defaultPrevented) { return; }
+    var cell = event.target && event.target.closest ? event.target.closest(".ag-cell") : null;
+    var link = cell ? cell.querySelector("a[href]") : null;
+    if (link) {
+        event.preventDefault();
+        link.click();
+    }
 };

@@ -245,8 +245,11 @@ GRID_THEME = {
 }
 
 
-# Tab leaves a grid after its last header instead of wrapping round (assets/learnstats.js).
-TAB_OUT_OF_HEADER = {"function": "lsTabOutOfHeader(params)"}
+# Tab leaves a grid (AG Grid otherwise walked every header and cell, and wrapped round to the
+# first header for ever when cells took no focus); Enter on a cell follows its link
+# (assets/learnstats.js).
+TAB_OUT_OF_GRID = {"function": "false"}
+KEYBOARD_LISTENERS = {"cellKeyDown": ["lsCellEnterFollowsLink(params)"]}
 
 
 def _grid_theme_class() -> str:
@@ -279,10 +282,13 @@ def build_data_table(
         "infiniteInitialRowCount": 1,
         "maxBlocksInCache": 20,
         "localeText": {"noRowsToShow": _("No rows match.")},
-        "suppressCellFocus": True,
+        # Keyboard (the ARIA grid pattern): one Tab stop, arrows move between headers and
+        # cells, Enter sorts a header or follows a cell's link, Tab leaves the grid.
+        "suppressCellFocus": False,
         "tooltipShowDelay": 300,
         "theme": GRID_THEME,
-        "tabToNextHeader": TAB_OUT_OF_HEADER,
+        "tabToNextHeader": TAB_OUT_OF_GRID,
+        "tabToNextCell": TAB_OUT_OF_GRID,
     }
     if row_id_field:
         options["getRowId"] = {"function": f"String(params.data.{row_id_field})"}
@@ -305,6 +311,7 @@ def build_data_table(
                 defaultColDef=DEFAULT_COL_DEF,
                 rowModelType="infinite",
                 dashGridOptions=options,
+                eventListeners=KEYBOARD_LISTENERS,
                 className=_grid_theme_class(),
                 style={"height": f"{height}px", "width": "100%"},
             ),
@@ -404,11 +411,14 @@ def build_static_table(
     }
     options = {
         "quickFilterText": "",
-        "suppressCellFocus": True,
+        # Keyboard (the ARIA grid pattern): one Tab stop, arrows move between headers and
+        # cells, Enter sorts a header or follows a cell's link, Tab leaves the grid.
+        "suppressCellFocus": False,
         "localeText": {"noRowsToShow": _(empty_sentence)},
         "animateRows": False,
         "theme": GRID_THEME,
-        "tabToNextHeader": TAB_OUT_OF_HEADER,
+        "tabToNextHeader": TAB_OUT_OF_GRID,
+        "tabToNextCell": TAB_OUT_OF_GRID,
     }
     grid_props = {}
     if height is None:
@@ -439,6 +449,7 @@ def build_static_table(
                 rowData=frame_to_rows(df),
                 defaultColDef=DEFAULT_COL_DEF,
                 dashGridOptions=options,
+                eventListeners=KEYBOARD_LISTENERS,
                 className=_grid_theme_class(),
                 **grid_props,
             ),

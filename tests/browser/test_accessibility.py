@@ -201,10 +201,29 @@ def test_a11y002_keyboard_alone_date_filter_chart_table_and_visible_focus(dash_d
     assert toggle.text == "Hide table"
     toggle.send_keys(Keys.ENTER)
     wait_until(dash_duo, lambda _d: toggle.get_attribute("aria-expanded") == "false", "did not close")
-    # Onwards through the trainings table's header and out of it (it used to wrap round its
-    # header for ever): Tab comes back round to the navbar.
-    tab_to(lambda e: "ag-header-cell" in (e.get_attribute("class") or ""), "the table's header", 15)
-    tab_to(lambda e: "navbar-brand" in (e.get_attribute("class") or ""), "out of the table", 30)
+
+    # The trainings table is one Tab stop (it used to wrap round its header for ever): Tab
+    # reaches its first header, the next Tab leaves it; arrows move inside, Enter follows a link.
+    def in_grid(element) -> bool:
+        return driver.execute_script("return !!arguments[0].closest('.ag-root-wrapper')", element)
+
+    header = tab_to(lambda e: "ag-header-cell" in (e.get_attribute("class") or ""), "the table's header", 15)
+    assert header.text.startswith("Training")
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    assert not in_grid(active())
+    ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+    assert in_grid(active()) and "ag-header-cell" in active().get_attribute("class")
+    ActionChains(driver).send_keys(Keys.ARROW_DOWN).perform()
+    cell = active()
+    assert "ag-cell" in cell.get_attribute("class") and cell.text == "Alpha safety"
+    assert driver.execute_script("return getComputedStyle(arguments[0]).outlineStyle", cell) != "none"
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait_until(
+        dash_duo,
+        lambda d: urlsplit(d.current_url).path == "/training/t-alpha",
+        "Enter did not follow the link",
+    )
+    dash_duo.wait_for_text_to_equal("#training-title", "Alpha safety")
     assert dash_duo.get_logs() == []
 
 

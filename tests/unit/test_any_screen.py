@@ -105,3 +105,21 @@ def test_scr005_navbar_collapses_into_a_menu_below_992_px():
     # The links, the user's name and "Sign out" are inside the menu.
     for id_ in ("shell-nav", "shell-user-name", "shell-signout-link"):
         assert find(collapse, id_) is not None, id_
+
+
+def test_scr006_grids_are_one_tab_stop_with_arrow_keys_inside():
+    """Keyboard: the cells take focus (arrows), Tab leaves the grid from a header or a cell, and
+    Enter on a cell follows its link (assets/learnstats.js, lsCellEnterFollowsLink)."""
+    df = pd.DataFrame({"name": ["Alpha"], "href": ["/training/a"]})
+    static = find(
+        build_static_table("p", "t", df, [("name", "Training")], link_column=("name", "href")),
+        {"type": "static-table", "page": "p", "table": "t"},
+    )
+    from dashboards._grids import build_data_table
+
+    server_side = find(build_data_table("p", "s", [("name", "Training")]), "p-s-grid")
+    for grid in (static, server_side):
+        options = grid.dashGridOptions
+        assert options["suppressCellFocus"] is False
+        assert options["tabToNextHeader"] == {"function": "false"} == options["tabToNextCell"]
+        assert grid.eventListeners == {"cellKeyDown": ["lsCellEnterFollowsLink(params)"]}
