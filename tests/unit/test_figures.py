@@ -64,7 +64,8 @@ def test_fig002_attempt_score_counts_only_positive_max_and_awaiting_grading_as_z
     [summary] = f.module_attempts(s, EVERYONE, t.id, u.id, quiz.id)
     assert (summary.points, summary.max_points, summary.awaiting_grading) == (5, 40, 1)
     assert summary.score == pytest.approx(12.5)
-    assert [a.state for a in summary.activities] == ["failed", "passed", "awaiting grading"]
+    # 5 of 10 is partly correct, not failed (issue 12).
+    assert [a.state for a in summary.activities] == ["partly correct", "passed", "awaiting grading"]
 
 
 def test_fig003_optional_modules_are_outside_the_training_score(factory, s):
