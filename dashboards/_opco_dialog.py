@@ -65,6 +65,10 @@ def default_format() -> str:
     return "csv-semicolon" if csv_dialect()[0] == ";" else "csv-comma"
 
 
+TITLE_OPTIONS = [
+    {"label": "English (Last name, First name, …, Connected, Disconnected, Time spent)", "value": "en"},
+    {"label": "French (Nom, Prénom, …, Connexion, Déconnexion, Temps passé)", "value": "fr"},
+]
 STATE_COLORS = {
     "queued": "secondary",
     "building": "info",
@@ -153,6 +157,11 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
             _field(
                 "Format", dbc.RadioItems(id="opco-format", options=FORMAT_OPTIONS, value=default_format())
             ),
+            _field(
+                "Column titles",
+                dbc.RadioItems(id="opco-titles", options=TITLE_OPTIONS, value="en"),
+                "SPEC's English titles are what OPCOs expect; French titles on request.",
+            ),
         ]
     )
     footer = dbc.ModalFooter(
@@ -239,6 +248,7 @@ def request_from_dialog(
     columns,
     all_columns,
     fmt,
+    titles="en",
 ) -> OpcoExportRequest:
     """The export request the dialog's values mean; BadOpcoRequest for a value that cannot be read."""
     pairs: list[tuple[str, str]] = []
@@ -261,6 +271,8 @@ def request_from_dialog(
     kind = fmt or "csv-comma"
     if kind not in {o["value"] for o in FORMAT_OPTIONS}:
         raise BadOpcoRequest(f"format: {kind!r} is not a known format")
+    if titles and titles != "en":
+        pairs.append(("titles", str(titles)))
     pairs.append(("format", "xlsx" if kind == "xlsx" else "csv"))
     if kind != "xlsx":
         pairs.append(("delimiter", ";" if kind == "csv-semicolon" else ","))
@@ -327,12 +339,14 @@ def search_opco_users(search, chosen):
     return [{"label": o.label, "value": o.value} for o in found]
 
 
-def update_download_link(start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt):
+def update_download_link(
+    start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles="en"
+):
     """The Download now link for the dialog's values, or a message saying what is wrong."""
     scope = current_scope()
     try:
         export = request_from_dialog(
-            start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt
+            start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles
         )
         check_export(scope, export)
     except OpcoLogsError as error:
@@ -355,7 +369,7 @@ def app_key(server: Flask) -> str:
 
 
 def request_opco_email(
-    n_clicks, start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt
+    n_clicks, start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles="en"
 ):
     """Receive by email: check the request now, in the user's scope, and queue the job."""
     if not n_clicks:
@@ -365,7 +379,7 @@ def request_opco_email(
     job_id = new_job_id()
     try:
         export = request_from_dialog(
-            start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt
+            start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles
         )
         # The scope first (Forbidden: 403), whatever else is wrong with the request.
         check_export(scope, export)
@@ -472,6 +486,7 @@ _FILTER_STATES = (
     ("opco-columns", "value"),
     ("opco-all-columns", "data"),
     ("opco-format", "value"),
+    ("opco-titles", "value"),
 )
 
 

@@ -71,6 +71,13 @@ def _output_format(out: Path, given: str | None) -> str:
 @click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", help="Custom field value.")
 @click.option("--columns", "columns", metavar="NAME,NAME...", help="Custom field columns (default: all).")
 @click.option("--delimiter", type=click.Choice([",", ";"]), default=",", show_default=True)
+@click.option(
+    "--titles",
+    type=click.Choice(["en", "fr"]),
+    default="en",
+    show_default=True,
+    help="Column titles: SPEC's English ones, or French (Nom, Prénom, …, Connexion, Déconnexion, Temps passé).",
+)
 @click.option("--format", "output_format", type=click.Choice(["csv", "xlsx"]), help="Default: from --out.")
 def export_opco_logs_command(
     out: Path,
@@ -82,6 +89,7 @@ def export_opco_logs_command(
     fields: tuple[str, ...],
     columns: str | None,
     delimiter: str,
+    titles: str,
     output_format: str | None,
 ) -> None:
     """Write the OPCO logs (SPEC §7) of every program session, or of the filtered ones."""
@@ -101,6 +109,7 @@ def export_opco_logs_command(
             session_ids=session_ids,
             fields=tuple(parse_field(text, "--field") for text in fields),
             columns=_parse_columns(columns),
+            titles=titles,
         )
         kind = _output_format(out, output_format)
         if not out.parent.is_dir():

@@ -45,6 +45,23 @@ FIXED_AFTER_FIELDS = (
     "Disconnected",
     "Time spent",
 )
+# SPEC §7's titles are the default; French titles are an export option (titles="fr").
+FRENCH_TITLES = {
+    "Last name": "Nom",
+    "First name": "Prénom",
+    "Email": "E-mail",
+    "Additional information": "Informations complémentaires",
+    "Labels": "Étiquettes",
+    "Session": "Session",
+    "Session ID": "ID de la session",
+    "Program template": "Modèle de programme",
+    "Program template ID": "ID du modèle de programme",
+    "Course": "Cours",
+    "Connected": "Connexion",
+    "Disconnected": "Déconnexion",
+    "Time spent": "Temps passé",
+}
+TITLES = ("en", "fr")
 DELIMITERS = (",", ";")
 BOM = "\ufeff"
 # Rows read from the database per batch (and per CSV chunk).
@@ -81,6 +98,8 @@ class OpcoLogFilters:
     fields: tuple[tuple[str, str], ...] = ()
     # Custom field columns to include; None = every field. Always written in alphabetical order.
     columns: tuple[str, ...] | None = None
+    # The fixed columns' titles: "en" (SPEC §7's, the default) or "fr" (Nom, Prénom, …).
+    titles: str = "en"
 
 
 # -- public API ------------------------------------------------------------------------------
@@ -89,7 +108,7 @@ class OpcoLogFilters:
 def opco_log_header(session: Session, scope: Scope, filters: OpcoLogFilters) -> list[str]:
     """The header row: fixed columns around one column per selected custom field."""
     _check_request(session, scope, filters)
-    return _header(_field_columns(session, filters))
+    return _header(_field_columns(session, filters), filters.titles)
 
 
 def iter_opco_log_rows(
@@ -201,7 +220,7 @@ def _prepare(
     _check_request(session, scope, filters)
     field_columns = _field_columns(session, filters)
     statement = _statement(scope, filters, tz, _dialect(session))
-    return _header(field_columns), _row_batches(session, statement, field_columns, tz)
+    return _header(field_columns, filters.titles), _row_batches(session, statement, field_columns, tz)
 
 
 NOTHING_MATCHES = (
@@ -276,8 +295,11 @@ def _field_columns(session: Session, filters: OpcoLogFilters) -> tuple[str, ...]
     return tuple(sorted(names, key=_text_key))
 
 
-def _header(field_columns: Sequence[str]) -> list[str]:
-    return [*FIXED_BEFORE_FIELDS, *field_columns, *FIXED_AFTER_FIELDS]
+def _header(field_columns: Sequence[str], titles: str = "en") -> list[str]:
+    def title(name: str) -> str:
+        return FRENCH_TITLES[name] if titles == "fr" else name
+
+    return [*map(title, FIXED_BEFORE_FIELDS), *field_columns, *map(title, FIXED_AFTER_FIELDS)]
 
 
 # -- query -----------------------------------------------------------------------------------

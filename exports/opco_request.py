@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import parse_qsl, urlencode
 
-from exports.opco_logs import DELIMITERS, OpcoLogFilters, OpcoLogsError
+from exports.opco_logs import DELIMITERS, TITLES, OpcoLogFilters, OpcoLogsError
 
 FORMATS = ("csv", "xlsx")
-KNOWN_ARGUMENTS = ("from", "to", "session", "user", "group", "field", "columns", "format", "delimiter")
+KNOWN_ARGUMENTS = (
+    "from", "to", "session", "user", "group", "field", "columns", "format", "delimiter", "titles"
+)  # fmt: skip
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -69,6 +71,8 @@ class OpcoExportRequest:
         pairs += [("field", f"{name}={value}") for name, value in f.fields]
         if f.columns is not None:
             pairs += [("columns", name) for name in f.columns] if f.columns else [("columns", "")]
+        if f.titles != "en":
+            pairs.append(("titles", f.titles))
         pairs.append(("format", self.format))
         if self.format == "csv":
             pairs.append(("delimiter", self.delimiter))
@@ -121,6 +125,15 @@ def _ids(name: str, values: Iterable[str]) -> tuple[str, ...]:
     return tuple(ids)
 
 
+def _titles(text: str) -> str:
+    value = (text or "en").strip().lower()
+    if value not in TITLES:
+        raise BadOpcoRequest(
+            f"titles: {text!r} is not one of {', '.join(TITLES)} (the column titles' language)"
+        )
+    return value
+
+
 def parse_opco_pairs(pairs: Iterable[tuple[str, str]]) -> OpcoExportRequest:
     """The request from (name, value) pairs; BadOpcoRequest names the first bad argument."""
     args: dict[str, list[str]] = {}
@@ -151,6 +164,7 @@ def parse_opco_pairs(pairs: Iterable[tuple[str, str]]) -> OpcoExportRequest:
         session_ids=_ids("session", args.get("session", [])),
         fields=tuple(dict.fromkeys(parse_field(text) for text in args.get("field", []))),
         columns=columns,
+        titles=_titles(_single(args, "titles", "en")),
     )
     fmt = _single(args, "format", "csv").strip().lower()
     delimiter = _single(args, "delimiter", ",")

@@ -190,3 +190,19 @@ def test_dl012_filters_matching_nothing_give_a_message_not_a_lone_header(world, 
         assert response.status_code == 404
         assert "Content-Disposition" not in response.headers
         assert "no connection matches these filters" in response.get_data(as_text=True).lower()
+
+
+def test_dl013_french_column_titles_on_request(world, client, tmp_path):
+    """Issue 12 point 1: SPEC §7's English titles by default, French ones as an option; the
+    rows are the same."""
+    signed(client, "stat")
+    english = rows_of(client.get("/download/opco-logs").get_data())
+    french = rows_of(client.get("/download/opco-logs?titles=fr").get_data())
+    assert english[0][:3] == ["Last name", "First name", "Email"]
+    assert english[0][-3:] == ["Connected", "Disconnected", "Time spent"]
+    assert french[0][:3] == ["Nom", "Prénom", "E-mail"]
+    assert french[0][-3:] == ["Connexion", "Déconnexion", "Temps passé"]
+    assert french[1:] == english[1:]
+    assert french[0][3:-10] == english[0][3:-10]  # custom fields keep their own names
+    assert client.get("/download/opco-logs?titles=de").status_code == 400
+    assert rows_of(cli_bytes(world.server, tmp_path, "--titles", "fr")) == french
