@@ -15,6 +15,8 @@ from dash import Input, Output, State, callback, dcc, html
 from flask import current_app
 
 from auth.guard import current_scope
+from auth.language import N_, ngettext
+from auth.language import gettext as _
 from dashboards._cards import build_cards, build_empty_state
 from dashboards._chart_cards import build_chart_card
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
@@ -26,15 +28,16 @@ from data.db import get_db
 from data.learners import LearnerProfile, learner_profile
 from data.models import User
 from data.scope import Forbidden, Scope
-from exports.formatting import DASH, fmt_date, fmt_datetime, fmt_duration, fmt_int
+from exports.formatting import DASH, fmt_date, fmt_datetime, fmt_duration, fmt_int, fmt_pct
 
 PAGE = "learner"
+STATUS_NAMES = {"active": N_("active"), "blocked": N_("blocked")}
 TREND_PERIODS = (7, 30)
 TREND_LABELS = {
-    "active_days": "Active days",
-    "time_spent": "Time spent",
-    "connections": "Connections",
-    "modules_completed": "Modules completed",
+    "active_days": N_("Active days"),
+    "time_spent": N_("Time spent"),
+    "connections": N_("Connections"),
+    "modules_completed": N_("Modules completed"),
 }
 
 
@@ -73,12 +76,11 @@ def _check(scope: Scope, session, user_id: str | None) -> f.Population:
 def _scope_note(scope: Scope, user_id: str) -> str | None:
     if scope.is_global or user_id == scope.user_id:
         return None
-    parts = []
+    if scope.trainings and scope.classes:
+        return _("Figures limited to the trainings you manage and the trainings of the classes you manage.")
     if scope.trainings:
-        parts.append("the trainings you manage")
-    if scope.classes:
-        parts.append("the trainings of the classes you manage")
-    return "Figures limited to " + " and ".join(parts) + "."
+        return _("Figures limited to the trainings you manage.")
+    return _("Figures limited to the trainings of the classes you manage.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,7 +90,7 @@ def _scope_note(scope: Scope, user_id: str) -> str | None:
 
 def _fact(label: str, value, slug: str) -> html.Div:
     return html.Div(
-        [html.Dt(label), html.Dd(value if value not in (None, "", []) else DASH, id=f"learner-{slug}")],
+        [html.Dt(_(label)), html.Dd(value if value not in (None, "", []) else DASH, id=f"learner-{slug}")],
         className="ls-fact",
     )
 
@@ -102,19 +104,22 @@ def _chips(values, empty: str = DASH):
 def build_identity(profile: LearnerProfile) -> dbc.Card:
     """Name, email, dates, classes, labels and custom fields."""
     facts = [
-        _fact("Email", html.A(profile.email, href=f"mailto:{profile.email}"), "email"),
-        _fact("Joined", fmt_date(profile.joined.date()) if profile.joined else DASH, "joined"),
-        _fact("Last access", fmt_datetime(profile.last_access), "last-access"),
-        _fact("Classes", _chips(profile.classes), "classes"),
-        _fact("Labels", _chips(profile.labels), "labels"),
+        _fact(N_("Email"), html.A(profile.email, href=f"mailto:{profile.email}"), "email"),
+        _fact(N_("Joined"), fmt_date(profile.joined.date()) if profile.joined else DASH, "joined"),
+        _fact(N_("Last access"), fmt_datetime(profile.last_access), "last-access"),
+        _fact(N_("Classes"), _chips(profile.classes), "classes"),
+        _fact(N_("Labels"), _chips(profile.labels), "labels"),
     ]
     if profile.additional_info:
-        facts.append(_fact("Additional information", profile.additional_info, "additional-info"))
+        facts.append(_fact(N_("Additional information"), profile.additional_info, "additional-info"))
     for field, value in profile.fields:
         facts.append(html.Div([html.Dt(field), html.Dd(value or DASH)], className="ls-fact"))
     return dbc.Card(
         dbc.CardBody(
-            [html.H2("Identity", className="ls-chart-title mb-2"), html.Dl(facts, className="ls-facts mb-0")]
+            [
+                html.H2(_("Identity"), className="ls-chart-title mb-2"),
+                html.Dl(facts, className="ls-facts mb-0"),
+            ]
         ),
         className="ls-chart-card",
         id="learner-identity",
@@ -138,13 +143,13 @@ def _signed(measure: str, change: float) -> str:
 def _change_text(trend: f.Trend) -> tuple[str, str]:
     """('+2 (+50 %)', 'up' | 'down' | 'flat'); no % when the previous period is 0."""
     if _trend_value(trend.measure, trend.current) == _trend_value(trend.measure, trend.previous):
-        return "no change", "flat"
+        return _("no change"), "flat"
     text = _signed(trend.measure, trend.change)
     pct = trend.change_pct
     if pct is not None:
-        text += f" ({'+' if pct >= 0 else '−'}{abs(pct):.0f}\u00a0%)"
+        text += f" ({'+' if pct >= 0 else '−'}{fmt_pct(abs(pct), 0)})"
     else:
-        text += " (new)"
+        text += " (" + _("new") + ")"
     return text, "up" if trend.change > 0 else "down"
 
 
@@ -159,7 +164,7 @@ def build_trends(trends: list[f.Trend], days: int) -> html.Div:
             dbc.Col(
                 html.Div(
                     [
-                        html.Div(TREND_LABELS[trend.measure], className="ls-trend-label"),
+                        html.Div(_(TREND_LABELS[trend.measure]), className="ls-trend-label"),
                         html.Div(
                             _trend_value(trend.measure, trend.current),
                             className="ls-trend-value",
@@ -171,7 +176,11 @@ def build_trends(trends: list[f.Trend], days: int) -> html.Div:
                             id=f"learner-trend-{slug}-change",
                         ),
                         html.Div(
-                            f"previous {days} days: {_trend_value(trend.measure, trend.previous)}",
+                            _(
+                                "previous %(days)d days: %(value)s",
+                                days=days,
+                                value=_trend_value(trend.measure, trend.previous),
+                            ),
                             className="ls-trend-help",
                         ),
                     ],
@@ -201,10 +210,17 @@ def layout(scope=None, user_id=None, **query):
     note = _scope_note(scope, user_id)
     subtitle = [html.Span(profile.email)]
     if profile.status != "active":
-        subtitle.append(dbc.Badge(profile.status, color="secondary", className="ms-2", id="learner-status"))
+        subtitle.append(
+            dbc.Badge(
+                _(STATUS_NAMES.get(profile.status, profile.status)),
+                color="secondary",
+                className="ms-2",
+                id="learner-status",
+            )
+        )
     crumbs = (
         dbc.Breadcrumb(
-            items=[{"label": "Overview", "href": "/"}, {"label": profile.name, "active": True}],
+            items=[{"label": _("Overview"), "href": "/"}, {"label": profile.name, "active": True}],
             className="mb-2",
         )
         if scope.is_manager
@@ -217,16 +233,18 @@ def layout(scope=None, user_id=None, **query):
                     [
                         html.Div(
                             [
-                                html.H2("Trends", className="ls-chart-title"),
+                                html.H2(_("Trends"), className="ls-chart-title"),
                                 html.Div(
-                                    "Against the period just before (platform time zone)",
+                                    _("Against the period just before (platform time zone)"),
                                     className="ls-chart-subtitle",
                                 ),
                             ]
                         ),
                         dbc.RadioItems(
                             id="learner-trend-period",
-                            options=[{"label": f"Last {d} days", "value": d} for d in TREND_PERIODS],
+                            options=[
+                                {"label": _("Last %(days)d days", days=d), "value": d} for d in TREND_PERIODS
+                            ],
                             value=TREND_PERIODS[0],
                             inline=True,
                             className="btn-group ls-trend-toggle",
@@ -261,7 +279,7 @@ def layout(scope=None, user_id=None, **query):
             build_date_range_filter(PAGE, rng, all_time_start=first, message=message),
             dcc.Loading(html.Div(id="learner-body"), type="circle", delay_show=400),
             html.Div(
-                build_results_table(PAGE, pop, mode="trainings", title="Trainings"),
+                build_results_table(PAGE, pop, mode="trainings", title=_("Trainings")),
                 className="mt-4",
             ),
         ],
@@ -275,31 +293,35 @@ def layout(scope=None, user_id=None, **query):
 
 
 def _activity_chart(frame: pd.DataFrame, unit: str) -> dbc.Card:
-    per = {"day": "per day", "week": "per week", "month": "per month"}[unit]
+    titles = {
+        "day": N_("Time spent per day"),
+        "week": N_("Time spent per week"),
+        "month": N_("Time spent per month"),
+    }
     frame = frame.copy()
     frame["minutes"] = [round(v / 60, 1) for v in frame["time_spent"]]
     if frame["connections"].sum() == 0:
         figure = build_empty_state(
-            "No connection to these trainings during this period.", "learner-activity-empty"
+            N_("No connection to these trainings during this period."), "learner-activity-empty"
         )
     else:
         figure = make_timeseries_figure(
-            frame, "bucket", [("minutes", "Time spent (min)")], kind="bar", bucket=unit
+            frame, "bucket", [("minutes", _("Time spent (min)"))], kind="bar", bucket=unit
         )
     return build_chart_card(
         PAGE,
         "activity",
-        f"Time spent {per}",
+        titles[unit],
         figure,
         frame,
         [
-            ("bucket", "From", "date"),
-            ("last_day", "To", "date"),
-            ("time_spent", "Time spent", "duration"),
-            ("connections", "Connections", "int"),
-            ("modules_completed", "Modules completed", "int"),
+            ("bucket", N_("From"), "date"),
+            ("last_day", N_("To"), "date"),
+            ("time_spent", N_("Time spent"), "duration"),
+            ("connections", N_("Connections"), "int"),
+            ("modules_completed", N_("Modules completed"), "int"),
         ],
-        "Connections to the trainings' modules, by the day they started (platform time zone)",
+        N_("Connections to the trainings' modules, by the day they started (platform time zone)"),
     )
 
 
@@ -325,13 +347,13 @@ def update_learner_page(start_date, end_date, preset, user_id):
         spent = f.time_spent_total(s, scope, pop, tz, as_of=end)
         unit = f.choose_unit(rng.start, rng.end)
         activity = f.activity_series(s, scope, pop, tz, rng.start, rng.end, unit)
-    on = f"on {end:%d/%m/%Y}"
+    day = fmt_date(end)
     cards = build_cards(
         [
-            ("Trainings completed", fmt_int(summary.completed), f"passed, failed or expired {on}"),
-            ("In progress", fmt_int(summary.counts.get("in progress", 0)), f"of {fmt_int(summary.pairs)} training(s) {on}"),
-            ("Certificates valid", fmt_int(summary.counts.get("passed", 0)), f"passed and not expired {on}"),
-            ("Time spent", fmt_duration(spent), f"in these trainings by {end:%d/%m/%Y}"),
+            (N_("Trainings completed"), fmt_int(summary.completed), _("passed, failed or expired on %(day)s", day=day)),
+            (N_("In progress"), fmt_int(summary.counts.get("in progress", 0)), ngettext("of %(num)d training on %(day)s", "of %(num)d trainings on %(day)s", summary.pairs, day=day)),
+            (N_("Certificates valid"), fmt_int(summary.counts.get("passed", 0)), _("passed and not expired on %(day)s", day=day)),
+            (N_("Time spent"), fmt_duration(spent), _("in these trainings by %(day)s", day=day)),
         ],
         PAGE,
     )  # fmt: skip

@@ -10,6 +10,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from auth.guard import current_scope
+from auth.language import N_, ngettext
+from auth.language import gettext as _
 from dashboards._dashboard import build_statistics
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._grids import build_static_table
@@ -54,7 +56,7 @@ def _classes(session, training_id: str) -> list[dict]:
         .where(ClassTraining.training_id == training_id)
     ).all()
     rows = sorted(rows, key=lambda r: fold(r.name))
-    return [{"label": "All learners", "value": ALL_CLASSES}] + [
+    return [{"label": _("All learners"), "value": ALL_CLASSES}] + [
         {"label": name, "value": cid} for cid, name in rows
     ]
 
@@ -74,21 +76,30 @@ def layout(scope=None, training_id=None, **query):
     class_id = asked if asked and any(c["value"] == asked for c in classes) else ALL_CLASSES
     class_filter = html.Div(
         [
-            html.Label("Class", className="ls-filter-label", htmlFor="training-class-select"),
+            html.Label(_("Class"), className="ls-filter-label", htmlFor="training-class-select"),
             dbc.Select(id="training-class-select", options=classes, value=class_id, size="sm"),
         ],
         className="ls-filter-extra",
         style={} if len(classes) > 1 else {"display": "none"},
     )
-    facts = [f"{len(modules)} module(s)", f"{int(modules['mandatory'].sum())} mandatory"]
+    facts = [
+        ngettext("%(num)d module", "%(num)d modules", len(modules)),
+        _("%(count)s mandatory", count=int(modules["mandatory"].sum())),
+    ]
     if training.validity_months:
-        facts.append(f"certificate valid {training.validity_months} months")
+        facts.append(
+            ngettext(
+                "certificate valid %(num)d month",
+                "certificate valid %(num)d months",
+                training.validity_months,
+            )
+        )
     if not training.published:
-        facts.append("not published")
+        facts.append(_("not published"))
     return html.Div(
         [
             dbc.Breadcrumb(
-                items=[{"label": "Overview", "href": "/"}, {"label": training.name, "active": True}]
+                items=[{"label": _("Overview"), "href": "/"}, {"label": training.name, "active": True}]
             ),
             html.Div(
                 [
@@ -106,7 +117,7 @@ def layout(scope=None, training_id=None, **query):
                 build_results_table(
                     "training",
                     f.Population(training_id=training_id, class_id=_class_or_none(class_id)),
-                    title="Learners",
+                    title=_("Learners"),
                 ),
                 className="mt-4",
             ),
@@ -117,24 +128,24 @@ def layout(scope=None, training_id=None, **query):
 def _content_table(session, scope, pop, tz):
     frame = f.training_content(session, scope, pop, tz)
     if frame.empty:
-        return html.P("This training has no modules yet.", className="ls-empty")
-    frame["type"] = ["Mandatory" if m else "Optional" for m in frame["mandatory"]]
+        return html.P(_("This training has no modules yet."), className="ls-empty")
+    frame["type"] = [_("Mandatory") if m else _("Optional") for m in frame["mandatory"]]
     return build_static_table(
         PAGE,
         "content",
         frame,
         [
             ("position", "#", "int"),
-            ("module", "Module"),
-            ("type", "Type"),
-            ("completed_pct", "Completed", "pct"),
-            ("passed_pct", "Passed", "pct"),
-            ("average_score", "Avg. score", "score"),
-            ("average_time_spent", "Avg. time spent", "duration"),
+            ("module", N_("Module")),
+            ("type", N_("Type")),
+            ("completed_pct", N_("Completed"), "pct"),
+            ("passed_pct", N_("Passed"), "pct"),
+            ("average_score", N_("Avg. score"), "score"),
+            ("average_time_spent", N_("Avg. time spent"), "duration"),
         ],
-        title="Training content",
+        title=N_("Training content"),
         filename=f"training-{pop.training_id}-content",
-        sheet_name="Content",
+        sheet_name=N_("Content"),
     )
 
 
@@ -174,9 +185,9 @@ def update_training_page(start_date, end_date, class_choice, preset, training_id
             body = html.P(message, className="ls-empty", id="training-range-error")
         elif f.learner_count(s, scope, pop, tz) == 0:
             body = html.P(
-                "No learner is enrolled in this training yet."
+                _("No learner is enrolled in this training yet.")
                 if not class_id
-                else "This class has no learner in this training.",
+                else _("This class has no learner in this training."),
                 className="ls-empty",
                 id="training-no-learners",
             )

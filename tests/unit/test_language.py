@@ -170,7 +170,8 @@ def test_lng012_babel_reads_the_catalogues(make_app, language):
 NON_TEXT = re.compile(
     r"[\s\d–—\-+.,:/%()▲▼−\u202f\u00a0·…]*"
     r"|[\d\u202f]+(,\d+)?\u00a0%"
-    r"|(\d+\u202fh )?\d+ min"
+    r"|([\d\u202f]+ h )?\d+ min"
+    r"|#|CSV|XLSX"
     r"|(Semaine du )?\d{1,2} (janv|févr|mars|avr|mai|juin|juil|août|sept|oct|nov|déc)\.? \d{4}( \d\d:\d\d)?"
 )
 TEXT_PROPS = ("children", "label", "placeholder", "title", "headerName", "aria-label", "noRowsToShow")
@@ -260,4 +261,42 @@ def test_lng020_global_page_in_french_shows_only_catalogue_texts(world, server):
         shell = sys.modules["dashboards._shell"].shell_layout()
     texts = shown_texts([page, body, trainings, shell])
     assert "Vue d'ensemble" in texts and "Apprenants" in texts
+    assert untranslated(texts, world_texts(server)) == []
+
+
+def test_lng021_training_and_learner_pages_in_french_show_only_catalogue_texts(world, server):  # noqa: F811
+    """The training page (statistics, content, learners' results and a learner's details) and
+    the learner page (identity, trends, counters, activity, trainings) in French."""
+    from dashboards import _results as results
+    from tests.unit.test_pages import in_callback, t_alpha_params
+
+    training = sys.modules["dashboards.training"]
+    learner = sys.modules["dashboards.learner"]
+    with signed_in(server, "boss", "/training/t-alpha"), use_language("fr"), force_locale("fr"):
+        parts = [
+            training.layout(training_id="t-alpha"),
+            in_callback(
+                training.update_training_page,
+                "2026-01-01",
+                "2026-06-30",
+                training.ALL_CLASSES,
+                "custom",
+                "t-alpha",
+            ),
+            in_callback(
+                results.update_results_table,
+                None,
+                "learner",
+                "asc",
+                1,
+                t_alpha_params(),
+                outputs_list=[{"id": {"type": "results-body", "table": "training"}}],
+            ),
+            results.learner_details("alice", "t-alpha"),
+            learner.layout(user_id="alice"),
+            learner.update_learner_page("2026-01-01", "2026-06-30", "custom", "alice"),
+            learner.update_learner_trends(30, "alice"),
+        ]
+    texts = shown_texts(parts)
+    assert "Contenu de la formation" in texts and "Identité" in texts
     assert untranslated(texts, world_texts(server)) == []
