@@ -8,7 +8,8 @@ from urllib.parse import quote
 import dash
 from dash import html
 
-from auth.language import N_
+from auth.language import N_, ngettext
+from auth.language import gettext as _
 from dashboards._grids import build_static_table
 from dashboards._shell import guarded
 from data.classes import classes_table
@@ -39,31 +40,37 @@ dash.register_page(
 
 
 @guarded(can_open)
-def layout(scope=None, **_):
+def layout(scope=None, **_query):
     with get_db().session() as s:
         frame = classes_table(s, scope)
     frame["link"] = [f"/class/{quote(c, safe='')}" for c in frame["class_id"]]
     if frame.empty:
-        body = html.P("No class is in your scope yet.", className="ls-empty", id="classes-empty")
+        body = html.P(_("No class is in your scope yet."), className="ls-empty", id="classes-empty")
     else:
         body = build_static_table(
             PAGE,
             "list",
             frame,
-            [("class", "Class"), ("members", "Members", "int"), ("trainings", "Trainings", "int")],
+            [
+                ("class", N_("Class")),
+                ("members", N_("Members"), "int"),
+                ("trainings", N_("Trainings"), "int"),
+            ],
             link_column=("class", "link"),
-            title=f"{len(frame)} class(es)",
+            title=ngettext("%(num)d class", "%(num)d classes", len(frame)),
             filename="classes",
-            sheet_name="Classes",
-            empty_sentence="No class matches this search.",
+            sheet_name=N_("Classes"),
+            empty_sentence=N_("No class matches this search."),
         )
     return html.Div(
         [
             html.Div(
                 [
-                    html.H1("Classes", className="h3 mb-0"),
+                    html.H1(_("Classes"), className="h3 mb-0"),
                     html.Div(
-                        "Every class of the platform." if scope.is_global else "The classes you manage.",
+                        _("Every class of the platform.")
+                        if scope.is_global
+                        else _("The classes you manage."),
                         className="text-muted",
                     ),
                 ],

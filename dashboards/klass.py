@@ -10,6 +10,8 @@ from dash import Input, Output, State, callback, dcc, html
 from flask import current_app
 
 from auth.guard import current_scope
+from auth.language import gettext as _
+from auth.language import ngettext
 from dashboards._dashboard import build_statistics, build_trainings_table
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._results import build_results_table
@@ -53,13 +55,13 @@ def layout(scope=None, class_id=None, **query):
         members = class_member_count(s, scope, class_id)
         first = f.first_activity_date(s, scope, pop, tz)
     rng, message = parse_date_range(query, today, all_time_start=first)
-    crumbs = [{"label": "Overview", "href": "/"}]
+    crumbs = [{"label": _("Overview"), "href": "/"}]
     if scope.is_global or scope.classes:
-        crumbs.append({"label": "Classes", "href": "/classes"})
+        crumbs.append({"label": _("Classes"), "href": "/classes"})
     crumbs.append({"label": name, "active": True})
     if trainings:
         results = [
-            html.H2("Results per training", className="ls-section-title mt-4", id="class-results-title"),
+            html.H2(_("Results per training"), className="ls-section-title mt-4", id="class-results-title"),
             *[
                 html.Div(
                     build_results_table(
@@ -85,7 +87,9 @@ def layout(scope=None, class_id=None, **query):
                 [
                     html.H1(name, className="h3 mb-0", id="class-title"),
                     html.Div(
-                        f"{members} member(s) · {len(trainings)} training(s)",
+                        ngettext("%(num)d member", "%(num)d members", members)
+                        + " · "
+                        + ngettext("%(num)d training", "%(num)d trainings", len(trainings)),
                         className="text-muted",
                         id="class-facts",
                     ),
@@ -129,7 +133,7 @@ def update_class_page(start_date, end_date, preset, class_id):
             return html.P(message, className="ls-empty", id="class-range-error")
         if f.learner_count(s, scope, pop, tz) == 0:
             return html.P(
-                "No member of this class is enrolled in its trainings yet.",
+                _("No member of this class is enrolled in its trainings yet."),
                 className="ls-empty",
                 id="class-no-learners",
             )

@@ -30,5 +30,5 @@ dash.register_page(
 
 
 @guarded(can_open)
-def layout(scope=None, **_):
+def layout(scope=None, **_query):
     return dcc.Location(id="me-redirect", href=f"/learner/{quote(scope.user_id, safe='')}", refresh=True)

@@ -11,13 +11,15 @@ from flask import current_app
 from sqlalchemy import exists, select
 
 from auth.guard import current_scope
+from auth.language import gettext as _
+from auth.language import ngettext
 from dashboards._cards import status_badge
 from dashboards._shell import guarded
 from data.db import get_db
 from data.figures import AttemptSummary, module_attempts, to_local
 from data.models import Module, Training, TrainingLearner, TrainingModule, User
 from data.scope import Forbidden
-from exports.formatting import fmt_datetime, fmt_pct
+from exports.formatting import current_language, fmt_datetime, fmt_pct
 
 PATH = "/training/<training_id>/learner/<user_id>/module/<module_id>"
 
@@ -53,6 +55,12 @@ dash.register_page(
 )
 
 
+def _points(value: float) -> str:
+    """Points as few digits as they need: 5, 7.5 (7,5 in French)."""
+    text = f"{value:g}"
+    return text.replace(".", ",") if current_language() == "fr" else text
+
+
 def build_breadcrumb(items: list[tuple[str, str | None]]) -> html.Nav:
     """Bootstrap's breadcrumb from (label, href or None): a link where there is somewhere to
     go, plain text elsewhere; the last item is the current page."""
@@ -69,24 +77,37 @@ def build_breadcrumb(items: list[tuple[str, str | None]]) -> html.Nav:
         html.Ol(entries, className="breadcrumb"),
         className="mb-2",
         id="module-summary-breadcrumb",
-        **{"aria-label": "breadcrumb"},
+        **{"aria-label": _("breadcrumb")},
     )
 
 
 def _attempt_label(number: int, attempt: AttemptSummary, tz) -> str:
     started = fmt_datetime(to_local(attempt.started_at, tz))
-    state = "finished" if attempt.finished_at else "in progress"
-    return f"Attempt {number} — {started} ({state})"
+    if attempt.finished_at:
+        return _("Attempt %(number)d — %(started)s (finished)", number=number, started=started)
+    return _("Attempt %(number)d — %(started)s (in progress)", number=number, started=started)
 
 
 def build_attempt(attempt: AttemptSummary) -> html.Div:
     if attempt.finished_at is None:
-        headline = f"In progress: {attempt.points:g} of {attempt.max_points:g} possible points so far."
+        headline = _(
+            "In progress: %(points)s of %(max)s possible points so far.",
+            points=_points(attempt.points),
+            max=_points(attempt.max_points),
+        )
     else:
-        headline = f"Got {attempt.points:g} of {attempt.max_points:g} possible points."
+        headline = _(
+            "Got %(points)s of %(max)s possible points.",
+            points=_points(attempt.points),
+            max=_points(attempt.max_points),
+        )
     pending = (
         dbc.Alert(
-            f"{attempt.awaiting_grading} answer(s) awaiting grading count 0 until they are graded.",
+            ngettext(
+                "%(num)d answer awaiting grading counts 0 until it is graded.",
+                "%(num)d answers awaiting grading count 0 until they are graded.",
+                attempt.awaiting_grading,
+            ),
             color="info",
             className="py-2",
         )
@@ -95,14 +116,14 @@ def build_attempt(attempt: AttemptSummary) -> html.Div:
     )
     rows = []
     for activity in attempt.activities:
-        score = "–" if activity.score is None else f"{activity.score:g}"
+        score = "–" if activity.score is None else _points(activity.score)
         rows.append(
             html.Tr(
                 [
                     html.Td([html.Div(activity.name, className="fw-semibold"), html.Div(activity.question, className="small")]),
-                    html.Td(activity.answer if activity.answer is not None else html.Span("no answer", className="text-muted")),
+                    html.Td(activity.answer if activity.answer is not None else html.Span(_("no answer"), className="text-muted")),
                     html.Td(activity.correct_answer or "–"),
-                    html.Td(f"{score} / {activity.max_score:g}", className="text-end text-nowrap"),
+                    html.Td(f"{score} / {_points(activity.max_score)}", className="text-end text-nowrap"),
                     html.Td(status_badge(activity.state)),
                 ]
             )
@@ -112,11 +133,11 @@ def build_attempt(attempt: AttemptSummary) -> html.Div:
             html.Thead(
                 html.Tr(
                     [
-                        html.Th("Question"),
-                        html.Th("Answer"),
-                        html.Th("Correct answer"),
-                        html.Th("Score", className="text-end"),
-                        html.Th("State"),
+                        html.Th(_("Question")),
+                        html.Th(_("Answer")),
+                        html.Th(_("Correct answer")),
+                        html.Th(_("Score"), className="text-end"),
+                        html.Th(_("State")),
                     ]
                 )
             ),
@@ -141,7 +162,9 @@ def build_attempt(attempt: AttemptSummary) -> html.Div:
                 className="mb-3",
             ),
             pending,
-            table if attempt.activities else html.P("This module has no activities.", className="ls-empty"),
+            table
+            if attempt.activities
+            else html.P(_("This module has no activities."), className="ls-empty"),
         ]
     )
 
@@ -160,7 +183,7 @@ def _load(training_id, user_id, module_id):
 
 
 @guarded(can_open)
-def layout(scope=None, training_id=None, user_id=None, module_id=None, **_):
+def layout(scope=None, training_id=None, user_id=None, module_id=None, **_query):
     tz = current_app.config["LEARNSTATS"].tz
     attempts, (training_name, learner_name, module_name) = _load(training_id, user_id, module_id)
     learner_href = f"/learner/{quote(user_id, safe='')}"
@@ -180,7 +203,7 @@ def layout(scope=None, training_id=None, user_id=None, module_id=None, **_):
     )
     if not attempts:
         body = html.P(
-            f"{learner_name} has not attempted this module yet.",
+            _("%(name)s has not attempted this module yet.", name=learner_name),
             className="ls-empty",
             id="module-summary-empty",
         )
@@ -193,7 +216,7 @@ def layout(scope=None, training_id=None, user_id=None, module_id=None, **_):
         dbc.Col(
             dbc.InputGroup(
                 [
-                    dbc.InputGroupText("Attempt"),
+                    dbc.InputGroupText(_("Attempt")),
                     dbc.Select(
                         id="module-summary-attempt-select", options=options, value=attempts[0].attempt_id
                     ),

@@ -13,11 +13,12 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 from flask import current_app
-from flask_babel import gettext as _
 
 from auth.guard import current_scope
+from auth.language import N_
+from auth.language import gettext as _
 from dashboards._attestation_dialog import build_attestation_controls, may_generate
-from dashboards._cards import build_cards
+from dashboards._cards import build_cards, status_label
 from dashboards._grids import build_static_table
 from dashboards._opco_dialog import build_opco_export_controls
 from dashboards._session_tables import datetime_column, local_text
@@ -54,7 +55,7 @@ def session_dates(program: ProgramSession, tz) -> str:
     start = f.to_local(program.starts_at, tz)
     end = f.to_local(program.ends_at, tz)
     if start is None and end is None:
-        return "no dates"
+        return _("no dates")
     first = f"{start:%d/%m/%Y %H:%M}" if start else DASH
     last = f"{end:%d/%m/%Y %H:%M}" if end else DASH
     return f"{first} → {last}"
@@ -70,7 +71,7 @@ def layout(scope=None, session_id=None, **_query):
     return html.Div(
         [
             dbc.Breadcrumb(
-                items=[{"label": "Sessions", "href": "/sessions"}, {"label": program.name, "active": True}]
+                items=[{"label": _("Sessions"), "href": "/sessions"}, {"label": program.name, "active": True}]
             ),
             html.Div(
                 [
@@ -99,15 +100,15 @@ def layout(scope=None, session_id=None, **_query):
 def build_session_cards(stats: f.SessionStatistics) -> dbc.Row:
     return build_cards(
         [
-            ("Registered learners", fmt_int(stats.registered), "registered to the session"),
-            ("Learners who played", fmt_int(stats.played), "at least one connection in the session"),
-            ("Completed", fmt_int(stats.completed), "training completed (passed, failed or expired)"),
+            (N_("Registered learners"), fmt_int(stats.registered), N_("registered to the session")),
+            (N_("Learners who played"), fmt_int(stats.played), N_("at least one connection in the session")),
+            (N_("Completed"), fmt_int(stats.completed), N_("training completed (passed, failed or expired)")),
             (
-                "Median time spent",
+                N_("Median time spent"),
                 fmt_duration(stats.median_time_spent),
-                "in the session, of those who played",
+                N_("in the session, of those who played"),
             ),
-            ("Average score", fmt_pct(stats.average_score), "training score"),
+            (N_("Average score"), fmt_pct(stats.average_score), N_("training score")),
         ],
         PAGE,
     )
@@ -119,28 +120,29 @@ def build_learners_table(stats: f.SessionStatistics, session_id: str, documents:
     frame = stats.learners.copy()
     if frame.empty:
         return html.P(
-            "Nobody is registered to this session yet.", className="ls-empty", id="session-no-learners"
+            _("Nobody is registered to this session yet."), className="ls-empty", id="session-no-learners"
         )
     frame["learner"] = [
         f"{last} {first}".strip() or email
         for last, first, email in zip(frame["last_name"], frame["first_name"], frame["email"], strict=True)
     ]
-    frame["registered_text"] = ["Yes" if r else "No" for r in frame["registered"]]
+    frame["registered_text"] = [_("Yes") if r else _("No") for r in frame["registered"]]
+    frame["status"] = frame["status"].map(status_label)
     frame["first"] = [local_text(v) for v in frame["first_connection"]]
     frame["last"] = [local_text(v) for v in frame["last_connection"]]
     frame["completed_on"] = [d.isoformat() if d else None for d in frame["completed_on"]]
     columns = [
-        ("learner", "Learner"),
-        ("email", "Email"),
-        ("registered_text", "Registered"),
-        ("connections", "Connections", "int"),
-        datetime_column("first", "First connection"),
-        datetime_column("last", "Last connection"),
-        ("time_spent", "Time spent", "duration"),
-        ("progress", "Progress", "pct"),
-        ("score", "Score", "score"),
-        ("status", "Status"),
-        ("completed_on", "Completed on", "date"),
+        ("learner", N_("Learner")),
+        ("email", N_("Email")),
+        ("registered_text", N_("Registered")),
+        ("connections", N_("Connections"), "int"),
+        datetime_column("first", N_("First connection")),
+        datetime_column("last", N_("Last connection")),
+        ("time_spent", N_("Time spent"), "duration"),
+        ("progress", N_("Progress"), "pct"),
+        ("score", N_("Score"), "score"),
+        ("status", N_("Status")),
+        ("completed_on", N_("Completed on"), "date"),
     ]
     if documents:
         prefix = f"/download/attestation/{quote(session_id, safe='')}/"
@@ -167,10 +169,10 @@ def build_learners_table(stats: f.SessionStatistics, session_id: str, documents:
         "learners",
         frame,
         columns,
-        title="Learners",
+        title=N_("Learners"),
         filename=f"session-{session_id}-learners",
-        sheet_name="Learners",
-        empty_sentence="No learner matches this search.",
+        sheet_name=N_("Learners"),
+        empty_sentence=N_("No learner matches this search."),
     )
 
 

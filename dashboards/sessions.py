@@ -17,6 +17,7 @@ from flask import current_app
 
 from auth.guard import current_scope
 from auth.language import N_
+from auth.language import gettext as _
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._grids import (
     NOTHING_TO_DOWNLOAD,
@@ -78,9 +79,9 @@ def layout(scope=None, **query):
             html.Div(
                 [
                     *build_opco_export_controls(scope),
-                    html.H1("Sessions", className="h3 mb-0"),
+                    html.H1(_("Sessions"), className="h3 mb-0"),
                     html.Div(
-                        "The program sessions you may open, their learners and who played them.",
+                        _("The program sessions you may open, their learners and who played them."),
                         className="text-muted",
                     ),
                 ],
@@ -96,13 +97,13 @@ def layout(scope=None, **query):
 # learners a platform has thousands of sessions, megabytes of JSON sent whole.
 PAGED_ABOVE = 500
 SESSION_COLUMNS = [
-    ("session", "Session"),
-    ("training", "Training"),
-    datetime_column("starts", "Starts"),
-    datetime_column("ends", "Ends"),
-    ("learners", "Learners", "int"),
-    ("played", "Played", "int"),
-    ("session_id", "Session ID"),
+    ("session", N_("Session")),
+    ("training", N_("Training")),
+    datetime_column("starts", N_("Starts")),
+    datetime_column("ends", N_("Ends")),
+    ("learners", N_("Learners"), "int"),
+    ("played", N_("Played"), "int"),
+    ("session_id", N_("Session ID")),
 ]
 # Sortable columns of the paged list -> the frame's column to sort by.
 PAGED_SORTS = {
@@ -135,7 +136,7 @@ def build_sessions_table(frame, rng=None):
                     PAGE,
                     "sessions",
                     SESSION_COLUMNS,
-                    search_placeholder="Search sessions, trainings…",
+                    search_placeholder=N_("Search sessions, trainings…"),
                     link_column=("session", "link"),
                     row_id_field="session_id",
                     title=f"Program sessions ({len(frame):,})",
@@ -150,8 +151,8 @@ def build_sessions_table(frame, rng=None):
         link_column=("session", "link"),
         title="Program sessions",
         filename="sessions",
-        sheet_name="Sessions",
-        empty_sentence="No session matches this search.",
+        sheet_name=N_("Sessions"),
+        empty_sentence=N_("No session matches this search."),
     )
 
 
@@ -234,9 +235,11 @@ def sessions_file(kind: str, search, range_data, request):
     """(download, message) of the paged list as on screen (download_sessions)."""
     frame = _sessions(range_data, search)
     if frame.empty:
-        return no_update, NOTHING_TO_DOWNLOAD
+        return no_update, _(NOTHING_TO_DOWNLOAD)
     sort, _offset, _limit = ag_grid_request_to_query(request, allowed_columns=PAGED_SORTS)
-    return table_download(_display(_sorted(frame, sort)), SESSION_COLUMNS, kind, "sessions", "Sessions"), None
+    return table_download(
+        _display(_sorted(frame, sort)), SESSION_COLUMNS, kind, "sessions", _("Sessions")
+    ), None
 
 
 data_table_refresh_callback(PAGE, "sessions")

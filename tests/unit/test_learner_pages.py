@@ -372,7 +372,7 @@ def test_cls002_class_page_layout_has_one_results_table_per_training(server, fac
     with signed_in(server, "cm", session=factory.s):
         page = pg("klass").layout(class_id="C1")
     assert text(find(page, "class-title")) == "Équipe commerciale"
-    assert text(find(page, "class-facts")) == "2 member(s) · 2 training(s)"
+    assert text(find(page, "class-facts")) == "2 members · 2 trainings"
     # Trainings in name order: Excel avancé (T2), Sécurité au travail (T1).
     stores = [
         n.data
@@ -446,4 +446,4 @@ def test_cls005_a_class_without_learners_says_so(server, factory, world):
         body = pg("klass").update_class_page(*last_30_days(world), "C9")
         page = pg("klass").layout(class_id="C9")
     assert body.id == "class-no-learners"
-    assert text(find(page, "class-facts")) == "0 member(s) · 1 training(s)"
+    assert text(find(page, "class-facts")) == "0 members · 1 training"

@@ -650,7 +650,7 @@ def test_pg3_009_module_summary_answer_awaiting_grading(world):
     # The answer awaiting grading counts 0: 2 of 20.
     assert find(tree, "module-summary-points").children == "Got 2 of 20 possible points."
     assert find(tree, "module-summary-score").children == pct("10.0 %")
-    assert "1 answer(s) awaiting grading count 0 until they are graded." in text(tree)
+    assert "1 answer awaiting grading counts 0 until it is graded." in text(tree)
     rows = [[text(c) for c in r.children] for r in find_all(find(tree, "module-summary-attempt"), html.Tr)]
     assert rows[1:] == [
         ["Q1 Question 1?", "yes", "yes", "2 / 10", "partly correct"],
