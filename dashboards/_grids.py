@@ -13,6 +13,7 @@ static table       {"type": "static-table", "page", "table"} (AgGrid, client sid
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
@@ -76,7 +77,7 @@ def column_defs(
                 texts = _column_texts(df, field, None) if field else []
                 kind = "datetime" if "valueFormatter" in spec else None
                 header = spec["headerName"] = _(spec.get("headerName", field or ""))
-                spec.update(minWidth=column_min_width(header, texts or [TYPICAL_TEXT[kind]]))
+                spec.update(minWidth=column_min_width(header, texts or [_typical_text(kind)]))
                 spec.setdefault("flex", 1)
             defs.append(spec)
             continue
@@ -87,7 +88,7 @@ def column_defs(
             spec["valueFormatter"] = {"function": _VALUE_FORMATTERS[kind]}
         if kind in _NUMERIC_KINDS:
             spec["type"] = "rightAligned"
-        texts = _column_texts(df, field, kind) if df is not None else [TYPICAL_TEXT.get(kind, "")]
+        texts = _column_texts(df, field, kind) if df is not None else [_typical_text(kind)]
         spec["minWidth"] = column_min_width(header, texts)
         # Texts (names, emails, titles) get more of the room left; long ones keep a tooltip.
         if kind in (None, "text"):
@@ -101,6 +102,13 @@ def column_defs(
     return defs
 
 
+def _typical_text(kind) -> str:
+    """A long value of the kind, in the interface's language (for columns without rows)."""
+    if kind in ("date", "datetime"):  # September has the longest French abbreviation
+        return format_value(datetime(2026, 9, 30, 23, 59), kind)
+    return TYPICAL_TEXT.get(kind, "")
+
+
 def _column_texts(df: pd.DataFrame | None, field: str, kind) -> list[str]:
     """The cells of a column as the grid shows them (same formats as its valueFormatter)."""
     if df is None or field not in df.columns:
@@ -111,6 +119,9 @@ def _column_texts(df: pd.DataFrame | None, field: str, kind) -> list[str]:
 def _cell_text(value, kind) -> str:
     if _missing(value):
         return ""
+    if kind in ("date", "datetime") and isinstance(value, str):
+        with contextlib.suppress(ValueError):  # an ISO text (sorts as text), shown formatted
+            value = datetime.fromisoformat(value) if kind == "datetime" else date.fromisoformat(value[:10])
     if kind:
         try:
             return format_value(value, kind)

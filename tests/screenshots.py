@@ -58,11 +58,16 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="capture the whole page height")
     parser.add_argument("--widths", default="", help="comma-separated widths, e.g. 1400,1024,800,390")
     parser.add_argument("--click", default="", help="a CSS selector to click before each shot (e.g. a menu)")
+    parser.add_argument("--lang", default="", help="the browser's language, e.g. fr-FR (Accept-Language)")
     parser.add_argument("pages", nargs="+", help="NAME=/path")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    driver = webdriver.Chrome(options=pytest_setup_options())
+    options = pytest_setup_options()
+    if args.lang:
+        options.add_argument(f"--lang={args.lang}")
+        options.add_experimental_option("prefs", {"intl.accept_languages": f"{args.lang},{args.lang[:2]}"})
+    driver = webdriver.Chrome(options=options)
     try:
         _viewport(driver, 1400, 900)
         driver.get(args.url + "/login")

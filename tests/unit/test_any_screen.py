@@ -123,3 +123,22 @@ def test_scr006_grids_are_one_tab_stop_with_arrow_keys_inside():
         assert options["suppressCellFocus"] is False
         assert options["tabToNextHeader"] == {"function": "false"} == options["tabToNextCell"]
         assert grid.eventListeners == {"cellKeyDown": ["lsCellEnterFollowsLink(params)"]}
+
+
+def test_scr007_iso_datetime_texts_are_measured_as_shown():
+    """The session tables keep moments as ISO texts (they sort as text) and the grid shows them
+    in the interface's format ("16 nov. 2026 09:26" in French): the width follows what is shown."""
+    from datetime import datetime
+
+    from exports.formatting import format_value
+
+    df = pd.DataFrame({"first": ["2026-11-16 09:26", None]})
+    [spec] = column_defs([("first", "First", "datetime")], df=df)
+    shown = format_value(datetime(2026, 11, 16, 9, 26), "datetime")
+    assert shown != "2026-11-16 09:26"
+    assert spec["minWidth"] >= text_px(shown) + CELL_PADDING_PX - 1
+    [typical] = column_defs([("first", "First", "datetime")])
+    assert (
+        typical["minWidth"]
+        >= text_px(format_value(datetime(2026, 9, 30, 23, 59), "datetime")) + CELL_PADDING_PX - 1
+    )
