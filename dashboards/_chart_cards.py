@@ -18,7 +18,7 @@ from dash import dcc, html, no_update
 from auth.language import N_
 from auth.language import gettext as _
 from dashboards._cards import build_empty_state
-from exports.formatting import format_value
+from exports.formatting import current_language, format_value
 
 GRAPH_CONFIG = {
     "displaylogo": False,
@@ -32,7 +32,7 @@ def build_chart_body(page: str, slug: str, figure_or_empty, height: int = 320):
     """What the chart card's body holds: the graph `<page>-<slug>-graph`, or the given empty
     state (a component or a sentence). Page callbacks return this into `<page>-<slug>-body`."""
     if isinstance(figure_or_empty, go.Figure):
-        config = dict(GRAPH_CONFIG)
+        config = {**GRAPH_CONFIG, "locale": current_language()}  # assets/plotlyLocaleFr.js
         return dcc.Graph(
             id=f"{page}-{slug}-graph",
             figure=figure_or_empty,

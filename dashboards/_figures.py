@@ -13,6 +13,10 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from auth.language import N_
+from auth.language import gettext as _
+from exports.formatting import current_language
+
 # Colour-blind-safe, consistent across pages: series take PALETTE in order; statuses keep theirs.
 PALETTE = ("#2563eb", "#f59e0b", "#10b981", "#8b5cf6", "#ef4444", "#06b6d4", "#ec4899", "#84cc16")
 STATUS_COLORS = {
@@ -29,12 +33,12 @@ GRID_COLOR = "#e5e7eb"
 AXIS_COLOR = "#6b7280"
 
 # x axis labels and hover per bucket (d3 time formats).
-BUCKET_TICK_FORMAT = {"day": "%d %b", "week": "week of %d %b", "month": "%b %Y"}
+BUCKET_TICK_FORMAT = {"day": "%d %b", "week": N_("week of %d %b"), "month": "%b %Y"}
 # Over a range that crosses a new year the day and week labels carry the year too (issue 12:
 # "week of 03 Nov" twice over a 14-month range); months always have it.
-BUCKET_TICK_FORMAT_WITH_YEAR = {"day": "%d %b %Y", "week": "week of %d %b %Y", "month": "%b %Y"}
-BUCKET_HOVER_FORMAT = {"day": "%a %d %b %Y", "week": "week of %d %b %Y", "month": "%B %Y"}
-BUCKET_AXIS_TITLE = {"day": "Day", "week": "Week (starting Monday)", "month": "Month"}
+BUCKET_TICK_FORMAT_WITH_YEAR = {"day": "%d %b %Y", "week": N_("week of %d %b %Y"), "month": "%b %Y"}
+BUCKET_HOVER_FORMAT = {"day": "%a %d %b %Y", "week": N_("week of %d %b %Y"), "month": "%B %Y"}
+BUCKET_AXIS_TITLE = {"day": N_("Day"), "week": N_("Week (starting Monday)"), "month": N_("Month")}
 # At most this many x labels, so labels never overlap in a half-width card.
 MAX_X_TICKS = {"day": 9, "week": 5, "month": 7}
 DAY_MS = 24 * 3600 * 1000
@@ -151,14 +155,14 @@ def _is_integral(series: pd.Series) -> bool:
 def _x_axis(x_values: pd.Series, bucket: str) -> dict:
     axis: dict = {
         "type": "date",
-        "tickformat": BUCKET_TICK_FORMAT[bucket],
-        "title": {"text": BUCKET_AXIS_TITLE[bucket]},
+        "tickformat": _(BUCKET_TICK_FORMAT[bucket]),
+        "title": {"text": _(BUCKET_AXIS_TITLE[bucket])},
     }
     count = int(x_values.nunique())
     if count == 0:
         return axis
     if pd.Timestamp(x_values.min()).year != pd.Timestamp(x_values.max()).year:
-        axis["tickformat"] = BUCKET_TICK_FORMAT_WITH_YEAR[bucket]
+        axis["tickformat"] = _(BUCKET_TICK_FORMAT_WITH_YEAR[bucket])
     step = max(1, math.ceil(count / MAX_X_TICKS[bucket]))
     first = pd.Timestamp(x_values.min())
     if bucket == "day":
@@ -200,7 +204,7 @@ def make_timeseries_figure(
     if bucket not in BUCKET_TICK_FORMAT:
         raise ValueError(f"bucket must be 'day', 'week' or 'month', not {bucket!r}")
     x_values = pd.to_datetime(df[x]) if len(df) else pd.Series([], dtype="datetime64[ns]")
-    hover_x = BUCKET_HOVER_FORMAT[bucket]
+    hover_x = _(BUCKET_HOVER_FORMAT[bucket])
     # Bars as wide as most of their bucket, whatever the number of buckets (one is not a sliver).
     bar_width = 0.8 * {"day": 1, "week": 7, "month": 30}[bucket] * DAY_MS / max(1, len(ys))
     traces: list = []
@@ -267,6 +271,8 @@ def make_timeseries_figure(
         "yaxis": y_axis,
         "showlegend": len(ys) > 1 or secondary is not None,
         "barmode": "group",
+        # Decimal mark and thousands separator of the interface's language.
+        "separators": ",\u202f" if current_language() == "fr" else ".\u202f",
     }
     if secondary is not None:
         layout.update(

@@ -300,3 +300,24 @@ def test_lng021_training_and_learner_pages_in_french_show_only_catalogue_texts(w
     texts = shown_texts(parts)
     assert "Contenu de la formation" in texts and "Identité" in texts
     assert untranslated(texts, world_texts(server)) == []
+
+
+def test_lng004_charts_in_french(dash_app):
+    """Chart axes and hovers: French month names (Plotly's locale, assets/plotlyLocaleFr.js),
+    French axis titles and tick texts, a decimal comma."""
+    import pandas as pd
+
+    from dashboards._chart_cards import build_chart_body
+    from dashboards._figures import make_timeseries_figure
+
+    frame = pd.DataFrame({"bucket": pd.to_datetime(["2026-11-02", "2026-11-09"]), "n": [1.5, 2.0]})
+    with dash_app.server.test_request_context("/"), use_language("fr"), force_locale("fr"):
+        figure = make_timeseries_figure(frame, "bucket", [("n", "n")], kind="line", bucket="week")
+        graph = build_chart_body("p", "c", figure)
+    assert graph.config["locale"] == "fr"
+    layout = figure.to_plotly_json()["layout"]
+    assert layout["separators"].startswith(",")
+    assert layout["xaxis"]["title"]["text"] == "Semaine (du lundi)"
+    assert layout["xaxis"]["tickformat"] == "sem. du %d %b"
+    script = (ROOT / "assets" / "plotlyLocaleFr.js").read_text(encoding="utf-8")
+    assert '"nov."' in script and "PlotlyLocales" in script

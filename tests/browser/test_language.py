@@ -1,0 +1,63 @@
+"""The French interface in a real browser (issue 12 point 1): a user whose saved language is
+French gets French texts, French numbers and dates in the grids, and French month names on the
+charts' axes (Plotly's French locale, assets/plotlyLocaleFr.js), with no console error."""
+
+from __future__ import annotations
+
+from selenium.webdriver.common.by import By
+
+from data.models import User
+from tests.browser.test_pages import start_signed_in, wait_until
+from tests.unit.test_pages import build_world
+
+FRENCH_MONTHS = (
+    "janv.",
+    "févr.",
+    "mars",
+    "avr.",
+    "mai",
+    "juin",
+    "juil.",
+    "août",
+    "sept.",
+    "oct.",
+    "nov.",
+    "déc.",
+)
+
+
+def test_lng_b001_overview_in_french(dash_duo, dash_app, factory):
+    build_world(factory)
+    factory.s.get(User, "boss").language = "fr"
+    factory.s.commit()
+    start_signed_in(dash_duo, dash_app, "boss@example.org", "/?range=all_time")
+    dash_duo.wait_for_text_to_equal("#shell-signout-link", "Se déconnecter")
+    assert dash_duo.driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+    wait_until(
+        dash_duo,
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, "#overview-card-learners .ls-card-label").get_attribute(
+                "textContent"
+            )
+            == "Apprenants"
+        ),
+        "the learners card is not in French",
+    )
+
+    def french_ticks(driver) -> bool:
+        ticks = [
+            t.text for t in driver.find_elements(By.CSS_SELECTOR, "#overview-active-users-graph .xtick text")
+        ]
+        return any(month in tick for tick in ticks for month in FRENCH_MONTHS)
+
+    wait_until(dash_duo, french_ticks, "the chart's axis has no French month name")
+    # The trainings grid: a rate with a decimal comma.
+    wait_until(
+        dash_duo,
+        lambda d: any(
+            c.get_attribute("textContent") == "33,3\u00a0%"
+            for c in d.find_elements(By.CSS_SELECTOR, ".ag-cell")
+        ),
+        "the trainings grid shows no French percentage",
+    )
+    assert dash_duo.get_logs() == []
