@@ -36,6 +36,8 @@ from itsdangerous import BadSignature
 
 from auth.guard import current_scope
 from auth.hosts import UntrustedHost, link_base_url
+from auth.language import N_
+from auth.language import gettext as _
 from data import export_options as options_data
 from data.db import get_db
 from data.scope import Forbidden, Scope
@@ -54,9 +56,9 @@ from exports.opco_request import BadOpcoRequest, OpcoExportRequest, parse_opco_p
 from exports.routes import DOWNLOAD_PATH, may_export
 
 FORMAT_OPTIONS = [
-    {"label": "CSV, comma-separated", "value": "csv-comma"},
-    {"label": "CSV, semicolon-separated (Excel in French)", "value": "csv-semicolon"},
-    {"label": "XLSX (Excel workbook)", "value": "xlsx"},
+    {"label": N_("CSV, comma-separated"), "value": "csv-comma"},
+    {"label": N_("CSV, semicolon-separated (Excel in French)"), "value": "csv-semicolon"},
+    {"label": N_("XLSX (Excel workbook)"), "value": "xlsx"},
 ]
 
 
@@ -66,8 +68,8 @@ def default_format() -> str:
 
 
 TITLE_OPTIONS = [
-    {"label": "English (Last name, First name, …, Connected, Disconnected, Time spent)", "value": "en"},
-    {"label": "French (Nom, Prénom, …, Connexion, Déconnexion, Temps passé)", "value": "fr"},
+    {"label": N_("English (Last name, First name, …, Connected, Disconnected, Time spent)"), "value": "en"},
+    {"label": N_("French (Nom, Prénom, …, Connexion, Déconnexion, Temps passé)"), "value": "fr"},
 ]
 STATE_COLORS = {
     "queued": "secondary",
@@ -96,10 +98,14 @@ def can_export_some_session(scope: Scope) -> bool:
         return options_data.exportable_session_count(s, scope) > 0
 
 
+def _translated(options: list[dict]) -> list[dict]:
+    return [{**option, "label": _(option["label"])} for option in options]
+
+
 def _field(label: str, control, help_text: str | None = None, label_for: str | None = None) -> html.Div:
-    children = [html.Label(label, className="form-label fw-semibold mb-1", htmlFor=label_for), control]
+    children = [html.Label(_(label), className="form-label fw-semibold mb-1", htmlFor=label_for), control]
     if help_text:
-        children.append(html.Div(help_text, className="form-text"))
+        children.append(html.Div(_(help_text), className="form-text"))
     return html.Div(children, className="mb-3")
 
 
@@ -108,59 +114,61 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
     body = dbc.ModalBody(
         [
             _field(
-                "Period",
+                N_("Period"),
                 dcc.DatePickerRange(
                     id="opco-dates",
                     display_format="DD/MM/YYYY",
                     first_day_of_week=1,
                     minimum_nights=0,
                     clearable=True,
-                    start_date_placeholder_text="First day",
-                    end_date_placeholder_text="Last day",
+                    start_date_placeholder_text=_("First day"),
+                    end_date_placeholder_text=_("Last day"),
                 ),
-                "Connections that started on these days (platform time zone). Empty: every day.",
+                N_("Connections that started on these days (platform time zone). Empty: every day."),
             ),
             _field(
-                "Sessions",
-                dcc.Dropdown(id="opco-sessions", multi=True, placeholder="Every session you may export"),
+                N_("Sessions"),
+                dcc.Dropdown(id="opco-sessions", multi=True, placeholder=_("Every session you may export")),
                 label_for="opco-sessions",
             ),
             dbc.Row(
                 [
                     dbc.Col(
                         _field(
-                            "Users",
+                            N_("Users"),
                             dcc.Dropdown(
-                                id="opco-users", multi=True, placeholder="Everyone (type to search)"
+                                id="opco-users", multi=True, placeholder=_("Everyone (type to search)")
                             ),
                         ),
                         md=6,
                     ),
                     dbc.Col(
                         _field(
-                            "Groups (classes)", dcc.Dropdown(id="opco-groups", multi=True, placeholder="Any")
+                            N_("Groups (classes)"),
+                            dcc.Dropdown(id="opco-groups", multi=True, placeholder=_("Any")),
                         ),
                         md=6,
                     ),
                 ]
             ),
             _field(
-                "Custom field values",
-                dcc.Dropdown(id="opco-fields", multi=True, placeholder="Any value"),
-                "Two values of one field: either; values of different fields: both.",
+                N_("Custom field values"),
+                dcc.Dropdown(id="opco-fields", multi=True, placeholder=_("Any value")),
+                N_("Two values of one field: either; values of different fields: both."),
             ),
             _field(
-                "Custom field columns",
+                N_("Custom field columns"),
                 dbc.Checklist(id="opco-columns", inline=True, options=[], value=[]),
-                "The custom fields written as columns (all by default).",
+                N_("The custom fields written as columns (all by default)."),
             ),
             _field(
-                "Format", dbc.RadioItems(id="opco-format", options=FORMAT_OPTIONS, value=default_format())
+                N_("Format"),
+                dbc.RadioItems(id="opco-format", options=_translated(FORMAT_OPTIONS), value=default_format()),
             ),
             _field(
-                "Column titles",
-                dbc.RadioItems(id="opco-titles", options=TITLE_OPTIONS, value="en"),
-                "SPEC's English titles are what OPCOs expect; French titles on request.",
+                N_("Column titles"),
+                dbc.RadioItems(id="opco-titles", options=_translated(TITLE_OPTIONS), value="en"),
+                N_("SPEC's English titles are what OPCOs expect; French titles on request."),
             ),
         ]
     )
@@ -171,7 +179,7 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
             html.Div(id="opco-job-status", className="ls-opco-job w-100", role="status"),
             html.Div(id="opco-email-note", className="ls-opco-email-note text-muted me-auto"),
             dbc.Button(
-                "Receive by email",
+                _("Receive by email"),
                 id="opco-email-button",
                 color="secondary",
                 outline=True,
@@ -179,7 +187,7 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
                 disabled=True,
             ),
             html.A(
-                "Download now",
+                _("Download now"),
                 id="opco-download-link",
                 className=LINK_CLASS + " disabled",
                 role="button",
@@ -195,7 +203,7 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
             dcc.Store(id="opco-job-progress"),
             dcc.Store(id="opco-job-result"),
             dbc.Modal(
-                [dbc.ModalHeader(dbc.ModalTitle("Export OPCO logs")), body, footer],
+                [dbc.ModalHeader(dbc.ModalTitle(_("Export OPCO logs"))), body, footer],
                 id="opco-dialog",
                 is_open=False,
                 size="lg",
@@ -215,7 +223,7 @@ def build_opco_export_controls(scope: Scope, session_id: str | None = None) -> l
         html.Div(
             [
                 dbc.Button(
-                    "Export OPCO logs",
+                    _("Export OPCO logs"),
                     id="opco-open-button",
                     color="primary",
                     outline=True,
@@ -324,7 +332,8 @@ def open_opco_dialog(n_clicks, preset, current_sessions):
         names if first_opening else no_update,
         names,
         problem is not None,
-        problem or f"The file will be emailed to {current_user.email} with a link valid 7 days.",
+        problem
+        or _("The file will be emailed to %(email)s with a link valid 7 days.", email=current_user.email),
     )
 
 
@@ -350,7 +359,9 @@ def update_download_link(
         )
         check_export(scope, export)
     except OpcoLogsError as error:
-        message = dbc.Alert(f"Cannot export: {error}.", color="warning", className="py-2 mb-2")
+        message = dbc.Alert(
+            _("Cannot export: %(reason)s.", reason=error), color="warning", className="py-2 mb-2"
+        )
         return None, LINK_CLASS + " disabled", message
     return download_href(export), LINK_CLASS, None
 
@@ -384,7 +395,7 @@ def request_opco_email(
         # The scope first (Forbidden: 403), whatever else is wrong with the request.
         check_export(scope, export)
     except OpcoLogsError as error:
-        return None, {"job": job_id, "state": "failed", "message": f"Cannot export: {error}.", "at": ""}
+        return None, {"job": job_id, "state": "failed", "message": _("Cannot export: %(reason)s.", reason=error), "at": ""}
     problem = mail_problem(settings.smtp_url)
     if problem:
         return None, {"job": job_id, "state": "failed", "message": problem, "at": ""}
@@ -394,7 +405,7 @@ def request_opco_email(
         return None, {
             "job": job_id,
             "state": "failed",
-            "message": f"Cannot send the email: {error}.",
+            "message": _("Cannot send the email: %(reason)s.", reason=error),
             "at": "",
         }
     job = OpcoEmailJob(
