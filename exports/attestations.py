@@ -1096,10 +1096,10 @@ def write_session_zip(
     day = signed_on or datetime.now(tz).date()
     stamp = (day.year, day.month, day.day, 12, 0, 0)
     try:
-        with os.fdopen(handle, "wb") as file, zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive:
+        with os.fdopen(handle, "wb") as file, zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
             for name, data in documents:
                 info = zipfile.ZipInfo(name, date_time=stamp)
-                info.compress_type = zipfile.ZIP_DEFLATED
+                info.compress_type = zipfile.ZIP_STORED  # PDFs are compressed already
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, data)
                 count += 1
