@@ -41,7 +41,7 @@ from auth.language import gettext as _
 from data import export_options as options_data
 from data.db import get_db
 from data.scope import Forbidden, Scope
-from exports.formatting import csv_dialect
+from exports.formatting import csv_dialect, current_language
 from exports.opco_logs import OpcoLogFilters, OpcoLogsError, opco_log_header
 from exports.opco_mail import (
     OpcoEmailJob,
@@ -395,7 +395,12 @@ def request_opco_email(
         # The scope first (Forbidden: 403), whatever else is wrong with the request.
         check_export(scope, export)
     except OpcoLogsError as error:
-        return None, {"job": job_id, "state": "failed", "message": _("Cannot export: %(reason)s.", reason=error), "at": ""}
+        return None, {
+            "job": job_id,
+            "state": "failed",
+            "message": _("Cannot export: %(reason)s.", reason=error),
+            "at": "",
+        }
     problem = mail_problem(settings.smtp_url)
     if problem:
         return None, {"job": job_id, "state": "failed", "message": problem, "at": ""}
@@ -416,6 +421,7 @@ def request_opco_email(
         scope=scope,
         request=export,
         base_url=base_url,
+        language=current_language(),
     )
     ticket = {"app": app_key(current_app), "job": job_id, "token": sign_job(settings.secret_key, job)}
     return ticket, queued_state(job)

@@ -34,6 +34,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from data.scope import Scope
 from exports.files import NO_SPACE_MESSAGE, out_of_space
+from exports.formatting import LANGUAGES, gettext, use_language
 from exports.opco_logs import (
     NOTHING_MATCHES,
     OpcoLogsError,
@@ -191,6 +192,8 @@ class OpcoEmailJob:
     scope: Scope
     request: OpcoExportRequest
     base_url: str
+    # The asker's interface language: the email is written in it.
+    language: str = "en"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -201,6 +204,7 @@ class OpcoEmailJob:
             "scope": scope_to_dict(self.scope),
             "query": self.request.to_query(),
             "base_url": self.base_url,
+            "language": self.language,
         }
 
     @classmethod
@@ -213,6 +217,7 @@ class OpcoEmailJob:
             scope=scope_from_dict(data["scope"]),
             request=parse_opco_query(data["query"]),
             base_url=data["base_url"],
+            language=data.get("language", "en") if data.get("language") in LANGUAGES else "en",
         )
 
 
@@ -333,22 +338,41 @@ def build_export_file(server: Flask, scope: Scope, request: OpcoExportRequest) -
 
 
 def compose_message(job: OpcoEmailJob, mail_from: str, link: str, expires_at: datetime, tz) -> EmailMessage:
-    local = expires_at.astimezone(tz)
-    message = EmailMessage()
-    message["Subject"] = "Your OPCO logs export is ready"
-    message["From"] = mail_from
-    message["To"] = job.email
-    greeting = f"Hello {job.name}," if job.name.strip() else "Hello,"
-    message.set_content(
-        f"{greeting}\n\n"
-        "The OPCO logs export you asked for in Learnstats is ready. Download it here\n"
-        f"(sign in as {job.email} if asked):\n\n"
-        f"{link}\n\n"
-        f"The link works only for you and expires on {local:%d/%m/%Y} at {local:%H:%M}"
-        f" ({getattr(tz, 'key', str(tz))}), 7 days after it was sent.\n\n"
-        "— Learnstats\n"
-    )
+    """The email, in the asker's language (job.language; the catalogue's texts need an app
+    context to be translated, run_opco_email_job gives one)."""
+    with use_language(job.language), _locale(job.language):
+        local = expires_at.astimezone(tz)
+        message = EmailMessage()
+        message["Subject"] = gettext("Your OPCO logs export is ready")
+        message["From"] = mail_from
+        message["To"] = job.email
+        greeting = gettext("Hello %(name)s,", name=job.name) if job.name.strip() else gettext("Hello,")
+        body = gettext(
+            "The OPCO logs export you asked for in Learnstats is ready. Download it here\n"
+            "(sign in as %(email)s if asked):",
+            email=job.email,
+        )
+        expiry = gettext(
+            "The link works only for you and expires on %(day)s at %(time)s (%(zone)s), 7 days after it was sent.",
+            day=f"{local:%d/%m/%Y}",
+            time=f"{local:%H:%M}",
+            zone=getattr(tz, "key", str(tz)),
+        )
+        message.set_content(f"{greeting}\n\n{body}\n\n{link}\n\n{expiry}\n\n— Learnstats\n")
     return message
+
+
+def _locale(language: str):
+    """Flask-Babel's locale for the block when an app with Flask-Babel is there."""
+    from contextlib import nullcontext
+
+    from flask import current_app, has_app_context
+
+    if has_app_context() and "babel" in current_app.extensions:
+        from flask_babel import force_locale
+
+        return force_locale(language)
+    return nullcontext()
 
 
 def _state(job: OpcoEmailJob, state: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -403,7 +427,8 @@ def run_opco_email_job(
     token = sign_download(settings.secret_key, job.user_id, stored_name, download_name)
     link = job.base_url.rstrip("/") + LINK_PATH + token
     expires_at = datetime.now(UTC) + timedelta(seconds=LINK_MAX_AGE)
-    message = compose_message(job, settings.mail_from, link, expires_at, settings.tz)
+    with server.app_context():
+        message = compose_message(job, settings.mail_from, link, expires_at, settings.tz)
 
     last_error = ""
     for attempt in range(1, attempts + 1):

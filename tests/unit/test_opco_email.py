@@ -128,6 +128,21 @@ def test_mail001_the_mail_arrives_and_its_link_downloads_the_same_bytes(world, s
     assert emailed.get_data().startswith(b"\xef\xbb\xbfLast name;First name;Email;")
 
 
+def test_mail010_the_email_is_in_the_askers_language(world, smtp):
+    """Issue 12 point 1: a French user gets a French email (the language travels in the job)."""
+    _controller, inbox = smtp
+    job = make_job(world, "inst", "session=s-a")
+    job = OpcoEmailJob(**{**job.__dict__, "language": "fr"})
+    assert read_job("k" * 32, sign_job("k" * 32, job)).language == "fr"
+    final = run_opco_email_job(world.server, job)
+    assert final["state"] == "sent", final
+    [(_from, _to, content)] = inbox.messages
+    message = message_from_bytes(content, policy=policy.default)
+    assert message["Subject"] == "Votre export des logs OPCO est prêt"
+    body = message.get_content()
+    assert body.startswith("Bonjour Ines Prof,") and "expire le " in body and LINK.search(body)
+
+
 def test_mail002_xlsx_by_email(world, smtp):
     _controller, inbox = smtp
     final = run_opco_email_job(world.server, make_job(world, "stat", "format=xlsx&to=2026-12-31"))
