@@ -14,42 +14,51 @@ from html import escape
 from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from auth.language import N_
+from exports.formatting import current_language, gettext
+
 
 def database_problem(error: BaseException) -> str:
     """A sentence for a database error a user may meet."""
     text = str(getattr(error, "orig", error)).lower()
     if "locked" in text or "lock timeout" in text or "could not obtain lock" in text or "deadlock" in text:
-        return (
+        return N_(
             "The database is busy with another change (an import, perhaps) and this change could "
             "not be saved. Nothing was changed; try again in a minute."
         )
     if "readonly" in text or "read-only" in text or "read only" in text:
-        return (
+        return N_(
             "The database is read-only at the moment (maintenance), so this change could not be "
             "saved. Pages can still be read."
         )
-    return "The database cannot be reached right now; nothing was changed. Try again in a minute."
+    return N_("The database cannot be reached right now; nothing was changed. Try again in a minute.")
 
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Please try again · Learnstats</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{again} · Learnstats</title>
 <link rel="stylesheet" href="/assets/bootstrap.min.css">
 <link rel="stylesheet" href="/assets/learnstats.css"></head>
 <body><main class="container py-5" id="database-error">
-<h1 class="h3">503 · Please try again</h1>
+<h1 class="h3">503 · {again}</h1>
 <p class="lead" id="database-error-message">{message}</p>
-<p><a class="btn btn-outline-primary" href="/">Back to Learnstats</a></p>
+<p><a class="btn btn-outline-primary" href="/">{back}</a></p>
 </main></body></html>"""
 
 
 def _database_error(error: DBAPIError) -> Response:
-    message = database_problem(error)
+    message = gettext(database_problem(error))
     current_app.logger.warning("database error on %s %s: %s", request.method, request.path, error)
     wants_json = request.path.startswith("/_dash-") or request.accept_mimetypes.best == "application/json"
     if wants_json:
         response = current_app.json.response({"error": message})
     else:
-        response = Response(PAGE.format(message=escape(message)), mimetype="text/html")
+        page = PAGE.format(
+            message=escape(message),
+            lang=current_language(),
+            again=escape(gettext("Please try again")),
+            back=escape(gettext("Back to Learnstats")),
+        )
+        response = Response(page, mimetype="text/html")
     response.status_code = 503
     response.headers["Retry-After"] = "60"
     return response

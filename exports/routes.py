@@ -34,14 +34,15 @@ from flask import Flask, Response, current_app, request, send_file, stream_with_
 from flask_login import current_user
 
 from auth.guard import current_scope
+from auth.language import N_
 from data.db import get_db
 from data.models import StoredImage
 from data.scope import Forbidden, Scope
 from exports.attestation_options import AttestationError, load_defaults
 from exports.attestations import RENDERERS, can_make_documents, require_session, session_documents
 from exports.files import NO_SPACE_MESSAGE, out_of_space
+from exports.formatting import current_language, gettext
 from exports.opco_logs import (
-    NOTHING_MATCHES,
     OpcoLogsError,
     has_opco_log_rows,
     iter_opco_logs_csv,
@@ -51,19 +52,21 @@ from exports.opco_mail import LinkError, LinkInvalid, exports_dir, read_download
 from exports.opco_request import MEDIA_TYPES, OpcoExportRequest, download_filename, parse_opco_query
 
 DOWNLOAD_PATH = "/download/opco-logs"
+
+
 ATTESTATION_PATH = "/download/attestation"
 FILE_TYPES = {**MEDIA_TYPES, "zip": "application/zip", "pdf": "application/pdf"}
 CHUNK_BYTES = 64 * 1024
 
 ERROR_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} · Learnstats</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title} · Learnstats</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/assets/bootstrap.min.css">
 <link rel="stylesheet" href="/assets/learnstats.css"></head>
 <body><main class="container py-5 ls-export-error" id="export-error">
 <h1 class="h3">{status} · {title}</h1>
 <p class="lead" id="export-error-message">{message}</p>
-<p><a class="btn btn-outline-primary" href="/">Back to Learnstats</a></p>
+<p><a class="btn btn-outline-primary" href="/">{back}</a></p>
 </main></body></html>"""
 
 
@@ -74,12 +77,20 @@ def may_export(scope: Scope) -> bool:
 
 
 def error_response(status: int, title: str, message: str) -> Response:
-    """A small page (or JSON for clients that ask for it) with a sentence saying what is wrong."""
+    """A small page (or JSON for clients that ask for it) with a sentence saying what is wrong,
+    in the interface's language (title and message are catalogue texts when they are fixed)."""
+    title, message = gettext(title), gettext(message)
     if request.accept_mimetypes.best == "application/json":
         response = current_app.json.response({"error": message})
         response.status_code = status
         return response
-    html = ERROR_PAGE.format(status=status, title=escape(title), message=escape(message))
+    html = ERROR_PAGE.format(
+        status=status,
+        title=escape(title),
+        message=escape(message),
+        lang=current_language(),
+        back=escape(gettext("Back to Learnstats")),
+    )
     return Response(html, status=status, mimetype="text/html")
 
 
@@ -158,12 +169,12 @@ def download_opco_logs() -> Response:
     try:
         scope = current_scope()
     except Forbidden:
-        return error_response(401, "Sign in first", "Sign in to download the OPCO logs.")
+        return error_response(401, N_("Sign in first"), N_("Sign in to download the OPCO logs."))
     if not may_export(scope):
         return error_response(
             403,
-            "Access refused",
-            "Exporting OPCO logs needs a session instructor, training manager or statistics role.",
+            N_("Access refused"),
+            N_("Exporting OPCO logs needs a session instructor, training manager or statistics role."),
         )
     try:
         export = parse_opco_query(request.args)
@@ -172,15 +183,22 @@ def download_opco_logs() -> Response:
         with get_db().session() as s:
             if not has_opco_log_rows(s, scope, export.filters, current_app.config["LEARNSTATS"].tz):
                 return error_response(
-                    404, "Nothing to export", NOTHING_MATCHES[0].upper() + NOTHING_MATCHES[1:] + "."
+                    404,
+                    N_("Nothing to export"),
+                    N_(
+                        "No connection matches these filters, so there is nothing to export: widen "
+                        "the dates or change the filters."
+                    ),
                 )
         if export.format == "xlsx":
             return _stream_xlsx(export, scope, filename)
         return _stream_csv(export, scope, filename)
     except Forbidden as error:
-        return error_response(403, "Access refused", str(error) or "You may not export these logs.")
+        return error_response(403, N_("Access refused"), str(error) or N_("You may not export these logs."))
     except OpcoLogsError as error:
-        return error_response(400, "Cannot export", f"The export was not made: {error}.")
+        return error_response(
+            400, N_("Cannot export"), gettext("The export was not made: %(reason)s.", reason=error)
+        )
 
 
 def download_emailed_export(token: str) -> Response:
@@ -192,12 +210,12 @@ def download_emailed_export(token: str) -> Response:
         path = stored_path(current_app, link.stored_name)
     except (LinkError, ValueError) as error:
         message = str(error) if isinstance(error, LinkError) else str(LinkInvalid("This link is not valid."))
-        return error_response(403, "Link refused", message)
+        return error_response(403, N_("Link refused"), message)
     if not may_export(current_scope()):
-        return error_response(403, "Access refused", "You may no longer export OPCO logs.")
+        return error_response(403, N_("Access refused"), N_("You may no longer export OPCO logs."))
     if not path.is_file():
         return error_response(
-            410, "File removed", "This file is no longer available: export it again from Learnstats."
+            410, N_("File removed"), N_("This file is no longer available: export it again from Learnstats.")
         )
     content_type = FILE_TYPES[link.stored_name.rsplit(".", 1)[-1]]
     response = send_file(

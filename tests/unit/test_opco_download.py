@@ -206,3 +206,14 @@ def test_dl013_french_column_titles_on_request(world, client, tmp_path):
     assert french[0][3:-10] == english[0][3:-10]  # custom fields keep their own names
     assert client.get("/download/opco-logs?titles=de").status_code == 400
     assert rows_of(cli_bytes(world.server, tmp_path, "--titles", "fr")) == french
+
+
+def test_dl014_error_pages_in_the_interface_language(world, client):
+    signed(client, "stat")
+    response = client.get(
+        "/download/opco-logs?from=1990-01-01&to=1990-01-31", headers={"Accept-Language": "fr"}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404 and '<html lang="fr">' in page
+    assert "Rien à exporter" in page and "Aucune connexion ne correspond à ces filtres" in page
+    assert "Retour à Learnstats" in page
