@@ -386,7 +386,9 @@ def _state(job: OpcoEmailJob, state: str, message: str, **extra: Any) -> dict[st
 
 
 def queued_state(job: OpcoEmailJob) -> dict[str, Any]:
-    return _state(job, "queued", f"Queued: the file will be built and emailed to {job.email}.")
+    return _state(
+        job, "queued", gettext("Queued: the file will be built and emailed to %(email)s.", email=job.email)
+    )
 
 
 def run_opco_email_job(
@@ -401,9 +403,14 @@ def run_opco_email_job(
 
     Never raises for a problem the user should see: a refused export, a bad filter, an
     unreachable mail server are returned as {"state": "failed", "message": reason}. A file whose
-    email could not be sent is deleted (nobody could download it).
+    email could not be sent is deleted (nobody could download it). The states' messages are in
+    the asker's language (job.language).
     """
+    with server.app_context(), _locale(job.language), use_language(job.language):
+        return _run_opco_email_job(server, job, on_state, attempts, backoff, sleep)
 
+
+def _run_opco_email_job(server, job, on_state, attempts, backoff, sleep) -> dict[str, Any]:
     def report(state: dict[str, Any]) -> dict[str, Any]:
         if on_state is not None:
             on_state(state)
@@ -413,16 +420,18 @@ def run_opco_email_job(
     try:
         smtp = parse_smtp_url(settings.smtp_url)
     except MailNotConfigured as error:
-        return report(_state(job, "failed", f"Failed: {error}."))
+        return report(_state(job, "failed", gettext("Failed: %(reason)s.", reason=error)))
 
-    report(_state(job, "building", "Building the file…"))
+    report(_state(job, "building", gettext("Building the file…")))
     try:
         with server.app_context():
             sweep_expired(exports_dir(server))
             stored_name, download_name = build_export_file(server, job.scope, job.request)
     except Exception as error:  # the reason is shown to the user
         reason = NO_SPACE_MESSAGE if out_of_space(error) else str(error)
-        return report(_state(job, "failed", f"Failed: the file could not be built: {reason}."))
+        return report(
+            _state(job, "failed", gettext("Failed: the file could not be built: %(reason)s.", reason=reason))
+        )
 
     token = sign_download(settings.secret_key, job.user_id, stored_name, download_name)
     link = job.base_url.rstrip("/") + LINK_PATH + token
@@ -432,12 +441,22 @@ def run_opco_email_job(
 
     last_error = ""
     for attempt in range(1, attempts + 1):
-        retry_note = f" (the previous attempt failed: {last_error})" if last_error else ""
+        retry_note = (
+            " " + gettext("(the previous attempt failed: %(reason)s)", reason=last_error)
+            if last_error
+            else ""
+        )
         report(
             _state(
                 job,
                 "sending",
-                f"Sending the email to {job.email}, attempt {attempt} of {attempts}…{retry_note}",
+                gettext(
+                    "Sending the email to %(email)s, attempt %(attempt)d of %(attempts)d…",
+                    email=job.email,
+                    attempt=attempt,
+                    attempts=attempts,
+                )
+                + retry_note,
                 attempt=attempt,
             )
         )
@@ -453,7 +472,11 @@ def run_opco_email_job(
             _state(
                 job,
                 "sent",
-                f"Sent to {job.email}. The link in the email works until {local:%d/%m/%Y %H:%M}.",
+                gettext(
+                    "Sent to %(email)s. The link in the email works until %(moment)s.",
+                    email=job.email,
+                    moment=f"{local:%d/%m/%Y %H:%M}",
+                ),
                 file=download_name,
             )
         )
@@ -462,7 +485,11 @@ def run_opco_email_job(
         _state(
             job,
             "failed",
-            f"Failed: the email could not be sent after {attempts} attempts: {last_error}.",
+            gettext(
+                "Failed: the email could not be sent after %(attempts)d attempts: %(reason)s.",
+                attempts=attempts,
+                reason=last_error,
+            ),
             attempts=attempts,
         )
     )

@@ -134,8 +134,12 @@ def test_mail010_the_email_is_in_the_askers_language(world, smtp):
     job = make_job(world, "inst", "session=s-a")
     job = OpcoEmailJob(**{**job.__dict__, "language": "fr"})
     assert read_job("k" * 32, sign_job("k" * 32, job)).language == "fr"
-    final = run_opco_email_job(world.server, job)
+    states = []
+    final = run_opco_email_job(world.server, job, on_state=states.append)
     assert final["state"] == "sent", final
+    # The job's states too (shown in the dialog).
+    assert states[0]["message"] == "Construction du fichier…"
+    assert final["message"].startswith("Envoyé à inst@example.org.")
     [(_from, _to, content)] = inbox.messages
     message = message_from_bytes(content, policy=policy.default)
     assert message["Subject"] == "Votre export des logs OPCO est prêt"
