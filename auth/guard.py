@@ -78,7 +78,7 @@ SIGN_IN_PAGE = """<!doctype html>
 FILE_PREFIXES = ("/exports/", "/download/")
 
 FILE_DOWNLOAD_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Download · Learnstats</title>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ _("Download") }} · Learnstats</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="0; url={{ target }}">
 <link rel="icon" href="/_favicon.ico">
@@ -87,10 +87,10 @@ FILE_DOWNLOAD_PAGE = """<!doctype html>
 <body class="ls-signin-body">
 <main class="ls-signin card shadow-sm" id="file-download">
   <div class="card-body p-4">
-    <h1 class="h4 mb-3">Your download starts</h1>
-    <p>You are signed in. Your file is being downloaded; if nothing happens,
-      <a href="{{ target }}" id="file-download-link">download it here</a>.</p>
-    <a class="btn btn-primary w-100" href="/" id="file-download-home">Go to Learnstats</a>
+    <h1 class="h4 mb-3">{{ _("Your download starts") }}</h1>
+    <p>{{ _("You are signed in. Your file is being downloaded.") }}
+      <a href="{{ target }}" id="file-download-link">{{ _("Download it again if nothing happens") }}</a></p>
+    <a class="btn btn-primary w-100" href="/" id="file-download-home">{{ _("Go to Learnstats") }}</a>
   </div>
 </main></body></html>"""
 
@@ -230,6 +230,11 @@ TEMPLATE_TEXTS = (
     N_("Sign out of Learnstats?"),
     N_("Stay signed in"),
     N_("Sign in again"),
+    N_("Download"),
+    N_("Your download starts"),
+    N_("You are signed in. Your file is being downloaded."),
+    N_("Download it again if nothing happens"),
+    N_("Go to Learnstats"),
 )
 
 # How long signing out may wait for a locked database before giving up (seconds).
@@ -243,7 +248,7 @@ def file_download():
     target = _safe_next(request.args.get("next"))
     if not urlsplit(target).path.startswith(FILE_PREFIXES):
         return redirect(target)
-    return render_template_string(FILE_DOWNLOAD_PAGE, target=target)
+    return render_template_string(FILE_DOWNLOAD_PAGE, target=target, lang=current_language())
 
 
 def logout():

@@ -87,6 +87,7 @@ STATUS_LABELS = {
     "not started": N_("not started"),
     "completed": N_("completed"),
     "awaiting grading": N_("awaiting grading"),
+    "partly correct": N_("partly correct"),
     "not answered": N_("not answered"),
 }
 
