@@ -380,7 +380,7 @@ def test_imp020_bundle_error_format_and_empty_folder(db, tmp_path):
 EXPECTED_SAMPLE = {
     "users": [
         # id, email, first, last, additional info, created_at (UTC), status, password, sort key, search,
-        # session version
+        # session version, language
         (
             "u1",
             "zoe.alvarez@example.org",
@@ -393,6 +393,7 @@ EXPECTED_SAMPLE = {
             "alvarez\tzoe\tzoe.alvarez@example.org",
             "zoe alvarez zoe.alvarez@example.org",
             0,  # session version
+            None,  # language (chosen by the user in the app)
         ),
         (
             "u2",
@@ -406,6 +407,7 @@ EXPECTED_SAMPLE = {
             "lefevre\tfrancois\tfrancois.lefevre@example.org",
             "francois lefevre francois.lefevre@example.org",
             0,  # session version
+            None,  # language (chosen by the user in the app)
         ),
         (
             "u3",
@@ -419,6 +421,7 @@ EXPECTED_SAMPLE = {
             "oeuvre\toedipe\toedipe@example.org",
             "oedipe oeuvre oedipe@example.org",
             0,  # session version
+            None,  # language (chosen by the user in the app)
         ),
         (
             "u4",
@@ -432,6 +435,7 @@ EXPECTED_SAMPLE = {
             "bernard\tmarc\tmarc.bernard@example.org",
             "marc bernard marc.bernard@example.org",
             0,  # session version
+            None,  # language (chosen by the user in the app)
         ),
         (
             "u5",
@@ -445,6 +449,7 @@ EXPECTED_SAMPLE = {
             "muller\telise\telise.manager@example.org",
             "elise muller elise.manager@example.org",
             0,  # session version
+            None,  # language (chosen by the user in the app)
         ),
     ],
     "user_labels": [
@@ -613,6 +618,7 @@ def test_imp023_reimport_of_a_modified_bundle_updates_without_duplicating(
         "alvarez-martin\tzoe\tzoe.alvarez@example.org",
         "zoe alvarez-martin zoe.alvarez@example.org",
         0,  # session version
+        None,  # language
     )
     assert users["u3"][6] == "active"
     assert users["u6"] == (
@@ -627,6 +633,7 @@ def test_imp023_reimport_of_a_modified_bundle_updates_without_duplicating(
         "nouveau\tnoe\tnoe.nouveau@example.org",
         "noe nouveau noe.nouveau@example.org",
         0,  # session version
+        None,  # language
     )
     assert tables["user_labels"] == [
         ("u1", "Cohorte B"),
