@@ -201,6 +201,7 @@ def _filters(session_id: str) -> list[dict]:
         ("opco-columns", "value", []),
         ("opco-all-columns", "data", []),
         ("opco-format", "value", "csv-comma"),
+        ("opco-titles", "value", "en"),
     )
     return [{"id": i, "property": p, "value": v} for i, p, v in values]
 
