@@ -26,13 +26,14 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from flask import current_app
-from flask_babel import force_locale, get_locale, ngettext
-from flask_babel import gettext as _
+from flask_babel import force_locale, get_locale
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from auth.guard import current_scope
+from auth.language import gettext as _
+from auth.language import ngettext
 from dashboards._opco_dialog import _field, _server_for, app_key
 from data.db import get_db
 from data.models import UserField
