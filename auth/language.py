@@ -23,7 +23,7 @@ from data.models import User
 from exports.formatting import LANGUAGES, current_language, gettext, ngettext
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
-__all__ = ["N_", "gettext", "init_app", "ngettext", "select_language"]
+__all__ = ["N_", "gettext", "init_app", "ngettext", "page_title", "select_language"]
 COOKIE = "learnstats_language"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
@@ -110,6 +110,16 @@ def N_(text: str) -> str:
     """Marks a text for the catalogue where it is defined (pybabel's keyword N_); it is
     translated where it is shown, with gettext(text)."""
     return text
+
+
+def page_title(text: str):
+    """A page's browser tab title for dash.register_page(title=...): "<text> · Learnstats",
+    translated each time a page is shown (mark text with N_ where it is written)."""
+
+    def title(**_path_variables) -> str:
+        return f"{gettext(text)} · Learnstats"
+
+    return title
 
 
 def html_lang(app) -> None:

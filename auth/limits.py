@@ -21,6 +21,8 @@ from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse
 
+from exports.formatting import ngettext
+
 EXTENSION = "learnstats_signin_limits"
 
 
@@ -34,10 +36,17 @@ class Refusal:
     @property
     def message(self) -> str:
         minutes = max(1, math.ceil(self.retry_after / 60))
-        wait = f"{minutes} minute{'s' if minutes > 1 else ''}"
         if self.what == "account":
-            return f"Too many failed sign-ins for this account. Try again in {wait}."
-        return f"Too many failed sign-ins from your network address. Try again in {wait}."
+            return ngettext(
+                "Too many failed sign-ins for this account. Try again in %(num)d minute.",
+                "Too many failed sign-ins for this account. Try again in %(num)d minutes.",
+                minutes,
+            )
+        return ngettext(
+            "Too many failed sign-ins from your network address. Try again in %(num)d minute.",
+            "Too many failed sign-ins from your network address. Try again in %(num)d minutes.",
+            minutes,
+        )
 
 
 def client_address() -> str:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 import dash
 from dash import html
 
-from auth.language import N_, ngettext
+from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
 from dashboards._grids import build_static_table
 from dashboards._shell import guarded
@@ -31,7 +31,7 @@ dash.register_page(
     __name__,
     path="/classes",
     name="Classes",
-    title="Classes · Learnstats",
+    title=page_title(N_("Classes")),
     order=20,
     access=can_open,
     nav_label=N_("Classes"),

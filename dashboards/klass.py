@@ -10,8 +10,8 @@ from dash import Input, Output, State, callback, dcc, html
 from flask import current_app
 
 from auth.guard import current_scope
+from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
-from auth.language import ngettext
 from dashboards._dashboard import build_statistics, build_trainings_table
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._results import build_results_table
@@ -33,7 +33,7 @@ dash.register_page(
     __name__,
     path_template="/class/<class_id>",
     name="Class",
-    title="Class · Learnstats",
+    title=page_title(N_("Class")),
     order=45,
     access=can_open,
 )

@@ -15,7 +15,7 @@ from dash import Input, Output, State, callback, dcc, html
 from flask import current_app
 
 from auth.guard import current_scope
-from auth.language import N_, ngettext
+from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
 from dashboards._cards import build_cards, build_empty_state
 from dashboards._chart_cards import build_chart_card
@@ -52,7 +52,7 @@ dash.register_page(
     __name__,
     path_template="/learner/<user_id>",
     name="Learner",
-    title="Learner · Learnstats",
+    title=page_title(N_("Learner")),
     order=40,
     access=can_open,
 )

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import dash
 from dash import dcc
 
-from auth.language import N_
+from auth.language import N_, page_title
 from dashboards._shell import guarded
 from data.scope import Scope
 
@@ -21,7 +21,7 @@ dash.register_page(
     __name__,
     path="/me",
     name="My page",
-    title="My page · Learnstats",
+    title=page_title(N_("My page")),
     order=90,
     access=can_open,
     nav_label=N_("My page"),

@@ -11,8 +11,8 @@ from flask import current_app
 from sqlalchemy import exists, select
 
 from auth.guard import current_scope
+from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
-from auth.language import ngettext
 from dashboards._cards import status_badge
 from dashboards._shell import guarded
 from data.db import get_db
@@ -49,7 +49,7 @@ dash.register_page(
     __name__,
     path_template=PATH,
     name="Module summary",
-    title="Module summary · Learnstats",
+    title=page_title(N_("Module summary")),
     order=50,
     access=can_open,
 )

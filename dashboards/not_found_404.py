@@ -2,9 +2,10 @@
 
 import dash
 
+from auth.language import N_, page_title
 from dashboards._shell import build_not_found
 
-dash.register_page(__name__, path="/404", title="Not found · Learnstats")
+dash.register_page(__name__, path="/404", title=page_title(N_("Not found")))
 
 
 def layout(**_kwargs):

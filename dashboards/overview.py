@@ -15,7 +15,7 @@ from flask import current_app
 from flask_login import current_user
 
 from auth.guard import current_scope
-from auth.language import N_, ngettext
+from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
 from dashboards._dashboard import build_statistics, build_trainings_table
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
@@ -37,7 +37,7 @@ dash.register_page(
     __name__,
     path="/",
     name="Overview",
-    title="Overview · Learnstats",
+    title=page_title(N_("Overview")),
     order=0,
     access=can_open,
     nav_label=N_("Overview"),

@@ -15,7 +15,7 @@ from dash import Input, Output, callback, dcc, html
 from flask import current_app
 
 from auth.guard import current_scope
-from auth.language import N_
+from auth.language import N_, page_title
 from auth.language import gettext as _
 from dashboards._attestation_dialog import build_attestation_controls, may_generate
 from dashboards._cards import build_cards, status_label
@@ -44,7 +44,7 @@ dash.register_page(
     __name__,
     path_template="/session/<session_id>",
     name="Session",
-    title="Session · Learnstats",
+    title=page_title(N_("Session")),
     order=41,
     access=can_open,
 )

@@ -16,7 +16,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from flask import current_app
 
 from auth.guard import current_scope
-from auth.language import N_
+from auth.language import N_, page_title
 from auth.language import gettext as _
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._grids import (
@@ -52,7 +52,7 @@ dash.register_page(
     __name__,
     path="/sessions",
     name="Sessions",
-    title="Sessions · Learnstats",
+    title=page_title(N_("Sessions")),
     order=40,
     access=can_open,
     nav_label=N_("Sessions"),

@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from auth.guard import current_scope
-from auth.language import N_, ngettext
+from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
 from dashboards._dashboard import build_statistics
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
@@ -39,7 +39,7 @@ dash.register_page(
     __name__,
     path_template="/training/<training_id>",
     name="Training",
-    title="Training · Learnstats",
+    title=page_title(N_("Training")),
     order=60,
     access=can_open,
 )

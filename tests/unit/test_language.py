@@ -321,3 +321,25 @@ def test_lng004_charts_in_french(dash_app):
     assert layout["xaxis"]["tickformat"] == "sem. du %d %b"
     script = (ROOT / "assets" / "plotlyLocaleFr.js").read_text(encoding="utf-8")
     assert '"nov."' in script and "PlotlyLocales" in script
+
+
+def test_lng020_browser_tab_titles_and_sign_in_limits_follow_the_language(make_app):
+    import dash
+
+    from auth.limits import Refusal
+
+    app = make_app(language="fr")
+    pages = {page["path"]: page for page in dash.page_registry.values()}
+    with app.server.test_request_context("/", headers={"Accept-Language": "fr-FR"}):
+        assert pages["/"]["title"]() == "Vue d'ensemble · Learnstats"
+        session_page = next(p for p in pages.values() if p["module"].endswith(".session"))
+        assert session_page["title"](session_id="s1") == "Session · Learnstats"
+        assert Refusal("account", 900).message == (
+            "Trop de connexions échouées pour ce compte. Réessayez dans 15 minutes."
+        )
+        assert Refusal("address", 30).message.endswith("Réessayez dans 1 minute.")
+    with app.server.test_request_context("/", headers={"Accept-Language": "en-GB"}):
+        assert pages["/"]["title"]() == "Overview · Learnstats"
+        assert Refusal("address", 120).message == (
+            "Too many failed sign-ins from your network address. Try again in 2 minutes."
+        )
