@@ -8,10 +8,10 @@ lsDocumentFuncs.LsDocuments = function (props) {
     if (typeof base !== "string" || base.indexOf("/download/attestation/") !== 0) {
         return React.createElement("span", { className: "text-muted" }, "–");
     }
-    function link(kind, text) {
+    function link(kind, text, last) {
         return React.createElement(
             "a",
-            { href: base + "/" + kind, className: "ls-grid-link me-3", download: "" },
+            { href: base + "/" + kind, className: last ? "ls-grid-link" : "ls-grid-link me-3", download: "" },
             text
         );
     }
@@ -20,6 +20,6 @@ lsDocumentFuncs.LsDocuments = function (props) {
         "span",
         null,
         link("attestation", labels.attestation || "Attestation"),
-        link("certificate", labels.certificate || "Certificat")
+        link("certificate", labels.certificate || "Certificat", true)
     );
 };

@@ -150,7 +150,8 @@ def build_learners_table(stats: f.SessionStatistics, session_id: str, documents:
             prefix + quote(str(user_id), safe="") if played else None
             for user_id, played in zip(frame["user_id"], frame["connections"] > 0, strict=True)
         ]
-        columns.append(
+        columns.insert(
+            2,  # after the learner and the email: in view without scrolling
             {
                 "field": "documents",
                 "headerName": _("OPCO documents"),
@@ -161,8 +162,8 @@ def build_learners_table(stats: f.SessionStatistics, session_id: str, documents:
                 },
                 "sortable": False,
                 "minWidth": 200,
-                "flex": 2,
-            }
+                "flex": 1,
+            },
         )
     return build_static_table(
         PAGE,
