@@ -102,8 +102,13 @@ def click(dash_duo, element):
 
 
 def table_rows(element) -> list[list[str]]:
+    """The cells' texts as laid out (textContent: a row still sliding open while the table's
+    collapse animates has no height, and Selenium's .text would read it as empty)."""
     return [
-        [cell.text for cell in row.find_elements(By.CSS_SELECTOR, "th, td")]
+        [
+            " ".join((cell.get_attribute("textContent") or "").split())
+            for cell in row.find_elements(By.CSS_SELECTOR, "th, td")
+        ]
         for row in element.find_elements(By.CSS_SELECTOR, "tr")
     ]
 
