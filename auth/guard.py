@@ -47,12 +47,18 @@ DASH_PAGE_RULES = ("/", "/<path:path>")
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 
-SIGN_IN_PAGE = """<!doctype html>
-<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ _("Sign in") }} · Learnstats</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
+# What every plain-HTML page of the guard (sign-in, sign-out, download landing) has in its head.
+_HEAD_LINKS = """<meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="/_favicon.ico">
 <link rel="stylesheet" href="/assets/bootstrap.min.css">
-<link rel="stylesheet" href="/assets/learnstats.css"></head>
+<link rel="stylesheet" href="/assets/learnstats.css"></head>"""
+
+SIGN_IN_PAGE = (
+    """<!doctype html>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ _("Sign in") }} · Learnstats</title>
+"""
+    + _HEAD_LINKS
+    + """
 <body class="ls-signin-body">
 <main class="ls-signin card shadow-sm">
   <div class="card-body p-4">
@@ -72,18 +78,19 @@ SIGN_IN_PAGE = """<!doctype html>
     {{ language_switch }}
   </div>
 </main></body></html>"""
+)
 
 
 # Addresses that answer with a file to download rather than a page.
 FILE_PREFIXES = ("/exports/", "/download/")
 
-FILE_DOWNLOAD_PAGE = """<!doctype html>
+FILE_DOWNLOAD_PAGE = (
+    """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ _("Download") }} · Learnstats</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="0; url={{ target }}">
-<link rel="icon" href="/_favicon.ico">
-<link rel="stylesheet" href="/assets/bootstrap.min.css">
-<link rel="stylesheet" href="/assets/learnstats.css"></head>
+"""
+    + _HEAD_LINKS
+    + """
 <body class="ls-signin-body">
 <main class="ls-signin card shadow-sm" id="file-download">
   <div class="card-body p-4">
@@ -93,6 +100,7 @@ FILE_DOWNLOAD_PAGE = """<!doctype html>
     <a class="btn btn-primary w-100" href="/" id="file-download-home">{{ _("Go to Learnstats") }}</a>
   </div>
 </main></body></html>"""
+)
 
 
 @login_manager.user_loader
@@ -195,12 +203,12 @@ def _duration(minutes: int) -> str:
     return ngettext("%(num)d minute", "%(num)d minutes", minutes)
 
 
-SIGN_OUT_PAGE = """<!doctype html>
+SIGN_OUT_PAGE = (
+    """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ _("Sign out") }} · Learnstats</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="/_favicon.ico">
-<link rel="stylesheet" href="/assets/bootstrap.min.css">
-<link rel="stylesheet" href="/assets/learnstats.css"></head>
+"""
+    + _HEAD_LINKS
+    + """
 <body class="ls-signin-body">
 <main class="ls-signin card shadow-sm">
   <div class="card-body p-4">
@@ -218,6 +226,7 @@ SIGN_OUT_PAGE = """<!doctype html>
     {% endif %}
   </div>
 </main></body></html>"""
+)
 
 # The pages' texts above, for the catalogue (pybabel reads Python, not these templates).
 TEMPLATE_TEXTS = (
