@@ -185,13 +185,6 @@ def _sessions(range_data, search: str | None):
     return frame
 
 
-@callback(
-    Output("sessions-sessions-grid", "getRowsResponse"),
-    Input("sessions-sessions-grid", "getRowsRequest"),
-    State("sessions-sessions-search", "value"),
-    State("sessions-range", "data"),
-    prevent_initial_call=True,
-)
 def _sorted(frame, sort):
     """The frame in the grid's sort order ([(column, ascending)], first key first)."""
     for column, ascending in reversed(sort):
@@ -206,6 +199,13 @@ def _sorted(frame, sort):
     return frame
 
 
+@callback(
+    Output("sessions-sessions-grid", "getRowsResponse"),
+    Input("sessions-sessions-grid", "getRowsRequest"),
+    State("sessions-sessions-search", "value"),
+    State("sessions-range", "data"),
+    prevent_initial_call=True,
+)
 def sessions_rows(request, search, range_data):
     """One block of the paged sessions list, sorted and searched on the server."""
     frame = _sessions(range_data, search)

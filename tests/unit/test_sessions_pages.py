@@ -376,3 +376,25 @@ def test_ses020_a_long_sessions_list_is_paged_on_the_server(world, server, monke
     for user_id in ("lea", "cm"):
         with signed_in(server, user_id), pytest.raises(Forbidden):
             sessions.sessions_rows({"startRow": 0, "endRow": 50}, None, stored)
+
+
+def test_ses030_the_paged_sessions_list_answers_through_dash(world, dash_app, client, monkeypatch):
+    """The grid's getRowsRequest as the browser sends it: the registered callback, not only the
+    function (a decorator once sat on the wrong function and every block answered 500)."""
+    from tests.learner_world import post_callback
+
+    monkeypatch.setattr(page("sessions"), "PAGED_ABOVE", 1)
+    sign_in(client, ACCOUNTS["stat"])
+    response = post_callback(
+        client,
+        dash_app,
+        [("sessions-sessions-grid", "getRowsResponse")],
+        [("sessions-sessions-grid", "getRowsRequest", {"startRow": 0, "endRow": 2})],
+        [
+            ("sessions-sessions-search", "value", None),
+            ("sessions-range", "data", {"start": None, "end": None}),
+        ],
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    rows = response.get_json()["response"]["sessions-sessions-grid"]["getRowsResponse"]
+    assert rows["rowCount"] == 3 and len(rows["rowData"]) == 2
