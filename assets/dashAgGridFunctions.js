@@ -60,3 +60,21 @@ dagfuncs.lsDateTime = function (value) {
     if (text.length < 16) { return dagfuncs.lsDate(value); }
     return dagfuncs.lsDate(text.slice(0, 10)) + " " + text.slice(11, 16);
 };
+
+/* AG Grid's own texts (loading overlay, screen-reader labels, ...) in the page's language:
+   "getLocaleText": {"function": "lsGridLocaleText(params, {...})"} (dashboards/_grids.py).
+   `own` holds the product's texts, translated by the server's catalogue (e.g. noRowsToShow);
+   then, in French, AG Grid's French locale (assets/agGridLocaleFr.js); else AG Grid's English.
+   "${variable}" is filled in as AG Grid's own localeText map does. */
+dagfuncs.lsGridLocaleText = function (params, own) {
+    var text = own && own[params.key];
+    if (text === undefined && lsFrench() && window.LS_AG_GRID_LOCALE_FR) {
+        text = window.LS_AG_GRID_LOCALE_FR[params.key];
+    }
+    if (text === undefined || text === null) { return params.defaultValue; }
+    var values = params.variableValues || [];
+    for (var i = 0; i < values.length && text.indexOf("${variable}") !== -1; i++) {
+        text = text.replace("${variable}", values[i]);
+    }
+    return text;
+};

@@ -263,6 +263,13 @@ TAB_OUT_OF_GRID = {"function": "false"}
 KEYBOARD_LISTENERS = {"cellKeyDown": ["lsCellEnterFollowsLink(params)"]}
 
 
+def grid_locale_text(own: dict[str, str]) -> dict:
+    """The grid option getLocaleText: `own` (texts of the product, already translated by the
+    catalogue) first, then AG Grid's own texts in the page's language (its French locale,
+    vendored as assets/agGridLocaleFr.js; its built-in English otherwise)."""
+    return {"function": f"lsGridLocaleText(params, {json.dumps(own)})"}
+
+
 def _grid_theme_class() -> str:
     return "ls-grid"
 
@@ -292,7 +299,7 @@ def build_data_table(
         "maxConcurrentDatasourceRequests": 1,
         "infiniteInitialRowCount": 1,
         "maxBlocksInCache": 20,
-        "localeText": {"noRowsToShow": _("No rows match.")},
+        "getLocaleText": grid_locale_text({"noRowsToShow": _("No rows match.")}),
         # Keyboard (the ARIA grid pattern): one Tab stop, arrows move between headers and
         # cells, Enter sorts a header or follows a cell's link, Tab leaves the grid.
         "suppressCellFocus": False,
@@ -425,7 +432,7 @@ def build_static_table(
         # Keyboard (the ARIA grid pattern): one Tab stop, arrows move between headers and
         # cells, Enter sorts a header or follows a cell's link, Tab leaves the grid.
         "suppressCellFocus": False,
-        "localeText": {"noRowsToShow": _(empty_sentence)},
+        "getLocaleText": grid_locale_text({"noRowsToShow": _(empty_sentence)}),
         "animateRows": False,
         "theme": GRID_THEME,
         "tabToNextHeader": TAB_OUT_OF_GRID,

@@ -60,4 +60,15 @@ def test_lng_b001_overview_in_french(dash_duo, dash_app, factory):
         ),
         "the trainings grid shows no French percentage",
     )
+    # AG Grid's own texts come from its French locale (assets/agGridLocaleFr.js): a sortable
+    # header, once focused, tells screen readers how to sort in French.
+    dash_duo.driver.execute_script("document.querySelector('.ag-header-cell-sortable').focus()")
+    wait_until(
+        dash_duo,
+        lambda d: any(
+            c.get_attribute("textContent") == "Appuyez sur ENTER pour trier"
+            for c in d.find_elements(By.CSS_SELECTOR, ".ag-aria-description-container")
+        ),
+        "the grid's headers do not describe sorting in French",
+    )
     assert dash_duo.get_logs() == []

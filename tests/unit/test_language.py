@@ -187,7 +187,10 @@ def shown_texts(node, found=None) -> list[str]:
             shown_texts(item, found)
     elif isinstance(node, dict):
         for key, value in node.items():
-            if key in TEXT_PROPS or key in ("options", "columnDefs", "localeText", "dashGridOptions"):
+            if key == "getLocaleText":  # {"function": "lsGridLocaleText(params, {...})"}
+                own = re.fullmatch(r"lsGridLocaleText\(params, (\{.*\})\)", value["function"], re.S)
+                shown_texts(json.loads(own.group(1)), found)
+            elif key in TEXT_PROPS or key in ("options", "columnDefs", "localeText", "dashGridOptions"):
                 shown_texts(value, found)
     elif hasattr(node, "to_plotly_json"):
         props = node.to_plotly_json()["props"]
