@@ -7,6 +7,7 @@ Dash pages found in dashboards/. `app` and `server` are created on first use (gu
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from dash import Dash
 from dash import _callback as dash_callback
 from flask import Flask
 from flask.cli import with_appcontext
+from flask_babel import force_locale
 
 import auth
 from auth.callback_checks import init_app as init_callback_checks
@@ -116,12 +118,25 @@ def _create_or_exit() -> Dash:
         raise SystemExit(f"Learnstats cannot start: {error}") from None
 
 
+def _in_english(callback):
+    """The command line speaks English whatever LEARNSTATS_LANGUAGE says (docs/decisions.md,
+    "Two languages"): the reasons it prints from the exports layer too. The files it writes
+    follow their own options (export-attestations --language, export-opco-logs --titles)."""
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        with force_locale("en"):
+            return callback(*args, **kwargs)
+
+    return run
+
+
 def _with_app_context(server: Flask) -> None:
     """Run every command inside the app context (as `flask --app app` does), also under
-    Flask's test CLI runner."""
+    Flask's test CLI runner, in English."""
     for command in server.cli.commands.values():
         if not getattr(command.callback, "_learnstats_context", False):
-            command.callback = with_appcontext(command.callback)
+            command.callback = with_appcontext(_in_english(command.callback))
             command.callback._learnstats_context = True
 
 

@@ -355,8 +355,10 @@ def _guard():
             return None  # signing out without a session says "signed out", never an error
         if path.startswith("/_dash-") or path.startswith("/download/") or request.method != "GET":
             if expired:
-                return jsonify(error="your session ended after a time without activity; sign in again"), 401
-            return jsonify(error="sign in first"), 401
+                return jsonify(
+                    error=gettext("your session ended after a time without activity; sign in again")
+                ), 401
+            return jsonify(error=gettext("sign in first")), 401
         target = request.full_path if request.query_string else path
         if expired:
             return redirect(url_for("auth.login", next=target, expired=1))
@@ -375,7 +377,7 @@ def _guard():
 
 
 def _forbidden(_error):
-    return jsonify(error="forbidden"), 403
+    return jsonify(error=gettext("forbidden")), 403
 
 
 def init_app(server: Flask) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from flask import current_app, request
 
+from exports.formatting import gettext
+
 
 class UntrustedHost(ValueError):
     """The request's host may not appear in a link; the message says what to set."""
@@ -31,7 +33,10 @@ def link_base_url() -> str:
     name = host_name(request.host)
     if name not in settings.allowed_hosts:
         raise UntrustedHost(
-            f"this site's address ({request.host}) is not one the server may write in an email; "
-            "the administrator must set LEARNSTATS_BASE_URL (or add the host to LEARNSTATS_ALLOWED_HOSTS)"
+            gettext(
+                "this site's address (%(host)s) is not one the server may write in an email; the "
+                "administrator must set LEARNSTATS_BASE_URL (or add the host to LEARNSTATS_ALLOWED_HOSTS)",
+                host=request.host,
+            )
         )
     return request.host_url.rstrip("/")

@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 
 from data.db import get_db
 from data.models import User
-from exports.formatting import LANGUAGES, current_language, gettext, ngettext
+from exports.formatting import LANGUAGES, N_, current_language, gettext, ngettext
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 __all__ = ["N_", "gettext", "init_app", "ngettext", "page_title", "select_language"]
@@ -104,12 +104,6 @@ def language_switch(next_path: str) -> Markup:
         f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
         f'<input type="hidden" name="next" value="{escape(next_path)}">{buttons}</form>'
     )
-
-
-def N_(text: str) -> str:
-    """Marks a text for the catalogue where it is defined (pybabel's keyword N_); it is
-    translated where it is shown, with gettext(text)."""
-    return text
 
 
 def page_title(text: str):

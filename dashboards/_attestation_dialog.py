@@ -32,8 +32,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from auth.guard import current_scope
+from auth.language import N_, ngettext
 from auth.language import gettext as _
-from auth.language import ngettext
 from dashboards._opco_dialog import _field, _server_for, app_key
 from data.db import get_db
 from data.models import UserField
@@ -370,7 +370,9 @@ def _decode_upload(contents: str, what: str) -> bytes:
             raise ValueError
         data = base64.b64decode(encoded, validate=True)
     except (ValueError, binascii.Error, AttributeError):
-        raise AttestationError(f"{what}: the upload could not be read; choose the file again") from None
+        raise AttestationError(
+            _("%(what)s: the upload could not be read; choose the file again", what=what)
+        ) from None
     return data
 
 
@@ -379,6 +381,7 @@ def upload_image(contents, filename, session_id, what: str):
     if not contents:
         raise PreventUpdate
     _require(session_id)
+    what = _(what)
     if len(contents) > (MAX_IMAGE_BYTES * 4) // 3 + 200:
         message = _(
             "%(what)s (%(file)s): the file is over 2 MB; images must be at most 2 MB.",
@@ -456,7 +459,10 @@ def generate_attestations(
         with get_db().session() as s:
             if not session_players(s, scope, session_id):
                 raise AttestationError(
-                    f"nobody played session {session_id}: it has no connection, so no document"
+                    _(
+                        "nobody played session %(session)s: it has no connection, so no document",
+                        session=session_id,
+                    )
                 )
             save_defaults(s, options, current_user.id)
             s.commit()
@@ -491,12 +497,12 @@ def run_attestation_job(set_progress, ticket):
     job_id = str(ticket.get("job", ""))
     server = _server_for(ticket)
     if server is None:
-        return {"job": job_id, "state": "failed", "message": "this worker does not serve this site"}
+        return {"job": job_id, "state": "failed", "message": _("this worker does not serve this site")}
     settings = server.config["LEARNSTATS"]
     try:
         job = read_ticket(settings.secret_key, str(ticket["token"]))
     except BadSignature:
-        return {"job": job_id, "state": "failed", "message": "the request was not valid; try again"}
+        return {"job": job_id, "state": "failed", "message": _("the request was not valid; try again")}
     scope = scope_from_dict(job["scope"])
     session_id = job["session_id"]
     options = AttestationOptions.from_dict(job["options"])
@@ -512,8 +518,7 @@ def run_attestation_job(set_progress, ticket):
 
     with server.app_context(), force_locale(job.get("language") or "fr"):
         set_progress((0, _("Preparing…")))
-    try:
-        with server.app_context():
+        try:
             directory = exports_dir(server)
             sweep_expired(directory)
             with server.extensions["learnstats_db"].session() as s:
@@ -527,16 +532,20 @@ def run_attestation_job(set_progress, ticket):
                     signed_on=signed_on,
                     on_progress=progress,
                 )
-    except Forbidden:
-        return {"job": job_id, "state": "failed", "message": "you may not make this session's documents"}
-    except AttestationError as error:
-        return {"job": job_id, "state": "failed", "message": str(error)}
-    except OSError as error:
-        return {
-            "job": job_id,
-            "state": "failed",
-            "message": f"the ZIP could not be written ({error.strerror or error})",
-        }
+        except Forbidden:
+            return {
+                "job": job_id,
+                "state": "failed",
+                "message": _("you may not make this session's documents"),
+            }
+        except AttestationError as error:
+            return {"job": job_id, "state": "failed", "message": str(error)}
+        except OSError as error:
+            return {
+                "job": job_id,
+                "state": "failed",
+                "message": _("the ZIP could not be written (%(reason)s)", reason=error.strerror or error),
+            }
     download_name = f"attestations_{session_id}_{signed_on:%Y-%m-%d}.zip"
     safe_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in download_name)
     token = sign_download(settings.secret_key, job["user_id"], stored_name, safe_name)
@@ -561,7 +570,7 @@ def show_attestation_result(result):
                     ngettext("%(num)d document ready.", "%(num)d documents ready.", count), className="me-2"
                 ),
                 html.A(
-                    _("Download %(name)s", name=result.get("name", "the ZIP")),
+                    _("Download %(name)s", name=result.get("name") or "ZIP"),
                     href=result.get("href"),
                     className="btn btn-success btn-sm",
                     id="att-download-link",
@@ -571,7 +580,7 @@ def show_attestation_result(result):
             className="py-2 mb-2 d-flex align-items-center",
         )
     return dbc.Alert(
-        _("Nothing was generated: %(reason)s.", reason=result.get("message", "the job failed")),
+        _("Nothing was generated: %(reason)s.", reason=result.get("message") or _("the job failed")),
         color="danger",
         className="py-2 mb-2",
         id="att-failed",
@@ -612,7 +621,7 @@ def register_attestation_dialog_callbacks(app: dash.Dash) -> None:
         State("att-session", "data"),
         prevent_initial_call=True,
     )(open_attestation_dialog)
-    for name, what in (("logo", "logo"), ("stamp", "stamp and signature")):
+    for name, what in (("logo", N_("logo")), ("stamp", N_("stamp and signature"))):
         app.callback(
             Output(f"att-{name}-digest", "data", allow_duplicate=True),
             Output(f"att-{name}-preview", "children", allow_duplicate=True),

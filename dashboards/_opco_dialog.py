@@ -271,14 +271,14 @@ def request_from_dialog(
         try:
             name, text = json.loads(value)
         except (TypeError, ValueError):
-            raise BadOpcoRequest(f"field: {value!r} is not a custom field value") from None
+            raise BadOpcoRequest(_("field: %(value)r is not a custom field value", value=value)) from None
         pairs.append(("field", f"{name}={text}"))
     chosen = list(columns or [])
     if set(chosen) != set(all_columns or []):
         pairs += [("columns", c) for c in chosen] if chosen else [("columns", "")]
     kind = fmt or "csv-comma"
     if kind not in {o["value"] for o in FORMAT_OPTIONS}:
-        raise BadOpcoRequest(f"format: {kind!r} is not a known format")
+        raise BadOpcoRequest(_("format: %(value)r is not a known format", value=kind))
     if titles and titles != "en":
         pairs.append(("titles", str(titles)))
     pairs.append(("format", "xlsx" if kind == "xlsx" else "csv"))

@@ -77,7 +77,9 @@ def layout(scope=None, class_id=None, **query):
     else:
         results = [
             html.P(
-                "This class is not registered to any training.", className="ls-empty", id="class-no-trainings"
+                _("This class is not registered to any training."),
+                className="ls-empty",
+                id="class-no-trainings",
             )
         ]
     return html.Div(

@@ -84,7 +84,12 @@ def layout(scope=None, session_id=None, **_query):
                     ),
                     html.H1(program.name, className="h3 mb-0", id="session-title"),
                     html.Div(
-                        f"{training.name} · {when} · session ID {program.id}",
+                        _(
+                            "%(training)s · %(when)s · session ID %(session)s",
+                            training=training.name,
+                            when=when,
+                            session=program.id,
+                        ),
                         className="text-muted",
                         id="session-facts",
                     ),

@@ -127,7 +127,7 @@ def _display(frame):
 
 def build_sessions_table(frame, rng=None):
     if frame.empty:
-        return html.P("No program session in this period.", className="ls-empty", id="sessions-empty")
+        return html.P(_("No program session in this period."), className="ls-empty", id="sessions-empty")
     if len(frame) > PAGED_ABOVE:
         return html.Div(
             [

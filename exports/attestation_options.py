@@ -24,7 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.models import PlatformSetting, StoredImage
-from exports.formatting import hours_minutes
+from exports.formatting import N_, fmt_int, hours_minutes
+from exports.formatting import gettext as _
 
 SETTINGS_KEY = "opco_attestations"
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
@@ -34,6 +35,17 @@ LANGUAGES = ("fr", "en")
 # The certificat's "nature de l'action", in the model's order; the first is the default.
 NATURES = ("formation", "bilan", "vae", "apprentissage")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+# Each text option as the dialog names it, for the sentences that say what is wrong.
+_LABELS = {
+    "org_name": N_("the training organisation's name"),
+    "address": N_("the training organisation's address"),
+    "legal_representative": N_("the legal representative"),
+    "nda": N_("the declaration number (NDA)"),
+    "siret": N_("the SIRET"),
+    "place": N_("the place of signature"),
+    "footer": N_("the footer"),
+    "employer_field": N_("the employer's custom field"),
+}
 _TEXT_LIMITS = {
     "org_name": 200,
     "address": 400,
@@ -72,37 +84,43 @@ class AttestationOptions:
     def problems(self) -> list[str]:
         """Every reason these options cannot make documents, one sentence each (empty: fine)."""
         found = []
-        for name, label in (
-            ("org_name", "the training organisation's name"),
-            ("address", "the training organisation's address"),
-            ("legal_representative", "the legal representative"),
-            ("place", "the place of signature"),
-        ):
+        for name in ("org_name", "address", "legal_representative", "place"):
             if not getattr(self, name).strip():
-                found.append(f"{label} is required")
+                found.append(_("%(what)s is required", what=_(_LABELS[name])))
         for name, limit in _TEXT_LIMITS.items():
             if len(getattr(self, name)) > limit:
-                found.append(f"{name.replace('_', ' ')}: at most {limit} characters")
+                found.append(_("%(what)s: at most %(limit)d characters", what=_(_LABELS[name]), limit=limit))
         if self.duration_hours is None:
-            found.append("the declared duration of the training sessions is required (hours, more than 0)")
+            found.append(_("the declared duration of the training sessions is required (hours, more than 0)"))
         elif not math.isfinite(self.duration_hours) or self.duration_hours <= 0:
             found.append(
-                f"the declared duration must be more than 0 hours, not {format_hours(self.duration_hours)}"
+                _(
+                    "the declared duration must be more than 0 hours, not %(duration)s",
+                    duration=format_hours(self.duration_hours),
+                )
             )
         elif self.duration_hours > 10_000:
-            found.append("the declared duration must be at most 10,000 hours")
+            found.append(_("the declared duration must be at most 10,000 hours"))
         if self.siret and not re.fullmatch(r"\d{14}", self.siret):
-            found.append(f"SIRET {self.siret!r}: a SIRET is 14 digits")
-        if self.language not in LANGUAGES:
-            found.append(f"language {self.language!r}: choose one of {', '.join(LANGUAGES)}")
-        if self.kind not in KINDS:
-            found.append(f"documents {self.kind!r}: choose one of {', '.join(KINDS)}")
-        if self.nature not in NATURES:
-            found.append(f"nature of the action {self.nature!r}: choose one of {', '.join(NATURES)}")
-        for name in ("logo", "stamp"):
+            found.append(_("SIRET %(siret)r: a SIRET is 14 digits", siret=self.siret))
+        for name, value, choices in (
+            (N_("language"), self.language, LANGUAGES),
+            (N_("documents"), self.kind, KINDS),
+            (N_("nature of the action"), self.nature, NATURES),
+        ):
+            if value not in choices:
+                found.append(
+                    _(
+                        "%(what)s %(value)r: choose one of %(choices)s",
+                        what=_(name),
+                        value=value,
+                        choices=", ".join(choices),
+                    )
+                )
+        for name in (N_("logo"), N_("stamp")):
             digest = getattr(self, name)
             if digest and not _DIGEST.fullmatch(digest):
-                found.append(f"{name}: not a stored image")
+                found.append(_("%(what)s: not a stored image", what=_(name)))
         return found
 
     def check(self) -> AttestationOptions:
@@ -150,14 +168,16 @@ def parse_hours(value) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
-        raise AttestationError("the declared duration must be a number of hours")
+        raise AttestationError(_("the declared duration must be a number of hours"))
     if isinstance(value, int | float):
         return float(value)
     text = str(value).strip().replace(",", ".").replace(" ", "")
     try:
         return float(text)
     except ValueError:
-        raise AttestationError(f"the declared duration {value!r} is not a number of hours") from None
+        raise AttestationError(
+            _("the declared duration %(value)r is not a number of hours", value=value)
+        ) from None
 
 
 def format_hours(hours: float) -> str:
@@ -174,17 +194,21 @@ def format_hours(hours: float) -> str:
 def check_image(data: bytes, what: str) -> str:
     """The image type ("png" or "jpeg") of an upload; AttestationError saying what is wrong."""
     if not data:
-        raise AttestationError(f"{what}: the file is empty")
+        raise AttestationError(_("%(what)s: the file is empty", what=what))
     if len(data) > MAX_IMAGE_BYTES:
         raise AttestationError(
-            f"{what}: the file is over 2 MB ({len(data):,} bytes); images must be at most 2 MB"
+            _(
+                "%(what)s: the file is over 2 MB (%(size)s bytes); images must be at most 2 MB",
+                what=what,
+                size=fmt_int(len(data)),
+            )
         )
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         kind = "png"
     elif data.startswith(b"\xff\xd8\xff"):
         kind = "jpeg"
     else:
-        raise AttestationError(f"{what}: not a PNG or JPEG image")
+        raise AttestationError(_("%(what)s: not a PNG or JPEG image", what=what))
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
@@ -193,10 +217,22 @@ def check_image(data: bytes, what: str) -> str:
             width, height = image.size
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise AttestationError(
-            f"{what}: the {kind.upper()} image is corrupt or truncated ({error})"
+            _(
+                "%(what)s: the %(kind)s image is corrupt or truncated (%(error)s)",
+                what=what,
+                kind=kind.upper(),
+                error=error,
+            )
         ) from None
     if width < 1 or height < 1 or width * height > 40_000_000:
-        raise AttestationError(f"{what}: {width} × {height} pixels is not a usable image size")
+        raise AttestationError(
+            _(
+                "%(what)s: %(width)d × %(height)d pixels is not a usable image size",
+                what=what,
+                width=width,
+                height=height,
+            )
+        )
     return kind
 
 
@@ -223,7 +259,7 @@ def load_image(session: Session, digest: str, what: str) -> bytes | None:
         return None
     image = session.get(StoredImage, digest) if _DIGEST.fullmatch(digest) else None
     if image is None:
-        raise AttestationError(f"{what}: the stored image is missing; upload it again")
+        raise AttestationError(_("%(what)s: the stored image is missing; upload it again", what=what))
     return image.data
 
 

@@ -56,7 +56,7 @@ from data.models import (
 )
 from data.scope import Forbidden, Scope
 from exports.attestation_options import AttestationError, AttestationOptions, format_hours, load_image
-from exports.formatting import hours_minutes
+from exports.formatting import gettext, hours_minutes
 from exports.opco_logs import format_duration, format_local
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
@@ -145,11 +145,13 @@ def require_session(session: Session, scope: Scope, session_id: str) -> ProgramS
     """The session, if the viewer may make its documents: Forbidden otherwise (unknown ids
     too, for anyone but global roles, so ids cannot be probed)."""
     if not can_make_documents(scope):
-        raise Forbidden("making attestations needs a session instructor, training manager or global role")
+        raise Forbidden(
+            gettext("making attestations needs a session instructor, training manager or global role")
+        )
     program = session.get(ProgramSession, session_id) if isinstance(session_id, str) and session_id else None
     if program is None:
         if scope.is_global:
-            raise AttestationError(f"there is no session with ID {session_id!r}")
+            raise AttestationError(gettext("there is no session with ID %(session)r", session=session_id))
         raise Forbidden()
     visible = session.scalar(
         select(func.count())
@@ -201,12 +203,20 @@ def gather(
     )
     players = session_players(session, scope, session_id)
     if not players:
-        raise AttestationError(f"nobody played session {session_id}: it has no connection, so no document")
+        raise AttestationError(
+            gettext(
+                "nobody played session %(session)s: it has no connection, so no document", session=session_id
+            )
+        )
     if user_ids is not None:
         wanted = [str(u) for u in user_ids]
         missing = sorted(set(wanted) - set(players))
         if missing:
-            raise AttestationError(f"did not play session {session_id}: {', '.join(missing)}")
+            raise AttestationError(
+                gettext(
+                    "did not play session %(session)s: %(ids)s", session=session_id, ids=", ".join(missing)
+                )
+            )
         chosen = set(wanted)
         players = [p for p in players if p in chosen]
     return facts, [*_records(session, facts, players, employer_field)]

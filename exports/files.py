@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from exports.formatting import N_
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -35,7 +37,7 @@ def atomic_file(out: Path) -> Iterator[BinaryIO]:
 
 # Write errors that mean "no room": the disk (or the user's quota) is full, or a size limit.
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-NO_SPACE_MESSAGE = "the server ran out of disk space while writing the file"
+NO_SPACE_MESSAGE = N_("the server ran out of disk space while writing the file")  # gettext where shown
 
 
 def out_of_space(error: BaseException | None) -> bool:

@@ -122,19 +122,25 @@ def current_language() -> str:
     return DEFAULT_LANGUAGE
 
 
+def N_(text: str) -> str:
+    """Marks a text for the catalogue where it is defined (pybabel's keyword N_); it is
+    translated where it is shown, with gettext(text)."""
+    return text
+
+
 def gettext(text: str, /, **variables) -> str:
     """flask_babel.gettext, and the English text where Flask-Babel is not set up (a Dash app
     built by hand in a test, a script)."""
     try:
         return flask_babel.gettext(text, **variables)
-    except KeyError:
+    except (KeyError, RuntimeError):  # no Flask-Babel, or no application context
         return text % variables if variables else text
 
 
 def ngettext(singular: str, plural: str, num: int, /, **variables) -> str:
     try:
         return flask_babel.ngettext(singular, plural, num, **variables)
-    except KeyError:
+    except (KeyError, RuntimeError):
         variables.setdefault("num", num)
         return (singular if num == 1 else plural) % variables
 

@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 from data.models import ClassMember, Connection, Module, ProgramSession, Training, User, UserField, UserLabel
 from data.scope import Forbidden, Scope
 from data.text import fold
-from exports.formatting import escape_cell, escape_row, format_duration, format_local
+from exports.formatting import escape_cell, escape_row, fmt_int, format_duration, format_local
+from exports.formatting import gettext as _
 
 FIXED_BEFORE_FIELDS = ("Last name", "First name", "Email")
 FIXED_AFTER_FIELDS = (
@@ -131,7 +132,13 @@ def iter_opco_logs_csv(
     cell and header that starts like a formula gets a leading apostrophe (SPEC §7, escape_cell).
     """
     if delimiter not in DELIMITERS:
-        raise OpcoLogsError(f"the CSV delimiter must be one of {' '.join(DELIMITERS)}, not {delimiter!r}")
+        raise OpcoLogsError(
+            _(
+                "the CSV delimiter must be one of %(choices)s, not %(delimiter)r",
+                choices=" ".join(DELIMITERS),
+                delimiter=delimiter,
+            )
+        )
     header, batches = _prepare(session, scope, filters, tz)
     return _csv_chunks(header, batches, delimiter)
 
@@ -188,8 +195,10 @@ def write_opco_logs_xlsx(
             row_number += 1
             if row_number > XLSX_MAX_ROWS:
                 raise OpcoLogsError(
-                    f"more than {XLSX_MAX_ROWS:,} rows do not fit in an XLSX sheet: "
-                    "export CSV or narrow the filters"
+                    _(
+                        "more than %(count)s rows do not fit in an XLSX sheet: export CSV or narrow the filters",
+                        count=fmt_int(XLSX_MAX_ROWS),
+                    )
                 )
             for col, text in enumerate(row[:connected_col]):
                 if text:
@@ -245,10 +254,14 @@ def _check_request(session: Session, scope: Scope, filters: OpcoLogFilters) -> N
     # SPEC §6: session instructors, training managers and global roles export session logs;
     # anyone else (a learner, a class manager) is answered 403, not an empty file.
     if not (scope.is_global or scope.sessions or scope.trainings):
-        raise Forbidden("exporting OPCO logs needs a session instructor, training manager or global role")
+        raise Forbidden(_("exporting OPCO logs needs a session instructor, training manager or global role"))
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise OpcoLogsError(
-            f"the start date {filters.date_from.isoformat()} is after the end date {filters.date_to.isoformat()}"
+            _(
+                "the start date %(start)s is after the end date %(end)s",
+                start=filters.date_from.isoformat(),
+                end=filters.date_to.isoformat(),
+            )
         )
     if filters.session_ids:
         asked = set(filters.session_ids)
@@ -264,18 +277,22 @@ def _check_request(session: Session, scope: Scope, filters: OpcoLogFilters) -> N
         if missing:
             if not scope.is_global:
                 # Unknown or someone else's: the same answer, so ids cannot be probed.
-                raise Forbidden(f"session(s) outside your scope: {', '.join(missing)}")
-            raise UnknownSession(f"unknown session id(s): {', '.join(missing)}")
+                raise Forbidden(_("session(s) outside your scope: %(ids)s", ids=", ".join(missing)))
+            raise UnknownSession(_("unknown session id(s): %(ids)s", ids=", ".join(missing)))
     filtered_fields = {name for name, _ in filters.fields}
     named = filtered_fields | set(filters.columns or ())
     if named:
         known = _known_fields(session, named)
         unknown_columns = sorted(set(filters.columns or ()) - known, key=_text_key)
         if unknown_columns:
-            raise UnknownField(f"unknown custom field column(s): {', '.join(unknown_columns)}")
+            raise UnknownField(
+                _("unknown custom field column(s): %(names)s", names=", ".join(unknown_columns))
+            )
         unknown_filters = sorted(filtered_fields - known, key=_text_key)
         if unknown_filters:
-            raise UnknownField(f"unknown custom field(s) in the filters: {', '.join(unknown_filters)}")
+            raise UnknownField(
+                _("unknown custom field(s) in the filters: %(names)s", names=", ".join(unknown_filters))
+            )
 
 
 def _known_fields(session: Session, names: set[str]) -> set[str]:

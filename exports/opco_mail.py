@@ -93,16 +93,18 @@ class SmtpConfig:
 def parse_smtp_url(url: str) -> SmtpConfig:
     """smtp://[user:password@]host[:port] (plain, port 25) or smtps://... (TLS, port 465)."""
     if not url or not url.strip():
-        raise MailNotConfigured("email is not configured on this server (LEARNSTATS_SMTP_URL is empty)")
+        raise MailNotConfigured(
+            gettext("email is not configured on this server (LEARNSTATS_SMTP_URL is empty)")
+        )
     parts = urlsplit(url.strip())
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise MailNotConfigured(
-            "LEARNSTATS_SMTP_URL must look like smtp://[user:password@]host:port or smtps://..."
+            gettext("LEARNSTATS_SMTP_URL must look like smtp://[user:password@]host:port or smtps://...")
         )
     try:
         port = parts.port or (465 if parts.scheme == "smtps" else 25)
     except ValueError:
-        raise MailNotConfigured("LEARNSTATS_SMTP_URL has an invalid port") from None
+        raise MailNotConfigured(gettext("LEARNSTATS_SMTP_URL has an invalid port")) from None
     return SmtpConfig(
         host=parts.hostname,
         port=port,
@@ -117,7 +119,7 @@ def mail_problem(smtp_url: str) -> str | None:
     try:
         parse_smtp_url(smtp_url)
     except MailNotConfigured as error:
-        return f"Receiving by email is unavailable: {error}. Use Download now."
+        return gettext("Receiving by email is unavailable: %(reason)s. Use Download now.", reason=error)
     return None
 
 
@@ -142,11 +144,11 @@ def _reason(error: BaseException) -> str:
             if isinstance(error.smtp_error, bytes)
             else error.smtp_error
         )
-        return f"the mail server answered {error.smtp_code} {text}".strip()
+        return gettext("the mail server answered %(code)s %(text)s", code=error.smtp_code, text=text).strip()
     if isinstance(error, ConnectionRefusedError):
-        return "the mail server refused the connection"
+        return gettext("the mail server refused the connection")
     if isinstance(error, TimeoutError):
-        return "the mail server did not answer in time"
+        return gettext("the mail server did not answer in time")
     return str(error) or error.__class__.__name__
 
 
@@ -257,22 +259,32 @@ def read_download(secret: str, token: str, user_id: str | None, max_age: int = L
         data, signed_at = serializer.loads(token, max_age=max_age, return_timestamp=True)
     except SignatureExpired as error:
         when = error.date_signed + timedelta(seconds=max_age) if error.date_signed else None
-        suffix = f" on {when:%d/%m/%Y %H:%M} UTC" if when else ""
-        raise LinkExpired(
-            f"This download link expired{suffix}: links are valid for 7 days. "
-            "Export the file again from Learnstats."
-        ) from None
+        if when:
+            message = gettext(
+                "This download link expired on %(moment)s UTC: links are valid for 7 days. "
+                "Export the file again from Learnstats.",
+                moment=f"{when:%d/%m/%Y %H:%M}",
+            )
+        else:
+            message = gettext(
+                "This download link expired: links are valid for 7 days. Export the file again from Learnstats."
+            )
+        raise LinkExpired(message) from None
     except BadSignature:
         raise LinkInvalid(
-            "This download link is not valid: it was altered or copied incompletely. "
-            "Open the link from the email again, or export the file again from Learnstats."
+            gettext(
+                "This download link is not valid: it was altered or copied incompletely. "
+                "Open the link from the email again, or export the file again from Learnstats."
+            )
         ) from None
     stored = data.get("f", "") if isinstance(data, dict) else ""
     if not isinstance(data, dict) or not _STORED_NAME.fullmatch(str(stored)):
-        raise LinkInvalid("This download link is not valid.")
+        raise LinkInvalid(gettext("This download link is not valid."))
     if user_id is None or data.get("u") != user_id:
         raise LinkForOtherUser(
-            "This download link was sent to another user: sign in as the person who received the email."
+            gettext(
+                "This download link was sent to another user: sign in as the person who received the email."
+            )
         )
     return DownloadLink(
         user_id=data["u"],
@@ -428,7 +440,7 @@ def _run_opco_email_job(server, job, on_state, attempts, backoff, sleep) -> dict
             sweep_expired(exports_dir(server))
             stored_name, download_name = build_export_file(server, job.scope, job.request)
     except Exception as error:  # the reason is shown to the user
-        reason = NO_SPACE_MESSAGE if out_of_space(error) else str(error)
+        reason = gettext(NO_SPACE_MESSAGE) if out_of_space(error) else str(error)
         return report(
             _state(job, "failed", gettext("Failed: the file could not be built: %(reason)s.", reason=reason))
         )

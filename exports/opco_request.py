@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import parse_qsl, urlencode
 
+from exports.formatting import gettext as _
 from exports.opco_logs import DELIMITERS, TITLES, OpcoLogFilters, OpcoLogsError
 
 FORMATS = ("csv", "xlsx")
@@ -52,10 +53,20 @@ class OpcoExportRequest:
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
-            raise BadOpcoRequest(f"format: {self.format!r} is not one of {', '.join(FORMATS)}")
+            raise BadOpcoRequest(
+                _(
+                    "format: %(value)r is not one of %(choices)s",
+                    value=self.format,
+                    choices=", ".join(FORMATS),
+                )
+            )
         if self.delimiter not in DELIMITERS:
             raise BadOpcoRequest(
-                f"delimiter: {self.delimiter!r} is not one of {' '.join(DELIMITERS)} (CSV delimiters)"
+                _(
+                    "delimiter: %(value)r is not one of %(choices)s (CSV delimiters)",
+                    value=self.delimiter,
+                    choices=" ".join(DELIMITERS),
+                )
             )
 
     def to_pairs(self) -> list[tuple[str, str]]:
@@ -97,21 +108,25 @@ def parse_date(name: str, text: str | None) -> date | None:
             raise ValueError
         return date.fromisoformat(text)
     except ValueError:
-        raise BadOpcoRequest(f"{name}: {text!r} is not a date (expected YYYY-MM-DD)") from None
+        raise BadOpcoRequest(
+            _("%(name)s: %(value)r is not a date (expected YYYY-MM-DD)", name=name, value=text)
+        ) from None
 
 
 def parse_field(text: str, option: str = "field") -> tuple[str, str]:
     """NAME=VALUE; BadOpcoRequest naming the option otherwise (route and CLI)."""
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
-        raise BadOpcoRequest(f"{option}: {text!r} is not NAME=VALUE")
+        raise BadOpcoRequest(_("%(name)s: %(value)r is not NAME=VALUE", name=option, value=text))
     return name.strip(), value
 
 
 def _single(args: Mapping[str, list[str]], name: str, default: str) -> str:
     values = args.get(name) or []
     if len(values) > 1:
-        raise BadOpcoRequest(f"{name}: given {len(values)} times, expected once")
+        raise BadOpcoRequest(
+            _("%(name)s: given %(count)d times, expected once", name=name, count=len(values))
+        )
     return values[0] if values else default
 
 
@@ -119,7 +134,7 @@ def _ids(name: str, values: Iterable[str]) -> tuple[str, ...]:
     ids = []
     for value in values:
         if not value.strip():
-            raise BadOpcoRequest(f"{name}: an empty id")
+            raise BadOpcoRequest(_("%(name)s: an empty id", name=name))
         if value not in ids:
             ids.append(value)
     return tuple(ids)
@@ -129,7 +144,11 @@ def _titles(text: str) -> str:
     value = (text or "en").strip().lower()
     if value not in TITLES:
         raise BadOpcoRequest(
-            f"titles: {text!r} is not one of {', '.join(TITLES)} (the column titles' language)"
+            _(
+                "titles: %(value)r is not one of %(choices)s (the column titles' language)",
+                value=text,
+                choices=", ".join(TITLES),
+            )
         )
     return value
 
@@ -139,7 +158,9 @@ def parse_opco_pairs(pairs: Iterable[tuple[str, str]]) -> OpcoExportRequest:
     args: dict[str, list[str]] = {}
     for name, value in pairs:
         if name not in KNOWN_ARGUMENTS:
-            raise BadOpcoRequest(f"unknown argument {name!r} (known: {', '.join(KNOWN_ARGUMENTS)})")
+            raise BadOpcoRequest(
+                _("unknown argument %(name)r (known: %(known)s)", name=name, known=", ".join(KNOWN_ARGUMENTS))
+            )
         args.setdefault(name, []).append(value)
     columns: tuple[str, ...] | None = None
     if "columns" in args:
@@ -147,14 +168,18 @@ def parse_opco_pairs(pairs: Iterable[tuple[str, str]]) -> OpcoExportRequest:
         if given == [""]:
             columns = ()
         elif any(not c.strip() for c in given):
-            raise BadOpcoRequest("columns: an empty column name (use a single empty columns= for none)")
+            raise BadOpcoRequest(_("columns: an empty column name (use a single empty columns= for none)"))
         else:
             columns = tuple(dict.fromkeys(given))
     date_from = parse_date("from", _single(args, "from", ""))
     date_to = parse_date("to", _single(args, "to", ""))
     if date_from and date_to and date_from > date_to:
         raise BadOpcoRequest(
-            f"from: the start date {date_from.isoformat()} is after the end date {date_to.isoformat()}"
+            _(
+                "from: the start date %(start)s is after the end date %(end)s",
+                start=date_from.isoformat(),
+                end=date_to.isoformat(),
+            )
         )
     filters = OpcoLogFilters(
         date_from=date_from,
@@ -169,7 +194,9 @@ def parse_opco_pairs(pairs: Iterable[tuple[str, str]]) -> OpcoExportRequest:
     fmt = _single(args, "format", "csv").strip().lower()
     delimiter = _single(args, "delimiter", ",")
     if fmt == "xlsx" and "delimiter" in args and delimiter not in DELIMITERS:
-        raise BadOpcoRequest(f"delimiter: {delimiter!r} is not one of {' '.join(DELIMITERS)}")
+        raise BadOpcoRequest(
+            _("delimiter: %(value)r is not one of %(choices)s", value=delimiter, choices=" ".join(DELIMITERS))
+        )
     return OpcoExportRequest(filters=filters, format=fmt, delimiter=delimiter)
 
 

@@ -48,7 +48,7 @@ from exports.opco_logs import (
     iter_opco_logs_csv,
     write_opco_logs_xlsx,
 )
-from exports.opco_mail import LinkError, LinkInvalid, exports_dir, read_download, stored_path
+from exports.opco_mail import LinkError, exports_dir, read_download, stored_path
 from exports.opco_request import MEDIA_TYPES, OpcoExportRequest, download_filename, parse_opco_query
 
 DOWNLOAD_PATH = "/download/opco-logs"
@@ -158,9 +158,12 @@ def _stream_xlsx(export: OpcoExportRequest, scope: Scope, filename: str) -> Resp
 def _no_space_response() -> Response:
     return error_response(
         507,
-        "Not enough disk space",
-        f"The XLSX file was not made: {NO_SPACE_MESSAGE}. Nothing was sent. Try the CSV format "
-        "(it is streamed, not stored), a narrower export, or ask the administrator to free space.",
+        N_("Not enough disk space"),
+        gettext(
+            "The XLSX file was not made: %(reason)s. Nothing was sent. Try the CSV format "
+            "(it is streamed, not stored), a narrower export, or ask the administrator to free space.",
+            reason=gettext(NO_SPACE_MESSAGE),
+        ),
     )
 
 
@@ -209,7 +212,7 @@ def download_emailed_export(token: str) -> Response:
         link = read_download(settings.secret_key, token, user_id)
         path = stored_path(current_app, link.stored_name)
     except (LinkError, ValueError) as error:
-        message = str(error) if isinstance(error, LinkError) else str(LinkInvalid("This link is not valid."))
+        message = str(error) if isinstance(error, LinkError) else gettext("This link is not valid.")
         return error_response(403, N_("Link refused"), message)
     if not may_export(current_scope()):
         return error_response(403, N_("Access refused"), N_("You may no longer export OPCO logs."))
@@ -237,9 +240,9 @@ def download_attestation(session_id: str, user_id: str, kind: str) -> Response:
     try:
         scope = current_scope()
     except Forbidden:
-        return error_response(401, "Sign in first", "Sign in to download attestations.")
+        return error_response(401, N_("Sign in first"), N_("Sign in to download attestations."))
     if kind not in RENDERERS:
-        return error_response(404, "Not found", "Ask for an attestation or a certificate.")
+        return error_response(404, N_("Not found"), N_("Ask for an attestation or a certificate."))
     settings = current_app.config["LEARNSTATS"]
     try:
         with get_db().session() as s:
@@ -249,16 +252,21 @@ def download_attestation(session_id: str, user_id: str, kind: str) -> Response:
             options = load_defaults(s)
             if options.problems():
                 raise AttestationError(
-                    "the attestation details are not complete: open « OPCO attestations » on the "
-                    "session's page and fill them in first (" + "; ".join(options.problems()) + ")"
+                    gettext(
+                        "the attestation details are not complete: open « OPCO attestations » on the "
+                        "session's page and fill them in first (%(problems)s)",
+                        problems="; ".join(options.problems()),
+                    )
                 )
             (name, data), *_ = session_documents(
                 s, scope, session_id, options, settings.tz, user_ids=[user_id], kinds=[kind]
             )
     except Forbidden:
-        return error_response(403, "Access refused", "You may not make this session's attestations.")
+        return error_response(403, N_("Access refused"), N_("You may not make this session's attestations."))
     except AttestationError as error:
-        return error_response(400, "Cannot make the document", f"Nothing was made: {error}.")
+        return error_response(
+            400, N_("Cannot make the document"), gettext("Nothing was made: %(reason)s.", reason=error)
+        )
     response = Response(data, content_type=FILE_TYPES["pdf"])
     response.headers["Content-Length"] = str(len(data))
     return _attachment(response, name)
@@ -269,13 +277,13 @@ def attestation_image(digest: str) -> Response:
     try:
         scope = current_scope()
     except Forbidden:
-        return error_response(401, "Sign in first", "Sign in first.")
+        return error_response(401, N_("Sign in first"), N_("Sign in first."))
     if not can_make_documents(scope):
-        return error_response(403, "Access refused", "You may not see the attestations' images.")
+        return error_response(403, N_("Access refused"), N_("You may not see the attestations' images."))
     with get_db().session() as s:
         image = s.get(StoredImage, digest)
         if image is None:
-            return error_response(404, "Not found", "There is no such image.")
+            return error_response(404, N_("Not found"), N_("There is no such image."))
         response = Response(image.data, content_type=image.media_type)
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["X-Content-Type-Options"] = "nosniff"
