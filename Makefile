@@ -82,7 +82,7 @@ clean:
 # and compile the .mo files the app reads (committed, so `make run` needs no build step).
 BABEL := $(VENV)/bin/pybabel
 translations: $(VENV)/.installed
-	$(BABEL) extract -F babel.cfg -k N_ -k _l --no-location --sort-output --omit-header \
+	$(BABEL) extract -F babel.cfg -k N_ -k _l -k NP_:1c,2 --no-location --sort-output --omit-header \
 	  --ignore-dirs ".venv tests instance" -o translations/messages.pot .
 	$(BABEL) update --no-fuzzy-matching -i translations/messages.pot -d translations
 	$(BABEL) compile -d translations

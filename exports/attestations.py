@@ -31,9 +31,10 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
+from babel.support import Translations
 from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.fonts import SubsetMap, TTFFont
@@ -56,10 +57,11 @@ from data.models import (
 )
 from data.scope import Forbidden, Scope
 from exports.attestation_options import AttestationError, AttestationOptions, format_hours, load_image
-from exports.formatting import gettext, hours_minutes
+from exports.formatting import NP_, gettext, hours_minutes
 from exports.opco_logs import format_duration, format_local
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 # A Latin subset of DejaVu Sans (assets/fonts/README.md says how it was made) makes a document
 # several times faster than the whole font; the whole font is added as a fallback only to the
 # documents whose texts need a character the subset lacks (Greek, Cyrillic, ...).
@@ -319,144 +321,105 @@ def _record_chunk(
 
 # -- wording -------------------------------------------------------------------------------
 
-WORDS = {
-    "fr": {
-        "attestation_title": "ATTESTATION D'ASSIDUITÉ",
-        "attestation_subtitle": "Relevé des connexions de la session de formation",
-        "certificate_title": "CERTIFICAT DE RÉALISATION",
-        "learner": "Apprenant(e)",
-        "email": "E-mail",
-        "employer": "Entreprise",
-        "training": "Formation",
-        "session": "Session",
-        "session_dates": "Dates de la session",
-        "declared_duration": "Durée déclarée des sessions de formation",
-        "modules_heading": "Cours et évaluations",
-        "modules_columns": ("Cours ou évaluation", "Type", "Statut", "Score", "Temps passé en session"),
-        "log_heading": "Historique des connexions dans la session",
-        "log_columns": ("Cours", "Connexion", "Déconnexion", "Temps passé"),
-        "log_note": "Heures locales ({zone}). Temps passé au format JJ:HH:MM.",
-        "total_time": "Temps total passé dans la session",
-        "training_score": "Score de la formation",
-        "no_score": "– (aucun module obligatoire)",
-        "course": "Cours",
-        "assessment": "Évaluation",
-        "statuses": {
-            "passed": "Réussi",
-            "failed": "Échoué",
-            "in progress": "En cours",
-            "not started": "Non commencé",
-        },
-        "legal_representative": "Représentant légal",
-        "nda": "Déclaration d'activité n°",
-        "siret": "SIRET",
-        "signed": "Fait à {place}, le {date}",
-        "stamp": "Cachet et signature",
-        "for_org": "Pour {org}, {name}, représentant légal",
-        "page": "Page {n} / {nb}",
-        "from_to": "du {start} au {end}",
-        "no_dates": "dates non renseignées",
-        "running_head": "{title} · {name} · session {session}",
+# The documents' wording, in English, marked for the catalogue with the context "document"
+# (pybabel keyword NP_:1c,2): the French is the catalogue's (translations/fr), kept apart from
+# the interface's texts ("Apprenant(e)" on a document, "Apprenant" on a page). "natures" is the
+# certificat's list of actions and "certificate" its text, in the Ministry of Labour's model's
+# order (SPEC §7); the English is a faithful translation of the model.
+WORDING = {
+    "attestation_title": NP_("document", "CERTIFICATE OF ATTENDANCE"),
+    "attestation_subtitle": NP_("document", "Connection record of the training session"),
+    "certificate_title": NP_("document", "CERTIFICATE OF COMPLETION"),
+    "learner": NP_("document", "Learner"),
+    "email": NP_("document", "Email"),
+    "employer": NP_("document", "Employer"),
+    "training": NP_("document", "Training"),
+    "session": NP_("document", "Session"),
+    "session_dates": NP_("document", "Session dates"),
+    "declared_duration": NP_("document", "Declared duration of the training sessions"),
+    "modules_heading": NP_("document", "Courses and assessments"),
+    "modules_columns": (
+        NP_("document", "Course or assessment"),
+        NP_("document", "Type"),
+        NP_("document", "Status"),
+        NP_("document", "Score"),
+        NP_("document", "Time in the session"),
+    ),
+    "log_heading": NP_("document", "Connection log in the session"),
+    "log_columns": (
+        NP_("document", "Course"),
+        NP_("document", "Connected"),
+        NP_("document", "Disconnected"),
+        NP_("document", "Time spent"),
+    ),
+    "log_note": NP_("document", "Local times ({zone}). Time spent as DD:HH:MM."),
+    "total_time": NP_("document", "Total time spent in the session"),
+    "training_score": NP_("document", "Training score"),
+    "no_score": NP_("document", "– (no mandatory module)"),
+    "course": NP_("document", "Course"),
+    "assessment": NP_("document", "Assessment"),
+    "statuses": {
+        "passed": NP_("document", "Passed"),
+        "failed": NP_("document", "Failed"),
+        "in progress": NP_("document", "In progress"),
+        "not started": NP_("document", "Not started"),
     },
-    "en": {
-        "attestation_title": "CERTIFICATE OF ATTENDANCE",
-        "attestation_subtitle": "Connection record of the training session",
-        "certificate_title": "CERTIFICATE OF COMPLETION",
-        "learner": "Learner",
-        "email": "Email",
-        "employer": "Employer",
-        "training": "Training",
-        "session": "Session",
-        "session_dates": "Session dates",
-        "declared_duration": "Declared duration of the training sessions",
-        "modules_heading": "Courses and assessments",
-        "modules_columns": ("Course or assessment", "Type", "Status", "Score", "Time in the session"),
-        "log_heading": "Connection log in the session",
-        "log_columns": ("Course", "Connected", "Disconnected", "Time spent"),
-        "log_note": "Local times ({zone}). Time spent as DD:HH:MM.",
-        "total_time": "Total time spent in the session",
-        "training_score": "Training score",
-        "no_score": "– (no mandatory module)",
-        "course": "Course",
-        "assessment": "Assessment",
-        "statuses": {
-            "passed": "Passed",
-            "failed": "Failed",
-            "in progress": "In progress",
-            "not started": "Not started",
-        },
-        "legal_representative": "Legal representative",
-        "nda": "Training provider declaration no.",
-        "siret": "SIRET",
-        "signed": "Signed at {place} on {date}",
-        "stamp": "Stamp and signature",
-        "for_org": "For {org}, {name}, legal representative",
-        "page": "Page {n} / {nb}",
-        "from_to": "from {start} to {end}",
-        "no_dates": "dates not given",
-        "running_head": "{title} · {name} · session {session}",
+    "legal_representative": NP_("document", "Legal representative"),
+    "nda": NP_("document", "Training provider declaration no."),
+    "siret": NP_("document", "SIRET"),
+    "signed": NP_("document", "Signed at {place} on {date}"),
+    "stamp": NP_("document", "Stamp and signature"),
+    "for_org": NP_("document", "For {org}, {name}, legal representative"),
+    "page": NP_("document", "Page {n} / {nb}"),
+    "from_to": NP_("document", "from {start} to {end}"),
+    "no_dates": NP_("document", "dates not given"),
+    "running_head": NP_("document", "{title} · {name} · session {session}"),
+    "natures": {
+        "formation": NP_("document", "training action"),
+        "bilan": NP_("document", "skills assessment"),
+        "vae": NP_("document", "accreditation of prior experience (VAE)"),
+        "apprentissage": NP_("document", "apprenticeship training action"),
     },
-}
-
-# The Ministry of Labour's model, in its order (SPEC §7). English: a faithful translation.
-NATURE_LABELS = {
-    "fr": {
-        "formation": "action de formation",
-        "bilan": "bilan de compétences",
-        "vae": "action de VAE",
-        "apprentissage": "action de formation par apprentissage",
-    },
-    "en": {
-        "formation": "training action",
-        "bilan": "skills assessment",
-        "vae": "accreditation of prior experience (VAE)",
-        "apprentissage": "apprenticeship training action",
-    },
-}
-CERTIFICATE_TEXT = {
-    "fr": {
-        "undersigned": (
-            "Je soussigné(e) {representative}, représentant légal du dispensateur de l'action "
-            "concourant au développement des compétences {organisation},"
-        ),
-        "certifies": "atteste que :",
-        "learner": "{learner}, salarié(e) de l'entreprise {employer},",
-        "followed": "a suivi l'action {training}",
-        "nature": "Nature de l'action concourant au développement des compétences :",
-        "dates": "qui s'est déroulée du {start} au {end}",
-        "duration": "pour une durée réalisée de {duration}",
-        "commitment": (
-            "Sans préjudice des délais imposés par les règles fiscales, comptables ou commerciales, "
-            "je m'engage à conserver l'ensemble des pièces justificatives qui ont permis d'établir le "
-            "présent certificat pendant une durée de 3 ans à compter de la fin de l'année du dernier "
-            "paiement. En cas de cofinancement des fonds européens, la durée de conservation est "
-            "étendue conformément aux obligations conventionnelles spécifiques."
-        ),
-        "signed": "Fait à {place}, le {date}",
-        "stamp": "Cachet et signature du responsable du dispensateur de l'action",
-    },
-    "en": {
-        "undersigned": (
+    "certificate": {
+        "undersigned": NP_(
+            "document",
             "I, the undersigned {representative}, legal representative of the provider of the "
-            "skills development action {organisation},"
+            "skills development action {organisation},",
         ),
-        "certifies": "certify that:",
-        "learner": "{learner}, employee of the company {employer},",
-        "followed": "attended the action {training}",
-        "nature": "Nature of the skills development action:",
-        "dates": "which took place from {start} to {end}",
-        "duration": "for a completed duration of {duration}",
-        "commitment": (
+        "certifies": NP_("document", "certify that:"),
+        "learner": NP_("document", "{learner}, employee of the company {employer},"),
+        "followed": NP_("document", "attended the action {training}"),
+        "nature": NP_("document", "Nature of the skills development action:"),
+        "dates": NP_("document", "which took place from {start} to {end}"),
+        "duration": NP_("document", "for a completed duration of {duration}"),
+        "commitment": NP_(
+            "document",
             "Without prejudice to the periods imposed by tax, accounting or commercial rules, I "
             "undertake to keep all the supporting documents used to draw up this certificate for "
             "3 years from the end of the year of the last payment. In the event of co-financing by "
             "European funds, the retention period is extended in accordance with the specific "
-            "contractual obligations."
+            "contractual obligations.",
         ),
-        "signed": "Signed at {place} on {date}",
-        "stamp": "Stamp and signature of the head of the provider",
+        "signed": NP_("document", "Signed at {place} on {date}"),
+        "stamp": NP_("document", "Stamp and signature of the head of the provider"),
     },
 }
+
+
+@cache
+def document_words(language: str) -> dict:
+    """WORDING in one language, read from the catalogue with Babel itself (no Flask needed:
+    the documents are also drawn in worker processes)."""
+    catalogue = Translations.load(str(TRANSLATIONS), [language])
+
+    def translated(value):
+        if isinstance(value, str):
+            return catalogue.pgettext("document", value)
+        if isinstance(value, tuple):
+            return tuple(translated(item) for item in value)
+        return {key: translated(item) for key, item in value.items()}
+
+    return translated(WORDING)
 
 
 def _score_text(score: float | None, language: str) -> str:
@@ -497,7 +460,7 @@ class Issuer:
 
     @property
     def words(self) -> dict:
-        return WORDS[self.options.language]
+        return document_words(self.options.language)
 
 
 def load_issuer(
@@ -835,7 +798,7 @@ def render_attestation(issuer: Issuer, facts: SessionFacts, learner: LearnerReco
         words["running_head"].format(
             title=words["attestation_title"].capitalize(), name=learner.full_name, session=facts.session_id
         ),
-        [*_texts_of(issuer, facts, learner), *WORDS[language]["statuses"].values()],
+        [*_texts_of(issuer, facts, learner), *words["statuses"].values()],
     )
     pdf.alias_nb_pages()
     pdf.add_page()
@@ -930,16 +893,15 @@ def _hours_text(hours: float | None) -> str:
 def render_certificate(issuer: Issuer, facts: SessionFacts, learner: LearnerRecord) -> bytes:
     """The certificat de réalisation of one learner (SPEC §7, the Ministry's model), PDF bytes."""
     o = issuer.options
-    language = o.language
-    text = CERTIFICATE_TEXT[language]
     words = issuer.words
+    text = words["certificate"]
     pdf = _Document(
         issuer,
         f"{words['certificate_title'].capitalize()} · {learner.full_name}",
         words["running_head"].format(
             title=words["certificate_title"].capitalize(), name=learner.full_name, session=facts.session_id
         ),
-        [*_texts_of(issuer, facts, learner), *NATURE_LABELS[language].values()],
+        [*_texts_of(issuer, facts, learner), *words["natures"].values()],
     )
     pdf.alias_nb_pages()
     pdf.add_page()
@@ -963,7 +925,7 @@ def render_certificate(issuer: Issuer, facts: SessionFacts, learner: LearnerReco
     )
     paragraph(text["followed"].format(training=facts.training_name), indent=8, gap=5)
     paragraph(text["nature"], gap=1.5)
-    for nature, label in NATURE_LABELS[language].items():
+    for nature, label in words["natures"].items():
         paragraph(f"{TICK if nature == o.nature else BOX}  {label}", indent=8, gap=0.6)
     pdf.ln(4)
     paragraph(text["dates"].format(start=start or "…", end=end or "…"))

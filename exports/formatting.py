@@ -128,6 +128,12 @@ def N_(text: str) -> str:
     return text
 
 
+def NP_(context: str, text: str) -> str:
+    """Marks a text with a context for the catalogue (pybabel keyword NP_:1c,2), e.g. the
+    documents' wording (exports/attestations.py); translated where it is shown, with pgettext."""
+    return text
+
+
 def gettext(text: str, /, **variables) -> str:
     """flask_babel.gettext, and the English text where Flask-Babel is not set up (a Dash app
     built by hand in a test, a script)."""
