@@ -6,7 +6,9 @@ var dagfuncs = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
    and French dates read "13 nov. 2026", as exports/formatting.py writes them. */
 function lsFrench() { return (document.documentElement.lang || "").slice(0, 2) === "fr"; }
 
-var LS_FR_MONTHS = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."];
+/* French dates as Babel writes them on the server ("13 nov. 2026"): the browser's own CLDR
+   data (Intl), not a list of month names of ours. */
+var LS_FR_DATE = new Intl.DateTimeFormat("fr-FR", {day: "numeric", month: "short", year: "numeric", timeZone: "UTC"});
 
 function lsMissing(value) {
     return value === null || value === undefined || value === "" || (typeof value === "number" && isNaN(value));
@@ -49,7 +51,7 @@ dagfuncs.lsDate = function (value) {
     var text = String(value).slice(0, 10);
     var parts = text.split("-");
     if (parts.length !== 3) { return String(value); }
-    if (lsFrench()) { return Number(parts[2]) + " " + LS_FR_MONTHS[Number(parts[1]) - 1] + " " + parts[0]; }
+    if (lsFrench()) { return LS_FR_DATE.format(new Date(Date.UTC(Number(parts[0]), Number(parts[1]) - 1, Number(parts[2])))); }
     return parts[2] + "/" + parts[1] + "/" + parts[0];
 };
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from pathlib import Path
 
 from flask import Flask, current_app, redirect, request, session
 from flask_babel import Babel
@@ -20,9 +19,8 @@ from markupsafe import Markup, escape
 
 from data.db import get_db
 from data.models import User
-from exports.formatting import LANGUAGES, N_, current_language, gettext, ngettext
+from exports.formatting import LANGUAGES, N_, TRANSLATIONS, current_language, gettext, ngettext
 
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 __all__ = ["N_", "gettext", "init_app", "ngettext", "page_title", "select_language"]
 COOKIE = "learnstats_language"
 COOKIE_MAX_AGE = 365 * 24 * 3600

@@ -34,7 +34,6 @@ from datetime import UTC, date, datetime, time, tzinfo
 from functools import cache, lru_cache
 from pathlib import Path
 
-from babel.support import Translations
 from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.fonts import SubsetMap, TTFFont
@@ -57,11 +56,10 @@ from data.models import (
 )
 from data.scope import Forbidden, Scope
 from exports.attestation_options import AttestationError, AttestationOptions, format_hours, load_image
-from exports.formatting import NP_, gettext, hours_minutes
+from exports.formatting import NP_, gettext, hours_minutes, pgettext_in
 from exports.opco_logs import format_duration, format_local
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 # A Latin subset of DejaVu Sans (assets/fonts/README.md says how it was made) makes a document
 # several times faster than the whole font; the whole font is added as a fallback only to the
 # documents whose texts need a character the subset lacks (Greek, Cyrillic, ...).
@@ -408,13 +406,11 @@ WORDING = {
 
 @cache
 def document_words(language: str) -> dict:
-    """WORDING in one language, read from the catalogue with Babel itself (no Flask needed:
-    the documents are also drawn in worker processes)."""
-    catalogue = Translations.load(str(TRANSLATIONS), [language])
+    """WORDING in one language (the catalogue's, read without Flask: pgettext_in)."""
 
     def translated(value):
         if isinstance(value, str):
-            return catalogue.pgettext("document", value)
+            return pgettext_in(language, "document", value)
         if isinstance(value, tuple):
             return tuple(translated(item) for item in value)
         return {key: translated(item) for key, item in value.items()}

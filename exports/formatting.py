@@ -20,17 +20,21 @@ text cell and header through it.
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import flask_babel
 import pandas as pd
 from babel.dates import format_date
+from babel.support import Translations
 
 DASH = "–"
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
 # A cell starting with one of these is run as a formula (or as the start of one) by Excel,
 # LibreOffice or Google Sheets: OWASP's list for CSV injection, as SPEC §7 gives it.
@@ -126,6 +130,18 @@ def N_(text: str) -> str:
     """Marks a text for the catalogue where it is defined (pybabel's keyword N_); it is
     translated where it is shown, with gettext(text)."""
     return text
+
+
+@functools.cache
+def _catalogue(language: str) -> Translations:
+    return Translations.load(str(TRANSLATIONS), [language])
+
+
+def pgettext_in(language: str, context: str, text: str) -> str:
+    """A text marked with NP_ in a given language, read with Babel itself (no Flask needed):
+    the files whose language is their own option (attestations, the OPCO logs' titles), also
+    made in worker processes."""
+    return _catalogue(language).pgettext(context, text)
 
 
 def NP_(context: str, text: str) -> str:

@@ -30,38 +30,36 @@ from sqlalchemy.orm import Session
 from data.models import ClassMember, Connection, Module, ProgramSession, Training, User, UserField, UserLabel
 from data.scope import Forbidden, Scope
 from data.text import fold
-from exports.formatting import escape_cell, escape_row, fmt_int, format_duration, format_local
+from exports.formatting import (
+    NP_,
+    escape_cell,
+    escape_row,
+    fmt_int,
+    format_duration,
+    format_local,
+    pgettext_in,
+)
 from exports.formatting import gettext as _
 
-FIXED_BEFORE_FIELDS = ("Last name", "First name", "Email")
-FIXED_AFTER_FIELDS = (
-    "Additional information",
-    "Labels",
-    "Session",
-    "Session ID",
-    "Program template",
-    "Program template ID",
-    "Course",
-    "Connected",
-    "Disconnected",
-    "Time spent",
+# SPEC §7's titles, the default; their French (Nom, Prénom, …: an export option, titles="fr")
+# is the catalogue's, under the context "opco-logs" (NP_).
+FIXED_BEFORE_FIELDS = (
+    NP_("opco-logs", "Last name"),
+    NP_("opco-logs", "First name"),
+    NP_("opco-logs", "Email"),
 )
-# SPEC §7's titles are the default; French titles are an export option (titles="fr").
-FRENCH_TITLES = {
-    "Last name": "Nom",
-    "First name": "Prénom",
-    "Email": "E-mail",
-    "Additional information": "Informations complémentaires",
-    "Labels": "Étiquettes",
-    "Session": "Session",
-    "Session ID": "ID de la session",
-    "Program template": "Modèle de programme",
-    "Program template ID": "ID du modèle de programme",
-    "Course": "Cours",
-    "Connected": "Connexion",
-    "Disconnected": "Déconnexion",
-    "Time spent": "Temps passé",
-}
+FIXED_AFTER_FIELDS = (
+    NP_("opco-logs", "Additional information"),
+    NP_("opco-logs", "Labels"),
+    NP_("opco-logs", "Session"),
+    NP_("opco-logs", "Session ID"),
+    NP_("opco-logs", "Program template"),
+    NP_("opco-logs", "Program template ID"),
+    NP_("opco-logs", "Course"),
+    NP_("opco-logs", "Connected"),
+    NP_("opco-logs", "Disconnected"),
+    NP_("opco-logs", "Time spent"),
+)
 TITLES = ("en", "fr")
 DELIMITERS = (",", ";")
 BOM = "\ufeff"
@@ -314,7 +312,7 @@ def _field_columns(session: Session, filters: OpcoLogFilters) -> tuple[str, ...]
 
 def _header(field_columns: Sequence[str], titles: str = "en") -> list[str]:
     def title(name: str) -> str:
-        return FRENCH_TITLES[name] if titles == "fr" else name
+        return pgettext_in(titles, "opco-logs", name)
 
     return [*map(title, FIXED_BEFORE_FIELDS), *field_columns, *map(title, FIXED_AFTER_FIELDS)]
 

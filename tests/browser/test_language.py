@@ -60,6 +60,12 @@ def test_lng_b001_overview_in_french(dash_duo, dash_app, factory):
         ),
         "the trainings grid shows no French percentage",
     )
+    # The grids' French dates are the browser's CLDR ones, as Babel writes them on the server.
+    dates = dash_duo.driver.execute_script(
+        "var f = window.dashAgGridFunctions;"
+        "return [f.lsDate('2026-11-13'), f.lsDate('2026-05-01'), f.lsDateTime('2026-02-03 09:05')];"
+    )
+    assert dates == ["13 nov. 2026", "1 mai 2026", "3 févr. 2026 09:05"]
     # AG Grid's own texts come from its French locale (assets/agGridLocaleFr.js): a sortable
     # header, once focused, tells screen readers how to sort in French.
     dash_duo.driver.execute_script("document.querySelector('.ag-header-cell-sortable').focus()")
