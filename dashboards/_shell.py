@@ -22,6 +22,7 @@ from flask_login import current_user
 from auth.guard import current_scope
 from auth.language import LANGUAGE_NAMES, csrf_token
 from auth.language import gettext as _
+from dashboards._date_filter import component_labels
 from dashboards._search import build_search_box
 from data.db import get_db
 from data.scope import Forbidden, Scope
@@ -280,5 +281,6 @@ def shell_layout():
         [
             build_navbar(scope, name),
             dbc.Container(dash.page_container, fluid=True, className="ls-page pb-5"),
+            component_labels(),
         ]
     )

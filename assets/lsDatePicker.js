@@ -1,0 +1,68 @@
+/* Dash 4's date pickers in the interface's language (issue 12, docs/decisions.md).
+
+   1. Month and weekday names: the picker formats them with the date-fns locale it finds in
+      window.dateFns.locale (date-fns-locale-fr.min.js, loaded just before this file, puts
+      French there), choosing by the BROWSER's languages, else the first one. Keep only the
+      interface's language (<html lang>, set by the server): French, or none at all for
+      English (the picker then uses date-fns's own en-US).
+   2. Its buttons' aria-labels ("Previous month", "Close calendar"...) are written in English
+      in Dash's code. The layout carries them translated from the catalogue (a hidden element
+      #ls-component-labels, data-labels = {English: translation}, dashboards/_date_filter.py);
+      each such button is relabelled as soon as it appears. */
+(function () {
+    var language = (document.documentElement.lang || "").toLowerCase().split("-")[0];
+    var fns = window.dateFns || {};
+    var known = fns.locale || {};
+    var chosen = {};
+    if (Object.prototype.hasOwnProperty.call(known, language)) {
+        chosen[language] = known[language];
+    }
+    window.dateFns = Object.assign({}, fns, { locale: chosen });
+
+    var SELECTOR = [
+        ".dash-datepicker-month-nav",
+        ".dash-datepicker-close-button",
+        ".dash-datepicker-clear",
+        ".dash-input-stepper"
+    ].join(",");
+    var labels = null;
+
+    function readLabels() {
+        var holder = document.getElementById("ls-component-labels");
+        if (!holder) { return null; }
+        try {
+            return JSON.parse(holder.getAttribute("data-labels") || "{}");
+        } catch (error) {
+            return {};
+        }
+    }
+
+    function relabel() {
+        labels = labels || readLabels();
+        if (!labels) { return; }
+        var buttons = document.querySelectorAll(SELECTOR);
+        for (var i = 0; i < buttons.length; i++) {
+            var english = buttons[i].getAttribute("aria-label");
+            var translated = english && Object.prototype.hasOwnProperty.call(labels, english)
+                ? labels[english] : null;
+            if (translated && translated !== english) {
+                buttons[i].setAttribute("aria-label", translated);
+            }
+        }
+    }
+
+    function start() {
+        new MutationObserver(function (records) {
+            for (var i = 0; i < records.length; i++) {
+                if (records[i].addedNodes.length) { relabel(); return; }
+            }
+        }).observe(document.body, { childList: true, subtree: true });
+        relabel();
+    }
+
+    if (document.body) {
+        start();
+    } else {
+        document.addEventListener("DOMContentLoaded", start);
+    }
+})();
