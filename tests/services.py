@@ -118,7 +118,17 @@ class RedisServer(Process):
         import redis
 
         self.client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
-        wait_until(self.client.ping, "redis-server did not answer", 20, (self,))
+        wait_until(self._answers, "redis-server did not answer", 20, (self,))
+
+    def _answers(self) -> bool:
+        """PING, False while the server is not listening yet (redis-py's ConnectionError is
+        not an OSError: a slow start on a busy machine raised at the first try)."""
+        import redis
+
+        try:
+            return bool(self.client.ping())
+        except redis.exceptions.ConnectionError:
+            return False
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
