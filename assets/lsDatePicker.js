@@ -6,8 +6,9 @@
       interface's language (<html lang>, set by the server): French, or none at all for
       English (the picker then uses date-fns's own en-US).
    2. Its buttons' aria-labels ("Previous month", "Close calendar"...) are written in English
-      in Dash's code. The layout carries them translated from the catalogue (a hidden element
-      #ls-component-labels, data-labels = {English: translation}, dashboards/_date_filter.py);
+      in Dash's code, as are the dialogs' close button's ("Close") and the pagination's
+      screen-reader texts ("(current)", "More") in dash-bootstrap-components'. The layout carries them translated from the catalogue (a hidden element
+      #ls-component-labels, data-labels = {English: translation}, dashboards/_texts.py);
       each such button is relabelled as soon as it appears. */
 (function () {
     var language = (document.documentElement.lang || "").toLowerCase().split("-")[0];
@@ -23,8 +24,11 @@
         ".dash-datepicker-month-nav",
         ".dash-datepicker-close-button",
         ".dash-datepicker-clear",
-        ".dash-input-stepper"
+        ".dash-input-stepper",
+        ".btn-close"
     ].join(",");
+    /* Texts for screen readers only, written in English by dash-bootstrap-components. */
+    var TEXT_SELECTOR = ".pagination .visually-hidden";
     var labels = null;
 
     function readLabels() {
@@ -47,6 +51,13 @@
                 ? labels[english] : null;
             if (translated && translated !== english) {
                 buttons[i].setAttribute("aria-label", translated);
+            }
+        }
+        var hidden = document.querySelectorAll(TEXT_SELECTOR);
+        for (var j = 0; j < hidden.length; j++) {
+            var text = hidden[j].textContent;
+            if (Object.prototype.hasOwnProperty.call(labels, text) && labels[text] !== text) {
+                hidden[j].textContent = labels[text];
             }
         }
     }

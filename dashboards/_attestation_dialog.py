@@ -35,6 +35,7 @@ from auth.guard import current_scope
 from auth.language import N_, ngettext
 from auth.language import gettext as _
 from dashboards._opco_dialog import _field, _server_for, app_key
+from dashboards._texts import dropdown_labels
 from data.db import get_db
 from data.models import UserField
 from data.scope import Forbidden, Scope
@@ -48,6 +49,7 @@ from exports.attestation_options import (
     store_image,
 )
 from exports.attestations import can_make_documents, require_session, session_players, write_session_zip
+from exports.formatting import join_reasons
 from exports.opco_mail import exports_dir, scope_from_dict, scope_to_dict, sign_download, sweep_expired
 
 JOB_SALT = "learnstats.attestations.job"
@@ -228,7 +230,10 @@ def build_attestation_dialog(session_id: str) -> html.Div:
                         _field(
                             _("Employer (user custom field)"),
                             dcc.Dropdown(
-                                id="att-employer-field", placeholder=_("None: an empty line"), clearable=True
+                                labels=dropdown_labels(),
+                                id="att-employer-field",
+                                placeholder=_("None: an empty line"),
+                                clearable=True,
                             ),
                             _("The certificat's « salarié(e) de l'entreprise »."),
                         ),
@@ -382,6 +387,7 @@ def upload_image(contents, filename, session_id, what: str):
         raise PreventUpdate
     _require(session_id)
     what = _(what)
+    what = what[:1].upper() + what[1:]  # it starts the sentences below: "Logo (x.png): …"
     if len(contents) > (MAX_IMAGE_BYTES * 4) // 3 + 200:
         message = _(
             "%(what)s (%(file)s): the file is over 2 MB; images must be at most 2 MB.",
@@ -455,7 +461,7 @@ def generate_attestations(
         options = options_from_dialog(values)
         problems = options.problems()
         if problems:
-            raise AttestationError("; ".join(problems))
+            raise AttestationError(join_reasons(problems))
         with get_db().session() as s:
             if not session_players(s, scope, session_id):
                 raise AttestationError(

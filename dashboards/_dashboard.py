@@ -19,7 +19,7 @@ from auth.language import gettext as _
 from dashboards._cards import build_cards, build_empty_state, status_label
 from dashboards._chart_cards import build_chart_card
 from dashboards._date_filter import DateRange
-from dashboards._figures import STATUS_COLORS, make_donut_figure, make_timeseries_figure
+from dashboards._figures import PERCENT, STATUS_COLORS, make_donut_figure, make_timeseries_figure
 from dashboards._grids import build_static_table
 from data import figures as f
 from data.cache import memoized
@@ -193,7 +193,7 @@ def _progress_chart(page, frame, unit):
             "bucket",
             [("average_progress", _("Average progress"))],
             kind="line",
-            y_suffix=" %",
+            y_suffix=PERCENT,
             bucket=unit,
         )
     return build_chart_card(

@@ -8,7 +8,7 @@ Ids (page = the page's id prefix, e.g. "global", "training"):
     {"type": "date-range-bounds", "page": page}    dcc.Store {"all_time_start"}
     {"type": "date-range-url", "page": page}       dcc.Store (query string)
 The calendar speaks the interface's language: assets/lsDatePicker.js gives it the date-fns locale
-of <html lang> and the translated aria-labels of component_labels() (in the shell's layout).
+of <html lang> and the translated aria-labels of dashboards._texts.component_labels().
 Its callbacks are registered once per app by dashboards._components.register_component_callbacks.
 """
 
@@ -43,7 +43,7 @@ EMPTY_RANGE_MESSAGE = N_("Choose a start date and an end date.")
 
 # The aria-labels Dash 4 writes in English in its JavaScript: the date pickers' buttons and the
 # steppers of the number input where the calendar's year is typed (dcc.Input). The layout carries
-# their translations (component_labels) and assets/lsDatePicker.js puts them in their place.
+# their translations (dashboards/_texts.py) and assets/lsDatePicker.js puts them in their place.
 COMPONENT_LABELS = (
     N_("Previous month"),
     N_("Next month"),
@@ -317,17 +317,6 @@ def dom_id(component_id: str | dict) -> str:
         for k, v in sorted(component_id.items())
     )
     return "{" + ",".join(parts) + "}"
-
-
-def component_labels() -> html.Div:
-    """A hidden element of the shell's layout: data-labels = {Dash's English label: its
-    translation in the interface's language}, read by assets/lsDatePicker.js."""
-    labels = {text: _(text) for text in COMPONENT_LABELS}
-    return html.Div(
-        id="ls-component-labels",
-        hidden=True,
-        **{"data-labels": json.dumps(labels, ensure_ascii=False, sort_keys=True)},
-    )
 
 
 def build_date_range_filter(

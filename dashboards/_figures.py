@@ -85,6 +85,19 @@ TEMPLATE = go.layout.Template(
 )
 
 
+PERCENT = "\u00a0%"  # "49,7 %": a rate, as the cards and tables write it
+
+
+def _separators() -> str:
+    """Plotly's decimal mark and thousands separator in the interface's language."""
+    return ",\u202f" if current_language() == "fr" else ".\u202f"
+
+
+def _hover_line(label: str, value: str) -> str:
+    """A hover line "label: value" ("label : value" in French), value a Plotly %{…} field."""
+    return _("%(label)s: %(value)s", label=label, value=value) + "<extra></extra>"
+
+
 def _color_for(label: str, index: int) -> str:
     return STATUS_COLORS.get(str(label).strip().lower(), PALETTE[index % len(PALETTE)])
 
@@ -102,6 +115,10 @@ def make_donut_figure(
     """
     labels = [str(label) for label in labels]
     values = list(values)
+    total = sum(values)
+    # Each slice's share in %, written as the interface writes rates ("4,6 %"): Plotly's own
+    # %{percent:.1%} has no space before its "%".
+    shares = [100.0 * value / total if total else 0.0 for value in values]
     if colors is None:
         colors = [_color_for(label, i) for i, label in enumerate(labels)]
     pie = go.Pie(
@@ -114,7 +131,8 @@ def make_donut_figure(
         rotation=0,
         marker={"colors": list(colors), "line": {"color": "#ffffff", "width": 2}},
         textinfo="none",
-        hovertemplate="<b>%{label}</b><br>%{value:,} (%{percent:.1%})<extra></extra>",
+        customdata=shares,
+        hovertemplate="<b>%{label}</b><br>%{value:,} (%{customdata:.1f}\u00a0%)<extra></extra>",
         showlegend=True,
         # The hole's centre is the pie's centre (the pie's domain, left of the legend).
         domain={"x": [0, 1], "y": [0, 1]},
@@ -131,6 +149,7 @@ def make_donut_figure(
             "traceorder": "normal",
         },
         "hovermode": "closest",
+        "separators": _separators(),
         "annotations": [
             {
                 "text": center_text,
@@ -212,7 +231,7 @@ def make_timeseries_figure(
     for i, (column, label) in enumerate(ys):
         values = df[column].tolist()
         number = ",.0f" if _is_integral(df[column]) else ",.1f"
-        hover = f"{label}: %{{y:{number}}}{y_suffix}<extra></extra>"
+        hover = _hover_line(label, f"%{{y:{number}}}{y_suffix}")
         color = PALETTE[i % len(PALETTE)]
         if kind == "bar":
             traces.append(
@@ -251,7 +270,7 @@ def make_timeseries_figure(
                 mode="lines" if many_points else "lines+markers",
                 line={"color": SECONDARY_COLOR, "width": 2, "dash": "dot"},
                 marker={"size": 5},
-                hovertemplate=f"{label}: %{{y:.1f}}%<extra></extra>",
+                hovertemplate=_hover_line(label, "%{y:.1f}" + PERCENT),
             )
         )
     y_axis: dict = {"ticksuffix": y_suffix}
@@ -272,7 +291,7 @@ def make_timeseries_figure(
         "showlegend": len(ys) > 1 or secondary is not None,
         "barmode": "group",
         # Decimal mark and thousands separator of the interface's language.
-        "separators": ",\u202f" if current_language() == "fr" else ".\u202f",
+        "separators": _separators(),
     }
     if secondary is not None:
         layout.update(
@@ -281,7 +300,7 @@ def make_timeseries_figure(
                 "side": "right",
                 "range": [0, 100.5],
                 "dtick": 20,
-                "ticksuffix": "%",
+                "ticksuffix": PERCENT,
                 "showgrid": False,
                 "zeroline": False,
                 "title": {"text": secondary[1], "font": {"color": AXIS_COLOR, "size": 12}},

@@ -38,6 +38,7 @@ from auth.guard import current_scope
 from auth.hosts import UntrustedHost, link_base_url
 from auth.language import N_
 from auth.language import gettext as _
+from dashboards._texts import dropdown_labels
 from data import export_options as options_data
 from data.db import get_db
 from data.scope import Forbidden, Scope
@@ -128,7 +129,12 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
             ),
             _field(
                 N_("Sessions"),
-                dcc.Dropdown(id="opco-sessions", multi=True, placeholder=_("Every session you may export")),
+                dcc.Dropdown(
+                    labels=dropdown_labels(),
+                    id="opco-sessions",
+                    multi=True,
+                    placeholder=_("Every session you may export"),
+                ),
                 label_for="opco-sessions",
             ),
             dbc.Row(
@@ -137,7 +143,10 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
                         _field(
                             N_("Users"),
                             dcc.Dropdown(
-                                id="opco-users", multi=True, placeholder=_("Everyone (type to search)")
+                                labels=dropdown_labels(),
+                                id="opco-users",
+                                multi=True,
+                                placeholder=_("Everyone (type to search)"),
                             ),
                         ),
                         md=6,
@@ -145,7 +154,9 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
                     dbc.Col(
                         _field(
                             N_("Groups (classes)"),
-                            dcc.Dropdown(id="opco-groups", multi=True, placeholder=_("Any")),
+                            dcc.Dropdown(
+                                labels=dropdown_labels(), id="opco-groups", multi=True, placeholder=_("Any")
+                            ),
                         ),
                         md=6,
                     ),
@@ -153,7 +164,9 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
             ),
             _field(
                 N_("Custom field values"),
-                dcc.Dropdown(id="opco-fields", multi=True, placeholder=_("Any value")),
+                dcc.Dropdown(
+                    labels=dropdown_labels(), id="opco-fields", multi=True, placeholder=_("Any value")
+                ),
                 N_("Two values of one field: either; values of different fields: both."),
             ),
             _field(
@@ -300,7 +313,8 @@ def download_href(export: OpcoExportRequest) -> str:
 
 
 def _field_option(name: str, value: str) -> dict:
-    return {"label": f"{name}: {value}" if value else f"{name}: (empty)", "value": json.dumps([name, value])}
+    label = _("%(label)s: %(value)s", label=name, value=value) if value else _("%(name)s: (empty)", name=name)
+    return {"label": label, "value": json.dumps([name, value])}
 
 
 def open_opco_dialog(n_clicks, preset, current_sessions):

@@ -22,8 +22,8 @@ from flask_login import current_user
 from auth.guard import current_scope
 from auth.language import LANGUAGE_NAMES, csrf_token
 from auth.language import gettext as _
-from dashboards._date_filter import component_labels
 from dashboards._search import build_search_box
+from dashboards._texts import component_labels
 from data.db import get_db
 from data.scope import Forbidden, Scope
 from exports.formatting import current_language

@@ -5,7 +5,6 @@ results per member, with the in-place details. ("class" is a keyword: hence klas
 from __future__ import annotations
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
 from flask import current_app
 
@@ -16,6 +15,7 @@ from dashboards._dashboard import build_statistics, build_trainings_table
 from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards._results import build_results_table
 from dashboards._shell import guarded
+from dashboards._texts import build_breadcrumb
 from data import figures as f
 from data.classes import class_member_count, class_trainings
 from data.db import get_db
@@ -55,10 +55,10 @@ def layout(scope=None, class_id=None, **query):
         members = class_member_count(s, scope, class_id)
         first = f.first_activity_date(s, scope, pop, tz)
     rng, message = parse_date_range(query, today, all_time_start=first)
-    crumbs = [{"label": _("Overview"), "href": "/"}]
+    crumbs = [(_("Overview"), "/")]
     if scope.is_global or scope.classes:
-        crumbs.append({"label": _("Classes"), "href": "/classes"})
-    crumbs.append({"label": name, "active": True})
+        crumbs.append((_("Classes"), "/classes"))
+    crumbs.append((name, None))
     if trainings:
         results = [
             html.H2(_("Results per training"), className="ls-section-title mt-4", id="class-results-title"),
@@ -84,7 +84,7 @@ def layout(scope=None, class_id=None, **query):
         ]
     return html.Div(
         [
-            dbc.Breadcrumb(items=crumbs, className="mb-2"),
+            build_breadcrumb(crumbs),
             html.Div(
                 [
                     html.H1(name, className="h3 mb-0", id="class-title"),

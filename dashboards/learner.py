@@ -23,6 +23,7 @@ from dashboards._date_filter import build_date_range_filter, parse_date_range, r
 from dashboards._figures import make_timeseries_figure
 from dashboards._results import build_results_table
 from dashboards._shell import guarded
+from dashboards._texts import build_breadcrumb
 from data import figures as f
 from data.db import get_db
 from data.learners import LearnerProfile, learner_profile
@@ -218,14 +219,7 @@ def layout(scope=None, user_id=None, **query):
                 id="learner-status",
             )
         )
-    crumbs = (
-        dbc.Breadcrumb(
-            items=[{"label": _("Overview"), "href": "/"}, {"label": profile.name, "active": True}],
-            className="mb-2",
-        )
-        if scope.is_manager
-        else None
-    )
+    crumbs = build_breadcrumb([(_("Overview"), "/"), (profile.name, None)]) if scope.is_manager else None
     trends_card = dbc.Card(
         dbc.CardBody(
             [

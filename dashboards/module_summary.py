@@ -15,6 +15,7 @@ from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
 from dashboards._cards import status_badge
 from dashboards._shell import guarded
+from dashboards._texts import build_breadcrumb
 from data.db import get_db
 from data.figures import AttemptSummary, module_attempts, to_local
 from data.models import Module, Training, TrainingLearner, TrainingModule, User
@@ -59,26 +60,6 @@ def _points(value: float) -> str:
     """Points as few digits as they need: 5, 7.5 (7,5 in French)."""
     text = f"{value:g}"
     return text.replace(".", ",") if current_language() == "fr" else text
-
-
-def build_breadcrumb(items: list[tuple[str, str | None]]) -> html.Nav:
-    """Bootstrap's breadcrumb from (label, href or None): a link where there is somewhere to
-    go, plain text elsewhere; the last item is the current page."""
-    last = len(items) - 1
-    entries = []
-    for index, (label, href) in enumerate(items):
-        current = index == last
-        content = dcc.Link(label, href=href) if href and not current else label
-        props = {"aria-current": "page"} if current else {}
-        entries.append(
-            html.Li(content, className="breadcrumb-item" + (" active" if current else ""), **props)
-        )
-    return html.Nav(
-        html.Ol(entries, className="breadcrumb"),
-        className="mb-2",
-        id="module-summary-breadcrumb",
-        **{"aria-label": _("breadcrumb")},
-    )
 
 
 def _attempt_label(number: int, attempt: AttemptSummary, tz) -> str:
@@ -192,7 +173,8 @@ def layout(scope=None, training_id=None, user_id=None, module_id=None, **_query)
     # plain text (not a link, nor a focusable link without a target), as is the current page.
     training_link = training_href if scope.can_view_training_page(training_id) else None
     crumbs = build_breadcrumb(
-        [(training_name, training_link), (learner_name, learner_href), (module_name, None)]
+        [(training_name, training_link), (learner_name, learner_href), (module_name, None)],
+        nav_id="module-summary-breadcrumb",
     )
     header = html.Div(
         [

@@ -23,6 +23,7 @@ from dashboards._grids import build_static_table
 from dashboards._opco_dialog import build_opco_export_controls
 from dashboards._session_tables import datetime_column, local_text
 from dashboards._shell import guarded
+from dashboards._texts import build_breadcrumb
 from data import figures as f
 from data.db import get_db
 from data.models import ProgramSession, Training
@@ -70,9 +71,7 @@ def layout(scope=None, session_id=None, **_query):
     when = session_dates(program, tz)
     return html.Div(
         [
-            dbc.Breadcrumb(
-                items=[{"label": _("Sessions"), "href": "/sessions"}, {"label": program.name, "active": True}]
-            ),
+            build_breadcrumb([(_("Sessions"), "/sessions"), (program.name, None)]),
             html.Div(
                 [
                     html.Div(

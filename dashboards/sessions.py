@@ -35,6 +35,7 @@ from data import figures as f
 from data.db import get_db
 from data.scope import Forbidden, Scope
 from data.text import fold
+from exports.formatting import fmt_int
 
 PAGE = "sessions"
 
@@ -139,7 +140,7 @@ def build_sessions_table(frame, rng=None):
                     search_placeholder=N_("Search sessions, trainings…"),
                     link_column=("session", "link"),
                     row_id_field="session_id",
-                    title=f"Program sessions ({len(frame):,})",
+                    title=_("Program sessions (%(count)s)", count=fmt_int(len(frame))),
                 ),
             ]
         )
@@ -149,7 +150,7 @@ def build_sessions_table(frame, rng=None):
         _display(frame),
         SESSION_COLUMNS,
         link_column=("session", "link"),
-        title="Program sessions",
+        title=N_("Program sessions"),
         filename="sessions",
         sheet_name=N_("Sessions"),
         empty_sentence=N_("No session matches this search."),

@@ -17,6 +17,7 @@ from dashboards._date_filter import build_date_range_filter, parse_date_range, r
 from dashboards._grids import build_static_table
 from dashboards._results import build_results_table, population_to_store
 from dashboards._shell import guarded
+from dashboards._texts import build_breadcrumb
 from data import figures as f
 from data.db import get_db
 from data.models import Class, ClassTraining, Training
@@ -98,9 +99,7 @@ def layout(scope=None, training_id=None, **query):
         facts.append(_("not published"))
     return html.Div(
         [
-            dbc.Breadcrumb(
-                items=[{"label": _("Overview"), "href": "/"}, {"label": training.name, "active": True}]
-            ),
+            build_breadcrumb([(_("Overview"), "/"), (training.name, None)]),
             html.Div(
                 [
                     html.H1(training.name, className="h3 mb-0", id="training-title"),

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.models import PlatformSetting, StoredImage
-from exports.formatting import N_, fmt_int, hours_minutes
+from exports.formatting import N_, fmt_int, hours_minutes, join_reasons
 from exports.formatting import gettext as _
 
 SETTINGS_KEY = "opco_attestations"
@@ -102,7 +102,7 @@ class AttestationOptions:
         elif self.duration_hours > 10_000:
             found.append(_("the declared duration must be at most 10,000 hours"))
         if self.siret and not re.fullmatch(r"\d{14}", self.siret):
-            found.append(_("SIRET %(siret)r: a SIRET is 14 digits", siret=self.siret))
+            found.append(_("SIRET %(siret)s: a SIRET is 14 digits", siret=self.siret))
         for name, value, choices in (
             (N_("language"), self.language, LANGUAGES),
             (N_("documents"), self.kind, KINDS),
@@ -126,7 +126,7 @@ class AttestationOptions:
     def check(self) -> AttestationOptions:
         problems = self.problems()
         if problems:
-            raise AttestationError("; ".join(problems))
+            raise AttestationError(join_reasons(problems))
         return self
 
     @property

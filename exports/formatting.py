@@ -167,6 +167,12 @@ def ngettext(singular: str, plural: str, num: int, /, **variables) -> str:
         return (singular if num == 1 else plural) % variables
 
 
+def join_reasons(reasons) -> str:
+    """Several reasons in one sentence: "a; b" ("a ; b" in French, with its space before the
+    semicolon)."""
+    return (" ; " if current_language() == "fr" else "; ").join(reasons)
+
+
 def csv_dialect(language: str | None = None) -> tuple[str, str]:
     """(delimiter, decimal mark) of the CSV files made for people: ";" and "," in French (what
     a French spreadsheet expects), "," and "." in English."""

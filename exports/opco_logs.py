@@ -177,7 +177,7 @@ def write_opco_logs_xlsx(
     # XlsxWriter writes target only in close(): an error while reading rows leaves it untouched.
     workbook = xlsxwriter.Workbook(target, {"constant_memory": True})
     workbook.set_properties({"created": xlsx_created(filters, tz)})
-    sheet = workbook.add_worksheet("OPCO logs")
+    sheet = workbook.add_worksheet(pgettext_in(filters.titles, "opco-logs", NP_("opco-logs", "OPCO logs")))
     bold = workbook.add_format({"bold": True})
     for col, title in enumerate(header):
         sheet.set_column(col, col, _column_width(title))

@@ -41,7 +41,7 @@ from data.scope import Forbidden, Scope
 from exports.attestation_options import AttestationError, load_defaults
 from exports.attestations import RENDERERS, can_make_documents, require_session, session_documents
 from exports.files import NO_SPACE_MESSAGE, out_of_space
-from exports.formatting import current_language, gettext
+from exports.formatting import current_language, gettext, join_reasons
 from exports.opco_logs import (
     OpcoLogsError,
     has_opco_log_rows,
@@ -255,7 +255,7 @@ def download_attestation(session_id: str, user_id: str, kind: str) -> Response:
                     gettext(
                         "the attestation details are not complete: open « OPCO attestations » on the "
                         "session's page and fill them in first (%(problems)s)",
-                        problems="; ".join(options.problems()),
+                        problems=join_reasons(options.problems()),
                     )
                 )
             (name, data), *_ = session_documents(

@@ -458,11 +458,11 @@ def test_att020_upload_callback_checks_and_stores_images(world, db, server):
         digest, _preview, message = dialog.upload_image(good, "logo.png", "S1", "logo")
         assert message is None and len(digest) == 64
         _, _, message = dialog.upload_image(bad, "evil.png", "S1", "logo")
-        assert "logo (evil.png): not a PNG or JPEG image" in str(message)
+        assert "Logo (evil.png): not a PNG or JPEG image." in str(message)
         huge = "data:image/png;base64," + base64.b64encode(png()[:8] + b"\0" * (2 * 1024 * 1024)).decode()
         digest_before = digest
         kept, _, message = dialog.upload_image(huge, "big.png", "S1", "stamp")
-        assert "stamp (big.png): the file is over 2 MB" in str(message)
+        assert "Stamp (big.png): the file is over 2 MB" in str(message)
         assert kept is dialog.no_update and digest_before
     with signed_in(server, "inst2"), pytest.raises(Forbidden):
         dialog.upload_image(good, "logo.png", "S1", "logo")

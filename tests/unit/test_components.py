@@ -370,7 +370,8 @@ def test_cmp019_timeseries_holds_the_values_and_formats_the_axis():
     assert list(fig.data[2].y) == [10.0, 10.0, 27.5]
     assert [pd.Timestamp(x).date() for x in fig.data[0].x] == days
     assert fig.data[2].yaxis == "y2"
-    assert fig.layout.yaxis2.ticksuffix == "%"
+    assert fig.layout.yaxis2.ticksuffix == "\u00a0%"  # "49,7 %", as rates are written
+    assert fig.data[2].hovertemplate == "Cumulative completion rate: %{y:.1f}\u00a0%<extra></extra>"
     assert fig.layout.xaxis.tickformat == "week of %d %b"
     assert "Completions" in fig.data[0].hovertemplate
     line = f.make_timeseries_figure(frame, "week", [("rate", "Progress")], y_suffix="%", bucket="day")

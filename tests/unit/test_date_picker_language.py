@@ -12,6 +12,7 @@ from pathlib import Path
 import dash
 
 from dashboards._date_filter import COMPONENT_LABELS
+from dashboards._texts import COMPONENT_LABELS as ALL_LABELS
 from tests.conftest import sign_in
 
 DCC = Path(dash.__file__).resolve().parent / "dcc"
@@ -68,8 +69,12 @@ def test_dpl002_every_page_layout_carries_the_labels_in_the_users_language(dash_
         "Increase value": "Augmenter la valeur",
         "Next month": "Mois suivant",
         "Previous month": "Mois précédent",
+        # dash-bootstrap-components' dialogs' close button and pagination (dashboards/_texts.py)
+        "Close": "Fermer",
+        "(current)": "(page actuelle)",
+        "More": "Plus",
     }
-    assert _labels(english.get("/_dash-layout").get_json()) == {text: text for text in COMPONENT_LABELS}
+    assert _labels(english.get("/_dash-layout").get_json()) == {text: text for text in ALL_LABELS}
 
 
 def test_dpl003_the_french_locale_is_served_before_the_script_that_chooses(dash_app, factory):

@@ -311,7 +311,7 @@ def test_lng004_charts_in_french(dash_app):
     import pandas as pd
 
     from dashboards._chart_cards import build_chart_body
-    from dashboards._figures import make_timeseries_figure
+    from dashboards._figures import make_donut_figure, make_timeseries_figure
 
     frame = pd.DataFrame({"bucket": pd.to_datetime(["2026-11-02", "2026-11-09"]), "n": [1.5, 2.0]})
     with dash_app.server.test_request_context("/"), use_language("fr"), force_locale("fr"):
@@ -324,6 +324,19 @@ def test_lng004_charts_in_french(dash_app):
     assert layout["xaxis"]["tickformat"] == "sem. du %d %b"
     script = (ROOT / "assets" / "plotlyLocaleFr.js").read_text(encoding="utf-8")
     assert '"nov."' in script and "PlotlyLocales" in script
+    # Hovers as the interface writes: a space before the colon and before "%", a decimal comma.
+    rates = pd.DataFrame({"bucket": frame["bucket"], "done": [3, 4], "rate": [12.5, 49.7]})
+    with dash_app.server.test_request_context("/"), use_language("fr"), force_locale("fr"):
+        bars = make_timeseries_figure(
+            rates, "bucket", [("done", "Terminées")], kind="bar", bucket="week", secondary=("rate", "Taux")
+        )
+        donut = make_donut_figure(["Réussi", "Expiré"], [1, 3], "4")
+    assert bars.data[0].hovertemplate == "Terminées : %{y:,.0f}<extra></extra>"
+    assert bars.data[1].hovertemplate == "Taux : %{y:.1f}\u00a0%<extra></extra>"
+    assert bars.layout.yaxis2.ticksuffix == "\u00a0%"
+    assert list(donut.data[0].customdata) == [25.0, 75.0]
+    assert "(%{customdata:.1f}\u00a0%)" in donut.data[0].hovertemplate
+    assert donut.layout.separators.startswith(",")
 
 
 def test_lng020_browser_tab_titles_and_sign_in_limits_follow_the_language(make_app):

@@ -152,9 +152,9 @@ def test_lng032_refusals_read_in_french(make_app):
     )
     with app.server.test_request_context(headers={"Accept-Language": "fr"}):
         problems = AttestationOptions(siret="123", duration_hours=0).problems()
-    assert problems[0] == "le nom de l'organisme de formation : obligatoire"
-    assert "la durée déclarée doit dépasser 0 heure, pas 0 h 00" in problems
-    assert "SIRET '123' : un SIRET compte 14 chiffres" in problems
+    assert problems[0] == "le nom de l'organisme de formation est obligatoire"
+    assert "la durée déclarée doit être supérieure à 0 heure (saisie : 0 h 00)" in problems
+    assert "SIRET 123 : un SIRET compte 14 chiffres" in problems
 
 
 def test_lng033_the_command_line_speaks_english(make_app, tmp_path):
