@@ -242,7 +242,11 @@ def download_attestation(session_id: str, user_id: str, kind: str) -> Response:
     except Forbidden:
         return error_response(401, N_("Sign in first"), N_("Sign in to download attestations."))
     if kind not in RENDERERS:
-        return error_response(404, N_("Not found"), N_("Ask for an attestation or a certificate."))
+        return error_response(
+            404,
+            N_("Not found"),
+            N_("There is no such document: this address must end with /attestation or /certificate."),
+        )
     settings = current_app.config["LEARNSTATS"]
     try:
         with get_db().session() as s:

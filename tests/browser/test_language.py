@@ -8,6 +8,9 @@ from selenium.webdriver.common.by import By
 
 from data.models import User
 from tests.browser.test_pages import start_signed_in, wait_until
+from tests.factories import Factory
+from tests.opco_world import ACCOUNTS, PASSWORD
+from tests.opco_world import build_world as build_opco_world
 from tests.unit.test_pages import build_world
 
 FRENCH_MONTHS = (
@@ -77,4 +80,38 @@ def test_lng_b001_overview_in_french(dash_duo, dash_app, factory):
         ),
         "the grid's headers do not describe sorting in French",
     )
+    assert dash_duo.get_logs() == []
+
+
+def test_lng_b002_library_texts_of_the_session_page_in_french(dash_duo, make_app):
+    """The libraries' own texts in French (dashboards/_texts.py): the breadcrumb's label, the
+    dialog's close button, the dropdowns' search field and "no options" sentence."""
+    app = make_app(language="fr")
+    with app.server.extensions["learnstats_db"].session() as s:
+        build_opco_world(Factory(s))
+        s.query(User).filter_by(email=ACCOUNTS["inst"]).one().language = "fr"  # an English browser
+        s.commit()
+    dash_duo.start_server(app, navigate=False)
+    base = dash_duo.server.url.rstrip("/")
+    dash_duo.driver.get(base + "/login?next=/session/s-a")
+    dash_duo.wait_for_element("#signin-email").send_keys(ACCOUNTS["inst"])
+    dash_duo.find_element("#signin-password").send_keys(PASSWORD)
+    dash_duo.find_element("#signin-submit").click()
+    dash_duo.wait_for_text_to_equal("#session-title", "Printemps 2026")
+    breadcrumb = dash_duo.find_element("nav.mb-2 ol.breadcrumb").find_element(By.XPATH, "..")
+    assert breadcrumb.get_attribute("aria-label") == "fil d'Ariane"
+    dash_duo.find_element("#opco-open-button").click()
+    dash_duo.wait_for_element("#opco-dialog")
+    wait_until(
+        dash_duo,
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, "#opco-dialog .btn-close").get_attribute("aria-label") == "Fermer"
+        ),
+        "the dialog's close button is not labelled in French",
+    )
+    dash_duo.find_element("#opco-groups").click()
+    search = dash_duo.wait_for_element("input.dash-dropdown-search")
+    assert search.get_attribute("placeholder") == "Rechercher"
+    search.send_keys("zzqq")
+    dash_duo.wait_for_contains_text("body", "Aucune option trouvée")
     assert dash_duo.get_logs() == []
