@@ -43,7 +43,7 @@ from data import export_options as options_data
 from data.db import get_db
 from data.scope import Forbidden, Scope
 from exports.formatting import csv_dialect, current_language
-from exports.opco_logs import OpcoLogFilters, OpcoLogsError, opco_log_header
+from exports.opco_logs import OpcoLogFilters, OpcoLogsError, has_opco_log_rows, opco_log_header
 from exports.opco_mail import (
     OpcoEmailJob,
     mail_problem,
@@ -300,12 +300,22 @@ def request_from_dialog(
     return parse_opco_pairs(pairs)
 
 
-def check_export(scope: Scope, export: OpcoExportRequest) -> None:
-    """Raise Forbidden (scope) or OpcoLogsError (filters) as the download route would."""
+def check_export(scope: Scope, export: OpcoExportRequest) -> bool:
+    """Raise Forbidden (scope) or OpcoLogsError (filters) as the download route would; then
+    whether the export holds at least one row (one EXISTS-style query, LIMIT 1), since the
+    route answers 404 "Nothing to export" for filters that match no connection."""
     if not may_export(scope):
         raise Forbidden()
     with get_db().session() as s:
         opco_log_header(s, scope, export.filters)
+        return has_opco_log_rows(s, scope, export.filters, current_app.config["LEARNSTATS"].tz)
+
+
+# The route's own sentence (exports/routes.py), shown in the dialog before anyone clicks.
+NOTHING_TO_EXPORT = N_(
+    "No connection matches these filters, so there is nothing to export: widen "
+    "the dates or change the filters."
+)
 
 
 def download_href(export: OpcoExportRequest) -> str:
@@ -336,6 +346,7 @@ def open_opco_dialog(n_clicks, preset, current_sessions):
     columns = [{"label": n, "value": n} for n in names]
     first_opening = n_clicks == 1
     problem = mail_problem(settings.smtp_url)
+    # The email button's state is update_download_link's: it depends on the filters too.
     return (
         True,
         sessions,
@@ -345,7 +356,6 @@ def open_opco_dialog(n_clicks, preset, current_sessions):
         columns,
         names if first_opening else no_update,
         names,
-        problem is not None,
         problem
         or _("The file will be emailed to %(email)s with a link valid 7 days.", email=current_user.email),
     )
@@ -365,19 +375,29 @@ def search_opco_users(search, chosen):
 def update_download_link(
     start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles="en"
 ):
-    """The Download now link for the dialog's values, or a message saying what is wrong."""
+    """The Download now link for the dialog's values, whether Receive by email may be pressed,
+    and a message saying what is wrong: (href, link class, message, email button disabled).
+
+    Filters that match no connection disable both buttons and say so here, instead of a link
+    that would leave the app for the route's bare 404 page."""
     scope = current_scope()
+    no_mail = mail_problem(current_app.config["LEARNSTATS"].smtp_url) is not None
     try:
         export = request_from_dialog(
             start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles
         )
-        check_export(scope, export)
+        has_rows = check_export(scope, export)
     except OpcoLogsError as error:
         message = dbc.Alert(
             _("Cannot export: %(reason)s.", reason=error), color="warning", className="py-2 mb-2"
         )
-        return None, LINK_CLASS + " disabled", message
-    return download_href(export), LINK_CLASS, None
+        return None, LINK_CLASS + " disabled", message, True
+    if not has_rows:
+        message = dbc.Alert(
+            _(NOTHING_TO_EXPORT), color="warning", className="py-2 mb-2", id="opco-nothing-to-export"
+        )
+        return None, LINK_CLASS + " disabled", message, True
+    return download_href(export), LINK_CLASS, None, no_mail
 
 
 def _base_url() -> str:
@@ -407,7 +427,7 @@ def request_opco_email(
             start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles
         )
         # The scope first (Forbidden: 403), whatever else is wrong with the request.
-        check_export(scope, export)
+        has_rows = check_export(scope, export)
     except OpcoLogsError as error:
         return None, {
             "job": job_id,
@@ -415,6 +435,8 @@ def request_opco_email(
             "message": _("Cannot export: %(reason)s.", reason=error),
             "at": "",
         }
+    if not has_rows:  # the button is disabled then; a forged or stale click is answered here
+        return None, {"job": job_id, "state": "failed", "message": _(NOTHING_TO_EXPORT), "at": ""}
     problem = mail_problem(settings.smtp_url)
     if problem:
         return None, {"job": job_id, "state": "failed", "message": problem, "at": ""}
@@ -535,7 +557,6 @@ def register_opco_dialog_callbacks(app: dash.Dash) -> None:
         Output("opco-columns", "options"),
         Output("opco-columns", "value"),
         Output("opco-all-columns", "data"),
-        Output("opco-email-button", "disabled"),
         Output("opco-email-note", "children"),
         Input("opco-open-button", "n_clicks"),
         State("opco-preset", "data"),
@@ -551,6 +572,7 @@ def register_opco_dialog_callbacks(app: dash.Dash) -> None:
         Output("opco-download-link", "href"),
         Output("opco-download-link", "className"),
         Output("opco-message", "children"),
+        Output("opco-email-button", "disabled"),
         *(Input(i, p) for i, p in _FILTER_STATES),
     )(update_download_link)
     app.callback(

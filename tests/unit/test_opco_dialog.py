@@ -86,7 +86,7 @@ def test_dlg001_request_from_dialog_values():
 def test_dlg002_opening_for_a_session_instructor(world, server):
     with signed_in(server, "inst", base_url="http://stats.test"):
         out = dialog.open_opco_dialog(1, {"session_ids": ["s-a"]}, [])
-    is_open, sessions, chosen, groups, fields, columns, columns_value, all_columns, disabled, note = out
+    is_open, sessions, chosen, groups, fields, columns, columns_value, all_columns, note = out
     assert is_open is True
     assert [o["value"] for o in sessions] == ["s-a"]
     assert sessions[0]["label"] == "Printemps 2026 — Sécurité, niveau 1 (s-a)"
@@ -95,8 +95,8 @@ def test_dlg002_opening_for_a_session_instructor(world, server):
     assert [o["label"] for o in fields] == ["Company: ACME", "Company: Initech", "Funding: OPCO Atlas"]
     assert columns_value == all_columns == ["Company", "Funding"]
     assert [o["value"] for o in columns] == ["Company", "Funding"]
-    # No SMTP configured in this app: the button says so instead of failing.
-    assert disabled is True
+    # No SMTP configured in this app: the note says so instead of failing (the button stays
+    # disabled: update_download_link, test_dlg011).
     assert note.startswith("Receiving by email is unavailable: email is not configured on this server")
     with signed_in(server, "inst", base_url="http://stats.test"):
         again = dialog.open_opco_dialog(2, {"session_ids": ["s-a"]}, ["s-a"])
@@ -132,12 +132,15 @@ def test_dlg004_user_search_stays_in_the_sessions_people(world, server):
 
 def test_dlg005_download_link_follows_the_filters(world, server, client):
     with signed_in(server, "inst", base_url="http://stats.test"):
-        href, css, message = dialog.update_download_link(*values(sessions=["s-a"], fmt="csv-semicolon"))
+        href, css, message, no_email = dialog.update_download_link(
+            *values(sessions=["s-a"], fmt="csv-semicolon")
+        )
         assert css == dialog.LINK_CLASS and message is None
+        assert no_email is True  # no SMTP in this app
         parts = urlsplit(href)
         assert parts.path == "/download/opco-logs"
         assert parse_opco_query(parts.query).filters.session_ids == ("s-a",)
-        bad_href, bad_css, bad_message = dialog.update_download_link(
+        bad_href, bad_css, bad_message, _no_email = dialog.update_download_link(
             *values(start_date="2026-04-01", end_date="2026-03-01")
         )
         assert bad_href is None and "disabled" in bad_css
@@ -164,8 +167,8 @@ def test_dlg006_receive_by_email_end_to_end_through_the_callbacks(make_app):
             build_world(Factory(s))
         with signed_in(server, "inst", base_url="http://stats.test"):
             opened = dialog.open_opco_dialog(1, {"session_ids": ["s-a"]}, [])
-            assert opened[8] is False  # the email button is enabled
-            assert opened[9] == "The file will be emailed to inst@example.org with a link valid 7 days."
+            assert dialog.update_download_link(*values(sessions=["s-a"]))[3] is False  # enabled
+            assert opened[8] == "The file will be emailed to inst@example.org with a link valid 7 days."
             ticket, queued = dialog.request_opco_email(1, *values(sessions=["s-a"]))
         assert queued["state"] == "queued" and ticket["job"] == queued["job"]
         assert "emailed to inst@example.org" in queued["message"]
@@ -245,3 +248,46 @@ def test_dlg010_job_state_is_shown_while_the_job_runs(make_app):
     spec = background["background"]
     assert [str(o) for o in spec["progress"]] == ["opco-job-progress.data"]
     assert "progressDefault" not in spec  # the last state stays shown when the job ends
+
+
+def test_dlg011_filters_matching_nothing_disable_both_buttons_and_say_so(world, server, client):
+    """Issue 12: Download now with filters that match no connection led the browser away to the
+    route's bare "404 · Nothing to export" page. The dialog now says so before anyone clicks."""
+    server.config["LEARNSTATS"].smtp_url = "smtp://127.0.0.1:1"  # email possible
+    empty = values(sessions=["s-a"], start_date="2026-05-01", end_date="2026-05-31")  # s-a: March
+    with signed_in(server, "inst", base_url="http://stats.test"):
+        href, css, message, no_email = dialog.update_download_link(*empty)
+        assert href is None and "disabled" in css and no_email is True
+        assert message.children == (
+            "No connection matches these filters, so there is nothing to export: widen the dates "
+            "or change the filters."
+        )
+        # A click on Receive by email all the same (a stale page, a forged request): refused now.
+        ticket, state = dialog.request_opco_email(1, *empty)
+        assert ticket is None and state["state"] == "failed"
+        assert state["message"].startswith("No connection matches these filters")
+        # Widened to March: the link and the email button come back, with no message.
+        href, css, message, no_email = dialog.update_download_link(
+            *values(sessions=["s-a"], start_date="2026-03-01", end_date="2026-03-31")
+        )
+        assert href and css == dialog.LINK_CLASS and message is None and no_email is False
+        # A user filter that matches nobody's connection in the session: Chloé never connected.
+        assert dialog.update_download_link(*values(users=["chloe"]))[0] is None
+        # The scope stays checked on the server first: someone else's session is refused.
+        with pytest.raises(Forbidden):
+            dialog.update_download_link(*values(sessions=["s-m"], start_date="2026-05-01"))
+    # A direct URL to the route keeps its 404 answer.
+    assert sign_in(client, ACCOUNTS["inst"]).status_code == 302
+    response = client.get("/download/opco-logs?session=s-a&from=2026-05-01&to=2026-05-31")
+    assert response.status_code == 404
+
+
+def test_dlg012_french_sentence_when_nothing_matches(world, server):
+    from data.models import User
+
+    with server.extensions["learnstats_db"].session() as s:
+        s.get(User, "inst").language = "fr"
+        s.commit()
+    with signed_in(server, "inst", base_url="http://stats.test"):
+        message = dialog.update_download_link(*values(users=["chloe"]))[2]
+    assert message.children.startswith("Aucune connexion ne correspond à ces filtres")
