@@ -1,7 +1,9 @@
 """Flask-Login wiring, the sign-in and sign-out pages, and the guard on every request.
 
-The guard runs before every request: anonymous ones get the sign-in page (page loads) or a
-401 (Dash's /_dash-* endpoints and downloads); a full page load of a page the user may not
+The guard runs before every request: anonymous ones get the sign-in page (page loads, and
+links to files followed in a browser: after signing in, /login/download starts the file) or a
+401 in JSON (Dash's /_dash-* endpoints, other methods than GET, and downloads asked for by
+clients that do not prefer HTML); a full page load of a page the user may not
 open answers 403. Dash page navigation and callbacks go through /_dash-update-component, so
 each page layout and callback checks the scope again with current_scope().
 """
@@ -345,6 +347,14 @@ def _raw_path() -> str:
     return raw.split("?", 1)[0]
 
 
+def _wants_page() -> bool:
+    """A person following a link in a browser: the GET's Accept header prefers an HTML page to
+    JSON (a browser's navigation sends "text/html,…,*/*;q=0.8"). Scripts sending no Accept
+    header or "*/*", and clients asking for JSON, keep the JSON answer."""
+    accept = request.accept_mimetypes
+    return accept.quality("text/html") > accept.quality("application/json")
+
+
 def _guard():
     path = request.path
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
@@ -353,7 +363,11 @@ def _guard():
     if not current_user.is_authenticated:
         if path == "/logout":
             return None  # signing out without a session says "signed out", never an error
-        if path.startswith("/_dash-") or path.startswith("/download/") or request.method != "GET":
+        if (
+            path.startswith("/_dash-")
+            or request.method != "GET"
+            or (path.startswith("/download/") and not _wants_page())
+        ):
             if expired:
                 return jsonify(
                     error=gettext("your session ended after a time without activity; sign in again")

@@ -1,8 +1,9 @@
 """Download routes for the OPCO logs (SPEC §7), registered by create_app with init_app(server).
 
 GET /download/opco-logs?<query>   "Download now": the file streamed as it is written. The query
-                                  is exports/opco_request.py's; the sign-in guard answers 401
-                                  to anonymous requests, a scope that may not export (or a
+                                  is exports/opco_request.py's; the sign-in guard sends an
+                                  anonymous browser to the sign-in page (then /login/download)
+                                  and answers other clients 401, a scope that may not export (or a
                                   session outside it) gets 403, a bad argument 400, each with
                                   a sentence saying why.
 GET /exports/opco-logs/<token>    the link emailed by "Receive by email": signature, 7-day

@@ -1,0 +1,71 @@
+"""Issue 12, defects found through the French interface: a signed-out browser following a
+download link gets the sign-in page (then the download), not raw JSON. (The OPCO dialog's
+"nothing to export" is in test_opco_dialog.py; the attestation upload in the browser tests.)"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.opco_world import ACCOUNTS, PASSWORD, build_world
+
+# What Chrome sends when following a link (a navigation).
+BROWSER_ACCEPT = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,"
+    "*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+)
+LINK = "/download/opco-logs?session=s-a&format=csv&delimiter=%3B"
+
+
+def _csrf(client, url: str) -> str:
+    page = client.get(url, headers={"Accept": BROWSER_ACCEPT}).get_data(as_text=True)
+    return page.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def test_ux12_001_signed_out_browser_following_a_download_link_signs_in_then_downloads(client, factory):
+    build_world(factory)
+    factory.s.commit()
+    response = client.get(LINK, headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    to_login = urlsplit(response.headers["Location"])
+    assert to_login.path == "/login" and parse_qs(to_login.query) == {"next": [LINK]}
+    page = client.get(response.headers["Location"], headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 200 and 'id="signin-form"' in page.get_data(as_text=True)
+    signed = client.post(
+        response.headers["Location"],
+        data={"email": ACCOUNTS["inst"], "password": PASSWORD, "csrf_token": _csrf(client, "/login")},
+        headers={"Accept": BROWSER_ACCEPT},
+    )
+    # The emailed links' flow: a page that starts the download, not the sign-in form left on screen.
+    location = urlsplit(signed.headers["Location"])
+    assert signed.status_code == 302 and location.path == "/login/download"
+    assert parse_qs(location.query) == {"next": [LINK]}
+    landing = client.get(signed.headers["Location"], headers={"Accept": BROWSER_ACCEPT})
+    assert landing.status_code == 200
+    assert f'url={LINK.replace("&", "&amp;")}"' in landing.get_data(as_text=True)
+    file = client.get(LINK, headers={"Accept": BROWSER_ACCEPT})
+    assert file.status_code == 200
+    assert file.get_data().startswith(b"\xef\xbb\xbfLast name;First name;Email;")
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("GET", {}),  # a script sending no Accept header
+        ("GET", {"Accept": "*/*"}),  # curl, requests
+        ("GET", {"Accept": "application/json"}),
+        ("GET", {"Accept": "application/json, text/html;q=0.5"}),
+        ("POST", {"Accept": BROWSER_ACCEPT}),  # not a link followed
+    ],
+)
+def test_ux12_002_other_clients_keep_the_json_401(client, method, headers):
+    response = client.open(LINK, method=method, headers=headers)
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "sign in first"}
+
+
+def test_ux12_003_dash_requests_keep_the_json_401_whatever_they_accept(client):
+    for path in ("/_dash-layout", "/_dash-dependencies"):
+        response = client.get(path, headers={"Accept": BROWSER_ACCEPT})
+        assert response.status_code == 401 and response.get_json() == {"error": "sign in first"}
