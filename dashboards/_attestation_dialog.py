@@ -103,7 +103,9 @@ def _image_control(name: str, label: str) -> html.Div:
                         [_("Choose a PNG or JPEG file…")], className="btn btn-outline-secondary btn-sm"
                     ),
                     id=f"att-{name}-upload",
-                    accept="image/png,image/jpeg",
+                    # No `accept`: react-dropzone drops a file of another type without a word
+                    # (and Dash never hears of it). Every file goes to the server, whose check
+                    # (check_image: PNG/JPEG signature, size, not corrupt) says what is wrong.
                     max_size=-1,  # checked on the server, with a sentence instead of a silent refusal
                     multiple=False,
                 ),
