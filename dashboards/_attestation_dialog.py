@@ -336,10 +336,13 @@ def _require(session_id) -> Scope:
     return scope
 
 
-def _preview(digest: str | None):
+LOGO, STAMP = N_("logo"), N_("stamp and signature")  # what each image is, in sentences and alt texts
+
+
+def _preview(digest: str | None, what: str = ""):
     if not digest:
         return html.Span(_("No image"), className="text-muted small")
-    return html.Img(src=f"/attestation-images/{digest}", alt="", className="ls-att-thumb")
+    return html.Img(src=f"/attestation-images/{digest}", alt=_(what), className="ls-att-thumb")
 
 
 def open_attestation_dialog(n_clicks, session_id):
@@ -363,8 +366,8 @@ def open_attestation_dialog(n_clicks, session_id):
         o.employer_field or None,
         o.logo or None,
         o.stamp or None,
-        _preview(o.logo),
-        _preview(o.stamp),
+        _preview(o.logo, LOGO),
+        _preview(o.stamp, STAMP),
         None,
         None,
     )
@@ -404,7 +407,7 @@ def upload_image(contents, filename, session_id, what: str):
             s.commit()
     except AttestationError as error:
         return no_update, no_update, dbc.Alert(f"{error}.", color="warning", className="py-2 mb-2")
-    return digest, _preview(digest), None
+    return digest, _preview(digest, what), None
 
 
 def options_from_dialog(values: dict[str, Any]) -> AttestationOptions:
@@ -629,7 +632,7 @@ def register_attestation_dialog_callbacks(app: dash.Dash) -> None:
         State("att-session", "data"),
         prevent_initial_call=True,
     )(open_attestation_dialog)
-    for name, what in (("logo", N_("logo")), ("stamp", N_("stamp and signature"))):
+    for name, what in (("logo", LOGO), ("stamp", STAMP)):
         app.callback(
             Output(f"att-{name}-digest", "data", allow_duplicate=True),
             Output(f"att-{name}-preview", "children", allow_duplicate=True),

@@ -28,7 +28,7 @@ from data import figures as f
 from data.db import get_db
 from data.models import ProgramSession, Training
 from data.scope import Forbidden
-from exports.formatting import DASH, fmt_duration, fmt_int, fmt_pct
+from exports.formatting import DASH, fmt_datetime, fmt_duration, fmt_int, fmt_pct
 
 PAGE = "session"
 
@@ -52,13 +52,14 @@ dash.register_page(
 
 
 def session_dates(program: ProgramSession, tz) -> str:
-    """ "DD/MM/YYYY HH:MM → DD/MM/YYYY HH:MM" in the platform time zone ("–" for a missing end)."""
+    """Start → end in the platform time zone, as the interface writes moments ("01/03/2026 09:00",
+    "1 mars 2026 09:00" in French: fmt_datetime); "–" for a missing end."""
     start = f.to_local(program.starts_at, tz)
     end = f.to_local(program.ends_at, tz)
     if start is None and end is None:
         return _("no dates")
-    first = f"{start:%d/%m/%Y %H:%M}" if start else DASH
-    last = f"{end:%d/%m/%Y %H:%M}" if end else DASH
+    first = fmt_datetime(start) if start else DASH
+    last = fmt_datetime(end) if end else DASH
     return f"{first} → {last}"
 
 

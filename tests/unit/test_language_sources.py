@@ -168,3 +168,22 @@ def test_lng033_the_command_line_speaks_english(make_app, tmp_path):
     assert result.exit_code == 1
     assert "from: '2026-13-01' is not a date (expected YYYY-MM-DD)" in result.output
     assert not (tmp_path / "logs.csv").exists()
+
+
+def test_lng034_a_session_header_writes_its_moments_as_the_interface_does(make_app):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from flask_babel import force_locale
+
+    from dashboards.session import session_dates
+    from data.models import ProgramSession
+    from exports.formatting import use_language
+
+    program = ProgramSession(starts_at=datetime(2026, 3, 1, 8, 0), ends_at=datetime(2026, 3, 31, 16, 0))
+    paris = ZoneInfo("Europe/Paris")
+    app = make_app()
+    with app.server.test_request_context("/"), use_language("fr"), force_locale("fr"):
+        assert session_dates(program, paris) == "1 mars 2026 09:00 → 31 mars 2026 18:00"
+    with app.server.test_request_context("/"), use_language("en"), force_locale("en"):
+        assert session_dates(program, paris) == "01/03/2026 09:00 → 31/03/2026 18:00"
