@@ -34,7 +34,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from data.scope import Scope
 from exports.files import NO_SPACE_MESSAGE, out_of_space
-from exports.formatting import LANGUAGES, gettext, use_language
+from exports.formatting import LANGUAGES, fmt_date, fmt_datetime, gettext, use_language
 from exports.opco_logs import (
     NOTHING_MATCHES,
     OpcoLogsError,
@@ -366,7 +366,7 @@ def compose_message(job: OpcoEmailJob, mail_from: str, link: str, expires_at: da
         )
         expiry = gettext(
             "The link works only for you and expires on %(day)s at %(time)s (%(zone)s), 7 days after it was sent.",
-            day=f"{local:%d/%m/%Y}",
+            day=fmt_date(local),
             time=f"{local:%H:%M}",
             zone=getattr(tz, "key", str(tz)),
         )
@@ -487,7 +487,7 @@ def _run_opco_email_job(server, job, on_state, attempts, backoff, sleep) -> dict
                 gettext(
                     "Sent to %(email)s. The link in the email works until %(moment)s.",
                     email=job.email,
-                    moment=f"{local:%d/%m/%Y %H:%M}",
+                    moment=fmt_datetime(local),
                 ),
                 file=download_name,
             )
