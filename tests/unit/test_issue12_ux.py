@@ -69,3 +69,35 @@ def test_ux12_003_dash_requests_keep_the_json_401_whatever_they_accept(client):
     for path in ("/_dash-layout", "/_dash-dependencies"):
         response = client.get(path, headers={"Accept": BROWSER_ACCEPT})
         assert response.status_code == 401 and response.get_json() == {"error": "sign in first"}
+
+
+def test_ux12_004_the_dialogs_row_check_does_not_sort_the_export(factory):
+    """The OPCO dialog asks has_opco_log_rows at each change of its filters: one LIMIT 1 query,
+    without the export's ORDER BY (which sorted every matching row first: 57 ms at 10,000
+    learners, 0.5 ms without)."""
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import event
+
+    from data.scope import global_scope
+    from exports.opco_logs import OpcoLogFilters, has_opco_log_rows
+
+    build_world(factory)
+    factory.s.commit()
+    seen: list[str] = []
+    engine = factory.s.get_bind()
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        tz = ZoneInfo("Europe/Paris")
+        assert has_opco_log_rows(factory.s, global_scope(), OpcoLogFilters(), tz) is True
+        query = [q for q in seen if "FROM connections" in q]
+        assert len(query) == 1 and "LIMIT" in query[0] and "ORDER BY" not in query[0]
+        future = OpcoLogFilters(date_from=date(2035, 1, 1))
+        assert has_opco_log_rows(factory.s, global_scope(), future, tz) is False
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
