@@ -206,6 +206,10 @@ def test_dl013_french_column_titles_on_request(world, client, tmp_path):
     assert french[0][3:-10] == english[0][3:-10]  # custom fields keep their own names
     assert client.get("/download/opco-logs?titles=de").status_code == 400
     assert rows_of(cli_bytes(world.server, tmp_path, "--titles", "fr")) == french
+    # The XLSX file's sheet is named in the titles' language too.
+    for titles, name in (("en", "OPCO logs"), ("fr", "Logs OPCO")):
+        data = client.get(f"/download/opco-logs?format=xlsx&titles={titles}").get_data()
+        assert openpyxl.load_workbook(io.BytesIO(data)).active.title == name
 
 
 def test_dl014_error_pages_in_the_interface_language(world, client):
