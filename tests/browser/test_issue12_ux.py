@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from data.models import User
 from tests import attestation_world
-from tests.browser.test_sessions import wait_for_download
+from tests.browser.test_sessions import allow_downloads, wait_for_download
 from tests.browser.test_shell import submit_sign_in
 from tests.factories import Factory
 from tests.opco_world import ACCOUNTS, PASSWORD, build_world
@@ -93,11 +93,7 @@ def test_ux12_b002_signed_out_download_link_goes_through_sign_in(dash_duo, make_
     with app.server.extensions["learnstats_db"].session() as s:
         build_world(Factory(s))
     _french(app, "inst")
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    dash_duo.driver.execute_cdp_cmd(
-        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
-    )
+    downloads = allow_downloads(dash_duo, tmp_path)
     dash_duo.start_server(app, navigate=False)
     base = dash_duo.server.url.rstrip("/")
     link = "/download/opco-logs?session=s-a&format=csv&delimiter=%3B"

@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 from data.models import User
 from tests.browser.test_pages import start_signed_in, wait_until
 from tests.factories import Factory
-from tests.opco_world import ACCOUNTS, PASSWORD
+from tests.opco_world import ACCOUNTS
 from tests.opco_world import build_world as build_opco_world
 from tests.unit.test_pages import build_world
 
@@ -91,12 +91,7 @@ def test_lng_b002_library_texts_of_the_session_page_in_french(dash_duo, make_app
         build_opco_world(Factory(s))
         s.query(User).filter_by(email=ACCOUNTS["inst"]).one().language = "fr"  # an English browser
         s.commit()
-    dash_duo.start_server(app, navigate=False)
-    base = dash_duo.server.url.rstrip("/")
-    dash_duo.driver.get(base + "/login?next=/session/s-a")
-    dash_duo.wait_for_element("#signin-email").send_keys(ACCOUNTS["inst"])
-    dash_duo.find_element("#signin-password").send_keys(PASSWORD)
-    dash_duo.find_element("#signin-submit").click()
+    start_signed_in(dash_duo, app, ACCOUNTS["inst"], "/session/s-a")
     dash_duo.wait_for_text_to_equal("#session-title", "Printemps 2026")
     breadcrumb = dash_duo.find_element("nav.mb-2 ol.breadcrumb").find_element(By.XPATH, "..")
     assert breadcrumb.get_attribute("aria-label") == "fil d'Ariane"

@@ -39,6 +39,16 @@ class Inbox:
         return "250 OK"
 
 
+def allow_downloads(dash_duo, tmp_path: Path) -> Path:
+    """A fresh folder the browser saves downloads into, without asking."""
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    dash_duo.driver.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    return downloads
+
+
 def wait_for_download(folder: Path, timeout: float = 20) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -57,11 +67,7 @@ def test_ses_b001_session_page_export_dialog_download_and_email(dash_duo, make_a
         app = make_app(smtp_url=f"smtp://127.0.0.1:{controller.port}")
         with app.server.extensions["learnstats_db"].session() as s:
             build_world(Factory(s))
-        downloads = tmp_path / "downloads"
-        downloads.mkdir()
-        dash_duo.driver.execute_cdp_cmd(
-            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
-        )
+        downloads = allow_downloads(dash_duo, tmp_path)
 
         dash_duo.start_server(app, navigate=False)
         base = dash_duo.server.url.rstrip("/")
