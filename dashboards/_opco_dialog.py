@@ -43,7 +43,13 @@ from data import export_options as options_data
 from data.db import get_db
 from data.scope import Forbidden, Scope
 from exports.formatting import csv_dialect, current_language
-from exports.opco_logs import OpcoLogFilters, OpcoLogsError, has_opco_log_rows, opco_log_header
+from exports.opco_logs import (
+    NOTHING_TO_EXPORT,
+    OpcoLogFilters,
+    OpcoLogsError,
+    has_opco_log_rows,
+    opco_log_header,
+)
 from exports.opco_mail import (
     OpcoEmailJob,
     mail_problem,
@@ -309,13 +315,6 @@ def check_export(scope: Scope, export: OpcoExportRequest) -> bool:
     with get_db().session() as s:
         opco_log_header(s, scope, export.filters)
         return has_opco_log_rows(s, scope, export.filters, current_app.config["LEARNSTATS"].tz)
-
-
-# The route's own sentence (exports/routes.py), shown in the dialog before anyone clicks.
-NOTHING_TO_EXPORT = N_(
-    "No connection matches these filters, so there is nothing to export: widen "
-    "the dates or change the filters."
-)
 
 
 def download_href(export: OpcoExportRequest) -> str:

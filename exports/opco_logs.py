@@ -31,6 +31,7 @@ from data.models import ClassMember, Connection, Module, ProgramSession, Trainin
 from data.scope import Forbidden, Scope
 from data.text import fold
 from exports.formatting import (
+    N_,
     NP_,
     escape_cell,
     escape_row,
@@ -230,9 +231,15 @@ def _prepare(
     return _header(field_columns, filters.titles), _row_batches(session, statement, field_columns, tz)
 
 
-NOTHING_MATCHES = (
+# Filters that match no connection: the reason (in a job's "Failed: …") and the sentence (the
+# download route's 404 page, the dialog before anyone clicks).
+NOTHING_MATCHES = N_(
     "no connection matches these filters, so there is nothing to export: widen the dates or "
     "change the filters"
+)
+NOTHING_TO_EXPORT = N_(
+    "No connection matches these filters, so there is nothing to export: widen the dates or "
+    "change the filters."
 )
 
 

@@ -336,7 +336,7 @@ def build_export_file(server: Flask, scope: Scope, request: OpcoExportRequest) -
     try:
         with db.session() as s, os.fdopen(handle, "wb") as file:
             if not has_opco_log_rows(s, scope, request.filters, settings.tz):
-                raise OpcoLogsError(NOTHING_MATCHES)
+                raise OpcoLogsError(gettext(NOTHING_MATCHES))
             if request.format == "xlsx":
                 write_opco_logs_xlsx(s, scope, request.filters, settings.tz, file)
             else:

@@ -44,6 +44,7 @@ from exports.attestations import RENDERERS, can_make_documents, require_session,
 from exports.files import NO_SPACE_MESSAGE, out_of_space
 from exports.formatting import current_language, gettext, join_reasons
 from exports.opco_logs import (
+    NOTHING_TO_EXPORT,
     OpcoLogsError,
     has_opco_log_rows,
     iter_opco_logs_csv,
@@ -189,10 +190,7 @@ def download_opco_logs() -> Response:
                 return error_response(
                     404,
                     N_("Nothing to export"),
-                    N_(
-                        "No connection matches these filters, so there is nothing to export: widen "
-                        "the dates or change the filters."
-                    ),
+                    NOTHING_TO_EXPORT,
                 )
         if export.format == "xlsx":
             return _stream_xlsx(export, scope, filename)

@@ -70,9 +70,21 @@ def _sources():
                 yield relative, ast.parse(path.read_text(encoding="utf-8"), filename=relative)
 
 
+def _plain_constants(trees) -> set[str]:
+    """Module-level names bound to a plain text (NAME = "…" rather than NAME = N_("…"))."""
+    names = set()
+    for tree in trees:
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and _plain_text(node.value):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
 def plain_texts_shown() -> list[str]:
     found = []
-    for relative, tree in _sources():
+    sources = list(_sources())
+    constants = _plain_constants(tree for _, tree in sources)
+    for relative, tree in sources:
         for node in ast.walk(tree):
             suspects: list[ast.AST] = []
             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
@@ -98,9 +110,9 @@ def plain_texts_shown() -> list[str]:
                     if isinstance(k, ast.Constant) and k.value == "message"
                 ]
             for suspect in suspects:
-                if _plain_text(suspect):
-                    found.append(f"{relative}:{suspect.lineno}: {ast.unparse(suspect)[:90]}")
-    return found
+                if _plain_text(suspect) or (isinstance(suspect, ast.Name) and suspect.id in constants):
+                    found.append((relative, suspect.lineno, ast.unparse(suspect)[:90]))
+    return [f"{relative}:{line}: {text}" for relative, line, text in sorted(found)]
 
 
 def test_lng030_texts_the_server_writes_go_through_the_catalogue():
@@ -115,7 +127,10 @@ def test_lng031_the_check_finds_a_plain_text(tmp_path, monkeypatch):
         "def f(x):\n"
         "    if x:\n"
         "        raise OpcoLogsError(f'unknown session {x}')\n"
-        "    return error_response(404, 'Not found', _('There is no such file.'))\n",
+        "    return error_response(404, 'Not found', _('There is no such file.'))\n"
+        "NOTHING = 'nothing matches'\n"
+        "def h():\n"
+        "    raise OpcoLogsError(NOTHING)\n",
         encoding="utf-8",
     )
     (package / "good.py").write_text(
@@ -126,6 +141,7 @@ def test_lng031_the_check_finds_a_plain_text(tmp_path, monkeypatch):
     assert plain_texts_shown() == [
         "exports/bad.py:3: f'unknown session {x}'",
         "exports/bad.py:4: 'Not found'",
+        "exports/bad.py:7: NOTHING",
     ]
 
 
