@@ -10,7 +10,6 @@ each page layout and callback checks the scope again with current_scope().
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import timedelta
 from urllib.parse import quote, urlencode, urlsplit
@@ -30,6 +29,7 @@ from flask import (
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from auth.forms import csrf_ok, csrf_token, safe_next
 from auth.language import N_, gettext, language_switch, ngettext
 from auth.limits import init_app as init_limits
 from auth.limits import signin_limits
@@ -122,23 +122,10 @@ def current_scope() -> Scope:
 
 
 def _safe_next(target: str | None) -> str:
-    """target when it is a path on this site, else "/" (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    # Browsers drop tabs and newlines and read "\\" as "/": "/\t/evil.example" is "//evil.example".
-    if any(c == "\\" or not c.isprintable() for c in target) or urlsplit(target).netloc:
-        return "/"
-    # Signing in must not land on /logout (an expired session's "Sign out" click carries it).
-    if urlsplit(target).path == "/logout":
-        return "/"
-    return target
-
-
-def _csrf_token() -> str:
-    token = session.get("csrf_token")
-    if not token:
-        token = session["csrf_token"] = secrets.token_urlsafe(32)
-    return token
+    """safe_next, and never /logout: signing in must not land there (an expired session's
+    "Sign out" click carries it)."""
+    target = safe_next(target)
+    return "/" if urlsplit(target).path == "/logout" else target
 
 
 def login():
@@ -157,10 +144,9 @@ def login():
     if request.method == "POST":
         email = request.form.get("email", "").strip()
         password = request.form.get("password", "")
-        sent = request.form.get("csrf_token", "").encode()  # bytes: a non-ASCII str would raise
         limits = signin_limits()
         refusal = None
-        if not secrets.compare_digest(sent, _csrf_token().encode()):
+        if not csrf_ok():
             message, level, status = gettext("Your sign-in form expired; please try again."), "warning", 400
         elif (refusal := limits.refusal(email)) is not None:
             message, level, status = refusal.message, "danger", 429
@@ -190,7 +176,7 @@ def login():
         message=message,
         level=level,
         email=email,
-        csrf_token=_csrf_token(),
+        csrf_token=csrf_token(),
         query=query,
         lang=current_language(),
         language_switch=language_switch(request.full_path if request.query_string else request.path),
@@ -270,12 +256,10 @@ def logout():
         if not current_user.is_authenticated:
             return redirect("/login?signed_out=1")
         return _sign_out_page(form=True)
-    sent = request.form.get("csrf_token", "").encode()
-    expected = session.get("csrf_token", "")
     if not current_user.is_authenticated:
         session.clear()
         return redirect("/login?signed_out=1")
-    if not expected or not secrets.compare_digest(sent, expected.encode()):
+    if not csrf_ok():
         return _sign_out_page(
             form=True,
             message=gettext("This sign-out form expired; press Sign out again."),
@@ -312,7 +296,7 @@ def _sign_out_page(form: bool, message: str = "", level: str = "info", status: i
         message=message,
         level=level,
         name=name,
-        csrf_token=_csrf_token() if form else "",
+        csrf_token=csrf_token() if form else "",
         lang=current_language(),
     )
     return html, status, {"Cache-Control": "no-store"}

@@ -10,13 +10,13 @@ user and in the cookie, then goes back to `next`.
 from __future__ import annotations
 
 import re
-import secrets
 
-from flask import Flask, current_app, redirect, request, session
+from flask import Flask, current_app, redirect, request
 from flask_babel import Babel
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from auth.forms import csrf_ok, csrf_token, safe_next
 from data.db import get_db
 from data.models import User
 from exports.formatting import LANGUAGES, N_, TRANSLATIONS, current_language, gettext, ngettext
@@ -47,20 +47,11 @@ def select_language() -> str:
     return current_app.config["LEARNSTATS"].language
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path of this site (no scheme, no host, no "//")."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 def choose_language():
     """POST /language: save the choice (on the user when signed in, and in a cookie)."""
     language = request.form.get("language", "")
-    sent = request.form.get("csrf_token", "").encode()
-    expected = session.get("csrf_token", "")
-    target = _safe_next(request.form.get("next"))
-    if language not in LANGUAGES or not expected or not secrets.compare_digest(sent, expected.encode()):
+    target = safe_next(request.form.get("next"))
+    if language not in LANGUAGES or not csrf_ok():
         return redirect(target)
     if current_user.is_authenticated:
         with get_db().session() as s:
@@ -78,14 +69,6 @@ def choose_language():
         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
     )
     return response
-
-
-def csrf_token() -> str:
-    """The session's form token (the sign-in form's)."""
-    token = session.get("csrf_token")
-    if not token:
-        token = session["csrf_token"] = secrets.token_urlsafe(32)
-    return token
 
 
 def language_switch(next_path: str) -> Markup:

@@ -19,8 +19,9 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html
 from flask import has_request_context
 from flask_login import current_user
 
+from auth.forms import csrf_token
 from auth.guard import current_scope
-from auth.language import LANGUAGE_NAMES, csrf_token
+from auth.language import LANGUAGE_NAMES
 from auth.language import gettext as _
 from dashboards._search import build_search_box
 from dashboards._texts import component_labels
