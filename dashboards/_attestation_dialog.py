@@ -35,7 +35,7 @@ from auth.guard import current_scope
 from auth.language import N_, ngettext
 from auth.language import gettext as _
 from dashboards._opco_dialog import _field, _server_for, app_key
-from dashboards._texts import dropdown_labels
+from dashboards._texts import dropdown
 from data.db import get_db
 from data.models import UserField
 from data.scope import Forbidden, Scope
@@ -231,8 +231,7 @@ def build_attestation_dialog(session_id: str) -> html.Div:
                     dbc.Col(
                         _field(
                             _("Employer (user custom field)"),
-                            dcc.Dropdown(
-                                labels=dropdown_labels(),
+                            dropdown(
                                 id="att-employer-field",
                                 placeholder=_("None: an empty line"),
                                 clearable=True,

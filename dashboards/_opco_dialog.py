@@ -38,7 +38,7 @@ from auth.guard import current_scope
 from auth.hosts import UntrustedHost, link_base_url
 from auth.language import N_
 from auth.language import gettext as _
-from dashboards._texts import dropdown_labels
+from dashboards._texts import dropdown
 from data import export_options as options_data
 from data.db import get_db
 from data.scope import Forbidden, Scope
@@ -135,8 +135,7 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
             ),
             _field(
                 N_("Sessions"),
-                dcc.Dropdown(
-                    labels=dropdown_labels(),
+                dropdown(
                     id="opco-sessions",
                     multi=True,
                     placeholder=_("Every session you may export"),
@@ -148,8 +147,7 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
                     dbc.Col(
                         _field(
                             N_("Users"),
-                            dcc.Dropdown(
-                                labels=dropdown_labels(),
+                            dropdown(
                                 id="opco-users",
                                 multi=True,
                                 placeholder=_("Everyone (type to search)"),
@@ -160,9 +158,7 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
                     dbc.Col(
                         _field(
                             N_("Groups (classes)"),
-                            dcc.Dropdown(
-                                labels=dropdown_labels(), id="opco-groups", multi=True, placeholder=_("Any")
-                            ),
+                            dropdown(id="opco-groups", multi=True, placeholder=_("Any")),
                         ),
                         md=6,
                     ),
@@ -170,9 +166,7 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
             ),
             _field(
                 N_("Custom field values"),
-                dcc.Dropdown(
-                    labels=dropdown_labels(), id="opco-fields", multi=True, placeholder=_("Any value")
-                ),
+                dropdown(id="opco-fields", multi=True, placeholder=_("Any value")),
                 N_("Two values of one field: either; values of different fields: both."),
             ),
             _field(

@@ -1,7 +1,7 @@
 """The texts the libraries' components write themselves, in the interface's language.
 
-- dcc.Dropdown: its `labels` ("Search", "Select All", "{num_selected} selected"…),
-  `dropdown_labels()`.
+- dcc.Dropdown: its `labels` ("Search", "Select All", "{num_selected} selected"…): build
+  dropdowns with `dropdown()`.
 - The breadcrumb: Bootstrap's markup with a translated aria-label (dbc.Breadcrumb writes
   "breadcrumb" in English), `build_breadcrumb()`.
 - Texts only the browser can reach (Dash's date pickers' aria-labels, Bootstrap's dialog close
@@ -48,9 +48,9 @@ def component_labels() -> html.Div:
     )
 
 
-def dropdown_labels() -> dict[str, str]:
-    """dcc.Dropdown(labels=...) in the interface's language."""
-    return {key: _(text) for key, text in _DROPDOWN_LABELS.items()}
+def dropdown(**props) -> dcc.Dropdown:
+    """A dcc.Dropdown whose own texts are in the interface's language."""
+    return dcc.Dropdown(labels={key: _(text) for key, text in _DROPDOWN_LABELS.items()}, **props)
 
 
 def build_breadcrumb(items: list[tuple[str, str | None]], nav_id: str | None = None) -> html.Nav:

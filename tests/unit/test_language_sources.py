@@ -203,3 +203,16 @@ def test_lng034_a_session_header_writes_its_moments_as_the_interface_does(make_a
         assert session_dates(program, paris) == "1 mars 2026 09:00 → 31 mars 2026 18:00"
     with app.server.test_request_context("/"), use_language("en"), force_locale("en"):
         assert session_dates(program, paris) == "01/03/2026 09:00 → 31/03/2026 18:00"
+
+
+def test_lng035_dropdowns_are_built_with_their_texts_translated():
+    """dcc.Dropdown writes "Search", "Select All"… in English unless given `labels`: every
+    dropdown is built by dashboards._texts.dropdown, which gives them."""
+    raw = [
+        f"{relative}:{node.lineno}"
+        for relative, tree in _sources()
+        if relative != "dashboards/_texts.py"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and _name(node.func) == "Dropdown"
+    ]
+    assert raw == []
