@@ -6,15 +6,13 @@ console stays clean. (assets/lsDatePicker.js, assets/date-fns-locale-fr.min.js.)
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from data.models import User
-from tests.browser.test_pages import start_signed_in, type_date, wait_for_cards, wait_until
+from tests.browser.test_pages import start_signed_in, type_first_week_of_march, wait_until
 from tests.unit.test_pages import build_world
 
 EXPECTED = {
@@ -110,18 +108,7 @@ def test_lng_b002_date_filter_calendar_speaks_the_interface_language(dash_duo, d
     wait_for_calendar(dash_duo, wanted, f"the next month is not in {language}")
     dash_duo.find_element("input.dash-datepicker-start-date").send_keys(Keys.ESCAPE)
 
-    # Typed dates (DD/MM/YYYY) still filter: 1-7 March 2026 (tests/unit/test_pages.py's world).
-    type_date(dash_duo, "dash-datepicker-start-date", "01/03/2026")
-    type_date(dash_duo, "dash-datepicker-end-date", "07/03/2026")
-    wait_for_cards(
-        dash_duo,
-        "overview",
-        {"learners": "3", "new-users": "2", "active-users": "2", "trainings": "3", "completions": "1"},
-    )
-    wait_until(
-        dash_duo,
-        lambda d: parse_qs(urlsplit(d.current_url).query) == {"start": ["2026-03-01"], "end": ["2026-03-07"]},
-        "the address does not keep the typed range",
-    )
+    # Typed dates (DD/MM/YYYY) still filter.
+    type_first_week_of_march(dash_duo)
     assert dash_duo.find_element("input.dash-datepicker-start-date").get_attribute("value") == "01/03/2026"
     assert dash_duo.get_logs() == []

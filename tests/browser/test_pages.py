@@ -54,6 +54,24 @@ def start_signed_in(dash_duo, dash_app, email: str, path: str) -> str:
     return base
 
 
+def type_first_week_of_march(dash_duo) -> None:
+    """Type 01/03/2026 – 07/03/2026 into the global page's picker (tests/unit/test_pages.py's
+    world): bob and david created, alice and david active, david's completion; chloe is not
+    enrolled yet. The cards follow and the address keeps the range."""
+    type_date(dash_duo, "dash-datepicker-start-date", "01/03/2026")
+    type_date(dash_duo, "dash-datepicker-end-date", "07/03/2026")
+    wait_for_cards(
+        dash_duo,
+        "overview",
+        {"learners": "3", "new-users": "2", "active-users": "2", "trainings": "3", "completions": "1"},
+    )
+    wait_until(
+        dash_duo,
+        lambda d: parse_qs(urlsplit(d.current_url).query) == {"start": ["2026-03-01"], "end": ["2026-03-07"]},
+        "the address does not keep the typed range",
+    )
+
+
 def card_values(dash_duo, page: str) -> dict[str, str]:
     fourth = "modules" if page == "training" else "trainings"  # a training's page counts modules
     slugs = ["learners", "new-users", "active-users", fourth, "completions"]
@@ -134,20 +152,7 @@ def test_pg3b_001_date_range_changes_cards_and_chart_numbers(dash_duo, dash_app,
         "Last 30 days"
     )
 
-    # 1–7 March typed into the picker: bob and david created, alice and david active, david's
-    # completion; chloe is not enrolled yet.
-    type_date(dash_duo, "dash-datepicker-start-date", "01/03/2026")
-    type_date(dash_duo, "dash-datepicker-end-date", "07/03/2026")
-    wait_for_cards(
-        dash_duo,
-        "overview",
-        {"learners": "3", "new-users": "2", "active-users": "2", "trainings": "3", "completions": "1"},
-    )
-    wait_until(
-        dash_duo,
-        lambda d: parse_qs(urlsplit(d.current_url).query) == {"start": ["2026-03-01"], "end": ["2026-03-07"]},
-        "the address does not keep the range",
-    )
+    type_first_week_of_march(dash_duo)
     assert Select(dash_duo.find_element(by_dash_id_css("date-preset"))).first_selected_option.text == (
         "Custom range"
     )
