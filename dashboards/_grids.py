@@ -270,6 +270,19 @@ def grid_locale_text(own: dict[str, str]) -> dict:
     return {"function": f"lsGridLocaleText(params, {json.dumps(own)})"}
 
 
+def _grid_options(no_rows: str) -> dict:
+    """The options every grid shares: its look, its texts (`no_rows`: a catalogue text) and
+    the keyboard (the ARIA grid pattern: one Tab stop, arrows move between headers and cells,
+    Enter sorts a header or follows a cell's link, Tab leaves the grid)."""
+    return {
+        "getLocaleText": grid_locale_text({"noRowsToShow": _(no_rows)}),
+        "suppressCellFocus": False,
+        "theme": GRID_THEME,
+        "tabToNextHeader": TAB_OUT_OF_GRID,
+        "tabToNextCell": TAB_OUT_OF_GRID,
+    }
+
+
 def _grid_theme_class() -> str:
     return "ls-grid"
 
@@ -299,14 +312,8 @@ def build_data_table(
         "maxConcurrentDatasourceRequests": 1,
         "infiniteInitialRowCount": 1,
         "maxBlocksInCache": 20,
-        "getLocaleText": grid_locale_text({"noRowsToShow": _("No rows match.")}),
-        # Keyboard (the ARIA grid pattern): one Tab stop, arrows move between headers and
-        # cells, Enter sorts a header or follows a cell's link, Tab leaves the grid.
-        "suppressCellFocus": False,
         "tooltipShowDelay": 300,
-        "theme": GRID_THEME,
-        "tabToNextHeader": TAB_OUT_OF_GRID,
-        "tabToNextCell": TAB_OUT_OF_GRID,
+        **_grid_options(N_("No rows match.")),
     }
     if row_id_field:
         options["getRowId"] = {"function": f"String(params.data.{row_id_field})"}
@@ -429,14 +436,8 @@ def build_static_table(
     }
     options = {
         "quickFilterText": "",
-        # Keyboard (the ARIA grid pattern): one Tab stop, arrows move between headers and
-        # cells, Enter sorts a header or follows a cell's link, Tab leaves the grid.
-        "suppressCellFocus": False,
-        "getLocaleText": grid_locale_text({"noRowsToShow": _(empty_sentence)}),
         "animateRows": False,
-        "theme": GRID_THEME,
-        "tabToNextHeader": TAB_OUT_OF_GRID,
-        "tabToNextCell": TAB_OUT_OF_GRID,
+        **_grid_options(empty_sentence),
     }
     grid_props = {}
     if height is None:

@@ -170,7 +170,7 @@ def ngettext(singular: str, plural: str, num: int, /, **variables) -> str:
 def join_reasons(reasons) -> str:
     """Several reasons in one sentence: "a; b" ("a ; b" in French, with its space before the
     semicolon)."""
-    return (" ; " if current_language() == "fr" else "; ").join(reasons)
+    return (" ; " if _french() else "; ").join(reasons)
 
 
 def csv_dialect(language: str | None = None) -> tuple[str, str]:
@@ -262,19 +262,6 @@ def fmt_bucket(day, bucket: str) -> str:
             return format_date(day, "LLLL y", locale="fr")
         return f"{calendar.month_name[day.month]} {day.year}"
     return fmt_date(day)
-
-
-def fmt_axis_day(day, with_year: bool = True) -> str:
-    """A chart axis' day: '13 Nov 2026' / '13 nov. 2026' (without the year: '13 Nov')."""
-    day = _as_date(day)
-    if _french():
-        return format_date(day, "d MMM y" if with_year else "d MMM", locale="fr")
-    return format_date(day, "d MMM y" if with_year else "d MMM", locale="en")
-
-
-def fmt_axis_month(day) -> str:
-    """A chart axis' month: 'Nov 2026' / 'nov. 2026'."""
-    return format_date(_as_date(day), "MMM y", locale=current_language())
 
 
 FORMATTERS: dict[str, Callable] = {
