@@ -78,12 +78,11 @@ def _statistics_block(
     active = f.active_users_series(session, scope, pop, tz, rng.start, rng.end)
     progress = f.progress_series(session, scope, pop, tz, rng.start, rng.end)
     unit = f.choose_unit(rng.start, rng.end)
-    per = unit
     charts = dbc.Row(
         [
-            dbc.Col(_active_chart(page, active, unit, per), lg=12),
+            dbc.Col(_active_chart(page, active, unit), lg=12),
             dbc.Col(_progress_chart(page, progress, unit), lg=6),
-            dbc.Col(_completions_chart(page, completions, unit, per), lg=6),
+            dbc.Col(_completions_chart(page, completions, unit), lg=6),
         ],
         className="g-3 mt-1",
     )
@@ -151,7 +150,7 @@ def _completion_donut(page: str, summary: f.StatusSummary, end: date):
     )
 
 
-def _active_chart(page, frame, unit, per):
+def _active_chart(page, frame, unit):
     if frame["active_users"].sum() == 0:
         figure = build_empty_state(
             N_("No learner logged in or connected during this period."), f"{page}-active-users-empty"
@@ -168,7 +167,7 @@ def _active_chart(page, frame, unit, per):
     return build_chart_card(
         page,
         "active-users",
-        title[per],
+        title[unit],
         figure,
         frame,
         [
@@ -211,7 +210,7 @@ def _progress_chart(page, frame, unit):
     )
 
 
-def _completions_chart(page, frame, unit, per):
+def _completions_chart(page, frame, unit):
     if frame["learners"].max() == 0:
         figure = build_empty_state(
             N_("No learner was enrolled during this period."), f"{page}-completions-empty"
@@ -233,7 +232,7 @@ def _completions_chart(page, frame, unit, per):
     return build_chart_card(
         page,
         "completions",
-        title[per],
+        title[unit],
         figure,
         frame,
         [

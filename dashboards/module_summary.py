@@ -20,7 +20,7 @@ from data.db import get_db
 from data.figures import AttemptSummary, module_attempts, to_local
 from data.models import Module, Training, TrainingLearner, TrainingModule, User
 from data.scope import Forbidden
-from exports.formatting import current_language, fmt_datetime, fmt_pct
+from exports.formatting import fmt_datetime, fmt_pct, fmt_points
 
 PATH = "/training/<training_id>/learner/<user_id>/module/<module_id>"
 
@@ -56,12 +56,6 @@ dash.register_page(
 )
 
 
-def _points(value: float) -> str:
-    """Points as few digits as they need: 5, 7.5 (7,5 in French)."""
-    text = f"{value:g}"
-    return text.replace(".", ",") if current_language() == "fr" else text
-
-
 def _attempt_label(number: int, attempt: AttemptSummary, tz) -> str:
     started = fmt_datetime(to_local(attempt.started_at, tz))
     if attempt.finished_at:
@@ -73,14 +67,14 @@ def build_attempt(attempt: AttemptSummary) -> html.Div:
     if attempt.finished_at is None:
         headline = _(
             "In progress: %(points)s of %(max)s possible points so far.",
-            points=_points(attempt.points),
-            max=_points(attempt.max_points),
+            points=fmt_points(attempt.points),
+            max=fmt_points(attempt.max_points),
         )
     else:
         headline = _(
             "Got %(points)s of %(max)s possible points.",
-            points=_points(attempt.points),
-            max=_points(attempt.max_points),
+            points=fmt_points(attempt.points),
+            max=fmt_points(attempt.max_points),
         )
     pending = (
         dbc.Alert(
@@ -97,14 +91,14 @@ def build_attempt(attempt: AttemptSummary) -> html.Div:
     )
     rows = []
     for activity in attempt.activities:
-        score = "–" if activity.score is None else _points(activity.score)
+        score = "–" if activity.score is None else fmt_points(activity.score)
         rows.append(
             html.Tr(
                 [
                     html.Td([html.Div(activity.name, className="fw-semibold"), html.Div(activity.question, className="small")]),
                     html.Td(activity.answer if activity.answer is not None else html.Span(_("no answer"), className="text-muted")),
                     html.Td(activity.correct_answer or "–"),
-                    html.Td(f"{score} / {_points(activity.max_score)}", className="text-end text-nowrap"),
+                    html.Td(f"{score} / {fmt_points(activity.max_score)}", className="text-end text-nowrap"),
                     html.Td(status_badge(activity.state)),
                 ]
             )

@@ -203,6 +203,11 @@ def fmt_int(value) -> str:
     return _thousands(f"{int(round_half_up(value, 0)):,}")
 
 
+def fmt_points(value: float) -> str:
+    """Points with as few digits as they need: 5, 7.5 (en), 7,5 (fr)."""
+    return _decimal_mark(f"{value:g}")
+
+
 def fmt_pct(value, decimals: int = 1) -> str:
     """66.666 -> '66.7 %' (en), '66,7 %' (fr) (value already in %, rounded half up); None -> '–'."""
     if missing(value):
