@@ -20,6 +20,7 @@ text cell and header through it.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -97,13 +98,24 @@ _FORCED: ContextVar[str | None] = ContextVar("learnstats_language", default=None
 
 @contextmanager
 def use_language(language: str) -> Iterator[None]:
-    """Format (and translate, with flask_babel.force_locale) in this language inside the block,
-    whatever the request says: a background job writing in its user's language, tests."""
+    """Format and translate in this language inside the block, whatever the request says: a
+    background job writing in its user's language, tests. Translations go through Flask-Babel's
+    force_locale when an application with Flask-Babel is there (else gettext falls back to the
+    English source texts)."""
     token = _FORCED.set(language)
     try:
-        yield
+        with _babel_locale(language):
+            yield
     finally:
         _FORCED.reset(token)
+
+
+def _babel_locale(language: str):
+    from flask import current_app, has_app_context
+
+    if has_app_context() and "babel" in current_app.extensions:
+        return flask_babel.force_locale(language)
+    return contextlib.nullcontext()
 
 
 def current_language() -> str:

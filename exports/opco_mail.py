@@ -352,7 +352,7 @@ def build_export_file(server: Flask, scope: Scope, request: OpcoExportRequest) -
 def compose_message(job: OpcoEmailJob, mail_from: str, link: str, expires_at: datetime, tz) -> EmailMessage:
     """The email, in the asker's language (job.language; the catalogue's texts need an app
     context to be translated, run_opco_email_job gives one)."""
-    with use_language(job.language), _locale(job.language):
+    with use_language(job.language):
         local = expires_at.astimezone(tz)
         message = EmailMessage()
         message["Subject"] = gettext("Your OPCO logs export is ready")
@@ -372,19 +372,6 @@ def compose_message(job: OpcoEmailJob, mail_from: str, link: str, expires_at: da
         )
         message.set_content(f"{greeting}\n\n{body}\n\n{link}\n\n{expiry}\n\n— Learnstats\n")
     return message
-
-
-def _locale(language: str):
-    """Flask-Babel's locale for the block when an app with Flask-Babel is there."""
-    from contextlib import nullcontext
-
-    from flask import current_app, has_app_context
-
-    if has_app_context() and "babel" in current_app.extensions:
-        from flask_babel import force_locale
-
-        return force_locale(language)
-    return nullcontext()
 
 
 def _state(job: OpcoEmailJob, state: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -418,7 +405,7 @@ def run_opco_email_job(
     email could not be sent is deleted (nobody could download it). The states' messages are in
     the asker's language (job.language).
     """
-    with server.app_context(), _locale(job.language), use_language(job.language):
+    with server.app_context(), use_language(job.language):
         return _run_opco_email_job(server, job, on_state, attempts, backoff, sleep)
 
 
