@@ -26,7 +26,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from flask import current_app
-from flask_babel import force_locale, get_locale
+from flask_babel import get_locale
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -49,7 +49,7 @@ from exports.attestation_options import (
     store_image,
 )
 from exports.attestations import can_make_documents, require_session, session_players, write_session_zip
-from exports.formatting import join_reasons
+from exports.formatting import join_reasons, use_language
 from exports.opco_mail import exports_dir, scope_from_dict, scope_to_dict, sign_download, sweep_expired
 
 JOB_SALT = "learnstats.attestations.job"
@@ -526,7 +526,7 @@ def run_attestation_job(set_progress, ticket):
             last["at"] = share
             set_progress((share, _progress_label(done, total)))
 
-    with server.app_context(), force_locale(job.get("language") or "fr"):
+    with server.app_context(), use_language(job.get("language") or "fr"):
         set_progress((0, _("Preparing…")))
         try:
             directory = exports_dir(server)
