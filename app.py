@@ -33,7 +33,7 @@ from dashboards._search import register_search_callbacks
 from dashboards._shell import page_access, register_shell_callbacks, shell_layout
 from data.cache import init_cache
 from data.cli import register as register_data_cli
-from data.config import SettingsError, load_settings
+from data.config import SETTINGS_KEY, SettingsError, load_settings
 from data.db import init_app as init_db
 from data.health import init_app as init_health
 from exports.cli import register as register_exports_cli
@@ -51,8 +51,8 @@ def create_app(config: dict | None = None) -> Dash:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SAMESITE="Lax",
-        LEARNSTATS=settings,
     )
+    server.config[SETTINGS_KEY] = settings  # read with data.config.current_settings() / settings_of()
     server.config.update(settings.extra.get("flask", {}))
     init_db(server, settings.database_url, settings.tz)
     init_cache(server, settings)

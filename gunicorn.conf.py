@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 
 from gunicorn.glogging import Logger
 
+from data.config import settings_of
+
 os.environ.setdefault("LEARNSTATS_ENV", "production")
 
 
@@ -97,7 +99,7 @@ def on_starting(server):
     with application.server.app_context():
         db.migrate()
     db.engine.dispose()
-    settings = application.server.config["LEARNSTATS"]
+    settings = settings_of(application.server)
     server.log.info(
         "Learnstats: database %s migrated in %.1f s; cache %s; background jobs on %s",
         db.engine.url.render_as_string(hide_password=True),

@@ -35,6 +35,7 @@ from auth.limits import init_app as init_limits
 from auth.limits import signin_limits
 from auth.roles import load_scope
 from auth.users import authenticate, end_sessions, load_signed_in, to_signed_in
+from data.config import current_settings, settings_of
 from data.db import get_db
 from data.scope import Forbidden, Scope
 from exports.formatting import current_language
@@ -136,7 +137,7 @@ def login():
     if request.args.get("signed_out"):
         message = gettext("You have been signed out.")
     elif request.args.get("expired"):
-        minutes = current_app.config["LEARNSTATS"].idle_timeout_minutes
+        minutes = current_settings().idle_timeout_minutes
         message = gettext(
             "Your session ended after %(duration)s without activity. Please sign in again.",
             duration=_duration(minutes),
@@ -280,7 +281,7 @@ def logout():
                 "You are signed out of this browser. Your sessions in other browsers could not be "
                 "ended because the database is not available right now; they end after "
                 "%(duration)s without activity.",
-                duration=_duration(current_app.config["LEARNSTATS"].idle_timeout_minutes),
+                duration=_duration(current_settings().idle_timeout_minutes),
             ),
             level="warning",
             status=200,
@@ -311,7 +312,7 @@ def _idle_expired() -> bool:
     """True when the signed-in session has been idle too long (it is then ended); else the
     session's last activity is brought up to date."""
     now = int(time.time())
-    timeout = current_app.config["LEARNSTATS"].idle_timeout_minutes * 60
+    timeout = current_settings().idle_timeout_minutes * 60
     last = session.get(LAST_SEEN)
     if not isinstance(last, int) or now - last > timeout:
         logout_user()
@@ -381,7 +382,7 @@ def _forbidden(_error):
 def init_app(server: Flask) -> None:
     login_manager.init_app(server)
     init_limits(server)
-    minutes = server.config["LEARNSTATS"].idle_timeout_minutes
+    minutes = settings_of(server).idle_timeout_minutes
     server.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=minutes)
     server.add_url_rule("/login", "auth.login", login, methods=["GET", "POST"])
     server.add_url_rule("/logout", "auth.logout", logout, methods=["GET", "POST"])

@@ -25,6 +25,8 @@ from dash import _callback as dash_callback
 from flask import Flask, Response, request
 from werkzeug.serving import WSGIRequestHandler
 
+from data.config import settings_of
+
 SERVER_NAME = "Learnstats"
 
 
@@ -79,7 +81,7 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 
 def init_app(server: Flask, app: Dash) -> None:
-    settings = server.config["LEARNSTATS"]
+    settings = settings_of(server)
     server.config.update(
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,

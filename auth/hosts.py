@@ -7,8 +7,9 @@ written by the client, and a forged one must never put an attacker's address in 
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 
+from data.config import current_settings
 from exports.formatting import gettext
 
 
@@ -27,7 +28,7 @@ def host_name(host: str) -> str:
 def link_base_url() -> str:
     """The base of links sent by email (no trailing slash); UntrustedHost when the request's
     host is not allowed and LEARNSTATS_BASE_URL is not set."""
-    settings = current_app.config["LEARNSTATS"]
+    settings = current_settings()
     if settings.base_url:
         return settings.base_url.rstrip("/")
     name = host_name(request.host)

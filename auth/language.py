@@ -17,6 +17,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from auth.forms import csrf_ok, csrf_token, safe_next
+from data.config import current_settings
 from data.db import get_db
 from data.models import User
 from exports.formatting import LANGUAGES, N_, TRANSLATIONS, current_language, gettext, ngettext
@@ -44,7 +45,7 @@ def select_language() -> str:
         browser = None
     if browser:
         return browser
-    return current_app.config["LEARNSTATS"].language
+    return current_settings().language
 
 
 def choose_language():

@@ -21,6 +21,7 @@ from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse
 
+from data.config import settings_of
 from exports.formatting import ngettext
 
 EXTENSION = "learnstats_signin_limits"
@@ -61,7 +62,7 @@ def _instance_key(database_url: str) -> str:
 
 class SigninLimits:
     def __init__(self, server: Flask):
-        settings = server.config["LEARNSTATS"]
+        settings = settings_of(server)
         storage = settings.redis_url or "memory://"
         self.limiter = Limiter(
             client_address,

@@ -36,6 +36,7 @@ from auth.language import N_, ngettext
 from auth.language import gettext as _
 from dashboards._opco_dialog import _field, _server_for, app_key
 from dashboards._texts import dropdown
+from data.config import current_settings, settings_of
 from data.db import get_db
 from data.models import UserField
 from data.scope import Forbidden, Scope
@@ -414,7 +415,7 @@ def options_from_dialog(values: dict[str, Any]) -> AttestationOptions:
 
 
 def _sign(payload: dict) -> str:
-    secret = current_app.config["LEARNSTATS"].secret_key
+    secret = current_settings().secret_key
     return URLSafeTimedSerializer(secret, salt=JOB_SALT).dumps(payload)
 
 
@@ -460,7 +461,7 @@ def generate_attestations(
         "logo": logo,
         "stamp": stamp,
     }
-    settings = current_app.config["LEARNSTATS"]
+    settings = current_settings()
     try:
         options = options_from_dialog(values)
         problems = options.problems()
@@ -508,7 +509,7 @@ def run_attestation_job(set_progress, ticket):
     server = _server_for(ticket)
     if server is None:
         return {"job": job_id, "state": "failed", "message": _("this worker does not serve this site")}
-    settings = server.config["LEARNSTATS"]
+    settings = settings_of(server)
     try:
         job = read_ticket(settings.secret_key, str(ticket["token"]))
     except BadSignature:

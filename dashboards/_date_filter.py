@@ -27,6 +27,7 @@ from dash import dcc, html, no_update
 
 from auth.language import N_
 from auth.language import gettext as _
+from data.config import settings_if_any
 
 PRESETS: dict[str, str] = {
     "last_7_days": N_("Last 7 days"),
@@ -224,16 +225,8 @@ def range_from_inputs(
 
 def platform_today() -> date:
     """Today in the platform time zone (the app's settings; Europe/Paris outside an app)."""
-    tz_name = "Europe/Paris"
-    try:
-        from flask import current_app, has_app_context
-
-        if has_app_context():
-            settings = current_app.config.get("LEARNSTATS")
-            tz_name = getattr(settings, "timezone", tz_name) or tz_name
-    except ImportError:  # pragma: no cover - flask is a dependency of dash
-        pass
-    return datetime.now(ZoneInfo(tz_name)).date()
+    settings = settings_if_any()
+    return datetime.now(settings.tz if settings is not None else ZoneInfo("Europe/Paris")).date()
 
 
 def _bounds_start(bounds) -> date | None:

@@ -40,6 +40,7 @@ from auth.language import N_
 from auth.language import gettext as _
 from dashboards._texts import dropdown
 from data import export_options as options_data
+from data.config import current_settings, settings_of
 from data.db import get_db
 from data.scope import Forbidden, Scope
 from exports.formatting import csv_dialect, current_language
@@ -308,7 +309,7 @@ def check_export(scope: Scope, export: OpcoExportRequest) -> bool:
         raise Forbidden()
     with get_db().session() as s:
         opco_log_header(s, scope, export.filters)
-        return has_opco_log_rows(s, scope, export.filters, current_app.config["LEARNSTATS"].tz)
+        return has_opco_log_rows(s, scope, export.filters, current_settings().tz)
 
 
 def download_href(export: OpcoExportRequest) -> str:
@@ -328,7 +329,7 @@ def open_opco_dialog(n_clicks, preset, current_sessions):
     if not may_export(scope):
         raise Forbidden()
     preset_ids = list((preset or {}).get("session_ids") or [])
-    settings = current_app.config["LEARNSTATS"]
+    settings = current_settings()
     with get_db().session() as s:
         for session_id in preset_ids:
             scope.require(isinstance(session_id, str) and scope.can_view_session(s, session_id))
@@ -374,7 +375,7 @@ def update_download_link(
     Filters that match no connection disable both buttons and say so here, instead of a link
     that would leave the app for the route's bare 404 page."""
     scope = current_scope()
-    no_mail = mail_problem(current_app.config["LEARNSTATS"].smtp_url) is not None
+    no_mail = mail_problem(current_settings().smtp_url) is not None
     try:
         export = request_from_dialog(
             start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles
@@ -401,7 +402,7 @@ def _base_url() -> str:
 
 def app_key(server: Flask) -> str:
     """Names one Learnstats instance (its folder and database) across processes."""
-    settings = server.config["LEARNSTATS"]
+    settings = settings_of(server)
     text = f"{settings.instance_path}|{settings.database_url}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -413,7 +414,7 @@ def request_opco_email(
     if not n_clicks:
         raise PreventUpdate
     scope = current_scope()
-    settings = current_app.config["LEARNSTATS"]
+    settings = current_settings()
     job_id = new_job_id()
     try:
         export = request_from_dialog(
@@ -476,7 +477,7 @@ def email_opco_logs(set_progress, ticket):
     if server is None:
         return _report_final(set_progress, job_id, "Failed: this worker does not serve this site.")
     try:
-        job = read_job(server.config["LEARNSTATS"].secret_key, str(ticket["token"]))
+        job = read_job(settings_of(server).secret_key, str(ticket["token"]))
     except BadSignature:
         return _report_final(set_progress, job_id, "Failed: the request was not valid; try again.")
     # Every state, the final one included, goes through set_progress: the dialog shows the

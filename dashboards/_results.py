@@ -16,7 +16,6 @@ from urllib.parse import quote
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html, no_update
-from flask import current_app
 
 from auth.guard import current_scope
 from auth.language import N_
@@ -24,6 +23,7 @@ from auth.language import gettext as _
 from dashboards._cards import status_badge, status_label
 from dashboards._date_filter import dom_id
 from dashboards._grids import NOTHING_TO_DOWNLOAD, table_download
+from data.config import current_settings
 from data.db import get_db
 from data.figures import Population, learner_modules, require_population, training_results
 from exports.formatting import fmt_date, fmt_duration, fmt_int, fmt_pct
@@ -236,7 +236,7 @@ def _header(mode: str) -> html.Thead:
 def _load(params: dict, search: str | None, sort: str | None, order: str | None, page: int):
     pop, mode = population_from_store(params)
     scope = current_scope()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     allowed = [value for value, _label in SORT_OPTIONS.get(mode, SORT_OPTIONS["learners"])]
     sort = sort if sort in allowed else allowed[0]  # a forged column falls back to the default
     with get_db().session() as s:
@@ -289,7 +289,7 @@ def update_results_table(search, sort, order, active_page, params):
 def learner_details(user_id: str, training_id: str, from_table: str | None = None) -> html.Div:
     """A learner's achievements in a training: each module with its status and a summary link."""
     scope = current_scope()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     with get_db().session() as s:
         modules = learner_modules(s, scope, tz, training_id, user_id)
     if modules.empty:
@@ -365,7 +365,7 @@ def _download(params, search, sort, order, fmt: str):
     """(download, message): every row of the table as searched and sorted on screen."""
     pop, mode = population_from_store(params)
     scope = current_scope()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     allowed = [value for value, _label in SORT_OPTIONS.get(mode, SORT_OPTIONS["learners"])]
     sort = sort if sort in allowed else allowed[0]
     with get_db().session() as s:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dash
 from dash import Input, Output, State, callback, dcc, html
-from flask import current_app
 
 from auth.guard import current_scope
 from auth.language import N_, ngettext, page_title
@@ -18,6 +17,7 @@ from dashboards._shell import guarded
 from dashboards._texts import build_breadcrumb
 from data import figures as f
 from data.classes import class_member_count, class_trainings
+from data.config import current_settings
 from data.db import get_db
 from data.models import Class
 from data.scope import Forbidden, Scope
@@ -46,7 +46,7 @@ def results_key(training_id: str) -> str:
 
 @guarded(can_open)
 def layout(scope=None, class_id=None, **query):
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     today = f.today_in(tz)
     pop = f.Population(class_id=class_id)
     with get_db().session() as s:
@@ -121,7 +121,7 @@ def _trainings_table(session, scope: Scope, pop: f.Population, tz):
 def update_class_page(start_date, end_date, preset, class_id):
     """The class's cards, donuts and charts for the chosen range."""
     scope = current_scope()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     today = f.today_in(tz)
     if not isinstance(class_id, str):
         raise Forbidden()
@@ -146,7 +146,7 @@ def update_class_page(start_date, end_date, preset, class_id):
 def update_class_trainings(class_id):
     """The class's trainings table: today's state, independent of the date range."""
     scope = current_scope()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     if not isinstance(class_id, str):
         raise Forbidden()
     pop = f.Population(class_id=class_id)

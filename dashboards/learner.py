@@ -12,7 +12,6 @@ import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
-from flask import current_app
 
 from auth.guard import current_scope
 from auth.language import N_, ngettext, page_title
@@ -25,6 +24,7 @@ from dashboards._results import build_results_table
 from dashboards._shell import guarded
 from dashboards._texts import build_breadcrumb
 from data import figures as f
+from data.config import current_settings
 from data.db import get_db
 from data.learners import LearnerProfile, learner_profile
 from data.models import User
@@ -201,7 +201,7 @@ def build_trends(trends: list[f.Trend], days: int) -> html.Div:
 
 @guarded(can_open)
 def layout(scope=None, user_id=None, **query):
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     today = f.today_in(tz)
     pop = learner_population(user_id)
     with get_db().session() as s:
@@ -329,7 +329,7 @@ def _activity_chart(frame: pd.DataFrame, unit: str) -> dbc.Card:
 def update_learner_page(start_date, end_date, preset, user_id):
     """Counters at the range's end and the activity chart over the range."""
     scope = current_scope()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     today = f.today_in(tz)
     with get_db().session() as s:
         pop = _check(scope, s, user_id)
@@ -363,7 +363,7 @@ def update_learner_trends(days, user_id):
     """Active days, time spent, connections and modules completed over the last 7 or 30 days,
     with the change against the days before."""
     scope = current_scope()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     try:
         days = int(days)
     except (TypeError, ValueError):

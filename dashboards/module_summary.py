@@ -7,7 +7,6 @@ from urllib.parse import quote
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
-from flask import current_app
 from sqlalchemy import exists, select
 
 from auth.guard import current_scope
@@ -16,6 +15,7 @@ from auth.language import gettext as _
 from dashboards._cards import status_badge
 from dashboards._shell import guarded
 from dashboards._texts import build_breadcrumb
+from data.config import current_settings
 from data.db import get_db
 from data.figures import AttemptSummary, module_attempts, to_local
 from data.models import Module, Training, TrainingLearner, TrainingModule, User
@@ -159,7 +159,7 @@ def _load(training_id, user_id, module_id):
 
 @guarded(can_open)
 def layout(scope=None, training_id=None, user_id=None, module_id=None, **_query):
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     attempts, (training_name, learner_name, module_name) = _load(training_id, user_id, module_id)
     learner_href = f"/learner/{quote(user_id, safe='')}"
     training_href = f"/training/{quote(training_id, safe='')}"

@@ -11,7 +11,6 @@ from urllib.parse import quote
 
 import dash
 from dash import Input, Output, State, callback, dcc, html
-from flask import current_app
 from flask_login import current_user
 
 from auth.guard import current_scope
@@ -22,6 +21,7 @@ from dashboards._date_filter import build_date_range_filter, parse_date_range, r
 from dashboards._opco_dialog import build_opco_export_controls
 from dashboards._shell import guarded
 from data import figures as f
+from data.config import current_settings
 from data.db import get_db
 from data.scope import Forbidden
 
@@ -66,7 +66,7 @@ def layout(scope=None, **query):
     if not scope.is_manager:
         target = "/sessions" if scope.sessions else f"/learner/{quote(current_user.id, safe='')}"
         return dcc.Location(id="overview-redirect", href=target, refresh=True)
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     today = f.today_in(tz)
     with get_db().session() as s:
         first = f.first_activity_date(s, scope, f.ALL, tz)
@@ -111,7 +111,7 @@ def update_overview(start_date, end_date, preset):
     scope = current_scope()
     if not scope.is_manager:
         raise Forbidden()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     today = f.today_in(tz)
     rng, message = range_from_inputs(preset, start_date, end_date, today)
     if rng is None:
@@ -126,6 +126,6 @@ def update_overview_trainings(_load):
     scope = current_scope()
     if not scope.is_manager:
         raise Forbidden()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     with get_db().session() as s:
         return _trainings_table(s, scope, tz)

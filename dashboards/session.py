@@ -12,7 +12,6 @@ from urllib.parse import quote
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
-from flask import current_app
 
 from auth.guard import current_scope
 from auth.language import N_, page_title
@@ -25,6 +24,7 @@ from dashboards._session_tables import datetime_column, local_text
 from dashboards._shell import guarded
 from dashboards._texts import build_breadcrumb
 from data import figures as f
+from data.config import current_settings
 from data.db import get_db
 from data.models import ProgramSession, Training
 from data.scope import Forbidden
@@ -65,7 +65,7 @@ def session_dates(program: ProgramSession, tz) -> str:
 
 @guarded(can_open)
 def layout(scope=None, session_id=None, **_query):
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     with get_db().session() as s:
         program = s.get(ProgramSession, session_id)
         training = s.get(Training, program.training_id)
@@ -188,7 +188,7 @@ def update_session(session_id):
     scope = current_scope()
     if not isinstance(session_id, str) or not session_id:
         raise Forbidden()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     with get_db().session() as s:
         stats = f.session_statistics(s, scope, session_id, tz)
     return html.Div(

@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
-from flask import current_app
 
 from auth.guard import current_scope
 from auth.language import N_, page_title
@@ -32,6 +31,7 @@ from dashboards._opco_dialog import build_opco_export_controls
 from dashboards._session_tables import datetime_column, local_text
 from dashboards._shell import guarded
 from data import figures as f
+from data.config import current_settings
 from data.db import get_db
 from data.scope import Forbidden, Scope
 from data.text import fold
@@ -70,7 +70,7 @@ def _with_all_time(query: dict) -> dict:
 
 @guarded(can_open)
 def layout(scope=None, **query):
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     today = f.today_in(tz)
     with get_db().session() as s:
         first = f.sessions_first_date(s, scope, tz)
@@ -174,7 +174,7 @@ def _sessions(range_data, search: str | None):
         end = date.fromisoformat(data["end"]) if data.get("end") else None
     except (TypeError, ValueError):
         raise Forbidden() from None
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     with get_db().session() as s:
         frame = f.sessions_table(s, scope, tz, start, end)
     for word in fold(search if isinstance(search, str) else "").split():
@@ -257,7 +257,7 @@ def update_sessions(start_date, end_date, preset):
     scope = current_scope()
     if not may_open_sessions(scope):
         raise Forbidden()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     rng, message = range_from_inputs(preset, start_date, end_date, f.today_in(tz))
     if rng is None:
         return html.P(message, className="ls-empty", id="sessions-range-error")

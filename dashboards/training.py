@@ -6,7 +6,6 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
-from flask import current_app
 from sqlalchemy import select
 
 from auth.guard import current_scope
@@ -19,6 +18,7 @@ from dashboards._results import build_results_table, population_to_store
 from dashboards._shell import guarded
 from dashboards._texts import build_breadcrumb
 from data import figures as f
+from data.config import current_settings
 from data.db import get_db
 from data.models import Class, ClassTraining, Training
 from data.scope import Forbidden
@@ -64,7 +64,7 @@ def _classes(session, training_id: str) -> list[dict]:
 
 @guarded(can_open)
 def layout(scope=None, training_id=None, **query):
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     today = f.today_in(tz)
     pop = f.Population(training_id=training_id)
     with get_db().session() as s:
@@ -162,7 +162,7 @@ def update_training_page(start_date, end_date, class_choice, preset, training_id
     """The training's statistics for the range and class; the results table follows the class."""
     class_id = _class_or_none(class_choice)
     scope = current_scope()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     pop = f.Population(training_id=training_id, class_id=class_id)
     with get_db().session() as s:
         if not can_open(scope, s, training_id=training_id):

@@ -44,7 +44,7 @@ from flask_caching import Cache
 from sqlalchemy import TextClause, event
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from data.config import Settings
+from data.config import Settings, settings_if_any
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,8 @@ def _key(session: Session, arguments: list) -> str:
 
 
 def _today() -> date:
-    settings = current_app.config.get("LEARNSTATS")
-    return datetime.now(settings.tz if isinstance(settings, Settings) else UTC).date()
+    settings = settings_if_any()
+    return datetime.now(settings.tz if settings is not None else UTC).date()
 
 
 @functools.cache

@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.exc import OperationalError
 
+from data.config import current_settings
 from data.db import Database, get_db
 
 
@@ -33,7 +34,7 @@ def import_bundle_command(folder: Path) -> None:
     from data.importer import BundleInvalid, import_bundle
 
     db = migrated_db()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     try:
         with db.session() as s:
             summary = import_bundle(s, folder, tz)
@@ -62,7 +63,7 @@ def demo_data_command(learners: int, seed: int) -> None:
 
     db = migrated_db()
     try:
-        summary = generate_demo_data(db, learners=learners, seed=seed, tz=current_app.config["LEARNSTATS"].tz)
+        summary = generate_demo_data(db, learners=learners, seed=seed, tz=current_settings().tz)
     except DemoDataError as error:
         click.echo(f"demo-data: {error}", err=True)
         sys.exit(1)
@@ -82,7 +83,7 @@ def rebuild_summaries_command() -> None:
     db = migrated_db()
     started = time.perf_counter()
     with db.session() as s:
-        rebuild(s, current_app.config["LEARNSTATS"].tz)
+        rebuild(s, current_settings().tz)
     click.echo(f"Summaries rebuilt from the raw tables in {time.perf_counter() - started:.1f} s.")
 
 
@@ -106,7 +107,7 @@ def copy_database_command(target_url: str) -> None:
         click.echo(f"copy-database: --to: {str(error).split(': ', 1)[1]}", err=True)
         sys.exit(2)
     db = migrated_db()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     source = db.engine.url.render_as_string(hide_password=True)
     from sqlalchemy.engine import make_url
 

@@ -6,7 +6,11 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
@@ -58,6 +62,34 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+# Where create_app keeps the Settings in the Flask config; read them with current_settings() or
+# settings_of(server), never through the config dictionary.
+SETTINGS_KEY = "LEARNSTATS"
+
+
+def current_settings() -> Settings:
+    """The settings of the app of the current app context (a request, a CLI command, a job
+    inside server.app_context())."""
+    from flask import current_app
+
+    return current_app.config[SETTINGS_KEY]
+
+
+def settings_of(server: Flask) -> Settings:
+    """The settings of this Flask server (outside its app context: background jobs, gunicorn)."""
+    return server.config[SETTINGS_KEY]
+
+
+def settings_if_any() -> Settings | None:
+    """The current app's settings, or None outside an app context or before create_app set them."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return None
+    settings = current_app.config.get(SETTINGS_KEY)
+    return settings if isinstance(settings, Settings) else None
 
 
 MIN_SECRET_KEY_LENGTH = 32

@@ -23,13 +23,14 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from auth.users import hash_password
 from data import models as m
 from data import summaries
+from data.config import current_settings
 from data.db import Database
 from data.enrollments import refresh_training_learners
 from data.text import fold, person_search_text, person_sort_key
@@ -2195,6 +2196,6 @@ def ensure_demo_data(db: Database) -> bool:
     with db.session() as session:
         if _existing_data(session):
             return False
-    tz = current_app.config["LEARNSTATS"].tz if has_app_context() else DEFAULT_TZ
+    tz = current_settings().tz if has_app_context() else DEFAULT_TZ
     generate_demo_data(db, tz=tz)
     return True

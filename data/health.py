@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, jsonify, request
 from sqlalchemy import text
 
+from data.config import current_settings
+
 log = logging.getLogger(__name__)
 
 HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
@@ -59,7 +61,7 @@ def check_redis(url: str) -> None:
 
 
 def readyz():
-    settings = current_app.config["LEARNSTATS"]
+    settings = current_settings()
     checks: dict[str, str] = {}
     ready = True
     targets = [("database", check_database, ())]

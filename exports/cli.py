@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 
 from data.cli import migrated_db
+from data.config import current_settings
 from data.scope import Forbidden, global_scope
 from exports.files import atomic_file
 from exports.opco_request import BadOpcoRequest, parse_date, parse_field
@@ -23,7 +24,7 @@ def export_results_command(training_id: str, out: Path) -> None:
     from exports.results import UnknownTraining, write_results_csv
 
     db = migrated_db()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     try:
         with db.session() as s:
             count = write_results_csv(s, global_scope(), training_id, out, tz)
@@ -119,7 +120,7 @@ def export_opco_logs_command(
         sys.exit(1)
 
     db = migrated_db()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     try:
         with db.session() as s, atomic_file(out) as file:
             if kind == "xlsx":
@@ -196,7 +197,7 @@ def export_attestations_command(
     from exports.attestations import write_session_zip
 
     db = migrated_db()
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     try:
         day = parse_date("--signed-on", signed_on)
         if not out.parent.is_dir():

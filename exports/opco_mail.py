@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 from flask import Flask
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from data.config import settings_of
 from data.scope import Scope
 from exports.files import NO_SPACE_MESSAGE, out_of_space
 from exports.formatting import LANGUAGES, fmt_date, fmt_datetime, gettext, use_language
@@ -298,7 +299,7 @@ def read_download(secret: str, token: str, user_id: str | None, max_age: int = L
 
 
 def exports_dir(server: Flask) -> Path:
-    path = Path(server.config["LEARNSTATS"].instance_path) / EXPORTS_DIR
+    path = Path(settings_of(server).instance_path) / EXPORTS_DIR
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -328,7 +329,7 @@ def sweep_expired(directory: Path, max_age: int = LINK_MAX_AGE, now: float | Non
 
 def build_export_file(server: Flask, scope: Scope, request: OpcoExportRequest) -> tuple[str, str]:
     """Write the file under instance/exports/ (complete or absent); (stored name, download name)."""
-    settings = server.config["LEARNSTATS"]
+    settings = settings_of(server)
     directory = exports_dir(server)
     stored_name = f"{secrets.token_hex(16)}.{request.format}"
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{stored_name}.", suffix=".part")
@@ -415,7 +416,7 @@ def _run_opco_email_job(server, job, on_state, attempts, backoff, sleep) -> dict
             on_state(state)
         return state
 
-    settings = server.config["LEARNSTATS"]
+    settings = settings_of(server)
     try:
         smtp = parse_smtp_url(settings.smtp_url)
     except MailNotConfigured as error:

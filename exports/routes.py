@@ -36,6 +36,7 @@ from flask_login import current_user
 
 from auth.guard import current_scope
 from auth.language import N_
+from data.config import current_settings
 from data.db import get_db
 from data.models import StoredImage
 from data.scope import Forbidden, Scope
@@ -110,7 +111,7 @@ def _file_chunks(file: IO[bytes]) -> Iterator[bytes]:
 
 
 def _stream_csv(export: OpcoExportRequest, scope: Scope, filename: str) -> Response:
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     stack = ExitStack()
     try:
         s = stack.enter_context(get_db().session())
@@ -131,7 +132,7 @@ def _stream_csv(export: OpcoExportRequest, scope: Scope, filename: str) -> Respo
 
 
 def _stream_xlsx(export: OpcoExportRequest, scope: Scope, filename: str) -> Response:
-    tz = current_app.config["LEARNSTATS"].tz
+    tz = current_settings().tz
     directory = exports_dir(current_app) / ".tmp"
     directory.mkdir(exist_ok=True)
     try:
@@ -183,10 +184,10 @@ def download_opco_logs() -> Response:
         )
     try:
         export = parse_opco_query(request.args)
-        today = datetime.now(current_app.config["LEARNSTATS"].tz).date()
+        today = datetime.now(current_settings().tz).date()
         filename = download_filename(export, today)
         with get_db().session() as s:
-            if not has_opco_log_rows(s, scope, export.filters, current_app.config["LEARNSTATS"].tz):
+            if not has_opco_log_rows(s, scope, export.filters, current_settings().tz):
                 return error_response(
                     404,
                     N_("Nothing to export"),
@@ -205,7 +206,7 @@ def download_opco_logs() -> Response:
 
 def download_emailed_export(token: str) -> Response:
     """The link from the email: the stored file, for the user it was signed for only."""
-    settings = current_app.config["LEARNSTATS"]
+    settings = current_settings()
     user_id = current_user.id if current_user.is_authenticated else None
     try:
         link = read_download(settings.secret_key, token, user_id)
@@ -246,7 +247,7 @@ def download_attestation(session_id: str, user_id: str, kind: str) -> Response:
             N_("Not found"),
             N_("There is no such document: this address must end with /attestation or /certificate."),
         )
-    settings = current_app.config["LEARNSTATS"]
+    settings = current_settings()
     try:
         with get_db().session() as s:
             # The scope first: someone who may not make this session's documents is answered
