@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -79,6 +80,8 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The interface language the user chose ("fr", "en"); None: the browser's, else the default.
     language: Mapped[str | None] = mapped_column(String(8))
+    # Created or derived by xAPI (data/xapi): re-derivation only replaces rows with xapi true.
+    xapi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class UserLabel(Base):
@@ -116,6 +119,8 @@ class Training(Base):
     name: Mapped[str] = mapped_column(String(300))
     published: Mapped[bool] = mapped_column(Boolean, default=True)
     validity_months: Mapped[int | None] = mapped_column(Integer)
+    # Created or derived by xAPI (data/xapi): re-derivation only replaces rows with xapi true.
+    xapi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Module(Base):
@@ -124,6 +129,8 @@ class Module(Base):
     id: Mapped[str] = _id()
     name: Mapped[str] = mapped_column(String(300))
     keep_results: Mapped[str] = mapped_column(String(8), default="best")
+    # Created or derived by xAPI (data/xapi): re-derivation only replaces rows with xapi true.
+    xapi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TrainingModule(Base):
@@ -134,6 +141,8 @@ class TrainingModule(Base):
     position: Mapped[int] = mapped_column(Integer)
     mandatory: Mapped[bool] = mapped_column(Boolean, default=True)
     min_score: Mapped[float] = mapped_column(Float, default=0)
+    # Created or derived by xAPI (data/xapi): re-derivation only replaces rows with xapi true.
+    xapi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Activity(Base):
@@ -147,6 +156,8 @@ class Activity(Base):
     type: Mapped[str] = mapped_column(String(64), default="")
     question: Mapped[str] = mapped_column(Text, default="")
     correct_answer: Mapped[str] = mapped_column(Text, default="")
+    # Created or derived by xAPI (data/xapi): re-derivation only replaces rows with xapi true.
+    xapi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Class(Base):
@@ -180,6 +191,8 @@ class Enrollment(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
     training_id: Mapped[str] = mapped_column(ForeignKey("trainings.id"), primary_key=True, index=True)
     enrolled_at: Mapped[datetime] = mapped_column(DateTime)
+    # Created or derived by xAPI (data/xapi): re-derivation only replaces rows with xapi true.
+    xapi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TrainingLearner(Base):
@@ -224,6 +237,13 @@ class Attempt(Base):
     module_id: Mapped[str] = mapped_column(ForeignKey("modules.id"))
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Created or derived by xAPI (data/xapi): re-derivation only replaces rows with xapi true.
+    xapi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # From an xAPI finishing statement: its result.score.scaled x 100 (None: SPEC §4's score
+    # from the answers) and its verdict "passed"/"failed" whatever the min score (None: the
+    # min-score rule decides).
+    score_override: Mapped[float | None] = mapped_column(Float)
+    verdict: Mapped[str | None] = mapped_column(String(8))
 
     __table_args__ = (
         Index(None, "training_id", "user_id", "module_id"),
@@ -253,6 +273,8 @@ class Connection(Base):
     connected_at: Mapped[datetime] = mapped_column(DateTime)
     disconnected_at: Mapped[datetime] = mapped_column(DateTime)
     session_id: Mapped[str | None] = mapped_column(ForeignKey("program_sessions.id"))
+    # Created or derived by xAPI (data/xapi): re-derivation only replaces rows with xapi true.
+    xapi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         Index(
@@ -275,6 +297,83 @@ class Login(Base):
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
     logged_in_at: Mapped[datetime] = mapped_column(DateTime, primary_key=True, index=True)
+    # Created or derived by xAPI (data/xapi): re-derivation only replaces rows with xapi true.
+    xapi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+# --------------------------------------------------------------------------------------------
+# xAPI (SPEC §8): every accepted statement kept as received, with the columns derivation reads;
+# the log of imports and syncs; where each LRS sync stopped.
+# --------------------------------------------------------------------------------------------
+
+
+class XapiStatement(Base):
+    """An accepted xAPI statement (the LRS discipline: an id is stored once; the same id with
+    other content is a conflict, the first is kept)."""
+
+    __tablename__ = "xapi_statements"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime)  # timestamp, else stored (UTC)
+    stored: Mapped[datetime | None] = mapped_column(DateTime)
+    actor: Mapped[str | None] = mapped_column(String(64))  # the user id; None for a group
+    verb: Mapped[str] = mapped_column(String(300))  # last segment of an ADL verb, else the IRI
+    kind: Mapped[str] = mapped_column(String(10))  # course, module, question, ref, other
+    course: Mapped[str | None] = mapped_column(String(64))
+    module: Mapped[str | None] = mapped_column(String(64))
+    question: Mapped[str | None] = mapped_column(String(64))
+    registration: Mapped[str | None] = mapped_column(String(36))
+    score_raw: Mapped[float | None] = mapped_column(Float)
+    score_scaled: Mapped[float | None] = mapped_column(Float)
+    score_max: Mapped[float | None] = mapped_column(Float)
+    success: Mapped[bool | None] = mapped_column(Boolean)
+    response: Mapped[str | None] = mapped_column(Text)
+    duration: Mapped[float | None] = mapped_column(Float)  # result.duration in seconds
+    voids: Mapped[str | None] = mapped_column(String(36))  # a voiding statement's target
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    ignored: Mapped[str | None] = mapped_column(String(40))  # why it maps to nothing
+    source: Mapped[str] = mapped_column(String(500), default="")
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index(None, "actor", "at"),
+        Index(None, "course", "module"),
+        Index(None, "question"),
+        Index(None, "voids"),
+        Index(None, "run_id"),
+    )
+
+
+class ImportRun(Base):
+    """One import or sync (the "Data sources" page): bundle, xapi-file or lrs-sync."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(500), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(8), default="running")  # running, done, failed
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[str] = mapped_column(Text, default="{}")  # JSON: kind -> rows added
+    skipped: Mapped[str] = mapped_column(Text, default="{}")  # JSON: reason -> {count, example}
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class LrsCursor(Base):
+    """Where the sync of an LRS endpoint stopped: the last `stored` seen."""
+
+    __tablename__ = "lrs_cursors"
+
+    endpoint: Mapped[str] = mapped_column(String(500), primary_key=True)
+    last_stored: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 # --------------------------------------------------------------------------------------------
