@@ -1,0 +1,323 @@
+"""Checking one xAPI statement (ralph-malph's xAPI 1.0.3 models) and extracting what SPEC §8's
+mapping reads from it.
+
+Pure functions of the statement: they run in worker processes (data/xapi/ingest.py) and give
+the same result whatever the order statements come in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+ADL_VERBS = "http://adlnet.gov/expapi/verbs/"
+LOGGED_IN = "https://w3id.org/xapi/adl/verbs/logged-in"
+LOGGED_OUT = "https://w3id.org/xapi/adl/verbs/logged-out"
+COURSE = "http://adlnet.gov/expapi/activities/course"
+QUESTION_TYPES = (
+    "http://adlnet.gov/expapi/activities/question",
+    "http://adlnet.gov/expapi/activities/cmi.interaction",
+)
+# Verbs (as stored: an ADL verb's last segment, another verb's IRI).
+LOGIN_VERBS = frozenset({LOGGED_IN, "launched", "initialized"})
+OPENING_VERBS = frozenset({"launched", "initialized"})
+CLOSING_VERBS = frozenset({"terminated", "exited", "suspended", LOGGED_OUT})
+FINISHING_VERBS = frozenset({"completed", "passed", "failed"})
+ANSWER_VERBS = frozenset({"answered", "attempted"})
+# Statement ids made up for statements that came without one (the same content, the same id).
+_NO_ID = uuid.UUID("6f1f0a1e-2c55-4c3e-9a57-7c4f3f1b9d21")
+# Properties an LRS adds or may change: not part of a statement's content (xAPI 1.0.3's
+# statement comparison ignores them too).
+_NOT_CONTENT = ("id", "stored", "authority", "version")
+ID_LENGTH = 64
+IGNORED_GROUP = "group actor"
+IGNORED_NO_COURSE = "no course"
+IGNORED_NO_TIME = "no timestamp"
+
+_model = None
+
+
+def _statement_model():
+    global _model
+    if _model is None:
+        from ralph.models.xapi.base.statements import BaseXapiStatement
+
+        _model = BaseXapiStatement
+    return _model
+
+
+def fit_id(value: str) -> str:
+    """An id that fits the id columns (64 characters): the value itself when short enough, else
+    its start, "~" and a digest of the whole (two long IRIs never share an id)."""
+    if len(value) <= ID_LENGTH:
+        return value
+    return value[:43] + "~" + hashlib.sha1(value.encode("utf-8")).hexdigest()[:20]
+
+
+def all_content_module(training_id: str) -> str:
+    """The id of a training's "(all content)" module."""
+    return fit_id(training_id + "#all-content")
+
+
+def short_verb(verb_id: str) -> str:
+    if verb_id.startswith(ADL_VERBS):
+        return verb_id[len(ADL_VERBS) :].strip("/")
+    return verb_id[:300]
+
+
+def pick_language(names: Any) -> str | None:
+    """A language map's text: fr / fr-FR, else en / en-US, else any language."""
+    if not isinstance(names, dict) or not names:
+        return None
+    folded = {str(k).lower(): v for k, v in names.items() if isinstance(v, str) and v.strip()}
+    for key in ("fr", "fr-fr", "en", "en-us"):
+        if key in folded:
+            return folded[key].strip()
+    for value in folded.values():
+        return value.strip()
+    return None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A valid statement: the row of xapi_statements and the definitions of what it names."""
+
+    row: dict
+    user: tuple | None  # (id, email or None, name or None)
+    course: tuple | None  # (id, name or None)
+    module: tuple | None  # (id, name or None, training id); all-content modules: name None
+    question: tuple | None  # (id, module id, name, description, correct answer, type)
+    stored: datetime | None
+
+
+def describe_errors(error) -> str:
+    """ralph's (pydantic's) validation errors in one line: where and what, per field."""
+    parts: list[str] = []
+    seen: set[str] = set()
+    for item in error.errors():
+        loc = [str(p) for p in item.get("loc", ()) if not str(p).startswith("BaseXapi")]
+        field = ".".join(loc) or "statement"
+        top = loc[0] if loc else "statement"
+        if top in seen:
+            continue
+        seen.add(top)
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{field}: {message}")
+        if len(parts) == 3:
+            break
+    return "; ".join(parts) or "not a valid xAPI statement"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _canonical(statement: dict) -> str:
+    content = {k: v for k, v in statement.items() if k not in _NOT_CONTENT}
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _activities(context: dict, key: str) -> list[dict]:
+    value = (context.get("contextActivities") or {}).get(key)
+    if isinstance(value, dict):
+        return [value]
+    return [a for a in value or () if isinstance(a, dict)]
+
+
+def _type(activity: dict) -> str | None:
+    definition = activity.get("definition")
+    return definition.get("type") if isinstance(definition, dict) else None
+
+
+def _name(activity: dict) -> str | None:
+    definition = activity.get("definition")
+    return pick_language(definition.get("name")) if isinstance(definition, dict) else None
+
+
+def _actor_user(actor: dict) -> tuple[str, str | None] | None:
+    """(user id, email) of an Agent by SPEC §8's rule; None for a group."""
+    if actor.get("objectType") == "Group":
+        return None
+    account = actor.get("account")
+    mbox = actor.get("mbox")
+    email = mbox[len("mailto:") :] if isinstance(mbox, str) and mbox.lower().startswith("mailto:") else None
+    if isinstance(account, dict) and account.get("name"):
+        return str(account["name"]), email
+    if email:
+        return email, email
+    if actor.get("openid"):
+        return str(actor["openid"]), None
+    if actor.get("mbox_sha1sum"):
+        return str(actor["mbox_sha1sum"]), None
+    return None
+
+
+def check(statement: Any, raw: str | None = None) -> Checked | str:
+    """A valid statement's Checked, or what is wrong with it (a sentence)."""
+    if not isinstance(statement, dict):
+        return "a statement must be a JSON object"
+    from pydantic import ValidationError
+
+    try:
+        model = _statement_model().model_validate(statement)
+    except ValidationError as error:
+        return describe_errors(error)
+    except (ValueError, TypeError) as error:  # pragma: no cover - defensive
+        return f"not a valid xAPI statement ({error})"
+    canonical = _canonical(statement)
+    statement_id = statement.get("id")
+    statement_id = str(statement_id).lower() if statement_id else str(uuid.uuid5(_NO_ID, canonical))
+    timestamp = _utc(getattr(model, "timestamp", None))
+    stored = _utc(getattr(model, "stored", None))
+    at = timestamp or stored
+    verb = short_verb(str(statement["verb"]["id"]))
+    actor = statement.get("actor") or {}
+    obj = statement.get("object") or {}
+    context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
+    result = statement.get("result") if isinstance(statement.get("result"), dict) else {}
+    object_type = obj.get("objectType", "Activity")
+
+    row: dict[str, Any] = {
+        "id": statement_id,
+        "digest": hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        "raw": raw if raw is not None else json.dumps(statement, ensure_ascii=False, separators=(",", ":")),
+        "at": at,
+        "stored": stored,
+        "actor": None,
+        "verb": verb,
+        "kind": "other",
+        "course": None,
+        "module": None,
+        "question": None,
+        "registration": str(context["registration"]).lower() if context.get("registration") else None,
+        "score_raw": None,
+        "score_scaled": None,
+        "score_max": None,
+        "success": result.get("success") if isinstance(result.get("success"), bool) else None,
+        "response": None,
+        "duration": None,
+        "voids": None,
+        "voided": False,
+        "ignored": None,
+    }
+    score = result.get("score") if isinstance(result.get("score"), dict) else {}
+    for key in ("raw", "scaled", "max"):
+        if isinstance(score.get(key), (int, float)) and not isinstance(score.get(key), bool):
+            row[f"score_{key}"] = float(score[key])
+    if result.get("response") is not None:
+        row["response"] = str(result["response"])
+    model_result = getattr(model, "result", None)
+    duration = getattr(model_result, "duration", None) if model_result is not None else None
+    if duration is not None:
+        row["duration"] = max(0.0, duration.total_seconds())
+
+    user = _actor_user(actor)
+    if user is not None:
+        user_id = fit_id(user[0])
+        row["actor"] = user_id
+        user = (user_id, user[1], actor.get("name") if isinstance(actor.get("name"), str) else None)
+
+    out_course = out_module = out_question = None
+    if verb == "voided" and object_type == "StatementRef":
+        row["kind"] = "ref"
+        row["voids"] = str(obj.get("id", "")).lower()
+    else:
+        # The course: the object, else the first parent, then grouping, of type course.
+        candidates = [obj] if object_type == "Activity" else []
+        candidates += _activities(context, "parent") + _activities(context, "grouping")
+        course = next((a for a in candidates if _type(a) == COURSE and a.get("id")), None)
+        if course is not None:
+            training_id = fit_id(str(course["id"]))
+            row["course"] = training_id
+            out_course = (training_id, _name(course))
+            if course is obj:
+                row["kind"] = "course"
+            elif object_type == "Activity" and obj.get("id"):
+                if _type(obj) in QUESTION_TYPES:
+                    row["kind"] = "question"
+                    parent = next(
+                        (a for a in _activities(context, "parent") if _type(a) != COURSE and a.get("id")),
+                        None,
+                    )
+                    if parent is None:
+                        module_id, module_name = all_content_module(training_id), None
+                    else:
+                        module_id, module_name = fit_id(str(parent["id"])), _name(parent) or str(parent["id"])
+                    question_id = fit_id(str(obj["id"]))
+                    definition = obj.get("definition") or {}
+                    pattern = definition.get("correctResponsesPattern")
+                    out_question = (
+                        question_id,
+                        module_id,
+                        _name(obj) or str(obj["id"]),
+                        pick_language(definition.get("description")) or "",
+                        ", ".join(str(p) for p in pattern) if isinstance(pattern, list) else "",
+                        str(definition.get("interactionType") or "question")[:64],
+                    )
+                    row["question"] = question_id
+                else:
+                    row["kind"] = "module"
+                    module_id, module_name = fit_id(str(obj["id"])), _name(obj) or str(obj["id"])
+                row["module"] = module_id
+                out_module = (module_id, module_name, training_id)
+    if row["actor"] is None:
+        row["ignored"] = IGNORED_GROUP
+    elif at is None:
+        row["ignored"] = IGNORED_NO_TIME
+    elif row["kind"] != "ref" and row["course"] is None and verb not in LOGIN_VERBS:
+        row["ignored"] = IGNORED_NO_COURSE
+    if row["ignored"]:
+        out_course = out_module = out_question = None
+        user = None
+    if at is None:
+        row["at"] = datetime(1970, 1, 1)
+    return Checked(
+        row=row, user=user, course=out_course, module=out_module, question=out_question, stored=stored
+    )
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def split_name(name: str | None) -> tuple[str, str]:
+    """(first name, last name): split at the last space; a single word is the last name."""
+    name = _SPACE.sub(" ", name or "").strip()
+    if " " not in name:
+        return "", name
+    first, last = name.rsplit(" ", 1)
+    return first, last
+
+
+def check_text(line: int, text: str | bytes | dict) -> tuple[int, Checked | str]:
+    """(line, Checked or error) for one item: JSON text or an already parsed statement."""
+    if isinstance(text, dict):
+        return line, check(text)
+    message = getattr(text, "message", None)  # a ReadProblem of data/xapi/reading.py
+    if message is not None:
+        return line, message
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return line, f"not UTF-8 text ({error.reason} at byte {error.start + 1})"
+    try:
+        statement = json.loads(text)
+    except json.JSONDecodeError as error:
+        return line, f"not JSON ({error.msg} at column {error.colno})"
+    except RecursionError:
+        return line, "not JSON (nested too deeply)"
+    return line, check(statement, text.strip())
+
+
+def check_batch(items: list[tuple[int, Any]]) -> list[tuple[int, Checked | str]]:
+    """check_text over a batch (a worker process's unit of work)."""
+    return [check_text(line, text) for line, text in items]
