@@ -54,6 +54,54 @@ def import_bundle_command(folder: Path) -> None:
     click.echo(summary.describe())
 
 
+@click.command("import-xapi")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="import the valid statements and list the invalid ones with their reason "
+    "(default: a file with any invalid statement imports nothing)",
+)
+def import_xapi_command(file: Path, skip_invalid: bool) -> None:
+    """Import xAPI statements (SPEC §8): a JSON array or JSON lines, gzipped or not."""
+    from data.xapi import XapiFileError, XapiInvalid, ingest_statements, read_file
+    from data.xapi.runs import fail_run, finish_run_with_report, start_run
+
+    db = migrated_db()
+    run_id = start_run(db, "xapi-file", file.name)
+    try:
+        with db.session() as s:
+            report = ingest_statements(
+                s, read_file(file), source=f"file:{file.name}", skip_invalid=skip_invalid, run_id=run_id
+            )
+    except XapiInvalid as invalid:
+        fail_run(db, run_id, f"{invalid.total:,} invalid statement(s); nothing was imported", invalid.errors)
+        lines = [str(error) for error in invalid.errors]
+        if invalid.omitted:
+            lines.append(invalid.more().strip())
+        lines.append(
+            f"Import refused: {invalid.total:,} invalid statement(s); nothing was written "
+            "(--skip-invalid imports the valid ones)."
+        )
+        raise click.ClickException("\n".join(lines)) from None
+    except XapiFileError as error:
+        fail_run(db, run_id, str(error))
+        raise click.ClickException(f"{error}. Nothing was written.") from None
+    except OperationalError as error:
+        from auth.faults import database_problem
+
+        fail_run(db, run_id, database_problem(error))
+        raise click.ClickException(
+            f"{database_problem(error)} Import refused: nothing was written."
+        ) from None
+    except BaseException as error:
+        fail_run(db, run_id, f"{type(error).__name__}: {error}")
+        raise
+    finish_run_with_report(db, run_id, report)
+    click.echo(f"Imported {file}:")
+    click.echo(report.describe())
+
+
 @click.command("demo-data")
 @click.option("--learners", default=300, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--seed", default=42, show_default=True, type=int)
@@ -138,6 +186,7 @@ def register(server: Flask) -> None:
     for command in (
         migrate_command,
         import_bundle_command,
+        import_xapi_command,
         demo_data_command,
         rebuild_summaries_command,
         copy_database_command,

@@ -57,6 +57,9 @@ class Settings:
     # subprocesses (diskcache). LEARNSTATS_CELERY_BROKER_URL, else LEARNSTATS_REDIS_URL.
     celery_broker_url: str = ""
     celery_result_backend: str = ""
+    # LEARNSTATS_XAPI_IDLE_MINUTES: xAPI statements more than this many minutes apart on a
+    # module belong to two connections (SPEC §8).
+    xapi_idle_minutes: int = 30
     extra: dict = field(default_factory=dict)
 
     @property
@@ -269,8 +272,23 @@ def load_settings(overrides: dict | None = None) -> Settings:
         celery_result_backend=(backend or broker) if broker else "",
     )
     _hardening(settings, overrides)
+    idle = overrides.pop("xapi_idle_minutes", None)
+    settings.xapi_idle_minutes = _minutes(
+        "LEARNSTATS_XAPI_IDLE_MINUTES",
+        str(idle) if idle is not None else os.environ.get("LEARNSTATS_XAPI_IDLE_MINUTES", ""),
+        default=30,
+    )
     settings.extra = overrides
     return settings
+
+
+def _minutes(name: str, value: str, default: int) -> int:
+    text = value.strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError(f"{name}: {value!r} is not a whole number of minutes (1 or more)")
+    return int(text)
 
 
 _TRUE_WORDS = ("1", "true", "yes", "on")

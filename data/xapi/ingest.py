@@ -130,8 +130,8 @@ class XapiReport:
             f"Statements read: {self.received:,}; accepted: {self.accepted:,}; "
             f"already received (duplicates): {self.duplicates:,}."
         ]
-        added = ", ".join(f"{kind} {self.added.get(kind, 0):,}" for kind in KINDS if kind != "activities")
-        lines.append(f"Added: {added}, activities {self.added.get('activities', 0):,}.")
+        added = ", ".join(f"{kind} {self.added.get(kind, 0):,}" for kind in KINDS)
+        lines.append(f"Added: {added}.")
         removed = {k: v for k, v in self.removed.items() if v}
         if removed:
             lines.append("Removed (voided): " + ", ".join(f"{k} {v:,}" for k, v in removed.items()) + ".")
@@ -154,18 +154,11 @@ class XapiReport:
 
 
 def idle_minutes_setting() -> int:
-    """LEARNSTATS_XAPI_IDLE_MINUTES from the app's settings when there is an app, else the
-    environment, else 30."""
-    try:
-        from data.config import current_settings
+    """LEARNSTATS_XAPI_IDLE_MINUTES (data/config.py) of the current app, else 30."""
+    from data.config import settings_if_any
 
-        value = getattr(current_settings(), "xapi_idle_minutes", None)
-        if value:
-            return int(value)
-    except Exception:
-        pass
-    raw = os.environ.get("LEARNSTATS_XAPI_IDLE_MINUTES", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_IDLE_MINUTES
+    settings = settings_if_any()
+    return settings.xapi_idle_minutes if settings is not None else DEFAULT_IDLE_MINUTES
 
 
 # --------------------------------------------------------------------------------------------
