@@ -1,7 +1,7 @@
 """Learnstats: the app factory, the module-level app/server, and `python app.py` (make run).
 
 `create_app(config)` builds the Flask server, binds the database and sign-in, and mounts the
-Dash pages found in dashboards/. `app` and `server` are created on first use (gunicorn's
+Dash pages found in dashboards/pages/. `app` and `server` are created on first use (gunicorn's
 `app:server`, `flask --app app ...`), so importing this module does no I/O.
 """
 
@@ -25,12 +25,12 @@ from auth.headers import QuietRequestHandler
 from auth.headers import init_app as init_security_headers
 from auth.language import html_lang
 from auth.language import init_app as init_language
-from dashboards._attestation_dialog import register_attestation_dialog_callbacks
-from dashboards._components import register_component_callbacks
-from dashboards._opco_dialog import background_callback_manager, register_opco_dialog_callbacks
-from dashboards._results import register_results_callbacks
-from dashboards._search import register_search_callbacks
-from dashboards._shell import page_access, register_shell_callbacks, shell_layout
+from dashboards.components import register_component_callbacks
+from dashboards.components.results import register_results_callbacks
+from dashboards.components.search import register_search_callbacks
+from dashboards.components.shell import page_access, register_shell_callbacks, shell_layout
+from dashboards.dialogs.attestations import register_attestation_dialog_callbacks
+from dashboards.dialogs.opco import background_callback_manager, register_opco_dialog_callbacks
 from data.cache import init_cache
 from data.cli import register as register_data_cli
 from data.config import SETTINGS_KEY, SettingsError, load_settings
@@ -83,7 +83,7 @@ def create_app(config: dict | None = None) -> Dash:
         __name__,
         server=server,
         use_pages=True,
-        pages_folder=str(ROOT / "dashboards"),
+        pages_folder=str(ROOT / "dashboards" / "pages"),
         assets_folder=str(ROOT / "assets"),
         serve_locally=True,
         suppress_callback_exceptions=True,

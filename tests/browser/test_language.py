@@ -84,7 +84,7 @@ def test_lng_b001_overview_in_french(dash_duo, dash_app, factory):
 
 
 def test_lng_b002_library_texts_of_the_session_page_in_french(dash_duo, make_app):
-    """The libraries' own texts in French (dashboards/_texts.py): the breadcrumb's label, the
+    """The libraries' own texts in French (dashboards/components/texts.py): the breadcrumb's label, the
     dialog's close button, the dropdowns' search field and "no options" sentence."""
     app = make_app(language="fr")
     with app.server.extensions["learnstats_db"].session() as s:

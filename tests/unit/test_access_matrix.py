@@ -86,7 +86,7 @@ EITHER = {
         "/training/<training_id>",
         "/training/<training_id>/learner/<user_id>/module/<module_id>",
     },
-    # "/" sends a session instructor on to /sessions (dashboards/overview.py), a learner to their page.
+    # "/" sends a session instructor on to /sessions (dashboards/pages/overview.py), a learner to their page.
     "session_instructor": {"/"},
     "learner": {"/"},
 }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboards._column_widths import (
+from dashboards.components import build_static_table, column_defs
+from dashboards.components.column_widths import (
     CELL_PADDING_PX,
     HEADER_EXTRA_PX,
     MAX_COLUMN_PX,
@@ -12,8 +13,7 @@ from dashboards._column_widths import (
     column_min_width,
     text_px,
 )
-from dashboards._components import build_static_table, column_defs
-from dashboards._shell import build_navbar
+from dashboards.components.shell import build_navbar
 
 
 def find(component, id_):
@@ -115,7 +115,7 @@ def test_scr006_grids_are_one_tab_stop_with_arrow_keys_inside():
         build_static_table("p", "t", df, [("name", "Training")], link_column=("name", "href")),
         {"type": "static-table", "page": "p", "table": "t"},
     )
-    from dashboards._grids import build_data_table
+    from dashboards.components.grids import build_data_table
 
     server_side = find(build_data_table("p", "s", [("name", "Training")]), "p-s-grid")
     for grid in (static, server_side):

@@ -389,7 +389,7 @@ def _dialog_values(**changes):
 
 
 def test_att018_dialog_saves_defaults_and_the_background_job_writes_a_complete_zip(world, db, server):
-    from dashboards import _attestation_dialog as dialog
+    from dashboards.dialogs import attestations as dialog
     from tests.helpers import signed_in
 
     with signed_in(server, "inst1"):
@@ -441,7 +441,7 @@ def test_att019_forged_generate_callback_for_another_session_answers_403(world, 
 
 
 def dialog_states():
-    from dashboards._attestation_dialog import _VALUE_STATES
+    from dashboards.dialogs.attestations import _VALUE_STATES
 
     return list(_VALUE_STATES)
 
@@ -449,7 +449,7 @@ def dialog_states():
 def test_att020_upload_callback_checks_and_stores_images(world, db, server):
     import base64
 
-    from dashboards import _attestation_dialog as dialog
+    from dashboards.dialogs import attestations as dialog
     from tests.helpers import signed_in
 
     good = "data:image/png;base64," + base64.b64encode(png()).decode()

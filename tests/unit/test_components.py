@@ -16,9 +16,9 @@ from dash import Dash, dcc, html, no_update
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
 
-from dashboards import _components as c
-from dashboards import _figures as f
-from dashboards._grids import NOTHING_TO_DOWNLOAD
+from dashboards import components as c
+from dashboards.components import figures as f
+from dashboards.components.grids import NOTHING_TO_DOWNLOAD
 from exports.formatting import use_language
 from tests.spreadsheets import shown
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import dash
 
-from dashboards._date_filter import COMPONENT_LABELS
-from dashboards._texts import COMPONENT_LABELS as ALL_LABELS
+from dashboards.components.date_filter import COMPONENT_LABELS
+from dashboards.components.texts import COMPONENT_LABELS as ALL_LABELS
 from tests.conftest import sign_in
 
 DCC = Path(dash.__file__).resolve().parent / "dcc"
@@ -69,7 +69,7 @@ def test_dpl002_every_page_layout_carries_the_labels_in_the_users_language(dash_
         "Increase value": "Augmenter la valeur",
         "Next month": "Mois suivant",
         "Previous month": "Mois précédent",
-        # dash-bootstrap-components' dialogs' close button and pagination (dashboards/_texts.py)
+        # dash-bootstrap-components' dialogs' close button and pagination (dashboards/components/texts.py)
         "Close": "Fermer",
         "(current)": "(page actuelle)",
         "More": "Plus",

@@ -19,7 +19,7 @@ import openpyxl
 import pytest
 
 from auth.users import set_password
-from dashboards import _components as components
+from dashboards import components as components
 from exports.formatting import FORMULA_START, escape_cell, use_language
 from exports.opco_mail import build_export_file, exports_dir
 from exports.opco_request import parse_opco_query

@@ -6,9 +6,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from dashboards import _figures as figures
-from dashboards import _results as results
-from dashboards._components import build_data_table
+from dashboards.components import build_data_table, figures, results
 from data.figures import Population
 from data.figures.module_summary import answer_state
 
@@ -105,7 +103,7 @@ def test_d12_004_unknown_id_is_not_found_for_an_admin_refused_for_others(server,
     assert client.get("/learner/boss").status_code == 403
 
     # In-app navigation draws the same pages.
-    training_page = sys.modules["dashboards.training"]
+    training_page = sys.modules["dashboards.pages.training"]
     with signed_in(server, "boss", session=factory.s):
         tree = training_page.layout(training_id="no-such")
     assert getattr(tree, "id", None) == "page-not-found"

@@ -256,12 +256,12 @@ def test_lng020_global_page_in_french_shows_only_catalogue_texts(world, server):
     """The overview page, its statistics and its trainings table rendered in French: each text
     shown is a French catalogue text (or data, a number or a date). A text left in English, or
     added without going through the catalogue, fails here."""
-    overview = sys.modules["dashboards.overview"]
+    overview = sys.modules["dashboards.pages.overview"]
     with signed_in(server, "boss", "/?range=all_time"), use_language("fr"), force_locale("fr"):
         page = overview.layout(range="all_time")
         body = overview.update_overview("2026-01-01", "2026-06-30", "custom")
         trainings = overview.update_overview_trainings(True)
-        shell = sys.modules["dashboards._shell"].shell_layout()
+        shell = sys.modules["dashboards.components.shell"].shell_layout()
     texts = shown_texts([page, body, trainings, shell])
     assert "Vue d'ensemble" in texts and "Apprenants" in texts
     assert untranslated(texts, world_texts(server)) == []
@@ -270,11 +270,11 @@ def test_lng020_global_page_in_french_shows_only_catalogue_texts(world, server):
 def test_lng021_training_and_learner_pages_in_french_show_only_catalogue_texts(world, server):  # noqa: F811
     """The training page (statistics, content, learners' results and a learner's details) and
     the learner page (identity, trends, counters, activity, trainings) in French."""
-    from dashboards import _results as results
+    from dashboards.components import results
     from tests.unit.test_pages import in_callback, t_alpha_params
 
-    training = sys.modules["dashboards.training"]
-    learner = sys.modules["dashboards.learner"]
+    training = sys.modules["dashboards.pages.training"]
+    learner = sys.modules["dashboards.pages.learner"]
     with signed_in(server, "boss", "/training/t-alpha"), use_language("fr"), force_locale("fr"):
         parts = [
             training.layout(training_id="t-alpha"),
@@ -310,8 +310,8 @@ def test_lng004_charts_in_french(dash_app):
     French axis titles and tick texts, a decimal comma."""
     import pandas as pd
 
-    from dashboards._chart_cards import build_chart_body
-    from dashboards._figures import make_donut_figure, make_timeseries_figure
+    from dashboards.components.chart_cards import build_chart_body
+    from dashboards.components.figures import make_donut_figure, make_timeseries_figure
 
     frame = pd.DataFrame({"bucket": pd.to_datetime(["2026-11-02", "2026-11-09"]), "n": [1.5, 2.0]})
     with dash_app.server.test_request_context("/"), use_language("fr"), force_locale("fr"):

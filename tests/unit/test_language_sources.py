@@ -192,7 +192,7 @@ def test_lng034_a_session_header_writes_its_moments_as_the_interface_does(make_a
 
     from flask_babel import force_locale
 
-    from dashboards.session import session_dates
+    from dashboards.pages.session import session_dates
     from data.models import ProgramSession
     from exports.formatting import use_language
 
@@ -207,11 +207,11 @@ def test_lng034_a_session_header_writes_its_moments_as_the_interface_does(make_a
 
 def test_lng035_dropdowns_are_built_with_their_texts_translated():
     """dcc.Dropdown writes "Search", "Select All"… in English unless given `labels`: every
-    dropdown is built by dashboards._texts.dropdown, which gives them."""
+    dropdown is built by dashboards.components.texts.dropdown, which gives them."""
     raw = [
         f"{relative}:{node.lineno}"
         for relative, tree in _sources()
-        if relative != "dashboards/_texts.py"
+        if relative != "dashboards/components/texts.py"
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and _name(node.func) == "Dropdown"
     ]

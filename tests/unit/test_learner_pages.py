@@ -12,7 +12,7 @@ import pytest
 from dash import html
 
 from auth.guard import current_scope
-from dashboards._shell import build_navbar
+from dashboards.components.shell import build_navbar
 from data import figures as f
 from tests.conftest import sign_in
 from tests.helpers import signed_in
@@ -30,7 +30,7 @@ def world(factory):
 
 def pg(name: str):
     """A page module as the app loaded it (Dash executes dashboards/<name>.py itself)."""
-    return sys.modules[f"dashboards.{name}"]
+    return sys.modules[f"dashboards.pages.{name}"]
 
 
 def walk(component):

@@ -31,7 +31,7 @@ def world(factory):
 
 
 def pg(name: str):
-    return sys.modules[f"dashboards.{name}"]
+    return sys.modules[f"dashboards.pages.{name}"]
 
 
 def is_forbidden(component) -> bool:

@@ -142,7 +142,7 @@ def mail_app(make_app):
 def email_link(server, inbox, host_url: str) -> tuple[dict, bytes | None]:
     """Ask for the OPCO logs by email as the dialog does, on a request to host_url; run the
     job; return the final state and the message sent (None if none)."""
-    from dashboards import _opco_dialog as dialog
+    from dashboards.dialogs import opco as dialog
     from tests.helpers import signed_in
     from tests.unit.test_opco_dialog import values
 

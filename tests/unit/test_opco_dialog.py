@@ -10,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from dash import no_update
 
-from dashboards import _opco_dialog as dialog
+from dashboards.dialogs import opco as dialog
 from data.scope import Forbidden
 from exports.opco_request import parse_opco_query
 from tests.conftest import sign_in

@@ -49,7 +49,7 @@ from dash._callback_context import context_value
 from dash._utils import AttributeDict
 from dash.development.base_component import Component
 
-from dashboards import _results as results
+from dashboards.components import results
 from data import figures as f
 from data.models import Training
 from data.scope import Forbidden, global_scope
@@ -149,7 +149,7 @@ def world(dash_app, factory):
 
 def page_module(name: str):
     """The page module as the app loaded it (Dash executes dashboards/<name>.py itself)."""
-    return sys.modules[f"dashboards.{name}"]
+    return sys.modules[f"dashboards.pages.{name}"]
 
 
 def prop_id(component_id, prop: str) -> str:

@@ -145,7 +145,7 @@ def test_sea007_suggestions_and_enter_through_the_callbacks(client, dash_app, wo
 
 
 def test_sea008_one_character_shows_nothing(server, factory, world):
-    search_ui = sys.modules["dashboards._search"]
+    search_ui = sys.modules["dashboards.components.search"]
     with signed_in(server, "stats", session=factory.s):
         assert search_ui.build_suggestions("e", search_ui._results("e")) == []
         rows = search_ui.build_suggestions("ex", search_ui._results("ex"))

@@ -30,7 +30,7 @@ def world(dash_app, factory):
 
 
 def page(name: str):
-    return sys.modules[f"dashboards.{name}"]
+    return sys.modules[f"dashboards.pages.{name}"]
 
 
 def scope_of(factory, user_id):
@@ -205,7 +205,7 @@ def test_ses007_full_page_loads_for_each_role(world, client):
 
 
 def test_ses008_navbar_shows_sessions_to_those_who_may_open_it(world, factory):
-    from dashboards._shell import build_navbar
+    from dashboards.components.shell import build_navbar
 
     def labels(user_id):
         navbar = build_navbar(scope_of(factory, user_id), "x")

@@ -17,8 +17,8 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from auth.guard import current_scope
 from auth.language import N_, page_title
 from auth.language import gettext as _
-from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
-from dashboards._grids import (
+from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
+from dashboards.components.grids import (
     NOTHING_TO_DOWNLOAD,
     ag_grid_request_to_query,
     build_data_table,
@@ -27,9 +27,9 @@ from dashboards._grids import (
     rows_response,
     table_download,
 )
-from dashboards._opco_dialog import build_opco_export_controls
-from dashboards._session_tables import datetime_column, local_text
-from dashboards._shell import guarded
+from dashboards.components.session_tables import datetime_column, local_text
+from dashboards.components.shell import guarded
+from dashboards.dialogs.opco import build_opco_export_controls
 from data import figures as f
 from data.config import current_settings
 from data.db import get_db

@@ -26,7 +26,7 @@ from dash import Input, Output, dcc, html, no_update
 
 from auth.language import N_
 from auth.language import gettext as _
-from dashboards._column_widths import TYPICAL_TEXT, column_min_width
+from dashboards.components.column_widths import TYPICAL_TEXT, column_min_width
 from exports.formatting import csv_dialect, format_value
 from exports.formatting import missing as _missing
 from exports.tables import table_to_csv_bytes, table_to_xlsx_bytes
@@ -66,7 +66,7 @@ def column_defs(
     text field as an in-app link (assets/dashAgGridComponentFunctions.js, LsLink).
 
     Each column is at least as wide as its header and its longest cell in `df` (a typical value
-    of its kind without rows: dashboards/_column_widths.py) and shares the room left (`flex`);
+    of its kind without rows: dashboards/components/column_widths.py) and shares the room left (`flex`);
     when the card is narrower the grid scrolls sideways inside it."""
     defs = []
     for col in columns:

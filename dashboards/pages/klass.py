@@ -10,11 +10,11 @@ from dash import Input, Output, State, callback, dcc, html
 from auth.guard import current_scope
 from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
-from dashboards._dashboard import build_statistics, build_trainings_table
-from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
-from dashboards._results import build_results_table
-from dashboards._shell import guarded
-from dashboards._texts import build_breadcrumb
+from dashboards.components.dashboard import build_statistics, build_trainings_table
+from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
+from dashboards.components.results import build_results_table
+from dashboards.components.shell import guarded
+from dashboards.components.texts import build_breadcrumb
 from data import figures as f
 from data.classes import class_member_count, class_trainings
 from data.config import current_settings

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from auth.language import N_
 from auth.language import gettext as _
-from dashboards._cards import build_cards, build_empty_state, status_label
-from dashboards._chart_cards import build_chart_card
-from dashboards._date_filter import DateRange
-from dashboards._figures import PERCENT, STATUS_COLORS, make_donut_figure, make_timeseries_figure
-from dashboards._grids import build_static_table
+from dashboards.components.cards import build_cards, build_empty_state, status_label
+from dashboards.components.chart_cards import build_chart_card
+from dashboards.components.date_filter import DateRange
+from dashboards.components.figures import PERCENT, STATUS_COLORS, make_donut_figure, make_timeseries_figure
+from dashboards.components.grids import build_static_table
 from data import figures as f
 from data.cache import memoized
 from data.scope import Scope

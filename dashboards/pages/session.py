@@ -16,13 +16,13 @@ from dash import Input, Output, callback, dcc, html
 from auth.guard import current_scope
 from auth.language import N_, page_title
 from auth.language import gettext as _
-from dashboards._attestation_dialog import build_attestation_controls, may_generate
-from dashboards._cards import build_cards, status_label
-from dashboards._grids import build_static_table
-from dashboards._opco_dialog import build_opco_export_controls
-from dashboards._session_tables import datetime_column, local_text
-from dashboards._shell import guarded
-from dashboards._texts import build_breadcrumb
+from dashboards.components.cards import build_cards, status_label
+from dashboards.components.grids import build_static_table
+from dashboards.components.session_tables import datetime_column, local_text
+from dashboards.components.shell import guarded
+from dashboards.components.texts import build_breadcrumb
+from dashboards.dialogs.attestations import build_attestation_controls, may_generate
+from dashboards.dialogs.opco import build_opco_export_controls
 from data import figures as f
 from data.config import current_settings
 from data.db import get_db

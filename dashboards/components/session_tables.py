@@ -11,6 +11,6 @@ def local_text(value: datetime | None) -> str | None:
 
 
 def datetime_column(field: str, header: str) -> tuple[str, str, str]:
-    """A table column of local_text values, shown DD/MM/YYYY HH:MM (dashboards/_grids.py's
+    """A table column of local_text values, shown DD/MM/YYYY HH:MM (dashboards/components/grids.py's
     "datetime" kind), sorted in time order, a date cell in the XLSX download."""
     return (field, header, "datetime")

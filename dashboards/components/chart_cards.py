@@ -17,7 +17,7 @@ from dash import dcc, html, no_update
 
 from auth.language import N_
 from auth.language import gettext as _
-from dashboards._cards import build_empty_state
+from dashboards.components.cards import build_empty_state
 from exports.formatting import current_language, format_value
 
 GRAPH_CONFIG = {

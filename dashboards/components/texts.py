@@ -18,7 +18,7 @@ from dash import dcc, html
 
 from auth.language import N_
 from auth.language import gettext as _
-from dashboards._date_filter import COMPONENT_LABELS as DATE_PICKER_LABELS
+from dashboards.components.date_filter import COMPONENT_LABELS as DATE_PICKER_LABELS
 
 # dash-bootstrap-components writes these in English: the dialogs' close button (aria-label),
 # the pagination's active page and ellipsis (screen-reader texts).

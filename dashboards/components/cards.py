@@ -14,7 +14,7 @@ from dash import html
 
 from auth.language import N_
 from auth.language import gettext as _
-from dashboards._figures import STATUS_COLORS as FIGURE_STATUS_COLORS
+from dashboards.components.figures import STATUS_COLORS as FIGURE_STATUS_COLORS
 
 
 def slugify(text: str) -> str:
@@ -61,7 +61,7 @@ def build_empty_state(sentence: str, id: str | dict | None = None) -> html.Div:
     return html.Div(_(sentence) if isinstance(sentence, str) else sentence, className="ls-empty", **props)
 
 
-# Badges follow the charts' status colours (dashboards/_figures.py); the answer states of the
+# Badges follow the charts' status colours (dashboards/components/figures.py); the answer states of the
 # module summary have their own. A badge's small bold text must contrast 4.5:1 with its colour
 # (WCAG AA, checked by axe-core in tests/browser/test_accessibility.py): the greens, red and
 # violet are darker than the charts'.

@@ -16,10 +16,10 @@ from flask_login import current_user
 from auth.guard import current_scope
 from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
-from dashboards._dashboard import build_statistics, build_trainings_table
-from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
-from dashboards._opco_dialog import build_opco_export_controls
-from dashboards._shell import guarded
+from dashboards.components.dashboard import build_statistics, build_trainings_table
+from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
+from dashboards.components.shell import guarded
+from dashboards.dialogs.opco import build_opco_export_controls
 from data import figures as f
 from data.config import current_settings
 from data.db import get_db

@@ -38,7 +38,7 @@ from auth.guard import current_scope
 from auth.hosts import UntrustedHost, link_base_url
 from auth.language import N_
 from auth.language import gettext as _
-from dashboards._texts import dropdown
+from dashboards.components.texts import dropdown
 from data import export_options as options_data
 from data.config import current_settings, settings_of
 from data.db import get_db

@@ -10,8 +10,8 @@ from dash import html
 
 from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
-from dashboards._grids import build_static_table
-from dashboards._shell import guarded
+from dashboards.components.grids import build_static_table
+from dashboards.components.shell import guarded
 from data.classes import classes_table
 from data.db import get_db
 from data.scope import Scope

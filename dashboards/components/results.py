@@ -20,9 +20,9 @@ from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html, no_update
 from auth.guard import current_scope
 from auth.language import N_
 from auth.language import gettext as _
-from dashboards._cards import status_badge, status_label
-from dashboards._date_filter import dom_id
-from dashboards._grids import NOTHING_TO_DOWNLOAD, table_download
+from dashboards.components.cards import status_badge, status_label
+from dashboards.components.date_filter import dom_id
+from dashboards.components.grids import NOTHING_TO_DOWNLOAD, table_download
 from data.config import current_settings
 from data.db import get_db
 from data.figures import Population, learner_modules, require_population, training_results

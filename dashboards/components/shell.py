@@ -23,8 +23,8 @@ from auth.forms import csrf_token
 from auth.guard import current_scope
 from auth.language import LANGUAGE_NAMES
 from auth.language import gettext as _
-from dashboards._search import build_search_box
-from dashboards._texts import component_labels
+from dashboards.components.search import build_search_box
+from dashboards.components.texts import component_labels
 from data.db import get_db
 from data.scope import Forbidden, Scope
 from exports.formatting import current_language

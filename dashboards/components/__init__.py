@@ -1,20 +1,27 @@
-"""Where each shared building block of the pages lives, and the shared callbacks' registration.
+"""The pages' shared building blocks (one concern, one module), and the shared callbacks' registration.
 
-One concern, one module:
-    dashboards/_date_filter.py   the date-range filter (presets, query arguments, filter bar)
-    dashboards/_cards.py         cards, status badges, empty states, slugify
-    dashboards/_chart_cards.py   chart cards and their "View as table"
-    dashboards/_grids.py         AG Grid tables: columns, look, search, CSV / XLSX downloads
-    dashboards/_figures.py       Plotly figure builders
-    exports/formatting.py        every number, date and duration format (pages and files)
+    shell.py           the app's frame: navbar from the page registry, language menu, page guard
+    date_filter.py     the date-range filter (presets, query arguments, filter bar)
+    cards.py           cards, status badges, empty states, slugify
+    chart_cards.py     chart cards and their "View as table"
+    figures.py         Plotly figure builders (make_*_figure)
+    dashboard.py       the statistics block the overview, training and class pages share
+    grids.py           AG Grid tables: columns, look, search, CSV / XLSX downloads
+    column_widths.py   a column's width from its texts (any screen)
+    results.py         the learners' results table (server-side rows) and its callbacks
+    search.py          the navbar's search box and its suggestions
+    session_tables.py  the sessions' date columns
+    texts.py           breadcrumbs, the libraries' own texts in the interface's language, dropdown
+    exports/formatting.py (not here) every number, date and duration format (pages and files)
 
 The shared callbacks (date-range presets and URL, chart table toggles, static tables' search and
 downloads) use pattern-matching ids so that `register_component_callbacks(app)`, called once per
 app by create_app, serves every page. Their Python functions are plain module-level functions
 of the modules above, testable without a browser.
 
-The names below are re-exported so that `from dashboards._components import X` keeps working;
-new code imports from the module that defines X.
+The names below are re-exported so that `from dashboards.components import X` keeps working;
+new code imports from the module that defines X. No module of this package imports the package
+itself (`from dashboards.components import X`): that would be a circular import.
 """
 
 from __future__ import annotations
@@ -22,8 +29,8 @@ from __future__ import annotations
 import dash
 from dash import MATCH, Input, Output, State
 
-from dashboards._cards import build_cards, build_empty_state, slugify, status_badge
-from dashboards._chart_cards import (
+from dashboards.components.cards import build_cards, build_empty_state, slugify, status_badge
+from dashboards.components.chart_cards import (
     GRAPH_CONFIG,
     TableColumns,
     build_chart_body,
@@ -31,7 +38,7 @@ from dashboards._chart_cards import (
     build_chart_table,
     toggle_chart_table,
 )
-from dashboards._date_filter import (
+from dashboards.components.date_filter import (
     DEFAULT_ALL_TIME_START,
     DEFAULT_PRESET,
     EMPTY_RANGE_MESSAGE,
@@ -52,7 +59,7 @@ from dashboards._date_filter import (
     sync_date_range,
     too_long_message,
 )
-from dashboards._grids import (
+from dashboards.components.grids import (
     CACHE_BLOCK_SIZE,
     DEFAULT_COL_DEF,
     GRID_THEME,

@@ -11,12 +11,12 @@ from sqlalchemy import select
 from auth.guard import current_scope
 from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
-from dashboards._dashboard import build_statistics
-from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
-from dashboards._grids import build_static_table
-from dashboards._results import build_results_table, population_to_store
-from dashboards._shell import guarded
-from dashboards._texts import build_breadcrumb
+from dashboards.components.dashboard import build_statistics
+from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
+from dashboards.components.grids import build_static_table
+from dashboards.components.results import build_results_table, population_to_store
+from dashboards.components.shell import guarded
+from dashboards.components.texts import build_breadcrumb
 from data import figures as f
 from data.config import current_settings
 from data.db import get_db

@@ -16,13 +16,13 @@ from dash import Input, Output, State, callback, dcc, html
 from auth.guard import current_scope
 from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
-from dashboards._cards import build_cards, build_empty_state
-from dashboards._chart_cards import build_chart_card
-from dashboards._date_filter import build_date_range_filter, parse_date_range, range_from_inputs
-from dashboards._figures import make_timeseries_figure
-from dashboards._results import build_results_table
-from dashboards._shell import guarded
-from dashboards._texts import build_breadcrumb
+from dashboards.components.cards import build_cards, build_empty_state
+from dashboards.components.chart_cards import build_chart_card
+from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
+from dashboards.components.figures import make_timeseries_figure
+from dashboards.components.results import build_results_table
+from dashboards.components.shell import guarded
+from dashboards.components.texts import build_breadcrumb
 from data import figures as f
 from data.config import current_settings
 from data.db import get_db

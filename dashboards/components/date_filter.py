@@ -8,8 +8,8 @@ Ids (page = the page's id prefix, e.g. "global", "training"):
     {"type": "date-range-bounds", "page": page}    dcc.Store {"all_time_start"}
     {"type": "date-range-url", "page": page}       dcc.Store (query string)
 The calendar speaks the interface's language: assets/lsDatePicker.js gives it the date-fns locale
-of <html lang> and the translated aria-labels of dashboards._texts.component_labels().
-Its callbacks are registered once per app by dashboards._components.register_component_callbacks.
+of <html lang> and the translated aria-labels of dashboards.components.texts.component_labels().
+Its callbacks are registered once per app by dashboards.components.register_component_callbacks.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ EMPTY_RANGE_MESSAGE = N_("Choose a start date and an end date.")
 
 # The aria-labels Dash 4 writes in English in its JavaScript: the date pickers' buttons and the
 # steppers of the number input where the calendar's year is typed (dcc.Input). The layout carries
-# their translations (dashboards/_texts.py) and assets/lsDatePicker.js puts them in their place.
+# their translations (dashboards/components/texts.py) and assets/lsDatePicker.js puts them in their place.
 COMPONENT_LABELS = (
     N_("Previous month"),
     N_("Next month"),

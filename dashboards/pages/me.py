@@ -8,7 +8,7 @@ import dash
 from dash import dcc
 
 from auth.language import N_, page_title
-from dashboards._shell import guarded
+from dashboards.components.shell import guarded
 from data.scope import Scope
 
 

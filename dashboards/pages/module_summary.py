@@ -12,9 +12,9 @@ from sqlalchemy import exists, select
 from auth.guard import current_scope
 from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
-from dashboards._cards import status_badge
-from dashboards._shell import guarded
-from dashboards._texts import build_breadcrumb
+from dashboards.components.cards import status_badge
+from dashboards.components.shell import guarded
+from dashboards.components.texts import build_breadcrumb
 from data.config import current_settings
 from data.db import get_db
 from data.figures import AttemptSummary, module_attempts, to_local

@@ -34,8 +34,8 @@ from sqlalchemy import select
 from auth.guard import current_scope
 from auth.language import N_, ngettext
 from auth.language import gettext as _
-from dashboards._opco_dialog import _field, _server_for, app_key
-from dashboards._texts import dropdown
+from dashboards.components.texts import dropdown
+from dashboards.dialogs.opco import _field, _server_for, app_key
 from data.config import current_settings, settings_of
 from data.db import get_db
 from data.models import UserField

@@ -2,7 +2,7 @@
 
 Builders take plain values or pandas DataFrames and return a plotly `go.Figure`; they do no I/O.
 An empty data set is the caller's business: it shows `build_empty_state(...)` (in
-dashboards/_cards.py) instead of empty axes.
+dashboards/components/cards.py) instead of empty axes.
 """
 
 from __future__ import annotations

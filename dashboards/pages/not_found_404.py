@@ -3,7 +3,7 @@
 import dash
 
 from auth.language import N_, page_title
-from dashboards._shell import build_not_found
+from dashboards.components.shell import build_not_found
 
 dash.register_page(__name__, path="/404", title=page_title(N_("Not found")))
 

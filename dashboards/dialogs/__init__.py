@@ -1,0 +1,3 @@
+"""The export dialogs the pages open: OPCO connection logs (opco.py) and attestations
+(attestations.py). A dialog builds its UI, checks the viewer's scope and hands the work to
+exports/ (a file now) or to a background job."""
