@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8050
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run serve worker test lint format system-test-deps bench clean translations
+.PHONY: run serve worker test test-count lint format system-test-deps bench clean translations
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -60,19 +60,27 @@ format: $(VENV)/.installed-test
 
 # The whole suite with the data cache off, then the page, figure and cache tests once more with
 # the in-process cache on (data/cache.py): a figure must be the same either way.
-CACHED_TESTS := tests/unit/test_pages.py tests/unit/test_learner_pages.py tests/unit/test_sessions_pages.py tests/unit/test_cache.py \
-	'tests/unit/test_summary_properties.py::test_sum001_every_figure_equals_the_reference_after_every_import[sqlite]'
+CACHED_TESTS := tests/integration/dashboards/test_pages.py tests/integration/dashboards/test_learner_pages.py \
+	tests/integration/dashboards/test_sessions_pages.py tests/integration/data/test_cache.py \
+	tests/system/test_redis.py::test_cch013_redis_is_shared_between_apps_on_one_database \
+	'tests/integration/data/test_summary_properties.py::test_sum001_every_figure_equals_the_reference_after_every_import[sqlite]'
 test: $(VENV)/.installed-test system-test-deps lint
 	LEARNSTATS_CACHE=null $(PY) -m pytest $(PYTEST_ARGS)
 	LEARNSTATS_CACHE=simple $(PY) -m pytest -q $(CACHED_TESTS)
 
+# The suite's size, to compare before and after a change of the tests: the tests pytest collects,
+# and the assertions written in them (assert, pytest.raises...), counted by folder (docs/testing.md).
+test-count: $(VENV)/.installed-test
+	$(PY) -m pytest --collect-only -q | tail -1
+	$(PY) scripts/count_assertions.py
+
 # The whole app on a demo platform of BENCH_LEARNERS learners, built once under instance/bench/
 # (docs/performance.md). BENCH_ARGS="--repeat 5 --skip import" passes options; BENCH_ARGS="figures"
 # or BENCH_ARGS="opco" runs the older benchmarks; BENCH_ARGS="serve" the 20-manager run against
-# make serve (2 gunicorn workers, PostgreSQL, Redis: tests/bench_serve.py).
+# make serve (2 gunicorn workers, PostgreSQL, Redis: bench/serve.py).
 BENCH_LEARNERS ?= 100000
 bench: $(VENV)/.installed-test
-	BENCH_LEARNERS=$(BENCH_LEARNERS) $(PY) -m tests.bench $(BENCH_ARGS)
+	BENCH_LEARNERS=$(BENCH_LEARNERS) $(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

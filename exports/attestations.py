@@ -497,7 +497,7 @@ def _add_parsed_font(pdf: FPDF, family: str, style: str, path: Path) -> None:
     font is kept and copied the way fpdf2 copies fonts itself (TTFFont.__deepcopy__: widths,
     glyph ids and a fresh subset map), with a fresh fontTools font read lazily from the kept
     bytes, because writing the PDF subsets that font in place. The result is byte for byte the
-    PDF add_font makes (tests/unit/test_attestations.py checks it)."""
+    PDF add_font makes (tests/integration/exports/test_attestations.py checks it)."""
     key = (family, style, path)
     parsed = _PARSED_FONTS.get(key)
     if parsed is None:

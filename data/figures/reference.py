@@ -2,7 +2,7 @@
 
 This is the original figures engine (a chain of CTEs over attempts, answers, connections and
 logins). The pages no longer call it: they read the summary layer (data/summaries). It is kept
-as the executable definition the summary layer is checked against (tests/unit/test_summary_*),
+as the executable definition the summary layer is checked against (tests/integration/data/test_summary_*),
 and by `flask --app app check-summaries`.
 """
 

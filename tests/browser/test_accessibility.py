@@ -27,8 +27,8 @@ from tests.browser.test_pages import (
     wait_for_cards,
     wait_until,
 )
+from tests.integration.dashboards.test_pages import build_world
 from tests.screenshots import _settle, _viewport
-from tests.unit.test_pages import build_world
 
 AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe-core" / "axe.min.js"
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -179,7 +179,7 @@ def test_a11y002_keyboard_alone_date_filter_chart_table_and_visible_focus(dash_d
     wait_for_cards(
         dash_duo,
         "overview",
-        # March, as tests/unit/test_pages.py computes it by hand (test_pg3_001).
+        # March, as tests/integration/dashboards/test_pages.py computes it by hand (test_pg3_001).
         {"learners": "4", "new-users": "3", "active-users": "3", "trainings": "3", "completions": "2"},
     )
     query = parse_qs(urlsplit(driver.current_url).query)

@@ -13,7 +13,7 @@ from selenium.webdriver.common.keys import Keys
 
 from data.models import User
 from tests.browser.test_pages import start_signed_in, type_first_week_of_march, wait_until
-from tests.unit.test_pages import build_world
+from tests.integration.dashboards.test_pages import build_world
 
 EXPECTED = {
     "fr": {

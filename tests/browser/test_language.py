@@ -9,9 +9,9 @@ from selenium.webdriver.common.by import By
 from data.models import User
 from tests.browser.test_pages import start_signed_in, wait_until
 from tests.factories import Factory
+from tests.integration.dashboards.test_pages import build_world
 from tests.opco_world import ACCOUNTS
 from tests.opco_world import build_world as build_opco_world
-from tests.unit.test_pages import build_world
 
 FRENCH_MONTHS = (
     "janv.",

@@ -1,5 +1,5 @@
 """The global, training and module summary pages in a real browser (issue 3 point 8), on the
-hand-made database of tests/unit/test_pages.py (its docstring gives every number used here)."""
+hand-made database of tests/integration/dashboards/test_pages.py (its docstring gives every number used here)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.unit.test_pages import build_world
+from tests.integration.dashboards.test_pages import build_world
 
 WAIT = 15
 TOGGLE = "button.ls-chart-toggle"  # a chart card's "View as table"
@@ -55,7 +55,7 @@ def start_signed_in(dash_duo, dash_app, email: str, path: str) -> str:
 
 
 def type_first_week_of_march(dash_duo) -> None:
-    """Type 01/03/2026 – 07/03/2026 into the global page's picker (tests/unit/test_pages.py's
+    """Type 01/03/2026 – 07/03/2026 into the global page's picker (tests/integration/dashboards/test_pages.py's
     world): bob and david created, alice and david active, david's completion; chloe is not
     enrolled yet. The cards follow and the address keeps the range."""
     type_date(dash_duo, "dash-datepicker-start-date", "01/03/2026")

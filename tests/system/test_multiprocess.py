@@ -27,7 +27,7 @@ import requests
 from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 
-from tests.bench_dash import Renderer, check_payload, sign_in
+from tests.dash_client import Renderer, check_payload, sign_in
 from tests.services import BIN, ROOT, CeleryWorker, Gunicorn, RedisServer, free_port
 
 pytestmark = pytest.mark.postgres

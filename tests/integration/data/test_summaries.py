@@ -13,7 +13,7 @@ from data import models as m
 from data.importer import import_bundle
 from data.summaries import data_version, rebuild
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "bundle"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "bundle"
 PARIS = ZoneInfo("Europe/Paris")
 
 

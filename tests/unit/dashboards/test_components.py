@@ -234,15 +234,6 @@ def test_cmp010_sync_callback_through_dash():
     assert data[message_id] == {"children": "The start date 2020-02-01 is after the end date 2020-01-31."}
 
 
-def test_cmp011_create_app_registers_the_shared_callbacks(make_app):
-    for _ in range(2):  # every app gets them, not only the first one of the process
-        app = make_app()
-        keys = " ".join(app.callback_map)
-        for wanted in ("date-range-message", "chart-table-collapse", "static-table-download"):
-            assert wanted in keys
-        assert any("date-range-url" in k for k in keys.split())  # the URL sync (clientside)
-
-
 # ---- buckets ---------------------------------------------------------------------------------
 
 
@@ -447,7 +438,7 @@ def test_cmp022_rows_response_is_json_safe():
 
 @pytest.fixture(autouse=True)
 def english():
-    """These tests were written for the English interface (French: tests/unit/test_language.py)."""
+    """These tests were written for the English interface (French: tests/integration/test_language.py)."""
     with use_language("en"):
         yield
 

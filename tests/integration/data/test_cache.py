@@ -1,13 +1,11 @@
 """data/cache.py: memoized data functions, keyed by database, data version, scope and arguments,
-on a real app and SQLite database; in-process (simple), Redis (a redis-server started here) and off."""
+on a real app and SQLite database; in-process (simple) and off. Redis shared by two apps:
+tests/system/test_redis.py."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import threading
-import time
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -251,7 +249,7 @@ def test_cch011_keys_are_stable_and_name_the_database_and_version(cached_app, ma
     assert "class_trainings={'c1':{'a','b'}}" in stable_repr(scope)
     with server.app_context(), db.session() as s:
         key = cache_key(counted, s, scope)
-        assert key.startswith("tests.unit.test_cache.counted:")
+        assert key.startswith("tests.integration.data.test_cache.counted:")
         assert key == cache_key(counted.__wrapped__, s, scope, f.ALL, TZ)
     bump(db)
     with server.app_context(), db.session() as s:
@@ -288,78 +286,10 @@ def test_cch012_settings(tmp_path, monkeypatch):
         load_settings(base)
 
 
-# --------------------------------------------------------------------------------------------
-# Redis: a real server, shared by two apps (two processes' worth) on one database
-# --------------------------------------------------------------------------------------------
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail(
-            "redis-server is not installed: run `make test` as root once, or `apt-get install redis-server`"
-        )
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        import redis
-
-        client = redis.Redis(host="127.0.0.1", port=port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start on port {port}") from None
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/3"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def test_cch013_redis_is_shared_between_apps_on_one_database(make_app, redis_url, tmp_path, monkeypatch):
-    monkeypatch.delenv("LEARNSTATS_CACHE", raising=False)  # `make test` sets it
-    first = make_app(redis_url=redis_url)  # LEARNSTATS_CACHE unset: the URL chooses redis
-    second = make_app(cache="redis", redis_url=redis_url)
-    assert first.server.config["LEARNSTATS"].cache == "redis"
-    first.server.extensions["learnstats_cache"].clear()
-    value, n = calls(first.server, counted, EVERYONE)
-    assert n == 1
-    again, n = calls(second.server, counted, EVERYONE)
-    assert n == 1
-    pd.testing.assert_frame_equal(value, again)
-    again.loc[0, "value"] = -1
-    assert calls(first.server, counted, EVERYONE)[0]["value"][0] == 1
-    assert calls(second.server, nothing, EVERYONE) == (None, 2)
-    assert calls(first.server, nothing, EVERYONE) == (None, 2)
-    # A write through one app is seen by the other.
-    bump(first.server.extensions["learnstats_db"])
-    assert calls(second.server, counted, EVERYONE)[1] == 3
-    assert calls(first.server, counted, EVERYONE)[1] == 3
-    # Another database on the same Redis server has entries of its own.
-    other = make_app(redis_url=redis_url, database_url=f"sqlite:///{tmp_path / 'other.sqlite3'}")
-    assert calls(other.server, counted, EVERYONE)[1] == 4
-    # The URL's database number is the one used.
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    assert any(key.startswith(b"learnstats:") for key in client.scan_iter())
 
 
 def test_cch014_an_unreachable_redis_only_costs_the_cache(make_app, caplog, monkeypatch):
@@ -368,4 +298,4 @@ def test_cch014_an_unreachable_redis_only_costs_the_cache(make_app, caplog, monk
     with caplog.at_level("WARNING", logger="data.cache"):
         assert calls(app.server, counted, EVERYONE)[1] == 1
         assert calls(app.server, counted, EVERYONE)[1] == 2
-    assert "could not read tests.unit.test_cache.counted" in caplog.text
+    assert "could not read tests.integration.data.test_cache.counted" in caplog.text

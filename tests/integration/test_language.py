@@ -20,7 +20,7 @@ from exports import formatting as fmt
 from exports.formatting import use_language
 from tests.conftest import sign_in
 from tests.helpers import signed_in
-from tests.unit.test_pages import world  # noqa: F401 - the pages' test world (fixture)
+from tests.integration.dashboards.test_pages import world  # noqa: F401 - the pages' test world (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "translations"
@@ -271,7 +271,7 @@ def test_lng021_training_and_learner_pages_in_french_show_only_catalogue_texts(w
     """The training page (statistics, content, learners' results and a learner's details) and
     the learner page (identity, trends, counters, activity, trainings) in French."""
     from dashboards.components import results
-    from tests.unit.test_pages import in_callback, t_alpha_params
+    from tests.integration.dashboards.test_pages import in_callback, t_alpha_params
 
     training = sys.modules["dashboards.pages.training"]
     learner = sys.modules["dashboards.pages.learner"]

@@ -43,7 +43,7 @@ def world(dash_app, factory):
 
 
 def render(client, path):
-    from tests.unit.test_links_and_ids import render_page
+    from tests.integration.auth.test_links_and_ids import render_page
 
     return render_page(client, path)
 
@@ -180,7 +180,7 @@ def test_flt005_disk_full_while_the_xlsx_is_built(big_world, client, server):
 
 def test_flt006_disk_full_while_the_emailed_xlsx_is_built(big_world, server):
     from exports.opco_mail import exports_dir, run_opco_email_job
-    from tests.unit.test_opco_email import make_job
+    from tests.integration.exports.test_opco_email import make_job
 
     server.config["LEARNSTATS"].smtp_url = "smtp://127.0.0.1:1"
     states = []

@@ -1,6 +1,6 @@
 """Benchmark: memory of "Download now" (GET /download/opco-logs) for N rows against 10 x N rows.
 
-    python -m tests.bench_opco [--rows N] [--format csv|xlsx|both]    (make bench runs it)
+    python -m bench.opco [--rows N] [--format csv|xlsx|both]    (make bench runs it)
 
 Builds two SQLite platforms (N and 10 x N connections inside program sessions, with labels and
 custom fields), then, for each, starts a fresh Python process that signs in through the real
@@ -198,7 +198,7 @@ def _reset_peak() -> bool:
 
 def _measure_in_child(folder: Path, query: str) -> dict:
     result = subprocess.run(
-        [sys.executable, "-m", "tests.bench_opco", "--measure", str(folder), "--query", query],
+        [sys.executable, "-m", "bench.opco", "--measure", str(folder), "--query", query],
         cwd=ROOT,
         capture_output=True,
         text=True,

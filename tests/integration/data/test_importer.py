@@ -18,7 +18,7 @@ from data import importer
 from data import models as m
 from data.importer import BundleError, BundleInvalid, import_bundle
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "bundle"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "bundle"
 PARIS = ZoneInfo("Europe/Paris")
 DATE_HINT = "(expected e.g. 2026-03-14, 2026-03-14T09:30:00 or 2026-03-14T09:30:00+01:00)"
 

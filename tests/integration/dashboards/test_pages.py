@@ -681,7 +681,7 @@ def decoded(sent: dict) -> bytes:
 def test_pg3_010_download_results_csv_and_xlsx(world):
     """The page's download is the table as on screen (issue 12 point 3): its columns in its
     order under its headers, its search and sort (English here: "," and "."; French:
-    tests/unit/test_language.py); export-results keeps its machine columns."""
+    tests/integration/test_language.py); export-results keeps its machine columns."""
     header = ["Learner", "Email", "Class", "Progress", "Score", "Status", "Time spent (min)", "Completed on"]
     expected = [
         ["Durand Bob", "bob@example.org", "Morning group", "33.3", "5.0", "in progress", "20", ""],

@@ -149,7 +149,7 @@ TODAY = date(2026, 11, 24)
 
 
 def build_platform(f: Factory) -> None:
-    """A small platform touching each figure's tricky parts (see tests/unit/test_figures.py)."""
+    """A small platform touching each figure's tricky parts (see tests/integration/data/test_figures.py)."""
     safety = f.training("T1", name="Sécurité", validity_months=12)
     quiz = f.module("M1", max_scores=(10, 10))
     video = f.module("M2", max_scores=(0, 0))

@@ -1,14 +1,14 @@
 """The benchmark of the whole app (issue 8): `make bench`, not part of `make test`.
 
     BENCH_LEARNERS=10000 make bench          (default 100,000 learners)
-    python -m tests.bench app [--learners N] [--repeat R] [--seconds S] [--skip import,export,...]
+    python -m bench app [--learners N] [--repeat R] [--seconds S] [--skip import,export,...]
 
 1. Builds once, then reuses, a demo platform of N learners under instance/bench/
    (bench-<N>-seed<S>.sqlite3, made by `flask --app app demo-data`); `flask --app app migrate`
    upgrades it before every run.
 2. Serves the real app (`python app.py`, as `make run`) on 127.0.0.1 and a free port, signs in
    through the /login form as the demo admin, training manager and class manager, and replays
-   what the browser does on each page (tests/bench_dash.py): the page layout, every callback
+   what the browser does on each page (tests/dash_client.py): the page layout, every callback
    the page fires on load, the chained ones, and user actions (another date range, a sort,
    a search, a learner's details, a chart's table, the downloads).
 3. Times each recorded request R times (p50, p95): "cold" on a server started with
@@ -46,7 +46,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from tests.bench_dash import TIMEOUT, Call, DashError, Renderer, check_payload, sign_in
+from tests.dash_client import TIMEOUT, Call, DashError, Renderer, check_payload, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "instance" / "bench"

@@ -101,3 +101,43 @@ def test_ux12_004_the_dialogs_row_check_does_not_sort_the_export(factory):
         assert has_opco_log_rows(factory.s, global_scope(), future, tz) is False
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def test_d12_005_signing_in_to_an_emailed_file_leaves_no_sign_in_form_on_screen(client, factory):
+    """The emailed link, clicked while signed out, goes through the sign-in page; the file then
+    downloaded and the filled form stayed on screen. Now the browser lands on a page saying the
+    download starts (a meta refresh to the file, no script)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.conftest import sign_out
+
+    factory.user("boss", email="boss@example.org", roles=("admin",))
+    factory.s.commit()
+    link = "/exports/opco-logs/some.signed-token"
+    to_login = client.get(link)
+    assert to_login.status_code == 302 and "/login?next=" in to_login.headers["Location"]
+    page = client.get(to_login.headers["Location"]).get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    signed = client.post(
+        to_login.headers["Location"],
+        data={"email": "boss@example.org", "password": "password123", "csrf_token": token},
+    )
+    assert signed.status_code == 302
+    location = urlsplit(signed.headers["Location"])
+    assert location.path == "/login/download" and parse_qs(location.query) == {"next": [link]}
+    landing = client.get(signed.headers["Location"])
+    html = landing.get_data(as_text=True)
+    assert landing.status_code == 200
+    assert f'<meta http-equiv="refresh" content="0; url={link}">' in html
+    assert f'href="{link}"' in html and 'id="signin-form"' not in html and "<script" not in html
+    # Pages are not files: straight there; and no open redirect through the landing page.
+    assert client.get("/login/download?next=/training/x").headers["Location"] == "/training/x"
+    assert client.get("/login/download?next=//evil.example/exports/x").headers["Location"] == "/"
+    sign_out(client)
+    page = client.get("/login?next=/training/x").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    signed = client.post(
+        "/login?next=/training/x",
+        data={"email": "boss@example.org", "password": "password123", "csrf_token": token},
+    )
+    assert signed.headers["Location"] == "/training/x"

@@ -2,7 +2,7 @@
 every document (attestation and certificat per learner) written as one ZIP through the real
 command, `flask --app app export-attestations`, timed end to end (process start included).
 
-    python -m tests.bench attestations [--learners 500] [--connections 12] [--repeat 3]
+    python -m bench attestations [--learners 500] [--connections 12] [--repeat 3]
 
 Target (issue 9): a 500-learner session's whole ZIP in under 60 s on this machine.
 """
@@ -21,7 +21,7 @@ import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.bench_opco import _config
+from bench.opco import _config
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 60.0
@@ -173,7 +173,7 @@ def export_once(folder: Path, out: Path) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench attestations")
+    parser = argparse.ArgumentParser(prog="python -m bench attestations")
     parser.add_argument("--learners", type=int, default=500)
     parser.add_argument("--connections", type=int, default=12, help="per learner")
     parser.add_argument("--repeat", type=int, default=3)

@@ -8,7 +8,7 @@ outside the restricted roles' scopes is named "OUTSIDER":
 
 1. Pages: every registered page, its path variables filled with an id inside the role's scope
    and one outside it. A full page load answers SPEC §6's status (below); every page is then
-   drawn by Dash's router as the browser does (tests/bench_dash.py's Renderer over HTTP: the
+   drawn by Dash's router as the browser does (tests/dash_client.py's Renderer over HTTP: the
    layout callback, every initial and chained callback, the infinite grids' rows).
 2. Callbacks: every callback request the admin's browser sent on the pages of outside ids is
    replayed by each restricted role ("forged callback bodies with other ids"): a request that
@@ -29,7 +29,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from tests.bench_dash import Renderer, sign_in, stringify_id
+from tests.dash_client import Renderer, sign_in, stringify_id
 
 MARK = re.compile(r"OUTSIDER|outsider@example\.org", re.I)
 PASSWORD = "password123"

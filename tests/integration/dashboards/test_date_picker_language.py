@@ -16,7 +16,7 @@ from dashboards.components.texts import COMPONENT_LABELS as ALL_LABELS
 from tests.conftest import sign_in
 
 DCC = Path(dash.__file__).resolve().parent / "dcc"
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = Path(__file__).resolve().parents[3] / "assets"
 LABEL = re.compile(r'"aria-label":"([^"]+)"')
 
 

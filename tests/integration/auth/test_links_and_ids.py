@@ -120,8 +120,8 @@ def mail_app(make_app):
     from aiosmtpd.controller import Controller
 
     from tests.factories import Factory
+    from tests.integration.dashboards.test_opco_dialog import Inbox, free_port
     from tests.opco_world import build_world
-    from tests.unit.test_opco_dialog import Inbox, free_port
 
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
@@ -144,7 +144,7 @@ def email_link(server, inbox, host_url: str) -> tuple[dict, bytes | None]:
     job; return the final state and the message sent (None if none)."""
     from dashboards.dialogs import opco as dialog
     from tests.helpers import signed_in
-    from tests.unit.test_opco_dialog import values
+    from tests.integration.dashboards.test_opco_dialog import values
 
     before = len(inbox.messages)
     with signed_in(server, "inst", base_url=host_url):
@@ -193,3 +193,55 @@ def test_lnk006_allowed_hosts_setting(mail_app, monkeypatch, tmp_path):
     )  # the list replaces the default
     monkeypatch.setenv("LEARNSTATS_ALLOWED_HOSTS", "a.example,b.example")
     assert load_settings({"instance_path": tmp_path}).allowed_hosts == ("a.example", "b.example")
+
+
+def test_d12_004_unknown_id_is_not_found_for_an_admin_refused_for_others(server, client, factory):
+    """A global role sees every id: an unknown one is a 404 "not found" for them, on a full
+    page load and on in-app navigation. Anyone else gets 403 for an id that does not exist,
+    exactly as for one outside their scope, so that nobody learns which ids exist."""
+    import sys
+
+    from tests.conftest import sign_in, sign_out
+    from tests.helpers import signed_in
+
+    alpha = factory.training("t-alpha", "Alpha")
+    factory.training("t-other", "Other")
+    intro = factory.module("m-intro")
+    factory.step(alpha, intro)
+    lea = factory.user("lea", email="lea@example.org")
+    factory.enroll(lea, alpha)
+    factory.user("boss", email="boss@example.org", roles=("admin",))
+    factory.user("tm", email="tm@example.org", roles=("training_manager:t-alpha",))
+    factory.session(alpha, "s-a")
+    factory.s.commit()
+    unknown = [
+        "/training/no-such",
+        "/learner/no-such",
+        "/class/no-such",
+        "/session/no-such",
+        "/training/t-alpha/learner/lea/module/no-such",
+    ]
+    sign_in(client, "boss@example.org")
+    for path in unknown:
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "_dash-config" in response.get_data(as_text=True)  # the app draws its 404 page
+    assert client.get("/training/t-alpha").status_code == 200
+    sign_out(client)
+    sign_in(client, "tm@example.org")
+    for path in ["/training/no-such", "/session/no-such", "/learner/no-such"]:
+        assert client.get(path).status_code == 403, path  # as for t-other:
+    assert client.get("/training/t-other").status_code == 403
+    sign_out(client)
+    sign_in(client, "lea@example.org")
+    assert client.get("/learner/no-such").status_code == 403
+    assert client.get("/learner/boss").status_code == 403
+
+    # In-app navigation draws the same pages.
+    training_page = sys.modules["dashboards.pages.training"]
+    with signed_in(server, "boss", session=factory.s):
+        tree = training_page.layout(training_id="no-such")
+    assert getattr(tree, "id", None) == "page-not-found"
+    with signed_in(server, "tm", session=factory.s):
+        tree = training_page.layout(training_id="no-such")
+    assert getattr(tree, "id", None) == "page-forbidden"

@@ -1,6 +1,6 @@
 """`make bench BENCH_ARGS="serve"`: the 20-manager run against production mode (issue 11 point 4).
 
-    python -m tests.bench serve [--learners N] [--seed S] [--workers W] [--users U] [--seconds S]
+    python -m bench serve [--learners N] [--seed S] [--workers W] [--users U] [--seconds S]
 
 What runs, all on 127.0.0.1:
 1. **PostgreSQL**: a cluster of its own under instance/bench/pg-<N>-seed<S>/ (the Debian
@@ -9,7 +9,7 @@ What runs, all on 127.0.0.1:
    shared CPUs); later runs reuse it (delete the folder to rebuild).
 2. **Redis**: redis-server on a free port (the shared figures cache and Celery's broker).
 3. **`make serve`**: gunicorn with W workers (2) in production mode, on that database and Redis.
-4. **Requests**: the same as `make bench`'s concurrent run (tests/bench_app.py): a renderer
+4. **Requests**: the same as `make bench`'s concurrent run (bench/app.py): a renderer
    signs in as the admin, the training manager and the class manager and records what the
    global page and the training page (the class page for the class manager) send; each is
    sent once to warm the cache; then U threads (20), each its own signed-in session (7
@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.bench_app import (
+from bench.app import (
     ACCOUNTS,
     BENCH_DIR,
     RECORDING_ERRORS,
@@ -45,7 +45,7 @@ from tests.bench_app import (
     pick_targets,
     record_manager,
 )
-from tests.bench_dash import Renderer, sign_in
+from tests.dash_client import Renderer, sign_in
 from tests.postgres import find_pg_bin
 from tests.services import BIN, ROOT, Gunicorn, RedisServer, free_port, rss_mib
 
@@ -169,7 +169,7 @@ def _env(database: str, redis_url: str, instance: Path) -> dict:
 
 
 def record(base: str, targets) -> dict[str, list]:
-    """The requests of the concurrent run, by role (as tests/bench_app.py's load)."""
+    """The requests of the concurrent run, by role (as bench/app.py's load)."""
     r = Renderer(sign_in(base, *ACCOUNTS["admin"]), base, "admin")
     r.open("global, last 30 days", "/", "?range=last_30_days")
     r.open("training (largest)", f"/training/{targets.training}", "?range=last_30_days")

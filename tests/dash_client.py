@@ -1,4 +1,5 @@
-"""A small Dash client for the benchmark (tests/bench_app.py): no browser, only HTTP.
+"""A small Dash client, no browser, only HTTP: for the benchmarks (bench/app.py, bench/serve.py)
+and the tests that replay what a browser sends (the access matrix, the multi-process run).
 
 It signs in through the real /login form (CSRF token included) and replays what the browser's
 Dash renderer does on a page: POST the page-layout callback (`_pages_content`), walk the

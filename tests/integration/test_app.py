@@ -160,3 +160,12 @@ def test_app011_an_old_database_is_migrated_and_keeps_its_rows(tmp_path):
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT id, session_version FROM users")).all() == [("u1", 0)]
     db.engine.dispose()
+
+
+def test_cmp011_create_app_registers_the_shared_callbacks(make_app):
+    for _ in range(2):  # every app gets them, not only the first one of the process
+        app = make_app()
+        keys = " ".join(app.callback_map)
+        for wanted in ("date-range-message", "chart-table-collapse", "static-table-download"):
+            assert wanted in keys
+        assert any("date-range-url" in k for k in keys.split())  # the URL sync (clientside)

@@ -24,7 +24,7 @@ from sqlalchemy import inspect, select, table
 
 from data.importer import SPECS, BundleInvalid, import_bundle
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "bundle"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "bundle"
 FILES = sorted(p.name for p in SAMPLE.glob("*.csv"))
 
 NASTY = st.sampled_from(
