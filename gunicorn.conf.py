@@ -107,3 +107,12 @@ def on_starting(server):
         settings.cache,
         "Celery (run `make worker`)" if settings.celery_broker_url else "local subprocesses",
     )
+
+
+def post_worker_init(worker):
+    """In each worker, once its app is built: the periodic jobs' thread (jobs/periodic.py), unless
+    a Celery broker is configured (then `make worker` runs them with Celery beat). Every worker
+    ticks; the lock in the database lets one run of a job happen at a time."""
+    from jobs.periodic import start_in_process
+
+    start_in_process(worker.wsgi)

@@ -59,9 +59,13 @@ class CopyReport:
         return sum(self.rows.values())
 
 
+# Running state of this server, not platform data: never copied, may hold rows in the target.
+NOT_COPIED = ("job_locks",)
+
+
 def tables() -> list[Table]:
-    """Every table of the schema, parents before children."""
-    return list(Base.metadata.sorted_tables)
+    """Every table of the schema, parents before children (NOT_COPIED apart)."""
+    return [t for t in Base.metadata.sorted_tables if t.name not in NOT_COPIED]
 
 
 def _revision(connection: Connection) -> str:

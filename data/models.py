@@ -640,6 +640,22 @@ class SummaryActivePeriod(Base):
     learners: Mapped[int] = mapped_column(Integer)
 
 
+class JobLock(Base):
+    """One periodic job's lock and last run (jobs/periodic.py, data/job_locks.py): whoever holds
+    the row (owner, until expires_at) runs the job; a holder that died stops blocking it at
+    expires_at. Running state, not platform data: copy-database leaves it behind."""
+
+    __tablename__ = "job_locks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 # Rows per user, recomputed with the users a write touched.
 USER_TABLES = (
     SummaryLearner,

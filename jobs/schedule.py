@@ -1,0 +1,24 @@
+"""The periodic jobs every Learnstats process schedules (jobs/periodic.py runs them).
+
+One register() per job, or the import of the module that registers it. The LRS sync (issue 17)
+and the scheduled reports (issue 18) are added here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from jobs.periodic import register
+
+
+def sweep_exports(server: Flask) -> None:
+    """Delete the stored exports whose emailed links have expired (and stale partial files);
+    the background jobs also sweep before they write."""
+    from exports.opco_mail import exports_dir, sweep_expired
+
+    sweep_expired(exports_dir(server))
+
+
+register("sweep-exports", every=timedelta(hours=1), run=sweep_exports)
