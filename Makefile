@@ -25,11 +25,12 @@ run: $(VENV)/.installed
 serve: $(VENV)/.installed
 	PORT=$(PORT) LEARNSTATS_ENV=$${LEARNSTATS_ENV:-production} $(VENV)/bin/gunicorn --config gunicorn.conf.py app:server
 
-# The Celery worker of background jobs ("Receive by email"), when LEARNSTATS_REDIS_URL or
+# The Celery worker of background jobs ("Receive by email", attestations) and, with -B, the
+# periodic jobs' beat (jobs/periodic.py), when LEARNSTATS_REDIS_URL or
 # LEARNSTATS_CELERY_BROKER_URL is set; same environment as `make serve`.
 WORKER_CONCURRENCY ?= 2
 worker: $(VENV)/.installed
-	LEARNSTATS_ENV=$${LEARNSTATS_ENV:-production} $(VENV)/bin/celery --app exports.worker worker \
+	LEARNSTATS_ENV=$${LEARNSTATS_ENV:-production} $(VENV)/bin/celery --app jobs.worker worker -B \
 	  --loglevel INFO --concurrency $(WORKER_CONCURRENCY) --hostname learnstats@%h
 
 # As root, installs the browser, its driver, PostgreSQL, poppler, Redis and LibreOffice Calc

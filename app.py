@@ -30,7 +30,7 @@ from dashboards.components.results import register_results_callbacks
 from dashboards.components.search import register_search_callbacks
 from dashboards.components.shell import page_access, register_shell_callbacks, shell_layout
 from dashboards.dialogs.attestations import register_attestation_dialog_callbacks
-from dashboards.dialogs.opco import background_callback_manager, register_opco_dialog_callbacks
+from dashboards.dialogs.opco import register_opco_dialog_callbacks
 from data.cache import init_cache
 from data.cli import register as register_data_cli
 from data.config import SETTINGS_KEY, SettingsError, load_settings
@@ -38,6 +38,7 @@ from data.db import init_app as init_db
 from data.health import init_app as init_health
 from exports.cli import register as register_exports_cli
 from exports.routes import init_app as init_export_routes
+from jobs.background import background_callback_manager, register_server
 
 ROOT = Path(__file__).resolve().parent
 
@@ -96,6 +97,7 @@ def create_app(config: dict | None = None) -> Dash:
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.layout = shell_layout
     html_lang(app)
+    register_server(server)  # the background jobs find this site by its app key
     register_opco_dialog_callbacks(app)
     register_attestation_dialog_callbacks(app)
     register_component_callbacks(app)
@@ -154,6 +156,7 @@ def __getattr__(name: str):
 def main() -> None:
     """`make run`: migrate, load the demo data into an empty database, print how to sign in, serve."""
     from data.demo import DEMO_ACCOUNTS, ensure_demo_data
+    from jobs.periodic import start_in_process
 
     application = _create_or_exit()
     server = application.server
@@ -170,6 +173,9 @@ def main() -> None:
     for account in DEMO_ACCOUNTS:
         print(f"  {account.email:40} {account.password:16} {account.role}")
     print(flush=True)
+    # The periodic jobs (jobs/periodic.py) in a thread of this process, unless a Celery broker
+    # is configured: then `make worker` runs them with Celery beat.
+    start_in_process(server)
     application.run(
         host="127.0.0.1", port=port, debug=False, threaded=True, request_handler=QuietRequestHandler
     )

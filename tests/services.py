@@ -150,7 +150,7 @@ def serve_command() -> list[str]:
 def worker_command(concurrency: int = 2) -> list[str]:
     """What `make worker` runs (Makefile)."""
     return [
-        str(BIN / "celery"), "--app", "exports.worker", "worker",
+        str(BIN / "celery"), "--app", "jobs.worker", "worker", "-B",
         "--loglevel", "INFO", "--concurrency", str(concurrency), "--hostname", "learnstats@%h",
         "--without-gossip", "--without-mingle",
     ]  # fmt: skip

@@ -4,10 +4,11 @@ certificats de réalisation).
 The dialog edits exports.attestation_options.AttestationOptions, preset from the platform's saved
 defaults. Uploaded images are checked (PNG or JPEG, at most 2 MB, not corrupt) and stored as
 soon as they are chosen. "Generate" checks everything in the signed-in user's scope, saves the
-values as the defaults, signs a job ticket (user, scope, session, options) and hands it to a
-background callback (diskcache or Celery, as "Receive by email"), which writes the session's
-ZIP under instance/exports/ (complete or absent) while a progress bar moves, then offers a
-signed download link valid for the user who asked.
+values as the defaults and enqueues: jobs/attestations.py signs the job ticket (user, scope,
+session, options) for its background callback run_attestation_job (diskcache or Celery, as
+"Receive by email"), which writes the session's ZIP under instance/exports/ (complete or
+absent) while a progress bar moves, then offers a signed download link valid for the user who
+asked.
 
 create_app calls `register_attestation_dialog_callbacks(app)` once per app. Component ids start
 with "att-".
@@ -18,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
 import dash
@@ -28,15 +29,14 @@ from dash.exceptions import PreventUpdate
 from flask import current_app
 from flask_babel import get_locale
 from flask_login import current_user
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from auth.guard import current_scope
 from auth.language import N_, ngettext
 from auth.language import gettext as _
 from dashboards.components.texts import dropdown
-from dashboards.dialogs.opco import _field, _server_for, app_key
-from data.config import current_settings, settings_of
+from dashboards.dialogs.opco import _field
+from data.config import current_settings
 from data.db import get_db
 from data.models import UserField
 from data.scope import Forbidden, Scope
@@ -49,13 +49,10 @@ from exports.attestation_options import (
     save_defaults,
     store_image,
 )
-from exports.attestations import can_make_documents, require_session, session_players, write_session_zip
-from exports.formatting import join_reasons, use_language
-from exports.opco_mail import exports_dir, scope_from_dict, scope_to_dict, sign_download, sweep_expired
-
-JOB_SALT = "learnstats.attestations.job"
-JOB_MAX_AGE = 24 * 3600
-FILES_PATH = "/exports/files/"
+from exports.attestations import can_make_documents, require_session, session_players
+from exports.formatting import join_reasons
+from jobs.attestations import attestations_ticket, run_attestation_job
+from jobs.background import scope_to_dict
 
 
 def kind_options() -> list[dict]:
@@ -414,15 +411,6 @@ def options_from_dialog(values: dict[str, Any]) -> AttestationOptions:
     return AttestationOptions.from_dict(values)
 
 
-def _sign(payload: dict) -> str:
-    secret = current_settings().secret_key
-    return URLSafeTimedSerializer(secret, salt=JOB_SALT).dumps(payload)
-
-
-def read_ticket(secret: str, token: str) -> dict:
-    return URLSafeTimedSerializer(secret, salt=JOB_SALT).loads(token, max_age=JOB_MAX_AGE)
-
-
 def generate_attestations(
     n_clicks,
     session_id,
@@ -483,7 +471,8 @@ def generate_attestations(
         )
         return None, message, None
     job_id = secrets.token_hex(8)
-    token = _sign(
+    ticket = attestations_ticket(
+        current_app,
         {
             "job": job_id,
             "user_id": current_user.id,
@@ -492,82 +481,9 @@ def generate_attestations(
             "options": options.to_dict(),
             "signed_on": datetime.now(settings.tz).date().isoformat(),
             "language": str(get_locale() or settings.language),
-        }
+        },
     )
-    return {"app": app_key(current_app), "job": job_id, "token": token}, None, None
-
-
-def _progress_label(done: int, total: int) -> str:
-    return f"{done} / {total}"
-
-
-def run_attestation_job(set_progress, ticket):
-    """The background job: verify the ticket, write the ZIP, return a signed link."""
-    if not isinstance(ticket, dict) or not ticket.get("token"):
-        raise PreventUpdate
-    job_id = str(ticket.get("job", ""))
-    server = _server_for(ticket)
-    if server is None:
-        return {"job": job_id, "state": "failed", "message": _("this worker does not serve this site")}
-    settings = settings_of(server)
-    try:
-        job = read_ticket(settings.secret_key, str(ticket["token"]))
-    except BadSignature:
-        return {"job": job_id, "state": "failed", "message": _("the request was not valid; try again")}
-    scope = scope_from_dict(job["scope"])
-    session_id = job["session_id"]
-    options = AttestationOptions.from_dict(job["options"])
-    signed_on = date.fromisoformat(job["signed_on"])
-    stored_name = f"{secrets.token_hex(16)}.zip"
-    last = {"at": -1.0}
-
-    def progress(done: int, total: int) -> None:
-        share = 100.0 * done / max(total, 1)
-        if done == total or share - last["at"] >= 2.0:
-            last["at"] = share
-            set_progress((share, _progress_label(done, total)))
-
-    with server.app_context(), use_language(job.get("language") or "fr"):
-        set_progress((0, _("Preparing…")))
-        try:
-            directory = exports_dir(server)
-            sweep_expired(directory)
-            with server.extensions["learnstats_db"].session() as s:
-                count = write_session_zip(
-                    s,
-                    scope,
-                    session_id,
-                    options,
-                    settings.tz,
-                    directory / stored_name,
-                    signed_on=signed_on,
-                    on_progress=progress,
-                )
-        except Forbidden:
-            return {
-                "job": job_id,
-                "state": "failed",
-                "message": _("you may not make this session's documents"),
-            }
-        except AttestationError as error:
-            return {"job": job_id, "state": "failed", "message": str(error)}
-        except OSError as error:
-            return {
-                "job": job_id,
-                "state": "failed",
-                "message": _("the ZIP could not be written (%(reason)s)", reason=error.strerror or error),
-            }
-    download_name = f"attestations_{session_id}_{signed_on:%Y-%m-%d}.zip"
-    safe_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in download_name)
-    token = sign_download(settings.secret_key, job["user_id"], stored_name, safe_name)
-    return {
-        "job": job_id,
-        "state": "done",
-        "href": FILES_PATH + token,
-        "count": count,
-        "name": safe_name,
-        "at": datetime.now(UTC).isoformat(),
-    }
+    return ticket, None, None
 
 
 def show_attestation_result(result):

@@ -7,10 +7,11 @@ app (dash.callback in a non-page module would only reach the first app of the pr
 
 Download now is a plain link to /download/opco-logs?<query> (exports/routes.py) built from the
 filters, so the browser streams the file itself. Receive by email is two callbacks: a normal one
-checks the request in the user's scope and signs a job ticket (user, scope, filters), then a
-background callback (diskcache or Celery: no request context there) verifies the ticket and
-runs exports.opco_mail.run_opco_email_job, reporting queued / building / sending / sent / failed
-through its `progress` output (opco-job-progress), which the dialog shows while the job runs.
+checks the request in the user's scope and enqueues (jobs/opco_email.py opco_email_ticket: the
+signed ticket of user, scope and filters), then that module's background callback
+email_opco_logs (jobs/background.py: diskcache or Celery, no request context there) runs the
+job, reporting queued / building / sending / sent / failed through its `progress` output
+(opco-job-progress), which the dialog shows while the job runs.
 
 Component ids: opco-open-button, opco-dialog, opco-preset, opco-dates, opco-sessions,
 opco-users, opco-groups, opco-fields, opco-columns, opco-all-columns, opco-format,
@@ -20,19 +21,14 @@ opco-job-queued, opco-job-progress, opco-job-result, opco-job-status.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import weakref
-from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
-from flask import Flask, current_app
+from flask import current_app
 from flask_login import current_user
-from itsdangerous import BadSignature
 
 from auth.guard import current_scope
 from auth.hosts import UntrustedHost, link_base_url
@@ -40,7 +36,7 @@ from auth.language import N_
 from auth.language import gettext as _
 from dashboards.components.texts import dropdown
 from data import export_options as options_data
-from data.config import current_settings, settings_of
+from data.config import current_settings
 from data.db import get_db
 from data.scope import Forbidden, Scope
 from exports.formatting import csv_dialect, current_language
@@ -51,17 +47,10 @@ from exports.opco_logs import (
     has_opco_log_rows,
     opco_log_header,
 )
-from exports.opco_mail import (
-    OpcoEmailJob,
-    mail_problem,
-    new_job_id,
-    queued_state,
-    read_job,
-    run_opco_email_job,
-    sign_job,
-)
 from exports.opco_request import BadOpcoRequest, OpcoExportRequest, parse_opco_pairs
 from exports.routes import DOWNLOAD_PATH, may_export
+from jobs.mail import mail_problem
+from jobs.opco_email import OpcoEmailJob, email_opco_logs, new_job_id, opco_email_ticket, queued_state
 
 FORMAT_OPTIONS = [
     {"label": N_("CSV, comma-separated"), "value": "csv-comma"},
@@ -88,11 +77,6 @@ STATE_COLORS = {
 }
 STATE_ORDER = ("queued", "building", "sending", "sent", "failed")
 LINK_CLASS = "btn btn-primary"
-
-# Flask servers by app key, for the background job (which runs outside any request), and the
-# process that built each (a forked job process must not reuse its database connections).
-_SERVERS: weakref.WeakValueDictionary[str, Flask] = weakref.WeakValueDictionary()
-_SERVER_PIDS: dict[str, int] = {}
 
 
 # -- layout ----------------------------------------------------------------------------------
@@ -400,13 +384,6 @@ def _base_url() -> str:
     return link_base_url()
 
 
-def app_key(server: Flask) -> str:
-    """Names one Learnstats instance (its folder and database) across processes."""
-    settings = settings_of(server)
-    text = f"{settings.instance_path}|{settings.database_url}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def request_opco_email(
     n_clicks, start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles="en"
 ):
@@ -453,42 +430,7 @@ def request_opco_email(
         base_url=base_url,
         language=current_language(),
     )
-    ticket = {"app": app_key(current_app), "job": job_id, "token": sign_job(settings.secret_key, job)}
-    return ticket, queued_state(job)
-
-
-def _server_for(ticket: dict) -> Flask | None:
-    key = str(ticket.get("app"))
-    server = _SERVERS.get(key)
-    if server is None:
-        return None
-    if os.getpid() != _SERVER_PIDS.get(key):
-        # A forked job process: never share the parent's pooled database connections.
-        server.extensions["learnstats_db"].engine.dispose(close=False)
-    return server
-
-
-def email_opco_logs(set_progress, ticket):
-    """The background job: verify the ticket, then build, store and email (see opco_mail)."""
-    if not isinstance(ticket, dict) or not ticket.get("token"):
-        raise PreventUpdate
-    job_id = str(ticket.get("job", ""))
-    server = _server_for(ticket)
-    if server is None:
-        return _report_final(set_progress, job_id, "Failed: this worker does not serve this site.")
-    try:
-        job = read_job(settings_of(server).secret_key, str(ticket["token"]))
-    except BadSignature:
-        return _report_final(set_progress, job_id, "Failed: the request was not valid; try again.")
-    # Every state, the final one included, goes through set_progress: the dialog shows the
-    # progress store (see register_opco_dialog_callbacks).
-    return run_opco_email_job(server, job, on_state=set_progress)
-
-
-def _report_final(set_progress, job_id: str, message: str) -> dict:
-    state = {"job": job_id, "state": "failed", "message": message, "at": ""}
-    set_progress(state)
-    return state
+    return opco_email_ticket(current_app, job), queued_state(job)
 
 
 def latest_job_state(queued: dict | None, progress: dict | None, result: dict | None) -> dict | None:
@@ -539,9 +481,6 @@ _FILTER_STATES = (
 
 def register_opco_dialog_callbacks(app: dash.Dash) -> None:
     """The dialog's callbacks, on this app (called once per app by create_app)."""
-    key = app_key(app.server)
-    _SERVERS[key] = app.server
-    _SERVER_PIDS[key] = os.getpid()
     app.callback(
         Output("opco-dialog", "is_open"),
         Output("opco-sessions", "options"),
@@ -599,54 +538,8 @@ def register_opco_dialog_callbacks(app: dash.Dash) -> None:
     )(show_opco_job_state)
 
 
-def background_callback_manager(settings: Any):
-    """Celery when a broker is configured (settings.celery_broker_url: LEARNSTATS_CELERY_BROKER_URL,
-    else LEARNSTATS_REDIS_URL; result backend LEARNSTATS_CELERY_RESULT_BACKEND, else the broker),
-    run by `make worker` (`celery --app exports.worker worker`) with the same environment;
-    otherwise diskcache under instance/ (jobs run as subprocesses of the web server)."""
-    broker = settings.celery_broker_url
-    if broker:
-        try:
-            import celery  # noqa: F401 - installed?
-        except ImportError:
-            raise RuntimeError(
-                "a Celery broker is configured (LEARNSTATS_CELERY_BROKER_URL or LEARNSTATS_REDIS_URL) "
-                "but Celery is not installed: pip install -r requirements.txt"
-            ) from None
-        return dash.CeleryManager(make_celery(settings))
-    import diskcache
-
-    cache_dir = settings.instance_path / "background-jobs"
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    return dash.DiskcacheManager(diskcache.Cache(str(cache_dir)))
-
-
-CELERY_RESULT_EXPIRES = 24 * 3600  # seconds a finished job's result is kept in the backend
-
-
-def make_celery(settings: Any):
-    """The Celery app of the background callbacks (web processes and `make worker` alike)."""
-    from celery import Celery
-
-    celery_app = Celery(
-        "learnstats",
-        broker=settings.celery_broker_url,
-        backend=settings.celery_result_backend or settings.celery_broker_url,
-    )
-    celery_app.conf.update(
-        result_expires=CELERY_RESULT_EXPIRES,
-        broker_connection_retry_on_startup=True,
-        # A job is acknowledged once done: a worker that dies mid-job hands it to another.
-        task_acks_late=True,
-        worker_prefetch_multiplier=1,
-        worker_hijack_root_logger=False,
-    )
-    return celery_app
-
-
 __all__ = [
     "OpcoLogFilters",
-    "background_callback_manager",
     "build_opco_dialog",
     "build_opco_export_controls",
     "can_export_some_session",

@@ -179,7 +179,8 @@ def test_flt005_disk_full_while_the_xlsx_is_built(big_world, client, server):
 
 
 def test_flt006_disk_full_while_the_emailed_xlsx_is_built(big_world, server):
-    from exports.opco_mail import exports_dir, run_opco_email_job
+    from exports.opco_mail import exports_dir
+    from jobs.opco_email import run_opco_email_job
     from tests.integration.exports.test_opco_email import make_job
 
     server.config["LEARNSTATS"].smtp_url = "smtp://127.0.0.1:1"

@@ -14,17 +14,10 @@ from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from auth.roles import load_scope
 from data.scope import Scope
-from exports.opco_mail import (
-    LINK_SALT,
-    OpcoEmailJob,
-    new_job_id,
-    parse_smtp_url,
-    read_job,
-    run_opco_email_job,
-    sign_download,
-    sign_job,
-)
+from exports.opco_mail import LINK_SALT, sign_download
 from exports.opco_request import parse_opco_query
+from jobs.mail import parse_smtp_url
+from jobs.opco_email import OpcoEmailJob, new_job_id, read_job, run_opco_email_job, sign_job
 from tests.conftest import sign_in
 from tests.factories import Factory
 from tests.opco_world import ACCOUNTS, build_world

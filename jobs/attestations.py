@@ -1,0 +1,119 @@
+"""The attestations job (SPEC §7): a session's attestations and certificats de réalisation in
+one ZIP, written in the background while the dialog's progress bar moves.
+
+The dialog (dashboards/dialogs/attestations.py) checks the values and the session in the user's
+scope, then enqueues: `attestations_ticket(server, payload)` signs who asked, their scope, the
+session and the options (jobs/signer.py). `run_attestation_job`, its background callback
+(jobs/background.py), verifies the ticket, has exports/attestations.py write the ZIP under
+instance/exports/ (complete or absent) and returns a signed download link valid for the user
+who asked.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+
+from dash.exceptions import PreventUpdate
+from flask import Flask
+from itsdangerous import BadSignature
+
+from auth.language import gettext as _
+from data.config import settings_of
+from data.scope import Forbidden
+from exports.attestation_options import AttestationError, AttestationOptions
+from exports.attestations import write_session_zip
+from exports.formatting import use_language
+from exports.opco_mail import exports_dir, sign_download, sweep_expired
+from jobs import signer
+from jobs.background import app_key, scope_from_dict, server_for
+
+JOB_MAX_AGE = 24 * 3600
+FILES_PATH = "/exports/files/"
+
+
+def attestations_ticket(server: Flask, payload: dict) -> dict[str, str]:
+    """What the dialog hands its background callback: the site, the job, the signed payload
+    (job, user_id, scope, session_id, options, signed_on, language)."""
+    token = signer.sign(settings_of(server).secret_key, signer.ATTESTATIONS_JOB, payload)
+    return {"app": app_key(server), "job": payload["job"], "token": token}
+
+
+def read_ticket(secret: str, token: str) -> dict:
+    return signer.unsign(secret, signer.ATTESTATIONS_JOB, token, JOB_MAX_AGE)
+
+
+def _progress_label(done: int, total: int) -> str:
+    return f"{done} / {total}"
+
+
+def run_attestation_job(set_progress, ticket):
+    """The background job: verify the ticket, write the ZIP, return a signed link."""
+    if not isinstance(ticket, dict) or not ticket.get("token"):
+        raise PreventUpdate
+    job_id = str(ticket.get("job", ""))
+    server = server_for(ticket)
+    if server is None:
+        return {"job": job_id, "state": "failed", "message": _("this worker does not serve this site")}
+    settings = settings_of(server)
+    try:
+        job = read_ticket(settings.secret_key, str(ticket["token"]))
+    except BadSignature:
+        return {"job": job_id, "state": "failed", "message": _("the request was not valid; try again")}
+    scope = scope_from_dict(job["scope"])
+    session_id = job["session_id"]
+    options = AttestationOptions.from_dict(job["options"])
+    signed_on = date.fromisoformat(job["signed_on"])
+    stored_name = f"{secrets.token_hex(16)}.zip"
+    last = {"at": -1.0}
+
+    def progress(done: int, total: int) -> None:
+        share = 100.0 * done / max(total, 1)
+        if done == total or share - last["at"] >= 2.0:
+            last["at"] = share
+            set_progress((share, _progress_label(done, total)))
+
+    with server.app_context(), use_language(job.get("language") or "fr"):
+        set_progress((0, _("Preparing…")))
+        try:
+            directory = exports_dir(server)
+            sweep_expired(directory)
+            with server.extensions["learnstats_db"].session() as s:
+                count = write_session_zip(
+                    s,
+                    scope,
+                    session_id,
+                    options,
+                    settings.tz,
+                    directory / stored_name,
+                    signed_on=signed_on,
+                    on_progress=progress,
+                )
+        except Forbidden:
+            return {
+                "job": job_id,
+                "state": "failed",
+                "message": _("you may not make this session's documents"),
+            }
+        except AttestationError as error:
+            return {"job": job_id, "state": "failed", "message": str(error)}
+        except OSError as error:
+            return {
+                "job": job_id,
+                "state": "failed",
+                "message": _("the ZIP could not be written (%(reason)s)", reason=error.strerror or error),
+            }
+    download_name = f"attestations_{session_id}_{signed_on:%Y-%m-%d}.zip"
+    safe_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in download_name)
+    token = sign_download(settings.secret_key, job["user_id"], stored_name, safe_name)
+    return {
+        "job": job_id,
+        "state": "done",
+        "href": FILES_PATH + token,
+        "count": count,
+        "name": safe_name,
+        "at": datetime.now(UTC).isoformat(),
+    }
+
+
+__all__ = ["FILES_PATH", "attestations_ticket", "read_ticket", "run_attestation_job"]
