@@ -3,6 +3,7 @@
     background.py   the Celery app and its in-process fallback (Dash background callbacks:
                     Celery with a broker, else diskcache subprocesses), and the servers jobs run in
     signer.py       the one signer of job tickets and emailed / download links
+    mail.py         SMTP for the jobs that email
     opco_email.py   "Receive by email" of the OPCO logs dialog
     attestations.py the session's attestations ZIP
     periodic.py     periodic jobs: register(), and the scheduler run by Celery beat (make worker)
