@@ -1309,6 +1309,12 @@ def import_bundle(session: Session, folder: Path, tz: tzinfo) -> ImportSummary:
 
     importer.write(summary)
     refresh_training_learners(session)
+    if {"sessions.csv", "session_learners.csv"} & set(summary.files):
+        # Connections derived from xAPI statements lie in the sessions their learners belong
+        # to (SPEC §8): sessions imported after the statements place them too.
+        from data.xapi import rederive_users
+
+        rederive_users(session, session.scalars(select(m.SessionLearner.user_id).distinct()))
     summaries.refresh_pending(session)
     summary.training_learners = (
         session.scalar(select(func.count()).select_from(m.TrainingLearner.__table__)) or 0

@@ -412,7 +412,8 @@ class _Raw:
     connections: list = field(default_factory=list)  # user, module, session, start, end
     logins: list = field(default_factory=list)  # user, at
     pairs: list = field(default_factory=list)  # user, training, enrolled_at
-    attempts: list = field(default_factory=list)  # id, user, training, module, started, finished, points
+    # id, user, training, module, started, finished, score_override, verdict, points
+    attempts: list = field(default_factory=list)
     counted: dict[str, bool] = field(default_factory=dict)
     created: dict[str, datetime | None] = field(default_factory=dict)
     registered: list = field(default_factory=list)  # session, user
@@ -467,21 +468,22 @@ def _load(session: Session, ids: list[str] | None, tz: ZoneInfo) -> _Raw:
         .where(ans.evaluated.is_(True), act.max_score > 0)
         .group_by(ans.attempt_id)
     )
+    columns = (
+        a.id,
+        a.user_id,
+        a.training_id,
+        a.module_id,
+        a.started_at,
+        a.finished_at,
+        a.score_override,
+        a.verdict,
+    )
     if ids is None:
         per_attempt = dict(session.execute(points).all())
-        raw.attempts = [
-            (*row, per_attempt.get(row[0], 0.0))
-            for row in session.execute(
-                select(a.id, a.user_id, a.training_id, a.module_id, a.started_at, a.finished_at)
-            )
-        ]
+        raw.attempts = [(*row, per_attempt.get(row[0], 0.0)) for row in session.execute(select(*columns))]
     else:
         for chunk in _chunks(ids):
-            rows = session.execute(
-                select(a.id, a.user_id, a.training_id, a.module_id, a.started_at, a.finished_at).where(
-                    a.user_id.in_(chunk)
-                )
-            ).all()
+            rows = session.execute(select(*columns).where(a.user_id.in_(chunk))).all()
             per_attempt = dict(
                 session.execute(
                     points.where(ans.attempt_id.in_(select(a.id).where(a.user_id.in_(chunk))))
@@ -655,17 +657,33 @@ def _write_user_tables(session: Session, raw: _Raw) -> None:
 class _ModuleState:
     attempts: int = 0
     completed_at: datetime | None = None
-    best: float | None = None
-    newest: tuple | None = None  # (finished_at, started_at, attempt id, score)
+    best: tuple | None = None  # (score, finished_at, started_at, attempt id, verdict)
+    newest: tuple | None = None  # (finished_at, started_at, attempt id, score, verdict)
 
 
-def _attempt_score(points: float, max_points: float) -> float:
+def _attempt_score(points: float, max_points: float, override: float | None = None) -> float:
+    """SPEC §4's attempt score; an xAPI finishing statement's scaled score replaces it."""
+    if override is not None:
+        return override
     return 100.0 * points / max_points if max_points > 0 else 100.0
 
 
 def _kept(state: _ModuleState, keep: str) -> float:
-    score = (state.newest[3] if state.newest else None) if keep == "newest" else state.best
+    if keep == "newest":
+        score = state.newest[3] if state.newest else None
+    else:
+        score = state.best[0] if state.best else None
     return 0.0 if score is None else score
+
+
+def _kept_passed(state: _ModuleState, keep: str, min_score: float) -> bool:
+    """A completed module is passed by the verdict of the attempt that gives its score (an
+    xAPI passed/failed), else when that score reaches the min score."""
+    kept = state.newest if keep == "newest" else state.best
+    verdict = kept[4] if kept else None
+    if verdict is not None:
+        return verdict == "passed"
+    return _kept(state, keep) >= min_score - SCORE_TOLERANCE
 
 
 def _pair_state(steps: list, states: dict[str, _ModuleState], keep: dict[str, str]) -> tuple:
@@ -691,7 +709,7 @@ def _pair_state(steps: list, states: dict[str, _ModuleState], keep: dict[str, st
             points += score
         if module_id in required_ids:
             required_done += 1
-            if score >= min_score - SCORE_TOLERANCE:
+            if _kept_passed(state, keep.get(module_id, "best"), min_score):
                 required_passed += 1
             latest = state.completed_at if latest is None else max(latest, state.completed_at)
     score = points / len(mandatory) if mandatory else None
@@ -721,11 +739,13 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
         # Events in time order: a start counts the attempt, a finish completes and scores it.
         events = []
         for attempt in attempts:
-            attempt_id, _, _, module_id, started, finished, points = attempt
+            attempt_id, _, _, module_id, started, finished, override, verdict, points = attempt
             events.append((started, 0, attempt_id, module_id, None))
             if finished is not None:
-                score = _attempt_score(points, raw.max_points.get(module_id, 0.0))
-                events.append((finished, 1, attempt_id, module_id, (finished, started, attempt_id, score)))
+                score = _attempt_score(points, raw.max_points.get(module_id, 0.0), override)
+                events.append(
+                    (finished, 1, attempt_id, module_id, (finished, started, attempt_id, score, verdict))
+                )
         events.sort(key=lambda e: (e[0], e[1], e[2]))
         states: dict[str, _ModuleState] = {}
         previous = ("not started", 0, 0.0 if any(s[1] for s in steps) else None, None)
@@ -742,7 +762,9 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
                     score = finish[3]
                     if state.completed_at is None or finish[0] < state.completed_at:
                         state.completed_at = finish[0]
-                    state.best = score if state.best is None else max(state.best, score)
+                    best = (score, finish[0], finish[1], finish[2], finish[4])
+                    if state.best is None or best[:4] > state.best[:4]:
+                        state.best = best
                     if state.newest is None or _newer(finish, state.newest):
                         state.newest = finish
                 i += 1
@@ -806,7 +828,8 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
                     "completed_day": day_of(state.completed_at) if done else None,
                     "effective_day": day_of(module_effective) if done else None,
                     "module_score": kept,
-                    "passed": done and kept >= min_scores[module_id] - SCORE_TOLERANCE,
+                    "passed": done
+                    and _kept_passed(state, raw.keep.get(module_id, "best"), min_scores[module_id]),
                 }
             )
     first_days: dict[str, date] = {}

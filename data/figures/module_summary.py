@@ -126,6 +126,8 @@ def module_attempts(
             )
         if attempt.finished_at is None:
             score_pct = None
+        elif attempt.score_override is not None:  # an xAPI finishing statement's scaled score
+            score_pct = attempt.score_override
         else:
             score_pct = 100.0 * points / max_points if max_points > 0 else 100.0
         out.append(

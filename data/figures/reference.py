@@ -24,6 +24,7 @@ from sqlalchemy import (
     cast,
     distinct,
     exists,
+    false,
     func,
     literal,
     null,
@@ -127,6 +128,8 @@ def _attempts(pairs: CTE, until: datetime | None) -> CTE:
             Attempt.module_id,
             Attempt.started_at,
             finished_at.label("finished_at"),
+            Attempt.score_override,
+            Attempt.verdict,
         )
         .join(pairs, and_(pairs.c.user_id == Attempt.user_id, pairs.c.training_id == Attempt.training_id))
         .join(
@@ -151,6 +154,8 @@ def _attempts(pairs: CTE, until: datetime | None) -> CTE:
             scoped.c.module_id,
             scoped.c.started_at,
             scoped.c.finished_at,
+            scoped.c.score_override,
+            scoped.c.verdict,
             func.sum(
                 case((and_(Answer.evaluated == true(), Activity.max_score > 0), Answer.score), else_=0.0)
             ).label("points"),
@@ -165,6 +170,8 @@ def _attempts(pairs: CTE, until: datetime | None) -> CTE:
             scoped.c.module_id,
             scoped.c.started_at,
             scoped.c.finished_at,
+            scoped.c.score_override,
+            scoped.c.verdict,
         )
         .cte("attempt_points")
     )
@@ -177,7 +184,9 @@ def _attempts(pairs: CTE, until: datetime | None) -> CTE:
         .cte("module_max_points")
     )
     max_col = func.coalesce(max_points.c.max_points, 0.0)
+    # An xAPI finishing statement's scaled score replaces SPEC §4's computation (SPEC §8).
     score = case(
+        (points.c.score_override.is_not(None), points.c.score_override),
         (max_col > 0, 100.0 * func.coalesce(points.c.points, 0.0) / max_col),
         else_=100.0,
     )
@@ -190,6 +199,7 @@ def _attempts(pairs: CTE, until: datetime | None) -> CTE:
             points.c.started_at,
             points.c.finished_at,
             case((points.c.finished_at.is_not(None), score), else_=null()).label("score"),
+            case((points.c.finished_at.is_not(None), points.c.verdict), else_=null()).label("verdict"),
         )
         .select_from(points)
         .outerjoin(max_points, max_points.c.module_id == points.c.module_id)
@@ -206,6 +216,7 @@ def _module_facts(attempts: CTE) -> CTE:
             attempts.c.module_id,
             attempts.c.finished_at,
             attempts.c.score,
+            attempts.c.verdict,
             func.row_number()
             .over(
                 partition_by=(attempts.c.user_id, attempts.c.training_id, attempts.c.module_id),
@@ -217,6 +228,19 @@ def _module_facts(attempts: CTE) -> CTE:
                 ),
             )
             .label("newest_rank"),
+            # The best attempt: the highest score, the newest among equal ones.
+            func.row_number()
+            .over(
+                partition_by=(attempts.c.user_id, attempts.c.training_id, attempts.c.module_id),
+                order_by=(
+                    case((attempts.c.finished_at.is_(None), 1), else_=0),
+                    attempts.c.score.desc(),
+                    attempts.c.finished_at.desc(),
+                    attempts.c.started_at.desc(),
+                    attempts.c.id.desc(),
+                ),
+            )
+            .label("best_rank"),
         )
     ).cte("attempts_ranked")
     facts = (
@@ -229,6 +253,12 @@ def _module_facts(attempts: CTE) -> CTE:
             func.max(
                 case((and_(ranked.c.newest_rank == 1, ranked.c.finished_at.is_not(None)), ranked.c.score))
             ).label("newest_score"),
+            func.max(
+                case((and_(ranked.c.newest_rank == 1, ranked.c.finished_at.is_not(None)), ranked.c.verdict))
+            ).label("newest_verdict"),
+            func.max(
+                case((and_(ranked.c.best_rank == 1, ranked.c.finished_at.is_not(None)), ranked.c.verdict))
+            ).label("best_verdict"),
             func.count().label("attempts"),
         )
         .group_by(ranked.c.user_id, ranked.c.training_id, ranked.c.module_id)
@@ -245,10 +275,23 @@ def _module_facts(attempts: CTE) -> CTE:
             facts.c.module_id,
             facts.c.completed_at,
             func.coalesce(kept, 0.0).label("module_score"),
+            case(
+                (Module.keep_results == "newest", facts.c.newest_verdict),
+                else_=facts.c.best_verdict,
+            ).label("verdict"),
             facts.c.attempts,
         )
         .join(Module, Module.id == facts.c.module_id)
         .cte("module_facts")
+    )
+
+
+def _module_passed(facts: CTE, min_score) -> ColumnElement[bool]:
+    """The kept attempt's xAPI verdict when it has one (SPEC §8), else score >= min score."""
+    return case(
+        (facts.c.verdict == "passed", true()),
+        (facts.c.verdict == "failed", false()),
+        else_=_reaches(facts.c.module_score, min_score),
     )
 
 
@@ -268,7 +311,7 @@ def _steps(pairs: CTE, facts: CTE) -> CTE:
             facts.c.completed_at,
             case((completed, facts.c.module_score), else_=0.0).label("module_score"),
             _flag(completed).label("completed"),
-            _flag(and_(completed, _reaches(facts.c.module_score, tm.min_score))).label("passed"),
+            _flag(and_(completed, _module_passed(facts, tm.min_score))).label("passed"),
             _flag(facts.c.attempts > 0).label("started"),
         )
         .select_from(pairs)
@@ -332,7 +375,7 @@ def _pair_results(
 
     is_mandatory = tm.mandatory == true()
     done = facts.c.completed_at.is_not(None)
-    passed = and_(done, _reaches(facts.c.module_score, tm.min_score))
+    passed = and_(done, _module_passed(facts, tm.min_score))
     sources = [
         select(*row(pairs.c.user_id, pairs.c.training_id, enrolled_at=pairs.c.enrolled_at)),
         select(*row(pairs.c.user_id, pairs.c.training_id, step=literal(1), mandatory=_flag(is_mandatory)))
@@ -697,9 +740,7 @@ def training_content(session: Session, scope: Scope, pop: Population, tz: ZoneIn
         select(
             facts.c.module_id,
             func.sum(_flag(done)).label("completed"),
-            func.sum(_flag(and_(done, _reaches(facts.c.module_score, TrainingModule.min_score)))).label(
-                "passed"
-            ),
+            func.sum(_flag(and_(done, _module_passed(facts, TrainingModule.min_score)))).label("passed"),
             func.avg(case((done, facts.c.module_score))).label("average_score"),
         )
         .join(

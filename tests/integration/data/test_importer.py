@@ -532,18 +532,33 @@ EXPECTED_SAMPLE = {
 }
 
 
-# The imported tables: not the summary layer, nor the app's own settings.
+# The imported tables: not the summary layer, nor the app's own settings, nor the xAPI store
+# and the import log (a bundle writes neither).
+XAPI_TABLES = {"xapi_statements", "import_runs", "lrs_cursors"}
 RAW_TABLES = {
     t.name
     for t in m.Base.metadata.sorted_tables
-    if not t.name.startswith("summary_") and t.name not in {x.__tablename__ for x in m.SETTINGS_TABLES}
+    if not t.name.startswith("summary_")
+    and t.name not in {x.__tablename__ for x in m.SETTINGS_TABLES}
+    and t.name not in XAPI_TABLES
 }
+# Columns only xAPI derivation sets (a bundle's rows: xapi false, no override nor verdict).
+XAPI_COLUMNS = ("xapi", "score_override", "verdict")
 
 
 def contents(db) -> dict[str, list[tuple]]:
-    """Every raw table (the summary layer has tests of its own), connections without their
-    surrogate id."""
-    tables = {name: rows for name, rows in snapshot(db).items() if name in RAW_TABLES}
+    """Every raw table (the summary layer has tests of its own) but the columns only xAPI sets,
+    connections without their surrogate id."""
+    tables: dict[str, list[tuple]] = {}
+    with db.engine.connect() as connection:
+        for table in m.Base.metadata.sorted_tables:
+            if table.name not in RAW_TABLES:
+                continue
+            extra = [c for c in table.c if c.name in XAPI_COLUMNS]
+            if extra:
+                assert all(v in (False, None) for row in connection.execute(select(*extra)) for v in row)
+            columns = [c for c in table.c if c.name not in XAPI_COLUMNS]
+            tables[table.name] = ordered(connection.execute(select(*columns)))
     tables["connections"] = ordered(row[1:] for row in tables["connections"])
     return tables
 
