@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8050
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run serve worker test test-count lint format system-test-deps bench clean translations
+.PHONY: run serve worker test test-count lint format system-test-deps bench clean translations lrs
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -14,6 +14,14 @@ $(VENV)/.installed: requirements.txt
 
 $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 	$(PIP) -r requirements-test.txt
+	@touch $@
+
+# The Ralph LRS in a virtual environment of its own (its pins clash with ours): the LRS sync
+# tests start it (tests/system/test_lrs_sync.py), `make lrs` serves it. About 30 s to install.
+RALPH_VENV ?= .venv-ralph
+$(RALPH_VENV)/.installed: requirements-ralph.txt
+	@test -x $(RALPH_VENV)/bin/python || python3 -m venv $(RALPH_VENV)
+	$(RALPH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-ralph.txt
 	@touch $@
 
 run: $(VENV)/.installed
@@ -65,7 +73,7 @@ CACHED_TESTS := tests/integration/dashboards/test_pages.py tests/integration/das
 	tests/integration/dashboards/test_sessions_pages.py tests/integration/data/test_cache.py \
 	tests/system/test_redis.py::test_cch013_redis_is_shared_between_apps_on_one_database \
 	'tests/integration/data/test_summary_properties.py::test_sum001_every_figure_equals_the_reference_after_every_import[sqlite]'
-test: $(VENV)/.installed-test system-test-deps lint
+test: $(VENV)/.installed-test $(RALPH_VENV)/.installed system-test-deps lint
 	LEARNSTATS_CACHE=null $(PY) -m pytest $(PYTEST_ARGS)
 	LEARNSTATS_CACHE=simple $(PY) -m pytest -q $(CACHED_TESTS)
 
@@ -84,7 +92,25 @@ bench: $(VENV)/.installed-test
 	BENCH_LEARNERS=$(BENCH_LEARNERS) $(PY) -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(RALPH_VENV) .pytest_cache
+
+# A local Ralph LRS for trying the xAPI sync (README, docs/xapi.md): Ralph's own server with its
+# file-system backend (scripts/ralph_lrs.py: `ralph runserver -b fs`, each POST appended) keeps
+# its statements under LRS_DIR; Basic-auth credentials LRS_USERNAME / LRS_PASSWORD (demo values:
+# change them for anything but a trial) are written once to LRS_DIR/auth.json. Statements at
+# http://127.0.0.1:LRS_PORT/xAPI/statements; Ctrl-C stops it.
+LRS_PORT ?= 8100
+LRS_DIR ?= instance/lrs
+LRS_USERNAME ?= learnstats
+LRS_PASSWORD ?= demo-lrs-2026
+lrs: $(RALPH_VENV)/.installed
+	@mkdir -p $(LRS_DIR)/data
+	@grep -qs '"username": *"$(LRS_USERNAME)"' $(LRS_DIR)/auth.json || \
+	  RALPH_APP_DIR="$(abspath $(LRS_DIR))" $(RALPH_VENV)/bin/ralph --verbosity WARNING auth \
+	    -u "$(LRS_USERNAME)" -p "$(LRS_PASSWORD)" -s all -M "mailto:$(LRS_USERNAME)@example.org" -w
+	@echo "Ralph LRS on http://127.0.0.1:$(LRS_PORT)/xAPI (user $(LRS_USERNAME)); statements kept in $(LRS_DIR)/data"
+	RALPH_APP_DIR="$(abspath $(LRS_DIR))" $(RALPH_VENV)/bin/python scripts/ralph_lrs.py \
+	  --data "$(LRS_DIR)/data" --host 127.0.0.1 --port $(LRS_PORT)
 
 # The interface's texts (issue 12): extract them from the sources, merge them into each
 # language's catalogue (translations/<lang>/LC_MESSAGES/messages.po: translate the new ones),

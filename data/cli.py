@@ -32,17 +32,23 @@ def migrate_command() -> None:
 def import_bundle_command(folder: Path) -> None:
     """Import a CSV bundle (SPEC §3): all files in one transaction, or nothing."""
     from data.importer import BundleInvalid, import_bundle
+    from data.xapi.runs import fail_run, finish_run, start_run
 
     db = migrated_db()
     tz = current_settings().tz
+    # The Data sources page lists every import (import_runs): written in transactions of
+    # their own, so a refused import stays recorded with its reason.
+    run_id = start_run(db, "bundle", str(folder.resolve()))
     try:
         with db.session() as s:
             summary = import_bundle(s, folder, tz)
     except OperationalError as error:
         from auth.faults import database_problem
 
-        click.echo(f"import-bundle: {database_problem(error)}", err=True)
+        problem = database_problem(error)
+        click.echo(f"import-bundle: {problem}", err=True)
         click.echo("Import refused: nothing was written.", err=True)
+        fail_run(db, run_id, f"{problem}; nothing was written")
         sys.exit(1)
     except BundleInvalid as invalid:
         for error in invalid.errors:
@@ -50,7 +56,13 @@ def import_bundle_command(folder: Path) -> None:
         if invalid.omitted:
             click.echo(invalid.more().strip(), err=True)
         click.echo(f"Import refused: {invalid.total:,} error(s); nothing was written.", err=True)
+        first = f" (first: {invalid.errors[0]})" if invalid.errors else ""
+        fail_run(db, run_id, f"{invalid.total:,} error(s){first}; nothing was written")
         sys.exit(1)
+    except BaseException as error:
+        fail_run(db, run_id, f"{type(error).__name__}: {error}; nothing was written")
+        raise
+    finish_run(db, run_id, accepted=sum(c.rows for c in summary.files.values()), added=bundle_counts(summary))
     click.echo(summary.describe())
 
 
@@ -100,6 +112,52 @@ def import_xapi_command(file: Path, skip_invalid: bool) -> None:
     finish_run_with_report(db, run_id, report)
     click.echo(f"Imported {file}:")
     click.echo(report.describe())
+
+
+def bundle_counts(summary) -> dict[str, dict[str, int]]:
+    """Per file: rows added, updated and unchanged (import_runs.added of a bundle run)."""
+    return {
+        name: {"added": c.added, "updated": c.updated, "unchanged": c.unchanged}
+        for name, c in summary.files.items()
+    }
+
+
+@click.command("sync-lrs")
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    help="the LRS's xAPI base (http://127.0.0.1:8100/xAPI) or Statements resource "
+    "(…/xAPI/statements); default: LEARNSTATS_LRS_ENDPOINT",
+)
+@click.option("--username", metavar="NAME", help="Basic-auth user name; default: LEARNSTATS_LRS_USERNAME")
+@click.option("--quiet", is_flag=True, help="no line per page")
+def sync_lrs_command(endpoint: str | None, username: str | None, quiet: bool) -> None:
+    """Pull the statements an LRS stored since the last sync (SPEC §8); the password comes from
+    LEARNSTATS_LRS_PASSWORD. A statement that cannot be used is skipped and recorded with its
+    reason; the sync goes on."""
+    from data.lrs import LrsError, sync_lrs
+
+    settings = current_settings()
+    endpoint = endpoint or settings.lrs_endpoint
+    username = username or settings.lrs_username
+    db = migrated_db()
+    try:
+        result = sync_lrs(db, endpoint, username, settings.lrs_password, say=None if quiet else click.echo)
+    except LrsError as error:
+        click.echo(f"sync-lrs: {error}", err=True)
+        click.echo(
+            "Sync stopped: nothing of the page being read was written; the pages read before it "
+            "are kept and the next sync resumes after them.",
+            err=True,
+        )
+        sys.exit(1)
+    except OperationalError as error:
+        from auth.faults import database_problem
+
+        click.echo(f"sync-lrs: {database_problem(error)}", err=True)
+        click.echo("Sync stopped: the page being read was not written.", err=True)
+        sys.exit(1)
+    click.echo(result.describe())
 
 
 @click.command("demo-data")
@@ -187,6 +245,7 @@ def register(server: Flask) -> None:
         migrate_command,
         import_bundle_command,
         import_xapi_command,
+        sync_lrs_command,
         demo_data_command,
         rebuild_summaries_command,
         copy_database_command,

@@ -60,6 +60,13 @@ class Settings:
     # LEARNSTATS_XAPI_IDLE_MINUTES: xAPI statements more than this many minutes apart on a
     # module belong to two connections (SPEC §8).
     xapi_idle_minutes: int = 30
+    # The LRS that sync-lrs reads by default and the periodic sync pulls every lrs_sync_minutes
+    # (data/lrs.py, docs/xapi.md); no periodic sync without an endpoint. The password only
+    # from the environment (LEARNSTATS_LRS_PASSWORD).
+    lrs_endpoint: str = ""
+    lrs_username: str = ""
+    lrs_password: str = field(default="", repr=False)
+    lrs_sync_minutes: int = 5
     extra: dict = field(default_factory=dict)
 
     @property
@@ -278,6 +285,7 @@ def load_settings(overrides: dict | None = None) -> Settings:
         str(idle) if idle is not None else os.environ.get("LEARNSTATS_XAPI_IDLE_MINUTES", ""),
         default=30,
     )
+    _lrs(settings, overrides)
     settings.extra = overrides
     return settings
 
@@ -353,3 +361,34 @@ def _hardening(settings: Settings, overrides: dict) -> None:
     if hosts:
         names = hosts if isinstance(hosts, (list, tuple)) else hosts.split(",")
         settings.allowed_hosts = tuple(h.strip().lower() for h in names if h.strip())
+
+
+def _lrs(settings: Settings, overrides: dict) -> None:
+    """LEARNSTATS_LRS_ENDPOINT, _USERNAME, _PASSWORD and _SYNC_MINUTES (issue 17)."""
+
+    def take(key: str, variable: str) -> str:
+        value = overrides.pop(key) if key in overrides else os.environ.get(variable)
+        return "" if value is None else str(value).strip()
+
+    endpoint = take("lrs_endpoint", "LEARNSTATS_LRS_ENDPOINT")
+    if endpoint:
+        from data.lrs import LrsError, statements_url
+
+        try:
+            statements_url(endpoint)
+        except LrsError as error:
+            raise SettingsError(f"LEARNSTATS_LRS_ENDPOINT: {error}") from None
+    settings.lrs_endpoint = endpoint
+    settings.lrs_username = take("lrs_username", "LEARNSTATS_LRS_USERNAME")
+    password = overrides.pop("lrs_password") if "lrs_password" in overrides else None
+    settings.lrs_password = (
+        password if password is not None else os.environ.get("LEARNSTATS_LRS_PASSWORD", "")
+    )
+    minutes = take("lrs_sync_minutes", "LEARNSTATS_LRS_SYNC_MINUTES")
+    if minutes:
+        if not minutes.isdigit() or not 1 <= int(minutes) <= 10_080:
+            raise SettingsError(
+                f"LEARNSTATS_LRS_SYNC_MINUTES: {minutes!r} is not a whole number of minutes between 1 "
+                "and 10080 (a week); the default is 5"
+            )
+        settings.lrs_sync_minutes = int(minutes)

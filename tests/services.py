@@ -33,12 +33,12 @@ def free_port() -> int:
 class Process:
     """A subprocess in its own session with its output in a log file."""
 
-    def __init__(self, name: str, command: list[str], env: dict, log_path: Path):
+    def __init__(self, name: str, command: list[str], env: dict, log_path: Path, cwd: Path = ROOT):
         self.name, self.log_path = name, log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
