@@ -118,6 +118,6 @@ lrs: $(RALPH_VENV)/.installed
 BABEL := $(VENV)/bin/pybabel
 translations: $(VENV)/.installed
 	$(BABEL) extract -F babel.cfg -k N_ -k _l -k NP_:1c,2 --no-location --sort-output --omit-header \
-	  --ignore-dirs ".venv tests instance" -o translations/messages.pot .
+	  --ignore-dirs ".venv .venv-ralph tests instance scripts" -o translations/messages.pot .
 	$(BABEL) update --no-fuzzy-matching -i translations/messages.pot -d translations
 	$(BABEL) compile -d translations

@@ -46,6 +46,23 @@ dagfuncs.lsDuration = function (seconds) {
     return minutes + " min";
 };
 
+/* A run's duration (the Data sources page): "4.2 s" ("4,2 s" in French) under a minute, then
+   "2 min 05 s", then as lsDuration. */
+dagfuncs.lsSeconds = function (seconds) {
+    if (lsMissing(seconds)) { return "–"; }
+    var value = Math.max(Number(seconds), 0);
+    if (value < 59.95) {
+        var text = lsRound(value, 1).toFixed(1);
+        return (lsFrench() ? text.replace(".", ",") : text) + "\u00a0s";
+    }
+    if (value < 3600) {
+        var whole = lsRound(value, 0);
+        var rest = whole % 60;
+        return Math.floor(whole / 60) + " min " + (rest < 10 ? "0" : "") + rest + " s";
+    }
+    return dagfuncs.lsDuration(value);
+};
+
 dagfuncs.lsDate = function (value) {
     if (lsMissing(value)) { return "–"; }
     var text = String(value).slice(0, 10);

@@ -81,7 +81,7 @@ def page_access(path: str) -> bool | None:
         return False
     if check_access(page, scope, variables):
         return True
-    return None if refuses_as_not_found(scope) else False
+    return None if variables and refuses_as_not_found(scope) else False
 
 
 def refuses_as_not_found(scope: Scope) -> bool:
@@ -91,7 +91,9 @@ def refuses_as_not_found(scope: Scope) -> bool:
     A global role (admin, global user manager, statistics manager) may open every training,
     class, learner, session and module summary: a refusal can only mean that the id does not
     exist, and saying so leaks nothing. Anyone else gets 403 whether the id exists outside
-    their scope or not at all, so that ids cannot be probed (docs/decisions.md)."""
+    their scope or not at all, so that ids cannot be probed (docs/decisions.md). A page
+    without an id in its address (the admins' Data sources page) refuses with 403 whoever
+    may not open it: there is nothing there that could not exist."""
     return scope.is_global
 
 
@@ -151,7 +153,8 @@ def guarded(access: Access) -> Callable:
                     kwargs[name] = unquote(kwargs[name])
             with get_db().session() as s:
                 if not access(scope, s, **kwargs):
-                    return build_not_found() if refuses_as_not_found(scope) else build_forbidden()
+                    has_ids = bool(_path_variables(render.__module__))
+                    return build_not_found() if has_ids and refuses_as_not_found(scope) else build_forbidden()
             return render(scope=scope, **kwargs)
 
         return layout
@@ -211,7 +214,7 @@ def build_navbar(scope: Scope | None, display_name: str) -> dbc.Navbar:
                             _(label),
                             href=page["relative_path"],
                             active="exact",
-                            id=f"nav-{page['name'].lower()}-link",
+                            id=f"nav-{page['name'].lower().replace(' ', '-')}-link",
                         )
                     )
                 )
