@@ -275,7 +275,8 @@ def check(statement: Any, raw: str | None = None) -> Checked | str:
         row["ignored"] = IGNORED_NO_TIME
     elif row["kind"] != "ref" and row["course"] is None and verb not in LOGIN_VERBS:
         row["ignored"] = IGNORED_NO_COURSE
-    if row["ignored"]:
+    if row["ignored"] or row["kind"] == "ref":
+        # Nothing to create for them (a voiding statement's actor is an LMS or an admin).
         out_course = out_module = out_question = None
         user = None
     if at is None:

@@ -338,7 +338,7 @@ class _Ingest:
                 reason = row["ignored"]
                 report.ignored[reason] = report.ignored.get(reason, 0) + 1
                 report.ignored_examples.setdefault(reason, f"line {line}: statement {row['id']}")
-            elif not row["voided"]:
+            elif not row["voided"] and row["kind"] != "ref":
                 self._touch(row)
         self.s.execute(insert(st), rows)
         report.accepted += len(rows)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from data import models as m
 from data import summaries
-from tests.integration.xapi.statements import (
+from tests.integration.data.xapi.statements import (
     COURSE,
     M1,
     M2,
