@@ -134,22 +134,35 @@ def bundle_counts(summary) -> dict[str, dict[str, int]]:
 def sync_lrs_command(endpoint: str | None, username: str | None, quiet: bool) -> None:
     """Pull the statements an LRS stored since the last sync (SPEC §8); the password comes from
     LEARNSTATS_LRS_PASSWORD. A statement that cannot be used is skipped and recorded with its
-    reason; the sync goes on."""
-    from data.lrs import LrsError, sync_lrs
+    reason; the sync goes on. One sync at a time: while another runs (the periodic one, another
+    sync-lrs), nothing is done."""
+    from data.lrs import LrsError, LrsSettingsError, SyncBusy, sync_lrs_once
 
     settings = current_settings()
     endpoint = endpoint or settings.lrs_endpoint
     username = username or settings.lrs_username
     db = migrated_db()
     try:
-        result = sync_lrs(db, endpoint, username, settings.lrs_password, say=None if quiet else click.echo)
+        result = sync_lrs_once(
+            db, endpoint, username, settings.lrs_password, say=None if quiet else click.echo
+        )
+    except LrsSettingsError as error:
+        click.echo(f"sync-lrs: {error}", err=True)
+        sys.exit(2)
+    except SyncBusy as busy:
+        click.echo(f"sync-lrs: {busy}", err=True)
+        sys.exit(1)
     except LrsError as error:
         click.echo(f"sync-lrs: {error}", err=True)
-        click.echo(
-            "Sync stopped: nothing of the page being read was written; the pages read before it "
-            "are kept and the next sync resumes after them.",
-            err=True,
-        )
+        done = error.result
+        if done is not None and done.pages:
+            click.echo(
+                f"Sync stopped after {done.pages:,} page(s) ({done.accepted:,} new statement(s), kept: the "
+                "next sync resumes after them); nothing of the page being read was written.",
+                err=True,
+            )
+        else:
+            click.echo("Sync stopped: nothing was written.", err=True)
         sys.exit(1)
     except OperationalError as error:
         from auth.faults import database_problem

@@ -18,7 +18,6 @@ from data.scope import Forbidden, Scope
 
 # The newest runs the page lists (a sync every 5 minutes makes 288 a day).
 MAX_RUNS = 500
-LRS_SYNC_KIND = "lrs-sync"
 
 
 def require_admin(scope: Scope) -> None:
@@ -116,24 +115,20 @@ class SyncSchedule:
 
 
 def sync_schedule(session: Session, scope: Scope, endpoint: str, minutes: int) -> SyncSchedule:
-    """When the periodic sync of `endpoint` (LEARNSTATS_LRS_ENDPOINT) runs next: its last start
-    plus the interval (now when that is past or it never ran: the scheduler starts it at its
-    next tick)."""
+    """When the periodic sync of `endpoint` (LEARNSTATS_LRS_ENDPOINT) runs next, as the schedule
+    decides it (jobs/periodic.py): the last start of any sync (the lock they share, data/lrs.py)
+    plus the interval; now when that is past or none ran yet (the next tick, within 30 s)."""
     require_admin(scope)
     if not endpoint:
         return SyncSchedule("", minutes, None, None)
-    from data.lrs import LrsError, statements_url
+    from data.lrs import LOCK, LrsError, statements_url
+    from data.models import JobLock
 
     try:
         url = statements_url(endpoint)
     except LrsError:
         url = endpoint
-    last = session.scalar(
-        select(ImportRun.started_at)
-        .where(ImportRun.kind == LRS_SYNC_KIND, ImportRun.source == url)
-        .order_by(ImportRun.started_at.desc())
-        .limit(1)
-    )
+    last = session.scalar(select(JobLock.last_started_at).where(JobLock.name == LOCK))
     now = datetime.now(UTC).replace(tzinfo=None)
     next_at = now if last is None else max(last + timedelta(minutes=minutes), now)
     return SyncSchedule(url, minutes, last, next_at)

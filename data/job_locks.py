@@ -100,6 +100,21 @@ def try_acquire(
         return result.rowcount == 1
 
 
+def extend(db: Database, name: str, owner: str, now: datetime, lease: timedelta) -> bool:
+    """Push the holder's lease to now + lease (a long run, at each step: the LRS sync per page);
+    False when `owner` no longer holds the lock (its lease ended and another process took it:
+    the run must stop)."""
+    now = _naive_utc(now)
+    with db.session() as s:
+        result = s.execute(
+            update(JobLock)
+            .where(JobLock.name == name, JobLock.owner == owner)
+            .values(expires_at=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
 def release(db: Database, name: str, owner: str, now: datetime, error: str | None = None) -> bool:
     """Give the lock back and write how the run ended; False when `owner` no longer held it
     (its lease ended and another process took the job)."""

@@ -14,9 +14,9 @@ resource (…/xAPI/statements); both name the same cursor.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -29,7 +29,14 @@ MAX_PAGES = 1_000_000
 
 
 class LrsError(Exception):
-    """The LRS could not be read: the message says which address and what went wrong."""
+    """The LRS could not be read: the message says which address and what went wrong.
+    `result` (a SyncResult) says what the sync had done before, when it had started."""
+
+    result: SyncResult | None = None
+
+
+class LrsSettingsError(LrsError):
+    """No usable endpoint, user name or password: nothing was asked of any LRS."""
 
 
 def statements_url(endpoint: str) -> str:
@@ -37,24 +44,24 @@ def statements_url(endpoint: str) -> str:
     itself, normalised (no trailing slash); LrsError for an address that cannot be one."""
     text = (endpoint or "").strip()
     if not text:
-        raise LrsError(
+        raise LrsSettingsError(
             "no LRS endpoint: give --endpoint or set LEARNSTATS_LRS_ENDPOINT "
             "(e.g. http://127.0.0.1:8100/xAPI)"
         )
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise LrsError(
+        raise LrsSettingsError(
             f"{text!r} is not an LRS address: give its xAPI base or Statements resource over "
             "http(s), e.g. http://127.0.0.1:8100/xAPI or https://lrs.example.org/xAPI/statements"
         )
     if parts.username or parts.password:
-        raise LrsError(
+        raise LrsSettingsError(
             f"the LRS address {_without_credentials(text)!r} holds a user name or password: give the "
             "user name with --username (or LEARNSTATS_LRS_USERNAME) and the password in "
             "LEARNSTATS_LRS_PASSWORD"
         )
     if parts.query or parts.fragment:
-        raise LrsError(
+        raise LrsSettingsError(
             f"the LRS address {text!r} has a query or fragment (?… or #…): give only its xAPI base "
             "or Statements resource; sync-lrs adds since and ascending itself"
         )
@@ -110,11 +117,11 @@ class LrsClient:
     def __init__(self, endpoint: str, username: str, password: str, http: requests.Session | None = None):
         self.url = statements_url(endpoint)
         if not username:
-            raise LrsError(
+            raise LrsSettingsError(
                 f"no user name for the LRS {self.url}: give --username or set LEARNSTATS_LRS_USERNAME"
             )
         if not password:
-            raise LrsError(f"no password for the LRS {self.url}: set LEARNSTATS_LRS_PASSWORD")
+            raise LrsSettingsError(f"no password for the LRS {self.url}: set LEARNSTATS_LRS_PASSWORD")
         self.auth = (username, password)
         self.http = http or requests.Session()
         parts = urlsplit(self.url)
@@ -240,6 +247,8 @@ class SyncResult:
     added: dict | None = None
     skipped: dict | None = None
     error: str | None = None
+    # False when the sync stopped at its time budget with more to read (the next one goes on).
+    complete: bool = True
 
     def skipped_count(self) -> int:
         return sum(int(v.get("count", 0)) for v in (self.skipped or {}).values())
@@ -267,6 +276,8 @@ class SyncResult:
                 lines.append(
                     f"  {entry.get('count', 0):,} × {reason}" + (f" (e.g. {example})" if example else "")
                 )
+        if not self.complete:
+            lines.append("Stopped at its time budget with more to read: the next sync goes on from here.")
         lines.append(f"Resumes after stored = {self.cursor}." if self.cursor else "No statement stored yet.")
         return "\n".join(lines)
 
@@ -328,13 +339,21 @@ def sync_lrs(
     say=None,
     http: requests.Session | None = None,
     idle_minutes: int | None = None,
+    budget: timedelta | None = None,
+    on_page: Callable[[], None] | None = None,
 ) -> SyncResult:
     """Pull every statement stored since the endpoint's cursor into the platform, one page per
     transaction; an import_runs row (kind "lrs-sync") tells the Data sources page how it goes.
 
+    budget: stop following `more` once this long has passed (the periodic sync works in slices
+    shorter than its lock's lease; the next one goes on from the cursor); result.complete says
+    whether the LRS had nothing more. on_page: called after each page is written (the lock's
+    lease is extended there; an exception it raises stops the sync).
+
     Raises LrsError (after recording it on the run) when the LRS cannot be read; the pages
     finished before stay (the cursor says so), the page being read writes nothing."""
     import json
+    import time
     from datetime import UTC
 
     from data.models import ImportRun
@@ -349,6 +368,7 @@ def sync_lrs(
     result.added, result.skipped = {}, {}
     result.run_id = run_id = start_run(db, KIND, url)
     position = 0
+    deadline = None if budget is None else time.monotonic() + budget.total_seconds()
     try:
         for page in client.pages(result.since):
             result.pages += 1
@@ -385,8 +405,14 @@ def sync_lrs(
             result.cursor = _format_since(cursor)
             if say is not None:
                 say(f"  page {result.pages:,}: {len(items):,} statement(s), {report.accepted:,} new")
+            if on_page is not None:
+                on_page()
+            if deadline is not None and time.monotonic() > deadline:
+                result.complete = False
+                break
     except LrsError as error:
         result.error = str(error)
+        error.result = result
         fail_run(db, run_id, str(error), result.skipped)
         raise
     except Exception as error:
@@ -401,3 +427,65 @@ def _finish(db, run_id: int, result: SyncResult) -> None:
     from data.xapi.runs import finish_run
 
     finish_run(db, run_id, accepted=result.accepted, added=result.added, skipped=result.skipped)
+
+
+# -- one sync at a time: the periodic jobs' database lock (data/job_locks.py) ---------------------
+
+LOCK = "lrs-sync"
+# A holder that stops extending its lease (a crash) blocks the syncs this long at most; a sync
+# extends it at each page.
+LEASE = timedelta(minutes=15)
+
+
+class SyncBusy(LrsError):
+    """Another sync holds the lock."""
+
+
+def _utc_now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
+def lease_keeper(db, owner: str) -> Callable[[], None]:
+    """sync_lrs's on_page for a holder of the lock: extend the lease, or stop the sync when
+    the lock was lost (its lease ended and another process took it)."""
+    from data.job_locks import extend
+
+    def keep() -> None:
+        if not extend(db, LOCK, owner, _utc_now(), LEASE):
+            raise SyncBusy("the sync lost its lock to another process (its lease ended); stopped")
+
+    return keep
+
+
+def sync_lrs_once(db, endpoint: str, username: str, password: str, **options) -> SyncResult:
+    """sync_lrs holding the lock every sync shares (the periodic one and the command line's):
+    SyncBusy, with nothing done, when another sync runs, in this process or any other."""
+    import os
+    import socket
+    import uuid
+
+    from data.job_locks import read_lock, release, try_acquire
+
+    statements_url(endpoint)  # a bad address is said before anything else
+    owner = f"sync-lrs@{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    now = _utc_now()
+    state = read_lock(db, LOCK)
+    if state.held(now.replace(tzinfo=None)) or not try_acquire(
+        db, LOCK, owner, now, LEASE, state.last_started_at
+    ):
+        state = read_lock(db, LOCK)
+        since = f" since {state.last_started_at:%Y-%m-%d %H:%M:%S} UTC" if state.last_started_at else ""
+        raise SyncBusy(
+            f"another LRS sync is running{since} ({state.owner or 'another process'}); one sync runs at "
+            "a time: nothing was done, try again when it ends"
+        )
+    error = None
+    try:
+        return sync_lrs(db, endpoint, username, password, on_page=lease_keeper(db, owner), **options)
+    except BaseException as failure:
+        error = str(failure) or type(failure).__name__
+        raise
+    finally:
+        release(db, LOCK, owner, _utc_now(), error)

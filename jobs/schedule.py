@@ -10,6 +10,9 @@ from datetime import timedelta
 
 from flask import Flask
 
+from data.lrs import LEASE as LRS_LEASE
+from data.lrs import LOCK as LRS_SYNC
+from jobs.lrs_sync import periodic_sync, sync_interval
 from jobs.periodic import register
 
 
@@ -22,3 +25,4 @@ def sweep_exports(server: Flask) -> None:
 
 
 register("sweep-exports", every=timedelta(hours=1), run=sweep_exports)
+register(LRS_SYNC, every=sync_interval, run=periodic_sync, lease=LRS_LEASE)

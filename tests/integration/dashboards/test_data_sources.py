@@ -246,6 +246,19 @@ def test_dsr005_empty_state_and_schedule(make_app, tmp_path):
     assert "data-sources-empty" in layout and "No import or sync yet" in layout
     assert "Periodic LRS sync of http://127.0.0.1:8100/xAPI/statements, every 7 minutes." in layout
     assert "Next scheduled sync:" in layout
+    # The last start of a sync (the lock every sync shares) + 7 minutes, in the platform's time.
+    from data.job_locks import read_lock, release, try_acquire
+    from data.lrs import LOCK
+    from exports.formatting import fmt_datetime
+
+    started = datetime(2030, 1, 15, 9, 0, tzinfo=UTC)
+    assert try_acquire(
+        db, LOCK, "someone", started, timedelta(minutes=15), read_lock(db, LOCK).last_started_at
+    )
+    release(db, LOCK, "someone", started + timedelta(minutes=1))
+    with app.server.test_request_context():
+        expected = fmt_datetime(datetime(2030, 1, 15, 10, 7))  # Europe/Paris: UTC+1 in January
+    assert f"Next scheduled sync: {expected}." in _text(_layout(app.server))
 
     bare = make_app(database_url=f"sqlite:///{tmp_path / 'bare.sqlite3'}", instance_path=tmp_path / "bare")
     with bare.server.extensions["learnstats_db"].session() as s:
