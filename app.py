@@ -25,10 +25,11 @@ from auth.headers import QuietRequestHandler
 from auth.headers import init_app as init_security_headers
 from auth.language import html_lang
 from auth.language import init_app as init_language
+from dashboards.access import guard_pages, page_access
 from dashboards.components import register_component_callbacks
 from dashboards.components.results import register_results_callbacks
 from dashboards.components.search import register_search_callbacks
-from dashboards.components.shell import page_access, register_shell_callbacks, shell_layout
+from dashboards.components.shell import register_shell_callbacks, shell_layout
 from dashboards.dialogs.attestations import register_attestation_dialog_callbacks
 from dashboards.dialogs.opco import register_opco_dialog_callbacks
 from data.cache import init_cache
@@ -92,6 +93,9 @@ def create_app(config: dict | None = None) -> Dash:
         update_title=None,
         background_callback_manager=background_callback_manager(settings),
     )
+    # Each page's access, declared once in its register_page, is required and guards its
+    # layout (dashboards/access.py): a page without one stops the app here.
+    guard_pages()
     # The document's language, for screen readers and WCAG's html-has-lang (the interface is
     # in English; a translated interface sets its own).
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)

@@ -81,7 +81,7 @@ dagfuncs.lsDateTime = function (value) {
 };
 
 /* AG Grid's own texts (loading overlay, screen-reader labels, ...) in the page's language:
-   "getLocaleText": {"function": "lsGridLocaleText(params, {...})"} (dashboards/_grids.py).
+   "getLocaleText": {"function": "lsGridLocaleText(params, {...})"} (dashboards/components/grids.py).
    `own` holds the product's texts, translated by the server's catalogue (e.g. noRowsToShow);
    then, in French, AG Grid's French locale (assets/agGridLocaleFr.js); else AG Grid's English.
    "${variable}" is filled in as AG Grid's own localeText map does. */

@@ -3,7 +3,7 @@
    with ClientsideFunction("learnstats", name). */
 window.dash_clientside = Object.assign({}, window.dash_clientside);
 window.dash_clientside.learnstats = Object.assign({}, window.dash_clientside.learnstats, {
-    /* The navbar's menu below 992 px (dashboards/_shell.py): the toggler opens or closes it,
+    /* The navbar's menu below 992 px (dashboards/components/shell.py): the toggler opens or closes it,
        a page change closes it. Returns [is_open, aria-expanded]. */
     toggleNavbar: function (nClicks, pathname, isOpen) {
         var ctx = window.dash_clientside.callback_context;
@@ -19,7 +19,7 @@ var lsGridFuncs = (window.dashAgGridFunctions = window.dashAgGridFunctions || {}
 
 /* Enter on a focused grid cell that holds a link follows it (the links are not Tab stops of
    their own: a grid is one Tab stop, its cells are reached with the arrow keys).
-   Grid event cellKeyDown (dashboards/_grids.py, KEYBOARD_LISTENERS). */
+   Grid event cellKeyDown (dashboards/components/grids.py, KEYBOARD_LISTENERS). */
 lsGridFuncs.lsCellEnterFollowsLink = function (params) {
     var event = params && params.event;
     if (!event || event.key !== "Enter" || event.defaultPrevented) { return; }

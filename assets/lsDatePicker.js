@@ -8,7 +8,7 @@
    2. Its buttons' aria-labels ("Previous month", "Close calendar"...) are written in English
       in Dash's code, as are the dialogs' close button's ("Close") and the pagination's
       screen-reader texts ("(current)", "More") in dash-bootstrap-components'. The layout carries them translated from the catalogue (a hidden element
-      #ls-component-labels, data-labels = {English: translation}, dashboards/_texts.py);
+      #ls-component-labels, data-labels = {English: translation}, dashboards/components/texts.py);
       each such button is relabelled as soon as it appears. */
 (function () {
     var language = (document.documentElement.lang || "").toLowerCase().split("-")[0];

@@ -1,4 +1,4 @@
-/* The session page's per-learner OPCO documents (dashboards/session.py): the cell's value is the
+/* The session page's per-learner OPCO documents (dashboards/pages/session.py): the cell's value is the
    download path prefix "/download/attestation/<session>/<user>"; it renders two plain links (a
    file download, not an in-app navigation). No value: nothing to download (did not play). */
 var lsDocumentFuncs = (window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {});

@@ -1,5 +1,5 @@
 /* Plotly's French dates and numbers (charts' axes and hovers: "13 nov.", "novembre 2026",
-   "12 345,6"), for the French interface (dashboards/_chart_cards.py sets config.locale).
+   "12 345,6"), for the French interface (dashboards/components/chart_cards.py sets config.locale).
    Plotly is loaded after the assets: it registers window.PlotlyLocales when it starts. */
 (function () {
     var locale = {

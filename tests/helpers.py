@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 
+import dash
 import flask_login
 from sqlalchemy.orm import Session
 
@@ -28,3 +31,33 @@ def signed_in(
             with server.extensions["learnstats_db"].session() as s:
                 flask_login.login_user(to_signed_in(s.get(User, user_id)))
         yield
+
+
+class ServedPage:
+    """A page as the app serves it: its module as the app loaded it (Dash executes
+    dashboards/pages/<name>.py itself), whose callbacks and helpers are read from the module,
+    and `layout`, the one Dash calls on navigation: the page's layout behind the access its
+    register_page declares (dashboards/access.py, put there by create_app)."""
+
+    _OWN = frozenset({"module", "layout"})
+
+    def __init__(self, name: str):
+        module: ModuleType = sys.modules[f"dashboards.pages.{name}"]
+        object.__setattr__(self, "module", module)
+        object.__setattr__(self, "layout", dash.page_registry[module.__name__]["layout"])
+
+    def __getattr__(self, attribute: str):
+        return getattr(self.module, attribute)
+
+    def __setattr__(self, attribute: str, value) -> None:
+        """monkeypatch.setattr(page, "NAME", value) patches the module the callbacks read."""
+        if attribute in self._OWN:
+            raise AttributeError(f"{attribute} is the served page's own")
+        setattr(self.module, attribute, value)
+
+    def __delattr__(self, attribute: str) -> None:
+        delattr(self.module, attribute)
+
+
+def served_page(name: str) -> ServedPage:
+    return ServedPage(name)

@@ -11,7 +11,6 @@ from dash import html
 from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
 from dashboards.components.grids import build_static_table
-from dashboards.components.shell import guarded
 from data.classes import classes_table
 from data.db import get_db
 from data.scope import Scope
@@ -39,8 +38,7 @@ dash.register_page(
 )
 
 
-@guarded(can_open)
-def layout(scope=None, **_query):
+def layout(scope, **_query):
     with get_db().session() as s:
         frame = classes_table(s, scope)
     frame["link"] = [f"/class/{quote(c, safe='')}" for c in frame["class_id"]]

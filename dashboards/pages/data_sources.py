@@ -21,7 +21,6 @@ from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
 from dashboards.components.grids import build_static_table
 from dashboards.components.session_tables import datetime_column, local_text
-from dashboards.components.shell import guarded
 from data import data_sources as ds
 from data.config import current_settings
 from data.db import get_db
@@ -248,8 +247,7 @@ def _read(scope: Scope):
     return runs, running, schedule, signature
 
 
-@guarded(can_open)
-def layout(scope=None, **_query):
+def layout(scope, **_query):
     tz = current_settings().tz
     runs, running, schedule, signature = _read(scope)
     return html.Div(

@@ -13,7 +13,6 @@ from auth.language import gettext as _
 from dashboards.components.dashboard import build_statistics, build_trainings_table
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.components.results import build_results_table
-from dashboards.components.shell import guarded
 from dashboards.components.texts import build_breadcrumb
 from data import figures as f
 from data.classes import class_member_count, class_trainings
@@ -44,8 +43,7 @@ def results_key(training_id: str) -> str:
     return f"class-{training_id}"
 
 
-@guarded(can_open)
-def layout(scope=None, class_id=None, **query):
+def layout(scope, class_id=None, **query):
     tz = current_settings().tz
     today = f.today_in(tz)
     pop = f.Population(class_id=class_id)

@@ -21,7 +21,6 @@ from dashboards.components.chart_cards import build_chart_card
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.components.figures import make_timeseries_figure
 from dashboards.components.results import build_results_table
-from dashboards.components.shell import guarded
 from dashboards.components.texts import build_breadcrumb
 from data import figures as f
 from data.config import current_settings
@@ -199,8 +198,7 @@ def build_trends(trends: list[f.Trend], days: int) -> html.Div:
 # ---------------------------------------------------------------------------------------------
 
 
-@guarded(can_open)
-def layout(scope=None, user_id=None, **query):
+def layout(scope, user_id=None, **query):
     tz = current_settings().tz
     today = f.today_in(tz)
     pop = learner_population(user_id)

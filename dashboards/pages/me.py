@@ -8,7 +8,6 @@ import dash
 from dash import dcc
 
 from auth.language import N_, page_title
-from dashboards.components.shell import guarded
 from data.scope import Scope
 
 
@@ -29,6 +28,5 @@ dash.register_page(
 )
 
 
-@guarded(can_open)
-def layout(scope=None, **_query):
+def layout(scope, **_query):
     return dcc.Location(id="me-redirect", href=f"/learner/{quote(scope.user_id, safe='')}", refresh=True)

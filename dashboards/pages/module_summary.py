@@ -13,7 +13,6 @@ from auth.guard import current_scope
 from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
 from dashboards.components.cards import status_badge
-from dashboards.components.shell import guarded
 from dashboards.components.texts import build_breadcrumb
 from data.config import current_settings
 from data.db import get_db
@@ -157,8 +156,7 @@ def _load(training_id, user_id, module_id):
     return attempts, names
 
 
-@guarded(can_open)
-def layout(scope=None, training_id=None, user_id=None, module_id=None, **_query):
+def layout(scope, training_id=None, user_id=None, module_id=None, **_query):
     tz = current_settings().tz
     attempts, (training_name, learner_name, module_name) = _load(training_id, user_id, module_id)
     learner_href = f"/learner/{quote(user_id, safe='')}"

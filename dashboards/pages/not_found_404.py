@@ -3,9 +3,9 @@
 import dash
 
 from auth.language import N_, page_title
-from dashboards.components.shell import build_not_found
+from dashboards.access import build_not_found, everyone
 
-dash.register_page(__name__, path="/404", title=page_title(N_("Not found")))
+dash.register_page(__name__, path="/404", title=page_title(N_("Not found")), access=everyone)
 
 
 def layout(**_kwargs):

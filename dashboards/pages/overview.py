@@ -18,7 +18,6 @@ from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
 from dashboards.components.dashboard import build_statistics, build_trainings_table
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
-from dashboards.components.shell import guarded
 from dashboards.dialogs.opco import build_opco_export_controls
 from data import figures as f
 from data.config import current_settings
@@ -61,8 +60,7 @@ def _scope_sentence(scope) -> str:
     return _("Figures for %(what)s.", what=trainings if scope.trainings else classes)
 
 
-@guarded(can_open)
-def layout(scope=None, **query):
+def layout(scope, **query):
     if not scope.is_manager:
         target = "/sessions" if scope.sessions else f"/learner/{quote(current_user.id, safe='')}"
         return dcc.Location(id="overview-redirect", href=target, refresh=True)

@@ -19,7 +19,6 @@ from auth.language import gettext as _
 from dashboards.components.cards import build_cards, status_label
 from dashboards.components.grids import build_static_table
 from dashboards.components.session_tables import datetime_column, local_text
-from dashboards.components.shell import guarded
 from dashboards.components.texts import build_breadcrumb
 from dashboards.dialogs.attestations import build_attestation_controls, may_generate
 from dashboards.dialogs.opco import build_opco_export_controls
@@ -63,8 +62,7 @@ def session_dates(program: ProgramSession, tz) -> str:
     return f"{first} → {last}"
 
 
-@guarded(can_open)
-def layout(scope=None, session_id=None, **_query):
+def layout(scope, session_id=None, **_query):
     tz = current_settings().tz
     with get_db().session() as s:
         program = s.get(ProgramSession, session_id)

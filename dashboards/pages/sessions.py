@@ -28,7 +28,6 @@ from dashboards.components.grids import (
     table_download,
 )
 from dashboards.components.session_tables import datetime_column, local_text
-from dashboards.components.shell import guarded
 from dashboards.dialogs.opco import build_opco_export_controls
 from data import figures as f
 from data.config import current_settings
@@ -68,8 +67,7 @@ def _with_all_time(query: dict) -> dict:
     return {**query, "range": "all_time"}
 
 
-@guarded(can_open)
-def layout(scope=None, **query):
+def layout(scope, **query):
     tz = current_settings().tz
     today = f.today_in(tz)
     with get_db().session() as s:

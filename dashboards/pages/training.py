@@ -15,7 +15,6 @@ from dashboards.components.dashboard import build_statistics
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.components.grids import build_static_table
 from dashboards.components.results import build_results_table, population_to_store
-from dashboards.components.shell import guarded
 from dashboards.components.texts import build_breadcrumb
 from data import figures as f
 from data.config import current_settings
@@ -62,8 +61,7 @@ def _classes(session, training_id: str) -> list[dict]:
     ]
 
 
-@guarded(can_open)
-def layout(scope=None, training_id=None, **query):
+def layout(scope, training_id=None, **query):
     tz = current_settings().tz
     today = f.today_in(tz)
     pop = f.Population(training_id=training_id)

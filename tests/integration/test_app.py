@@ -169,3 +169,34 @@ def test_cmp011_create_app_registers_the_shared_callbacks(make_app):
         for wanted in ("date-range-message", "chart-table-collapse", "static-table-download"):
             assert wanted in keys
         assert any("date-range-url" in k for k in keys.split())  # the URL sync (clientside)
+
+
+def test_app012_a_page_registered_without_access_stops_the_app(make_app):
+    """A page's access is declared once, in its register_page, and is required: create_app
+    refuses to start when a page has none, naming it; with every page declaring one, each
+    layout Dash serves is behind its page's access (dashboards/access.py)."""
+    import dash
+    import pytest
+    from dash import html
+
+    from dashboards.access import PageWithoutAccess
+
+    make_app()  # dash.register_page needs an app (Dash's pages settings)
+    dash.register_page("tests.pages.open_to_all", path="/open-to-all", layout=html.Div("open"))
+    try:
+        with pytest.raises(PageWithoutAccess) as refused:
+            make_app()
+    finally:
+        dash.page_registry.pop("tests.pages.open_to_all", None)
+    assert str(refused.value).startswith(
+        "Learnstats cannot start: tests.pages.open_to_all declares no access."
+    )
+    assert "access=" in str(refused.value)
+
+    make_app()
+    pages = dash.page_registry.values()
+    assert {page["module"] for page in pages} >= {
+        "dashboards.pages.overview",
+        "dashboards.pages.not_found_404",
+    }
+    assert all(callable(page["access"]) and page["layout"]._learnstats_guarded for page in pages)

@@ -19,7 +19,7 @@ from data.models import User
 from exports import formatting as fmt
 from exports.formatting import use_language
 from tests.conftest import sign_in
-from tests.helpers import signed_in
+from tests.helpers import served_page, signed_in
 from tests.integration.dashboards.test_pages import world  # noqa: F401 - the pages' test world (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -256,7 +256,7 @@ def test_lng020_global_page_in_french_shows_only_catalogue_texts(world, server):
     """The overview page, its statistics and its trainings table rendered in French: each text
     shown is a French catalogue text (or data, a number or a date). A text left in English, or
     added without going through the catalogue, fails here."""
-    overview = sys.modules["dashboards.pages.overview"]
+    overview = served_page("overview")
     with signed_in(server, "boss", "/?range=all_time"), use_language("fr"), force_locale("fr"):
         page = overview.layout(range="all_time")
         body = overview.update_overview("2026-01-01", "2026-06-30", "custom")
@@ -273,8 +273,8 @@ def test_lng021_training_and_learner_pages_in_french_show_only_catalogue_texts(w
     from dashboards.components import results
     from tests.integration.dashboards.test_pages import in_callback, t_alpha_params
 
-    training = sys.modules["dashboards.pages.training"]
-    learner = sys.modules["dashboards.pages.learner"]
+    training = served_page("training")
+    learner = served_page("learner")
     with signed_in(server, "boss", "/training/t-alpha"), use_language("fr"), force_locale("fr"):
         parts = [
             training.layout(training_id="t-alpha"),

@@ -13,13 +13,12 @@ The platform is tests/learner_world.py; requests go through the real Flask app.
 from __future__ import annotations
 
 import base64
-import sys
 from datetime import timedelta
 
 import pytest
 
 from tests.conftest import sign_in, sign_out
-from tests.helpers import signed_in
+from tests.helpers import served_page, signed_in
 from tests.learner_world import build_world, post_callback, response_props
 
 SUMMARY = "/training/{t}/learner/{u}/module/{m}"
@@ -31,7 +30,7 @@ def world(factory):
 
 
 def pg(name: str):
-    return sys.modules[f"dashboards.pages.{name}"]
+    return served_page(name)
 
 
 def is_forbidden(component) -> bool:

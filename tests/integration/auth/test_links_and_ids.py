@@ -199,10 +199,8 @@ def test_d12_004_unknown_id_is_not_found_for_an_admin_refused_for_others(server,
     """A global role sees every id: an unknown one is a 404 "not found" for them, on a full
     page load and on in-app navigation. Anyone else gets 403 for an id that does not exist,
     exactly as for one outside their scope, so that nobody learns which ids exist."""
-    import sys
-
     from tests.conftest import sign_in, sign_out
-    from tests.helpers import signed_in
+    from tests.helpers import served_page, signed_in
 
     alpha = factory.training("t-alpha", "Alpha")
     factory.training("t-other", "Other")
@@ -238,7 +236,7 @@ def test_d12_004_unknown_id_is_not_found_for_an_admin_refused_for_others(server,
     assert client.get("/learner/boss").status_code == 403
 
     # In-app navigation draws the same pages.
-    training_page = sys.modules["dashboards.pages.training"]
+    training_page = served_page("training")
     with signed_in(server, "boss", session=factory.s):
         tree = training_page.layout(training_id="no-such")
     assert getattr(tree, "id", None) == "page-not-found"

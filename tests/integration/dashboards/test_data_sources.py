@@ -95,11 +95,10 @@ def test_dsr001_only_admins_open_the_page_and_its_callback(world, client, db):
 
 
 def _layout(server, user_id="admin"):
-    from dashboards.pages import data_sources
-    from tests.helpers import signed_in
+    from tests.helpers import served_page, signed_in
 
     with signed_in(server, user_id, path="/data-sources"):
-        return data_sources.layout()
+        return served_page("data_sources").layout()
 
 
 def _text(layout) -> str:

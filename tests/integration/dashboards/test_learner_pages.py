@@ -4,7 +4,6 @@ tests/learner_world.py; the results table through the real callback endpoint."""
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 
 import pandas as pd
@@ -15,7 +14,7 @@ from auth.guard import current_scope
 from dashboards.components.shell import build_navbar
 from data import figures as f
 from tests.conftest import sign_in
-from tests.helpers import signed_in
+from tests.helpers import served_page, signed_in
 from tests.learner_world import TZ, build_world, local, post_callback, response_props
 
 # ---------------------------------------------------------------------------------------------
@@ -30,7 +29,7 @@ def world(factory):
 
 def pg(name: str):
     """A page module as the app loaded it (Dash executes dashboards/<name>.py itself)."""
-    return sys.modules[f"dashboards.pages.{name}"]
+    return served_page(name)
 
 
 def walk(component):

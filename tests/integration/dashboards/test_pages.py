@@ -36,7 +36,6 @@ import base64
 import csv
 import io
 import json
-import sys
 from contextvars import copy_context
 from datetime import date, datetime, timedelta
 
@@ -56,7 +55,7 @@ from data.scope import Forbidden, global_scope
 from exports.results import RESULTS_COLUMNS, results_rows
 from tests.conftest import sign_in
 from tests.factories import utc
-from tests.helpers import signed_in
+from tests.helpers import served_page, signed_in
 from tests.spreadsheets import shown
 
 NBSP = "\u00a0"
@@ -149,7 +148,7 @@ def world(dash_app, factory):
 
 def page_module(name: str):
     """The page module as the app loaded it (Dash executes dashboards/<name>.py itself)."""
-    return sys.modules[f"dashboards.pages.{name}"]
+    return served_page(name)
 
 
 def prop_id(component_id, prop: str) -> str:

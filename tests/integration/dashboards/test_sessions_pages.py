@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -17,7 +16,7 @@ from data import figures as f
 from data.models import SessionLearner
 from data.scope import Forbidden
 from tests.conftest import sign_in, sign_out
-from tests.helpers import signed_in
+from tests.helpers import served_page, signed_in
 from tests.opco_world import ACCOUNTS, build_world
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -30,7 +29,7 @@ def world(dash_app, factory):
 
 
 def page(name: str):
-    return sys.modules[f"dashboards.pages.{name}"]
+    return served_page(name)
 
 
 def scope_of(factory, user_id):
