@@ -1257,28 +1257,14 @@ class _Importer:
         return set(stale)
 
 
-# What each file's added or changed rows touch in the summary layer (data/summaries.py):
-# file -> (column, what it names). Files not listed change no summary.
-_TOUCHES = {
-    "roles.csv": (("user_id", "users"),),
-    "modules.csv": (("module_id", "modules"),),
-    "training_modules.csv": (("training_id", "trainings"),),
-    "activities.csv": (("module_id", "modules"),),
-    "class_members.csv": (("user_id", "users"),),
-    "class_trainings.csv": (("class_id", "classes"),),
-    "enrollments.csv": (("user_id", "users"),),
-    "session_learners.csv": (("user_id", "users"),),
-    "attempts.csv": (("user_id", "users"),),
-    "answers.csv": (("attempt_id", "attempts"),),
-    "connections.csv": (("user_id", "users"),),
-    "logins.csv": (("user_id", "users"),),
-}
-
-
 def _mark_touched(session: Session, spec: FileSpec, rows: list[tuple]) -> None:
-    for column, kind in _TOUCHES.get(spec.name, ()):
-        i = spec.index[column]
-        summaries.mark(session, **{kind: {row[i] for row in rows}})
+    """Mark what the file's added or changed rows refresh (data/summaries.py REFRESHES)."""
+    refresh = summaries.REFRESHES.get(spec.table.name)
+    if refresh is None or not refresh.keys or not rows:
+        return
+    index = {c.db_name: i for i, c in enumerate(spec.cols)}
+    marks = {kind: {row[index[column]] for row in rows} for column, kind in refresh.keys}
+    summaries.mark(session, written=[spec.table.name], **marks)
 
 
 def import_bundle(session: Session, folder: Path, tz: tzinfo) -> ImportSummary:

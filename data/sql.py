@@ -11,6 +11,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from data.rules import SCORE_TOLERANCE
+
 # --------------------------------------------------------------------------------------------
 # Dialect helpers
 # --------------------------------------------------------------------------------------------
@@ -46,13 +48,8 @@ def _greatest(a: ColumnElement, b: ColumnElement) -> ColumnElement:
     return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
 
 
-# Scores are computed in floating point: 100 x 0.29 / 1 is 28.999999999999996. A score within
-# this of the minimum reaches it (no score is ever meant to be that precise).
-SCORE_TOLERANCE = 1e-9
-
-
 def _reaches(score: ColumnElement, minimum: ColumnElement) -> ColumnElement[bool]:
-    """score >= minimum, forgiving floating-point noise (SCORE_TOLERANCE)."""
+    """score >= minimum, forgiving floating-point noise: the SQL form of data/rules.py reaches."""
     return score >= minimum - SCORE_TOLERANCE
 
 

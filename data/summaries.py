@@ -31,7 +31,7 @@ from sqlalchemy import case, delete, event, func, insert, inspect, select, text,
 from sqlalchemy.orm import Session
 
 from data import models as m
-from data.sql import SCORE_TOLERANCE
+from data import rules
 
 # "Since always": the day of an enrollment without a date (a primary key cannot be NULL).
 NO_DAY = date(1, 1, 1)
@@ -47,6 +47,75 @@ _PENDING = "learnstats_summary_pending"
 # --------------------------------------------------------------------------------------------
 
 
+# --------------------------------------------------------------------------------------------
+# Which write refreshes which summary table
+# --------------------------------------------------------------------------------------------
+
+_PAIR_TABLES = (m.SummaryLearner, m.SummaryPair, m.SummaryPairHistory, m.SummaryModuleFact)
+_GROUP_TABLES = m.GROUP_TABLES
+_ALL = m.SUMMARY_TABLES
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What a write to one raw table refreshes.
+
+    keys: (column, what it names) for each column of a written row that says whose summary
+    rows are recomputed: users directly, or the users of the trainings, modules, classes,
+    attempts or sessions it names (see _resolve_users). tables: the summary tables such a
+    write can change; the refresh skips the stages (groups, active periods, sessions) whose
+    tables no write of the transaction reaches. A raw table without keys changes no
+    summary: its writes only move the data version.
+    """
+
+    keys: tuple[tuple[str, str], ...]
+    tables: tuple[type[m.Base], ...]
+
+
+# Raw table -> what a write to it refreshes. Used by both write paths: the ORM's (the flush
+# listener below) and the importer's (data/importer.py), and by _refresh to choose its stages.
+REFRESHES: dict[str, Refresh] = {
+    # Status (blocked users are not counted) and creation date (new users): every figure.
+    "users": Refresh((("id", "users"),), _ALL),
+    "roles": Refresh((("user_id", "users"),), _ALL),  # admins are not counted
+    "enrollments": Refresh((("user_id", "users"),), _ALL),
+    "class_members": Refresh((("user_id", "users"),), _ALL),
+    # A class's (de)registration: its members' rows (their refresh covers the trainings they
+    # were and are in).
+    "class_trainings": Refresh((("class_id", "classes"),), _ALL),
+    "training_modules": Refresh((("training_id", "trainings"),), (*_PAIR_TABLES, *_GROUP_TABLES)),
+    "modules": Refresh((("id", "modules"),), (*_PAIR_TABLES, *_GROUP_TABLES)),  # keep_results
+    "activities": Refresh((("module_id", "modules"),), (*_PAIR_TABLES, *_GROUP_TABLES)),  # max scores
+    "attempts": Refresh((("user_id", "users"),), (*_PAIR_TABLES, *_GROUP_TABLES)),
+    "answers": Refresh((("attempt_id", "attempts"),), (*_PAIR_TABLES, *_GROUP_TABLES)),
+    "connections": Refresh((("user_id", "users"),), _ALL),
+    "logins": Refresh(
+        (("user_id", "users"),),
+        (m.SummaryUserDay, m.SummaryLearner, m.SummaryPair, m.SummaryActivePeriod),  # active days
+    ),
+    # A (de)registration: the user's session rows (their refresh covers the sessions they
+    # were and are in).
+    "session_learners": Refresh((("user_id", "users"),), (m.SummarySessionUser, m.SummarySession)),
+    "program_sessions": Refresh((("id", "sessions"),), (m.SummarySessionUser, m.SummarySession)),
+    # Names, validity (expiry is judged when read), labels, custom fields, settings.
+    "trainings": Refresh((), ()),
+    "classes": Refresh((), ()),
+    "user_labels": Refresh((), ()),
+    "user_fields": Refresh((), ()),
+    "platform_settings": Refresh((), ()),
+    "stored_images": Refresh((), ()),
+    # Rebuilt from enrollments, class_members and class_trainings, whose writes mark it.
+    "training_learners": Refresh((), ()),
+}
+
+
+def reached_tables(written: Iterable[str] | None) -> set[type[m.Base]]:
+    """The summary tables writes to these raw tables can change (None: unknown, all)."""
+    if written is None:
+        return set(_ALL)
+    return {table for name in written for table in REFRESHES[name].tables}
+
+
 @dataclass
 class Touched:
     users: set[str] = field(default_factory=set)
@@ -59,6 +128,9 @@ class Touched:
     # Something changed that no summary holds (a name): the data version moves all the same,
     # so that no cached figure keeps the old value.
     version: bool = False
+    # The raw tables written (REFRESHES' keys); None when rows were marked by a write that
+    # did not say which table (every stage of the refresh runs then).
+    written: set[str] | None = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return (
@@ -79,10 +151,17 @@ def mark(
     sessions: Iterable[str] = (),
     everything: bool = False,
     version: bool = False,
+    written: Iterable[str] | None = None,
 ) -> None:
     """Note what a write touched; refresh_pending recomputes it before commit or read (and
-    increases the data version, also when only `version` is set)."""
+    increases the data version, also when only `version` is set). written: the raw tables
+    the write changed (REFRESHES); without it, marked rows refresh every summary table."""
     touched = session.info.setdefault(_PENDING, Touched())
+    if written is not None:
+        if touched.written is not None:
+            touched.written.update(written)
+    elif any((users, trainings, modules, classes, attempts, sessions)):
+        touched.written = None
     touched.version = touched.version or version
     touched.users.update(users)
     touched.trainings.update(trainings)
@@ -94,27 +173,20 @@ def mark(
 
 
 def _mark_object(session: Session, obj: object) -> None:
+    """Mark what an ORM write refreshes (REFRESHES)."""
+    table = getattr(obj, "__tablename__", None)
+    refresh = REFRESHES.get(table) if table else None
+    if refresh is None or not refresh.keys:
+        return
     if isinstance(obj, m.User):
         # Only the status (blocked users are not counted) matters to the summaries.
         state = inspect(obj)
-        if state.pending or state.deleted or state.attrs.status.history.has_changes():
-            mark(session, users=[obj.id])
-    elif isinstance(obj, (m.Role | m.Enrollment | m.ClassMember | m.Connection | m.Login, m.Attempt)):
-        mark(session, users=[obj.user_id])
-    elif isinstance(obj, m.Answer):
-        mark(session, attempts=[obj.attempt_id])
-    elif isinstance(obj, m.SessionLearner):
-        mark(session, users=[obj.user_id], sessions=[obj.session_id])
-    elif isinstance(obj, m.ClassTraining):
-        mark(session, classes=[obj.class_id], trainings=[obj.training_id])
-    elif isinstance(obj, m.TrainingModule):
-        mark(session, trainings=[obj.training_id])
-    elif isinstance(obj, m.Activity):
-        mark(session, modules=[obj.module_id])
-    elif isinstance(obj, m.Module):
-        mark(session, modules=[obj.id])
-    elif isinstance(obj, m.ProgramSession):
-        mark(session, sessions=[obj.id])
+        if not (state.pending or state.deleted or state.attrs.status.history.has_changes()):
+            return
+    marks: dict[str, list[str]] = {}
+    for column, kind in refresh.keys:
+        marks.setdefault(kind, []).append(getattr(obj, column))
+    mark(session, written=[table], **marks)
 
 
 @event.listens_for(Session, "after_flush")
@@ -205,6 +277,7 @@ def _merge(into: Touched, other: Touched) -> None:
     into.sessions |= other.sessions
     into.everything = into.everything or other.everything
     into.version = into.version or other.version
+    into.written = None if into.written is None or other.written is None else into.written | other.written
 
 
 def rebuild(session: Session, tz: ZoneInfo) -> None:
@@ -281,17 +354,27 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
     if ids is not None and not ids:
         _bump_version(session)
         return
-    old_trainings = _pair_trainings(session, ids)
-    old_sessions = _user_sessions(session, ids)
-    old_activity = _activity(session, ids)
+    # Every summary row of the users is recomputed; the stages after it run when a write
+    # reaches their tables (REFRESHES).
+    reached = reached_tables(None if ids is None else touched.written)
+    groups = any(table in reached for table in _GROUP_TABLES)
+    active = m.SummaryActivePeriod in reached
+    sessions = m.SummarySession in reached
+    old_trainings = _pair_trainings(session, ids) if groups else set()
+    old_sessions = _user_sessions(session, ids) if sessions else set()
+    old_activity = _activity(session, ids) if active else Counter()
     _delete_user_rows(session, ids)
     facts = _load(session, ids, tz)
     _write_user_tables(session, facts)
     new_trainings = _write_pair_tables(session, facts, tz)
-    trainings = None if ids is None else sorted(old_trainings | new_trainings)
-    _refresh_groups(session, trainings)
-    _update_active_periods(session, old_activity, _activity(session, ids), full=ids is None)
-    _refresh_sessions(session, None if ids is None else sorted(old_sessions | _user_sessions(session, ids)))
+    if groups:
+        _refresh_groups(session, None if ids is None else sorted(old_trainings | new_trainings))
+    if active:
+        _update_active_periods(session, old_activity, _activity(session, ids), full=ids is None)
+    if sessions:
+        _refresh_sessions(
+            session, None if ids is None else sorted(old_sessions | _user_sessions(session, ids))
+        )
     _bump_version(session)
     if ids is None:
         _analyze(session)
@@ -439,7 +522,7 @@ def _load(session: Session, ids: list[str] | None, tz: ZoneInfo) -> _Raw:
         u
         for (u,) in _rows(session, select(m.Role.user_id).where(m.Role.role == "admin"), m.Role.user_id, ids)
     }
-    raw.counted = {u: status == "active" and u not in admins for u, status, _ in users}
+    raw.counted = {u: rules.is_counted_learner(status, u in admins) for u, status, _ in users}
     raw.created = {u: created for u, _, created in users}
     raw.registered = _rows(
         session, select(m.SessionLearner.session_id, m.SessionLearner.user_id), m.SessionLearner.user_id, ids
@@ -660,66 +743,20 @@ class _ModuleState:
     best: tuple | None = None  # (score, finished_at, started_at, attempt id, verdict)
     newest: tuple | None = None  # (finished_at, started_at, attempt id, score, verdict)
 
+    def kept(self, keep: str) -> tuple | None:
+        """The finished attempt whose score is the module's, by keep_results (None: none)."""
+        return self.newest if keep == rules.KEEP_NEWEST else self.best
 
-def _attempt_score(points: float, max_points: float, override: float | None = None) -> float:
-    """SPEC §4's attempt score; an xAPI finishing statement's scaled score replaces it."""
-    if override is not None:
-        return override
-    return 100.0 * points / max_points if max_points > 0 else 100.0
+    def score(self, keep: str) -> float:
+        """The module score (data/rules.py module_score) by the module's keep_results."""
+        return rules.module_score(
+            self.best[0] if self.best else None, self.newest[3] if self.newest else None, keep
+        )
 
-
-def _kept(state: _ModuleState, keep: str) -> float:
-    if keep == "newest":
-        score = state.newest[3] if state.newest else None
-    else:
-        score = state.best[0] if state.best else None
-    return 0.0 if score is None else score
-
-
-def _kept_passed(state: _ModuleState, keep: str, min_score: float) -> bool:
-    """A completed module is passed by the verdict of the attempt that gives its score (an
-    xAPI passed/failed), else when that score reaches the min score."""
-    kept = state.newest if keep == "newest" else state.best
-    verdict = kept[4] if kept else None
-    if verdict is not None:
-        return verdict == "passed"
-    return _kept(state, keep) >= min_score - SCORE_TOLERANCE
-
-
-def _pair_state(steps: list, states: dict[str, _ModuleState], keep: dict[str, str]) -> tuple:
-    """(status, completed_modules, score, completed_at) of a pair from its module states."""
-    mandatory = [s for s in steps if s[1]]
-    required = mandatory or steps
-    completed = 0
-    required_done = required_passed = 0
-    latest: datetime | None = None
-    points = 0.0
-    started = False
-    required_ids = {s[0] for s in required}
-    for module_id, is_mandatory, min_score in steps:
-        state = states.get(module_id)
-        if state is None:
-            continue
-        started = True
-        if state.completed_at is None:
-            continue
-        completed += 1
-        score = _kept(state, keep.get(module_id, "best"))
-        if is_mandatory:
-            points += score
-        if module_id in required_ids:
-            required_done += 1
-            if _kept_passed(state, keep.get(module_id, "best"), min_score):
-                required_passed += 1
-            latest = state.completed_at if latest is None else max(latest, state.completed_at)
-    score = points / len(mandatory) if mandatory else None
-    if required and required_done == len(required):
-        status = "passed" if required_passed == len(required) else "failed"
-        completed_at = latest
-    else:
-        status = "in progress" if started else "not started"
-        completed_at = None
-    return status, completed, score, completed_at
+    def verdict(self, keep: str) -> str | None:
+        """The xAPI verdict of the attempt giving the module's score (None: the min score decides)."""
+        kept = self.kept(keep)
+        return kept[4] if kept else None
 
 
 def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
@@ -742,13 +779,17 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
             attempt_id, _, _, module_id, started, finished, override, verdict, points = attempt
             events.append((started, 0, attempt_id, module_id, None))
             if finished is not None:
-                score = _attempt_score(points, raw.max_points.get(module_id, 0.0), override)
+                score = rules.attempt_score(points, raw.max_points.get(module_id, 0.0), override)
                 events.append(
                     (finished, 1, attempt_id, module_id, (finished, started, attempt_id, score, verdict))
                 )
         events.sort(key=lambda e: (e[0], e[1], e[2]))
         states: dict[str, _ModuleState] = {}
-        previous = ("not started", 0, 0.0 if any(s[1] for s in steps) else None, None)
+        # module id -> (completion date or None, module score, verdict): training_state's input.
+        results: dict[str, tuple[datetime | None, float, str | None]] = {}
+        previous = rules.TrainingState(
+            "not started", 0, rules.initial_training_score(sum(1 for s in steps if s[1])), None
+        )
         last_event = None
         i = 0
         while i < len(events):
@@ -763,12 +804,14 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
                     if state.completed_at is None or finish[0] < state.completed_at:
                         state.completed_at = finish[0]
                     best = (score, finish[0], finish[1], finish[2], finish[4])
-                    if state.best is None or best[:4] > state.best[:4]:
+                    if state.best is None or rules.better_finish(best, state.best):
                         state.best = best
-                    if state.newest is None or _newer(finish, state.newest):
+                    if state.newest is None or rules.newer_finish(finish, state.newest):
                         state.newest = finish
+                keep = raw.keep.get(module_id, rules.KEEP_BEST)
+                results[module_id] = (state.completed_at, state.score(keep), state.verdict(keep))
                 i += 1
-            current = _pair_state(steps, states, raw.keep)
+            current = rules.training_state(steps, results)
             if not _same(current, previous):
                 history_out.append(
                     {
@@ -784,11 +827,7 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
                 previous = current
             last_event = at
         status, completed, score, completed_at = previous
-        effective = (
-            None
-            if completed_at is None
-            else (completed_at if enrolled_at is None else max(completed_at, enrolled_at))
-        )
+        effective = None if completed_at is None else rules.counted_from(completed_at, enrolled_at)
         pairs_out.append(
             {
                 "user_id": user_id,
@@ -812,12 +851,9 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
         min_scores = {s[0]: s[2] for s in steps}
         for module_id, state in states.items():
             done = state.completed_at is not None
-            kept = _kept(state, raw.keep.get(module_id, "best")) if done else 0.0
-            module_effective = (
-                None
-                if not done
-                else (state.completed_at if enrolled_at is None else max(state.completed_at, enrolled_at))
-            )
+            keep = raw.keep.get(module_id, rules.KEEP_BEST)
+            kept = state.score(keep) if done else 0.0
+            module_effective = rules.counted_from(state.completed_at, enrolled_at) if done else None
             facts_out.append(
                 {
                     "user_id": user_id,
@@ -828,8 +864,7 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
                     "completed_day": day_of(state.completed_at) if done else None,
                     "effective_day": day_of(module_effective) if done else None,
                     "module_score": kept,
-                    "passed": done
-                    and _kept_passed(state, raw.keep.get(module_id, "best"), min_scores[module_id]),
+                    "passed": done and rules.module_passed(kept, min_scores[module_id], state.verdict(keep)),
                 }
             )
     first_days: dict[str, date] = {}
@@ -854,11 +889,6 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
     _insert(session, m.SummaryModuleFact, facts_out)
     _insert(session, m.SummaryPairHistory, history_out)
     return trainings
-
-
-def _newer(a: tuple, b: tuple) -> bool:
-    """keep_results 'newest': the later finish, then the later start, then the larger id."""
-    return (a[0], a[1], a[2]) > (b[0], b[1], b[2])
 
 
 def _same(a: tuple, b: tuple) -> bool:
@@ -1010,9 +1040,12 @@ def _refresh_class_learners(session: Session, classes: list[str] | None) -> None
 
 __all__ = [
     "NO_DAY",
+    "REFRESHES",
+    "Refresh",
     "data_version",
     "ensure_summaries",
     "mark",
+    "reached_tables",
     "rebuild",
     "refresh_pending",
     "summaries_timezone",

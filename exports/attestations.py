@@ -41,7 +41,6 @@ from PIL import Image
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from data.figures.tables import module_status
 from data.models import (
     Activity,
     Connection,
@@ -54,6 +53,7 @@ from data.models import (
     User,
     UserField,
 )
+from data.rules import module_status
 from data.scope import Forbidden, Scope
 from exports.attestation_options import AttestationError, AttestationOptions, format_hours, load_image
 from exports.formatting import NP_, gettext, hours_minutes, pgettext_in

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CTE, ColumnElement, Float, and_, case, cast, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from data import rules
 from data.figures.population import Population, _expiry_case
 from data.models import (
     ClassMember,
@@ -59,6 +60,7 @@ def status_column(session: Session, rows, day: date, tz: ZoneInfo) -> ColumnElem
 
 
 def progress_column(rows) -> ColumnElement:
+    """The SQL form of data/rules.py training_progress over pair rows."""
     return case(
         (rows.c.modules > 0, 100.0 * rows.c.completed_modules / cast(rows.c.modules, Float)), else_=0.0
     )
@@ -213,7 +215,7 @@ def status_rows(session: Session, groups: Groups) -> list[tuple]:
 def expired_counts(session: Session, groups: Groups, day: date, tz: ZoneInfo) -> dict[str, int]:
     """Per training with a validity: the groups' counted passed pairs whose certificate has
     expired on day."""
-    from data.figures.days import day_start_utc, expiry_threshold
+    from data.figures.days import day_start_utc
 
     validity = dict(
         session.execute(
@@ -226,7 +228,7 @@ def expired_counts(session: Session, groups: Groups, day: date, tz: ZoneInfo) ->
     for class_id, training_id in keys:
         if training_id not in validity:
             continue
-        threshold = day_start_utc(expiry_threshold(day, validity[training_id]), tz)
+        threshold = day_start_utc(rules.expiry_threshold(day, validity[training_id]), tz)
         q = select(func.count()).where(
             p.training_id == training_id,
             p.status == "passed",

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from data import rules
 from data.figures._pairs import (
     NO_DAY,
     Groups,
@@ -47,7 +48,7 @@ from data.figures.days import (
     make_buckets,
     today_in,
 )
-from data.figures.population import STATUSES, Population, StatusSummary
+from data.figures.population import Population, StatusSummary
 from data.models import (
     SummaryActivePeriod,
     SummaryClassLearner,
@@ -262,7 +263,7 @@ def status_summary(
             func.count(figures.c.score),
         ).group_by(figures.c.status)
     ).all()
-    counts = {s: 0 for s in STATUSES}
+    counts = {s: 0 for s in rules.STATUSES}
     total = progress_sum = score_sum = scored = 0
     for name, count, p_sum, s_sum, s_count in result:
         counts[name] = count
@@ -272,20 +273,21 @@ def status_summary(
         scored += s_count or 0
     return StatusSummary(
         pairs=total,
-        average_progress=progress_sum / total if total else None,
-        average_score=score_sum / scored if scored else None,
+        average_progress=rules.average(progress_sum, total),
+        average_score=rules.average(score_sum, scored),
         counts=counts,
     )
 
 
 def _whole_status_summary(session: Session, groups: Groups, day: date, tz: ZoneInfo) -> StatusSummary:
-    counts = {s: 0 for s in STATUSES}
+    counts = {s: 0 for s in rules.STATUSES}
     total = scored = 0
     progress_sum = score_sum = 0.0
     for _, status, n, done, s_sum, s_count, _, modules in status_rows(session, groups):
         counts[status] += n
         total += n
-        progress_sum += 100.0 * done / modules if modules else 0.0
+        # The n pairs' progress summed (done: their completed modules, of one training).
+        progress_sum += rules.training_progress(done, modules)
         score_sum += s_sum
         scored += s_count
     expired = sum(expired_counts(session, groups, day, tz).values())
@@ -293,8 +295,8 @@ def _whole_status_summary(session: Session, groups: Groups, day: date, tz: ZoneI
     counts["expired"] += expired
     return StatusSummary(
         pairs=total,
-        average_progress=progress_sum / total if total else None,
-        average_score=score_sum / scored if scored else None,
+        average_progress=rules.average(progress_sum, total),
+        average_score=rules.average(score_sum, scored),
         counts=counts,
     )
 
@@ -446,7 +448,7 @@ def progress_series(
     done = _running(weights, before[1])
     frame = _bucket_frame(buckets)
     frame["learners"] = [int(v) for v in learners]
-    frame["average_progress"] = [100.0 * w / n if n else None for w, n in zip(done, learners, strict=True)]
+    frame["average_progress"] = [rules.percent(w, n) for w, n in zip(done, learners, strict=True)]
     return frame
 
 
@@ -474,9 +476,7 @@ def completions_series(
     frame["completions"] = completions
     frame["completed"] = [int(v) for v in completed]
     frame["learners"] = [int(v) for v in learners]
-    frame["completion_rate"] = [
-        100.0 * c / n if n else None for c, n in zip(completed, learners, strict=True)
-    ]
+    frame["completion_rate"] = [rules.completion_rate(c, n) for c, n in zip(completed, learners, strict=True)]
     return frame
 
 

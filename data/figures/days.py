@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -47,23 +46,6 @@ def to_local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
 def local_date(value: datetime | None, tz: ZoneInfo) -> date | None:
     local = to_local(value, tz)
     return local.date() if local else None
-
-
-def add_months(day: date, months: int) -> date:
-    """day + months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def expiry_threshold(today: date, months: int) -> date:
-    """The first completion date that is NOT expired on `today`: add_months(d, months) >= today."""
-    candidate = add_months(today, -months)
-    while add_months(candidate - timedelta(days=1), months) >= today:
-        candidate -= timedelta(days=1)
-    while add_months(candidate, months) < today:
-        candidate += timedelta(days=1)
-    return candidate
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import pandas as pd
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, select
 from sqlalchemy.orm import Session
 
-from data.figures.days import day_start_utc, expiry_threshold, local_date, to_local
+from data import rules
+from data.figures.days import day_start_utc, local_date, to_local
 from data.models import (
     Class,
     ClassMember,
@@ -23,9 +24,6 @@ from data.models import (
 )
 from data.scope import Forbidden, Scope
 from data.text import fold
-
-STATUSES = ("passed", "failed", "expired", "in progress", "not started")
-COMPLETED_STATUSES = ("passed", "failed", "expired")
 
 # --------------------------------------------------------------------------------------------
 
@@ -106,11 +104,11 @@ class StatusSummary:
 
     @property
     def completed(self) -> int:
-        return sum(self.counts.get(s, 0) for s in COMPLETED_STATUSES)
+        return sum(self.counts.get(s, 0) for s in rules.COMPLETED_STATUSES)
 
     @property
     def completion_rate(self) -> float | None:
-        return 100.0 * self.completed / self.pairs if self.pairs else None
+        return rules.completion_rate(self.completed, self.pairs)
 
 
 TREND_MEASURES = ("active_days", "time_spent", "connections", "modules_completed")
@@ -189,28 +187,19 @@ SESSION_LEARNER_COLUMNS = [
 ]
 
 
-def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
-
-
 # -- shared by the readers and the reference: no raw event is read ----------------------
 
 
 def _expiry_case(
     session: Session, training_col, completed_at_col, today: date, tz: ZoneInfo
 ) -> ColumnElement:
-    """True when a completion is older than its training's validity on `today`."""
+    """True when a completion is older than its training's validity on `today` (the SQL form
+    of data/rules.py is_expired, the completion's instant against the threshold's local day)."""
     whens = []
     for training_id, months in session.execute(
         select(Training.id, Training.validity_months).where(Training.validity_months > 0)
     ):
-        threshold = day_start_utc(expiry_threshold(today, months), tz)
+        threshold = day_start_utc(rules.expiry_threshold(today, months), tz)
         whens.append((and_(training_col == training_id, completed_at_col < threshold), True))
     if not whens:
         return false()
@@ -319,9 +308,9 @@ def session_statistics_from(session_id: str, rows, tz: ZoneInfo) -> SessionStati
         session_id=session_id,
         registered=sum(1 for row in rows if row["registered"]),
         played=len(players),
-        completed=sum(1 for row in rows if row["status"] in COMPLETED_STATUSES),
-        median_time_spent=_median(players),
-        average_score=sum(scores) / len(scores) if scores else None,
+        completed=sum(1 for row in rows if rules.is_completed(row["status"])),
+        median_time_spent=rules.median(players),
+        average_score=rules.average(sum(scores), len(scores)),
         learners=frame,
     )
 

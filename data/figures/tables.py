@@ -14,9 +14,10 @@ import pandas as pd
 from sqlalchemy import and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session
 
+from data import rules
 from data.figures._pairs import pair_results, pairs, status_rows, whole_groups
 from data.figures.days import local_date
-from data.figures.population import COMPLETED_STATUSES, RESULT_SORTS, Population, _class_names
+from data.figures.population import RESULT_SORTS, Population, _class_names
 from data.models import (
     ClassTraining,
     Module,
@@ -40,7 +41,7 @@ def trainings_table_from(session: Session, scope: Scope, pop: Population, result
     score; None when the training has no mandatory module), average_time_spent (seconds
     per learner). Ordered by training name.
     """
-    completed = _flag(results.c.status.in_(COMPLETED_STATUSES))
+    completed = _flag(results.c.status.in_(rules.COMPLETED_STATUSES))
     stats = (
         select(
             results.c.training_id,
@@ -99,10 +100,10 @@ def finish_trainings_table(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=columns)
     frame["completion_rate"] = [
-        100.0 * c / n if n else None for c, n in zip(frame.completed, frame.learners, strict=True)
+        rules.completion_rate(c, n) for c, n in zip(frame.completed, frame.learners, strict=True)
     ]
     frame["average_time_spent"] = [
-        (t or 0.0) / n if n else None for t, n in zip(frame.time_spent, frame.learners, strict=True)
+        rules.average(t or 0.0, n) for t, n in zip(frame.time_spent, frame.learners, strict=True)
     ]
     frame["average_progress"] = frame["average_progress"].astype(object).where(frame.learners > 0, None)
     frame = frame.sort_values("training", key=lambda s: s.map(fold), kind="stable").reset_index(drop=True)
@@ -205,7 +206,7 @@ def trainings_table(
         acc = sums[t]
         acc[0] += n
         acc[{"not started": 1, "in progress": 2}.get(status, 3)] += n  # else passed or failed
-        acc[4] += 100.0 * done / modules if modules else 0.0
+        acc[4] += rules.training_progress(done, modules)  # the n pairs' progress summed
         acc[5] += score_sum
         acc[6] += scored
         acc[7] += seconds
@@ -218,8 +219,8 @@ def trainings_table(
                 "not_started": acc[1],
                 "in_progress": acc[2],
                 "completed": acc[3],
-                "average_progress": acc[4] / acc[0] if acc[0] else None,
-                "average_score": acc[5] / acc[6] if acc[6] else None,
+                "average_progress": rules.average(acc[4], acc[0]),
+                "average_score": rules.average(acc[5], acc[6]),
                 "time_spent": acc[7] if acc[0] else None,
             }
             for t, acc in sums.items()
@@ -344,8 +345,8 @@ def training_content(session: Session, scope: Scope, pop: Population, tz: ZoneIn
                 "mandatory": bool(r["mandatory"]),
                 "min_score": r["min_score"],
                 "learners": learners,
-                "completed_pct": 100.0 * (r["completed"] or 0) / learners if learners else None,
-                "passed_pct": 100.0 * (r["passed"] or 0) / learners if learners else None,
+                "completed_pct": rules.percent(r["completed"] or 0, learners),
+                "passed_pct": rules.percent(r["passed"] or 0, learners),
                 "average_score": r["average_score"],
                 "average_time_spent": r["average_time_spent"],
             }
@@ -398,10 +399,10 @@ def _group_content(session: Session, groups, training_id: str) -> pd.DataFrame:
                 "mandatory": bool(mandatory),
                 "min_score": min_score,
                 "learners": learners,
-                "completed_pct": 100.0 * (done or 0) / learners if learners else None,
-                "passed_pct": 100.0 * (ok or 0) / learners if learners else None,
-                "average_score": score_sum / done if done else None,
-                "average_time_spent": seconds / users if users else None,
+                "completed_pct": rules.percent(done or 0, learners),
+                "passed_pct": rules.percent(ok or 0, learners),
+                "average_score": rules.average(score_sum, done),
+                "average_time_spent": rules.average(seconds, users),
             }
             for module_id, name, position, mandatory, min_score, done, ok, score_sum, users, seconds in found
         ],
@@ -421,13 +422,6 @@ LEARNER_MODULE_COLUMNS = [
     "time_spent",
     "completed_on",
 ]
-
-
-def module_status(completed_at, passed, attempts) -> str:
-    """SPEC §4's module status from a module fact (summary_module_facts; none: no attempt)."""
-    if completed_at is not None:
-        return "passed" if passed else "failed"
-    return "in progress" if attempts else "not started"
 
 
 def learner_modules(
@@ -476,7 +470,7 @@ def learner_modules(
         passed,
         seconds,
     ) in found:
-        status = module_status(completed_at, passed, attempts)
+        status = rules.module_status(completed_at, passed, attempts)
         records.append(
             {
                 "module_id": module_id,

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from data import figures as f
+from data import rules
 from data.scope import Forbidden, Scope, global_scope
 
 TZ = ZoneInfo("Europe/Paris")
@@ -188,8 +189,8 @@ def test_fig008_expired_certificates(factory, s):
     assert rows[edge.id].status == "passed"
     assert results(s, t, today=date(2026, 11, 25))[edge.id].status == "expired"
     # 29, 30 and 31 Jan + 1 month are all 28 Feb, before 1 Mar: the first valid day is 1 Feb.
-    assert f.expiry_threshold(date(2026, 3, 1), 1) == date(2026, 2, 1)
-    assert f.add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert rules.expiry_threshold(date(2026, 3, 1), 1) == date(2026, 2, 1)
+    assert rules.add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
 
 
 def test_fig009_past_day_progress_ignores_later_completions(factory, s):

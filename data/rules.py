@@ -1,0 +1,236 @@
+"""The rules of SPEC §4, each defined once: scores, statuses, expiry, progress and rates.
+
+Pure functions of plain values (no database, no pandas): the summary upkeep
+(data/summaries.py) applies them when it writes the summary tables, and the readers
+(data/figures/) apply them to what they read back. A SQL form of a rule (a reader filtering or
+aggregating in the database) says which rule it mirrors and is checked against it by the
+tests; every rule here has its own test in tests/unit/test_rules.py.
+
+Where "completion rate" is defined: `completion_rate` below. Where it is kept current: the
+completed pairs it counts are the statuses `training_state` gives, stored per (learner,
+training) by data/summaries.py `_write_pair_tables` on every write (see REFRESHES there).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
+
+# Training statuses (SPEC §4), in the order the pages list them.
+STATUSES = ("passed", "failed", "expired", "in progress", "not started")
+# The statuses of a completed training: every required module completed.
+COMPLETED_STATUSES = ("passed", "failed", "expired")
+# Scores are computed in floating point: 100 x 0.29 / 1 is 28.999999999999996. A score within
+# this of the minimum reaches it (no score is ever meant to be that precise).
+SCORE_TOLERANCE = 1e-9
+# keep_results of a module: which finished attempt's score is the module's.
+KEEP_BEST, KEEP_NEWEST = "best", "newest"
+
+
+# --------------------------------------------------------------------------------------------
+# Modules
+# --------------------------------------------------------------------------------------------
+
+
+def attempt_score(points: float, max_points: float, override: float | None = None) -> float:
+    """Module attempt score, %: 100 x the evaluated answers' points / the max points of the
+    module's activities with max > 0; a module without such activities scores 100. An xAPI
+    finishing statement's scaled score (override, %) replaces it (SPEC §8)."""
+    if override is not None:
+        return override
+    return 100.0 * points / max_points if max_points > 0 else 100.0
+
+
+def newer_finish(a: tuple, b: tuple) -> bool:
+    """Whether finished attempt a is newer than b, each (finished_at, started_at, attempt id,
+    ...): the later finish, then the later start, then the larger id (keep_results newest)."""
+    return (a[0], a[1], a[2]) > (b[0], b[1], b[2])
+
+
+def better_finish(a: tuple, b: tuple) -> bool:
+    """Whether finished attempt a is better than b, each (score, finished_at, started_at,
+    attempt id, ...): the higher score, then the newer (keep_results best; on a tie the newer
+    attempt's verdict holds)."""
+    return (a[0], a[1], a[2], a[3]) > (b[0], b[1], b[2], b[3])
+
+
+def module_score(best: float | None, newest: float | None, keep: str = KEEP_BEST) -> float:
+    """Module score: the best finished attempt's score, or the newest one's when keep is
+    "newest"; 0 without a finished attempt."""
+    score = newest if keep == KEEP_NEWEST else best
+    return 0.0 if score is None else score
+
+
+def reaches(score: float, min_score: float) -> bool:
+    """score >= min_score, forgiving floating-point noise (SCORE_TOLERANCE)."""
+    return score >= min_score - SCORE_TOLERANCE
+
+
+def module_passed(score: float, min_score: float, verdict: str | None = None) -> bool:
+    """A completed module is passed by the verdict of the attempt that gives its score (an
+    xAPI "passed"/"failed", SPEC §8), else when that score reaches the min score."""
+    if verdict is not None:
+        return verdict == "passed"
+    return reaches(score, min_score)
+
+
+def module_status(completed_at: datetime | date | None, passed: bool | None, attempts: int | None) -> str:
+    """A module's status: passed or failed once completed (a finished attempt), in progress
+    with unfinished attempts only, else not started."""
+    if completed_at is not None:
+        return "passed" if passed else "failed"
+    return "in progress" if attempts else "not started"
+
+
+# --------------------------------------------------------------------------------------------
+# Trainings
+# --------------------------------------------------------------------------------------------
+
+
+class TrainingState(NamedTuple):
+    """A (learner, training) pair's figures before expiry (see training_state)."""
+
+    status: str
+    completed_modules: int
+    score: float | None
+    completed_at: datetime | None
+
+
+def training_state(
+    steps: Sequence[tuple[str, bool, float]],
+    modules: Mapping[str, tuple[datetime | None, float, str | None]],
+) -> TrainingState:
+    """Status, completed modules, training score and completion date of a pair.
+
+    steps: the training's modules in order, (module id, mandatory, min score). modules: the
+    modules the learner started, module id -> (completion date or None, module score, the
+    xAPI verdict of the attempt giving that score or None).
+
+    Completed once every mandatory module is completed (every module when none is
+    mandatory); then passed if each of those is passed (module_passed), else failed; the
+    completion date is the latest of their completion dates. Otherwise in progress (a module
+    started) or not started. Training score: the mean module score of the mandatory modules
+    (0 for one not completed); None without a mandatory module.
+    """
+    mandatory = [s for s in steps if s[1]]
+    required = mandatory or steps
+    required_ids = {s[0] for s in required}
+    completed = required_done = required_passed = 0
+    latest: datetime | None = None
+    points = 0.0
+    started = False
+    for module_id, is_mandatory, min_score in steps:
+        found = modules.get(module_id)
+        if found is None:
+            continue
+        started = True
+        completed_at, score, verdict = found
+        if completed_at is None:
+            continue
+        completed += 1
+        if is_mandatory:
+            points += score
+        if module_id in required_ids:
+            required_done += 1
+            if module_passed(score, min_score, verdict):
+                required_passed += 1
+            latest = completed_at if latest is None else max(latest, completed_at)
+    score = points / len(mandatory) if mandatory else None
+    if required and required_done == len(required):
+        return TrainingState(
+            "passed" if required_passed == len(required) else "failed", completed, score, latest
+        )
+    return TrainingState("in progress" if started else "not started", completed, score, None)
+
+
+def initial_training_score(mandatory_modules: int) -> float | None:
+    """A training's score before any attempt: 0 with mandatory modules, else none."""
+    return 0.0 if mandatory_modules > 0 else None
+
+
+def training_progress(completed_modules: int, modules: int) -> float:
+    """Training progress, %: completed modules / all the training's modules (0 without any)."""
+    return 100.0 * completed_modules / modules if modules else 0.0
+
+
+def is_completed(status: str) -> bool:
+    """Whether a training status is a completed one (passed, failed or expired)."""
+    return status in COMPLETED_STATUSES
+
+
+def add_months(day: date, months: int) -> date:
+    """day + months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def expiry_threshold(today: date, months: int) -> date:
+    """The first completion date that is NOT expired on `today`: add_months(d, months) >= today."""
+    candidate = add_months(today, -months)
+    while add_months(candidate - timedelta(days=1), months) >= today:
+        candidate -= timedelta(days=1)
+    while add_months(candidate, months) < today:
+        candidate += timedelta(days=1)
+    return candidate
+
+
+def is_expired(status: str, completed_on: date | None, validity_months: int | None, today: date) -> bool:
+    """A passed training whose completion (local date) + validity_months is before today."""
+    if status != "passed" or completed_on is None or not validity_months or validity_months <= 0:
+        return False
+    return completed_on < expiry_threshold(today, validity_months)
+
+
+def status_on(status: str, completed_on: date | None, validity_months: int | None, today: date) -> str:
+    """A pair's status on `today`: expired for a passed training past its validity."""
+    return "expired" if is_expired(status, completed_on, validity_months, today) else status
+
+
+def counted_from(done_at: datetime | date, enrolled_at: datetime | date | None) -> datetime | date:
+    """When a completion counts in the charts: the later of its date and the enrollment's."""
+    return done_at if enrolled_at is None else max(done_at, enrolled_at)
+
+
+# --------------------------------------------------------------------------------------------
+# People
+# --------------------------------------------------------------------------------------------
+
+
+def is_counted_learner(user_status: str, is_admin: bool) -> bool:
+    """Whether a user counts as a learner: active and not an admin (managers without an
+    enrollment have no (learner, training) pair, so they are never counted)."""
+    return user_status == "active" and not is_admin
+
+
+# --------------------------------------------------------------------------------------------
+# Rates and averages
+# --------------------------------------------------------------------------------------------
+
+
+def percent(part: float, whole: float) -> float | None:
+    """part / whole in %; None when whole is 0."""
+    return 100.0 * part / whole if whole else None
+
+
+def completion_rate(completed: float, learners: float) -> float | None:
+    """Completion rate, %: completed (learner, training) pairs / the pairs (None without any)."""
+    return percent(completed, learners)
+
+
+def average(total: float, count: float) -> float | None:
+    """total / count; None when count is 0 (average progress, score, time spent)."""
+    return total / count if count else None
+
+
+def median(values: Sequence[float]) -> float | None:
+    """The median (the mean of the two middle values for an even count); None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
