@@ -106,6 +106,11 @@ REFRESHES: dict[str, Refresh] = {
     "stored_images": Refresh((), ()),
     # Rebuilt from enrollments, class_members and class_trainings, whose writes mark it.
     "training_learners": Refresh((), ()),
+    # xAPI (data/xapi): statements kept raw, the log of imports, where each sync stopped. The
+    # rows derived from statements (attempts, answers, ...) are marked by the derivation.
+    "xapi_statements": Refresh((), ()),
+    "import_runs": Refresh((), ()),
+    "lrs_cursors": Refresh((), ()),
 }
 
 
