@@ -111,6 +111,8 @@ REFRESHES: dict[str, Refresh] = {
     "xapi_statements": Refresh((), ()),
     "import_runs": Refresh((), ()),
     "lrs_cursors": Refresh((), ()),
+    # Background jobs' locks (jobs/).
+    "job_locks": Refresh((), ()),
 }
 
 
