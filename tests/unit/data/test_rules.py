@@ -97,7 +97,9 @@ def test_training_state_not_started_and_in_progress():
 
 
 def test_training_state_passed_with_the_latest_mandatory_date_and_the_mandatory_mean():
-    state = rules.training_state(STEPS, {"m1": (T1, 60.0, None), "m2": (T0, 20.0, None), "opt": (T2, 10.0, None)})
+    state = rules.training_state(
+        STEPS, {"m1": (T1, 60.0, None), "m2": (T0, 20.0, None), "opt": (T2, 10.0, None)}
+    )
     # The optional module counts as completed but neither in the score nor in the date.
     assert state == rules.TrainingState("passed", 3, 40.0, T1)
 
@@ -118,8 +120,18 @@ def test_training_state_follows_the_kept_attempts_xapi_verdicts():
 def test_training_state_without_mandatory_modules_needs_every_module_and_has_no_score():
     steps = [("a", False, 50.0), ("b", False, 0.0)]
     assert rules.training_state(steps, {"a": (T0, 90.0, None)}) == ("in progress", 1, None, None)
-    assert rules.training_state(steps, {"a": (T2, 40.0, None), "b": (T1, 0.0, None)}) == ("failed", 2, None, T2)
-    assert rules.training_state(steps, {"a": (T0, 90.0, None), "b": (T1, 0.0, None)}) == ("passed", 2, None, T1)
+    assert rules.training_state(steps, {"a": (T2, 40.0, None), "b": (T1, 0.0, None)}) == (
+        "failed",
+        2,
+        None,
+        T2,
+    )
+    assert rules.training_state(steps, {"a": (T0, 90.0, None), "b": (T1, 0.0, None)}) == (
+        "passed",
+        2,
+        None,
+        T1,
+    )
 
 
 def test_training_state_of_a_training_without_modules_is_never_completed():
