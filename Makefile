@@ -106,7 +106,7 @@ LRS_PASSWORD ?= demo-lrs-2026
 lrs: $(RALPH_VENV)/.installed
 	@mkdir -p $(LRS_DIR)/data
 	@grep -qs '"username": *"$(LRS_USERNAME)"' $(LRS_DIR)/auth.json || \
-	  RALPH_APP_DIR="$(abspath $(LRS_DIR))" $(RALPH_VENV)/bin/ralph --verbosity WARNING auth \
+	  RALPH_APP_DIR="$(abspath $(LRS_DIR))" RALPH_RUNSERVER_BACKEND=fs $(RALPH_VENV)/bin/ralph --verbosity WARNING auth \
 	    -u "$(LRS_USERNAME)" -p "$(LRS_PASSWORD)" -s all -M "mailto:$(LRS_USERNAME)@example.org" -w
 	@echo "Ralph LRS on http://127.0.0.1:$(LRS_PORT)/xAPI (user $(LRS_USERNAME)); statements kept in $(LRS_DIR)/data"
 	RALPH_APP_DIR="$(abspath $(LRS_DIR))" $(RALPH_VENV)/bin/python scripts/ralph_lrs.py \

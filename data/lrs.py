@@ -245,6 +245,7 @@ class SyncResult:
     accepted: int = 0
     duplicates: int = 0
     added: dict | None = None
+    removed: dict | None = None
     skipped: dict | None = None
     error: str | None = None
     # False when the sync stopped at its time budget with more to read (the next one goes on).
@@ -254,27 +255,26 @@ class SyncResult:
         return sum(int(v.get("count", 0)) for v in (self.skipped or {}).values())
 
     def describe(self) -> str:
-        """The command's report, in the words of import-xapi's."""
+        """The command's report, in the words of import-xapi's (data.xapi.XapiReport.describe)."""
+        from data.xapi.ingest import KINDS
+
         lines = [
-            f"Synced {self.endpoint}: {self.pages:,} page(s), {self.received:,} statement(s) received "
-            f"since {self.since or 'the beginning'}.",
-            f"Accepted {self.accepted:,} new statement(s); {self.duplicates:,} already stored.",
+            f"Synced {self.endpoint}: {self.pages:,} page(s) since {self.since or 'the beginning'}.",
+            f"Statements read: {self.received:,}; accepted: {self.accepted:,}; "
+            f"already received (duplicates): {self.duplicates:,}.",
         ]
-        added = {k: v for k, v in (self.added or {}).items() if v}
-        kinds = ("statements", "users", "trainings", "modules", "activities", "enrollments")
-        kinds += ("attempts", "answers", "connections", "logins")
-        lines.append(
-            "Added: " + ", ".join(f"{added.get(kind, 0):,} {kind}" for kind in kinds if kind != "statements")
-        )
-        extra = {k: v for k, v in added.items() if k not in kinds}
-        if extra:
-            lines.append("Also added: " + ", ".join(f"{v:,} {k}" for k, v in sorted(extra.items())))
-        if self.skipped:
-            lines.append(f"Skipped or ignored {self.skipped_count():,} statement(s):")
-            for reason, entry in sorted(self.skipped.items(), key=lambda kv: (-kv[1].get("count", 0), kv[0])):
+        added = self.added or {}
+        lines.append("Added: " + ", ".join(f"{kind} {added.get(kind, 0):,}" for kind in KINDS) + ".")
+        removed = {k: v for k, v in (self.removed or {}).items() if v}
+        if removed:
+            lines.append("Removed (voided): " + ", ".join(f"{k} {v:,}" for k, v in removed.items()) + ".")
+        reasons = {k: v for k, v in (self.skipped or {}).items() if k != "duplicate"}
+        if reasons:
+            lines.append("Kept but ignored, or skipped (the sync went on):")
+            for reason, entry in sorted(reasons.items(), key=lambda kv: (-kv[1].get("count", 0), kv[0])):
                 example = entry.get("example")
                 lines.append(
-                    f"  {entry.get('count', 0):,} × {reason}" + (f" (e.g. {example})" if example else "")
+                    f"  {reason}: {entry.get('count', 0):,}" + (f" (e.g. {example})" if example else "")
                 )
         if not self.complete:
             lines.append("Stopped at its time budget with more to read: the next sync goes on from here.")
@@ -291,6 +291,17 @@ def merge_skipped(total: dict, page: dict) -> dict:
         if not mine.get("example"):
             mine["example"] = entry.get("example")
     return merged
+
+
+def _without_positions(skipped: dict) -> dict:
+    """The examples without the ingestion's "line N: " (a position in one page of the LRS's
+    answer means nothing to a reader): "statement <id>: …" is what finds it in the LRS."""
+    import re
+
+    return {
+        reason: {**entry, "example": re.sub(r"^line \d+: ", "", entry.get("example") or "")}
+        for reason, entry in skipped.items()
+    }
 
 
 def merge_counts(total: dict, page: dict) -> dict:
@@ -365,7 +376,7 @@ def sync_lrs(
     with db.session() as s:
         cursor = read_cursor(s, url)
     result = SyncResult(endpoint=url, since=_format_since(cursor), cursor=_format_since(cursor))
-    result.added, result.skipped = {}, {}
+    result.added, result.removed, result.skipped = {}, {}, {}
     result.run_id = run_id = start_run(db, KIND, url)
     position = 0
     deadline = None if budget is None else time.monotonic() + budget.total_seconds()
@@ -396,7 +407,8 @@ def sync_lrs(
                 result.accepted += report.accepted
                 result.duplicates += report.duplicates
                 result.added = merge_counts(result.added, report.added)
-                result.skipped = merge_skipped(result.skipped, report.skipped())
+                result.removed = merge_counts(result.removed, report.removed)
+                result.skipped = merge_skipped(result.skipped, _without_positions(report.skipped()))
                 run = s.get(ImportRun, run_id)
                 run.accepted = result.accepted
                 run.added = json.dumps(result.added, sort_keys=True)

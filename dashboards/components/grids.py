@@ -72,11 +72,12 @@ def column_defs(
     for col in columns:
         if isinstance(col, dict):
             spec = dict(col)
+            field = spec.get("field")
+            # The header in the interface's language, also for a column given its own width.
+            header = spec["headerName"] = _(spec.get("headerName", field or ""))
             if "width" not in spec and "minWidth" not in spec:
-                field = spec.get("field")
                 texts = _column_texts(df, field, None) if field else []
                 kind = "datetime" if "valueFormatter" in spec else None
-                header = spec["headerName"] = _(spec.get("headerName", field or ""))
                 spec.update(minWidth=column_min_width(header, texts or [_typical_text(kind)]))
                 spec.setdefault("flex", 1)
             defs.append(spec)

@@ -77,15 +77,37 @@ dash.register_page(
     nav_access=is_admin,
 )
 
+
+def _wrapped(field: str, header: str, flex: int, min_width: int) -> dict:
+    """A column of long texts (addresses, reasons, errors) that wrap inside their cell, the row
+    growing, rather than widen the table; a line break in the text starts a new line."""
+    return {
+        "field": field,
+        "headerName": header,
+        "wrapText": True,
+        "autoHeight": True,
+        "flex": flex,
+        "minWidth": min_width,
+        "tooltipField": field,
+        "cellStyle": {
+            "lineHeight": "1.4",
+            "paddingTop": "6px",
+            "paddingBottom": "6px",
+            "wordBreak": "break-word",
+            "whiteSpace": "pre-line",
+        },
+    }
+
+
 COLUMNS = [
     datetime_column("when", N_("When")),
     ("kind", N_("Kind")),
-    ("source", N_("Source")),
-    ("status", N_("Status")),
+    _wrapped("source", N_("Source"), 2, 180),
+    _wrapped("status", N_("Status"), 1, 110),
     ("accepted", N_("Accepted"), "int"),
     ("skipped_count", N_("Skipped"), "int"),
-    ("skipped", N_("Skipped by reason (an example each)")),
-    ("added", N_("Added")),
+    _wrapped("skipped", N_("Skipped by reason (an example each)"), 3, 240),
+    _wrapped("added", N_("Added"), 2, 200),
     {
         "field": "seconds",
         "headerName": N_("Duration"),
@@ -149,7 +171,8 @@ def runs_frame(runs: list[ds.RunRow], tz) -> pd.DataFrame:
                 "status": status,
                 "accepted": run.accepted,
                 "skipped_count": run.skipped_count,
-                "skipped": "; ".join(_reason_text(reason, entry) for reason, entry in skipped),
+                # One reason a line.
+                "skipped": "\n".join(_reason_text(reason, entry) for reason, entry in skipped),
                 "added": _added_text(run.added),
                 "seconds": None if run.seconds is None else round(run.seconds, 1),
             }

@@ -150,7 +150,15 @@ def test_lrs001_sync_twice_then_resume(ralph, make_app, tmp_path):
     # 1. The command line, as a user runs it: the LRS's xAPI base as the endpoint.
     first = _sync_cli(tmp_path / "instance", database_url, ralph.xapi)
     assert first.returncode == 0, first.stderr + first.stdout
-    assert "19 statement(s) received" in first.stdout
+    assert "Statements read: 19; accepted: 19; already received (duplicates): 0." in first.stdout
+    assert (
+        "Added: statements 19, users 3, trainings 1, modules 2, activities 3, enrollments 3, attempts 4, "
+        "answers 6, connections 4, logins 4."
+    ) in first.stdout
+    assert (
+        "  group actor: 1 (e.g. statement " in first.stdout
+        and "  no course: 1 (e.g. statement " in first.stdout
+    )
     after_first = _counts(db)
     # By hand from docs/samples/xapi-statements.json: 19 statements kept (the 2 that map to
     # nothing too); Alice, Bob, Chloé (the group is nobody); one course, its two modules and

@@ -190,7 +190,7 @@ def test_dsr003_runs_as_the_table_shows_them(world, db):
     )
     # By count, then by reason; an example each.
     assert synced["skipped"] == (
-        "no course: 4 (e.g. line 18: statement 9f8e); group actor: 1 (e.g. line 19: statement 1b2c)"
+        "no course: 4 (e.g. line 18: statement 9f8e)\ngroup actor: 1 (e.g. line 19: statement 1b2c)"
     )
     assert synced["added"] == "17 statements, 3 users, 1 trainings"
     assert synced["seconds"] == 125.0
