@@ -286,6 +286,14 @@ class _Ingest:
         self.users: set[str] = set()  # learners to re-derive
         self.courses: set[str] = set()  # trainings whose module lists may have changed
         self.questions: set[str] = set()  # activities whose max score may have changed
+        # Rows xAPI may have created or left without a statement: kept only while a kept,
+        # non-voided statement names them (the same rows whatever the order statements came in).
+        self.named: dict[str, set[str]] = {
+            "users": set(),
+            "trainings": set(),
+            "modules": set(),
+            "activities": set(),
+        }
         self.now = datetime.now(UTC).replace(tzinfo=None)
 
     # -- storing ------------------------------------------------------------------------------
@@ -330,6 +338,7 @@ class _Ingest:
             voided |= set(self.s.scalars(select(st.voids).where(st.voids.in_(chunk))))
         self._create_entities([checked for _, checked in new], rows)
         for (line, _), row in zip(new, rows, strict=True):
+            self._name(row)
             row["voided"] = row["id"] in voided
             row["source"] = self.source[:500]
             row["run_id"] = self.run_id
@@ -347,12 +356,13 @@ class _Ingest:
         targets = sorted({r["voids"] for r in rows if r["voids"]} - set(ids))
         for chunk in _chunks(targets, LOOKUP):
             hit = self.s.execute(
-                select(st.actor, st.course, st.question).where(
+                select(st.actor, st.course, st.module, st.question).where(
                     st.id.in_(chunk), st.voided.is_(False), st.ignored.is_(None)
                 )
             ).all()
-            for actor, course, question in hit:
+            for actor, course, module, question in hit:
                 self._touch({"actor": actor, "course": course, "question": question})
+                self._name({"actor": actor, "course": course, "module": module, "question": question})
             self.s.execute(update(st).where(st.id.in_(chunk)).values(voided=True))
 
     def _conflict(self, line: int, sid: str) -> None:
@@ -366,6 +376,18 @@ class _Ingest:
                     sid,
                 )
             )
+
+    def _name(self, row: dict) -> None:
+        named = self.named
+        if row.get("actor"):
+            named["users"].add(row["actor"])
+        if row.get("course"):
+            named["trainings"].add(row["course"])
+            named["modules"].add(all_content_module(row["course"]))
+        if row.get("module"):
+            named["modules"].add(row["module"])
+        if row.get("question"):
+            named["activities"].add(row["question"])
 
     def _touch(self, row: dict) -> None:
         if row.get("actor"):
@@ -537,8 +559,69 @@ class _Ingest:
         if structure:
             self._module_lists()
             self._max_scores()
-        if not self.users:
-            return
+        if self.users:
+            self._derive_all(idle)
+        if structure:
+            self._drop_unnamed()
+
+    def _drop_unnamed(self) -> None:
+        """Delete the activities, modules, trainings and users xAPI created that no kept,
+        non-voided statement names any more and no other row uses (e.g. after a voiding, or an
+        "(all content)" module a real module replaced)."""
+        st = m.XapiStatement
+        live = and_(st.voided.is_(False), st.ignored.is_(None))
+        removed = self.report.removed
+
+        def unused(model, ids, column, uses) -> list[str]:
+            out = []
+            for chunk in _chunks(sorted(ids), LOOKUP):
+                candidates = set(
+                    self.s.scalars(select(model.id).where(model.id.in_(chunk), model.xapi.is_(True)))
+                )
+                if column is not None and candidates:
+                    candidates -= set(
+                        self.s.scalars(select(column).where(column.in_(candidates), live).distinct())
+                    )
+                for use in uses:
+                    if candidates:
+                        candidates -= set(self.s.scalars(select(use).where(use.in_(candidates)).distinct()))
+                out += sorted(candidates)
+            return out
+
+        gone = unused(m.Activity, self.named["activities"], st.question, [m.Answer.activity_id])
+        for chunk in _chunks(gone, LOOKUP):
+            self.s.execute(delete(m.Activity).where(m.Activity.id.in_(chunk)))
+        removed["activities"] += len(gone)
+        module_uses = [
+            m.TrainingModule.module_id,
+            m.Activity.module_id,
+            m.Attempt.module_id,
+            m.Connection.module_id,
+        ]
+        gone = unused(m.Module, self.named["modules"], None, module_uses)
+        for chunk in _chunks(gone, LOOKUP):
+            self.s.execute(delete(m.Module).where(m.Module.id.in_(chunk)))
+        removed["modules"] += len(gone)
+        training_uses = [
+            m.TrainingModule.training_id, m.Enrollment.training_id, m.Attempt.training_id,
+            m.ProgramSession.training_id, m.ClassTraining.training_id,
+        ]  # fmt: skip
+        gone = unused(m.Training, self.named["trainings"], st.course, training_uses)
+        for chunk in _chunks(gone, LOOKUP):
+            self.s.execute(delete(m.Training).where(m.Training.id.in_(chunk)))
+        removed["trainings"] += len(gone)
+        user_uses = [
+            m.Enrollment.user_id, m.Attempt.user_id, m.Connection.user_id, m.Login.user_id, m.Role.user_id,
+            m.ClassMember.user_id, m.SessionLearner.user_id, m.UserLabel.user_id, m.UserField.user_id,
+        ]  # fmt: skip
+        gone = unused(m.User, self.named["users"], st.actor, user_uses)
+        for chunk in _chunks(gone, LOOKUP):
+            self.s.execute(delete(m.User).where(m.User.id.in_(chunk)))
+        removed["users"] += len(gone)
+        if gone:
+            summaries.mark(self.s, users=gone)
+
+    def _derive_all(self, idle: timedelta) -> None:
         course_modules = self._course_modules()
         max_scores = dict(self.s.execute(select(m.Activity.id, m.Activity.max_score)).all())
         users = sorted(self.users)
