@@ -189,6 +189,8 @@ def figures_equal_reference(db: Database) -> None:
     deadline=None,
     derandomize=True,
     database=None,
+    # No shrinking (slow here): a failure prints the stream, the seed and the split.
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
     suppress_health_check=[
         HealthCheck.too_slow,
         HealthCheck.function_scoped_fixture,
