@@ -173,7 +173,9 @@ def figures_equal_reference(db: Database) -> None:
         for training_id in s.scalars(select(m.Training.id)):
             pop = NEW.Population(training_id=training_id)
             assert_same(
-                REF.training_content(s, scope, pop, TZ), NEW.training_content(s, scope, pop, TZ), "training_content"
+                REF.training_content(s, scope, pop, TZ),
+                NEW.training_content(s, scope, pop, TZ),
+                "training_content",
             )
         pairs = s.execute(select(m.TrainingLearner.training_id, m.TrainingLearner.user_id)).all()
         for training_id, user_id in pairs:
