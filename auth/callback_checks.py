@@ -13,10 +13,12 @@ from typing import Any
 from dash import Dash
 from flask import Flask, jsonify, request
 
+from data.errors import LearnstatsError
+
 UPDATE_PATH = "/_dash-update-component"
 
 
-class BadCallback(ValueError):
+class BadCallback(LearnstatsError, ValueError):
     pass
 
 

@@ -7,8 +7,9 @@ import sys
 import click
 from flask import Flask
 
-from auth.users import set_password
+from auth.users import AccountError, set_password
 from data.cli import migrated_db
+from data.errors import CommandFailed
 
 
 @click.command("set-password")
@@ -23,9 +24,8 @@ def set_password_command(email: str) -> None:
     try:
         with db.session() as s:
             set_password(s, email, password)
-    except ValueError as error:
-        click.echo(f"set-password: {error}", err=True)
-        sys.exit(1)
+    except AccountError as error:
+        raise CommandFailed(f"set-password: {error}") from None
     click.echo(f"Password set for {email}.")
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from flask import request
 
 from data.config import current_settings
+from data.errors import LearnstatsError
 from exports.formatting import gettext
 
 
-class UntrustedHost(ValueError):
+class UntrustedHost(LearnstatsError, ValueError):
     """The request's host may not appear in a link; the message says what to set."""
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from data.errors import LearnstatsError
 from data.models import User
 
 MIN_PASSWORD_LENGTH = 8
@@ -45,13 +46,17 @@ def find_user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
+class AccountError(LearnstatsError, ValueError):
+    """An account change that cannot be made (set-password); the message says why."""
+
+
 def set_password(session: Session, email: str, password: str) -> User:
-    """Set a user's password; raises ValueError with a clear message on bad input."""
+    """Set a user's password; raises AccountError (a ValueError) with a clear message on bad input."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     user = find_user_by_email(session, email)
     if user is None:
-        raise ValueError(f"no user has the email {email!r}")
+        raise AccountError(f"no user has the email {email!r}")
     user.password_hash = hash_password(password)
     end_sessions(session, user.id)
     return user

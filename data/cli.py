@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import contextlib
 from pathlib import Path
 
 import click
@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from data.config import current_settings
 from data.db import Database, get_db
+from data.errors import CommandFailed
 
 
 def migrated_db() -> Database:
@@ -46,19 +47,18 @@ def import_bundle_command(folder: Path) -> None:
         from auth.faults import database_problem
 
         problem = database_problem(error)
-        click.echo(f"import-bundle: {problem}", err=True)
-        click.echo("Import refused: nothing was written.", err=True)
-        fail_run(db, run_id, f"{problem}; nothing was written")
-        sys.exit(1)
+        # The database is what failed: the run is recorded if it can be, the sentence said anyway.
+        with contextlib.suppress(OperationalError):
+            fail_run(db, run_id, f"{problem}; nothing was written")
+        raise CommandFailed(f"import-bundle: {problem}\nImport refused: nothing was written.") from None
     except BundleInvalid as invalid:
-        for error in invalid.errors:
-            click.echo(str(error), err=True)
+        lines = [str(error) for error in invalid.errors]
         if invalid.omitted:
-            click.echo(invalid.more().strip(), err=True)
-        click.echo(f"Import refused: {invalid.total:,} error(s); nothing was written.", err=True)
+            lines.append(invalid.more().strip())
+        lines.append(f"Import refused: {invalid.total:,} error(s); nothing was written.")
         first = f" (first: {invalid.errors[0]})" if invalid.errors else ""
         fail_run(db, run_id, f"{invalid.total:,} error(s){first}; nothing was written")
-        sys.exit(1)
+        raise CommandFailed("\n".join(lines)) from None
     except BaseException as error:
         fail_run(db, run_id, f"{type(error).__name__}: {error}; nothing was written")
         raise
@@ -147,29 +147,25 @@ def sync_lrs_command(endpoint: str | None, username: str | None, quiet: bool) ->
             db, endpoint, username, settings.lrs_password, say=None if quiet else click.echo
         )
     except LrsSettingsError as error:
-        click.echo(f"sync-lrs: {error}", err=True)
-        sys.exit(2)
+        raise CommandFailed(f"sync-lrs: {error}", exit_code=2) from None
     except SyncBusy as busy:
-        click.echo(f"sync-lrs: {busy}", err=True)
-        sys.exit(1)
+        raise CommandFailed(f"sync-lrs: {busy}") from None
     except LrsError as error:
-        click.echo(f"sync-lrs: {error}", err=True)
         done = error.result
         if done is not None and done.pages:
-            click.echo(
+            stopped = (
                 f"Sync stopped after {done.pages:,} page(s) ({done.accepted:,} new statement(s), kept: the "
-                "next sync resumes after them); nothing of the page being read was written.",
-                err=True,
+                "next sync resumes after them); nothing of the page being read was written."
             )
         else:
-            click.echo("Sync stopped: nothing was written.", err=True)
-        sys.exit(1)
+            stopped = "Sync stopped: nothing was written."
+        raise CommandFailed(f"sync-lrs: {error}\n{stopped}") from None
     except OperationalError as error:
         from auth.faults import database_problem
 
-        click.echo(f"sync-lrs: {database_problem(error)}", err=True)
-        click.echo("Sync stopped: the page being read was not written.", err=True)
-        sys.exit(1)
+        raise CommandFailed(
+            f"sync-lrs: {database_problem(error)}\nSync stopped: the page being read was not written."
+        ) from None
     click.echo(result.describe())
 
 
@@ -184,8 +180,7 @@ def demo_data_command(learners: int, seed: int) -> None:
     try:
         summary = generate_demo_data(db, learners=learners, seed=seed, tz=current_settings().tz)
     except DemoDataError as error:
-        click.echo(f"demo-data: {error}", err=True)
-        sys.exit(1)
+        raise CommandFailed(f"demo-data: {error}") from None
     click.echo(summary)
     click.echo("Demo accounts (email / password / role):")
     for account in DEMO_ACCOUNTS:
@@ -223,8 +218,7 @@ def copy_database_command(target_url: str) -> None:
     try:
         _check_database_url(target_url)
     except SettingsError as error:
-        click.echo(f"copy-database: --to: {str(error).split(': ', 1)[1]}", err=True)
-        sys.exit(2)
+        raise CommandFailed(f"copy-database: --to: {str(error).split(': ', 1)[1]}", exit_code=2) from None
     db = migrated_db()
     tz = current_settings().tz
     source = db.engine.url.render_as_string(hide_password=True)
@@ -235,18 +229,26 @@ def copy_database_command(target_url: str) -> None:
     try:
         report = copy_database(db, target_url, tz, say=click.echo)
     except CopyError as error:
-        click.echo(f"copy-database: {error}. Nothing was copied.", err=True)
-        sys.exit(1)
+        raise CommandFailed(f"copy-database: {error}. Nothing was copied.") from None
     click.echo(
         f"Copied {report.total:,} rows of {len(report.rows)} tables at schema revision "
         f"{report.revision} in {report.seconds:.1f} s."
     )
-    for table, (mine, theirs) in report.mismatched_counts.items():
-        click.echo(f"copy-database: {table}: {mine} rows here but {theirs} in the copy", err=True)
-    for name in report.mismatched_figures:
-        click.echo(f"copy-database: the figure '{name}' differs between the two databases", err=True)
     if not report.ok:
-        sys.exit(1)
+        raise CommandFailed(
+            "\n".join(
+                [
+                    *(
+                        f"copy-database: {table}: {mine} rows here but {theirs} in the copy"
+                        for table, (mine, theirs) in report.mismatched_counts.items()
+                    ),
+                    *(
+                        f"copy-database: the figure '{name}' differs between the two databases"
+                        for name in report.mismatched_figures
+                    ),
+                ]
+            )
+        )
     click.echo(
         f"Checked: every table has the same row count, and the figures ({', '.join(report.figures)}) "
         "are equal on both databases."

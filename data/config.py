@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from data.errors import LearnstatsError
+
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -131,7 +133,7 @@ def _secret_key(instance: Path, production: bool) -> str:
     return key
 
 
-class SettingsError(ValueError):
+class SettingsError(LearnstatsError, ValueError):
     """A setting that cannot be used; the message names the variable and what is wrong."""
 
 

@@ -32,12 +32,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Integer, Table, func, select, text
 
 from data.db import Database
+from data.errors import LearnstatsError
 from data.models import Base
 
 BATCH = 5000
 
 
-class CopyError(Exception):
+class CopyError(LearnstatsError):
     """A copy that cannot be made or did not come out equal; the message says why."""
 
 

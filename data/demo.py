@@ -33,6 +33,7 @@ from data import summaries
 from data.config import current_settings
 from data.db import Database
 from data.enrollments import refresh_training_learners
+from data.errors import LearnstatsError
 from data.text import fold, person_search_text, person_sort_key
 
 DEFAULT_TZ = ZoneInfo("Europe/Paris")
@@ -80,7 +81,7 @@ _DEMO_PEOPLE = (
 DEMO_LEARNER_TRAININGS = ("t-securite", "t-excel")  # one passed, one in progress
 
 
-class DemoDataError(Exception):
+class DemoDataError(LearnstatsError):
     """The demo data cannot be generated (the database is not empty)."""
 
 

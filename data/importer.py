@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from data import models as m
 from data import summaries
 from data.enrollments import refresh_training_learners
+from data.errors import LearnstatsError
 from data.text import person_search_text, person_sort_key
 
 # Rows per INSERT/UPDATE executemany batch, and ids per "IN (...)" lookup (SQLite's
@@ -73,7 +74,7 @@ class BundleError:
 MAX_ERRORS = 200
 
 
-class BundleInvalid(Exception):
+class BundleInvalid(LearnstatsError):
     """The bundle has errors; nothing was written. ``errors`` lists the first MAX_ERRORS of
     them in file order; ``total`` counts every one."""
 

@@ -21,6 +21,8 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
+from data.errors import LearnstatsError
+
 XAPI_VERSION = "1.0.3"
 # Seconds to wait for the LRS to answer one page (connect, then read).
 TIMEOUT = (10, 120)
@@ -28,7 +30,7 @@ TIMEOUT = (10, 120)
 MAX_PAGES = 1_000_000
 
 
-class LrsError(Exception):
+class LrsError(LearnstatsError):
     """The LRS could not be read: the message says which address and what went wrong.
     `result` (a SyncResult) says what the sync had done before, when it had started."""
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true, tuple_
 from sqlalchemy.orm import Session, aliased
 
+from data.errors import LearnstatsError
 from data.models import ClassMember, ClassTraining, ProgramSession, TrainingLearner
 
 
-class Forbidden(Exception):
+class Forbidden(LearnstatsError):
     """The viewer's scope does not include what was asked for (answered with a 403)."""
 
 

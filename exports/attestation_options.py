@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from data.errors import LearnstatsError
 from data.models import PlatformSetting, StoredImage
 from exports.formatting import N_, fmt_int, hours_minutes, join_reasons
 from exports.formatting import gettext as _
@@ -58,7 +59,7 @@ _TEXT_LIMITS = {
 }
 
 
-class AttestationError(ValueError):
+class AttestationError(LearnstatsError, ValueError):
     """Input the documents cannot be made from; the message says what and where."""
 
 

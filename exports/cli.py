@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import click
@@ -11,6 +10,7 @@ from flask import Flask
 
 from data.cli import migrated_db
 from data.config import current_settings
+from data.errors import CommandFailed, LearnstatsError
 from data.scope import Forbidden, global_scope
 from exports.files import atomic_file
 from exports.opco_request import BadOpcoRequest, parse_date, parse_field
@@ -29,15 +29,14 @@ def export_results_command(training_id: str, out: Path) -> None:
         with db.session() as s:
             count = write_results_csv(s, global_scope(), training_id, out, tz)
     except (UnknownTraining, Forbidden) as error:
-        click.echo(f"export-results: {error}", err=True)
-        sys.exit(1)
+        raise CommandFailed(f"export-results: {error}") from None
     click.echo(f"Wrote {count} learner(s) to {out}.")
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class _UsageError(Exception):
+class _UsageError(LearnstatsError):
     """A bad option value: reported on stderr, exit status 1."""
 
 
@@ -116,8 +115,7 @@ def export_opco_logs_command(
         if not out.parent.is_dir():
             raise _UsageError(f"--out: folder {str(out.parent)!r} does not exist")
     except (_UsageError, BadOpcoRequest) as error:
-        click.echo(f"export-opco-logs: {error}", err=True)
-        sys.exit(1)
+        raise CommandFailed(f"export-opco-logs: {error}") from None
 
     db = migrated_db()
     tz = current_settings().tz
@@ -129,8 +127,7 @@ def export_opco_logs_command(
                 for chunk in iter_opco_logs_csv(s, global_scope(), filters, tz, delimiter):
                     file.write(chunk)
     except (OpcoLogsError, Forbidden) as error:
-        click.echo(f"export-opco-logs: {error}", err=True)
-        sys.exit(1)
+        raise CommandFailed(f"export-opco-logs: {error}") from None
     click.echo(f"Wrote the OPCO logs to {out}.")
 
 
@@ -228,8 +225,7 @@ def export_attestations_command(
                 keep_defaults(s, options)
             s.commit()
     except (_UsageError, BadOpcoRequest, AttestationError, Forbidden) as error:
-        click.echo(f"export-attestations: {error}", err=True)
-        sys.exit(1)
+        raise CommandFailed(f"export-attestations: {error}") from None
     click.echo(f"Wrote {count} document(s) of session {session_id} to {out}.")
 
 

@@ -27,6 +27,7 @@ import xlsxwriter
 from sqlalchemy import ColumnElement, Select, and_, collate, exists, select
 from sqlalchemy.orm import Session
 
+from data.errors import LearnstatsError
 from data.models import ClassMember, Connection, Module, ProgramSession, Training, User, UserField, UserLabel
 from data.scope import Forbidden, Scope
 from data.text import fold
@@ -71,7 +72,7 @@ XLSX_MAX_ROWS = 1_048_575
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
 
 
-class OpcoLogsError(ValueError):
+class OpcoLogsError(LearnstatsError, ValueError):
     """A request the export cannot answer; the message says what is wrong."""
 
 

@@ -22,6 +22,7 @@ from flask import Flask
 from itsdangerous import BadSignature, SignatureExpired
 
 from data.config import settings_of
+from data.errors import LearnstatsError
 from data.scope import Scope
 from exports.formatting import gettext
 from exports.opco_logs import (
@@ -41,7 +42,7 @@ LINK_PATH = "/exports/opco-logs/"
 _STORED_NAME = re.compile(r"[0-9a-f]{32}\.(csv|xlsx|zip)")
 
 
-class LinkError(Exception):
+class LinkError(LearnstatsError):
     """A download link that cannot be honoured; the message is for the person who clicked it."""
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from data.errors import LearnstatsError
 from data.figures import Population, training_results
 from data.models import Training
 from data.scope import Forbidden, Scope
@@ -30,7 +31,7 @@ RESULTS_COLUMNS = (
 )
 
 
-class UnknownTraining(LookupError):
+class UnknownTraining(LearnstatsError, LookupError):
     def __init__(self, training_id: str):
         super().__init__(f"no training has the id {training_id!r}")
 

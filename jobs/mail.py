@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
+from data.errors import LearnstatsError
 from exports.formatting import gettext
 
 SMTP_TIMEOUT = 20.0
 
 
-class MailNotConfigured(ValueError):
+class MailNotConfigured(LearnstatsError, ValueError):
     """LEARNSTATS_SMTP_URL is empty or not an smtp:// / smtps:// address."""
 
 

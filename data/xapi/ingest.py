@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from data import models as m
 from data import summaries
+from data.errors import LearnstatsError
 from data.text import person_search_text, person_sort_key
 from data.xapi.checking import (
     Checked,
@@ -70,7 +71,7 @@ class StatementError:
         return f"line {self.line}: {self.message}"
 
 
-class XapiInvalid(Exception):
+class XapiInvalid(LearnstatsError):
     """Statements are not valid xAPI; nothing was kept. ``errors``: the first MAX_ERRORS in
     line order; ``total`` counts every one."""
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from data.errors import LearnstatsError
+
 MAX_STATEMENT_BYTES = 1024 * 1024
 _CHUNK = 256 * 1024
 
@@ -25,7 +27,7 @@ class ReadProblem:
     message: str
 
 
-class XapiFileError(Exception):
+class XapiFileError(LearnstatsError):
     """The file as a whole cannot be read (missing, not gzip, not a JSON array or lines)."""
 
 
