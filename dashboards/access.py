@@ -30,6 +30,7 @@ from flask_login import current_user
 from auth.guard import current_scope
 from auth.language import gettext as _
 from data.db import get_db
+from data.errors import LearnstatsError
 from data.scope import Forbidden, Scope
 
 Access = Callable[..., bool]
@@ -39,7 +40,7 @@ RESERVED_ARGUMENTS = frozenset({"scope", "session", "_scope", "_session"})
 _GUARDED = "_learnstats_guarded"
 
 
-class PageWithoutAccess(RuntimeError):
+class PageWithoutAccess(LearnstatsError, RuntimeError):
     """A page registered without `access=`: the app refuses to start (a page open to every
     signed-in user must say so)."""
 

@@ -14,12 +14,13 @@ from click.testing import CliRunner
 from auth.callback_checks import BadCallback
 from auth.hosts import UntrustedHost
 from auth.users import AccountError
+from dashboards.access import PageWithoutAccess
 from data.config import SettingsError
 from data.copy import CopyError
 from data.demo import DemoDataError
 from data.errors import CommandFailed, LearnstatsError
 from data.importer import BundleInvalid
-from data.lrs import LrsError
+from data.lrs import LrsError, LrsSettingsError, SyncBusy
 from data.scope import Forbidden
 from data.xapi.ingest import XapiInvalid
 from data.xapi.reading import XapiFileError
@@ -46,9 +47,12 @@ PEOPLES_ERRORS = (
     LinkForOtherUser,
     LinkInvalid,
     LrsError,
+    LrsSettingsError,
     MailNotConfigured,
     OpcoLogsError,
+    PageWithoutAccess,
     SettingsError,
+    SyncBusy,
     UnknownField,
     UnknownSession,
     UnknownTraining,
@@ -74,6 +78,7 @@ def test_err002_the_classes_that_were_value_or_lookup_errors_still_are():
     ):
         assert issubclass(error, ValueError)
     assert issubclass(UnknownTraining, LookupError)
+    assert issubclass(PageWithoutAccess, RuntimeError)
 
 
 def test_err003_every_exception_class_of_the_app_is_listed_or_private():
