@@ -101,9 +101,9 @@ def _wrapped(field: str, header: str, flex: int, min_width: int) -> dict:
 
 COLUMNS = [
     datetime_column("when", N_("When")),
-    ("kind", N_("Kind")),
+    _wrapped("kind", N_("Kind"), 1, 110),
     _wrapped("source", N_("Source"), 2, 180),
-    _wrapped("status", N_("Status"), 1, 110),
+    _wrapped("status", N_("Status"), 2, 200),
     ("accepted", N_("Accepted"), "int"),
     ("skipped_count", N_("Skipped"), "int"),
     _wrapped("skipped", N_("Skipped by reason (an example each)"), 3, 240),
