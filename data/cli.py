@@ -76,15 +76,23 @@ def import_bundle_command(folder: Path) -> None:
 )
 def import_xapi_command(file: Path, skip_invalid: bool) -> None:
     """Import xAPI statements (SPEC §8): a JSON array or JSON lines, gzipped or not."""
+    from data.run_progress import clear_progress, progress_reporter
     from data.xapi import XapiFileError, XapiInvalid, ingest_statements, read_file
     from data.xapi.runs import fail_run, finish_run_with_report, start_run
 
     db = migrated_db()
     run_id = start_run(db, "xapi-file", file.name)
+    instance = current_settings().instance_path
     try:
         with db.session() as s:
             report = ingest_statements(
-                s, read_file(file), source=f"file:{file.name}", skip_invalid=skip_invalid, run_id=run_id
+                s,
+                read_file(file),
+                source=f"file:{file.name}",
+                skip_invalid=skip_invalid,
+                run_id=run_id,
+                # The Data sources page's progress bar (data/run_progress.py).
+                progress=progress_reporter(db, run_id, instance),
             )
     except XapiInvalid as invalid:
         fail_run(db, run_id, f"{invalid.total:,} invalid statement(s); nothing was imported", invalid.errors)
@@ -109,6 +117,8 @@ def import_xapi_command(file: Path, skip_invalid: bool) -> None:
     except BaseException as error:
         fail_run(db, run_id, f"{type(error).__name__}: {error}")
         raise
+    finally:
+        clear_progress(instance, run_id)
     finish_run_with_report(db, run_id, report)
     click.echo(f"Imported {file}:")
     click.echo(report.describe())

@@ -81,18 +81,21 @@ def _row(run: ImportRun) -> RunRow:
     )
 
 
-def import_runs(session: Session, scope: Scope, limit: int = MAX_RUNS) -> list[RunRow]:
-    """The newest runs first."""
+def import_runs(session: Session, scope: Scope, limit: int = MAX_RUNS, instance_path=None) -> list[RunRow]:
+    """The newest runs first; a running one's progress from its file when it writes one
+    (instance_path: data/run_progress.py)."""
     require_admin(scope)
     q = select(ImportRun).order_by(ImportRun.started_at.desc(), ImportRun.id.desc()).limit(limit)
-    return [_row(run) for run in session.scalars(q)]
+    rows = [_row(run) for run in session.scalars(q)]
+    if instance_path is not None:
+        from data.run_progress import read_progress
 
-
-def running_runs(session: Session, scope: Scope) -> list[RunRow]:
-    """The runs under way, oldest first."""
-    require_admin(scope)
-    q = select(ImportRun).where(ImportRun.status == "running").order_by(ImportRun.started_at, ImportRun.id)
-    return [_row(run) for run in session.scalars(q)]
+        for row in rows:
+            if row.status == "running":
+                done = read_progress(instance_path, row.id)
+                if done is not None and done > row.progress_done:
+                    row.progress_done = done
+    return rows
 
 
 def runs_signature(session: Session, scope: Scope) -> str:

@@ -263,7 +263,7 @@ def build_runs_table(frame: pd.DataFrame) -> html.Div:
 def _read(scope: Scope):
     settings = current_settings()
     with get_db().session() as s:
-        runs = ds.import_runs(s, scope)
+        runs = ds.import_runs(s, scope, instance_path=settings.instance_path)
         running = [run for run in runs if run.status == "running"]
         schedule = ds.sync_schedule(s, scope, settings.lrs_endpoint, settings.lrs_sync_minutes)
         signature = ds.runs_signature(s, scope)

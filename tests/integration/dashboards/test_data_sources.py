@@ -263,3 +263,54 @@ def test_dsr005_empty_state_and_schedule(make_app, tmp_path):
     with bare.server.extensions["learnstats_db"].session() as s:
         Factory(s).user("admin", "Ada", "Admin", email="admin@example.org", roles=("admin",))
     assert "No periodic LRS sync: set LEARNSTATS_LRS_ENDPOINT" in _text(_layout(bare.server))
+
+
+def test_dsr006_an_xapi_import_shows_its_progress_while_it_runs(make_app, tmp_path):
+    """import-xapi in another process: while its one transaction holds SQLite's write lock, the
+    page reads its progress (data/run_progress.py's file) — a count that moves — then the run
+    done and the file gone."""
+    import os
+    import subprocess
+    import time
+    import uuid
+
+    from data import data_sources as ds
+    from data.run_progress import progress_file
+    from data.scope import Scope
+    from tests.services import BIN, ROOT
+
+    statements = json.loads((ROOT / "docs" / "samples" / "xapi-statements.json").read_text())
+    big = []
+    for n in range(400):  # 400 learners × the sample's 17 statements on the course: 6,800
+        for statement in statements[:17]:
+            actor = {**statement["actor"], "name": f"Learner {n}", "mbox": f"mailto:learner{n}@example.org"}
+            actor.pop("account", None)
+            big.append({**statement, "id": str(uuid.uuid4()), "actor": actor})
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(json.dumps(s) for s in big))
+    database_url = f"sqlite:///{tmp_path / 'progress.sqlite3'}"
+    instance = tmp_path / "instance"
+    app = make_app(database_url=database_url, instance_path=instance)
+    db = app.server.extensions["learnstats_db"]
+    env = {**os.environ, "LEARNSTATS_INSTANCE": str(instance), "LEARNSTATS_DATABASE_URL": database_url}
+    importing = subprocess.Popen(
+        [str(BIN / "flask"), "--app", "app", "import-xapi", str(path)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    admin = Scope(user_id="admin", is_global=True, is_admin=True)
+    seen: list[int] = []
+    deadline = time.monotonic() + 300
+    while importing.poll() is None and time.monotonic() < deadline:
+        with db.session() as s:
+            running = [r for r in ds.import_runs(s, admin, instance_path=instance) if r.status == "running"]
+        if running and running[0].progress_done:
+            seen.append(running[0].progress_done)
+        time.sleep(0.05)
+    out, err = importing.communicate(timeout=60)
+    assert importing.returncode == 0, out + err
+    assert seen, "no progress was ever read while the import ran"
+    assert 0 < seen[0] <= len(big) and seen == sorted(seen)
+    with db.session() as s:
+        [run] = ds.import_runs(s, admin, instance_path=instance)
+    assert (run.status, run.accepted) == ("done", len(big))
+    assert not progress_file(instance, run.id).exists()
