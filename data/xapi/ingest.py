@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from data import models as m
 from data import summaries
 from data.errors import LearnstatsError
+from data.summaries import _kind, _sqlite_value
 from data.text import person_search_text, person_sort_key
 from data.xapi.checking import (
     Checked,
@@ -350,7 +351,7 @@ class _Ingest:
                 report.ignored_examples.setdefault(reason, f"line {line}: statement {row['id']}")
             elif not row["voided"] and row["kind"] != "ref":
                 self._touch(row)
-        self.s.execute(insert(st), rows)
+        bulk_insert(self.s, st, rows)
         report.accepted += len(rows)
         report.added["statements"] += len(rows)
         # Voiding statements: their stored targets become void.
@@ -454,7 +455,7 @@ class _Ingest:
                     }
                 )
             if inserts:
-                self.s.execute(insert(m.User), inserts)
+                bulk_insert(self.s, m.User, inserts)
                 added["users"] += len(inserts)
         # Trainings.
         courses: dict[str, str | None] = {}
@@ -469,7 +470,7 @@ class _Ingest:
                 if t not in known
             ]
             if inserts:
-                self.s.execute(insert(m.Training), inserts)
+                bulk_insert(self.s, m.Training, inserts)
                 added["trainings"] += len(inserts)
             named = [{"k": t, "v": name[:300]} for t, name in courses.items() if t in known and name]
             if named:  # an xAPI training first seen without a name gets the one that came
@@ -493,7 +494,7 @@ class _Ingest:
                 if mid not in known
             ]
             if inserts:
-                self.s.execute(insert(m.Module), inserts)
+                bulk_insert(self.s, m.Module, inserts)
                 added["modules"] += len(inserts)
         # Activities (questions): max score 0 until recomputed from the statements.
         questions: dict[str, tuple] = {}
@@ -519,7 +520,7 @@ class _Ingest:
                 for qid, module_id, name, description, correct, kind in wanted
             ]
             if inserts:
-                self.s.execute(insert(m.Activity), inserts)
+                bulk_insert(self.s, m.Activity, inserts)
                 added["activities"] += len(inserts)
 
     def _ensure_all_content(self, module_ids: set[str], checked: list[Checked]) -> None:
@@ -680,7 +681,7 @@ class _Ingest:
             before = {mid for mid, _ in current}
             self.s.execute(delete(tm).where(tm.training_id == training, tm.xapi.is_(True)))
             if rows:
-                self.s.execute(insert(tm), rows)
+                bulk_insert(self.s, tm, rows)
             if before != {r["module_id"] for r in rows}:
                 changed.append(training)
         if changed:
@@ -809,8 +810,9 @@ class _Ingest:
             en, ["user_id", "training_id", "enrolled_at"], out.enrollments, ["user_id", "training_id"]
         )
         if out.attempts:
-            self.s.execute(
-                insert(a),
+            bulk_insert(
+                self.s,
+                a,
                 [
                     {
                         "id": i, "user_id": u, "training_id": t, "module_id": mod, "started_at": s,
@@ -821,8 +823,9 @@ class _Ingest:
             )  # fmt: skip
         added["attempts"] = len(out.attempts)
         if out.answers:
-            self.s.execute(
-                insert(ans),
+            bulk_insert(
+                self.s,
+                ans,
                 [
                     {
                         "attempt_id": at,
@@ -857,19 +860,54 @@ class _Ingest:
         """Insert rows (xapi = true) but those a bundle's row already holds; how many went in."""
         if not rows:
             return 0
-        table = model.__table__
-        dialect = self.s.get_bind().dialect.name
-        values = [{**dict(zip(names, r, strict=True)), "xapi": True} for r in rows]
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        stmt = dialect_insert(table).on_conflict_do_nothing()
-        total = 0
-        for chunk in _chunks(values, 5000):
-            result = self.s.execute(stmt, chunk)
-            total += max(result.rowcount or 0, 0)
+        return bulk_insert(
+            self.s,
+            model,
+            [{**dict(zip(names, r, strict=True)), "xapi": True} for r in rows],
+            ignore_conflicts=True,
+        )
+
+
+def bulk_insert(session: Session, model, rows: list[dict], ignore_conflicts: bool = False) -> int:
+    """Insert rows through the driver in batches (the ORM's bulk path is several times slower);
+    ignore_conflicts: rows whose key is already there are left out. How many went in."""
+    if not rows:
+        return 0
+    table = model.__table__
+    columns = list(table.columns)
+    connection = session.connection()
+    total = 0
+    if connection.dialect.name == "sqlite":
+        converters = [(c.name, _sqlite_value(_kind(c)), c.default) for c in columns]
+        verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
+        names = ", ".join(c.name for c in columns)
+        sql = f"{verb} INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})"
+        for batch in _chunks(rows, 5000):
+            values = []
+            for row in batch:
+                record = []
+                for name, convert, default in converters:
+                    value = row.get(name, _MISSING)
+                    if value is _MISSING:
+                        value = default.arg if default is not None and not callable(default.arg) else None
+                    record.append(value if convert is None else convert(value))
+                values.append(tuple(record))
+            result = connection.exec_driver_sql(sql, values)
+            total += len(batch) if not ignore_conflicts else max(result.rowcount or 0, 0)
         return total
+    if ignore_conflicts:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table).on_conflict_do_nothing()
+    else:
+        stmt = insert(table)
+    for batch in _chunks(rows, 5000):
+        result = connection.execute(stmt, batch)
+        total += len(batch) if not ignore_conflicts else max(result.rowcount or 0, 0)
+    return total
+
+
+_MISSING = object()
 
 
 def _placeholder_email(user_id: str) -> str:
