@@ -24,9 +24,11 @@ QUESTION_TYPES = (
     "http://adlnet.gov/expapi/activities/cmi.interaction",
 )
 # Verbs (as stored: an ADL verb's last segment, another verb's IRI).
-LOGIN_VERBS = frozenset({LOGGED_IN, "launched", "initialized"})
+# ADL's own logged-in / logged-out (http://adlnet.gov/expapi/verbs/...) are matched by their last
+# segment like every ADL verb (SPEC §8), so they count as the w3id ones do.
+LOGIN_VERBS = frozenset({LOGGED_IN, "logged-in", "launched", "initialized"})
 OPENING_VERBS = frozenset({"launched", "initialized"})
-CLOSING_VERBS = frozenset({"terminated", "exited", "suspended", LOGGED_OUT})
+CLOSING_VERBS = frozenset({"terminated", "exited", "suspended", LOGGED_OUT, "logged-out"})
 FINISHING_VERBS = frozenset({"completed", "passed", "failed"})
 ANSWER_VERBS = frozenset({"answered", "attempted"})
 # Statement ids made up for statements that came without one (the same content, the same id).

@@ -122,6 +122,8 @@ def _attempts(user: str, training: str, module: str, items: list[Stmt], ctx: Con
     runs: list[_Attempt] = []
     current: _Attempt | None = None
     for s in items:
+        if "://" in s.verb:
+            continue  # a verb outside ADL's namespace only counts for connections (SPEC §8)
         finishing = s.verb in FINISHING_VERBS and s.kind in ("module", "course")
         if s.kind == "course" and not finishing:
             continue  # a course statement only finishes the "(all content)" module

@@ -52,7 +52,8 @@ def test_xr001_ralph_statements_import_and_one_learner_by_hand(server):
         assert steps == videos
         # e608a730…: initialized the other video once (11-24), then on video …cee5d0e7:
         # played 11-25 18:19:34.951152, completed 18:24:39.750888 (one connection of
-        # 304.8 s, attempt 1 finished); initialized 11-26 18:19:29 (a new connection and
+        # 304.8 s; `played` is not an ADL verb, it only counts for connections (SPEC §8): attempt
+        # 1 starts and finishes at `completed`); initialized 11-26 18:19:29 (a new connection and
         # attempt: 0 s), completed 11-28 18:24:39 (after a gap: 0 s; attempt 2 finished).
         attempts = s.execute(
             select(m.Attempt.module_id, m.Attempt.started_at, m.Attempt.finished_at)
@@ -65,7 +66,7 @@ def test_xr001_ralph_statements_import_and_one_learner_by_hand(server):
                 (other, datetime(2021, 11, 24, 18, 47, 41, 724279), None),
                 (
                     VIDEO,
-                    datetime(2021, 11, 25, 18, 19, 34, 951152),
+                    datetime(2021, 11, 25, 18, 24, 39, 750888),
                     datetime(2021, 11, 25, 18, 24, 39, 750888),
                 ),
                 (
