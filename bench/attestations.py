@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.opco import _config
+from data.config import settings_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 60.0
@@ -143,7 +144,7 @@ def build_platform(folder: Path, learners: int, connections: int) -> float:
         from data.enrollments import refresh_training_learners
 
         refresh_training_learners(s)
-        rebuild(s, dash_app.server.config["LEARNSTATS"].tz)
+        rebuild(s, settings_of(dash_app.server).tz)
         save_demo_defaults(s, datetime(2026, 11, 30))
         s.commit()
     db.engine.dispose()

@@ -1,10 +1,11 @@
 """The app factory and the sign-in guard."""
 
+from data.config import settings_of
 from tests.conftest import sign_in, sign_out
 
 
 def test_app001_factory_uses_test_config(dash_app, tmp_path):
-    settings = dash_app.server.config["LEARNSTATS"]
+    settings = settings_of(dash_app.server)
     assert settings.database_url.startswith("sqlite:///")
     assert str(tmp_path) in settings.database_url
     assert settings.timezone == "Europe/Paris"

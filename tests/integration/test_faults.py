@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from data.config import settings_of
 from tests.conftest import sign_in, sign_out
 from tests.factories import Factory
 from tests.opco_world import ACCOUNTS, build_world
@@ -183,7 +184,7 @@ def test_flt006_disk_full_while_the_emailed_xlsx_is_built(big_world, server):
     from jobs.opco_email import run_opco_email_job
     from tests.integration.exports.test_opco_email import make_job
 
-    server.config["LEARNSTATS"].smtp_url = "smtp://127.0.0.1:1"
+    settings_of(server).smtp_url = "smtp://127.0.0.1:1"
     states = []
     with file_size_limit(16 * 1024):
         final = run_opco_email_job(

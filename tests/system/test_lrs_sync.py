@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from data.config import settings_of
 from tests.lrs import RalphLRS
 from tests.services import BIN, ROOT
 
@@ -249,7 +250,7 @@ def test_lrs002_wrong_password_is_a_clear_error_and_writes_nothing(ralph, make_a
     app = make_app(database_url=f"sqlite:///{tmp_path / 'refused.sqlite3'}")
     db = app.server.extensions["learnstats_db"]
     runner = app.server.test_cli_runner()
-    app.server.config["LEARNSTATS"].lrs_password = "not-the-password"
+    settings_of(app.server).lrs_password = "not-the-password"
     result = runner.invoke(args=["sync-lrs", "--endpoint", ralph.xapi, "--username", "learnstats"])
     assert result.exit_code == 1
     assert f"GET {ralph.xapi}/statements?ascending=true answered 401" in result.output

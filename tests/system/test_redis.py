@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from data.config import settings_of
 from tests.conftest import sign_in
 from tests.integration.data.test_cache import EVERYONE, bump, calls, counted, nothing
 from tests.services import RedisServer
@@ -28,7 +29,7 @@ def test_cch013_redis_is_shared_between_apps_on_one_database(make_app, redis_url
     monkeypatch.delenv("LEARNSTATS_CACHE", raising=False)  # `make test` sets it
     first = make_app(redis_url=redis_url)  # LEARNSTATS_CACHE unset: the URL chooses redis
     second = make_app(cache="redis", redis_url=redis_url)
-    assert first.server.config["LEARNSTATS"].cache == "redis"
+    assert settings_of(first.server).cache == "redis"
     first.server.extensions["learnstats_cache"].clear()
     value, n = calls(first.server, counted, EVERYONE)
     assert n == 1

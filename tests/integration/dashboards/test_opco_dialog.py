@@ -11,6 +11,7 @@ from aiosmtpd.controller import Controller
 from dash import no_update
 
 from dashboards.dialogs import opco as dialog
+from data.config import settings_of
 from data.scope import Forbidden
 from exports.opco_request import parse_opco_query
 from tests.conftest import sign_in
@@ -196,7 +197,7 @@ def test_dlg007_receive_by_email_checks_the_request_first(world, server):
         ticket, state = dialog.request_opco_email(1, *values())
         assert ticket is None and state["state"] == "failed"
         assert "unavailable" in state["message"]  # no SMTP in this app
-    server.config["LEARNSTATS"].smtp_url = "smtp://127.0.0.1:1"
+    settings_of(server).smtp_url = "smtp://127.0.0.1:1"
     with signed_in(server, "inst", base_url="http://stats.test"):
         ticket, state = dialog.request_opco_email(1, *values(start_date="2026-05-01", end_date="2026-01-01"))
         assert ticket is None and "after the end date" in state["message"]
@@ -231,7 +232,7 @@ def test_dlg009_callbacks_are_registered_on_each_app(make_app):
     assert background.get("background") is not None
     manager = app._background_manager
     assert type(manager).__name__ == "DiskcacheManager"
-    assert str(app.server.config["LEARNSTATS"].instance_path) in manager.handle.directory
+    assert str(settings_of(app.server).instance_path) in manager.handle.directory
 
 
 def test_dlg010_job_state_is_shown_while_the_job_runs(make_app):
@@ -253,7 +254,7 @@ def test_dlg010_job_state_is_shown_while_the_job_runs(make_app):
 def test_dlg011_filters_matching_nothing_disable_both_buttons_and_say_so(world, server, client):
     """Issue 12: Download now with filters that match no connection led the browser away to the
     route's bare "404 · Nothing to export" page. The dialog now says so before anyone clicks."""
-    server.config["LEARNSTATS"].smtp_url = "smtp://127.0.0.1:1"  # email possible
+    settings_of(server).smtp_url = "smtp://127.0.0.1:1"  # email possible
     empty = values(sessions=["s-a"], start_date="2026-05-01", end_date="2026-05-31")  # s-a: March
     with signed_in(server, "inst", base_url="http://stats.test"):
         href, css, message, no_email = dialog.update_download_link(*empty)

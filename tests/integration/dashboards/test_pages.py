@@ -50,6 +50,7 @@ from dash.development.base_component import Component
 
 from dashboards.components import results
 from data import figures as f
+from data.config import settings_of
 from data.models import Training
 from data.scope import Forbidden, global_scope
 from exports.results import RESULTS_COLUMNS, results_rows
@@ -344,7 +345,7 @@ def test_pg3_001_overview_cards_for_a_range(world):
 
 
 def test_pg3_002_overview_donuts_and_charts(world):
-    tz = world.server.config["LEARNSTATS"].tz
+    tz = settings_of(world.server).tz
     with signed_in(world.server, "boss"):
         march = overview("custom", *MARCH)
         early = overview("custom", "2026-03-01", "2026-03-07")
@@ -420,7 +421,7 @@ def test_pg3_003_overview_trainings_table(world):
     assert (gamma["learners"], gamma["completed"], gamma["completion_rate"]) == (0, 0, None)
     assert gamma["average_progress"] is None and gamma["average_score"] is None
     # The same numbers as the figures engine's.
-    tz = world.server.config["LEARNSTATS"].tz
+    tz = settings_of(world.server).tz
     with world.server.app_context(), world.server.extensions["learnstats_db"].session() as s:
         engine = f.trainings_table(s, global_scope("boss"), f.ALL, tz)
     assert list(engine["learners"]) == [r["learners"] for r in rows]
@@ -696,7 +697,7 @@ def test_pg3_010_download_results_csv_and_xlsx(world):
         ["chloe", "chloe@example.org", "Petit", "Chloé", "0.0", "0.0", "not started", "0", "", "t-alpha",
          "Alpha safety", ""],
     ]  # fmt: skip
-    tz = world.server.config["LEARNSTATS"].tz
+    tz = settings_of(world.server).tz
     with signed_in(world.server, "boss"):
         sent, message = download(t_alpha_params())
         with world.server.extensions["learnstats_db"].session() as s:
@@ -745,7 +746,7 @@ def test_pg3_010_download_results_csv_and_xlsx(world):
 
 
 def test_pg3_011_layouts_read_the_query_string(world):
-    tz = world.server.config["LEARNSTATS"].tz
+    tz = settings_of(world.server).tz
     today = f.today_in(tz)
     preset_id = {"type": "date-preset", "page": "overview"}
     picker_id = {"type": "date-range", "page": "overview"}
@@ -797,7 +798,7 @@ def test_pg3_011_layouts_read_the_query_string(world):
 
 def test_pg3_012_overview_presets_are_relative_to_today(dash_app, factory):
     """?range=last_7_days and the preset in the callback count the last 7 days, today included."""
-    tz = dash_app.server.config["LEARNSTATS"].tz
+    tz = settings_of(dash_app.server).tz
     today = f.today_in(tz)
     factory.user("boss", "Stella", "Boss", roles=("statistics_manager",))
     training = factory.training("t-now", "Now")

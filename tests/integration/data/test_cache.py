@@ -16,7 +16,7 @@ from sqlalchemy import update
 from data import figures as f
 from data import models as m
 from data.cache import cache_key, memoized, stable_repr
-from data.config import SettingsError, load_settings
+from data.config import SettingsError, load_settings, settings_of
 from data.scope import Forbidden, Scope, global_scope
 from data.summaries import data_version, mark, refresh_pending
 
@@ -136,7 +136,7 @@ def test_cch003_each_scope_and_each_argument_has_its_own_entry(cached_app):
 
 def test_cch004_off_with_cache_null_and_outside_an_app_context(make_app, cached_app):
     off = make_app(cache="null")
-    assert off.server.config["LEARNSTATS"].cache == "null"
+    assert settings_of(off.server).cache == "null"
     for expected in (1, 2, 3):
         assert calls(off.server, counted, EVERYONE)[1] == expected
     # Outside an app context (CLI, jobs, figures called directly) the function is just called.

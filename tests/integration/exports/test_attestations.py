@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from auth.roles import load_scope
+from data.config import settings_of
 from data.models import PlatformSetting, StoredImage, User
 from data.scope import Forbidden, global_scope
 from exports import attestations as att
@@ -418,7 +419,7 @@ def test_att018_dialog_saves_defaults_and_the_background_job_writes_a_complete_z
     stranger = server.test_client()
     sign_in(stranger, "stat@example.org")
     assert stranger.get(result["href"]).status_code == 403
-    leftovers = [p.name for p in (Path(server.config["LEARNSTATS"].instance_path) / "exports").iterdir()]
+    leftovers = [p.name for p in (Path(settings_of(server).instance_path) / "exports").iterdir()]
     assert not [n for n in leftovers if n.endswith(".part")]
 
 

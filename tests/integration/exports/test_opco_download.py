@@ -8,6 +8,7 @@ import io
 import openpyxl
 import pytest
 
+from data.config import settings_of
 from exports.opco_request import BadOpcoRequest, OpcoExportRequest, parse_opco_query
 from tests.conftest import sign_in
 from tests.opco_world import ACCOUNTS, build_world
@@ -105,7 +106,7 @@ def test_dl004_xlsx_reads_back_with_the_csv_cells(world, client):
     assert sheet.freeze_panes == "A2"
     assert all(cell.font.bold for cell in sheet[1])
     # The temporary workbook is gone once streamed.
-    assert list((world.server.config["LEARNSTATS"].instance_path / "exports" / ".tmp").iterdir()) == []
+    assert list((settings_of(world.server).instance_path / "exports" / ".tmp").iterdir()) == []
 
 
 def test_dl005_anonymous_gets_401(world, client):

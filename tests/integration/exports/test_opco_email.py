@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from auth.roles import load_scope
+from data.config import settings_of
 from data.scope import Scope
 from exports.opco_mail import LINK_SALT, sign_download
 from exports.opco_request import parse_opco_query
@@ -86,7 +87,7 @@ def make_job(app, user_id, query="session=s-a", base_url="http://testserver") ->
 
 
 def stored_files(app):
-    directory = app.server.config["LEARNSTATS"].instance_path / "exports"
+    directory = settings_of(app.server).instance_path / "exports"
     return sorted(p.name for p in directory.iterdir() if p.is_file()) if directory.exists() else []
 
 
@@ -166,7 +167,7 @@ def test_mail003_tampered_expired_and_other_users_links_are_refused(world, smtp)
     run_opco_email_job(world.server, make_job(world, "inst"))
     path = LINK.search(message_from_bytes(inbox.messages[0][2], policy=policy.default).get_content()).group(1)
     token = path.rsplit("/", 1)[1]
-    secret = world.server.config["LEARNSTATS"].secret_key
+    secret = settings_of(world.server).secret_key
 
     other = world.server.test_client()
     sign_in(other, ACCOUNTS["stat"])
