@@ -39,7 +39,14 @@ def import_bundle_command(folder: Path) -> None:
     tz = current_settings().tz
     # The Data sources page lists every import (import_runs): written in transactions of
     # their own, so a refused import stays recorded with its reason.
-    run_id = start_run(db, "bundle", str(folder.resolve()))
+    try:
+        run_id = start_run(db, "bundle", str(folder.resolve()))
+    except OperationalError as error:  # the database is busy: the same sentence as below
+        from auth.faults import database_problem
+
+        raise CommandFailed(
+            f"import-bundle: {database_problem(error)}\nImport refused: nothing was written."
+        ) from None
     try:
         with db.session() as s:
             summary = import_bundle(s, folder, tz)
