@@ -19,9 +19,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from data import figures as f
 from data.db import Database
 from data.demo import generate_demo_data
+from data.figures.cards import active_users_series, completions_series, progress_series, status_summary
+from data.figures.days import today_in
+from data.figures.population import ALL, Population
+from data.figures.tables import training_content, training_results, trainings_table
 from data.models import TrainingLearner
 from data.scope import global_scope
 
@@ -39,7 +42,7 @@ def _platform(folder: Path, learners: int) -> Database:
 
 def _timings(db: Database, repeat: int) -> dict[str, float]:
     scope = global_scope()
-    today = f.today_in(TZ)
+    today = today_in(TZ)
     start = today - timedelta(days=29)
     with db.session() as s:
         biggest, size = s.execute(
@@ -49,17 +52,17 @@ def _timings(db: Database, repeat: int) -> dict[str, float]:
             .limit(1)
         ).one()
         print(f"  largest training: {biggest} with {size:,} learners")
-        one = f.Population(training_id=biggest)
+        one = Population(training_id=biggest)
         cases = {
-            "status summary (training)": lambda: f.status_summary(s, scope, one, TZ),
-            "results page sorted by score": lambda: f.training_results(
+            "status summary (training)": lambda: status_summary(s, scope, one, TZ),
+            "results page sorted by score": lambda: training_results(
                 s, scope, one, TZ, sort=[("score", False)], limit=25
             ),
-            "training content": lambda: f.training_content(s, scope, one, TZ),
-            "trainings table (global)": lambda: f.trainings_table(s, scope, f.ALL, TZ),
-            "active users, 30 days": lambda: f.active_users_series(s, scope, f.ALL, TZ, start, today),
-            "progress over time, 30 days": lambda: f.progress_series(s, scope, f.ALL, TZ, start, today),
-            "completions over time, 30 days": lambda: f.completions_series(s, scope, f.ALL, TZ, start, today),
+            "training content": lambda: training_content(s, scope, one, TZ),
+            "trainings table (global)": lambda: trainings_table(s, scope, ALL, TZ),
+            "active users, 30 days": lambda: active_users_series(s, scope, ALL, TZ, start, today),
+            "progress over time, 30 days": lambda: progress_series(s, scope, ALL, TZ, start, today),
+            "completions over time, 30 days": lambda: completions_series(s, scope, ALL, TZ, start, today),
         }
         out = {}
         for name, run in cases.items():

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from data.figures import to_local
+from data.figures.days import to_local
 from data.models import (
     Class,
     ClassMember,

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from data.errors import LearnstatsError
-from data.figures import Population, training_results
+from data.figures.population import Population
+from data.figures.tables import training_results
 from data.models import Training
 from data.scope import Forbidden, Scope
 from exports.files import atomic_file

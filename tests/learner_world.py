@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from data import figures as f
+from data.figures.days import day_start_utc, today_in
 
 TZ = ZoneInfo("Europe/Paris")
 PASSWORD = "password123"
@@ -38,7 +38,7 @@ PASSWORD = "password123"
 
 def local(today: date, days_ago: int, hour: int = 10, minute: int = 0) -> str:
     """'YYYY-MM-DD HH:MM' (naive UTC) of local time hour:minute, days_ago days before today."""
-    instant = f.day_start_utc(today - timedelta(days=days_ago), TZ) + timedelta(hours=hour, minutes=minute)
+    instant = day_start_utc(today - timedelta(days=days_ago), TZ) + timedelta(hours=hour, minutes=minute)
     return instant.isoformat(sep=" ", timespec="minutes")
 
 
@@ -53,7 +53,7 @@ class World:
 
 def build_world(factory) -> World:
     fa = factory
-    today = f.today_in(TZ)
+    today = today_in(TZ)
     d = lambda days_ago, hour=10, minute=0: local(today, days_ago, hour, minute)  # noqa: E731
 
     t1 = fa.training("T1", "Sécurité au travail", validity_months=12)
@@ -72,7 +72,7 @@ def build_world(factory) -> World:
         first="Léa",
         last="Apprenante",
         email="lea@example.org",
-        created_at=f.day_start_utc(date(2026, 1, 5), TZ) + timedelta(hours=10),
+        created_at=day_start_utc(date(2026, 1, 5), TZ) + timedelta(hours=10),
         labels=("vip", "Nord"),
         fields={"Service": "Ventes", "Badge": "B-12"},
     )

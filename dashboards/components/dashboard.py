@@ -21,27 +21,38 @@ from dashboards.components.chart_cards import build_chart_card
 from dashboards.components.date_filter import DateRange
 from dashboards.components.figures import PERCENT, STATUS_COLORS, make_donut_figure, make_timeseries_figure
 from dashboards.components.grids import build_static_table
-from data import figures as f
 from data.cache import memoized
+from data.figures.cards import (
+    active_users_count,
+    active_users_series,
+    completions_series,
+    learner_count,
+    new_users_count,
+    progress_series,
+    status_summary,
+)
+from data.figures.days import choose_unit
+from data.figures.population import Population, StatusSummary, training_count, training_module_counts
+from data.figures.tables import trainings_table
 from data.scope import Scope
 from exports.formatting import current_language, fmt_date, fmt_int, fmt_pct
 
 
 def build_statistics(
-    page: str, session: Session, scope: Scope, pop: f.Population, tz: ZoneInfo, rng: DateRange, today: date
+    page: str, session: Session, scope: Scope, pop: Population, tz: ZoneInfo, rng: DateRange, today: date
 ) -> html.Div:
     """Cards, donuts and charts of the population over the range (the built block is memoized
     like the figures: a warm request skips building the charts too)."""
     return _statistics_block(session, scope, page, pop, tz, rng, today, current_language())
 
 
-def _trainings_card(session: Session, scope: Scope, pop: f.Population) -> tuple[str, str, str | None]:
+def _trainings_card(session: Session, scope: Scope, pop: Population) -> tuple[str, str, str | None]:
     """How many trainings the page covers; on a training's page (one training: "Trainings: 1"
     says nothing) its modules instead, and how many of them are mandatory."""
     if pop.training_id is not None:
-        modules, mandatory = f.training_module_counts(session, scope, pop.training_id)
+        modules, mandatory = training_module_counts(session, scope, pop.training_id)
         return (N_("Modules"), fmt_int(modules), _("%(count)s mandatory", count=fmt_int(mandatory)))
-    return (N_("Trainings"), fmt_int(f.training_count(session, scope, pop)), None)
+    return (N_("Trainings"), fmt_int(training_count(session, scope, pop)), None)
 
 
 @memoized
@@ -49,20 +60,20 @@ def _statistics_block(
     session: Session,
     scope: Scope,
     page: str,
-    pop: f.Population,
+    pop: Population,
     tz: ZoneInfo,
     rng: DateRange,
     today: date,
     language: str,  # part of the memo's key: the block's texts are in this language
 ) -> html.Div:
     end = min(rng.end, today)
-    summary = f.status_summary(session, scope, pop, tz, as_of=end)
-    completions = f.completions_series(session, scope, pop, tz, rng.start, rng.end)
+    summary = status_summary(session, scope, pop, tz, as_of=end)
+    completions = completions_series(session, scope, pop, tz, rng.start, rng.end)
     cards = build_cards(
         [
-            (N_("Learners"), fmt_int(f.learner_count(session, scope, pop, tz, as_of=end)), _("enrolled by %(day)s", day=fmt_date(end))),
-            (N_("New users"), fmt_int(f.new_users_count(session, scope, pop, tz, rng.start, rng.end)), N_("accounts created in the period")),
-            (N_("Active users"), fmt_int(f.active_users_count(session, scope, pop, tz, rng.start, rng.end)), N_("logged in or connected in the period")),
+            (N_("Learners"), fmt_int(learner_count(session, scope, pop, tz, as_of=end)), _("enrolled by %(day)s", day=fmt_date(end))),
+            (N_("New users"), fmt_int(new_users_count(session, scope, pop, tz, rng.start, rng.end)), N_("accounts created in the period")),
+            (N_("Active users"), fmt_int(active_users_count(session, scope, pop, tz, rng.start, rng.end)), N_("logged in or connected in the period")),
             _trainings_card(session, scope, pop),
             (N_("Completions"), fmt_int(completions["completions"].sum()), N_("trainings completed in the period")),
         ],
@@ -75,9 +86,9 @@ def _statistics_block(
         ],
         className="g-3 mt-1",
     )
-    active = f.active_users_series(session, scope, pop, tz, rng.start, rng.end)
-    progress = f.progress_series(session, scope, pop, tz, rng.start, rng.end)
-    unit = f.choose_unit(rng.start, rng.end)
+    active = active_users_series(session, scope, pop, tz, rng.start, rng.end)
+    progress = progress_series(session, scope, pop, tz, rng.start, rng.end)
+    unit = choose_unit(rng.start, rng.end)
     charts = dbc.Row(
         [
             dbc.Col(_active_chart(page, active, unit), lg=12),
@@ -89,7 +100,7 @@ def _statistics_block(
     return html.Div([cards, donuts, charts], id=f"{page}-statistics")
 
 
-def _progress_donut(page: str, summary: f.StatusSummary, end: date):
+def _progress_donut(page: str, summary: StatusSummary, end: date):
     title = N_("Training progress")
     subtitle = _("Average progress of the enrolled learners on %(day)s", day=fmt_date(end))
     if not summary.pairs:
@@ -121,7 +132,7 @@ def _progress_donut(page: str, summary: f.StatusSummary, end: date):
     )
 
 
-def _completion_donut(page: str, summary: f.StatusSummary, end: date):
+def _completion_donut(page: str, summary: StatusSummary, end: date):
     title = N_("Training completion")
     subtitle = _("Status of each enrolment (learner × training) on %(day)s", day=fmt_date(end))
     labels = ["passed", "failed", "expired", "in progress", "not started"]
@@ -259,7 +270,7 @@ TRAININGS_COLUMNS = [
 
 
 def build_trainings_table(
-    page: str, session: Session, scope: Scope, pop: f.Population, tz: ZoneInfo, filename: str
+    page: str, session: Session, scope: Scope, pop: Population, tz: ZoneInfo, filename: str
 ) -> html.Div | None:
     """SPEC §5's trainings table of the population, each training linked to its page when the
     viewer may open it (with the class filter set on a class's table); None when empty."""
@@ -268,9 +279,9 @@ def build_trainings_table(
 
 @memoized
 def _trainings_block(
-    session: Session, scope: Scope, page: str, pop: f.Population, tz: ZoneInfo, filename: str, language: str
+    session: Session, scope: Scope, page: str, pop: Population, tz: ZoneInfo, filename: str, language: str
 ) -> html.Div | None:
-    frame = f.trainings_table(session, scope, pop, tz)
+    frame = trainings_table(session, scope, pop, tz)
     if frame.empty:
         return None
     query = f"?class={quote(pop.class_id, safe='')}" if pop.class_id else ""

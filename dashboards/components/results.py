@@ -25,7 +25,8 @@ from dashboards.components.date_filter import dom_id
 from dashboards.components.grids import NOTHING_TO_DOWNLOAD, table_download
 from data.config import current_settings
 from data.db import get_db
-from data.figures import Population, learner_modules, require_population, training_results
+from data.figures.population import Population, require_population
+from data.figures.tables import learner_modules, training_results
 from exports.formatting import fmt_date, fmt_duration, fmt_int, fmt_pct
 
 PAGE_SIZE = 25

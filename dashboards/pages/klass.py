@@ -14,10 +14,12 @@ from dashboards.components.dashboard import build_statistics, build_trainings_ta
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.components.results import build_results_table
 from dashboards.components.texts import build_breadcrumb
-from data import figures as f
 from data.classes import class_member_count, class_trainings
 from data.config import current_settings
 from data.db import get_db
+from data.figures.cards import first_activity_date, learner_count
+from data.figures.days import today_in
+from data.figures.population import Population, require_population
 from data.models import Class
 from data.scope import Forbidden, Scope
 
@@ -45,13 +47,13 @@ def results_key(training_id: str) -> str:
 
 def layout(scope, class_id=None, **query):
     tz = current_settings().tz
-    today = f.today_in(tz)
-    pop = f.Population(class_id=class_id)
+    today = today_in(tz)
+    pop = Population(class_id=class_id)
     with get_db().session() as s:
         name = s.get(Class, class_id).name
         trainings = class_trainings(s, scope, class_id)
         members = class_member_count(s, scope, class_id)
-        first = f.first_activity_date(s, scope, pop, tz)
+        first = first_activity_date(s, scope, pop, tz)
     rng, message = parse_date_range(query, today, all_time_start=first)
     crumbs = [(_("Overview"), "/")]
     if scope.is_global or scope.classes:
@@ -64,7 +66,7 @@ def layout(scope, class_id=None, **query):
                 html.Div(
                     build_results_table(
                         results_key(training_id),
-                        f.Population(training_id=training_id, class_id=class_id),
+                        Population(training_id=training_id, class_id=class_id),
                         title=training_name,
                     ),
                     className="mb-3",
@@ -105,7 +107,7 @@ def layout(scope, class_id=None, **query):
     )
 
 
-def _trainings_table(session, scope: Scope, pop: f.Population, tz):
+def _trainings_table(session, scope: Scope, pop: Population, tz):
     return build_trainings_table(PAGE, session, scope, pop, tz, filename=f"class-{pop.class_id}-trainings")
 
 
@@ -120,18 +122,18 @@ def update_class_page(start_date, end_date, preset, class_id):
     """The class's cards, donuts and charts for the chosen range."""
     scope = current_scope()
     tz = current_settings().tz
-    today = f.today_in(tz)
+    today = today_in(tz)
     if not isinstance(class_id, str):
         raise Forbidden()
-    pop = f.Population(class_id=class_id)
+    pop = Population(class_id=class_id)
     with get_db().session() as s:
         if not can_open(scope, s, class_id=class_id):
             raise Forbidden()
-        f.require_population(s, scope, pop)
+        require_population(s, scope, pop)
         rng, message = range_from_inputs(preset, start_date, end_date, today)
         if rng is None:
             return html.P(message, className="ls-empty", id="class-range-error")
-        if f.learner_count(s, scope, pop, tz) == 0:
+        if learner_count(s, scope, pop, tz) == 0:
             return html.P(
                 _("No member of this class is enrolled in its trainings yet."),
                 className="ls-empty",
@@ -147,11 +149,11 @@ def update_class_trainings(class_id):
     tz = current_settings().tz
     if not isinstance(class_id, str):
         raise Forbidden()
-    pop = f.Population(class_id=class_id)
+    pop = Population(class_id=class_id)
     with get_db().session() as s:
         if not can_open(scope, s, class_id=class_id):
             raise Forbidden()
-        f.require_population(s, scope, pop)
-        if f.learner_count(s, scope, pop, tz) == 0:
+        require_population(s, scope, pop)
+        if learner_count(s, scope, pop, tz) == 0:
             return None
         return _trainings_table(s, scope, pop, tz)

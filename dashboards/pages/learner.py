@@ -22,9 +22,12 @@ from dashboards.components.date_filter import build_date_range_filter, parse_dat
 from dashboards.components.figures import make_timeseries_figure
 from dashboards.components.results import build_results_table
 from dashboards.components.texts import build_breadcrumb
-from data import figures as f
 from data.config import current_settings
 from data.db import get_db
+from data.figures.activity import activity_series, activity_trends, time_spent_total
+from data.figures.cards import first_activity_date, status_summary
+from data.figures.days import choose_unit, today_in
+from data.figures.population import Population, Trend, require_population
 from data.learners import LearnerProfile, learner_profile
 from data.models import User
 from data.scope import Forbidden, Scope
@@ -58,18 +61,18 @@ dash.register_page(
 )
 
 
-def learner_population(user_id: str) -> f.Population:
+def learner_population(user_id: str) -> Population:
     """The page's population: the learner's trainings the viewer may see (blocked learners and
     admins included: it is their own history)."""
-    return f.Population(user_id=user_id, learners_only=False, include_self=True)
+    return Population(user_id=user_id, learners_only=False, include_self=True)
 
 
-def _check(scope: Scope, session, user_id: str | None) -> f.Population:
+def _check(scope: Scope, session, user_id: str | None) -> Population:
     """The population of a callback's learner id, which comes from the browser: 403 outside scope."""
     if not isinstance(user_id, str) or not can_open(scope, session, user_id=user_id):
         raise Forbidden()
     pop = learner_population(user_id)
-    f.require_population(session, scope, pop)
+    require_population(session, scope, pop)
     return pop
 
 
@@ -140,7 +143,7 @@ def _signed(measure: str, change: float) -> str:
     return sign + _trend_value(measure, abs(change))
 
 
-def _change_text(trend: f.Trend) -> tuple[str, str]:
+def _change_text(trend: Trend) -> tuple[str, str]:
     """('+2 (+50 %)', 'up' | 'down' | 'flat'); no % when the previous period is 0."""
     if _trend_value(trend.measure, trend.current) == _trend_value(trend.measure, trend.previous):
         return _("no change"), "flat"
@@ -153,7 +156,7 @@ def _change_text(trend: f.Trend) -> tuple[str, str]:
     return text, "up" if trend.change > 0 else "down"
 
 
-def build_trends(trends: list[f.Trend], days: int) -> html.Div:
+def build_trends(trends: list[Trend], days: int) -> html.Div:
     """One tile per measure: this period's value, the change and the previous period's value."""
     tiles = []
     for trend in trends:
@@ -200,11 +203,11 @@ def build_trends(trends: list[f.Trend], days: int) -> html.Div:
 
 def layout(scope, user_id=None, **query):
     tz = current_settings().tz
-    today = f.today_in(tz)
+    today = today_in(tz)
     pop = learner_population(user_id)
     with get_db().session() as s:
         profile = learner_profile(s, scope, user_id, tz)
-        first = f.first_activity_date(s, scope, pop, tz)
+        first = first_activity_date(s, scope, pop, tz)
     rng, message = parse_date_range(query, today, all_time_start=first)
     note = _scope_note(scope, user_id)
     subtitle = [html.Span(profile.email)]
@@ -328,17 +331,17 @@ def update_learner_page(start_date, end_date, preset, user_id):
     """Counters at the range's end and the activity chart over the range."""
     scope = current_scope()
     tz = current_settings().tz
-    today = f.today_in(tz)
+    today = today_in(tz)
     with get_db().session() as s:
         pop = _check(scope, s, user_id)
         rng, message = range_from_inputs(preset, start_date, end_date, today)
         if rng is None:
             return html.P(message, className="ls-empty", id="learner-range-error")
         end = min(rng.end, today)
-        summary = f.status_summary(s, scope, pop, tz, as_of=end)
-        spent = f.time_spent_total(s, scope, pop, tz, as_of=end)
-        unit = f.choose_unit(rng.start, rng.end)
-        activity = f.activity_series(s, scope, pop, tz, rng.start, rng.end, unit)
+        summary = status_summary(s, scope, pop, tz, as_of=end)
+        spent = time_spent_total(s, scope, pop, tz, as_of=end)
+        unit = choose_unit(rng.start, rng.end)
+        activity = activity_series(s, scope, pop, tz, rng.start, rng.end, unit)
     day = fmt_date(end)
     cards = build_cards(
         [
@@ -370,5 +373,5 @@ def update_learner_trends(days, user_id):
         days = TREND_PERIODS[0]
     with get_db().session() as s:
         pop = _check(scope, s, user_id)
-        trends = f.activity_trends(s, scope, pop, tz, days)
+        trends = activity_trends(s, scope, pop, tz, days)
     return build_trends(trends, days)

@@ -16,7 +16,8 @@ from dashboards.components.cards import status_badge
 from dashboards.components.texts import build_breadcrumb
 from data.config import current_settings
 from data.db import get_db
-from data.figures import AttemptSummary, module_attempts, to_local
+from data.figures.days import to_local
+from data.figures.module_summary import AttemptSummary, module_attempts
 from data.models import Module, Training, TrainingLearner, TrainingModule, User
 from data.scope import Forbidden
 from exports.formatting import fmt_datetime, fmt_pct, fmt_points

@@ -19,9 +19,11 @@ from auth.language import gettext as _
 from dashboards.components.dashboard import build_statistics, build_trainings_table
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.dialogs.opco import build_opco_export_controls
-from data import figures as f
 from data.config import current_settings
 from data.db import get_db
+from data.figures.cards import first_activity_date
+from data.figures.days import today_in
+from data.figures.population import ALL
 from data.scope import Forbidden
 
 PAGE = "overview"
@@ -65,9 +67,9 @@ def layout(scope, **query):
         target = "/sessions" if scope.sessions else f"/learner/{quote(current_user.id, safe='')}"
         return dcc.Location(id="overview-redirect", href=target, refresh=True)
     tz = current_settings().tz
-    today = f.today_in(tz)
+    today = today_in(tz)
     with get_db().session() as s:
-        first = f.first_activity_date(s, scope, f.ALL, tz)
+        first = first_activity_date(s, scope, ALL, tz)
     rng, message = parse_date_range(query, today, all_time_start=first)
     return html.Div(
         [
@@ -90,7 +92,7 @@ def layout(scope, **query):
 
 
 def _trainings_table(session, scope, tz):
-    table = build_trainings_table(PAGE, session, scope, f.ALL, tz, filename="trainings")
+    table = build_trainings_table(PAGE, session, scope, ALL, tz, filename="trainings")
     if table is None:
         return html.P(
             _("No training is in your scope yet."), className="ls-empty", id="overview-trainings-empty"
@@ -110,12 +112,12 @@ def update_overview(start_date, end_date, preset):
     if not scope.is_manager:
         raise Forbidden()
     tz = current_settings().tz
-    today = f.today_in(tz)
+    today = today_in(tz)
     rng, message = range_from_inputs(preset, start_date, end_date, today)
     if rng is None:
         return html.P(message, className="ls-empty", id="overview-range-error")
     with get_db().session() as s:
-        return build_statistics(PAGE, s, scope, f.ALL, tz, rng, today)
+        return build_statistics(PAGE, s, scope, ALL, tz, rng, today)
 
 
 @callback(Output("overview-trainings", "children"), Input("overview-trainings-load", "data"))

@@ -22,9 +22,11 @@ from dashboards.components.session_tables import datetime_column, local_text
 from dashboards.components.texts import build_breadcrumb
 from dashboards.dialogs.attestations import build_attestation_controls, may_generate
 from dashboards.dialogs.opco import build_opco_export_controls
-from data import figures as f
 from data.config import current_settings
 from data.db import get_db
+from data.figures.days import to_local
+from data.figures.population import SessionStatistics
+from data.figures.sessions import session_statistics
 from data.models import ProgramSession, Training
 from data.scope import Forbidden
 from exports.formatting import DASH, fmt_datetime, fmt_duration, fmt_int, fmt_pct
@@ -53,8 +55,8 @@ dash.register_page(
 def session_dates(program: ProgramSession, tz) -> str:
     """Start → end in the platform time zone, as the interface writes moments ("01/03/2026 09:00",
     "1 mars 2026 09:00" in French: fmt_datetime); "–" for a missing end."""
-    start = f.to_local(program.starts_at, tz)
-    end = f.to_local(program.ends_at, tz)
+    start = to_local(program.starts_at, tz)
+    end = to_local(program.ends_at, tz)
     if start is None and end is None:
         return _("no dates")
     first = fmt_datetime(start) if start else DASH
@@ -100,7 +102,7 @@ def layout(scope, session_id=None, **_query):
     )
 
 
-def build_session_cards(stats: f.SessionStatistics) -> dbc.Row:
+def build_session_cards(stats: SessionStatistics) -> dbc.Row:
     return build_cards(
         [
             (N_("Registered learners"), fmt_int(stats.registered), N_("registered to the session")),
@@ -117,7 +119,7 @@ def build_session_cards(stats: f.SessionStatistics) -> dbc.Row:
     )
 
 
-def build_learners_table(stats: f.SessionStatistics, session_id: str, documents: bool = False):
+def build_learners_table(stats: SessionStatistics, session_id: str, documents: bool = False):
     """The learners table; with documents, a column of links to each player's attestation and
     certificat (exports/routes.py makes them with the saved defaults)."""
     frame = stats.learners.copy()
@@ -188,7 +190,7 @@ def update_session(session_id):
         raise Forbidden()
     tz = current_settings().tz
     with get_db().session() as s:
-        stats = f.session_statistics(s, scope, session_id, tz)
+        stats = session_statistics(s, scope, session_id, tz)
     return html.Div(
         [
             build_session_cards(stats),

@@ -29,9 +29,11 @@ from dashboards.components.grids import (
 )
 from dashboards.components.session_tables import datetime_column, local_text
 from dashboards.dialogs.opco import build_opco_export_controls
-from data import figures as f
 from data.config import current_settings
 from data.db import get_db
+from data.figures.days import today_in
+from data.figures.population import sessions_first_date
+from data.figures.sessions import sessions_table
 from data.scope import Forbidden, Scope
 from data.text import fold
 from exports.formatting import fmt_int
@@ -69,9 +71,9 @@ def _with_all_time(query: dict) -> dict:
 
 def layout(scope, **query):
     tz = current_settings().tz
-    today = f.today_in(tz)
+    today = today_in(tz)
     with get_db().session() as s:
-        first = f.sessions_first_date(s, scope, tz)
+        first = sessions_first_date(s, scope, tz)
     rng, message = parse_date_range(_with_all_time(query), today, all_time_start=first)
     return html.Div(
         [
@@ -174,7 +176,7 @@ def _sessions(range_data, search: str | None):
         raise Forbidden() from None
     tz = current_settings().tz
     with get_db().session() as s:
-        frame = f.sessions_table(s, scope, tz, start, end)
+        frame = sessions_table(s, scope, tz, start, end)
     for word in fold(search if isinstance(search, str) else "").split():
         haystack = [
             fold(f"{a} {b} {c}")
@@ -256,11 +258,11 @@ def update_sessions(start_date, end_date, preset):
     if not may_open_sessions(scope):
         raise Forbidden()
     tz = current_settings().tz
-    rng, message = range_from_inputs(preset, start_date, end_date, f.today_in(tz))
+    rng, message = range_from_inputs(preset, start_date, end_date, today_in(tz))
     if rng is None:
         return html.P(message, className="ls-empty", id="sessions-range-error")
     # "All time" includes the sessions planned after today.
     start, end = (None, None) if rng.preset == "all_time" else (rng.start, rng.end)
     with get_db().session() as s:
-        frame = f.sessions_table(s, scope, tz, start, end)
+        frame = sessions_table(s, scope, tz, start, end)
     return build_sessions_table(frame, rng)

@@ -16,9 +16,12 @@ from dashboards.components.date_filter import build_date_range_filter, parse_dat
 from dashboards.components.grids import build_static_table
 from dashboards.components.results import build_results_table, population_to_store
 from dashboards.components.texts import build_breadcrumb
-from data import figures as f
 from data.config import current_settings
 from data.db import get_db
+from data.figures.cards import first_activity_date, learner_count
+from data.figures.days import today_in
+from data.figures.population import Population, require_population
+from data.figures.tables import training_content
 from data.models import Class, ClassTraining, Training
 from data.scope import Forbidden
 from data.text import fold
@@ -63,13 +66,13 @@ def _classes(session, training_id: str) -> list[dict]:
 
 def layout(scope, training_id=None, **query):
     tz = current_settings().tz
-    today = f.today_in(tz)
-    pop = f.Population(training_id=training_id)
+    today = today_in(tz)
+    pop = Population(training_id=training_id)
     with get_db().session() as s:
         training = s.get(Training, training_id)
-        first = f.first_activity_date(s, scope, pop, tz)
+        first = first_activity_date(s, scope, pop, tz)
         classes = _classes(s, training_id)
-        modules = f.training_content(s, scope, pop, tz)
+        modules = training_content(s, scope, pop, tz)
     rng, message = parse_date_range(query, today, all_time_start=first)
     asked = query.get("class")
     class_id = asked if asked and any(c["value"] == asked for c in classes) else ALL_CLASSES
@@ -113,7 +116,7 @@ def layout(scope, training_id=None, **query):
             html.Div(
                 build_results_table(
                     "training",
-                    f.Population(training_id=training_id, class_id=_class_or_none(class_id)),
+                    Population(training_id=training_id, class_id=_class_or_none(class_id)),
                     title=_("Learners"),
                 ),
                 className="mt-4",
@@ -123,7 +126,7 @@ def layout(scope, training_id=None, **query):
 
 
 def _content_table(session, scope, pop, tz):
-    frame = f.training_content(session, scope, pop, tz)
+    frame = training_content(session, scope, pop, tz)
     if frame.empty:
         return html.P(_("This training has no modules yet."), className="ls-empty")
     frame["type"] = [_("Mandatory") if m else _("Optional") for m in frame["mandatory"]]
@@ -161,18 +164,18 @@ def update_training_page(start_date, end_date, class_choice, preset, training_id
     class_id = _class_or_none(class_choice)
     scope = current_scope()
     tz = current_settings().tz
-    pop = f.Population(training_id=training_id, class_id=class_id)
+    pop = Population(training_id=training_id, class_id=class_id)
     with get_db().session() as s:
         if not can_open(scope, s, training_id=training_id):
             raise Forbidden()
-        f.require_population(s, scope, pop)
+        require_population(s, scope, pop)
         if class_id and not s.scalar(
             select(ClassTraining.class_id).where(
                 ClassTraining.class_id == class_id, ClassTraining.training_id == training_id
             )
         ):
             raise Forbidden()
-        today = f.today_in(tz)
+        today = today_in(tz)
         rng, message = range_from_inputs(preset, start_date, end_date, today)
         # The content and results tables follow the class, not the period: a period change
         # leaves them as they are (the results table keeps its page, search and sort).
@@ -180,7 +183,7 @@ def update_training_page(start_date, end_date, class_choice, preset, training_id
         content = no_update if period_only else _content_table(s, scope, pop, tz)
         if rng is None:
             body = html.P(message, className="ls-empty", id="training-range-error")
-        elif f.learner_count(s, scope, pop, tz) == 0:
+        elif learner_count(s, scope, pop, tz) == 0:
             body = html.P(
                 _("No learner is enrolled in this training yet.")
                 if not class_id

@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 
+from data.cache import memoized
 from data.figures._pairs import pairs
 from data.figures.cards import active_users_series
 from data.figures.days import _bucket_frame, _bucket_index, make_buckets, today_in
@@ -46,6 +47,7 @@ def _module_days(session: Session, scope: Scope, pop: Population, start: date | 
     return q.subquery("population_days")
 
 
+@memoized
 def time_spent_total(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
 ) -> float:
@@ -65,6 +67,7 @@ def time_spent_total(
     return float(total or 0.0)
 
 
+@memoized
 def activity_series(
     session: Session,
     scope: Scope,
@@ -112,6 +115,7 @@ def activity_series(
     return frame
 
 
+@memoized
 def activity_trends(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, days: int, today: date | None = None
 ) -> list[Trend]:

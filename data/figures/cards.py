@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from data import rules
+from data.cache import memoized
 from data.figures._pairs import (
     NO_DAY,
     Groups,
@@ -62,6 +63,7 @@ from data.scope import Scope
 from data.summaries import refresh_pending
 
 
+@memoized
 def learner_count(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
 ) -> int:
@@ -110,6 +112,7 @@ def _people(session: Session, scope: Scope, pop: Population, groups: Groups | No
     return None
 
 
+@memoized
 def new_users_count(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
 ) -> int:
@@ -171,6 +174,7 @@ def _active_days(session: Session, scope: Scope, pop: Population, start: date, e
     return select(ud.user_id, ud.day).where(ud.day >= start, ud.day <= end, learner)
 
 
+@memoized
 def active_users_count(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
 ) -> int:
@@ -199,6 +203,7 @@ def active_users_count(
     return session.scalar(select(func.count(distinct(days.c.user_id)))) or 0
 
 
+@memoized
 def completions_count(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
 ) -> int:
@@ -243,6 +248,7 @@ def _pair_figures_as_of(session: Session, scope: Scope, pop: Population, tz: Zon
     return union_all(settled, past).subquery("pairs_as_of")
 
 
+@memoized
 def status_summary(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
 ) -> StatusSummary:
@@ -313,6 +319,7 @@ def _bucket_of(buckets: Buckets, day: date) -> int:
     return bisect_right(buckets.starts, day) - 1
 
 
+@memoized
 def active_users_series(
     session: Session,
     scope: Scope,
@@ -428,6 +435,7 @@ def _series_counts(session: Session, scope: Scope, pop: Population, buckets: Buc
     return enrolled, weights, completions, before
 
 
+@memoized
 def progress_series(
     session: Session,
     scope: Scope,
@@ -452,6 +460,7 @@ def progress_series(
     return frame
 
 
+@memoized
 def completions_series(
     session: Session,
     scope: Scope,
@@ -480,6 +489,7 @@ def completions_series(
     return frame
 
 
+@memoized
 def first_activity_date(session: Session, scope: Scope, pop: Population, tz: ZoneInfo) -> date | None:
     """The local date of the population's earliest enrollment, login or connection ("all time")."""
     if whole_groups(session, scope, pop) is not None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from data.cache import memoized
 from data.figures.population import sees_pair
 from data.models import (
     Activity,
@@ -59,6 +60,7 @@ def answer_state(score: float, max_score: float) -> str:
     return "partly correct" if score > 0 else "failed"
 
 
+@memoized
 def module_attempts(
     session: Session, scope: Scope, training_id: str, user_id: str, module_id: str
 ) -> list[AttemptSummary]:

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, false, func, select
 from sqlalchemy.orm import Session
 
 from data import rules
+from data.cache import memoized
 from data.figures.days import day_start_utc, local_date, to_local
 from data.models import (
     Class,
@@ -206,6 +207,7 @@ def _expiry_case(
     return case(*whens, else_=False)
 
 
+@memoized
 def training_count(session: Session, scope: Scope, pop: Population) -> int:
     """Trainings the population covers: the scope's trainings, or the class's, or one."""
     q = select(func.count()).select_from(Training).where(scope.training_filter(Training.id))
@@ -222,6 +224,7 @@ def training_count(session: Session, scope: Scope, pop: Population) -> int:
     return session.scalar(q) or 0
 
 
+@memoized
 def training_module_counts(session: Session, scope: Scope, training_id: str) -> tuple[int, int]:
     """(modules, mandatory modules) of one training in the scope (0, 0 outside it)."""
     row = session.execute(
@@ -255,6 +258,7 @@ def _class_names(session: Session, frame: pd.DataFrame) -> list[str]:
     ]
 
 
+@memoized
 def sessions_first_date(session: Session, scope: Scope, tz: ZoneInfo) -> date | None:
     """The local date of the earliest start among the viewer's sessions ("all time")."""
     first = session.scalar(

@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy import and_, case, func, null, or_, select
 from sqlalchemy.orm import Session
 
+from data.cache import memoized
 from data.figures._pairs import progress_column, status_column
 from data.figures.days import day_end_utc, day_start_utc, today_in
 from data.figures.population import (
@@ -22,6 +23,7 @@ from data.scope import Forbidden, Scope
 from data.summaries import refresh_pending
 
 
+@memoized
 def sessions_table(
     session: Session,
     scope: Scope,
@@ -62,6 +64,7 @@ def sessions_table(
     return sessions_frame(session.execute(q).mappings().all(), tz)
 
 
+@memoized
 def session_statistics(
     session: Session, scope: Scope, session_id: str, tz: ZoneInfo, today: date | None = None
 ) -> SessionStatistics:

@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from data import rules
+from data.cache import memoized
 from data.figures._pairs import pair_results, pairs, status_rows, whole_groups
 from data.figures.days import local_date
 from data.figures.population import RESULT_SORTS, Population, _class_names
@@ -189,6 +190,7 @@ def results_page(
 # --------------------------------------------------------------------------------------------
 
 
+@memoized
 def trainings_table(
     session: Session, scope: Scope, pop: Population, tz: ZoneInfo, today: date | None = None
 ) -> pd.DataFrame:
@@ -241,6 +243,7 @@ def results_query(
     return results_select(pair_results(session, scope, pop, tz, today=today), search)
 
 
+@memoized
 def training_results(
     session: Session,
     scope: Scope,
@@ -278,6 +281,7 @@ CONTENT_COLUMNS = [
 ]
 
 
+@memoized
 def training_content(session: Session, scope: Scope, pop: Population, tz: ZoneInfo) -> pd.DataFrame:
     """The training's modules with the population's results (pop.training_id required).
 
@@ -424,6 +428,7 @@ LEARNER_MODULE_COLUMNS = [
 ]
 
 
+@memoized
 def learner_modules(
     session: Session, scope: Scope, tz: ZoneInfo, training_id: str, user_id: str
 ) -> pd.DataFrame:

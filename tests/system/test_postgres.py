@@ -17,8 +17,18 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from auth.roles import load_scope
-from data import figures as fig
 from data import models as m
+from data.figures.cards import (
+    active_users_count,
+    active_users_series,
+    completions_series,
+    learner_count,
+    progress_series,
+    status_summary,
+)
+from data.figures.module_summary import module_attempts
+from data.figures.population import ALL, Population
+from data.figures.tables import learner_modules, training_content, training_results, trainings_table
 from data.scope import global_scope
 from tests.conftest import sign_in, sign_out
 from tests.factories import Factory
@@ -234,28 +244,26 @@ def raw_figures(db) -> dict:
         out = {}
         for who, scope in (("global", everyone), ("class manager", manager)):
             for pop_name, pop in (
-                ("all", fig.ALL),
-                ("T1", fig.Population(training_id="T1")),
-                ("C1", fig.Population(class_id="C1")),
+                ("all", ALL),
+                ("T1", Population(training_id="T1")),
+                ("C1", Population(class_id="C1")),
             ):
                 key = f"{who} / {pop_name}"
-                out[key + " results"] = fig.training_results(s, scope, pop, TZ, today=TODAY)
-                out[key + " status"] = fig.status_summary(s, scope, pop, TZ, as_of=TODAY)
-                out[key + " trainings"] = fig.trainings_table(s, scope, pop, TZ, today=TODAY)
-                out[key + " learners"] = fig.learner_count(s, scope, pop, TZ, as_of=TODAY)
-                out[key + " active"] = fig.active_users_count(s, scope, pop, TZ, date(2026, 3, 28), TODAY)
-                for series in (fig.active_users_series, fig.progress_series, fig.completions_series):
+                out[key + " results"] = training_results(s, scope, pop, TZ, today=TODAY)
+                out[key + " status"] = status_summary(s, scope, pop, TZ, as_of=TODAY)
+                out[key + " trainings"] = trainings_table(s, scope, pop, TZ, today=TODAY)
+                out[key + " learners"] = learner_count(s, scope, pop, TZ, as_of=TODAY)
+                out[key + " active"] = active_users_count(s, scope, pop, TZ, date(2026, 3, 28), TODAY)
+                for series in (active_users_series, progress_series, completions_series):
                     for unit in ("day", "month"):
                         start = date(2026, 3, 27) if unit == "day" else date(2025, 1, 1)
                         end = date(2026, 3, 31) if unit == "day" else TODAY
                         name = f"{key} {series.__name__} {unit}"
                         out[name] = series(s, scope, pop, TZ, start, end, unit)
-        out["content T1"] = fig.training_content(s, everyone, fig.Population(training_id="T1"), TZ)
+        out["content T1"] = training_content(s, everyone, Population(training_id="T1"), TZ)
         for user_id, training_id in (("u1", "T1"), ("u2", "T1"), ("u4", "T2")):
-            out[f"modules {user_id} {training_id}"] = fig.learner_modules(
-                s, everyone, TZ, training_id, user_id
-            )
-        out["attempts u4 T1 M1"] = fig.module_attempts(s, everyone, "T1", "u4", "M1")
+            out[f"modules {user_id} {training_id}"] = learner_modules(s, everyone, TZ, training_id, user_id)
+        out["attempts u4 T1 M1"] = module_attempts(s, everyone, "T1", "u4", "M1")
     return out
 
 

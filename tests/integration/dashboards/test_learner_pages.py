@@ -12,7 +12,8 @@ from dash import html
 
 from auth.guard import current_scope
 from dashboards.components.shell import build_navbar
-from data import figures as f
+from data.figures.population import Population
+from data.figures.tables import training_results
 from tests.conftest import sign_in
 from tests.helpers import served_page, signed_in
 from tests.learner_world import TZ, build_world, local, post_callback, response_props
@@ -234,7 +235,7 @@ def test_lrn012_a_manager_sees_the_classes_registered_to_the_trainings_they_see_
         classes = [text(c) for c in find(page, "learner-classes").children]
         assert classes == ["Équipe commerciale", "Managers 2025-2026"], manager
         # The same names as the class column of the T1 results this manager sees.
-        results, _ = f.training_results(factory.s, scope, f.Population(training_id="T1", user_id="lea"), TZ)
+        results, _ = training_results(factory.s, scope, Population(training_id="T1", user_id="lea"), TZ)
         assert results["classes"].tolist() == ["Équipe commerciale, Managers 2025-2026"], manager
     with signed_in(server, "lea", session=factory.s):
         page = pg("learner").layout(user_id="lea")

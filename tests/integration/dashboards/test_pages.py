@@ -49,8 +49,11 @@ from dash._utils import AttributeDict
 from dash.development.base_component import Component
 
 from dashboards.components import results
-from data import figures as f
 from data.config import settings_of
+from data.figures.cards import status_summary
+from data.figures.days import today_in
+from data.figures.population import ALL, Population
+from data.figures.tables import trainings_table
 from data.models import Training
 from data.scope import Forbidden, global_scope
 from exports.results import RESULTS_COLUMNS, results_rows
@@ -283,7 +286,7 @@ def result_rows(body) -> list[list[str]]:
 
 
 def t_alpha_params(class_id=None):
-    return results.population_to_store(f.Population(training_id="t-alpha", class_id=class_id), "learners")
+    return results.population_to_store(Population(training_id="t-alpha", class_id=class_id), "learners")
 
 
 def overview(preset, start, end):
@@ -350,7 +353,7 @@ def test_pg3_002_overview_donuts_and_charts(world):
         march = overview("custom", *MARCH)
         early = overview("custom", "2026-03-01", "2026-03-07")
         with world.server.extensions["learnstats_db"].session() as s:
-            engine = f.status_summary(s, global_scope("boss"), f.ALL, tz, as_of=date(2026, 3, 31))
+            engine = status_summary(s, global_scope("boss"), ALL, tz, as_of=date(2026, 3, 31))
     # 31/03: 5 (learner, training) pairs: alice/t-alpha passed, david/t-beta passed,
     # bob/t-alpha in progress, chloe/t-alpha and alice/t-beta not started.
     donut = graph(march, "overview", "completion-donut").data[0]
@@ -423,7 +426,7 @@ def test_pg3_003_overview_trainings_table(world):
     # The same numbers as the figures engine's.
     tz = settings_of(world.server).tz
     with world.server.app_context(), world.server.extensions["learnstats_db"].session() as s:
-        engine = f.trainings_table(s, global_scope("boss"), f.ALL, tz)
+        engine = trainings_table(s, global_scope("boss"), ALL, tz)
     assert list(engine["learners"]) == [r["learners"] for r in rows]
     assert list(engine["completed"]) == [r["completed"] for r in rows]
 
@@ -543,7 +546,7 @@ def test_pg3_006_results_table_pages_of_25(dash_app, factory):
         learner = factory.user(f"l{i:02d}", "Learner", f"L{i:02d}")
         factory.enroll(learner, training)
     factory.s.commit()
-    params = results.population_to_store(f.Population(training_id="t-big"), "learners")
+    params = results.population_to_store(Population(training_id="t-big"), "learners")
     with signed_in(dash_app.server, "boss"):
         body, count, pages, page = update_results(params)
         assert (count, pages, page) == ("Showing 1–25 of 30 learners", 2, 1)
@@ -705,7 +708,7 @@ def test_pg3_010_download_results_csv_and_xlsx(world):
                 results_rows(
                     s,
                     global_scope("boss"),
-                    f.Population(training_id="t-alpha"),
+                    Population(training_id="t-alpha"),
                     tz,
                     columns=tuple(machine_header),
                 )
@@ -747,7 +750,7 @@ def test_pg3_010_download_results_csv_and_xlsx(world):
 
 def test_pg3_011_layouts_read_the_query_string(world):
     tz = settings_of(world.server).tz
-    today = f.today_in(tz)
+    today = today_in(tz)
     preset_id = {"type": "date-preset", "page": "overview"}
     picker_id = {"type": "date-range", "page": "overview"}
     message_id = {"type": "date-range-message", "page": "overview"}
@@ -799,7 +802,7 @@ def test_pg3_011_layouts_read_the_query_string(world):
 def test_pg3_012_overview_presets_are_relative_to_today(dash_app, factory):
     """?range=last_7_days and the preset in the callback count the last 7 days, today included."""
     tz = settings_of(dash_app.server).tz
-    today = f.today_in(tz)
+    today = today_in(tz)
     factory.user("boss", "Stella", "Boss", roles=("statistics_manager",))
     training = factory.training("t-now", "Now")
     module = factory.module("m-now")
@@ -842,7 +845,7 @@ def test_pg3_013_training_manager_sees_only_their_training(world):
 
 
 def test_pg3_014_training_manager_refused_other_trainings_in_callbacks(world):
-    forged = results.population_to_store(f.Population(training_id="t-beta"), "learners")
+    forged = results.population_to_store(Population(training_id="t-beta"), "learners")
     training = page_module("training")
     summary = page_module("module_summary")
     with signed_in(world.server, "tm1"):
@@ -862,7 +865,7 @@ def test_pg3_014_training_manager_refused_other_trainings_in_callbacks(world):
         with pytest.raises(Forbidden):
             download(forged, kind="xlsx")
         # Results without a training: the manager's whole scope, t-alpha's learners only.
-        body, count, _pages, _page = update_results(results.population_to_store(f.Population(), "learners"))
+        body, count, _pages, _page = update_results(results.population_to_store(Population(), "learners"))
         assert count == "Showing 1–3 of 3 learners"
         assert {r[0].split()[0] for r in result_rows(body)} == {"Durand", "Martin", "Petit"}
         with pytest.raises(Forbidden):
@@ -938,7 +941,7 @@ def test_pg3_016_forged_callback_requests_answer_403(world, client):
     ]
 
     def table_inputs(training_id):
-        store = results.population_to_store(f.Population(training_id=training_id), "learners")
+        store = results.population_to_store(Population(training_id=training_id), "learners")
         return [
             {"id": {"type": "results-search", **rid}, "property": "value", "value": None},
             {"id": {"type": "results-sort", **rid}, "property": "value", "value": "learner"},
@@ -959,7 +962,7 @@ def test_pg3_016_forged_callback_requests_answer_403(world, client):
     csv_button = {"type": "results-download-csv", **rid}
 
     def download_state(training_id):
-        store = results.population_to_store(f.Population(training_id=training_id), "learners")
+        store = results.population_to_store(Population(training_id=training_id), "learners")
         return [
             {"id": {"type": "results-params", **rid}, "property": "data", "value": store},
             {"id": {"type": "results-search", **rid}, "property": "value", "value": None},

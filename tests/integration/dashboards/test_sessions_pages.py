@@ -12,7 +12,7 @@ import pytest
 from dash import no_update
 
 from auth.roles import load_scope
-from data import figures as f
+from data.figures.sessions import session_statistics, sessions_table
 from data.models import SessionLearner
 from data.scope import Forbidden
 from tests.conftest import sign_in, sign_out
@@ -65,7 +65,7 @@ def text_of(component) -> str:
 
 
 def test_ses001_session_statistics_by_hand(world, factory):
-    stats = f.session_statistics(factory.s, scope_of(factory, "stat"), "s-a", PARIS, today=date(2026, 11, 24))
+    stats = session_statistics(factory.s, scope_of(factory, "stat"), "s-a", PARIS, today=date(2026, 11, 24))
     assert (stats.registered, stats.played, stats.completed) == (4, 4, 2)
     assert stats.median_time_spent == pytest.approx(4050.0)
     assert stats.average_score == pytest.approx(35.0)
@@ -106,7 +106,7 @@ def test_ses002_session_statistics_odd_median_and_not_enrolled(world, factory):
     outsider = factory.user("zoe", first="Zoé", last="Zed", email="zoe@example.org")
     factory.s.add(SessionLearner(session_id="s-m", user_id=outsider.id))
     factory.s.commit()
-    stats = f.session_statistics(factory.s, scope_of(factory, "tm"), "s-m", PARIS)
+    stats = session_statistics(factory.s, scope_of(factory, "tm"), "s-m", PARIS)
     assert (stats.registered, stats.played, stats.completed) == (2, 1, 0)
     assert stats.median_time_spent == pytest.approx(3600.0)
     assert stats.average_score == pytest.approx(0.0)  # Frank, not started; Zoé has no result
@@ -115,7 +115,7 @@ def test_ses002_session_statistics_odd_median_and_not_enrolled(world, factory):
 
 
 def test_ses003_session_without_players_has_no_median(world, factory):
-    stats = f.session_statistics(factory.s, scope_of(factory, "stat"), "s-b", PARIS)
+    stats = session_statistics(factory.s, scope_of(factory, "stat"), "s-b", PARIS)
     assert (stats.registered, stats.played, stats.median_time_spent) == (1, 0, None)
 
 
@@ -128,13 +128,13 @@ def test_ses004_statistics_refuse_sessions_outside_the_scope(world, factory):
         ("cm", "s-a"),
     ):
         with pytest.raises(Forbidden):
-            f.session_statistics(factory.s, scope_of(factory, user_id), session_id, PARIS)
+            session_statistics(factory.s, scope_of(factory, user_id), session_id, PARIS)
     with pytest.raises(Forbidden):
-        f.session_statistics(factory.s, scope_of(factory, "stat"), "no-such-session", PARIS)
+        session_statistics(factory.s, scope_of(factory, "stat"), "no-such-session", PARIS)
 
 
 def test_ses005_sessions_table_per_scope_and_order(world, factory):
-    table = f.sessions_table(factory.s, scope_of(factory, "stat"), PARIS)
+    table = sessions_table(factory.s, scope_of(factory, "stat"), PARIS)
     assert list(table["session_id"]) == ["s-b", "s-m", "s-a"]  # most recent start first
     row = table.set_index("session_id").loc["s-a"]
     # Learners = registered or played (Dan played without being registered): 4 + Dan = 5.
@@ -142,10 +142,10 @@ def test_ses005_sessions_table_per_scope_and_order(world, factory):
     assert row["starts_at"] == datetime(2026, 3, 1, 9, 0, tzinfo=PARIS)
     assert row["ends_at"] == datetime(2026, 3, 31, 18, 0, tzinfo=PARIS)
     assert table.set_index("session_id").loc["s-b", "played"] == 0
-    assert list(f.sessions_table(factory.s, scope_of(factory, "inst"), PARIS)["session_id"]) == ["s-a"]
-    assert list(f.sessions_table(factory.s, scope_of(factory, "tm"), PARIS)["session_id"]) == ["s-m"]
-    assert f.sessions_table(factory.s, scope_of(factory, "lea"), PARIS).empty
-    assert f.sessions_table(factory.s, scope_of(factory, "cm"), PARIS).empty
+    assert list(sessions_table(factory.s, scope_of(factory, "inst"), PARIS)["session_id"]) == ["s-a"]
+    assert list(sessions_table(factory.s, scope_of(factory, "tm"), PARIS)["session_id"]) == ["s-m"]
+    assert sessions_table(factory.s, scope_of(factory, "lea"), PARIS).empty
+    assert sessions_table(factory.s, scope_of(factory, "cm"), PARIS).empty
 
 
 def test_ses005b_sessions_list_and_session_page_count_the_same_learners(world, factory):
@@ -155,9 +155,9 @@ def test_ses005b_sessions_list_and_session_page_count_the_same_learners(world, f
     factory.s.add(SessionLearner(session_id="s-m", user_id=outsider.id))
     factory.s.commit()
     scope = scope_of(factory, "stat")
-    table = f.sessions_table(factory.s, scope, PARIS).set_index("session_id")
+    table = sessions_table(factory.s, scope, PARIS).set_index("session_id")
     for session_id in ("s-a", "s-m", "s-b"):
-        stats = f.session_statistics(factory.s, scope, session_id, PARIS)
+        stats = session_statistics(factory.s, scope, session_id, PARIS)
         row = table.loc[session_id]
         assert row["learners"] == len(stats.learners), session_id
         assert row["played"] == stats.played <= row["learners"]
@@ -166,14 +166,14 @@ def test_ses005b_sessions_list_and_session_page_count_the_same_learners(world, f
 
 def test_ses006_sessions_table_keeps_sessions_meeting_the_range(world, factory):
     scope = scope_of(factory, "stat")
-    june = f.sessions_table(factory.s, scope, PARIS, date(2026, 6, 1), date(2026, 6, 30))
+    june = sessions_table(factory.s, scope, PARIS, date(2026, 6, 1), date(2026, 6, 30))
     assert list(june["session_id"]) == ["s-b"]
     # 31 March: s-a ends that day (18:00 Paris); s-m has not started.
     assert list(
-        f.sessions_table(factory.s, scope, PARIS, date(2026, 3, 31), date(2026, 3, 31))["session_id"]
+        sessions_table(factory.s, scope, PARIS, date(2026, 3, 31), date(2026, 3, 31))["session_id"]
     ) == ["s-a"]
     assert list(
-        f.sessions_table(factory.s, scope, PARIS, date(2026, 4, 1), date(2026, 5, 31))["session_id"]
+        sessions_table(factory.s, scope, PARIS, date(2026, 4, 1), date(2026, 5, 31))["session_id"]
     ) == ["s-m"]
 
 

@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import update
 
-from data import figures as f
 from data import models as m
 from data.cache import cache_key, memoized, stable_repr
 from data.config import SettingsError, load_settings, settings_of
+from data.figures.cards import learner_count
+from data.figures.population import ALL, Population
 from data.scope import Forbidden, Scope, global_scope
 from data.summaries import data_version, mark, refresh_pending
 
@@ -26,7 +27,7 @@ CALLS: list[tuple] = []
 
 
 @memoized
-def counted(session, scope, pop=f.ALL, tz=TZ, start=None, ids=(), **options):
+def counted(session, scope, pop=ALL, tz=TZ, start=None, ids=(), **options):
     """A data function that records each real call and returns a fresh DataFrame."""
     CALLS.append((scope.user_id, pop, tz.key, start, tuple(ids), tuple(sorted(options.items()))))
     return pd.DataFrame({"value": [len(CALLS)], "version": [data_version(session)]})
@@ -81,8 +82,8 @@ def calls(server, fn, *args, **kwargs):
 
 def test_cch001_same_scope_arguments_and_version_compute_once(cached_app):
     server = cached_app.server
-    first, n1 = calls(server, counted, EVERYONE, f.ALL, TZ, date(2026, 1, 1))
-    second, n2 = calls(server, counted, EVERYONE, f.ALL, TZ, date(2026, 1, 1))
+    first, n1 = calls(server, counted, EVERYONE, ALL, TZ, date(2026, 1, 1))
+    second, n2 = calls(server, counted, EVERYONE, ALL, TZ, date(2026, 1, 1))
     # Defaults applied and keywords bound: the same call written differently shares the entry.
     third, n3 = calls(server, counted, EVERYONE, start=date(2026, 1, 1))
     assert (n1, n2, n3) == (1, 1, 1)
@@ -117,19 +118,19 @@ def test_cch003_each_scope_and_each_argument_has_its_own_entry(cached_app):
         (EVERYONE,),
         (manager,),
         (moved,),  # ...but not out of the cache key
-        (EVERYONE, f.Population(training_id="t1")),
-        (EVERYONE, f.Population(training_id="t1", learners_only=False)),
-        (EVERYONE, f.ALL, ZoneInfo("UTC")),
-        (EVERYONE, f.ALL, TZ, date(2026, 1, 2)),
-        (EVERYONE, f.ALL, TZ, None, ["a", "b"]),
-        (EVERYONE, f.ALL, TZ, None, ["b", "a"]),
+        (EVERYONE, Population(training_id="t1")),
+        (EVERYONE, Population(training_id="t1", learners_only=False)),
+        (EVERYONE, ALL, ZoneInfo("UTC")),
+        (EVERYONE, ALL, TZ, date(2026, 1, 2)),
+        (EVERYONE, ALL, TZ, None, ["a", "b"]),
+        (EVERYONE, ALL, TZ, None, ["b", "a"]),
     ]
     for i, args in enumerate(variants, start=1):
         assert calls(server, counted, *args)[1] == i, args
     for args in variants:
         assert calls(server, counted, *args)[1] == len(variants), args
     # Lists and tuples alike; extra keywords in any order.
-    assert calls(server, counted, EVERYONE, f.ALL, TZ, None, ("a", "b"))[1] == len(variants)
+    assert calls(server, counted, EVERYONE, ALL, TZ, None, ("a", "b"))[1] == len(variants)
     calls(server, counted, EVERYONE, sort="name", desc=True)
     assert calls(server, counted, EVERYONE, desc=True, sort="name")[1] == len(variants) + 1
 
@@ -203,7 +204,7 @@ def test_cch008_a_result_that_cannot_be_cached_is_still_returned(cached_app):
     assert (n1, n2) == (1, 2)
     assert hasattr(first, "acquire") and hasattr(second, "acquire")
     with pytest.raises(TypeError, match="cannot be part of a cache key"):
-        calls(server, counted, EVERYONE, f.ALL, TZ, None, [object()])
+        calls(server, counted, EVERYONE, ALL, TZ, None, [object()])
 
 
 def test_cch009_a_new_local_day_starts_new_entries(cached_app, monkeypatch):
@@ -215,10 +216,9 @@ def test_cch009_a_new_local_day_starts_new_entries(cached_app, monkeypatch):
 
 
 def test_cch010_a_real_figure_follows_writes(cached_app):
-    """data.figures.learner_count, memoized, on the real write path."""
+    """data.figures.cards.learner_count, memoized where it is defined, on the real write path."""
     server = cached_app.server
     db = server.extensions["learnstats_db"]
-    learner_count = f.learner_count
     assert learner_count.__wrapped__ is not learner_count
     with db.session() as s:
         from tests.factories import Factory
@@ -228,13 +228,13 @@ def test_cch010_a_real_figure_follows_writes(cached_app):
         factory.enroll(factory.user(), training)
     with server.app_context():
         with db.session() as s:
-            assert learner_count(s, EVERYONE, f.ALL, TZ) == 1
+            assert learner_count(s, EVERYONE, ALL, TZ) == 1
         with db.session() as s:
             factory = Factory(s)
             factory.enroll(factory.user(), s.get(m.Training, training.id))
         with db.session() as s:
-            assert learner_count(s, EVERYONE, f.ALL, TZ) == 2
-            assert learner_count(s, EVERYONE, f.Population(training_id=training.id), TZ) == 2
+            assert learner_count(s, EVERYONE, ALL, TZ) == 2
+            assert learner_count(s, EVERYONE, Population(training_id=training.id), TZ) == 2
 
 
 def test_cch011_keys_are_stable_and_name_the_database_and_version(cached_app, make_app, tmp_path):
@@ -250,7 +250,7 @@ def test_cch011_keys_are_stable_and_name_the_database_and_version(cached_app, ma
     with server.app_context(), db.session() as s:
         key = cache_key(counted, s, scope)
         assert key.startswith("tests.integration.data.test_cache.counted:")
-        assert key == cache_key(counted.__wrapped__, s, scope, f.ALL, TZ)
+        assert key == cache_key(counted.__wrapped__, s, scope, ALL, TZ)
     bump(db)
     with server.app_context(), db.session() as s:
         assert cache_key(counted, s, scope) != key

@@ -7,17 +7,29 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from data import figures as f
 from data import rules
+from data.figures.cards import (
+    active_users_count,
+    active_users_series,
+    completions_count,
+    completions_series,
+    learner_count,
+    new_users_count,
+    progress_series,
+    status_summary,
+)
+from data.figures.days import choose_unit, day_start_utc, make_buckets
+from data.figures.module_summary import module_attempts
+from data.figures.population import ALL, Population, training_count
+from data.figures.tables import learner_modules, training_content, training_results, trainings_table
 from data.scope import Forbidden, Scope, global_scope
 
 TZ = ZoneInfo("Europe/Paris")
-ALL = f.ALL
 EVERYONE = global_scope()
 
 
 def results(s, training, today=date(2026, 11, 24)):
-    frame, total = f.training_results(s, EVERYONE, f.Population(training_id=training.id), TZ, today=today)
+    frame, total = training_results(s, EVERYONE, Population(training_id=training.id), TZ, today=today)
     assert total == len(frame)
     return {row.user_id: row for row in frame.itertuples()}
 
@@ -49,7 +61,7 @@ def test_fig001_zero_max_score_module_scores_100_once_finished(factory, s):
     assert rows[done.id].status == "passed"
     assert rows[doing.id].score == pytest.approx(0.0)
     assert rows[doing.id].status == "in progress"
-    modules = f.learner_modules(s, EVERYONE, TZ, t.id, done.id)
+    modules = learner_modules(s, EVERYONE, TZ, t.id, done.id)
     assert modules.iloc[0]["score"] == pytest.approx(100.0)
 
 
@@ -62,7 +74,7 @@ def test_fig002_attempt_score_counts_only_positive_max_and_awaiting_grading_as_z
     # 5 + 0 + 30 (awaiting grading) -> 5 / 40 = 12.5 %
     factory.attempt(u, t, quiz, finished="2026-01-03 10:00", scores=(5, 0, 30), evaluated=(True, True, False))
     assert results(s, t)[u.id].score == pytest.approx(12.5)
-    [summary] = f.module_attempts(s, EVERYONE, t.id, u.id, quiz.id)
+    [summary] = module_attempts(s, EVERYONE, t.id, u.id, quiz.id)
     assert (summary.points, summary.max_points, summary.awaiting_grading) == (5, 40, 1)
     assert summary.score == pytest.approx(12.5)
     # 5 of 10 is partly correct, not failed (issue 12).
@@ -100,7 +112,7 @@ def test_fig004_best_versus_newest_attempt(factory, s):
         factory.attempt(u, t, module, started="2026-01-05 10:00", finished="2026-01-05 11:00", scores=(4,))
         # a newer unfinished attempt is not the newest *finished* one
         factory.attempt(u, t, module, started="2026-01-06 10:00", finished=None, scores=(0,))
-    modules = f.learner_modules(s, EVERYONE, TZ, t.id, u.id).set_index("module_id")
+    modules = learner_modules(s, EVERYONE, TZ, t.id, u.id).set_index("module_id")
     assert modules.loc[best.id, "score"] == pytest.approx(90.0)
     assert modules.loc[newest.id, "score"] == pytest.approx(40.0)
     # completion date is the first finish, in the platform zone
@@ -121,7 +133,7 @@ def test_fig005_unfinished_attempts_are_in_progress_not_completed(factory, s):
     rows = results(s, t)
     assert (rows[u.id].status, rows[u.id].progress, rows[u.id].score) == ("in progress", 0.0, 0.0)
     assert rows[idle.id].status == "not started"
-    modules = f.learner_modules(s, EVERYONE, TZ, t.id, u.id)
+    modules = learner_modules(s, EVERYONE, TZ, t.id, u.id)
     assert list(modules["status"]) == ["in progress", "not started"]
     assert modules.iloc[0]["score"] is None
 
@@ -163,7 +175,7 @@ def test_fig007_training_without_mandatory_modules(factory, s):
     assert rows[u.id].status == "passed"
     assert rows[u.id].completed_on == date(2026, 3, 5)
     assert rows[v.id].status == "in progress"
-    table = f.trainings_table(s, EVERYONE, ALL, TZ, today=date(2026, 11, 24)).set_index("training_id")
+    table = trainings_table(s, EVERYONE, ALL, TZ, today=date(2026, 11, 24)).set_index("training_id")
     assert (
         table.loc[t.id, "average_score"] is None
         or table.loc[t.id, "average_score"] != table.loc[t.id, "average_score"]
@@ -203,20 +215,20 @@ def test_fig009_past_day_progress_ignores_later_completions(factory, s):
     factory.enroll(v, t, at="2026-04-03 08:00")
     factory.attempt(u, t, m1, finished="2026-04-02 10:00", scores=(10,))
     factory.attempt(u, t, m2, finished="2026-04-04 10:00", scores=(10,))
-    series = f.progress_series(s, EVERYONE, ALL, TZ, date(2026, 4, 1), date(2026, 4, 5)).set_index("bucket")
+    series = progress_series(s, EVERYONE, ALL, TZ, date(2026, 4, 1), date(2026, 4, 5)).set_index("bucket")
     # 1 Apr: u enrolled, nothing completed -> 0 %; 2 Apr: u 1/2 -> 50 %;
     # 3 Apr: u 50 %, v 0 % -> 25 %; 4 Apr: u 100 %, v 0 % -> 50 %
     assert list(series["learners"]) == [1, 1, 2, 2, 2]
     assert list(series["average_progress"]) == pytest.approx([0.0, 50.0, 25.0, 50.0, 50.0])
-    summary = f.status_summary(s, EVERYONE, ALL, TZ, as_of=date(2026, 4, 2))
+    summary = status_summary(s, EVERYONE, ALL, TZ, as_of=date(2026, 4, 2))
     assert summary.pairs == 1
     assert summary.average_progress == pytest.approx(50.0)
     assert summary.counts["in progress"] == 1
-    completions = f.completions_series(s, EVERYONE, ALL, TZ, date(2026, 4, 1), date(2026, 4, 5))
+    completions = completions_series(s, EVERYONE, ALL, TZ, date(2026, 4, 1), date(2026, 4, 5))
     assert list(completions["completions"]) == [0, 0, 0, 1, 0]
     assert list(completions["completion_rate"]) == pytest.approx([0.0, 0.0, 0.0, 50.0, 50.0])
-    assert f.completions_count(s, EVERYONE, ALL, TZ, date(2026, 4, 1), date(2026, 4, 3)) == 0
-    assert f.completions_count(s, EVERYONE, ALL, TZ, date(2026, 4, 4), date(2026, 4, 30)) == 1
+    assert completions_count(s, EVERYONE, ALL, TZ, date(2026, 4, 1), date(2026, 4, 3)) == 0
+    assert completions_count(s, EVERYONE, ALL, TZ, date(2026, 4, 4), date(2026, 4, 30)) == 1
 
 
 def test_fig010_active_users_per_day_across_daylight_saving_change(factory, s):
@@ -232,10 +244,10 @@ def test_fig010_active_users_per_day_across_daylight_saving_change(factory, s):
     factory.connection(c, m, "2026-03-29 21:30", "2026-03-29 21:45")  # 23:30 CEST -> 29 Mar
     factory.login(c, "2026-03-27 23:10")  # 28 Mar 00:10 CET -> 28 Mar
     factory.login(a, "2026-03-29 10:00")  # a again on the 29th: counted once
-    series = f.active_users_series(s, EVERYONE, ALL, TZ, date(2026, 3, 27), date(2026, 3, 30))
+    series = active_users_series(s, EVERYONE, ALL, TZ, date(2026, 3, 27), date(2026, 3, 30))
     assert list(series["active_users"]) == [0, 1, 2, 1]
-    assert f.active_users_count(s, EVERYONE, ALL, TZ, date(2026, 3, 27), date(2026, 3, 30)) == 3
-    assert f.active_users_count(s, EVERYONE, ALL, TZ, date(2026, 3, 29), date(2026, 3, 29)) == 2
+    assert active_users_count(s, EVERYONE, ALL, TZ, date(2026, 3, 27), date(2026, 3, 30)) == 3
+    assert active_users_count(s, EVERYONE, ALL, TZ, date(2026, 3, 29), date(2026, 3, 29)) == 2
 
 
 def test_fig011_connection_spanning_daylight_saving_change_counts_real_duration(factory, s):
@@ -264,10 +276,10 @@ def test_fig012_learners_enrolled_through_a_class(factory, s):
         registered_at="2026-05-05 08:00",
     )
     # class: later of joining (10 May) and registration (5 May) = 10 May; both: earlier of 20 May and 10 May
-    assert f.learner_count(s, EVERYONE, ALL, TZ) == 3
-    assert f.learner_count(s, EVERYONE, ALL, TZ, as_of=date(2026, 5, 9)) == 1
-    assert f.learner_count(s, EVERYONE, ALL, TZ, as_of=date(2026, 5, 10)) == 3
-    frame, _ = f.training_results(s, EVERYONE, f.Population(training_id=t.id), TZ)
+    assert learner_count(s, EVERYONE, ALL, TZ) == 3
+    assert learner_count(s, EVERYONE, ALL, TZ, as_of=date(2026, 5, 9)) == 1
+    assert learner_count(s, EVERYONE, ALL, TZ, as_of=date(2026, 5, 10)) == 3
+    frame, _ = training_results(s, EVERYONE, Population(training_id=t.id), TZ)
     assert len(frame) == 3  # "both" counted once
 
 
@@ -283,9 +295,9 @@ def test_fig013_blocked_users_and_admins_are_left_out(factory, s):
         factory.enroll(u, t)
         factory.login(u, "2026-06-01 10:00")
     factory.login(manager, "2026-06-01 10:00")
-    assert f.learner_count(s, EVERYONE, ALL, TZ) == 1
+    assert learner_count(s, EVERYONE, ALL, TZ) == 1
     assert set(results(s, t)) == {active.id}
-    assert f.active_users_count(s, EVERYONE, ALL, TZ, date(2026, 6, 1), date(2026, 6, 1)) == 1
+    assert active_users_count(s, EVERYONE, ALL, TZ, date(2026, 6, 1), date(2026, 6, 1)) == 1
 
 
 def test_fig014_scope_limits_every_figure(factory, s):
@@ -297,18 +309,18 @@ def test_fig014_scope_limits_every_figure(factory, s):
     factory.enroll(u1, t1)
     factory.enroll(u2, t2)
     manager = Scope(user_id="mgr", trainings=frozenset({t1.id}))
-    assert f.learner_count(s, manager, ALL, TZ) == 1
-    assert list(f.trainings_table(s, manager, ALL, TZ)["training_id"]) == [t1.id]
-    _frame, total = f.training_results(s, manager, f.Population(training_id=t2.id), TZ)
+    assert learner_count(s, manager, ALL, TZ) == 1
+    assert list(trainings_table(s, manager, ALL, TZ)["training_id"]) == [t1.id]
+    _frame, total = training_results(s, manager, Population(training_id=t2.id), TZ)
     assert total == 0
     with pytest.raises(Forbidden):
-        f.learner_modules(s, manager, TZ, t2.id, u2.id)
+        learner_modules(s, manager, TZ, t2.id, u2.id)
     learner = Scope(user_id=u1.id)
-    assert f.learner_count(s, learner, ALL, TZ) == 0
-    own = f.learner_modules(s, learner, TZ, t1.id, u1.id)
+    assert learner_count(s, learner, ALL, TZ) == 0
+    own = learner_modules(s, learner, TZ, t1.id, u1.id)
     assert len(own) == 1
     with pytest.raises(Forbidden):
-        f.module_attempts(s, learner, t2.id, u2.id, m.id)
+        module_attempts(s, learner, t2.id, u2.id, m.id)
 
 
 def test_fig015_people_are_ordered_by_last_first_email_ignoring_case_and_accents(factory, s):
@@ -319,7 +331,7 @@ def test_fig015_people_are_ordered_by_last_first_email_ignoring_case_and_accents
              ("Dupont", "Yves", "y@x.org")]  # fmt: skip
     for last, first, email in names:
         factory.enroll(factory.user(last=last, first=first, email=email), t)
-    frame, _ = f.training_results(s, EVERYONE, f.Population(training_id=t.id), TZ)
+    frame, _ = training_results(s, EVERYONE, Population(training_id=t.id), TZ)
     assert list(frame["last_name"]) == [
         "Àlvarez",
         "bernard",
@@ -342,16 +354,16 @@ def test_fig016_results_table_sorts_searches_and_pages_in_sql(factory, s):
         if score is not None:
             factory.attempt(u, t, m, finished="2026-01-03 10:00", scores=(score,))
         users.append(u)
-    pop = f.Population(training_id=t.id)
-    frame, total = f.training_results(s, EVERYONE, pop, TZ, sort=[("score", False)], offset=0, limit=2)
+    pop = Population(training_id=t.id)
+    frame, total = training_results(s, EVERYONE, pop, TZ, sort=[("score", False)], offset=0, limit=2)
     assert total == 4
     assert list(frame["last_name"]) == ["Martin", "Noël"]
-    frame, total = f.training_results(s, EVERYONE, pop, TZ, search="NOEL")
+    frame, total = training_results(s, EVERYONE, pop, TZ, search="NOEL")
     assert (total, list(frame["last_name"])) == (1, ["Noël"])
-    frame, total = f.training_results(s, EVERYONE, pop, TZ, search="elise")
+    frame, total = training_results(s, EVERYONE, pop, TZ, search="elise")
     assert list(frame["last_name"]) == ["Élise"]
     with pytest.raises(ValueError):
-        f.training_results(s, EVERYONE, pop, TZ, sort=[("password", True)])
+        training_results(s, EVERYONE, pop, TZ, sort=[("password", True)])
 
 
 def test_fig017_training_content_table(factory, s):
@@ -366,7 +378,7 @@ def test_fig017_training_content_table(factory, s):
     factory.attempt(a, t, m2, finished="2026-01-04 10:00", scores=(4,))  # 40 < 50: completed, not passed
     factory.connection(a, m1, "2026-01-03 09:00", "2026-01-03 09:30")
     factory.connection(b, m1, "2026-01-03 09:00", "2026-01-03 10:30")
-    content = f.training_content(s, EVERYONE, f.Population(training_id=t.id), TZ).set_index("module")
+    content = training_content(s, EVERYONE, Population(training_id=t.id), TZ).set_index("module")
     assert content.loc["Intro", "completed_pct"] == pytest.approx(100.0)
     assert content.loc["Quiz", "completed_pct"] == pytest.approx(50.0)
     assert content.loc["Quiz", "passed_pct"] == pytest.approx(0.0)
@@ -379,33 +391,33 @@ def test_fig018_trainings_table_and_cards(factory, s):
     t = factory.training(name="Sécurité")
     m = factory.module()
     factory.step(t, m, 1)
-    a = factory.user(last="A", created_at=f.day_start_utc(date(2026, 6, 10), TZ))
-    b = factory.user(last="B", created_at=f.day_start_utc(date(2026, 5, 1), TZ))
+    a = factory.user(last="A", created_at=day_start_utc(date(2026, 6, 10), TZ))
+    b = factory.user(last="B", created_at=day_start_utc(date(2026, 5, 1), TZ))
     factory.enroll(a, t)
     factory.enroll(b, t)
     factory.attempt(a, t, m, finished="2026-06-12 10:00", scores=(6,))
     factory.connection(a, m, "2026-06-12 09:00", "2026-06-12 10:00")
-    table = f.trainings_table(s, EVERYONE, ALL, TZ).set_index("training")
+    table = trainings_table(s, EVERYONE, ALL, TZ).set_index("training")
     row = table.loc["Sécurité"]
     assert (row.learners, row.completed, row.not_started) == (2, 1, 1)
     assert row.completion_rate == pytest.approx(50.0)
     assert row.average_progress == pytest.approx(50.0)
     assert row.average_score == pytest.approx(30.0)  # (60 + 0) / 2
     assert row.average_time_spent == pytest.approx(1800.0, abs=0.01)
-    assert f.new_users_count(s, EVERYONE, ALL, TZ, date(2026, 6, 1), date(2026, 6, 30)) == 1
-    assert f.training_count(s, EVERYONE, ALL) == 1
+    assert new_users_count(s, EVERYONE, ALL, TZ, date(2026, 6, 1), date(2026, 6, 30)) == 1
+    assert training_count(s, EVERYONE, ALL) == 1
 
 
 def test_fig019_buckets(s):
-    assert f.choose_unit(date(2026, 1, 1), date(2026, 4, 2)) == "day"  # 92 days
-    assert f.choose_unit(date(2026, 1, 1), date(2026, 4, 3)) == "week"
-    assert f.choose_unit(date(2026, 1, 1), date(2027, 12, 31)) == "week"  # 730 days
-    assert f.choose_unit(date(2026, 1, 1), date(2028, 1, 1)) == "week"  # 731 days
-    assert f.choose_unit(date(2026, 1, 1), date(2028, 1, 2)) == "month"  # 732 days
-    buckets = f.make_buckets(date(2026, 11, 4), date(2026, 11, 24), "week")  # Wed 4 Nov
+    assert choose_unit(date(2026, 1, 1), date(2026, 4, 2)) == "day"  # 92 days
+    assert choose_unit(date(2026, 1, 1), date(2026, 4, 3)) == "week"
+    assert choose_unit(date(2026, 1, 1), date(2027, 12, 31)) == "week"  # 730 days
+    assert choose_unit(date(2026, 1, 1), date(2028, 1, 1)) == "week"  # 731 days
+    assert choose_unit(date(2026, 1, 1), date(2028, 1, 2)) == "month"  # 732 days
+    buckets = make_buckets(date(2026, 11, 4), date(2026, 11, 24), "week")  # Wed 4 Nov
     assert buckets.starts == (date(2026, 11, 4), date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23))
     assert buckets.last_days[-1] == date(2026, 11, 24)
-    months = f.make_buckets(date(2025, 12, 15), date(2026, 2, 3), "month")
+    months = make_buckets(date(2025, 12, 15), date(2026, 2, 3), "month")
     assert months.starts == (date(2025, 12, 15), date(2026, 1, 1), date(2026, 2, 1))
 
 
@@ -418,8 +430,8 @@ def test_fig020_a_score_at_the_minimum_passes_despite_floating_point(factory, s)
     factory.attempt(u, t, m, finished="2026-03-02 10:00", scores=(0.29,))  # 100 x 0.29 = 28.999999999999996
     row = results(s, t)[u.id]
     assert row.status == "passed"
-    assert f.learner_modules(s, EVERYONE, TZ, t.id, u.id).iloc[0]["status"] == "passed"
-    content = f.training_content(s, EVERYONE, f.Population(training_id=t.id), TZ)
+    assert learner_modules(s, EVERYONE, TZ, t.id, u.id).iloc[0]["status"] == "passed"
+    content = training_content(s, EVERYONE, Population(training_id=t.id), TZ)
     assert content.iloc[0]["passed_pct"] == pytest.approx(100.0)
 
 
@@ -436,8 +448,8 @@ def test_fig021_newest_attempt_is_the_latest_finished_in_the_summary_too(factory
     factory.attempt(
         u, t, m, started="2026-03-05 10:00", finished="2026-03-06 10:00", scores=(2.5,), attempt_id="x2"
     )
-    assert f.learner_modules(s, EVERYONE, TZ, t.id, u.id).iloc[0]["score"] == pytest.approx(100.0)
-    attempts = f.module_attempts(s, EVERYONE, t.id, u.id, m.id)
+    assert learner_modules(s, EVERYONE, TZ, t.id, u.id).iloc[0]["score"] == pytest.approx(100.0)
+    attempts = module_attempts(s, EVERYONE, t.id, u.id, m.id)
     assert [a.attempt_id for a in attempts] == ["x1", "x2"]
 
 
@@ -448,6 +460,6 @@ def test_fig022_enrollment_and_completion_days_are_local(factory, s):
     u = factory.user()
     factory.enroll(u, t, at="2025-05-31 22:30")  # 1 June 00:30 in Paris
     factory.attempt(u, t, m, finished="2025-12-31 23:30", scores=(10,))  # 1 January 00:30
-    frame, _ = f.training_results(s, EVERYONE, f.Population(training_id=t.id), TZ)
+    frame, _ = training_results(s, EVERYONE, Population(training_id=t.id), TZ)
     assert frame.iloc[0]["enrolled_on"] == date(2025, 6, 1)
     assert frame.iloc[0]["completed_on"] == date(2026, 1, 1)

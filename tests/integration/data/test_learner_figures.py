@@ -7,7 +7,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from data import figures as f
+from data.figures.activity import activity_series, activity_trends, time_spent_total
+from data.figures.population import Population
+from data.figures.tables import training_results
 from data.scope import Scope, global_scope
 from tests.learner_world import TZ, build_world, local
 
@@ -22,15 +24,15 @@ def dash_app(request, make_app):
     return make_app()
 
 
-def lea_page(user_id: str = "lea") -> f.Population:
-    return f.Population(user_id=user_id, learners_only=False, include_self=True)
+def lea_page(user_id: str = "lea") -> Population:
+    return Population(user_id=user_id, learners_only=False, include_self=True)
 
 
 def test_lfig001_activity_series_by_day_of_connection_start(factory):
     w = build_world(factory)
     s = factory.s
     start = w.today - timedelta(days=29)
-    frame = f.activity_series(s, EVERYONE, lea_page(), TZ, start, w.today)
+    frame = activity_series(s, EVERYONE, lea_page(), TZ, start, w.today)
     assert list(frame.columns) == ["bucket", "last_day", "time_spent", "connections", "modules_completed"]
     assert len(frame) == 30
     by_day = {(w.today - row.bucket).days: row for row in frame.itertuples()}
@@ -53,19 +55,19 @@ def test_lfig002_activity_series_is_scoped_to_the_viewers_trainings(factory):
     start = w.today - timedelta(days=29)
     # Class manager of C1: lea's T1 and T2 only (the M4 connection and finish are T3's).
     cm = Scope(user_id="cm", classes=frozenset({"C1"}), class_trainings={"C1": frozenset({"T1", "T2"})})
-    frame = f.activity_series(s, cm, lea_page(), TZ, start, w.today)
+    frame = activity_series(s, cm, lea_page(), TZ, start, w.today)
     assert frame["time_spent"].sum() == pytest.approx(HOUR + 1800 + 900)
     assert frame["modules_completed"].sum() == 2
     # Training manager of T1: M1 and M2 only.
     tm = Scope(user_id="tm", trainings=frozenset({"T1"}))
-    frame = f.activity_series(s, tm, lea_page(), TZ, start, w.today)
+    frame = activity_series(s, tm, lea_page(), TZ, start, w.today)
     assert frame["time_spent"].sum() == pytest.approx(HOUR + 1800)
     assert frame["connections"].sum() == 2
     # Someone without rights over lea sees nothing of her.
-    frame = f.activity_series(s, Scope(user_id="zoe"), lea_page(), TZ, start, w.today)
+    frame = activity_series(s, Scope(user_id="zoe"), lea_page(), TZ, start, w.today)
     assert frame["time_spent"].sum() == 0 and frame["modules_completed"].sum() == 0
     # Weekly buckets hold the same totals.
-    weekly = f.activity_series(s, EVERYONE, lea_page(), TZ, w.today - timedelta(days=120), w.today, "week")
+    weekly = activity_series(s, EVERYONE, lea_page(), TZ, w.today - timedelta(days=120), w.today, "week")
     assert weekly["time_spent"].sum() == pytest.approx(HOUR * 0.75 + HOUR + 1800 + 900 + 1200)
     assert weekly["modules_completed"].sum() == 3
 
@@ -74,16 +76,16 @@ def test_lfig003_time_spent_total_counts_each_connection_once_and_stops_at_as_of
     w = build_world(factory)
     s = factory.s
     # 45 + 60 + 30 + 15 + 20 min.
-    assert f.time_spent_total(s, EVERYONE, lea_page(), TZ) == pytest.approx(170 * 60)
+    assert time_spent_total(s, EVERYONE, lea_page(), TZ) == pytest.approx(170 * 60)
     # By the end of d-5: 45 + 60 min.
-    assert f.time_spent_total(
-        s, EVERYONE, lea_page(), TZ, as_of=w.today - timedelta(days=5)
-    ) == pytest.approx(105 * 60)
+    assert time_spent_total(s, EVERYONE, lea_page(), TZ, as_of=w.today - timedelta(days=5)) == pytest.approx(
+        105 * 60
+    )
     # A module in two of her trainings: its connections still count once.
     factory.step(w.trainings["T2"], w.modules["M1"], 2)
     factory.s.commit()
-    assert f.time_spent_total(s, EVERYONE, lea_page(), TZ) == pytest.approx(170 * 60)
-    results, _ = f.training_results(s, EVERYONE, lea_page(), TZ)
+    assert time_spent_total(s, EVERYONE, lea_page(), TZ) == pytest.approx(170 * 60)
+    results, _ = training_results(s, EVERYONE, lea_page(), TZ)
     per_training = dict(zip(results.training_id, results.time_spent, strict=True))
     assert per_training["T2"] == pytest.approx((45 + 60 + 15) * 60)  # per training: M1 counts in T2 too
 
@@ -91,7 +93,7 @@ def test_lfig003_time_spent_total_counts_each_connection_once_and_stops_at_as_of
 def test_lfig004_trends_against_the_previous_period(factory):
     w = build_world(factory)
     s = factory.s
-    week = {t.measure: t for t in f.activity_trends(s, EVERYONE, lea_page(), TZ, 7, today=w.today)}
+    week = {t.measure: t for t in activity_trends(s, EVERYONE, lea_page(), TZ, 7, today=w.today)}
     # Active days d-6..d0: logins d-5, d-1; connections d-3, d-2, d-1 -> 4. Before (d-13..d-7): d-10.
     assert (week["active_days"].current, week["active_days"].previous) == (4, 1)
     assert week["active_days"].change_pct == pytest.approx(300.0)
@@ -102,7 +104,7 @@ def test_lfig004_trends_against_the_previous_period(factory):
     assert (week["connections"].current, week["connections"].previous) == (3, 1)
     # Modules completed: M2 (d-3), M4 (d-1) against M1 (d-10).
     assert (week["modules_completed"].current, week["modules_completed"].previous) == (2, 1)
-    month = {t.measure: t for t in f.activity_trends(s, EVERYONE, lea_page(), TZ, 30, today=w.today)}
+    month = {t.measure: t for t in activity_trends(s, EVERYONE, lea_page(), TZ, 30, today=w.today)}
     assert (month["active_days"].current, month["active_days"].previous) == (5, 1)  # d-40 is before
     assert month["time_spent"].current == pytest.approx(125 * 60)
     assert month["time_spent"].previous == pytest.approx(45 * 60)
@@ -110,7 +112,7 @@ def test_lfig004_trends_against_the_previous_period(factory):
     assert (month["modules_completed"].current, month["modules_completed"].previous) == (3, 0)
     assert month["modules_completed"].change_pct is None
     with pytest.raises(ValueError):
-        f.activity_trends(s, EVERYONE, lea_page(), TZ, 0)
+        activity_trends(s, EVERYONE, lea_page(), TZ, 0)
 
 
 def test_lfig005_activity_days_follow_the_platform_time_zone_across_dst(factory):
@@ -124,11 +126,11 @@ def test_lfig005_activity_days_follow_the_platform_time_zone_across_dst(factory)
     factory.connection(u, m, "2026-03-29 22:30", "2026-03-29 22:40")
     factory.login(u, "2026-03-29 21:59")  # 29 Mar 23:59 in Paris
     factory.s.commit()
-    pop = f.Population(user_id=u.id, learners_only=False)
-    frame = f.activity_series(factory.s, EVERYONE, pop, TZ, date(2026, 3, 28), date(2026, 3, 30))
+    pop = Population(user_id=u.id, learners_only=False)
+    frame = activity_series(factory.s, EVERYONE, pop, TZ, date(2026, 3, 28), date(2026, 3, 30))
     assert frame["time_spent"].tolist() == [0.0, pytest.approx(3600), pytest.approx(600)]
     assert frame["connections"].tolist() == [0, 1, 1]
-    [active, spent, connections, done] = f.activity_trends(
+    [active, spent, connections, done] = activity_trends(
         factory.s, EVERYONE, pop, TZ, 2, today=date(2026, 3, 30)
     )
     # Days 29 and 30 are active (the login on the 29th adds no day); 27 and 28 are not.
@@ -145,9 +147,7 @@ def test_lfig006_active_days_of_a_limited_view_count_only_connections_to_the_tra
     tm = Scope(user_id="tm", trainings=frozenset({"T1"}))
 
     def active_days(scope, days, user_id="lea"):
-        trends = {
-            t.measure: t for t in f.activity_trends(s, scope, lea_page(user_id), TZ, days, today=w.today)
-        }
+        trends = {t.measure: t for t in activity_trends(s, scope, lea_page(user_id), TZ, days, today=w.today)}
         return trends["active_days"].current, trends["active_days"].previous
 
     # Class manager of C1 (lea's T1, T2: M1, M2, M3): connections M2 d-3, M3 d-2 against M1

@@ -199,7 +199,9 @@ def within(value) -> bool:
 )
 @given(data=st.data())
 def test_prop003_figures_stay_in_bounds_and_completions_never_decrease(make_app, tmp_path, data):
-    import data.figures as figures
+    from data.figures.cards import completions_series, progress_series
+    from data.figures.population import Population
+    from data.figures.tables import training_content, training_results
     from data.scope import global_scope
     from tests.factories import Factory
 
@@ -212,29 +214,22 @@ def test_prop003_figures_stay_in_bounds_and_completions_never_decrease(make_app,
         build_platform(Factory(s), spec, events)
     scope, tz = global_scope(), db.tz
     with server.app_context(), db.session() as s:
-        pop = figures.Population()
-        results, _total = figures.training_results(s, scope, pop, tz, today=date(2026, 2, 1))
+        pop = Population()
+        results, _total = training_results(s, scope, pop, tz, today=date(2026, 2, 1))
         for row in results.itertuples():
             assert within(row.progress), row
             assert within(row.score), row
-        content = [
-            figures.training_content(s, scope, figures.Population(training_id=t["id"]), tz)
-            for t in spec["trainings"]
-        ]
+        content = [training_content(s, scope, Population(training_id=t["id"]), tz) for t in spec["trainings"]]
         for frame in content:
             for column in frame.columns:
                 if any(word in column for word in ("score", "completed", "passed", "pct", "rate")):
                     assert all(within(v) for v in frame[column] if not isinstance(v, str)), (column, frame)
-        series = figures.completions_series(
-            s, scope, pop, tz, date(2025, 12, 25), date(2026, 2, 5), unit="day"
-        )
+        series = completions_series(s, scope, pop, tz, date(2025, 12, 25), date(2026, 2, 5), unit="day")
         completed = list(series["completed"])
         assert completed == sorted(completed), completed  # historical: never decreases
         assert all(within(v) for v in series["completion_rate"])
         assert sum(series["completions"]) <= completed[-1]
-        progress = figures.progress_series(
-            s, scope, pop, tz, date(2025, 12, 25), date(2026, 2, 5), unit="day"
-        )
+        progress = progress_series(s, scope, pop, tz, date(2025, 12, 25), date(2026, 2, 5), unit="day")
         assert all(within(v) for v in progress["average_progress"])
     db.engine.dispose()
 
@@ -242,7 +237,8 @@ def test_prop003_figures_stay_in_bounds_and_completions_never_decrease(make_app,
 @pytest.mark.parametrize("unit", ["week", "month"])
 def test_prop004_completions_by_week_and_month_never_decrease(factory, server, unit):
     """The same property on wider buckets, one fixed platform with completions spread out."""
-    import data.figures as figures
+    from data.figures.cards import completions_series
+    from data.figures.population import Population
     from data.scope import global_scope
 
     t = factory.training("t")
@@ -257,8 +253,8 @@ def test_prop004_completions_by_week_and_month_never_decrease(factory, server, u
     factory.s.commit()
     db = server.extensions["learnstats_db"]
     with server.app_context(), db.session() as s:
-        series = figures.completions_series(
-            s, global_scope(), figures.Population(), db.tz, date(2025, 11, 1), date(2026, 3, 31), unit=unit
+        series = completions_series(
+            s, global_scope(), Population(), db.tz, date(2025, 11, 1), date(2026, 3, 31), unit=unit
         )
     completed = list(series["completed"])
     assert completed == sorted(completed) and completed[-1] == len(DAYS[::3])

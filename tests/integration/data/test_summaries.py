@@ -98,7 +98,8 @@ def test_sum001b_a_one_file_import_keeps_the_tables_a_rebuild_gives(db, tmp_path
 
 
 def test_sum002_a_write_in_the_session_is_seen_by_a_read_in_it(db, factory):
-    from data import figures as f
+    from data.figures.cards import learner_count, status_summary
+    from data.figures.population import ALL
     from data.scope import global_scope
 
     t = factory.training()
@@ -107,13 +108,13 @@ def test_sum002_a_write_in_the_session_is_seen_by_a_read_in_it(db, factory):
     u = factory.user()
     factory.enroll(u, t)
     scope = global_scope()
-    assert f.status_summary(factory.s, scope, f.ALL, PARIS).counts["not started"] == 1
+    assert status_summary(factory.s, scope, ALL, PARIS).counts["not started"] == 1
     factory.attempt(u, t, mod, started="2026-01-02 10:00", finished="2026-01-02 10:30", scores=(10,))
-    summary = f.status_summary(factory.s, scope, f.ALL, PARIS)
+    summary = status_summary(factory.s, scope, ALL, PARIS)
     assert summary.counts["passed"] == 1 and summary.average_score == 100.0
     # Blocking the learner takes them out of the counts.
     u.status = "blocked"
-    assert f.learner_count(factory.s, scope, f.ALL, PARIS) == 0
+    assert learner_count(factory.s, scope, ALL, PARIS) == 0
 
 
 def test_sum003_rebuild_summaries_command(make_app, tmp_path):

@@ -44,13 +44,35 @@ from psycopg import sql
 from sqlalchemy import func, inspect, select, table
 from sqlalchemy.orm import Session
 
-import data.figures as NEW
 from auth.roles import load_scope
 from data.cache import EXTENSION as CACHE
+from data.figures import activity, cards, module_summary, population, sessions, tables
 from data.figures import reference as REF
+from data.figures.population import ALL, Population, require_population
 from data.importer import BundleInvalid, import_bundle
 from data.scope import Forbidden, Scope, global_scope
 from tests.summary_world import SEARCH_WORDS, TODAY, TZ, WINDOW_DAYS, World
+
+# The readers under test, each from the module that defines (and memoizes) it.
+READERS: dict[str, Callable[..., Any]] = {
+    name: getattr(module, name)
+    for module, names in (
+        (
+            cards,
+            (
+                "active_users_count", "active_users_series", "completions_count", "completions_series",
+                "first_activity_date", "learner_count", "new_users_count", "progress_series",
+                "status_summary",
+            ),
+        ),
+        (tables, ("learner_modules", "results_query", "training_content", "training_results", "trainings_table")),
+        (activity, ("activity_series", "activity_trends", "time_spent_total")),
+        (sessions, ("session_statistics", "sessions_table")),
+        (population, ("sessions_first_date", "training_count")),
+        (module_summary, ("module_attempts",)),
+    )
+    for name in names
+}  # fmt: skip
 
 RTOL, ATOL = 1e-9, 1e-6
 MAX_EXAMPLES = 12
@@ -206,15 +228,15 @@ class Checker:
         self.calls = 0
 
     def same(self, where: str, name: str, *args: Any, _run=None, **kwargs: Any) -> None:
-        """data.figures.<name>(session, *args, **kwargs) == reference.<name>(...)."""
+        """The reader <name>(session, *args, **kwargs) == reference.<name>(...)."""
         run = _run or (lambda fn: fn(self.s, *args, **kwargs))
-        # Looked up at call time: data.figures' function is the one under test. A figure that
+        # Looked up at call time: the reader (READERS) is the one under test. A figure that
         # reads no raw event (training_count, sessions_first_date) may live in data.figures
         # only, shared by both sides: it must still answer.
-        reference = getattr(REF, name, None) or getattr(NEW, name)
+        reference = getattr(REF, name, None) or READERS[name]
         ref_raised, ref = outcome(lambda: run(reference))
-        new_raised, new = outcome(lambda: run(getattr(NEW, name)))
-        shown = tuple(a for a in args if not isinstance(a, Scope | ZoneInfo | NEW.Population))
+        new_raised, new = outcome(lambda: run(READERS[name]))
+        shown = tuple(a for a in args if not isinstance(a, Scope | ZoneInfo | Population))
         call = f"{self.label} | {where} | {name}{shown} {kwargs or ''}"
         assert new_raised == ref_raised, (
             f"{call}: reference {'raised' if ref_raised else 'returned'} {ref!r}, figures {new!r}"
@@ -289,30 +311,30 @@ def viewers(s: Session, world: World, draw) -> dict[str, tuple[Scope, list]]:
     learner = draw(st.sampled_from(learners))
     other = draw(st.sampled_from(learners))
     trainings, classes = world.trainings, world.classes
-    pops_global = [NEW.ALL]
-    pops_global += [NEW.Population(training_id=t) for t in trainings]
-    pops_global += [NEW.Population(class_id=c) for c in classes]
-    pops_global += [NEW.Population(class_id=c, training_id=t) for c, t in sorted(world.class_trainings)]
-    pops_global.append(NEW.Population(user_id=other, learners_only=False, include_self=True))
+    pops_global = [ALL]
+    pops_global += [Population(training_id=t) for t in trainings]
+    pops_global += [Population(class_id=c) for c in classes]
+    pops_global += [Population(class_id=c, training_id=t) for c, t in sorted(world.class_trainings)]
+    pops_global.append(Population(user_id=other, learners_only=False, include_self=True))
     managed = [
-        NEW.ALL,
-        *(NEW.Population(training_id=t) for t in trainings),
-        *(NEW.Population(class_id=c) for c in classes),
-        *(NEW.Population(class_id="c1", training_id=t) for t in trainings),
-        NEW.Population(user_id=other, learners_only=False, include_self=True),
+        ALL,
+        *(Population(training_id=t) for t in trainings),
+        *(Population(class_id=c) for c in classes),
+        *(Population(class_id="c1", training_id=t) for t in trainings),
+        Population(user_id=other, learners_only=False, include_self=True),
     ]
     return {
         "global": (global_scope(), pops_global),
-        "admin": (load_scope(s, "ad"), [NEW.ALL]),
+        "admin": (load_scope(s, "ad"), [ALL]),
         "training manager": (load_scope(s, "tm"), managed),
         "class manager": (load_scope(s, "cm"), managed),
         "instructor": (
             load_scope(s, "in"),
-            [NEW.Population(user_id="in", learners_only=False, include_self=True)],
+            [Population(user_id="in", learners_only=False, include_self=True)],
         ),
         f"learner {learner}": (
             load_scope(s, learner),
-            [NEW.Population(user_id=learner, learners_only=False, include_self=True)],
+            [Population(user_id=learner, learners_only=False, include_self=True)],
         ),
     }
 
@@ -326,7 +348,7 @@ def compare_everything(s: Session, world: World, draw, label: str) -> int:
     for name, (scope, pops) in seen.items():
         for pop in pops:
             try:
-                NEW.require_population(s, scope, pop)
+                require_population(s, scope, pop)
             except Forbidden:
                 continue  # the page answers 403 before asking for any figure
             allowed.append((name, pop))
@@ -338,7 +360,7 @@ def compare_everything(s: Session, world: World, draw, label: str) -> int:
         check_viewer(c, seen[name][0], world, name)
     for name, pop in chosen:
         scope = seen[name][0]
-        first_day = REF.first_activity_date(s, scope, NEW.ALL, TZ) if scope.is_manager else None
+        first_day = REF.first_activity_date(s, scope, ALL, TZ) if scope.is_manager else None
         check_population(c, scope, pop, f"{name} {pop}", first_day, draw)
     return c.calls
 

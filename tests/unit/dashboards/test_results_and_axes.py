@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import pandas as pd
 
 from dashboards.components import build_data_table, figures, results
-from data.figures import Population
 from data.figures.module_summary import answer_state
+from data.figures.population import Population
 
 
 def walk(component):
