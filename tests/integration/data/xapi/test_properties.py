@@ -22,12 +22,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-import data.figures as NEW
 from data import models as m
 from data.db import Database
 from data.figures import reference as REF
+from data.figures.population import ALL, Population
+from data.figures.tables import learner_modules, training_content
 from data.scope import global_scope
-from tests.integration.data.test_summary_properties import assert_same
+from tests.integration.data.test_summary_properties import READERS, assert_same
 from tests.integration.data.xapi.statements import ADL, COURSE_TYPE, MODULE_TYPE, QUESTION_TYPE, ingest
 
 TZ = ZoneInfo("Europe/Paris")
@@ -164,24 +165,24 @@ def figures_equal_reference(db: Database) -> None:
     scope = global_scope()
     with db.session() as s:
         for name, args, kwargs in (
-            ("training_results", (scope, NEW.ALL, TZ), {"today": BASE.date() + timedelta(days=30)}),
-            ("trainings_table", (scope, NEW.ALL, TZ), {"today": BASE.date() + timedelta(days=30)}),
-            ("time_spent_total", (scope, NEW.ALL, TZ), {}),
-            ("status_summary", (scope, NEW.ALL, TZ), {}),
+            ("training_results", (scope, ALL, TZ), {"today": BASE.date() + timedelta(days=30)}),
+            ("trainings_table", (scope, ALL, TZ), {"today": BASE.date() + timedelta(days=30)}),
+            ("time_spent_total", (scope, ALL, TZ), {}),
+            ("status_summary", (scope, ALL, TZ), {}),
         ):
-            assert_same(getattr(REF, name)(s, *args, **kwargs), getattr(NEW, name)(s, *args, **kwargs), name)
+            assert_same(getattr(REF, name)(s, *args, **kwargs), READERS[name](s, *args, **kwargs), name)
         for training_id in s.scalars(select(m.Training.id)):
-            pop = NEW.Population(training_id=training_id)
+            pop = Population(training_id=training_id)
             assert_same(
                 REF.training_content(s, scope, pop, TZ),
-                NEW.training_content(s, scope, pop, TZ),
+                training_content(s, scope, pop, TZ),
                 "training_content",
             )
         pairs = s.execute(select(m.TrainingLearner.training_id, m.TrainingLearner.user_id)).all()
         for training_id, user_id in pairs:
             assert_same(
                 REF.learner_modules(s, scope, TZ, training_id, user_id),
-                NEW.learner_modules(s, scope, TZ, training_id, user_id),
+                learner_modules(s, scope, TZ, training_id, user_id),
                 f"learner_modules {training_id} {user_id}",
             )
 
