@@ -258,3 +258,48 @@ def test_lrs002_wrong_password_is_a_clear_error_and_writes_nothing(ralph, make_a
     assert _counts(db)["statements"] == 0
     [run] = _runs(db)
     assert run.status == "failed" and "401" in run.error
+
+
+def test_lrs003_make_worker_syncs_through_celery_beat(ralph, make_app, tmp_path):
+    """`make worker` (Celery with beat, -B) and LEARNSTATS_LRS_ENDPOINT: at beat's first tick
+    (30 s) the periodic job "lrs-sync" pulls everything the LRS holds, recorded as a run."""
+    import secrets
+
+    from tests.services import CeleryWorker, RedisServer, wait_until
+
+    ralph.post(_david(datetime.now(UTC)))  # whatever the other tests posted, five more
+    expected = len(ralph.stored())
+    database_url = f"sqlite:///{tmp_path / 'worker.sqlite3'}"
+    app = make_app(database_url=database_url)  # migrated, as `make serve` leaves it
+    db = app.server.extensions["learnstats_db"]
+    redis = RedisServer(tmp_path / "redis")
+    worker = None
+    try:
+        env = {
+            **os.environ,
+            "LEARNSTATS_ENV": "production",
+            "LEARNSTATS_SECRET_KEY": secrets.token_hex(32),
+            "LEARNSTATS_INSTANCE": str(tmp_path / "instance"),
+            "LEARNSTATS_DATABASE_URL": database_url,
+            "LEARNSTATS_REDIS_URL": redis.url(0),
+            "LEARNSTATS_CACHE": "null",
+            "LEARNSTATS_LRS_ENDPOINT": ralph.xapi,
+            "LEARNSTATS_LRS_USERNAME": "learnstats",
+            "LEARNSTATS_LRS_PASSWORD": PASSWORD,
+            "LEARNSTATS_LRS_SYNC_MINUTES": "1",
+        }
+        worker = CeleryWorker(env, tmp_path / "worker.log")
+        wait_until(
+            lambda: any(r.status == "done" for r in _runs(db)),
+            "the worker's beat never ran the LRS sync",
+            120,
+            (worker,),
+        )
+        [run] = _runs(db)
+        assert (run.kind, run.status, run.accepted) == ("lrs-sync", "done", expected)
+        assert run.source == f"{ralph.xapi}/statements"
+        assert run.error is None
+    finally:
+        if worker is not None:
+            worker.stop()
+        redis.stop()
