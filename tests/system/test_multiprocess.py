@@ -329,6 +329,31 @@ def test_sys003_a_sessions_attestations_go_through_the_celery_worker(stack):
     assert result["href"].rsplit("/", 1)[1] not in web.log_path.read_text(errors="replace")
 
 
+def test_sys005_the_worker_runs_the_periodic_jobs_tick(stack):
+    """`make worker` runs beat (-B) and the periodic tick task: sent to the broker, the worker
+    runs what is due (the exports sweep) and writes its job_locks row in PostgreSQL."""
+    from celery import Celery
+
+    worker = stack["worker"]
+    assert "beat: Starting..." in worker.log_text(1_000_000)
+    client = Celery("test", broker=stack["redis"].url(0))
+    try:
+        client.send_task("learnstats.periodic.tick")
+    finally:
+        client.close()
+    deadline = time.monotonic() + 60
+    row = None
+    while time.monotonic() < deadline:
+        row = _one(
+            stack["database"],
+            "SELECT count(*), max(last_status), max(owner) FROM job_locks WHERE name = 'sweep-exports'",
+        )
+        if row[1] == "ok":
+            break
+        time.sleep(0.5)
+    assert tuple(row) == (1, "ok", None)
+
+
 def test_sys004_make_serve_without_a_database_setting_serves_the_embedded_sqlite(tmp_path):
     """`PORT=... make serve` itself: no database setting -> instance/learnstats.sqlite3, migrated
     by the master; no secret key -> it refuses to start and says why."""
