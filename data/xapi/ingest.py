@@ -22,8 +22,9 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -161,6 +162,27 @@ def idle_minutes_setting() -> int:
 
     settings = settings_if_any()
     return settings.xapi_idle_minutes if settings is not None else DEFAULT_IDLE_MINUTES
+
+
+def platform_tz() -> ZoneInfo:
+    """LEARNSTATS_TIMEZONE of the current app, else Europe/Paris (SPEC §3's default)."""
+    from data.config import settings_if_any
+
+    settings = settings_if_any()
+    return settings.tz if settings is not None else ZoneInfo("Europe/Paris")
+
+
+def _whole_last_day(ends_at: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """A session's end given as a date (local midnight, e.g. `2026-01-31` in sessions.csv)
+    covers that whole day: SPEC §8 places a connection in the session "whose dates contain its
+    start", and a date range is inclusive (SPEC §4). An end with a time of day is kept."""
+    if ends_at is None:
+        return None
+    local = ends_at.replace(tzinfo=UTC).astimezone(tz)
+    if local.time() != time.min:
+        return ends_at
+    next_day = datetime.combine(local.date() + timedelta(days=1), time.min, tzinfo=tz)
+    return next_day.astimezone(UTC).replace(tzinfo=None) - timedelta(microseconds=1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -770,13 +792,14 @@ class _Ingest:
         ):
             statements[row[0]].append(Stmt(*row[1:]))
         ps, sl = m.ProgramSession, m.SessionLearner
+        tz = platform_tz()
         sessions: dict[str, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
         for user_id, session_id, training_id, starts_at, ends_at in self.s.execute(
             select(sl.user_id, ps.id, ps.training_id, ps.starts_at, ps.ends_at)
             .join(ps, ps.id == sl.session_id)
             .where(sl.user_id.in_(users))
         ):
-            sessions[user_id][training_id].append((session_id, starts_at, ends_at))
+            sessions[user_id][training_id].append((session_id, starts_at, _whole_last_day(ends_at, tz)))
         out = Derived()
         for user_id in users:
             ctx.sessions = sessions.get(user_id, {})

@@ -587,3 +587,38 @@ def test_xr007_connections(platform):
     ]
     # 30 + 9 + 12 + 0 + 25 + 7 + 0 = 83 minutes.
     assert platform.results(C6)["jon@r.example"][3] == "83"
+
+
+def test_xr008_a_session_ending_on_a_date_contains_that_whole_day(platform):
+    # sessions.csv gives dates only: S1 from 2026-01-01 to 2026-01-05 (Europe/Paris). ann's
+    # connection starts 2026-01-05 10:00 UTC = 11:00 Paris, on S1's last date: in S1 (SPEC §8
+    # "whose dates contain its start"; SPEC §4 a date range is inclusive). One on 2026-01-06
+    # 00:30 Paris (2026-01-05 23:30 UTC) is after S1's dates: in no session, not in the logs.
+    platform.bundle(
+        {
+            "users.csv": "user_id,email,first_name,last_name\nann@r.example,ann@r.example,Anne,Leblanc\n",
+            "trainings.csv": f"training_id,name\n{C},Sécurité\n",
+            "sessions.csv": f"session_id,training_id,name,starts_at,ends_at\nS1,{C},Jan,2026-01-01,2026-01-05\n",
+            "session_learners.csv": "session_id,user_id\nS1,ann@r.example\n",
+        }
+    )
+    platform.xapi(
+        [
+            on_module("a1", "launched", M1, "2026-01-05T10:00:00Z", ANN),
+            on_module("a2", "launched", M2, "2026-01-05T23:30:00Z", ANN),
+        ]
+    )
+    assert platform.opco() == [
+        ("Leblanc", "S1", "Sécurité", "Fire", "05/01/2026 11:00", "05/01/2026 11:00", "00:00:00"),
+    ]
+
+
+def test_xr009_an_mbox_is_the_bundle_user_with_that_email_whatever_its_case(platform):
+    # The bundle knows u1 by the address ann@r.example; a statement from mailto:Ann@R.example is
+    # that person (e-mail addresses are compared without case), who keeps the bundle's names.
+    platform.bundle({"users.csv": "user_id,email,first_name,last_name\nu1,ann@r.example,Anne,Leblanc\n"})
+    platform.xapi([on_module("a1", "launched", M1, "2026-01-05T10:00:00Z", mbox("Ann@R.example", "X Y"))])
+    assert [(u.id, u.email, u.first_name, u.last_name) for u in platform.rows(m.User, m.User.id)] == [
+        ("u1", "ann@r.example", "Anne", "Leblanc")
+    ]
+    assert platform.results(C)["u1"][:4] == ("0.0", "0.0", "in progress", "0")
