@@ -115,6 +115,20 @@ def extend(db: Database, name: str, owner: str, now: datetime, lease: timedelta)
         return result.rowcount == 1
 
 
+def take_over(db: Database, name: str, dead_owner: str, owner: str, now: datetime, lease: timedelta) -> bool:
+    """Take the lock from a holder known to be dead (its process is gone) before its lease ends;
+    False when `dead_owner` no longer holds it (someone else took it meanwhile)."""
+    now = _naive_utc(now)
+    with db.session() as s:
+        result = s.execute(
+            update(JobLock)
+            .where(JobLock.name == name, JobLock.owner == dead_owner)
+            .values(owner=owner, expires_at=now + lease, last_started_at=now, last_status=STATUS_RUNNING)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
 def release(db: Database, name: str, owner: str, now: datetime, error: str | None = None) -> bool:
     """Give the lock back and write how the run ended; False when `owner` no longer held it
     (its lease ended and another process took the job)."""

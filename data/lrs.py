@@ -379,6 +379,7 @@ def sync_lrs(
         cursor = read_cursor(s, url)
     result = SyncResult(endpoint=url, since=_format_since(cursor), cursor=_format_since(cursor))
     result.added, result.removed, result.skipped = {}, {}, {}
+    close_interrupted_runs(db)
     result.run_id = run_id = start_run(db, KIND, url)
     position = 0
     deadline = None if budget is None else time.monotonic() + budget.total_seconds()
@@ -437,6 +438,32 @@ def sync_lrs(
     return result
 
 
+INTERRUPTED = (
+    "interrupted: the sync stopped before its end (its process ended); the pages it finished are "
+    "kept and the next sync went on after them"
+)
+
+
+def close_interrupted_runs(db) -> int:
+    """Syncs recorded as running when a sync starts are ones whose process died (one sync runs at
+    a time: the callers hold the lock): recorded as failed, so that the Data sources page stops
+    showing their progress bar. How many."""
+    from datetime import UTC
+
+    from sqlalchemy import update
+
+    from data.models import ImportRun
+
+    with db.session() as s:
+        result = s.execute(
+            update(ImportRun)
+            .where(ImportRun.kind == KIND, ImportRun.status == "running")
+            .values(status="failed", finished_at=datetime.now(UTC).replace(tzinfo=None), error=INTERRUPTED)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
+
+
 def _finish(db, run_id: int, result: SyncResult) -> None:
     from data.xapi.runs import finish_run
 
@@ -473,6 +500,28 @@ def lease_keeper(db, owner: str) -> Callable[[], None]:
     return keep
 
 
+def holder_is_dead(owner: str | None) -> bool:
+    """Whether a lock's holder ("[sync-lrs@]host:pid:…", data/job_locks.py) is a process of this
+    machine that no longer runs. A holder elsewhere is never known dead: its lease decides."""
+    import os
+    import socket
+
+    if not owner:
+        return False
+    parts = owner.split("@", 1)[-1].split(":")
+    if len(parts) < 2 or not parts[1].isdigit():
+        return False
+    if parts[0] not in (socket.gethostname()[:80], socket.gethostname()[:100]):
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def sync_lrs_once(db, endpoint: str, username: str, password: str, **options) -> SyncResult:
     """sync_lrs holding the lock every sync shares (the periodic one and the command line's):
     SyncBusy, with nothing done, when another sync runs, in this process or any other."""
@@ -480,15 +529,19 @@ def sync_lrs_once(db, endpoint: str, username: str, password: str, **options) ->
     import socket
     import uuid
 
-    from data.job_locks import read_lock, release, try_acquire
+    from data.job_locks import read_lock, release, take_over, try_acquire
 
     statements_url(endpoint)  # a bad address is said before anything else
     owner = f"sync-lrs@{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     now = _utc_now()
     state = read_lock(db, LOCK)
-    if state.held(now.replace(tzinfo=None)) or not try_acquire(
-        db, LOCK, owner, now, LEASE, state.last_started_at
-    ):
+    if state.held(now.replace(tzinfo=None)):
+        # A sync killed on this machine (Ctrl-C twice, kill -9, a reboot) holds the lock until its
+        # lease ends; its process being gone, the next sync need not wait for that.
+        taken = holder_is_dead(state.owner) and take_over(db, LOCK, state.owner, owner, now, LEASE)
+    else:
+        taken = try_acquire(db, LOCK, owner, now, LEASE, state.last_started_at)
+    if not taken:
         state = read_lock(db, LOCK)
         since = f" since {state.last_started_at:%Y-%m-%d %H:%M:%S} UTC" if state.last_started_at else ""
         raise SyncBusy(

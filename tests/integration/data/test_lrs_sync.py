@@ -272,3 +272,46 @@ def test_lrs106_periodic_job_every_n_minutes_only_with_an_endpoint(make_app, tmp
     clock.now += timedelta(minutes=7)
     assert "lrs-sync" in scheduler.run_due()
     assert _runs(db)[-1].status == "failed" and "502" in _runs(db)[-1].error
+
+
+def test_lrs107_a_killed_sync_resumes_at_its_last_page(make_app, tmp_path, lrs):
+    """sync-lrs killed (SIGKILL) in the middle of a slow LRS: the pages it committed stay, the
+    next sync — not kept waiting by the dead process's lock — reads only the rest, and the killed
+    run is recorded as interrupted rather than running for ever."""
+    import signal
+
+    database_url = f"sqlite:///{tmp_path / 'killed.sqlite3'}"
+    app = make_app(database_url=database_url)
+    db = app.server.extensions["learnstats_db"]
+    lrs.page_size, lrs.delay = 4, 1.0
+    env = {
+        **os.environ,
+        "LEARNSTATS_INSTANCE": str(tmp_path / "instance"),
+        "LEARNSTATS_DATABASE_URL": database_url,
+        "LEARNSTATS_LRS_PASSWORD": PASSWORD,
+        "LEARNSTATS_CACHE": "null",
+    }
+    killed = subprocess.Popen(
+        [str(BIN / "flask"), "--app", "app", "sync-lrs", "--endpoint", lrs.xapi, "--username", USER],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while _statements(db) < 8 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(30)
+    kept = _statements(db)
+    assert 8 <= kept < 19 and kept % 4 == 0  # whole pages only
+    [run] = _runs(db)
+    assert run.status == "running"  # what the process left behind
+
+    lrs.delay, lrs.requests = 0.0, []
+    again = _cli(tmp_path, database_url, lrs.xapi)
+    assert again.returncode == 0, again.stderr
+    assert f"Statements read: {19 - kept}; accepted: {19 - kept};" in again.stdout
+    assert "since=" in lrs.requests[0]
+    assert _statements(db) == 19
+    first, second = _runs(db)
+    assert (first.status, first.accepted) == ("failed", kept)
+    assert first.error.startswith("interrupted: the sync stopped before its end")
+    assert (second.status, second.accepted) == ("done", 19 - kept)
