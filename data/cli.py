@@ -110,17 +110,15 @@ def import_xapi_command(file: Path, skip_invalid: bool) -> None:
             f"Import refused: {invalid.total:,} invalid statement(s); nothing was written "
             "(--skip-invalid imports the valid ones)."
         )
-        raise click.ClickException("\n".join(lines)) from None
+        raise CommandFailed("\n".join(lines)) from None
     except XapiFileError as error:
         fail_run(db, run_id, str(error))
-        raise click.ClickException(f"{error}. Nothing was written.") from None
+        raise CommandFailed(f"{error}. Nothing was written.") from None
     except OperationalError as error:
         from auth.faults import database_problem
 
         fail_run(db, run_id, database_problem(error))
-        raise click.ClickException(
-            f"{database_problem(error)} Import refused: nothing was written."
-        ) from None
+        raise CommandFailed(f"{database_problem(error)} Import refused: nothing was written.") from None
     except BaseException as error:
         fail_run(db, run_id, f"{type(error).__name__}: {error}")
         raise

@@ -622,3 +622,29 @@ def test_xr009_an_mbox_is_the_bundle_user_with_that_email_whatever_its_case(plat
         ("u1", "ann@r.example", "Anne", "Leblanc")
     ]
     assert platform.results(C)["u1"][:4] == ("0.0", "0.0", "in progress", "0")
+
+
+def test_xr010_a_refused_file_says_line_n_what_is_wrong_and_writes_nothing(platform):
+    good = on_module("a1", "launched", M1, "2026-01-05T10:00:00Z", ANN)
+    no_verb = {
+        k: v for k, v in on_module("a2", "launched", M1, "2026-01-05T10:01:00Z", ANN).items() if k != "verb"
+    }
+    bad_time = on_module("a3", "launched", M1, "2026-13-05T10:00:00Z", ANN)
+    path = platform.dir / "bad.jsonl"
+    path.write_text("\n".join([json.dumps(good), json.dumps(no_verb), json.dumps(bad_time), "{oops"]) + "\n")
+    result = platform.cli("import-xapi", path)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    # Each error on its own line as `line N: what is wrong` (the bundle's form: no prefix).
+    assert lines[:3] == [
+        "line 2: verb: Field required",
+        "line 3: timestamp: Input should be a valid datetime or date, month value is outside expected range of 1-12",
+        "line 4: not JSON (Expecting property name enclosed in double quotes at column 2)",
+    ]
+    assert platform.rows(m.XapiStatement, m.XapiStatement.id) == []
+    assert platform.rows(m.User, m.User.id) == []
+    result = platform.cli("import-xapi", "--skip-invalid", path)
+    assert result.exit_code == 0, result.output
+    assert "Statements read: 4; accepted: 1" in result.output
+    assert "  line 2: verb: Field required" in result.output
+    assert [u.id for u in platform.rows(m.User, m.User.id)] == ["ann@r.example"]
