@@ -51,8 +51,8 @@ from exports.opco_logs import (
     iter_opco_logs_csv,
     write_opco_logs_xlsx,
 )
-from exports.opco_mail import LinkError, exports_dir, read_download, stored_path
 from exports.opco_request import MEDIA_TYPES, OpcoExportRequest, download_filename, parse_opco_query
+from exports.stored import LinkError, exports_dir, read_download, stored_path
 
 DOWNLOAD_PATH = "/download/opco-logs"
 

@@ -24,7 +24,7 @@ from data.scope import Forbidden
 from exports.attestation_options import AttestationError, AttestationOptions
 from exports.attestations import write_session_zip
 from exports.formatting import use_language
-from exports.opco_mail import exports_dir, sign_download, sweep_expired
+from exports.stored import exports_dir, sign_download, sweep_expired
 from jobs import signer
 from jobs.background import app_key, scope_from_dict, server_for
 

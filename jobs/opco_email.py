@@ -5,7 +5,7 @@ enqueues: `opco_email_ticket(server, job)` signs the job (jobs/signer.py) into t
 background callback `email_opco_logs` receives (jobs/background.py: Celery or a subprocess, no
 request context: the job carries the user's scope). That callback verifies the ticket and runs
 `run_opco_email_job(server, job)`, the whole job as a plain function (tests call it directly):
-exports/opco_mail.py builds and stores the file, this module emails its link, retrying. The
+exports/stored.py builds and stores the file, this module emails its link, retrying. The
 states (queued, building, sending, sent, failed) go to `on_state` and the final one is returned.
 """
 
@@ -28,7 +28,8 @@ from data.config import settings_of
 from data.scope import Scope
 from exports.files import NO_SPACE_MESSAGE, out_of_space
 from exports.formatting import LANGUAGES, fmt_date, fmt_datetime, gettext, use_language
-from exports.opco_mail import (
+from exports.opco_request import OpcoExportRequest, parse_opco_query
+from exports.stored import (
     LINK_MAX_AGE,
     LINK_PATH,
     build_export_file,
@@ -37,7 +38,6 @@ from exports.opco_mail import (
     stored_path,
     sweep_expired,
 )
-from exports.opco_request import OpcoExportRequest, parse_opco_query
 from jobs import signer
 from jobs.background import app_key, scope_from_dict, scope_to_dict, server_for
 from jobs.mail import MailNotConfigured, parse_smtp_url, send_message, smtp_reason

@@ -19,7 +19,7 @@ from jobs.periodic import register
 def sweep_exports(server: Flask) -> None:
     """Delete the stored exports whose emailed links have expired (and stale partial files);
     the background jobs also sweep before they write."""
-    from exports.opco_mail import exports_dir, sweep_expired
+    from exports.stored import exports_dir, sweep_expired
 
     sweep_expired(exports_dir(server))
 

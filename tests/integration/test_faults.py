@@ -163,7 +163,7 @@ def big_world(dash_app, factory):
 
 
 def test_flt005_disk_full_while_the_xlsx_is_built(big_world, client, server):
-    from exports.opco_mail import exports_dir
+    from exports.stored import exports_dir
 
     assert sign_in(client, ACCOUNTS["stat"]).status_code == 302
     tmp = exports_dir(server) / ".tmp"
@@ -180,7 +180,7 @@ def test_flt005_disk_full_while_the_xlsx_is_built(big_world, client, server):
 
 
 def test_flt006_disk_full_while_the_emailed_xlsx_is_built(big_world, server):
-    from exports.opco_mail import exports_dir
+    from exports.stored import exports_dir
     from jobs.opco_email import run_opco_email_job
     from tests.integration.exports.test_opco_email import make_job
 

@@ -21,8 +21,8 @@ import pytest
 from auth.users import set_password
 from dashboards import components as components
 from exports.formatting import FORMULA_START, escape_cell, use_language
-from exports.opco_mail import build_export_file, exports_dir
 from exports.opco_request import parse_opco_query
+from exports.stored import build_export_file, exports_dir
 from tests.conftest import sign_in
 from tests.learner_world import callback_key, response_props
 

@@ -15,8 +15,8 @@ from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from auth.roles import load_scope
 from data.config import settings_of
 from data.scope import Scope
-from exports.opco_mail import LINK_SALT, sign_download
 from exports.opco_request import parse_opco_query
+from exports.stored import LINK_SALT, sign_download
 from jobs.mail import parse_smtp_url
 from jobs.opco_email import OpcoEmailJob, new_job_id, read_job, run_opco_email_job, sign_job
 from tests.conftest import sign_in

@@ -26,9 +26,9 @@ from data.xapi.ingest import XapiInvalid
 from data.xapi.reading import XapiFileError
 from exports.attestation_options import AttestationError
 from exports.opco_logs import OpcoLogsError, UnknownField, UnknownSession
-from exports.opco_mail import LinkError, LinkExpired, LinkForOtherUser, LinkInvalid
 from exports.opco_request import BadOpcoRequest
 from exports.results import UnknownTraining
+from exports.stored import LinkError, LinkExpired, LinkForOtherUser, LinkInvalid
 from jobs.mail import MailNotConfigured
 
 ROOT = Path(__file__).resolve().parents[3]
