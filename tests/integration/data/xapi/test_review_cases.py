@@ -648,3 +648,86 @@ def test_xr010_a_refused_file_says_line_n_what_is_wrong_and_writes_nothing(platf
     assert "Statements read: 4; accepted: 1" in result.output
     assert "  line 2: verb: Field required" in result.output
     assert [u.id for u in platform.rows(m.User, m.User.id)] == ["ann@r.example"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Case R6: more of the mapping table, one learner per rule, training C7.
+# ---------------------------------------------------------------------------------------------
+C7 = "https://r.example/c/more"
+MC = activity(C7, "course")  # no name: the IRI
+MA = activity(C7 + "/ma", "module", {"en-US": "A"})
+QM = activity(C7 + "/ma/q", "question")
+
+
+def on_c7(name, verb, obj, at, actor, **kw):
+    return stmt(name, verb, obj, at, actor, parents=[MA, MC] if obj is QM else [MC], **kw)
+
+
+def test_xr011_more_mapping_rules(platform):
+    kim, lea, max_, ned, oli = (
+        mbox(f"{n}@r.example", f"{n.title()} X") for n in ("kim", "lea", "max", "ned", "oli")
+    )
+    platform.xapi(
+        [
+            # kim: `attempted` on a question is an answer (raw 3 of 4), then `completed` with a
+            # scaled score 0.4: score 40.0 (the statement's scaled x 100, not the answers' 75).
+            on_c7("k1", "attempted", QM, "2026-05-04T10:00:00Z", kim, result={"score": {"raw": 3, "max": 4}}),
+            on_c7("k2", "completed", MA, "2026-05-04T10:10:00Z", kim, result={"score": {"scaled": 0.4}}),
+            # lea: an answer without result scores 0 (evaluated): 100 x 0 / 4 = 0.0 once completed.
+            on_c7("l1", "answered", QM, "2026-05-04T10:00:00Z", lea),
+            on_c7("l2", "completed", MA, "2026-05-04T10:05:00Z", lea),
+            # max: two `registered`: the earliest dates the enrollment; voiding it leaves the
+            # other one.
+            stmt("m1", "registered", MC, "2026-05-01T08:00:00Z", max_),
+            stmt("m2", "registered", MC, "2026-05-02T08:00:00Z", max_),
+            on_c7("m3", "experienced", MA, "2026-05-03T08:00:00Z", max_),
+            # ned: only a verb outside ADL's namespace: enrolled, not started, yet 0-minute
+            # connection kept (it proves presence).
+            on_c7("n1", "http://id.tincanapi.com/verb/viewed", MA, "2026-05-04T10:00:00Z", ned),
+            on_c7("n2", "http://id.tincanapi.com/verb/viewed", MA, "2026-05-04T10:12:00Z", ned),
+            # oli: a `launched` with a 2-hour duration on its `terminated`: the opening statement
+            # gives the start, the duration is not used: 10:00-10:30.
+            on_c7("o1", "launched", MA, "2026-05-04T10:00:00Z", oli),
+            on_c7("o2", "terminated", MA, "2026-05-04T10:30:00Z", oli, result={"duration": "PT2H"}),
+        ]
+    )
+    platform.xapi([void("xm1", "m1", "2026-05-05T08:00:00Z")])
+    # Min score 50 from a bundle: kim's 40 after `completed` alone fails; lea's 0 fails.
+    platform.bundle(
+        {
+            "training_modules.csv": f"training_id,module_id,position,mandatory,min_score\n{C7},{C7}/ma,1,true,50\n"
+        }
+    )
+    results = platform.results(C7)
+    assert {u.split("@")[0]: r[:5] for u, r in results.items()} == {
+        "kim": ("100.0", "40.0", "failed", "10", "2026-05-04"),
+        "lea": ("100.0", "0.0", "failed", "5", "2026-05-04"),
+        "max": ("0.0", "0.0", "in progress", "0", ""),
+        "ned": ("0.0", "0.0", "not started", "12", ""),
+        "oli": ("0.0", "0.0", "in progress", "30", ""),
+    }
+    enrolled = {
+        e.user_id.split("@")[0]: e.enrolled_at for e in platform.rows(m.Enrollment, m.Enrollment.user_id)
+    }
+    assert enrolled["max"] == T("2026-05-02 08:00")  # m1 voided: m2
+    assert enrolled["ned"] == T("2026-05-04 10:00")
+    # The course has no name: the training is named by its IRI.
+    assert [t.name for t in platform.rows(m.Training, m.Training.id)] == [C7]
+
+
+def test_xr012_idle_minutes_setting(make_app, tmp_path):
+    # LEARNSTATS_XAPI_IDLE_MINUTES = 10: 08:00, 08:10 (10 is not more than 10), 08:21 (11: a
+    # new connection) -> 08:00-08:10 and 08:21-08:21: 10 minutes.
+    p = Platform(make_app, tmp_path, xapi_idle_minutes=10)
+    p.xapi(
+        [
+            on_t(f"i{n}", "experienced", at)
+            for n, at in enumerate(["2026-04-01T08:00:00Z", "2026-04-01T08:10:00Z", "2026-04-01T08:21:00Z"])
+        ]
+    )
+    spans = [
+        (c.connected_at.strftime("%H:%M"), c.disconnected_at.strftime("%H:%M"))
+        for c in p.rows(m.Connection, m.Connection.connected_at)
+    ]
+    assert spans == [("08:00", "08:10"), ("08:21", "08:21")]
+    assert p.results(C6)["jon@r.example"][3] == "10"
