@@ -1,6 +1,6 @@
 """Property: every public figure of data.figures equals the reference computation.
 
-data.figures reads the summary layer; data.figures.reference recomputes each figure from the
+data.figures reads the summary layer; tests/reference.py recomputes each figure from the
 raw events (SPEC §4). Hypothesis draws small random platforms as sequences of 1-4 CSV bundles
 (tests/summary_world.py): users of every role, trainings with shared modules, classes,
 enrollments, sessions, attempts re-imported with other finish times and answers, connections
@@ -47,10 +47,10 @@ from sqlalchemy.orm import Session
 from auth.roles import load_scope
 from data.cache import EXTENSION as CACHE
 from data.figures import activity, cards, module_summary, population, sessions, tables
-from data.figures import reference as REF
 from data.figures.population import ALL, Population, require_population
 from data.importer import BundleInvalid, import_bundle
 from data.scope import Forbidden, Scope, global_scope
+from tests import reference as REF
 from tests.summary_world import SEARCH_WORDS, TODAY, TZ, WINDOW_DAYS, World
 
 # The readers under test, each from the module that defines (and memoizes) it.
@@ -211,6 +211,22 @@ def assert_same(ref: Any, new: Any, where: str) -> None:
         assert new == ref, f"{where}: {new!r} != {ref!r}"
 
 
+def as_readers_shape(value: Any) -> Any:
+    """The reference's result as the readers shape it: the reference (tests/reference.py) has
+    dataclasses of its own (StatusSummary, Trend, SessionStatistics), so as to import nothing
+    from data/figures; each becomes the readers' dataclass of the same name, field by field."""
+    if (
+        dataclasses.is_dataclass(value)
+        and not isinstance(value, type)
+        and type(value).__module__ == REF.__name__
+    ):
+        shape = getattr(population, type(value).__name__)
+        return shape(**{f.name: as_readers_shape(getattr(value, f.name)) for f in dataclasses.fields(value)})
+    if isinstance(value, list):
+        return [as_readers_shape(item) for item in value]
+    return value
+
+
 def outcome(fn: Callable[[], Any]) -> tuple[bool, Any]:
     """(raised, value or exception type); only the refusals a figure may answer are caught."""
     try:
@@ -234,7 +250,7 @@ class Checker:
         # reads no raw event (training_count, sessions_first_date) may live in data.figures
         # only, shared by both sides: it must still answer.
         reference = getattr(REF, name, None) or READERS[name]
-        ref_raised, ref = outcome(lambda: run(reference))
+        ref_raised, ref = outcome(lambda: as_readers_shape(run(reference)))
         new_raised, new = outcome(lambda: run(READERS[name]))
         shown = tuple(a for a in args if not isinstance(a, Scope | ZoneInfo | Population))
         call = f"{self.label} | {where} | {name}{shown} {kwargs or ''}"

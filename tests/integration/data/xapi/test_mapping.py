@@ -272,8 +272,8 @@ def test_xm010_finishing_verdicts_override_min_score(db):
             "dee": (pytest.approx(10.0), True, "passed"),
         }
         # The reference computation (from the raw rows) agrees with the summary layer.
-        from data.figures import reference
         from data.scope import global_scope
+        from tests import reference
 
         frame = reference.learner_modules(s, global_scope(), db.tz, COURSE, "bob@example.org")
         assert list(frame["status"]) == ["passed"] and list(frame["score"]) == [pytest.approx(20.0)]

@@ -8,8 +8,9 @@ and by `flask --app app check-summaries`.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -33,34 +34,15 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.functions import FunctionElement
 
-from data.figures.days import (
-    _bucket_bounds,
-    _bucket_frame,
-    _bucket_index,
-    _cumulative,
-    day_end_utc,
-    day_start_utc,
-    local_date,
-    make_buckets,
-    today_in,
-)
-from data.figures.population import (
-    Population,
-    SessionStatistics,
-    StatusSummary,
-    Trend,
-    _expiry_case,
-    session_statistics_from,
-    sessions_frame,
-    trends_from,
-)
-from data.figures.tables import results_page, results_select, trainings_table_from
 from data.models import (
     Activity,
     Answer,
     Attempt,
+    Class,
     ClassMember,
     ClassTraining,
     Connection,
@@ -75,9 +57,590 @@ from data.models import (
     User,
 )
 from data.scope import Forbidden, Scope
-from data.sql import _flag, _greatest, _reaches, seconds_between
+from data.text import fold
 
 STATUSES = ("passed", "failed", "expired", "in progress", "not started")
+
+
+# -- SQL helpers (the reference's own: portable durations, flags) --------------------------
+
+
+class seconds_between(FunctionElement):
+    """Seconds from the first timestamp to the second (float), on SQLite and PostgreSQL."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element, compiler, **kw):
+    start, end = list(element.clauses)
+    return (
+        f"ROUND((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}))"
+        " * 86400.0, 3)"
+    )
+
+
+@compiles(seconds_between)
+def _seconds_between_default(element, compiler, **kw):
+    start, end = list(element.clauses)
+    return (
+        f"CAST(EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
+        " AS DOUBLE PRECISION)"
+    )
+
+
+def _greatest(a: ColumnElement, b: ColumnElement) -> ColumnElement:
+    """The later of two nullable timestamps (NULL counts as 'since always')."""
+    return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
+
+
+def _reaches(score: ColumnElement, minimum: ColumnElement) -> ColumnElement[bool]:
+    """score >= minimum, forgiving floating-point noise (1e-9: 100 x 0.29 / 1 is 28.999...)."""
+    return score >= minimum - 1e-9
+
+
+def _flag(condition) -> ColumnElement:
+    return case((condition, 1), else_=0)
+
+
+# -- Days, months and buckets (the reference's own) -------------------------------------------
+
+
+def today_in(tz: ZoneInfo) -> date:
+    return datetime.now(tz).date()
+
+
+def day_start_utc(day: date, tz: ZoneInfo) -> datetime:
+    """The naive UTC instant at which local day `day` starts in tz."""
+    local = datetime.combine(day, time.min, tzinfo=tz)
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def day_end_utc(day: date, tz: ZoneInfo) -> datetime:
+    """The naive UTC instant at which local day `day` ends (exclusive)."""
+    return day_start_utc(day + timedelta(days=1), tz)
+
+
+def to_local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """A stored naive UTC datetime in the platform zone (None and pandas' NaT give None)."""
+    if value is None or pd.isna(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    return value.replace(tzinfo=UTC).astimezone(tz)
+
+
+def local_date(value: datetime | None, tz: ZoneInfo) -> date | None:
+    local = to_local(value, tz)
+    return local.date() if local else None
+
+
+def add_months(day: date, months: int) -> date:
+    """day + months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def expiry_threshold(today: date, months: int) -> date:
+    """The first completion date that is NOT expired on `today`: add_months(d, months) >= today."""
+    candidate = add_months(today, -months)
+    while add_months(candidate - timedelta(days=1), months) >= today:
+        candidate -= timedelta(days=1)
+    while add_months(candidate, months) < today:
+        candidate += timedelta(days=1)
+    return candidate
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """Consecutive local periods: starts[i] <= day < starts[i+1] (ends is exclusive)."""
+
+    unit: str  # day | week | month
+    starts: tuple[date, ...]
+    end: date  # exclusive
+
+    @property
+    def last_days(self) -> list[date]:
+        """The last day of each bucket (the day a historical value is read at)."""
+        bounds = [*self.starts[1:], self.end]
+        return [b - timedelta(days=1) for b in bounds]
+
+
+def choose_unit(start: date, end: date) -> str:
+    """Day up to about three months, week up to about two years, month beyond."""
+    days = (end - start).days + 1
+    if days <= 92:
+        return "day"
+    if days <= 731:
+        return "week"
+    return "month"
+
+
+def make_buckets(start: date, end: date, unit: str | None = None) -> Buckets:
+    """Buckets covering [start, end] (inclusive local days); the first starts at `start`."""
+    unit = unit or choose_unit(start, end)
+    starts = [start]
+    cursor = start
+    while True:
+        if unit == "day":
+            cursor = cursor + timedelta(days=1)
+        elif unit == "week":
+            cursor = cursor + timedelta(days=7 - cursor.weekday())  # next Monday
+        else:
+            cursor = date(cursor.year + (cursor.month == 12), cursor.month % 12 + 1, 1)
+        if cursor > end:
+            break
+        starts.append(cursor)
+    return Buckets(unit, tuple(starts), end + timedelta(days=1))
+
+
+def _bucket_index(column: ColumnElement, bounds: list[datetime]) -> ColumnElement:
+    """SQL for the index i with bounds[i] <= column < bounds[i+1]; -1 before, len-1 after.
+
+    A balanced CASE tree over UTC bounds: portable, exact across daylight-saving changes.
+    """
+
+    def build(lo: int, hi: int) -> ColumnElement:
+        # column is known to be >= bounds[lo] (or lo == -1) and < bounds[hi] (or hi == len).
+        if hi - lo <= 1:
+            return literal(lo, Integer)
+        mid = (lo + hi) // 2
+        return case((column < bounds[mid], build(lo, mid)), else_=build(mid, hi))
+
+    return build(-1, len(bounds))
+
+
+def _bucket_bounds(buckets: Buckets, tz: ZoneInfo) -> list[datetime]:
+    return [day_start_utc(d, tz) for d in buckets.starts] + [day_start_utc(buckets.end, tz)]
+
+
+def _bucket_frame(buckets: Buckets) -> pd.DataFrame:
+    return pd.DataFrame({"bucket": list(buckets.starts), "last_day": buckets.last_days})
+
+
+def _cumulative(rows, buckets: Buckets) -> list[float]:
+    """Cumulative sums per bucket from (bucket index, value) rows; index -1 = before the range."""
+    per = [0.0] * len(buckets.starts)
+    before = 0.0
+    for i, value in rows:
+        if i is None or i < 0:
+            before += value or 0
+        elif i < len(per):
+            per[i] += value or 0
+    out, running = [], before
+    for value in per:
+        running += value
+        out.append(running)
+    return out
+
+
+# -- The shapes figures come back in (the test maps them onto the readers' own) -------------
+
+
+@dataclass(frozen=True)
+class Population:
+    """Whose figures: the scope's learners, narrowed to a training, a class or one learner.
+
+    learners_only leaves out blocked users and admins (SPEC §4); the learner page turns it
+    off to show a blocked learner's own history. include_self adds the viewer's own
+    trainings (a learner looking at their own page).
+    """
+
+    training_id: str | None = None
+    class_id: str | None = None
+    user_id: str | None = None
+    learners_only: bool = True
+    include_self: bool = False
+
+
+@dataclass(frozen=True)
+class StatusSummary:
+    """The population's (learner, training) pairs at the end of a day."""
+
+    pairs: int
+    average_progress: float | None
+    average_score: float | None
+    counts: dict[str, int]
+
+    @property
+    def completed(self) -> int:
+        return sum(self.counts.get(s, 0) for s in ("passed", "failed", "expired"))
+
+    @property
+    def completion_rate(self) -> float | None:
+        return 100.0 * self.completed / self.pairs if self.pairs else None
+
+
+TREND_MEASURES = ("active_days", "time_spent", "connections", "modules_completed")
+
+
+@dataclass(frozen=True)
+class Trend:
+    """One measure over the last `days` days (today included) against the `days` before."""
+
+    measure: str  # one of TREND_MEASURES
+    current: float
+    previous: float
+
+    @property
+    def change(self) -> float:
+        return self.current - self.previous
+
+    @property
+    def change_pct(self) -> float | None:
+        """The change in % of the previous period; None when the previous period is 0."""
+        return 100.0 * self.change / self.previous if self.previous else None
+
+
+RESULT_SORTS = {
+    "learner": "sort_key",
+    "email": "email",
+    "progress": "progress",
+    "score": "score",
+    "status": "status",
+    "time_spent": "time_spent",
+    "completed_on": "completed_at",
+    "training": "training_sort",
+    "enrolled_on": "enrolled_at",
+}
+
+
+SESSION_COLUMNS = [
+    "session_id",
+    "session",
+    "training_id",
+    "training",
+    "starts_at",
+    "ends_at",
+    "learners",
+    "played",
+]
+
+
+@dataclass(frozen=True)
+class SessionStatistics:
+    """One program session's figures (see session_statistics)."""
+
+    session_id: str
+    registered: int
+    played: int
+    completed: int
+    median_time_spent: float | None
+    average_score: float | None
+    learners: pd.DataFrame
+
+
+SESSION_LEARNER_COLUMNS = [
+    "user_id",
+    "last_name",
+    "first_name",
+    "email",
+    "registered",
+    "connections",
+    "first_connection",
+    "last_connection",
+    "time_spent",
+    "progress",
+    "score",
+    "status",
+    "completed_on",
+]
+
+
+# -- Shaping rows into tables (the reference's own) -------------------------------------------
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _expiry_case(
+    session: Session, training_col, completed_at_col, today: date, tz: ZoneInfo
+) -> ColumnElement:
+    """True when a completion is older than its training's validity on `today` (the SQL form
+    "completion date + validity before today", judged on the completion's local day)."""
+    whens = []
+    for training_id, months in session.execute(
+        select(Training.id, Training.validity_months).where(Training.validity_months > 0)
+    ):
+        threshold = day_start_utc(expiry_threshold(today, months), tz)
+        whens.append((and_(training_col == training_id, completed_at_col < threshold), True))
+    if not whens:
+        return false()
+    return case(*whens, else_=False)
+
+
+def training_count(session: Session, scope: Scope, pop: Population) -> int:
+    """Trainings the population covers: the scope's trainings, or the class's, or one."""
+    q = select(func.count()).select_from(Training).where(scope.training_filter(Training.id))
+    if pop.training_id is not None:
+        q = q.where(Training.id == pop.training_id)
+    if pop.class_id is not None:
+        q = q.where(
+            exists().where(ClassTraining.class_id == pop.class_id, ClassTraining.training_id == Training.id)
+        )
+    if pop.user_id is not None:
+        q = q.where(
+            exists().where(TrainingLearner.user_id == pop.user_id, TrainingLearner.training_id == Training.id)
+        )
+    return session.scalar(q) or 0
+
+
+def _class_names(session: Session, frame: pd.DataFrame) -> list[str]:
+    """Each row's learner's classes registered to the row's training, joined with ', '.
+
+    The rows are already in the viewer's scope; their class names come with them.
+    """
+    if frame.empty:
+        return []
+    user_ids = sorted(set(frame["user_id"]))
+    rows = session.execute(
+        select(ClassMember.user_id, ClassTraining.training_id, Class.name)
+        .join(ClassTraining, ClassTraining.class_id == ClassMember.class_id)
+        .join(Class, Class.id == ClassMember.class_id)
+        .where(ClassMember.user_id.in_(user_ids))
+    ).all()
+    names: dict[tuple[str, str], list[str]] = {}
+    for user_id, training_id, name in rows:
+        names.setdefault((user_id, training_id), []).append(name)
+    return [
+        ", ".join(sorted(names.get((u, t), []), key=fold))
+        for u, t in zip(frame.user_id, frame.training_id, strict=True)
+    ]
+
+
+def sessions_first_date(session: Session, scope: Scope, tz: ZoneInfo) -> date | None:
+    """The local date of the earliest start among the viewer's sessions ("all time")."""
+    first = session.scalar(
+        select(func.min(ProgramSession.starts_at)).where(
+            scope.session_filter(ProgramSession.id, ProgramSession.training_id)
+        )
+    )
+    return local_date(first, tz)
+
+
+def sessions_frame(rows, tz: ZoneInfo) -> pd.DataFrame:
+    """The sessions table from its query's rows: most recent start first, undated last, then
+    by name; dates aware in the platform time zone (None when unknown)."""
+    if not rows:
+        return pd.DataFrame(columns=SESSION_COLUMNS)
+    rows = sorted(rows, key=lambda r: (fold(r["session"]), r["session_id"]))
+    # Most recent start first (the sort is stable, also reversed), undated sessions last.
+    rows = sorted((r for r in rows if r["starts_at"]), key=lambda r: r["starts_at"], reverse=True) + [
+        r for r in rows if not r["starts_at"]
+    ]
+    frame = pd.DataFrame([dict(r) for r in rows], columns=SESSION_COLUMNS)
+    for column in ("starts_at", "ends_at"):
+        # Object columns: aware datetimes, and None (not NaT) for a missing date.
+        frame[column] = pd.Series([to_local(r[column], tz) for r in rows], dtype=object)
+    frame["learners"] = frame["learners"].astype(int)
+    frame["played"] = frame["played"].astype(int)
+    return frame
+
+
+def session_statistics_from(session_id: str, rows, tz: ZoneInfo) -> SessionStatistics:
+    """A session's statistics from its learners' rows (user_id, names, email, registered,
+    connections, first / last connection and time spent in the session, and the training's
+    progress, score, status and completed_at, all None / "not enrolled" when not enrolled)."""
+    rows = [dict(r) for r in rows]
+    for row in rows:
+        row["registered"] = bool(row["registered"])
+        row["connections"] = int(row["connections"])
+        row["time_spent"] = float(row["time_spent"] or 0.0)
+        row["first_connection"] = to_local(row["first_connection"], tz)
+        row["last_connection"] = to_local(row["last_connection"], tz)
+        row["completed_on"] = local_date(row.pop("completed_at"), tz)
+        row["progress"] = None if row["progress"] is None else float(row["progress"])
+        row["score"] = None if row["score"] is None else float(row["score"])
+    frame = pd.DataFrame(rows, columns=SESSION_LEARNER_COLUMNS)
+    for column in ("first_connection", "last_connection", "completed_on", "progress", "score"):
+        # Object columns: None (not NaT / NaN) where there is no value.
+        frame[column] = pd.Series([row[column] for row in rows], dtype=object)
+    players = [row["time_spent"] for row in rows if row["connections"] > 0]
+    scores = [row["score"] for row in rows if row["score"] is not None]
+    return SessionStatistics(
+        session_id=session_id,
+        registered=sum(1 for row in rows if row["registered"]),
+        played=len(players),
+        completed=sum(1 for row in rows if row["status"] in ("passed", "failed", "expired")),
+        median_time_spent=_median(players),
+        average_score=sum(scores) / len(scores) if scores else None,
+        learners=frame,
+    )
+
+
+def trends_from(active: list[int], series: pd.DataFrame, days: int) -> list[Trend]:
+    """Trends from 2 x days daily values (active learners, and activity_series' columns): the
+    last `days` against the `days` before."""
+    columns = {
+        "active_days": active,
+        "time_spent": series["time_spent"].tolist(),
+        "connections": series["connections"].tolist(),
+        "modules_completed": series["modules_completed"].tolist(),
+    }
+    return [
+        Trend(measure, float(sum(values[days:])), float(sum(values[:days])))
+        for measure, values in ((m, columns[m]) for m in TREND_MEASURES)
+    ]
+
+
+def trainings_table_from(session: Session, scope: Scope, pop: Population, results) -> pd.DataFrame:
+    """One row per training in the population, from its pairs' results.
+
+    Columns: training_id, training, learners, not_started, in_progress, completed,
+    completion_rate (%), average_progress (%), average_score (% over the learners with a
+    score; None when the training has no mandatory module), average_time_spent (seconds
+    per learner). Ordered by training name.
+    """
+    completed = _flag(results.c.status.in_(("passed", "failed", "expired")))
+    stats = (
+        select(
+            results.c.training_id,
+            func.count().label("learners"),
+            func.sum(_flag(results.c.status == "not started")).label("not_started"),
+            func.sum(_flag(results.c.status == "in progress")).label("in_progress"),
+            func.sum(completed).label("completed"),
+            func.avg(results.c.progress).label("average_progress"),
+            func.avg(results.c.score).label("average_score"),
+            func.sum(results.c.time_spent).label("time_spent"),
+        )
+        .group_by(results.c.training_id)
+        .subquery("training_stats")
+    )
+    q = (
+        select(
+            Training.id.label("training_id"),
+            Training.name.label("training"),
+            func.coalesce(stats.c.learners, 0).label("learners"),
+            func.coalesce(stats.c.not_started, 0).label("not_started"),
+            func.coalesce(stats.c.in_progress, 0).label("in_progress"),
+            func.coalesce(stats.c.completed, 0).label("completed"),
+            stats.c.average_progress,
+            stats.c.average_score,
+            stats.c.time_spent,
+        )
+        .outerjoin(stats, stats.c.training_id == Training.id)
+        .where(scope.training_filter(Training.id))
+    )
+    if pop.training_id is not None:
+        q = q.where(Training.id == pop.training_id)
+    if pop.class_id is not None:
+        q = q.where(
+            exists().where(ClassTraining.class_id == pop.class_id, ClassTraining.training_id == Training.id)
+        )
+    if pop.user_id is not None:
+        q = q.where(stats.c.learners > 0)
+    return finish_trainings_table(pd.DataFrame(session.execute(q).mappings().all()))
+
+
+def finish_trainings_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rates and averages of per-training sums (training_id, training, learners, not_started,
+    in_progress, completed, average_progress, average_score, time_spent), by training name."""
+    columns = [
+        "training_id",
+        "training",
+        "learners",
+        "not_started",
+        "in_progress",
+        "completed",
+        "completion_rate",
+        "average_progress",
+        "average_score",
+        "average_time_spent",
+    ]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame["completion_rate"] = [
+        100.0 * c / n if n else None for c, n in zip(frame.completed, frame.learners, strict=True)
+    ]
+    frame["average_time_spent"] = [
+        (t or 0.0) / n if n else None for t, n in zip(frame.time_spent, frame.learners, strict=True)
+    ]
+    frame["average_progress"] = frame["average_progress"].astype(object).where(frame.learners > 0, None)
+    frame = frame.sort_values("training", key=lambda s: s.map(fold), kind="stable").reset_index(drop=True)
+    return frame[columns]
+
+
+def results_select(results, search: str | None):
+    """The results table's select over pairs' results: one row per (learner, training).
+
+    Columns: user_id, email, first_name, last_name, sort_key, training_id, training,
+    training_sort, enrolled_at, progress, score, status, completed_at (UTC), time_spent
+    (seconds). search: accent- and case-insensitive match on name or email.
+    """
+    q = (
+        select(
+            results.c.user_id,
+            User.email,
+            User.first_name,
+            User.last_name,
+            User.sort_key,
+            results.c.training_id,
+            Training.name.label("training"),
+            func.lower(Training.name).label("training_sort"),
+            results.c.enrolled_at,
+            results.c.progress,
+            results.c.score,
+            results.c.status,
+            results.c.completed_at,
+            results.c.time_spent,
+        )
+        .select_from(results)
+        .join(User, User.id == results.c.user_id)
+        .join(Training, Training.id == results.c.training_id)
+    )
+    for word in fold(search).split():
+        q = q.where(User.search_text.contains(word, autoescape=True))
+    return q.subquery("results")
+
+
+def results_page(
+    session: Session,
+    results,
+    tz: ZoneInfo,
+    sort: list[tuple[str, bool]] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    total: int | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """A page of results rows and the total row count (sorting, paging in SQL); total when
+    the caller knows it already (else it is counted with the page)."""
+    order = []
+    for column, ascending in sort or []:
+        name = RESULT_SORTS.get(column)
+        if name is None:
+            raise ValueError(f"cannot sort by {column!r}")
+        col = results.c[name]
+        # NULLs (no score, not completed) last whichever the direction.
+        order.append(case((col.is_(None), 1), else_=0))
+        order.append(col.asc() if ascending else col.desc())
+    order += [results.c.sort_key, results.c.training_sort, results.c.training_id]
+    if total is None:
+        # The total comes with the page (one pass over the results instead of two).
+        q = select(results, func.count().over().label("total_rows")).order_by(*order).offset(offset)
+    else:
+        q = select(results, literal(total).label("total_rows")).order_by(*order).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    rows = session.execute(q).mappings().all()
+    # A page past the end has no row to carry the total: count on its own then.
+    if total is None:
+        total = (
+            rows[0]["total_rows"] if rows else session.scalar(select(func.count()).select_from(results)) or 0
+        )
+    frame = pd.DataFrame(rows, columns=[*results.c.keys(), "total_rows"]).drop(columns="total_rows")
+    frame["completed_on"] = [local_date(v, tz) for v in frame["completed_at"]]
+    frame["enrolled_on"] = [local_date(v, tz) for v in frame["enrolled_at"]]
+    frame["classes"] = _class_names(session, frame)
+    return frame, total
 
 
 def _pairs(scope: Scope, pop: Population, enrolled_by: datetime | None = None, name: str = "pairs") -> CTE:
