@@ -1,10 +1,15 @@
-"""Shared fixtures: an app on a temporary SQLite database, sign-in helpers, browser options."""
+"""Shared fixtures: an app on a temporary SQLite database, sign-in helpers, browser options.
+
+Speed (docs/testing.md): the SQLite database of `make_app` is a copy of a file migrated once per
+session (per platform time zone), and test users get a cheap password hash except in the
+sign-in tests (marker `real_password_hash`)."""
 
 from __future__ import annotations
 
 import shutil
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -13,6 +18,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
+from data.db import Database  # noqa: E402
+from tests import factories  # noqa: E402
 from tests.factories import Factory  # noqa: E402
 
 pytest_plugins = ["tests.postgres"]
@@ -45,17 +52,66 @@ def pytest_setup_options():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser tests need chromedriver: fail fast instead of hanging 30 s per test."""
-    needs_browser = any("dash_duo" in getattr(item, "fixturenames", ()) for item in items)
-    if needs_browser and not shutil.which("chromedriver"):
+    """Browser tests need chromedriver: fail fast instead of hanging 30 s per test. Under
+    pytest-xdist (`make test`) they all run in one worker, one after the other (dash_duo serves
+    on port 8050), while the other worker runs the rest."""
+    browser_tests = [item for item in items if "dash_duo" in getattr(item, "fixturenames", ())]
+    if browser_tests and not shutil.which("chromedriver"):
         raise pytest.UsageError(
             "chromedriver is not on PATH: run `make test` as root once, or `apt-get install chromium chromium-driver`"
         )
+    for item in browser_tests:
+        item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+def pytest_runtest_setup(item):
+    """Test users get a cheap password hash (tests/factories.py), except in the tests of
+    sign-in itself (marker real_password_hash), which keep the product's scrypt."""
+    real = item.get_closest_marker("real_password_hash") is not None
+    factories.password_method = None if real else factories.CHEAP_PASSWORD_HASH
+
+
+def pytest_runtest_teardown(item):
+    factories.password_method = factories.CHEAP_PASSWORD_HASH
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """A function giving, for a platform time zone, an SQLite file migrated once per session:
+    what `Database.migrate()` leaves in a new file (the schema at Alembic's head, the summaries'
+    time zone recorded). `make_app` copies it instead of migrating each test's database."""
+    folder = tmp_path_factory.mktemp("migrated")
+    templates: dict[str, Path] = {}
+
+    def template(db: Database) -> Path:
+        key = db.tz.key
+        if key not in templates:
+            path = folder / f"template-{len(templates)}.sqlite3"
+            built = Database(f"sqlite:///{path}", db.tz)
+            built.migrate()
+            with built.engine.connect() as connection:  # everything in the file, none in the WAL
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            built.engine.dispose()
+            templates[key] = path
+        return templates[key]
+
+    return template
+
+
+def _new_sqlite_file(url: str) -> Path | None:
+    """The file of a sqlite:/// URL that does not exist yet, else None."""
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("sqlite") or parts.path in ("", "/", "/:memory:") or parts.query:
+        return None
+    path = Path(parts.path[1:])
+    return None if path.exists() else path
 
 
 @pytest.fixture
-def make_app(tmp_path):
-    """Build an app on a fresh, migrated SQLite database under tmp_path."""
+def make_app(tmp_path, migrated_sqlite):
+    """Build an app on a fresh, migrated SQLite database under tmp_path (a copy of the session's
+    migrated file); another database URL (PostgreSQL, an existing file) is migrated as the
+    product does it."""
     created = []
 
     def _make(**overrides):
@@ -70,7 +126,12 @@ def make_app(tmp_path):
         config.update(overrides)
         dash_app = create_app(config)
         dash_app.server.config["TESTING"] = True
-        dash_app.server.extensions["learnstats_db"].migrate()
+        db = dash_app.server.extensions["learnstats_db"]
+        new_file = _new_sqlite_file(db.url)
+        if new_file is not None and new_file.parent.is_dir():
+            shutil.copyfile(migrated_sqlite(db), new_file)
+        else:
+            db.migrate()
         created.append(dash_app)
         return dash_app
 

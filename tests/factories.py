@@ -6,6 +6,7 @@ import itertools
 from datetime import datetime
 
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from auth.users import hash_password
 from data import models as m
@@ -14,8 +15,23 @@ from data.text import person_search_text, person_sort_key
 
 _ids = itertools.count(1)
 
-# Hashing is slow on purpose; one hash serves every test user.
-_PASSWORD_HASH: dict[str, str] = {}
+# The product hashes with scrypt, slow on purpose (about 0.1 s a check). Test users get a cheap
+# hash that werkzeug checks the same way (pbkdf2, one iteration), except in the tests of sign-in
+# itself: tests/conftest.py sets password_method to None (the product's hash_password) for the
+# tests marked real_password_hash. One hash per password and method serves every test user.
+CHEAP_PASSWORD_HASH = "pbkdf2:sha256:1"
+password_method: str | None = CHEAP_PASSWORD_HASH
+_PASSWORD_HASH: dict[tuple[str | None, str], str] = {}
+
+
+def password_hash(password: str) -> str:
+    key = (password_method, password)
+    if key not in _PASSWORD_HASH:
+        if password_method is None:
+            _PASSWORD_HASH[key] = hash_password(password)
+        else:
+            _PASSWORD_HASH[key] = generate_password_hash(password, password_method)
+    return _PASSWORD_HASH[key]
 
 
 def _next(prefix: str) -> str:
@@ -52,8 +68,6 @@ class Factory:
     ):
         user_id = user_id or _next("u")
         email = email or f"{user_id}@example.org"
-        if password and password not in _PASSWORD_HASH:
-            _PASSWORD_HASH[password] = hash_password(password)
         user = self._add(
             m.User(
                 id=user_id,
@@ -61,7 +75,7 @@ class Factory:
                 first_name=first,
                 last_name=last,
                 status=status,
-                password_hash=_PASSWORD_HASH[password] if password else None,
+                password_hash=password_hash(password) if password else None,
                 created_at=created_at,
                 additional_info=additional_info,
                 sort_key=person_sort_key(last, first, email),

@@ -54,6 +54,7 @@ def test_cch013_redis_is_shared_between_apps_on_one_database(make_app, redis_url
     assert any(key.startswith(b"learnstats:") for key in client.scan_iter())
 
 
+@pytest.mark.real_password_hash
 def test_sgn005_with_redis_every_worker_shares_the_counts(make_app, redis_server, tmp_path):
     """Two apps (two workers) on one Redis: failures counted by one refuse sign-in on the other."""
     redis_url = redis_server.url(0)

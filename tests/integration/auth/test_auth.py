@@ -10,6 +10,9 @@ import pytest
 
 from tests.conftest import sign_in, sign_out
 
+# Sign-in itself: the product's scrypt hashes, not the tests' cheap ones (docs/testing.md).
+pytestmark = pytest.mark.real_password_hash
+
 SIGNED_IN_PROBE = "/_dash-layout"  # 200 when signed in, 401 when not
 
 

@@ -13,6 +13,9 @@ import pytest
 from data.config import SettingsError, load_settings
 from tests.conftest import sign_in, sign_out
 
+# Sign-in itself: the product's scrypt hashes, not the tests' cheap ones (docs/testing.md).
+pytestmark = pytest.mark.real_password_hash
+
 
 def signed_in(client) -> bool:
     return client.get("/_dash-layout").status_code == 200

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 import zipfile
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+import time_machine
 from sqlalchemy import event
 
 from auth.roles import load_scope
@@ -243,8 +243,8 @@ def test_opco007_xlsx_is_reproducible(factory):
     build_case(factory)
     ranged = OpcoLogFilters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
     first = _xlsx(factory, ranged)
-    time.sleep(1.05)  # a clock-based creation time would change
-    assert _xlsx(factory, ranged) == first
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=1, seconds=1)):
+        assert _xlsx(factory, ranged) == first  # a day and a second later: a clock-based time would change
     # 31 March 2026 ends at midnight in Paris, summer time (UTC+2).
     assert _core_created(first) == "2026-03-31T22:00:00Z"
     everything = _xlsx(factory, OpcoLogFilters())
