@@ -92,8 +92,8 @@ class Checked:
     row: dict
     user: tuple | None  # (id, email or None, name or None)
     course: tuple | None  # (id, name or None)
-    module: tuple | None  # (id, name or None, training id); all-content modules: name None
-    question: tuple | None  # (id, module id, name, description, correct answer, type)
+    module: tuple | None  # (id, name or "" when unnamed, training id); all-content modules: name None
+    question: tuple | None  # (id, module id, name, description, correct answer, type); "": not given
     stored: datetime | None
 
 
@@ -253,14 +253,14 @@ def check(statement: Any, raw: str | None = None) -> Checked | str:
                     if parent is None:
                         module_id, module_name = all_content_module(training_id), None
                     else:
-                        module_id, module_name = fit_id(str(parent["id"])), _name(parent) or str(parent["id"])
+                        module_id, module_name = fit_id(str(parent["id"])), _name(parent) or ""
                     question_id = fit_id(str(obj["id"]))
                     definition = obj.get("definition") or {}
                     pattern = definition.get("correctResponsesPattern")
                     out_question = (
                         question_id,
                         module_id,
-                        _name(obj) or str(obj["id"]),
+                        _name(obj) or "",
                         pick_language(definition.get("description")) or "",
                         ", ".join(str(p) for p in pattern) if isinstance(pattern, list) else "",
                         str(definition.get("interactionType") or "question")[:64],
@@ -268,7 +268,7 @@ def check(statement: Any, raw: str | None = None) -> Checked | str:
                     row["question"] = question_id
                 else:
                     row["kind"] = "module"
-                    module_id, module_name = fit_id(str(obj["id"])), _name(obj) or str(obj["id"])
+                    module_id, module_name = fit_id(str(obj["id"])), _name(obj) or ""
                 row["module"] = module_id
                 out_module = (module_id, module_name, training_id)
     if row["actor"] is None:

@@ -503,35 +503,77 @@ class _Ingest:
                     .values(name=bindparam("v")),
                     named,
                 )
+                # ... and so does its "(all content)" module, named after it.
+                mt = m.Module.__table__
+                self.s.execute(
+                    update(mt)
+                    .where(
+                        and_(mt.c.id == bindparam("k"), mt.c.xapi.is_(True), mt.c.name == bindparam("was"))
+                    )
+                    .values(name=bindparam("v")),
+                    [
+                        {
+                            "k": all_content_module(x["k"]),
+                            "was": f"{x['k']} (all content)"[:300],
+                            "v": f"{x['v']} (all content)"[:300],
+                        }
+                        for x in named
+                    ],
+                )
         # Modules (the "(all content)" ones are made with the trainings' module lists).
+        # A module or question named by its id only ("" from checking) takes the first name
+        # that comes, in this import or a later one: names do not depend on arrival order.
         modules: dict[str, tuple] = {}
         for c in checked:
             if c.module is not None and c.module[1] is not None:
-                modules.setdefault(c.module[0], c.module)
+                before = modules.get(c.module[0])
+                if before is None or (not before[1] and c.module[1]):
+                    modules[c.module[0]] = c.module
         if modules:
             known = self._existing(m.Module, m.Module.id, modules)
             inserts = [
-                {"id": mid, "name": name[:300], "keep_results": "best", "xapi": True}
+                {"id": mid, "name": (name or mid)[:300], "keep_results": "best", "xapi": True}
                 for mid, (_, name, _) in modules.items()
                 if mid not in known
             ]
             if inserts:
                 bulk_insert(self.s, m.Module, inserts)
                 added["modules"] += len(inserts)
-        # Activities (questions): max score 0 until recomputed from the statements.
+            named = [
+                {"k": mid, "v": name[:300]} for mid, (_, name, _) in modules.items() if mid in known and name
+            ]
+            if named:
+                mt = m.Module.__table__
+                self.s.execute(
+                    update(mt)
+                    .where(and_(mt.c.id == bindparam("k"), mt.c.xapi.is_(True), mt.c.name == mt.c.id))
+                    .values(name=bindparam("v")),
+                    named,
+                )
+        # Activities (questions): max score 0 until recomputed from the statements. Name, text
+        # and correct answer: the first given of each ("" when not given).
         questions: dict[str, tuple] = {}
         for c in checked:
             if c.question is not None:
-                questions.setdefault(c.question[0], c.question)
+                before = questions.get(c.question[0])
+                if before is None:
+                    questions[c.question[0]] = c.question
+                else:
+                    questions[c.question[0]] = (
+                        *before[:2],
+                        *(old or new for old, new in zip(before[2:5], c.question[2:5], strict=True)),
+                        before[5],
+                    )
         if questions:
             known = self._existing(m.Activity, m.Activity.id, questions)
             wanted = [q for qid, q in questions.items() if qid not in known]
+            self._fill_question_texts([q for qid, q in questions.items() if qid in known])
             self._ensure_all_content({q[1] for q in wanted}, checked)
             inserts = [
                 {
                     "id": qid,
                     "module_id": module_id,
-                    "name": name[:300],
+                    "name": (name or qid)[:300],
                     "max_score": 0.0,
                     "position": None,
                     "type": kind,
@@ -544,6 +586,22 @@ class _Ingest:
             if inserts:
                 bulk_insert(self.s, m.Activity, inserts)
                 added["activities"] += len(inserts)
+
+    def _fill_question_texts(self, known: list[tuple]) -> None:
+        """Known xAPI questions first seen without a name, text or correct answer get the ones
+        that came now."""
+        at = m.Activity.__table__
+        for column, index, empty in (("name", 2, at.c.id), ("question", 3, ""), ("correct_answer", 4, "")):
+            values = [
+                {"k": q[0], "v": q[index][:300] if column == "name" else q[index]} for q in known if q[index]
+            ]
+            if values:
+                self.s.execute(
+                    update(at)
+                    .where(and_(at.c.id == bindparam("k"), at.c.xapi.is_(True), at.c[column] == empty))
+                    .values({column: bindparam("v")}),
+                    values,
+                )
 
     def _ensure_all_content(self, module_ids: set[str], checked: list[Checked]) -> None:
         """Create the "(all content)" modules among module_ids that do not exist yet."""

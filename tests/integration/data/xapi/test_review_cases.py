@@ -731,3 +731,45 @@ def test_xr012_idle_minutes_setting(make_app, tmp_path):
     ]
     assert spans == [("08:00", "08:10"), ("08:21", "08:21")]
     assert p.results(C6)["jon@r.example"][3] == "10"
+
+
+@pytest.mark.parametrize("order", ["bare first", "named first"])
+def test_xr013_names_do_not_depend_on_the_order_statements_came_in(platform, order):
+    # Statement n1 names the course and module M1 by id only (a question's parent and grouping);
+    # n2 names them ("Sécurité", "Fire") and n3 describes Q1. Whatever came first, in separate
+    # files, the names are the ones given: any name wins over the IRI.
+    bare_course = {"objectType": "Activity", "id": C, "definition": {"type": ACT + "course"}}
+    bare_m1 = {"objectType": "Activity", "id": C + "/m1", "definition": {"type": ACT + "module"}}
+    bare_q1 = {"objectType": "Activity", "id": C + "/m1/q1", "definition": {"type": ACT + "question"}}
+    n1 = stmt(
+        "n1", "answered", bare_q1, "2026-01-05T10:00:00Z", ANN, parents=[bare_m1], grouping=[bare_course]
+    )
+    n2 = on_module("n2", "experienced", M1, "2026-01-05T09:00:00Z", ANN)
+    n3 = on_question(
+        "n3", "answered", Q1, "2026-01-05T11:00:00Z", ANN, result={"score": {"raw": 1, "max": 5}}
+    )
+    files = [[n1], [n2], [n3]] if order == "bare first" else [[n2], [n3], [n1]]
+    for statements in files:
+        platform.xapi(statements)
+    assert [t.name for t in platform.rows(m.Training, m.Training.id)] == ["Sécurité"]
+    assert [mo.name for mo in platform.rows(m.Module, m.Module.id)] == ["Fire"]
+    q1 = platform.rows(m.Activity, m.Activity.id)[0]
+    assert (q1.name, q1.question, q1.correct_answer, q1.max_score) == (
+        "Q1",
+        "Which extinguisher?",
+        "CO2, water",
+        5,
+    )
+
+
+@pytest.mark.parametrize("order", ["bare first", "named first"])
+def test_xr014_all_content_module_named_after_the_course_whatever_the_order(platform, order):
+    bare_quiz = {"objectType": "Activity", "id": C2, "definition": {"type": ACT + "course"}}
+    d0 = stmt(
+        "d0", "answered", QA, "2026-02-02T09:00:00Z", DAN, parents=[bare_quiz], result={"score": {"raw": 1}}
+    )
+    files = [[d0], R2[:3]] if order == "bare first" else [R2[:3], [d0]]
+    for statements in files:
+        platform.xapi(statements)
+    assert [t.name for t in platform.rows(m.Training, m.Training.id)] == ["Quiz"]
+    assert [mo.name for mo in platform.rows(m.Module, m.Module.id)] == ["Quiz (all content)"]
