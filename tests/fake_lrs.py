@@ -29,6 +29,10 @@ class FakeLRS:
         self.delay = 0.0  # seconds before each answer
         self.more_override: str | None = None  # a `more` to send instead of ours
         self.not_json = False
+        # Pages from hold_from on wait for the gate (a test opens it): a sync held mid-way for
+        # as long as the test needs, whatever the machine's load.
+        self.hold_from: int | None = None
+        self.gate = threading.Event()
         self._clock = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
         lrs = self
 
@@ -77,6 +81,8 @@ class FakeLRS:
             return 404, {"detail": "Not Found"}
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         page = int(query.get("page", "1"))
+        if self.hold_from is not None and page >= self.hold_from:
+            self.gate.wait(120)
         if page in self.fail_pages:
             return self.fail_pages.pop(page), {"detail": "Internal Server Error"}
         if self.not_json:

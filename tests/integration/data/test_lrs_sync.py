@@ -189,9 +189,9 @@ def test_lrs105_two_syncs_at_once_one_runs_the_other_waits_for_nothing(make_app,
     database_url = f"sqlite:///{tmp_path / 'lock.sqlite3'}"
     app = make_app(database_url=database_url)
     db = app.server.extensions["learnstats_db"]
-    # Five pages of 4, 2 s each: the first sync holds the lock about 10 s (the command line
-    # below takes a few seconds to start).
-    lrs.page_size, lrs.delay = 4, 2.0
+    # Five pages of 4; the second waits until the test opens the gate: the first sync holds the
+    # lock meanwhile, however long the command line below takes to start.
+    lrs.page_size, lrs.hold_from = 4, 2
     first: dict = {}
 
     def run_first():
@@ -222,12 +222,12 @@ def test_lrs105_two_syncs_at_once_one_runs_the_other_waits_for_nothing(make_app,
     )
     assert "lrs-sync" not in Scheduler(periodic.server, load_schedule()).run_due()
 
+    lrs.gate.set()
     thread.join(60)
     assert first["result"].accepted == 19
     assert len(lrs.requests) == 5  # only the first sync's five pages were asked
     assert [(r.status, r.accepted) for r in _runs(db)] == [("done", 19)]
     # Free again: the command line syncs (nothing new).
-    lrs.delay = 0
     after = _cli(tmp_path, database_url, lrs.xapi)
     assert after.returncode == 0, after.stderr
     assert "Statements read: 0; accepted: 0;" in after.stdout
@@ -283,7 +283,7 @@ def test_lrs107_a_killed_sync_resumes_at_its_last_page(make_app, tmp_path, lrs):
     database_url = f"sqlite:///{tmp_path / 'killed.sqlite3'}"
     app = make_app(database_url=database_url)
     db = app.server.extensions["learnstats_db"]
-    lrs.page_size, lrs.delay = 4, 1.0
+    lrs.page_size, lrs.hold_from = 4, 3  # two pages, then the sync waits at the third
     env = {
         **os.environ,
         "LEARNSTATS_INSTANCE": str(tmp_path / "instance"),
@@ -300,12 +300,13 @@ def test_lrs107_a_killed_sync_resumes_at_its_last_page(make_app, tmp_path, lrs):
         time.sleep(0.1)
     killed.send_signal(signal.SIGKILL)
     killed.wait(30)
+    lrs.gate.set()
     kept = _statements(db)
-    assert 8 <= kept < 19 and kept % 4 == 0  # whole pages only
+    assert kept == 8  # its two whole pages
     [run] = _runs(db)
     assert run.status == "running"  # what the process left behind
 
-    lrs.delay, lrs.requests = 0.0, []
+    lrs.requests = []
     again = _cli(tmp_path, database_url, lrs.xapi)
     assert again.returncode == 0, again.stderr
     assert f"Statements read: {19 - kept}; accepted: {19 - kept};" in again.stdout
