@@ -29,8 +29,11 @@ from tests.integration.data.xapi.statements import (
 T = datetime.fromisoformat
 
 
-@pytest.fixture
-def db(make_app):
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request, make_app):
+    """The app's database: SQLite, and PostgreSQL (a throwaway cluster, tests/postgres.py)."""
+    if request.param == "postgres":
+        return make_app(database_url=request.getfixturevalue("pg_db_url")).server.extensions["learnstats_db"]
     return make_app().server.extensions["learnstats_db"]
 
 
