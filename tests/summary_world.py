@@ -174,6 +174,11 @@ class World:
         self.attempts: dict[str, AttemptState] = {}
         self.answers: dict[tuple[str, str], float] = {}
         self._ids = itertools.count(1)
+        # xAPI statements (SPEC §8) imported so far: their trainings, (learner, training) pairs
+        # and ids (a later import may void one).
+        self.xapi_trainings: list[str] = []
+        self.xapi_pairs: set[tuple[str, str]] = set()
+        self.xapi_ids: list[str] = []
 
     # -- values -----------------------------------------------------------------------------
 
@@ -556,6 +561,89 @@ class World:
         "rename",
         "invalid",
     )
+
+    def xapi_statements(self) -> list[dict]:
+        """A batch of xAPI statements by the world's users (account name = user id) on two
+        xAPI courses: modules, questions (raw or scaled scores), registrations, finishing
+        verbs with scaled scores and verdicts, connections, logins, voiding of an earlier one."""
+        draw = self.draw
+        adl = "http://adlnet.gov/expapi/verbs/"
+        course_type = "http://adlnet.gov/expapi/activities/course"
+        module_type = "http://adlnet.gov/expapi/activities/module"
+        question_type = "http://adlnet.gov/expapi/activities/question"
+        out: list[dict] = []
+        for _ in range(draw(st.integers(1, 12))):
+            user_id = draw(st.sampled_from(sorted(self.users)))
+            course = draw(st.sampled_from(("https://lms.example.org/x1", "https://lms.example.org/x2")))
+            statement_id = f"00000000-0000-4000-8000-{next(self._ids):012d}"
+            at = self.instant()
+            actor = {
+                "account": {"homePage": "https://lms.example.org", "name": user_id},
+                "name": "Xavier Api",
+            }
+            stamp = at.astimezone(UTC).isoformat()
+            kind = draw(st.sampled_from(("module", "module", "question", "course", "void", "login")))
+            if kind == "void" and self.xapi_ids:
+                target = draw(st.sampled_from(self.xapi_ids))
+                out.append({"id": statement_id, "actor": actor, "verb": {"id": adl + "voided"},
+                            "object": {"objectType": "StatementRef", "id": target}, "timestamp": stamp})  # fmt: skip
+                continue
+            parent = {
+                "id": course,
+                "definition": {"type": course_type, "name": {"en": f"xAPI {course[-2:]}"}},
+            }
+            module = f"{course}/m{draw(st.integers(1, 2))}"
+            context: dict = {"contextActivities": {"parent": [parent]}}
+            if kind == "login":
+                verb, target = "https://w3id.org/xapi/adl/verbs/logged-in", {"id": "https://lms.example.org"}
+                context = {}
+            elif kind == "course":
+                verb = draw(st.sampled_from(("registered", "completed", "launched")))
+                target = parent
+                context = {}
+            elif kind == "question":
+                verb = draw(st.sampled_from(("answered", "attempted")))
+                target = {"id": f"{module}/q{draw(st.integers(1, 2))}", "definition": {"type": question_type}}
+                context = {"contextActivities": {"parent": [{"id": module, "definition": {"type": module_type}}],
+                                                 "grouping": [parent]}}  # fmt: skip
+            else:
+                verb = draw(
+                    st.sampled_from(
+                        ("launched", "experienced", "completed", "passed", "failed", "terminated")
+                    )
+                )
+                target = {"id": module, "definition": {"type": module_type}}
+            if not verb.startswith("http"):
+                verb = adl + verb
+            statement = {
+                "id": statement_id,
+                "actor": actor,
+                "verb": {"id": verb},
+                "object": target,
+                "timestamp": stamp,
+            }
+            registration = draw(st.sampled_from((None, None, "6d1c1f3a-0f5e-4b7e-9a55-3a4f9d1c2b01")))
+            if registration and context:
+                context["registration"] = registration
+            if context:
+                statement["context"] = context
+            score = draw(st.sampled_from((None, "raw", "scaled")))
+            if score == "raw" and kind == "question":
+                statement["result"] = {"score": {"raw": draw(st.sampled_from((0, 1, 2))), "max": 2}}
+            elif score == "scaled":
+                statement["result"] = {"score": {"scaled": draw(st.sampled_from((0.0, 0.4, 1.0)))}}
+            if draw(st.integers(0, 3)) == 0:
+                statement.setdefault("result", {})["success"] = draw(st.booleans())
+            if kind != "login":
+                if course not in self.xapi_trainings:
+                    self.xapi_trainings.append(course)
+                self.xapi_pairs.add((user_id, course))
+            self.xapi_ids.append(statement_id)
+            out.append(statement)
+        # Now and then a statement sent twice (a duplicate, never applied twice).
+        if out and draw(st.booleans()):
+            out.append(draw(st.sampled_from(out)))
+        return out
 
     def next_bundle(self) -> Bundle:
         """A later import; one meant to be refused leaves the world as it was."""

@@ -5,7 +5,9 @@ raw events (SPEC §4). Hypothesis draws small random platforms as sequences of 1
 (tests/summary_world.py): users of every role, trainings with shared modules, classes,
 enrollments, sessions, attempts re-imported with other finish times and answers, connections
 across local midnight and the daylight-saving changes, logins, status and rule changes, and
-now and then a bundle the importer must refuse (nothing may change then). After each import,
+now and then a bundle the importer must refuse (nothing may change then), and
+batches of xAPI statements by the same users (SPEC §8: modules, questions, finishing verdicts
+and scaled scores, registrations, voiding, duplicates; tests/summary_world.py xapi_statements). After each import,
 the global page's figures and those of two drawn (viewer, population) pairs are computed
 both ways and compared -- the viewers of SPEC §6 (global, admin, training manager, class
 manager, session instructor, a learner) built by auth.roles.load_scope, the populations their
@@ -26,6 +28,7 @@ search, raise MAX_EXAMPLES locally or run with derandomize=False.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import shutil
 import tempfile
@@ -50,6 +53,7 @@ from data.figures import activity, cards, module_summary, population, sessions, 
 from data.figures.population import ALL, Population, require_population
 from data.importer import BundleInvalid, import_bundle
 from data.scope import Forbidden, Scope, global_scope
+from data.xapi import ingest_statements
 from tests import reference as REF
 from tests.summary_world import SEARCH_WORDS, TODAY, TZ, WINDOW_DAYS, World
 
@@ -316,8 +320,9 @@ def check_viewer(c: Checker, scope: Scope, world: World, where: str) -> None:
     for session_id in [*sorted(world.sessions), "no-such-session"]:
         c.same(where, "session_statistics", scope, session_id, TZ, today=TODAY)
     # One learner's modules in each training (Forbidden where the viewer may not see them).
-    for training_id in world.trainings:
-        for user_id in sorted({u for u, t in world.enrollments if t == training_id})[:2]:
+    for training_id in world.trainings + world.xapi_trainings:
+        enrolled = world.enrollments | world.xapi_pairs
+        for user_id in sorted({u for u, t in enrolled if t == training_id})[:2]:
             c.same(where, "learner_modules", scope, TZ, training_id, user_id)
 
 
@@ -326,7 +331,7 @@ def viewers(s: Session, world: World, draw) -> dict[str, tuple[Scope, list]]:
     learners = sorted(world.learners)
     learner = draw(st.sampled_from(learners))
     other = draw(st.sampled_from(learners))
-    trainings, classes = world.trainings, world.classes
+    trainings, classes = world.trainings + world.xapi_trainings, world.classes
     pops_global = [ALL]
     pops_global += [Population(training_id=t) for t in trainings]
     pops_global += [Population(class_id=c) for c in classes]
@@ -414,6 +419,18 @@ def test_sum001_every_figure_equals_the_reference_after_every_import(fresh_db, d
 
 def check_imports(db, world: World, data, imports: int) -> None:
     for n in range(imports):
+        if n > 0 and data.draw(st.integers(0, 2), label="xAPI import") == 0:
+            # SPEC §8: statements by the world's users keep the summary layer exact too.
+            statements = world.xapi_statements()
+            label = f"import {n + 1}/{imports} (xAPI, {len(statements)} statements)"
+            note(f"{label}:\n" + "\n".join(json.dumps(x) for x in statements))
+            with db.session() as s:
+                ingest_statements(
+                    s, list(enumerate(statements, 1)), source="test", skip_invalid=False, workers=0
+                )
+            with db.session() as s:
+                assert compare_everything(s, world, data.draw, label) > 0
+            continue
         bundle = world.first_bundle() if n == 0 else world.next_bundle()
         label = f"import {n + 1}/{imports} ({', '.join(bundle.what)})"
         note(f"{label}{' (to be refused)' if bundle.invalid else ''}:\n{bundle.text()}")
