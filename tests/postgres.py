@@ -4,7 +4,8 @@
 /usr/lib/postgresql/*/bin (or LEARNSTATS_PG_BIN, or initdb on PATH), listening on 127.0.0.1
 on a free port with its socket in its own temporary directory, fsync off, and yields a
 SQLAlchemy URL to a database in it; the server is stopped and its files removed at the end,
-whatever happened. `pg_db_url` gives each test a database of its own (CREATE DATABASE).
+whatever happened. `pg_db_url` gives each test a database of its own (CREATE DATABASE), empty;
+`pg_migrated_db_url` one already migrated (a copy of a database migrated once per session).
 
 initdb and postgres refuse to run as root: as root the cluster directory belongs to the
 `postgres` user and every server command runs through `runuser -u postgres --`.
@@ -155,9 +156,19 @@ class PgCluster:
             host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True
         )
 
-    def create_database(self, name: str) -> str:
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database, empty or a copy of template (no one may be connected to it)."""
         with self.admin() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            if template is None:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            else:
+                # FILE_COPY (PostgreSQL 15+) copies a small database faster than WAL_LOG.
+                strategy = " STRATEGY FILE_COPY" if conn.info.server_version >= 150000 else ""
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}" + strategy).format(
+                        sql.Identifier(name), sql.Identifier(template)
+                    )
+                )
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -224,4 +235,43 @@ def pg_db_url(pg_cluster: PgCluster, pg_url: str) -> Iterator[str]:
         pg_cluster.drop_database(name)
 
 
-__all__ = ["PgCluster", "find_pg_bin", "pg_cluster", "pg_db_url", "pg_url"]
+@pytest.fixture(scope="session")
+def pg_migrated_template(pg_cluster: PgCluster) -> str:
+    """The name of a database migrated once per session by the product's Database.migrate()
+    (platform time zone Europe/Paris, make_app's default), to be copied by pg_migrated_db_url."""
+    from zoneinfo import ZoneInfo
+
+    from data.db import Database
+
+    name = "learnstats_migrated"
+    db = Database(pg_cluster.create_database(name), ZoneInfo("Europe/Paris"))
+    try:
+        db.migrate()
+    finally:
+        db.engine.dispose()
+    return name
+
+
+@pytest.fixture
+def pg_migrated_db_url(pg_cluster: PgCluster, pg_migrated_template: str) -> Iterator[str]:
+    """A database for one test, already migrated: a copy of the session's migrated one (CREATE
+    DATABASE ... TEMPLATE, much faster than the migrations); dropped afterwards. make_app still
+    runs Database.migrate() on it, which finds nothing to do (or rebuilds the summaries for
+    another time zone)."""
+    name = f"learnstats_test_{os.getpid()}_{next(_db_numbers)}"
+    url = pg_cluster.create_database(name, template=pg_migrated_template)
+    try:
+        yield url
+    finally:
+        pg_cluster.drop_database(name)
+
+
+__all__ = [
+    "PgCluster",
+    "find_pg_bin",
+    "pg_cluster",
+    "pg_db_url",
+    "pg_migrated_db_url",
+    "pg_migrated_template",
+    "pg_url",
+]

@@ -38,7 +38,7 @@ def results(s, training, today=date(2026, 11, 24)):
 def dash_app(request, make_app):
     """Every figure is checked on SQLite and on a real PostgreSQL server."""
     if request.param == "postgres":
-        return make_app(database_url=request.getfixturevalue("pg_db_url"))
+        return make_app(database_url=request.getfixturevalue("pg_migrated_db_url"))
     return make_app()
 
 

@@ -20,7 +20,7 @@ HOUR = 3600.0
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def dash_app(request, make_app):
     if request.param == "postgres":
-        return make_app(database_url=request.getfixturevalue("pg_db_url"))
+        return make_app(database_url=request.getfixturevalue("pg_migrated_db_url"))
     return make_app()
 
 

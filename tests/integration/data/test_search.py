@@ -17,7 +17,7 @@ from tests.learner_world import build_world, post_callback, response_props
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def dash_app(request, make_app):
     if request.param == "postgres":
-        return make_app(database_url=request.getfixturevalue("pg_db_url"))
+        return make_app(database_url=request.getfixturevalue("pg_migrated_db_url"))
     return make_app()
 
 
