@@ -16,6 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Plain ADD COLUMNs, not batch_alter_table: on SQLite a batch recreates the table and drops
+    # expression indexes such as uq_connections_key (the connections' five-column key).
 
     op.create_table(
         "import_runs",
@@ -80,34 +82,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_xapi_statements_run_id"), ["run_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_xapi_statements_voids"), ["voids"], unique=False)
 
-    with op.batch_alter_table("activities", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("activities", sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
 
-    with op.batch_alter_table("attempts", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.add_column(sa.Column("score_override", sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column("verdict", sa.String(length=8), nullable=True))
+    op.add_column("attempts", sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("attempts", sa.Column("score_override", sa.Float(), nullable=True))
+    op.add_column("attempts", sa.Column("verdict", sa.String(length=8), nullable=True))
 
-    with op.batch_alter_table("connections", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("connections", sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
 
-    with op.batch_alter_table("enrollments", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("enrollments", sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
 
-    with op.batch_alter_table("logins", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("logins", sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
 
-    with op.batch_alter_table("modules", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("modules", sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
 
-    with op.batch_alter_table("training_modules", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column(
+        "training_modules", sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
 
-    with op.batch_alter_table("trainings", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("trainings", sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
 
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("users", sa.Column("xapi", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
@@ -132,6 +127,12 @@ def downgrade() -> None:
 
     with op.batch_alter_table("connections", schema=None) as batch_op:
         batch_op.drop_column("xapi")
+    if op.get_bind().dialect.name == "sqlite":
+        # The batch recreates the table on SQLite, which drops its expression index.
+        op.execute(
+            "CREATE UNIQUE INDEX IF NOT EXISTS uq_connections_key ON connections "
+            "(user_id, module_id, connected_at, disconnected_at, coalesce(session_id, ''))"
+        )
 
     with op.batch_alter_table("attempts", schema=None) as batch_op:
         batch_op.drop_column("verdict")

@@ -532,9 +532,9 @@ EXPECTED_SAMPLE = {
 }
 
 
-# The imported tables: not the summary layer, nor the app's own settings, nor the xAPI store
-# and the import log (a bundle writes neither).
-XAPI_TABLES = {"xapi_statements", "import_runs", "lrs_cursors"}
+# The imported tables: not the summary layer, nor the app's own settings, nor the xAPI store,
+# the import log, the LRS cursors and the periodic jobs' locks (a bundle writes none of them).
+XAPI_TABLES = {"xapi_statements", "import_runs", "lrs_cursors", "job_locks"}
 RAW_TABLES = {
     t.name
     for t in m.Base.metadata.sorted_tables
