@@ -25,6 +25,10 @@ from data.config import settings_of
 from tests.lrs import RalphLRS
 from tests.services import BIN, ROOT
 
+# One Ralph for the module, its tests in order in one pytest-xdist worker (`make test`): the
+# first test's figures are those of the sample alone.
+pytestmark = pytest.mark.xdist_group("ralph")
+
 SAMPLE = ROOT / "docs" / "samples" / "xapi-statements.json"
 PASSWORD = "lrs-test-password"
 LMS = "https://lms.example.org"
