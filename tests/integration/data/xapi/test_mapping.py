@@ -504,3 +504,26 @@ def test_xm021_group_actor_is_kept_and_ignored(db):
         assert report.accepted == 1 and report.ignored == {"group actor": 1}
         assert s.get(m.XapiStatement, sid("g")).ignored == "group actor"
         assert s.scalar(select(func.count()).select_from(m.Attempt)) == 0
+
+
+def test_xm022_a_bundle_bringing_a_derived_row_makes_it_its_own(db, tmp_path):
+    from data.importer import import_bundle
+
+    with db.session() as s:
+        ingest(s, [statement("1", "launched", M1, "2026-01-06T10:00:00")])
+        assert [(e.enrolled_at, e.xapi) for e in rows(s, m.Enrollment)] == [(T("2026-01-06 10:00"), True)]
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "enrollments.csv").write_text(
+        f"user_id,training_id,enrolled_at\nann@example.org,{COURSE},2025-12-01T09:00:00Z\n"
+    )
+    (bundle / "logins.csv").write_text("user_id,logged_in_at\nann@example.org,2026-01-06T10:00:00Z\n")
+    with db.session() as s:
+        import_bundle(s, bundle, db.tz)
+    with db.session() as s:
+        # A later statement re-derives the learner: the bundle's rows stay as the bundle said.
+        ingest(s, [statement("2", "experienced", M1, "2026-01-07T10:00:00")])
+    with db.session() as s:
+        assert [(e.enrolled_at, e.xapi) for e in rows(s, m.Enrollment)] == [(T("2025-12-01 09:00"), False)]
+        assert [(lg.logged_in_at, lg.xapi) for lg in rows(s, m.Login)] == [(T("2026-01-06 10:00"), False)]
+        assert pair(s).enrolled_at == T("2025-12-01 09:00")
