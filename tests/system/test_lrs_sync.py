@@ -184,6 +184,16 @@ def test_lrs001_sync_twice_then_resume(ralph, make_app, tmp_path):
     }
     row = _training_row(db)
     assert row["training"] == "Sécurité incendie"
+    # Named from their definitions whatever reached Learnstats first (Ralph's file backend answers
+    # newest first: a question naming its module by id only comes before the module's name).
+    from data.models import Module, TrainingModule
+
+    with db.session() as s:
+        modules = s.execute(
+            select(Module.name).join(TrainingModule, TrainingModule.module_id == Module.id)
+            .where(TrainingModule.training_id == COURSE).order_by(TrainingModule.position)
+        ).scalars().all()  # fmt: skip
+    assert modules == ["Évacuation", "Extincteurs"]
     assert (row["learners"], row["in_progress"], row["completed"]) == (3, 2, 1)
     # Progress: Alice 100 %, Bob 50 % (1 of 2 modules), Chloé 0 %.
     assert row["average_progress"] == pytest.approx(50.0)
