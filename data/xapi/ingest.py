@@ -209,7 +209,10 @@ def _checked_batches(items: Iterable[tuple[int, Any]], workers: int | None) -> I
     if first is None:
         return
     if workers is None:
-        workers = min(2, os.cpu_count() or 1)
+        import multiprocessing
+
+        # A Celery prefork worker's process is daemonic: it may not have children.
+        workers = 0 if multiprocessing.current_process().daemon else min(2, os.cpu_count() or 1)
     yield check_batch(first)
     if workers <= 0:
         for batch in batches:
@@ -220,7 +223,11 @@ def _checked_batches(items: Iterable[tuple[int, Any]], workers: int | None) -> I
         return
     import multiprocessing
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    # forkserver, not fork: a sync may run in a web process with other threads (the periodic
+    # jobs' thread), where forking the process itself could copy a lock another thread holds.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["data.xapi.checking"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: deque = deque([pool.submit(check_batch, second)])
         for batch in batches:
             pending.append(pool.submit(check_batch, batch))

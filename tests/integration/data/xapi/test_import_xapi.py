@@ -167,3 +167,33 @@ def test_xi006_a_group_actor_and_an_unknown_voided_id_are_kept_not_errors(server
     late = statement("unknown", "completed", COURSE + "/m9", "2026-01-05T10:00:00")
     assert run(server, write_jsonl(tmp_path / "late.jsonl", [late])).exit_code == 0
     assert count(server, m.Attempt) == 0
+
+
+def test_xi007_a_big_file_is_checked_in_worker_processes_with_the_same_result(server, tmp_path):
+    """More than one batch (2,000): checked in a pool of two processes, in order; one error
+    among them is reported with its line as when checked in-process."""
+    from data.xapi import XapiInvalid, ingest_statements, read_file
+
+    many = [
+        statement(f"s{i}", "experienced", M1, f"2026-01-05T10:{i % 60:02d}:00", who=f"u{i % 50}")
+        for i in range(2500)
+    ]
+    lines = [json.dumps(s) for s in many]
+    lines[2200] = "{oops"
+    path = tmp_path / "many.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = server.extensions["learnstats_db"]
+    for workers in (2, 0):
+        with pytest.raises(XapiInvalid) as refused, db.session() as s:
+            ingest_statements(s, read_file(path), source="t", skip_invalid=False, workers=workers)
+        assert [str(e) for e in refused.value.errors] == [
+            "line 2201: not JSON (Expecting property name enclosed in double quotes at column 2)"
+        ]
+    with db.session() as s:
+        report = ingest_statements(s, read_file(path), source="t", skip_invalid=True, workers=2)
+    assert (report.received, report.accepted, report.invalid_count, report.added["users"]) == (
+        2500,
+        2499,
+        1,
+        50,
+    )
