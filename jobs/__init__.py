@@ -6,6 +6,7 @@
     mail.py         SMTP for the jobs that email
     opco_email.py   "Receive by email" of the OPCO logs dialog
     attestations.py the session's attestations ZIP
+    lrs_sync.py     the periodic LRS sync (issue 17), every LEARNSTATS_LRS_SYNC_MINUTES
     periodic.py     periodic jobs: register(), and the scheduler run by Celery beat (make worker)
                     or a thread of each web process, one run at a time through a database lock
     schedule.py     the list of periodic jobs
