@@ -1127,7 +1127,30 @@ class _Importer:
                 continue
             write = self.write_users if spec.name == "users.csv" else self.upsert
             summary.files[spec.name] = write(parsed)
+            self.claim_from_xapi(parsed)
             parsed.release()
+
+    def claim_from_xapi(self, parsed: _Parsed) -> None:
+        """Rows of the bundle that xAPI had created (xapi = true) become the bundle's: xAPI's
+        re-derivation never deletes or replaces them any more (SPEC §8: a user, training,
+        enrollment... known from a bundle keeps the bundle's values)."""
+        spec, table = parsed.spec, parsed.spec.table
+        if "xapi" not in table.c:
+            return
+        if self.s.execute(select(table.c.xapi).where(table.c.xapi.is_(True)).limit(1)).first() is None:
+            return  # no xAPI rows in this table: nothing to claim (the common, fast case)
+        key_cols = [spec.col(k).db_name for k in spec.key]
+        stmt = (
+            update(table)
+            .where(and_(table.c.xapi.is_(True), *(table.c[c] == bindparam(f"k_{c}") for c in key_cols)))
+            .values(xapi=False)
+        )
+        params = (
+            {f"k_{c}": row[i] for c, i in zip(key_cols, spec.key_idx, strict=True)}
+            for row in parsed.all_rows()
+        )
+        for batch in _chunks(params, WRITE_BATCH):
+            self.s.execute(stmt, batch)
 
     def upsert(self, parsed: _Parsed) -> FileCounts:
         spec, table = parsed.spec, parsed.spec.table

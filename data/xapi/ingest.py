@@ -442,10 +442,15 @@ class _Ingest:
         # Users: an actor's mbox that is already another user's email is that user.
         users: dict[str, tuple] = {}
         for c in checked:
-            if c.user is not None and c.user[0] not in users:
-                users[c.user[0]] = c.user
+            if c.user is not None:
+                before = users.get(c.user[0])
+                if before is None or (not split_name(before[2])[1] and split_name(c.user[2])[1]):
+                    users[c.user[0]] = c.user  # a statement giving the name wins
         if users:
             known = self._existing(m.User, m.User.id, users)
+            self._name_unnamed_users(
+                {u: d[2] for u, d in users.items() if u in known and split_name(d[2])[1]}
+            )
             wanted = {u: d for u, d in users.items() if u not in known}
             emails = {d[1].lower(): u for u, d in wanted.items() if d[1]}
             same_email: dict[str, str] = {}
@@ -593,6 +598,42 @@ class _Ingest:
             if inserts:
                 bulk_insert(self.s, m.Activity, inserts)
                 added["activities"] += len(inserts)
+
+    def _name_unnamed_users(self, names: dict[str, str]) -> None:
+        """Users xAPI created from statements without a name take the first name that comes
+        (the user's names do not depend on the order statements arrive); a bundle's user and
+        a named one are left as they are."""
+        ut = m.User.__table__
+        for chunk in _chunks(sorted(names), LOOKUP):
+            unnamed = self.s.execute(
+                select(ut.c.id, ut.c.email).where(
+                    ut.c.id.in_(chunk), ut.c.xapi.is_(True), ut.c.first_name == "", ut.c.last_name == ""
+                )
+            ).all()
+            values = []
+            for user_id, email in unnamed:
+                first, last = split_name(names[user_id])
+                values.append(
+                    {
+                        "k": user_id,
+                        "f": first,
+                        "l": last,
+                        "sk": person_sort_key(last, first, email),
+                        "st": person_search_text(last, first, email),
+                    }
+                )
+            if values:
+                self.s.execute(
+                    update(ut)
+                    .where(ut.c.id == bindparam("k"))
+                    .values(
+                        first_name=bindparam("f"),
+                        last_name=bindparam("l"),
+                        sort_key=bindparam("sk"),
+                        search_text=bindparam("st"),
+                    ),
+                    values,
+                )
 
     def _fill_question_texts(self, known: list[tuple]) -> None:
         """Known xAPI questions first seen without a name, text or correct answer get the ones

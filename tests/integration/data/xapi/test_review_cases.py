@@ -773,3 +773,83 @@ def test_xr014_all_content_module_named_after_the_course_whatever_the_order(plat
         platform.xapi(statements)
     assert [t.name for t in platform.rows(m.Training, m.Training.id)] == ["Quiz"]
     assert [mo.name for mo in platform.rows(m.Module, m.Module.id)] == ["Quiz (all content)"]
+
+
+@pytest.mark.parametrize("order", ["unnamed first", "named first"])
+def test_xr015_a_learner_first_seen_without_a_name_takes_the_one_that_comes(platform, order):
+    s1 = on_module("u1", "experienced", M1, "2026-01-05T10:00:00Z", mbox("ann@r.example"))
+    s2 = on_module("u2", "experienced", M1, "2026-01-05T11:00:00Z", mbox("ann@r.example", "Ann Marie Lee"))
+    for statements in [[s1], [s2]] if order == "unnamed first" else [[s2], [s1]]:
+        platform.xapi(statements)
+    platform.xapi([s1, s2])  # both in one file: duplicates now, nothing changes
+    assert [(u.first_name, u.last_name) for u in platform.rows(m.User, m.User.id)] == [("Ann Marie", "Lee")]
+    # A bundle's user keeps the bundle's names whatever statements say.
+    platform.bundle({"users.csv": "user_id,email,first_name,last_name\nann@r.example,ann@r.example,,\n"})
+    platform.xapi(
+        [on_module("u3", "experienced", M1, "2026-01-05T12:00:00Z", mbox("ann@r.example", "Zed Z"))]
+    )
+    assert platform.results(C)["ann@r.example"][5:7] == ("", "")
+
+
+def test_xr016_the_module_status_follows_the_attempt_that_gives_its_score(platform):
+    one, two = "0c3e9f8a-1111-4aaa-8aaa-0000000000aa", "0c3e9f8a-1111-4aaa-8aaa-0000000000bb"
+    platform.xapi(
+        [
+            on_module(
+                "s1",
+                "passed",
+                M1,
+                "2026-01-05T10:00:00Z",
+                ANN,
+                registration=one,
+                result={"score": {"scaled": 0.5}},
+            ),
+            on_module(
+                "s2",
+                "failed",
+                M1,
+                "2026-01-05T23:30:00Z",
+                ANN,
+                registration=two,
+                result={"score": {"scaled": 0.9}},
+            ),
+            on_module("s3", "passed", M2, "2026-01-05T23:30:00Z", ANN, result={"score": {"scaled": 1.0}}),
+        ]
+    )
+    # M1: best attempt 90 (failed) -> M1 failed, 90; M2 passed 100. Score (90 + 100) / 2 = 95.0;
+    # every module completed, not each passed: failed; completed on the latest completion
+    # date: M2's 23:30 UTC = 00:30 on the 6th in Paris; M1's first finish on the 5th.
+    assert platform.results(C)["ann@r.example"][:5] == ("100.0", "95.0", "failed", "0", "2026-01-06")
+
+
+def test_xr017_a_bundle_s_rows_stay_the_bundle_s_once_it_named_what_xapi_created(platform):
+    # xAPI creates ann, the training, M1, its step and ann's enrollment; a bundle then lists
+    # them all (SPEC §3: an upsert). They are the bundle's now: voiding every statement of ann
+    # deletes none of them (they were deleted), and the bundle's enrollment date (2026-01-01
+    # in Paris = 2025-12-31 23:00 UTC) and min score stay over a later re-derivation.
+    platform.xapi([on_module("a1", "launched", M1, "2026-01-05T10:00:00Z", ANN)])
+    platform.bundle(
+        {
+            "users.csv": "user_id,email,first_name,last_name\nann@r.example,ann@r.example,Anne,Leblanc\n",
+            "trainings.csv": f"training_id,name\n{C},Sécurité\n",
+            "modules.csv": f"module_id,name\n{C}/m1,Fire\n",
+            "training_modules.csv": f"training_id,module_id,position,mandatory,min_score\n{C},{C}/m1,1,true,50\n",
+            "enrollments.csv": f"user_id,training_id,enrolled_at\nann@r.example,{C},2026-01-01\n",
+        }
+    )
+    platform.xapi([stmt("a2", "registered", COURSE, "2026-01-03T10:00:00Z", ANN)])
+    assert [(e.user_id, e.enrolled_at) for e in platform.rows(m.Enrollment, m.Enrollment.user_id)] == [
+        ("ann@r.example", T("2025-12-31 23:00"))
+    ]
+    platform.xapi([void("x1", "a1", "2026-01-06T10:00:00Z"), void("x2", "a2", "2026-01-06T10:00:00Z")])
+    assert [(u.id, u.first_name) for u in platform.rows(m.User, m.User.id)] == [("ann@r.example", "Anne")]
+    assert [t.name for t in platform.rows(m.Training, m.Training.id)] == ["Sécurité"]
+    assert [mo.name for mo in platform.rows(m.Module, m.Module.id)] == ["Fire"]
+    assert [
+        (x.module_id, x.min_score) for x in platform.rows(m.TrainingModule, m.TrainingModule.module_id)
+    ] == [(C + "/m1", 50)]
+    assert [(e.user_id, e.enrolled_at) for e in platform.rows(m.Enrollment, m.Enrollment.user_id)] == [
+        ("ann@r.example", T("2025-12-31 23:00"))
+    ]
+    # Enrolled, nothing left of the statements: not started.
+    assert platform.results(C)["ann@r.example"][:5] == ("0.0", "0.0", "not started", "0", "")
