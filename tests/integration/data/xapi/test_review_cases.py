@@ -171,8 +171,11 @@ class Platform:
             return found
 
 
-@pytest.fixture
-def platform(make_app, tmp_path):
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def platform(request, make_app, tmp_path):
+    """A fresh platform on SQLite, and on PostgreSQL (a throwaway cluster, tests/postgres.py)."""
+    if request.param == "postgres":
+        return Platform(make_app, tmp_path, database_url=request.getfixturevalue("pg_db_url"))
     return Platform(make_app, tmp_path)
 
 
