@@ -856,3 +856,23 @@ def test_xr017_a_bundle_s_rows_stay_the_bundle_s_once_it_named_what_xapi_created
     ]
     # Enrolled, nothing left of the statements: not started.
     assert platform.results(C)["ann@r.example"][:5] == ("0.0", "0.0", "not started", "0", "")
+
+
+@pytest.mark.parametrize("order", ["module last", "module first"])
+def test_xr018_a_real_module_arriving_makes_completed_on_the_course_change_nothing(platform, order):
+    m4 = stmt(
+        "d4",
+        "experienced",
+        activity(C2 + "/m4", "module", {"en": "M4"}),
+        "2026-02-03T10:00:00Z",
+        DAN,
+        parents=[QUIZ],
+    )
+    files = [R2[:3], [m4]] if order == "module last" else [[m4], R2[:3]]
+    for statements in files:
+        platform.xapi(statements)
+    # QA and QB keep their "(all content)" module; M4 is another module, so `completed` on the
+    # course finishes nothing: both modules in progress. Time: QA 10:00 - QB 10:05 = 5 (course
+    # statements count only while "(all content)" is the only module), M4 alone 0.
+    assert sorted(mo.name for mo in platform.rows(m.Module, m.Module.id)) == ["M4", "Quiz (all content)"]
+    assert platform.results(C2)["dan@r.example"][:5] == ("0.0", "0.0", "in progress", "5", "")
