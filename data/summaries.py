@@ -3,12 +3,18 @@
 The pages read SPEC §4's figures from the summary tables of data/models.py (summary_*), never
 from the raw events. This module is the only writer of those tables:
 
+- `REFRESHES` is the one table of which write refreshes which summary table: for each raw
+  table, the columns of a written row that say whose summaries to recompute, and the summary
+  tables such a write can change.
 - `mark(session, users=..., trainings=..., ...)` notes what a write touched. ORM writes (the
   test factory, the web app) are noted automatically by a flush listener; the importer notes
-  the rows it added or changed; `demo-data` and `rebuild-summaries` refresh everything.
+  the rows it added or changed (both through REFRESHES); `demo-data` and `rebuild-summaries`
+  refresh everything.
 - `refresh_pending(session)` recomputes the summaries of what was touched: every summary row
   of each touched learner (their (learner, training) pairs, module facts, history, days,
-  sessions), then the per-(training, day) rows of the trainings those pairs belong to. It runs
+  sessions), then, when the writes reach them, the per-(training, day) rows of the trainings
+  those pairs belong to, the active periods and the sessions. The rules it applies (scores,
+  statuses, completion) are data/rules.py's. It runs
   before every commit and before every figure is read, so a reader in the writer's own
   transaction sees exact figures too.
 - `rebuild(session, tz)` recomputes everything from the raw tables (recovery and a check).
