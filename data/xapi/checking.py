@@ -19,6 +19,15 @@ ADL_VERBS = "http://adlnet.gov/expapi/verbs/"
 LOGGED_IN = "https://w3id.org/xapi/adl/verbs/logged-in"
 LOGGED_OUT = "https://w3id.org/xapi/adl/verbs/logged-out"
 COURSE = "http://adlnet.gov/expapi/activities/course"
+# Course activity types: SPEC §8's (ADL's), and the ones Moodle's logstore_xapi and cmi5 send
+# for a course (docs/decisions.md, "xAPI (issue 17)").
+COURSE_TYPES = frozenset(
+    {
+        COURSE,
+        "http://id.tincanapi.com/activitytype/lms/course",
+        "https://w3id.org/xapi/cmi5/activitytype/course",
+    }
+)
 QUESTION_TYPES = (
     "http://adlnet.gov/expapi/activities/question",
     "http://adlnet.gov/expapi/activities/cmi.interaction",
@@ -236,7 +245,7 @@ def check(statement: Any, raw: str | None = None) -> Checked | str:
         # The course: the object, else the first parent, then grouping, of type course.
         candidates = [obj] if object_type == "Activity" else []
         candidates += _activities(context, "parent") + _activities(context, "grouping")
-        course = next((a for a in candidates if _type(a) == COURSE and a.get("id")), None)
+        course = next((a for a in candidates if _type(a) in COURSE_TYPES and a.get("id")), None)
         if course is not None:
             training_id = fit_id(str(course["id"]))
             row["course"] = training_id
@@ -247,7 +256,11 @@ def check(statement: Any, raw: str | None = None) -> Checked | str:
                 if _type(obj) in QUESTION_TYPES:
                     row["kind"] = "question"
                     parent = next(
-                        (a for a in _activities(context, "parent") if _type(a) != COURSE and a.get("id")),
+                        (
+                            a
+                            for a in _activities(context, "parent")
+                            if _type(a) not in COURSE_TYPES and a.get("id")
+                        ),
                         None,
                     )
                     if parent is None:

@@ -527,3 +527,22 @@ def test_xm022_a_bundle_bringing_a_derived_row_makes_it_its_own(db, tmp_path):
         assert [(e.enrolled_at, e.xapi) for e in rows(s, m.Enrollment)] == [(T("2025-12-01 09:00"), False)]
         assert [(lg.logged_in_at, lg.xapi) for lg in rows(s, m.Login)] == [(T("2026-01-06 10:00"), False)]
         assert pair(s).enrolled_at == T("2025-12-01 09:00")
+
+
+@pytest.mark.parametrize(
+    "course_type",
+    ["http://id.tincanapi.com/activitytype/lms/course", "https://w3id.org/xapi/cmi5/activitytype/course"],
+)
+def test_xm023_moodle_and_cmi5_course_types(db, course_type):
+    moodle = statement("q", "answered", Q1, "2026-01-05T10:00:00", kind="question", parent=M1,
+                       result={"score": {"raw": 1, "max": 1}})  # fmt: skip
+    moodle["context"]["contextActivities"]["grouping"][0]["definition"]["type"] = course_type
+    other = statement("x", "experienced", M2, "2026-01-05T10:00:00")
+    other["context"]["contextActivities"]["parent"][0]["definition"]["type"] = (
+        "http://example.org/not-a-course"
+    )
+    with db.session() as s:
+        report = ingest(s, [moodle, other])
+        assert report.ignored == {"no course": 1}
+        assert [t.id for t in rows(s, m.Training)] == [COURSE]
+        assert [(t.module_id, t.position) for t in rows(s, m.TrainingModule)] == [(M1, 1)]
