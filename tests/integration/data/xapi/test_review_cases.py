@@ -325,6 +325,15 @@ def test_xr003_rows_derived_from_r1_without_a_bundle(platform):
     out = platform.xapi(R1)
     # 22 statements, all kept; the group's and the courseless one ignored with their reason.
     assert "Statements read: 22; accepted: 22" in out.output, out.output
+    # By hand: users ann, bob, cy, dee; 1 training; M1, M2; Q1, Q2; enrollments ann, bob, cy;
+    # attempts ann M1, ann M2 x 2, bob M1, cy M2; answers ann Q1 (a4 replaces a2), ann Q2,
+    # bob Q1; connections ann 3, bob 2, cy 1; logins ann 2, bob 1, dee 1.
+    assert (
+        "Added: statements 22, users 4, trainings 1, modules 2, activities 2, enrollments 3, attempts 5, "
+        "answers 3, connections 6, logins 4." in out.output
+    )
+    assert "  group actor: 1 (e.g. line 21: statement " in out.output
+    assert "  no course: 1 (e.g. line 22: statement " in out.output
     users = {u.id: u for u in platform.rows(m.User, m.User.id)}
     # Ids: account.name, mbox address, openid, mbox_sha1sum; the group makes no user.
     assert set(users) == {
@@ -876,3 +885,29 @@ def test_xr018_a_real_module_arriving_makes_completed_on_the_course_change_nothi
     # statements count only while "(all content)" is the only module), M4 alone 0.
     assert sorted(mo.name for mo in platform.rows(m.Module, m.Module.id)) == ["M4", "Quiz (all content)"]
     assert platform.results(C2)["dan@r.example"][:5] == ("0.0", "0.0", "in progress", "5", "")
+
+
+@pytest.mark.parametrize("order", ["bundle first", "statements first"])
+def test_xr019_enrolled_directly_by_statements_and_through_a_class(platform, order):
+    # SPEC §3: enrolled both ways counts once, at the earlier date; through a class, the later of
+    # joining (2026-01-01 10:00 Paris) and the class's registration (2026-01-02 10:00 Paris =
+    # 09:00 UTC): 2026-01-02 09:00 UTC, before the `registered` of 2026-01-04 09:00 UTC.
+    bundle = {
+        "users.csv": "user_id,email,first_name,last_name\nann@r.example,ann@r.example,Anne,Leblanc\n",
+        "trainings.csv": f"training_id,name\n{C},Sécurité\n",
+        "classes.csv": "class_id,name\nK,Klass\n",
+        "class_members.csv": "class_id,user_id,joined_at\nK,ann@r.example,2026-01-01T10:00:00\n",
+        "class_trainings.csv": f"class_id,training_id,registered_at\nK,{C},2026-01-02T10:00:00\n",
+    }
+    statements = [
+        on_module("a1", "launched", M1, "2026-01-05T10:00:00Z", ANN),
+        stmt("a0", "registered", COURSE, "2026-01-04T09:00:00Z", ANN),
+    ]
+    if order == "bundle first":
+        platform.bundle(bundle)
+        platform.xapi(statements)
+    else:
+        platform.xapi(statements)
+        platform.bundle(bundle)
+    learners = platform.rows(m.TrainingLearner, m.TrainingLearner.user_id)
+    assert [(x.user_id, x.enrolled_at) for x in learners] == [("ann@r.example", T("2026-01-02 09:00"))]
