@@ -3,8 +3,9 @@
 Pure functions of plain values (no database, no pandas): the summary upkeep
 (data/summaries.py) applies them when it writes the summary tables, and the readers
 (data/figures/) apply them to what they read back. A SQL form of a rule (a reader filtering or
-aggregating in the database) says which rule it mirrors and is checked against it by the
-tests; every rule here has its own test in tests/unit/data/test_rules.py.
+aggregating in the database) says which rule it mirrors and is checked against it
+(tests/integration/data/test_rules_sql.py); every rule here has its own test in
+tests/unit/data/test_rules.py.
 
 Where "completion rate" is defined: `completion_rate` below. Where it is kept current: the
 completed pairs it counts are the statuses `training_state` gives, stored per (learner,
