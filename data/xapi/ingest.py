@@ -745,6 +745,15 @@ class _Ingest:
             m.ClassMember.user_id, m.SessionLearner.user_id, m.UserLabel.user_id, m.UserField.user_id,
         ]  # fmt: skip
         gone = unused(m.User, self.named["users"], st.actor, user_uses)
+        if gone:  # an account someone gave a password to is kept
+            with_password = set()
+            for chunk in _chunks(gone, LOOKUP):
+                with_password |= set(
+                    self.s.scalars(
+                        select(m.User.id).where(m.User.id.in_(chunk), m.User.password_hash.is_not(None))
+                    )
+                )
+            gone = [u for u in gone if u not in with_password]
         for chunk in _chunks(gone, LOOKUP):
             self.s.execute(delete(m.User).where(m.User.id.in_(chunk)))
         removed["users"] += len(gone)
