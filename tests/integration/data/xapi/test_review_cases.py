@@ -911,3 +911,18 @@ def test_xr019_enrolled_directly_by_statements_and_through_a_class(platform, ord
         platform.bundle(bundle)
     learners = platform.rows(m.TrainingLearner, m.TrainingLearner.user_id)
     assert [(x.user_id, x.enrolled_at) for x in learners] == [("ann@r.example", T("2026-01-02 09:00"))]
+
+
+def test_xr020_statement_ids_compare_without_case(platform):
+    # A UUID is the same in upper or lower case: the voiding statement names v2's id in upper
+    # case, and v1 sent again with its id in upper case is a duplicate.
+    v1 = on_v("v1", "answered", QV, "2026-03-02T10:00:00Z", EVE, result={"score": {"raw": 2, "max": 4}})
+    v2 = on_v("v2", "answered", QV, "2026-03-02T10:05:00Z", EVE, result={"score": {"raw": 4, "max": 4}})
+    v3 = on_v("v3", "completed", MV, "2026-03-02T10:10:00Z", EVE)
+    x1 = void("x1", "v2", "2026-03-02T11:00:00Z")
+    x1["object"]["id"] = x1["object"]["id"].upper()
+    platform.xapi([v1, v2, v3, x1])
+    out = platform.xapi([{**v1, "id": v1["id"].upper()}])
+    assert "accepted: 0; already received (duplicates): 1." in out.output
+    # v2 void: v1's 2/4 -> 50.0, as in xr005.
+    assert platform.results(C4)["eve@r.example"][:3] == ("100.0", "50.0", "passed")
