@@ -176,6 +176,10 @@ def check(statement: Any, raw: str | None = None) -> Checked | str:
     """A valid statement's Checked, or what is wrong with it (a sentence)."""
     if not isinstance(statement, dict):
         return "a statement must be a JSON object"
+    if isinstance(statement.get("statements"), list) and "verb" not in statement:
+        return (
+            'an LRS answer ({"statements": [...], "more": ...}), not a statement: import its statements array'
+        )
     from pydantic import ValidationError
 
     try:

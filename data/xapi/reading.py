@@ -1,4 +1,5 @@
-"""Reading a file of xAPI statements as a stream: a JSON array or JSON lines, gzipped or not.
+"""Reading a file of xAPI statements as a stream: a JSON array or JSON lines, gzipped or not
+(also a file holding one statement, pretty-printed over several lines).
 
 Statements come one at a time with the line they start on; a statement larger than
 MAX_STATEMENT_BYTES is reported (a ReadProblem item) and skipped over without being held in
@@ -47,6 +48,8 @@ def read_file(path: Path | str) -> Iterator[tuple[int, str | ReadProblem]]:
         first = _first_byte(stream)
         if first == b"[":
             yield from _read_array(stream)
+        elif first == b"{" and (whole := _one_document(stream)) is not None:
+            yield 1, whole
         else:
             yield from _read_lines(stream)
     except (OSError, EOFError, gzip.BadGzipFile) as error:
@@ -61,6 +64,27 @@ def _first_byte(stream) -> bytes:
     stream.seek(0)
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     return text[:1]
+
+
+def _one_document(stream) -> str | None:
+    """The file's text when it is one JSON object spread over several lines (a single
+    statement, pretty-printed), else None (JSON lines), the stream rewound."""
+    head = stream.readline(MAX_STATEMENT_BYTES + 1).removeprefix(b"\xef\xbb\xbf")
+    stream.seek(0)
+    try:
+        json.loads(head)
+        return None  # the first line is a whole JSON value: JSON lines
+    except (ValueError, UnicodeDecodeError):
+        pass
+    data = stream.read(MAX_STATEMENT_BYTES + 1)
+    stream.seek(0)
+    if len(data) > MAX_STATEMENT_BYTES:
+        return None
+    try:
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+        return text if isinstance(json.loads(text), dict) else None
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _decode(data: bytes, line: int) -> str | ReadProblem:

@@ -926,3 +926,28 @@ def test_xr020_statement_ids_compare_without_case(platform):
     assert "accepted: 0; already received (duplicates): 1." in out.output
     # v2 void: v1's 2/4 -> 50.0, as in xr005.
     assert platform.results(C4)["eve@r.example"][:3] == ("100.0", "50.0", "passed")
+
+
+def test_xr021_one_pretty_printed_statement_and_an_lrs_answer(platform):
+    # A file holding one statement, pretty-printed over several lines (as an LMS's "export
+    # this statement" gives it), is that statement, not 15 lines of "not JSON".
+    path = platform.dir / "one.json"
+    path.write_text(json.dumps(on_module("a1", "launched", M1, "2026-01-05T10:00:00Z", ANN), indent=2))
+    result = platform.cli("import-xapi", path)
+    assert result.exit_code == 0, result.output
+    assert "Statements read: 1; accepted: 1" in result.output
+    # An LRS's answer saved as it came is named as such.
+    path = platform.dir / "page.json"
+    path.write_text(json.dumps({"statements": [R1[0]], "more": ""}) + "\n")
+    result = platform.cli("import-xapi", path)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        'line 1: an LRS answer ({"statements": [...], "more": ...}), not a statement: import its statements array'
+    )
+    # JSON lines whose first line is broken are still read line by line.
+    path = platform.dir / "lines.jsonl"
+    path.write_text("{oops\n" + json.dumps(R1[1]) + "\n")
+    result = platform.cli("import-xapi", path)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0].startswith("line 1: not JSON")
+    assert "line 2" not in result.output
