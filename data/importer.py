@@ -1140,11 +1140,14 @@ class _Importer:
         if self.s.execute(select(table.c.xapi).where(table.c.xapi.is_(True)).limit(1)).first() is None:
             return  # no xAPI rows in this table: nothing to claim (the common, fast case)
         key_cols = [spec.col(k).db_name for k in spec.key]
-        stmt = (
-            update(table)
-            .where(and_(table.c.xapi.is_(True), *(table.c[c] == bindparam(f"k_{c}") for c in key_cols)))
-            .values(xapi=False)
-        )
+
+        def same(name: str):
+            column = table.c[name]
+            if column.nullable:  # connections.session_id: NULL is a value of the key
+                return func.coalesce(column, "") == func.coalesce(bindparam(f"k_{name}"), "")
+            return column == bindparam(f"k_{name}")
+
+        stmt = update(table).where(table.c.xapi.is_(True), *(same(c) for c in key_cols)).values(xapi=False)
         params = (
             {f"k_{c}": row[i] for c, i in zip(key_cols, spec.key_idx, strict=True)}
             for row in parsed.all_rows()
@@ -1198,16 +1201,6 @@ class _Importer:
             )
             for batch in _chunks(params, WRITE_BATCH):
                 self.s.execute(stmt, batch)
-        _claim_from_xapi(
-            self.s,
-            table,
-            [c.db_name for c in key_cols],
-            [
-                tuple(row[i] for i in spec.key_idx)
-                for row in rows
-                if tuple(row[i] for i in spec.key_idx) in existing
-            ],
-        )
         return counts
 
     def insert_rows(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
@@ -1256,7 +1249,6 @@ class _Importer:
             for batch in _chunks(updates, WRITE_BATCH):
                 self.s.execute(stmt, batch)
         self.insert_rows(users, inserts)
-        _claim_from_xapi(self.s, users, ["id"], list(existing))
 
         if "labels" in parsed.present:
             changed |= self.write_labels(parsed, existing_ids={key[0] for key in existing})
@@ -1290,26 +1282,6 @@ class _Importer:
             ),
         )
         return set(stale)
-
-
-def _claim_from_xapi(session: Session, table: Table, key: list[str], keys: list[tuple]) -> None:
-    """Rows of the bundle that xAPI had derived become the bundle's (xapi = false): a later
-    re-derivation of xAPI statements never deletes or replaces them."""
-    if not keys or "xapi" not in table.c:
-        return
-    if session.execute(select(table.c.xapi).where(table.c.xapi.is_(True)).limit(1)).first() is None:
-        return  # the common case: nothing derived from xAPI in this table
-
-    def same(name: str):
-        column = table.c[name]
-        if column.nullable:
-            return func.coalesce(column, "") == func.coalesce(bindparam(f"k_{name}"), "")
-        return column == bindparam(f"k_{name}")
-
-    stmt = update(table).where(table.c.xapi.is_(True), *(same(name) for name in key)).values(xapi=False)
-    params = ({f"k_{name}": value for name, value in zip(key, values, strict=True)} for values in keys)
-    for batch in _chunks(params, WRITE_BATCH):
-        session.execute(stmt, batch)
 
 
 def _mark_touched(session: Session, spec: FileSpec, rows: list[tuple]) -> None:

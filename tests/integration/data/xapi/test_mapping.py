@@ -518,6 +518,11 @@ def test_xm022_a_bundle_bringing_a_derived_row_makes_it_its_own(db, tmp_path):
         f"user_id,training_id,enrolled_at\nann@example.org,{COURSE},2025-12-01T09:00:00Z\n"
     )
     (bundle / "logins.csv").write_text("user_id,logged_in_at\nann@example.org,2026-01-06T10:00:00Z\n")
+    # The same connection (no session: NULL is part of its key) becomes the bundle's too.
+    (bundle / "connections.csv").write_text(
+        "user_id,module_id,connected_at,disconnected_at,session_id\n"
+        f"ann@example.org,{M1},2026-01-06T10:00:00Z,2026-01-06T10:00:00Z,\n"
+    )
     with db.session() as s:
         import_bundle(s, bundle, db.tz)
     with db.session() as s:
@@ -526,6 +531,11 @@ def test_xm022_a_bundle_bringing_a_derived_row_makes_it_its_own(db, tmp_path):
     with db.session() as s:
         assert [(e.enrolled_at, e.xapi) for e in rows(s, m.Enrollment)] == [(T("2025-12-01 09:00"), False)]
         assert [(lg.logged_in_at, lg.xapi) for lg in rows(s, m.Login)] == [(T("2026-01-06 10:00"), False)]
+        assert [(c[1], c[2], c[3], c[0]) for c in _spans(s)] == [
+            (T("2026-01-06 10:00"), T("2026-01-06 10:00"), None, M1),
+            (T("2026-01-07 10:00"), T("2026-01-07 10:00"), None, M1),
+        ]
+        assert [c.xapi for c in rows(s, m.Connection, m.Connection.connected_at)] == [False, True]
         assert pair(s).enrolled_at == T("2025-12-01 09:00")
 
 
