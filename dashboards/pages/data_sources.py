@@ -222,7 +222,22 @@ def build_progress(running: list[ds.RunRow], tz) -> html.Div:
     )
 
 
+def missing_credentials() -> list[str]:
+    """The LRS credentials' settings left empty: with an endpoint, no periodic sync can run."""
+    settings = current_settings()
+    return [
+        name
+        for name, value in (
+            ("LEARNSTATS_LRS_USERNAME", settings.lrs_username),
+            ("LEARNSTATS_LRS_PASSWORD", settings.lrs_password),
+        )
+        if not value
+    ]
+
+
 def build_schedule(schedule: ds.SyncSchedule, tz) -> html.Div:
+    """The periodic sync as configured; a warning when its credentials are not all set (it
+    cannot run: better said than an empty list of runs)."""
     if not schedule.endpoint:
         text = _(
             "No periodic LRS sync: set LEARNSTATS_LRS_ENDPOINT (with LEARNSTATS_LRS_USERNAME and "
@@ -230,6 +245,15 @@ def build_schedule(schedule: ds.SyncSchedule, tz) -> html.Div:
         )
         return html.P(text, className="text-muted mb-3", id="data-sources-schedule")
     every = ngettext("every minute", "every %(num)d minutes", schedule.minutes)
+    missing = missing_credentials()
+    if missing:
+        text = _(
+            "LEARNSTATS_LRS_ENDPOINT is %(endpoint)s but %(missing)s is not set: no periodic sync can "
+            "run until it is.",
+            endpoint=schedule.endpoint,
+            missing=" / ".join(missing),
+        )
+        return html.P(text, className="alert alert-warning mb-3", id="data-sources-schedule", role="alert")
     parts = [
         _("Periodic LRS sync of %(endpoint)s, %(every)s.", endpoint=schedule.endpoint, every=every),
         " ",
@@ -266,6 +290,7 @@ def _read(scope: Scope):
         runs = ds.import_runs(s, scope, instance_path=settings.instance_path)
         running = [run for run in runs if run.status == "running"]
         schedule = ds.sync_schedule(s, scope, settings.lrs_endpoint, settings.lrs_sync_minutes)
+
         signature = ds.runs_signature(s, scope)
     return runs, running, schedule, signature
 

@@ -237,7 +237,12 @@ def test_dsr004_progress_bar_while_a_run_is_under_way(world, db, client):
 def test_dsr005_empty_state_and_schedule(make_app, tmp_path):
     from tests.factories import Factory
 
-    app = make_app(lrs_endpoint="http://127.0.0.1:8100/xAPI", lrs_sync_minutes="7")
+    app = make_app(
+        lrs_endpoint="http://127.0.0.1:8100/xAPI",
+        lrs_sync_minutes="7",
+        lrs_username="learnstats",
+        lrs_password="not-a-real-one",
+    )
     db = app.server.extensions["learnstats_db"]
     with db.session() as s:
         Factory(s).user("admin", "Ada", "Admin", email="admin@example.org", roles=("admin",))
@@ -263,6 +268,13 @@ def test_dsr005_empty_state_and_schedule(make_app, tmp_path):
     with bare.server.extensions["learnstats_db"].session() as s:
         Factory(s).user("admin", "Ada", "Admin", email="admin@example.org", roles=("admin",))
     assert "No periodic LRS sync: set LEARNSTATS_LRS_ENDPOINT" in _text(_layout(bare.server))
+
+    # An endpoint without its password: no sync can run, and the page says so.
+    app.server.config["LEARNSTATS"].lrs_password = ""
+    assert (
+        "LEARNSTATS_LRS_ENDPOINT is http://127.0.0.1:8100/xAPI/statements but LEARNSTATS_LRS_PASSWORD "
+        "is not set: no periodic sync can run until it is."
+    ) in _text(_layout(app.server))
 
 
 def test_dsr006_an_xapi_import_shows_its_progress_while_it_runs(make_app, tmp_path):
