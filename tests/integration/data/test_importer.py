@@ -850,7 +850,14 @@ def test_imp029_cli_refuses_a_bad_bundle(dash_app, db, tmp_path):
         "Import refused: 2 error(s); nothing was written.",
     ]
     assert result.stdout == ""
-    assert snapshot(db) == before
+    # Nothing is written but the import's record, a failed run the Data sources page lists.
+    after = snapshot(db)
+    runs = rows(db, m.ImportRun, "kind", "status", "error")
+    first = "answers.csv:5: score: score -2 is below 0"
+    assert runs == [("bundle", "failed", f"2 error(s) (first: {first}); nothing was written")]
+    assert {k: v for k, v in after.items() if k != "import_runs"} == {
+        k: v for k, v in before.items() if k != "import_runs"
+    }
 
 
 def test_imp030_cli_imports_a_good_bundle(dash_app, db):
