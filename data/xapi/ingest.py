@@ -1036,12 +1036,16 @@ def bulk_insert(session: Session, model, rows: list[dict], ignore_conflicts: boo
     if ignore_conflicts:
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt = pg_insert(table).on_conflict_do_nothing()
-    else:
-        stmt = insert(table)
+        # An executemany's rowcount is not the rows inserted on psycopg (it gave 0 added
+        # connections, logins, enrollments): count the rows RETURNING gives back.
+        stmt = pg_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+        for batch in _chunks(rows, 5000):
+            total += len(connection.execute(stmt, batch).all())
+        return total
+    stmt = insert(table)
     for batch in _chunks(rows, 5000):
-        result = connection.execute(stmt, batch)
-        total += len(batch) if not ignore_conflicts else max(result.rowcount or 0, 0)
+        connection.execute(stmt, batch)
+        total += len(batch)
     return total
 
 
