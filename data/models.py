@@ -286,7 +286,7 @@ class Connection(Base):
             text("coalesce(session_id, '')"),
             unique=True,
         ),
-        Index(None, "user_id", "module_id"),
+        # No (user_id, module_id) index: the unique key begins with it (migration 0008).
         Index(None, "session_id", "user_id"),
         Index(None, "connected_at"),
     )
