@@ -23,19 +23,22 @@ Choices where SPEC §3 is silent:
 from __future__ import annotations
 
 import csv
+import gc
 import heapq
 import math
 import os
 import re
 import stat
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from data import models as m
@@ -50,6 +53,8 @@ WRITE_BATCH = 10_000
 LOOKUP_BATCH = 500
 # Beyond this many distinct ids a lookup scans the table once instead of batching "IN".
 SCAN_THRESHOLD = 50_000
+# SQLite's page cache while an import writes (KiB; SQLite's default is 2,000).
+IMPORT_CACHE_KIB = 128 * 1024
 
 # ---------------------------------------------------------------------------------------
 # Public contract
@@ -448,7 +453,29 @@ def _parse_labels(raw: str) -> tuple[str, ...]:
 
 
 def _datetime_parser(tz: tzinfo):
+    fromisoformat = datetime.fromisoformat
+    # A timestamp written as 2026-03-14T09:30:00+01:00 (what most exports write) is read as
+    # its first 19 characters less its offset, the offset's text looked up once: the same value
+    # as the general path below, in half the time. Offsets enter the table only from a value
+    # the general path read whole.
+    offsets: dict[str, timedelta] = {}
+
     def parse(raw: str) -> datetime:
+        if len(raw) == 25:
+            offset = offsets.get(raw[19:])
+            if offset is not None and raw[10] in "T " and raw[13] == ":" and raw[16] == ":":
+                try:
+                    return fromisoformat(raw[:19]) - offset
+                except (ValueError, OverflowError):
+                    pass  # the general path says what is wrong
+        value = _parse_datetime(raw)
+        if len(raw) == 25 and raw[19] in "+-" and raw[22] == ":" and raw[10] in "T " and raw[13] == ":":
+            offset = fromisoformat(raw).utcoffset()
+            if offset is not None and fromisoformat(raw[:19]) - offset == value:
+                offsets[raw[19:]] = offset
+        return value
+
+    def _parse_datetime(raw: str) -> datetime:
         try:
             value = datetime.fromisoformat(raw)
         except ValueError:
@@ -529,23 +556,27 @@ class _Importer:
         # kind -> id -> extra info (attempt: module_id; activity: (module_id, max_score)).
         self.defined: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
         self.in_db: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
-        # kind -> id -> places referencing it, for ids not defined in the bundle.
-        self.unresolved: dict[str, dict[str, list[tuple[str, int, str]]]] = defaultdict(dict)
+        # (kind, file, column) -> id -> the lines referencing it, for ids not defined in the
+        # bundle (compact: a bundle of a million connections references users two million times).
+        self.unresolved: dict[tuple[str, str, str], dict[str, array]] = defaultdict(dict)
         self.pending_answers: list[tuple[int, str, str, float]] = []
         self.emails: dict[str, tuple[str, int]] = {}  # lower-case email -> (user_id, line)
         self._strings: dict[str, str] = {}
-        # Checks across the cells of one row, per file.
-        self._checks = {
+        # Checks across the cells of one row, per file: f(values in the file's column order, line).
+        by_name = {
             "users.csv": self._check_users,
             "roles.csv": self._check_roles,
             "trainings.csv": self._check_trainings,
             "training_modules.csv": self._check_training_modules,
             "activities.csv": self._check_activities,
-            "sessions.csv": self._check_sessions,
-            "attempts.csv": self._check_attempts,
             "answers.csv": self._check_answers,
-            "connections.csv": self._check_connections,
         }
+        self._checks: dict[str, Any] = {name: self._by_name(name, check) for name, check in by_name.items()}
+        self._checks["sessions.csv"] = self._order_check("sessions.csv", "starts_at", "ends_at")
+        self._checks["attempts.csv"] = self._order_check("attempts.csv", "started_at", "finished_at")
+        self._checks["connections.csv"] = self._order_check(
+            "connections.csv", "connected_at", "disconnected_at"
+        )
 
     # -- errors ------------------------------------------------------------------------
 
@@ -803,14 +834,18 @@ class _Importer:
         check = self._checks.get(fname)
         if check is not None:
             before = len(self._errors)
-            check(dict(zip(spec.names, values, strict=True)), line)
+            check(values, line)
             ok = ok and len(self._errors) == before
         if not self._quiet:
             defined = self.defined
+            unresolved = self.unresolved
             for i, kind, name in spec.refs:
                 value = values[i]
                 if value is not _INVALID and value is not None and value not in defined[kind]:
-                    self.unresolved[kind].setdefault(value, []).append((fname, line, name))
+                    lines = unresolved[(kind, fname, name)].get(value)
+                    if lines is None:
+                        lines = unresolved[(kind, fname, name)][value] = array("q")
+                    lines.append(line)
         if ok and not spec.key_only and not self._errors:
             parsed.rows.append(tuple(values))
 
@@ -825,14 +860,9 @@ class _Importer:
     def reference(self, kind: str, ident: str, file: str, line: int, column: str) -> None:
         if self._quiet or ident in self.defined[kind]:
             return
-        self.unresolved[kind].setdefault(ident, []).append((file, line, column))
+        self.unresolved[(kind, file, column)].setdefault(ident, array("q")).append(line)
 
     # -- checks across the columns of a row --------------------------------------------
-
-    def _order(self, file: str, line: int, v: dict[str, Any], start: str, end: str) -> None:
-        a, b = v[start], v[end]
-        if a not in (None, _INVALID) and b not in (None, _INVALID) and b < a:
-            self.error(file, line, end, f"{end} ({_show(b)}) is before {start} ({_show(a)})")
 
     def _check_users(self, v: dict[str, Any], line: int) -> None:
         email = v["email"]
@@ -888,14 +918,27 @@ class _Importer:
         if score is not _INVALID and score < 0:
             self.error("activities.csv", line, "max_score", f"max_score {_show(score)} is below 0")
 
-    def _check_sessions(self, v: dict[str, Any], line: int) -> None:
-        self._order("sessions.csv", line, v, "starts_at", "ends_at")
+    @staticmethod
+    def _by_name(file: str, check):
+        """A check that reads the row's values by column name."""
+        names = SPECS[file].names
 
-    def _check_attempts(self, v: dict[str, Any], line: int) -> None:
-        self._order("attempts.csv", line, v, "started_at", "finished_at")
+        def run(values: list[Any], line: int) -> None:
+            check(dict(zip(names, values, strict=True)), line)
 
-    def _check_connections(self, v: dict[str, Any], line: int) -> None:
-        self._order("connections.csv", line, v, "connected_at", "disconnected_at")
+        return run
+
+    def _order_check(self, file: str, start: str, end: str):
+        """The end of a span may not be before its start (values read by position)."""
+        i, j = SPECS[file].index[start], SPECS[file].index[end]
+        error = self.error
+
+        def run(values: list[Any], line: int) -> None:
+            a, b = values[i], values[j]
+            if a is not None and b is not None and a is not _INVALID and b is not _INVALID and b < a:
+                error(file, line, end, f"{end} ({_show(b)}) is before {start} ({_show(a)})")
+
+        return run
 
     def _check_answers(self, v: dict[str, Any], line: int) -> None:
         score, attempt, activity_id = v["score"], v["attempt_id"], v["activity_id"]
@@ -936,19 +979,24 @@ class _Importer:
     # -- checks against the database ---------------------------------------------------
 
     def resolve_references(self) -> None:
-        for kind, places_by_id in self.unresolved.items():
-            found = self.lookup(kind, list(places_by_id))
-            self.in_db[kind] = found
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for (kind, _file, _column), lines_by_id in self.unresolved.items():
+            wanted[kind].update(lines_by_id)
+        for kind, ids in wanted.items():
+            self.in_db[kind] = self.lookup(kind, sorted(ids))
+        for (kind, place_file, column), lines_by_id in self.unresolved.items():
+            found = self.in_db[kind]
             file = KINDS[kind][0]
-            for ident, places in places_by_id.items():
+            for ident, lines in lines_by_id.items():
                 if ident not in found:
-                    for place_file, line, column in places:
+                    for line in lines:
                         self.error(
                             place_file,
                             line,
                             column,
                             f"unknown {kind} {ident!r} (not in {file} nor in the database)",
                         )
+        self.unresolved.clear()
         for line, attempt, activity_id, score in self.pending_answers:
             module = self.defined["attempt"].get(attempt, self.in_db["attempt"].get(attempt))
             activity = self.defined["activity"].get(activity_id, self.in_db["activity"].get(activity_id))
@@ -1125,7 +1173,12 @@ class _Importer:
             parsed = self.parsed.get(spec.name)
             if parsed is None:
                 continue
-            write = self.write_users if spec.name == "users.csv" else self.upsert
+            if spec.name == "users.csv":
+                write = self.write_users
+            elif spec.name in _EVENT_FILES and self.has_unique_key(spec):
+                write = self.append_events
+            else:
+                write = self.upsert
             summary.files[spec.name] = write(parsed)
             self.claim_from_xapi(parsed)
             parsed.release()
@@ -1202,6 +1255,70 @@ class _Importer:
             for batch in _chunks(params, WRITE_BATCH):
                 self.s.execute(stmt, batch)
         return counts
+
+    def has_unique_key(self, spec: FileSpec) -> bool:
+        """On SQLite, whether the table has a unique index on the file's whole key (the
+        primary key of logins; uq_connections_key), which append_events relies on."""
+        connection = self.s.connection()
+        if connection.dialect.name != "sqlite":
+            return False
+        table = spec.table.name
+        for index in connection.exec_driver_sql(f"PRAGMA index_list({table})").all():
+            if not index[2]:  # not unique
+                continue
+            columns = [
+                row[2] for row in connection.exec_driver_sql(f"PRAGMA index_xinfo({index[1]})") if row[5]
+            ]
+            # An expression column is None; connections' fifth key column is coalesce(session_id, '').
+            if [c or "session_id" for c in columns] == [c.db_name for c in spec.cols]:
+                return True
+        return False
+
+    def append_events(self, parsed: _Parsed) -> FileCounts:
+        """connections.csv and logins.csv on SQLite: rows are only ever added (every column is
+        the key), so each row goes in unless the table's unique key already holds it (INSERT OR
+        IGNORE), without loading the stored rows first. The rows added are those whose rowid
+        is above the largest one before (read back only when some were already stored)."""
+        spec, table = parsed.spec, parsed.spec.table
+        rows = parsed.all_rows()
+        total = len(rows)
+        parsed.release()
+        connection = self.s.connection()
+        columns = [c.db_name for c in spec.cols]
+        sql = (
+            f"INSERT OR IGNORE INTO {table.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})"
+        )
+        (last_rowid,) = connection.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {table.name}").one()
+        (changes_before,) = connection.exec_driver_sql("SELECT total_changes()").one()
+        # Timestamps in SQLAlchemy's SQLite format, e.g. 2026-03-14 08:30:00.000000.
+        iso = datetime.isoformat
+        if spec.name == "connections.csv":  # both timestamps required
+
+            def convert(r: tuple) -> tuple:
+                return (r[0], r[1], iso(r[2], " ", "microseconds"), iso(r[3], " ", "microseconds"), r[4])
+
+        else:  # logins.csv
+
+            def convert(r: tuple) -> tuple:
+                return (r[0], iso(r[1], " ", "microseconds"))
+
+        for batch in _chunks(rows, WRITE_BATCH):
+            connection.exec_driver_sql(sql, [convert(row) for row in batch])
+        (changes_after,) = connection.exec_driver_sql("SELECT total_changes()").one()
+        added = changes_after - changes_before
+        if added != total:  # some were stored already: the new ones are read back
+            rowid = literal_column("rowid")
+            rows = [
+                tuple(row)
+                for row in connection.execute(
+                    select(*(table.c[c] for c in columns)).where(rowid > last_rowid).order_by(rowid)
+                )
+            ]
+        _mark_touched(self.s, spec, rows)
+        if rows:
+            summaries.mark(self.s, version=True)
+        return FileCounts(rows=total, added=added, unchanged=total - added)
 
     def insert_rows(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
         for batch in _chunks(rows, WRITE_BATCH):
@@ -1284,8 +1401,23 @@ class _Importer:
         return set(stale)
 
 
+# Files whose rows the effective enrollments (training_learners) are made of.
+_ENROLLING_FILES = {"enrollments.csv", "class_members.csv", "class_trainings.csv"}
+
+# Files whose rows are events only ever added (append_events).
+_EVENT_FILES = ("connections.csv", "logins.csv")
+
+
 def _mark_touched(session: Session, spec: FileSpec, rows: list[tuple]) -> None:
     """Mark what the file's added or changed rows refresh (data/summaries.py REFRESHES)."""
+    # New connections and logins are added to the summaries as they are (a bundle of only
+    # these refreshes no learner: data/summary_append.py); key-only files have no updates.
+    if spec.name == "connections.csv":
+        summaries.mark(session, written=["connections"], connections=rows)
+        return
+    if spec.name == "logins.csv":
+        summaries.mark(session, written=["logins"], logins=rows)
+        return
     refresh = summaries.REFRESHES.get(spec.table.name)
     if refresh is None or not refresh.keys or not rows:
         return
@@ -1307,6 +1439,25 @@ def import_bundle(session: Session, folder: Path, tz: tzinfo) -> ImportSummary:
     summary = ImportSummary(folder=folder)
     if not folder.is_dir():
         raise BundleInvalid([BundleError(str(folder), 0, "-", "not a folder")])
+    with _no_cycle_collection():
+        return _import(session, folder, tz, summary)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused: a big bundle keeps millions of tuples alive, which each
+    collection would walk again (a sixth of a 1,000,000-row import's time); nothing the import
+    makes needs it, and it runs again afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _import(session: Session, folder: Path, tz: tzinfo, summary: ImportSummary) -> ImportSummary:
     importer = _Importer(session, folder, tz)
     importer.scan_folder(summary)
     if len(summary.absent) == len(FILES):
@@ -1320,8 +1471,35 @@ def import_bundle(session: Session, folder: Path, tz: tzinfo) -> ImportSummary:
     if importer.has_errors:
         raise importer.invalid()
 
+    with _page_cache(session, IMPORT_CACHE_KIB):
+        _write(session, importer, summary)
+    summary.training_learners = (
+        session.scalar(select(func.count()).select_from(m.TrainingLearner.__table__)) or 0
+    )
+    session.expire_all()
+    return summary
+
+
+@contextmanager
+def _page_cache(session: Session, kib: int) -> Iterator[None]:
+    """On SQLite, a page cache of `kib` KiB for the block: a large import updates indexes all
+    over the tables, and a page read again from the cache costs no system call."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    (before,) = connection.exec_driver_sql("PRAGMA cache_size").one()
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{int(kib)}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
+
+
+def _write(session: Session, importer: _Importer, summary: ImportSummary) -> None:
     importer.write(summary)
-    refresh_training_learners(session)
+    if _ENROLLING_FILES & set(summary.files):
+        refresh_training_learners(session)
     if {"sessions.csv", "session_learners.csv"} & set(summary.files):
         # Connections derived from xAPI statements lie in the sessions their learners belong
         # to (SPEC §8): sessions imported after the statements place them too.
@@ -1329,8 +1507,3 @@ def import_bundle(session: Session, folder: Path, tz: tzinfo) -> ImportSummary:
 
         rederive_users(session, session.scalars(select(m.SessionLearner.user_id).distinct()))
     summaries.refresh_pending(session)
-    summary.training_learners = (
-        session.scalar(select(func.count()).select_from(m.TrainingLearner.__table__)) or 0
-    )
-    session.expire_all()
-    return summary

@@ -137,6 +137,12 @@ class Touched:
     classes: set[str] = field(default_factory=set)
     attempts: set[str] = field(default_factory=set)
     sessions: set[str] = field(default_factory=set)
+    # New rows only (not stored before this write): connections as (user, module,
+    # connected_at, disconnected_at, session), logins as (user, logged_in_at). Alone, they are added
+    # to the summaries (data/summary_append.py); with anything else, their learners are
+    # refreshed like the others.
+    connections: list[tuple] = field(default_factory=list)
+    logins: list[tuple] = field(default_factory=list)
     everything: bool = False
     # Something changed that no summary holds (a name): the data version moves all the same,
     # so that no cached figure keeps the old value.
@@ -150,6 +156,14 @@ class Touched:
             self.everything
             or self.version
             or any((self.users, self.trainings, self.modules, self.classes, self.attempts, self.sessions))
+            or bool(self.connections or self.logins)
+        )
+
+    def only_appended(self) -> bool:
+        """Nothing but new connections and logins."""
+        return not (
+            self.everything
+            or any((self.users, self.trainings, self.modules, self.classes, self.attempts, self.sessions))
         )
 
 
@@ -162,13 +176,20 @@ def mark(
     classes: Iterable[str] = (),
     attempts: Iterable[str] = (),
     sessions: Iterable[str] = (),
+    connections: Iterable[tuple] = (),
+    logins: Iterable[tuple] = (),
     everything: bool = False,
     version: bool = False,
     written: Iterable[str] | None = None,
 ) -> None:
     """Note what a write touched; refresh_pending recomputes it before commit or read (and
     increases the data version, also when only `version` is set). written: the raw tables
-    the write changed (REFRESHES); without it, marked rows refresh every summary table."""
+    the write changed (REFRESHES); without it, marked rows refresh every summary table.
+
+    connections, logins: rows the write ADDED (none of them stored before), as
+    (user_id, module_id, connected_at, disconnected_at, session_id) and (user_id, logged_in_at)
+    in naive UTC; when nothing else is marked they are added to the summaries without
+    recomputing their learners (data/summary_append.py)."""
     touched = session.info.setdefault(_PENDING, Touched())
     if written is not None:
         if touched.written is not None:
@@ -182,6 +203,8 @@ def mark(
     touched.classes.update(classes)
     touched.attempts.update(attempts)
     touched.sessions.update(sessions)
+    touched.connections.extend(connections)
+    touched.logins.extend(logins)
     touched.everything = touched.everything or everything
 
 
@@ -288,6 +311,8 @@ def _merge(into: Touched, other: Touched) -> None:
     into.classes |= other.classes
     into.attempts |= other.attempts
     into.sessions |= other.sessions
+    into.connections.extend(other.connections)
+    into.logins.extend(other.logins)
     into.everything = into.everything or other.everything
     into.version = into.version or other.version
     into.written = None if into.written is None or other.written is None else into.written | other.written
@@ -358,6 +383,15 @@ def _resolve_users(session: Session, touched: Touched) -> set[str]:
 
 
 def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
+    if touched.connections or touched.logins:
+        if touched.only_appended():
+            from data import summary_append
+
+            summary_append.apply(session, touched.connections, touched.logins, tz)
+            _bump_version(session)
+            return
+        touched.users.update(row[0] for row in touched.connections)
+        touched.users.update(row[0] for row in touched.logins)
     if touched.everything:
         ids: list[str] | None = None
     else:
@@ -630,6 +664,26 @@ def _seconds(start: datetime, end: datetime) -> float:
     return round((end - start).total_seconds(), 3)
 
 
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _ms(start: datetime, end: datetime) -> int:
+    """A connection's length in whole milliseconds (_seconds x 1000, exactly)."""
+    microseconds = (end - start) // _MICROSECOND
+    if microseconds % 1000 == 0:  # whole milliseconds: nothing to round
+        return microseconds // 1000
+    return round(_seconds(start, end) * 1000)
+
+
+def _to_ms(seconds: float | None) -> int:
+    """A stored sum of seconds back to its whole milliseconds (exact below 10^15 ms).
+
+    Times are summed in whole milliseconds and stored as ms / 1000: a sum is then the same
+    whatever the order of its terms, so an upkeep that adds new connections to a stored sum
+    (data/summary_append.py) gives exactly what a rebuild gives."""
+    return 0 if seconds is None else round(seconds * 1000)
+
+
 def _sqlite_value(kind: str):
     """How SQLAlchemy's SQLite dialect stores a value of a column type (its default formats)."""
     if kind == "datetime":
@@ -687,19 +741,19 @@ def _write_user_tables(session: Session, raw: _Raw) -> None:
     user_days: dict[tuple, list] = {}
     session_users: dict[tuple, dict] = {}
     for user_id, module_id, session_id, start, end in raw.connections:
-        seconds = _seconds(start, end)
+        seconds = _ms(start, end)
         day = day_of(start)
-        acc = module_days.setdefault((user_id, module_id, day), [0, 0.0])
+        acc = module_days.setdefault((user_id, module_id, day), [0, 0])
         acc[0] += 1
         acc[1] += seconds
-        acc = user_modules.setdefault((user_id, module_id), [0, 0.0])
+        acc = user_modules.setdefault((user_id, module_id), [0, 0])
         acc[0] += 1
         acc[1] += seconds
         user_days.setdefault((user_id, day), [0, 0])[1] += 1
         if session_id is not None:
             row = session_users.setdefault(
                 (session_id, user_id),
-                {"connections": 0, "first_connection": start, "last_connection": end, "time_spent": 0.0},
+                {"connections": 0, "first_connection": start, "last_connection": end, "time_spent": 0},
             )
             row["connections"] += 1
             row["time_spent"] += seconds
@@ -710,13 +764,13 @@ def _write_user_tables(session: Session, raw: _Raw) -> None:
     registered = {(s, u) for s, u in raw.registered}
     for key in registered:
         session_users.setdefault(
-            key, {"connections": 0, "first_connection": None, "last_connection": None, "time_spent": 0.0}
+            key, {"connections": 0, "first_connection": None, "last_connection": None, "time_spent": 0}
         )
     _insert(
         session,
         m.SummaryUserModuleDay,
         [
-            {"user_id": u, "module_id": mod, "day": d, "connections": n, "seconds": s}
+            {"user_id": u, "module_id": mod, "day": d, "connections": n, "seconds": s / 1000}
             for (u, mod, d), (n, s) in module_days.items()
         ],
     )
@@ -724,7 +778,7 @@ def _write_user_tables(session: Session, raw: _Raw) -> None:
         session,
         m.SummaryUserModule,
         [
-            {"user_id": u, "module_id": mod, "connections": n, "seconds": s}
+            {"user_id": u, "module_id": mod, "connections": n, "seconds": s / 1000}
             for (u, mod), (n, s) in user_modules.items()
         ],
     )
@@ -737,7 +791,13 @@ def _write_user_tables(session: Session, raw: _Raw) -> None:
         session,
         m.SummarySessionUser,
         [
-            {"session_id": s, "user_id": u, "registered": (s, u) in registered, **values}
+            {
+                "session_id": s,
+                "user_id": u,
+                "registered": (s, u) in registered,
+                **values,
+                "time_spent": values["time_spent"] / 1000,
+            }
             for (s, u), values in session_users.items()
         ],
     )
@@ -855,7 +915,7 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
                 "status": status,
                 "completed_at": completed_at,
                 "completed_day": None if effective is None else day_of(effective),
-                "time_spent": sum(seconds.get((user_id, s[0]), 0.0) for s in steps),
+                "time_spent": sum(seconds.get((user_id, s[0]), 0) for s in steps) / 1000,
                 "last_event_at": last_event,
                 "created_day": _local_day(raw.created.get(user_id), tz),
                 "last_active_day": raw.last_active.get(user_id),  # type: ignore[attr-defined]
@@ -958,7 +1018,7 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
             acc[1] += done
             if score is not None:
                 acc[2].append(score)
-            acc[3].append(seconds)
+            acc[3].append(_to_ms(seconds))
             days.setdefault((*group, enrolled_day), [0, 0, 0])[0] += 1
             if completed_day is not None:
                 days.setdefault((*group, completed_day), [0, 0, 0])[2] += 1
@@ -991,14 +1051,14 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
         for group in groups_of(user_id, training_id):
             acc = modules.setdefault((*group, module_id), [0, 0, [], 0, []])
             acc[3] += 1
-            acc[4].append(seconds)
+            acc[4].append(_to_ms(seconds))
     _insert(
         session,
         m.SummaryGroupStatus,
         [
             {
                 "class_id": c, "training_id": t, "status": state, "pairs": n, "completed_modules": done,
-                "score_sum": math.fsum(scores), "scored": len(scores), "time_spent": math.fsum(seconds),
+                "score_sum": math.fsum(scores), "scored": len(scores), "time_spent": sum(seconds) / 1000,
             }
             for (c, t, state), (n, done, scores, seconds) in status.items()
         ],
@@ -1024,7 +1084,7 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
         [
             {
                 "class_id": c, "training_id": t, "module_id": module_id, "completed": done, "passed": ok,
-                "score_sum": math.fsum(scores), "time_learners": users, "time_spent": math.fsum(seconds),
+                "score_sum": math.fsum(scores), "time_learners": users, "time_spent": sum(seconds) / 1000,
             }
             for (c, t, module_id), (done, ok, scores, users, seconds) in modules.items()
         ],

@@ -4,6 +4,7 @@ the raw tables gives the same rows as the incremental upkeep after a sequence of
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -134,3 +135,82 @@ def test_sum003_rebuild_summaries_command(make_app, tmp_path):
     before.pop("summary_meta", None)
     after.pop("summary_meta", None)
     assert after == before
+
+
+def test_sum004_new_connections_and_logins_alone_are_added_exactly_as_a_rebuild(db, tmp_path, monkeypatch):
+    """A bundle of only connections and logins refreshes no learner: its rows are added to the
+    summaries (data/summary_append.py), and every summary table is then the one a rebuild gives."""
+    from data import summary_append
+
+    with db.session() as s:
+        import_bundle(s, SAMPLE, PARIS)
+    appended = []
+    real_apply = summary_append.apply
+
+    def counting_apply(session, connections, logins, tz):
+        appended.append((len(connections), len(logins)))
+        return real_apply(session, connections, logins, tz)
+
+    monkeypatch.setattr(summary_append, "apply", counting_apply)
+    second = write_bundle(
+        tmp_path / "events",
+        {
+            "connections.csv": "user_id,module_id,connected_at,disconnected_at,session_id\n"
+            # already stored: unchanged, not added twice
+            "u1,m1,2025-03-03T09:55:00,2025-03-03T10:35:00,s1\n"
+            # an earlier connection in s1 (first_connection moves), another day
+            "u1,m1,2025-03-01T09:00:00,2025-03-01T09:10:00.250,s1\n"
+            # the same day as a stored one, fractions of a second
+            "u1,m2,2025-07-10T15:00:00.123,2025-07-10T15:10:00.5004,\n"
+            # across the autumn daylight-saving change, a new week and month
+            "u1,m1,2025-10-26T01:30:00+02:00,2025-10-26T02:30:00+01:00,\n"
+            # a module of a training u2 is not in; a session u2 is not registered to
+            "u2,m3,2025-03-05T23:30:00,2025-03-06T00:30:00,\n"
+            "u2,m1,2025-04-01T10:00:00,2025-04-01T10:10:00.100,s2\n"
+            "u3,m3,2025-09-01T08:00:00,2025-09-01T08:05:00,\n"
+            "u4,m3,2025-06-20T08:00:00,2025-06-20T09:00:00,\n"
+            "u5,m1,2025-06-20T08:00:00,2025-06-20T08:01:00,\n"
+            "u5,m2,2025-12-31T23:59:59,2026-01-01T00:10:00,\n",
+            "logins.csv": "user_id,logged_in_at\n"
+            "u1,2025-03-03T09:50:00\n"  # stored
+            "u1,2025-11-15T07:00:00\n"
+            "u2,2025-03-04T10:00:00+02:00\n"  # a day u2 was already active
+            "u5,2026-02-01T12:00:00\n",
+        },
+    )
+    with db.session() as s:
+        summary = import_bundle(s, second, PARIS)
+    assert (summary.files["connections.csv"].added, summary.files["connections.csv"].unchanged) == (9, 1)
+    assert (summary.files["logins.csv"].added, summary.files["logins.csv"].unchanged) == (3, 1)
+    assert appended == [(9, 3)], "the new rows were added, no learner recomputed"
+    # 600.1 s stored, 0.2 s more on the same day: 600.3, not 600.3000000000001 (float addition).
+    third = write_bundle(
+        tmp_path / "more",
+        {
+            "connections.csv": "user_id,module_id,connected_at,disconnected_at,session_id\n"
+            "u2,m1,2025-04-01T11:00:00,2025-04-01T11:00:00.200,s2\n"
+        },
+    )
+    with db.session() as s:
+        import_bundle(s, third, PARIS)
+    assert appended == [(9, 3), (1, 0)]
+    kept = summary_rows(db)
+    (day,) = [r for r in kept["summary_user_module_days"] if r[:3] == ("u2", "m1", date(2025, 4, 1))]
+    assert (day.connections, day.seconds) == (2, 600.3)
+    # By hand: u1 on m2 had 45 min (13:55-14:40); 600.377 s more.
+    (u1_m2,) = [r for r in kept["summary_user_modules"] if (r.user_id, r.module_id) == ("u1", "m2")]
+    assert (u1_m2.connections, u1_m2.seconds) == (2, 3300.377)
+    (s1_u1,) = [r for r in kept["summary_session_users"] if (r.session_id, r.user_id) == ("s1", "u1")]
+    assert (s1_u1.connections, str(s1_u1.first_connection), s1_u1.time_spent) == (
+        2,
+        "2025-03-01 08:00:00",
+        3000.25,
+    )
+
+    with db.session() as s:
+        rebuild(s, PARIS)
+    rebuilt = summary_rows(db)
+    kept.pop("summary_meta", None)
+    rebuilt.pop("summary_meta", None)
+    for table, rows in rebuilt.items():
+        assert kept[table] == rows, table
