@@ -89,7 +89,8 @@ test-count: $(VENV)/.installed-test
 # The whole app on a demo platform of BENCH_LEARNERS learners, built once under instance/bench/
 # (docs/performance.md). BENCH_ARGS="--repeat 5 --skip import" passes options; BENCH_ARGS="figures"
 # or BENCH_ARGS="opco" runs the older benchmarks; BENCH_ARGS="serve" the 20-manager run against
-# make serve (2 gunicorn workers, PostgreSQL, Redis: bench/serve.py).
+# make serve (2 gunicorn workers, PostgreSQL, Redis: bench/serve.py); BENCH_ARGS="import" only
+# issue 17's import-bundle, import-xapi and pages-after-imports figures (bench/imports.py).
 BENCH_LEARNERS ?= 100000
 bench: $(VENV)/.installed-test
 	BENCH_LEARNERS=$(BENCH_LEARNERS) $(PY) -m bench $(BENCH_ARGS)

@@ -8,6 +8,12 @@
     python -m bench figures [--learners N] [--repeat R] [--max-ratio X]
     python -m bench opco [--rows N] [--format csv|xlsx|both] [--max-ratio R]
     python -m bench attestations [--learners 500] [--repeat 3]
+    python -m bench import [--learners N] [--rows R] [--statements S] [--skip bundle,xapi,pages]
+                                              issue 17's speed figures: import-bundle of 1,000,000
+                                              connections, import-xapi of 1,000,000 statements, the
+                                              page callbacks cold after them (bench/imports.py)
+    python -m bench xapi-gen --db FILE --statements N --out FILE.jsonl.gz
+                                              the benchmark's xAPI statements (bench/xapi_gen.py)
 
 app: callbacks timed cold and warm through /_dash-update-component, a naive pandas baseline,
 a 1,000,000-row import, the OPCO logs export, 20 concurrent managers and the server's memory,
@@ -25,9 +31,12 @@ import sys
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv and not argv[0].startswith("-") else ("app", argv)
     if command == "app":
-        from bench import app, attestations
+        from bench import app, attestations, imports
 
         status = app.main(rest)
+        if "import" not in _skipped(rest):  # issue 17's imports and the pages after them
+            learners = [f"--learners={v}" for v in _values(rest, "--learners")]
+            status = imports.main(learners) or status
         return attestations.main([]) or status
     if command == "attestations":
         from bench import attestations
@@ -41,12 +50,35 @@ def main(argv: list[str]) -> int:
         from bench import figures
 
         return figures.main(rest)
+    if command == "import":
+        from bench import imports
+
+        return imports.main(rest)
+    if command == "xapi-gen":
+        from bench import xapi_gen
+
+        return xapi_gen.main(rest)
     if command == "opco":
         from bench import opco
 
         return opco.main(rest)
     print(__doc__)
     return 2
+
+
+def _values(argv: list[str], option: str) -> list[str]:
+    """The values given to an option, as --option V or --option=V."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == option and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith(option + "="):
+            found.append(arg.split("=", 1)[1])
+    return found
+
+
+def _skipped(argv: list[str]) -> set[str]:
+    return {part.strip() for value in _values(argv, "--skip") for part in value.split(",")}
 
 
 if __name__ == "__main__":

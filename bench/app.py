@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -98,7 +99,9 @@ def app_env(db_path: Path, cache: str | None = None) -> dict:
 
 
 def run_measured(cmd: list[str], env: dict, cwd: Path = ROOT) -> dict:
-    """Run a command; its exit status, wall time, peak RSS and output.
+    """Run a command; its exit status, wall time, CPU time (user + system, its child processes
+    included), peak RSS, the peak of its process tree's summed RSS (sampled every 0.2 s) and
+    output.
 
     The peak comes from GNU time (`/usr/bin/time -o FILE -f %M`), a small process between this
     one and the command: a child forked straight from this process would inherit this
@@ -111,7 +114,9 @@ def run_measured(cmd: list[str], env: dict, cwd: Path = ROOT) -> dict:
     with open(out_path, "w+") as out:
         started = time.perf_counter()
         child = subprocess.Popen(full, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        tree = _TreeMemory(child.pid)
         _, status, usage = os.wait4(child.pid, 0)
+        tree.stop()
         seconds = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -122,7 +127,46 @@ def run_measured(cmd: list[str], env: dict, cwd: Path = ROOT) -> dict:
         lines = [line for line in rss_path.read_text().splitlines() if line.strip().isdigit()]
         peak_kib = float(lines[-1]) if lines else peak_kib
         rss_path.unlink(missing_ok=True)
-    return {"rc": child.returncode, "seconds": seconds, "peak_mib": peak_kib / 1024, "output": text}
+    return {
+        "rc": child.returncode,
+        "seconds": seconds,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_mib": peak_kib / 1024,
+        "tree_peak_mib": tree.peak / 2**20,
+        "output": text,
+    }
+
+
+class _TreeMemory:
+    """The largest summed RSS of a process and its descendants (the time wrapper excluded),
+    sampled every 0.2 s while it runs (psutil)."""
+
+    def __init__(self, pid: int):
+        self.peak = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(pid,), daemon=True)
+        self._thread.start()
+
+    def _watch(self, pid: int) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(pid)
+        except psutil.Error:
+            return
+        while not self._done.wait(0.2):
+            total = 0
+            try:
+                for proc in root.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        total += proc.memory_info().rss
+            except psutil.Error:
+                return
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=2)
 
 
 def ensure_platform(learners: int, seed: int) -> Path:
@@ -662,24 +706,7 @@ def import_bench(db_path: Path, rows: int) -> dict:
     (work / "bundle").mkdir(parents=True)
     copy = work / "copy.sqlite3"
     copy_database(db_path, copy)
-    with sqlite3.connect(copy) as con:
-        users = [
-            u for (u,) in con.execute("SELECT id FROM users WHERE status = 'active' ORDER BY id LIMIT 50000")
-        ]
-        modules = [m for (m,) in con.execute("SELECT id FROM modules ORDER BY id")]
-        (before,) = con.execute("SELECT count(*) FROM connections").fetchone()
-    # New rows: times over the last 400 days at odd seconds, each row at its own instant.
-    t0 = datetime.combine(date.today() - timedelta(days=400), datetime.min.time(), UTC) + timedelta(seconds=7)
-    fmt = "%Y-%m-%dT%H:%M:%S+00:00"
-    with open(work / "bundle" / "connections.csv", "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["user_id", "module_id", "connected_at", "disconnected_at", "session_id"])
-        for n in range(rows):
-            connected = t0 + timedelta(seconds=31 * n)
-            writer.writerow([
-                users[n % len(users)], modules[(n // len(users)) % len(modules)],
-                connected.strftime(fmt), (connected + timedelta(seconds=301 + n % 1800)).strftime(fmt), "",
-            ])  # fmt: skip
+    before = write_connections(copy, work / "bundle" / "connections.csv", rows)
     log(f"import: {rows:,} rows written, importing into a copy of the platform ...")
     result = run_measured([*FLASK, "import-bundle", str(work / "bundle")], app_env(copy))
     with sqlite3.connect(copy) as con:
@@ -694,6 +721,30 @@ def import_bench(db_path: Path, rows: int) -> dict:
         "peak_mib": result["peak_mib"],
         "output": result["output"][-1500:],
     }
+
+
+def write_connections(db_path: Path, path: Path, rows: int) -> int:
+    """A connections.csv of `rows` new rows for the platform (existing users and modules,
+    instants not in the database: over the last 400 days at odd seconds, each row at its own
+    instant); returns how many connections the platform holds before."""
+    with sqlite3.connect(db_path) as con:
+        users = [
+            u for (u,) in con.execute("SELECT id FROM users WHERE status = 'active' ORDER BY id LIMIT 50000")
+        ]
+        modules = [m for (m,) in con.execute("SELECT id FROM modules ORDER BY id")]
+        (before,) = con.execute("SELECT count(*) FROM connections").fetchone()
+    t0 = datetime.combine(date.today() - timedelta(days=400), datetime.min.time(), UTC) + timedelta(seconds=7)
+    fmt = "%Y-%m-%dT%H:%M:%S+00:00"
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["user_id", "module_id", "connected_at", "disconnected_at", "session_id"])
+        for n in range(rows):
+            connected = t0 + timedelta(seconds=31 * n)
+            writer.writerow([
+                users[n % len(users)], modules[(n // len(users)) % len(modules)],
+                connected.strftime(fmt), (connected + timedelta(seconds=301 + n % 1800)).strftime(fmt), "",
+            ])  # fmt: skip
+    return before
 
 
 def cli_startup(db_path: Path) -> dict:
