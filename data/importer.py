@@ -1282,7 +1282,6 @@ class _Importer:
         spec, table = parsed.spec, parsed.spec.table
         rows = parsed.all_rows()
         total = len(rows)
-        parsed.release()
         connection = self.s.connection()
         columns = [c.db_name for c in spec.cols]
         sql = (

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, event, func, insert, inspect, select, text, update
+from sqlalchemy import bindparam, case, delete, event, func, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from data import models as m
@@ -481,8 +481,16 @@ def _update_active_periods(session: Session, old: Counter, new: Counter, full: b
             ):
                 if (population, unit, start) in keys:
                     current[(population, unit, start)] = learners
-        for population, unit, start in keys:
-            session.execute(delete(ap).where(ap.population == population, ap.unit == unit, ap.start == start))
+        if keys:  # one statement for all the keys (one per key was most of a small xAPI import's time)
+            table = ap.__table__
+            session.connection().execute(
+                delete(table).where(
+                    table.c.population == bindparam("k_p"),
+                    table.c.unit == bindparam("k_u"),
+                    table.c.start == bindparam("k_s"),
+                ),
+                [{"k_p": p, "k_u": u, "k_s": d} for p, u, d in keys],
+            )
     if full:
         old = Counter()
     changed = {k: current.get(k, 0) + new.get(k, 0) - old.get(k, 0) for k in set(old) | set(new)}
