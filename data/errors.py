@@ -21,6 +21,32 @@ class LearnstatsError(Exception):
     """An error whose message is for a person: what went wrong and where, in a sentence."""
 
 
+class ListedErrors(LearnstatsError):
+    """Input refused with its errors listed: ``errors`` holds the first ones (in input order),
+    ``total`` counts every one. A subclass gives its first line (``heading``, formatted with
+    ``total``) and the wording of the line about the errors not listed (``unlisted``)."""
+
+    heading = "{total} error(s):"
+    unlisted = "more"
+
+    def __init__(self, errors: list, total: int | None = None):
+        self.errors = errors
+        self.total = len(errors) if total is None else total
+        super().__init__(
+            self.heading.format(total=self.total) + "\n" + "\n".join(str(e) for e in errors) + self.more()
+        )
+
+    @property
+    def omitted(self) -> int:
+        return self.total - len(self.errors)
+
+    def more(self) -> str:
+        """The line that says how many errors are not listed ("" when all are)."""
+        if not self.omitted:
+            return ""
+        return f"\n… and {self.omitted:,} {self.unlisted} not listed (the first {len(self.errors)} are shown)"
+
+
 class CommandFailed(click.ClickException):
     """A command's refusal: its message, verbatim, on standard error; exit status exit_code."""
 
@@ -35,4 +61,4 @@ class CommandFailed(click.ClickException):
             click.echo(self.format_message(), file=file)
 
 
-__all__ = ["CommandFailed", "LearnstatsError"]
+__all__ = ["CommandFailed", "LearnstatsError", "ListedErrors"]

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from data import models as m
 from data import summaries
 from data.enrollments import refresh_training_learners
-from data.errors import LearnstatsError
+from data.errors import ListedErrors
 from data.text import person_search_text, person_sort_key
 
 # Rows per INSERT/UPDATE executemany batch, and ids per "IN (...)" lookup (SQLite's
@@ -79,26 +79,12 @@ class BundleError:
 MAX_ERRORS = 200
 
 
-class BundleInvalid(LearnstatsError):
+class BundleInvalid(ListedErrors):
     """The bundle has errors; nothing was written. ``errors`` lists the first MAX_ERRORS of
     them in file order; ``total`` counts every one."""
 
-    def __init__(self, errors: list[BundleError], total: int | None = None):
-        self.errors = errors
-        self.total = len(errors) if total is None else total
-        super().__init__(
-            f"{self.total} error(s) in the bundle:\n" + "\n".join(str(e) for e in errors) + self.more()
-        )
-
-    @property
-    def omitted(self) -> int:
-        return self.total - len(self.errors)
-
-    def more(self) -> str:
-        """The line that says how many errors are not listed ("" when all are)."""
-        if not self.omitted:
-            return ""
-        return f"\n… and {self.omitted:,} more error(s) not listed (the first {len(self.errors)} are shown)"
+    heading = "{total} error(s) in the bundle:"
+    unlisted = "more error(s)"
 
 
 @dataclass

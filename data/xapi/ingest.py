@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from data import models as m
 from data import summaries
-from data.errors import LearnstatsError
+from data.errors import ListedErrors
 from data.summaries import _kind, _sqlite_value
 from data.text import person_search_text, person_sort_key
 from data.xapi.checking import (
@@ -73,25 +73,12 @@ class StatementError:
         return f"line {self.line}: {self.message}"
 
 
-class XapiInvalid(LearnstatsError):
+class XapiInvalid(ListedErrors):
     """Statements are not valid xAPI; nothing was kept. ``errors``: the first MAX_ERRORS in
     line order; ``total`` counts every one."""
 
-    def __init__(self, errors: list[StatementError], total: int | None = None):
-        self.errors = errors
-        self.total = len(errors) if total is None else total
-        super().__init__(
-            f"{self.total} invalid statement(s):\n" + "\n".join(str(e) for e in errors) + self.more()
-        )
-
-    @property
-    def omitted(self) -> int:
-        return self.total - len(self.errors)
-
-    def more(self) -> str:
-        if not self.omitted:
-            return ""
-        return f"\n… and {self.omitted:,} more not listed (the first {len(self.errors)} are shown)"
+    heading = "{total} invalid statement(s):"
+    unlisted = "more"
 
 
 @dataclass
