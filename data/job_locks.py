@@ -12,7 +12,7 @@ Times are naive UTC, as everywhere in the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
@@ -38,6 +38,10 @@ class LockState:
     last_status: str | None
     last_error: str | None
 
+    @classmethod
+    def of(cls, row: JobLock) -> LockState:
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
     def held(self, now: datetime) -> bool:
         return self.owner is not None and self.expires_at is not None and self.expires_at > now
 
@@ -61,15 +65,7 @@ def read_lock(db: Database, name: str) -> LockState:
             except IntegrityError:  # another process created it first: the same free row
                 pass
             row = s.get(JobLock, name)
-        return LockState(
-            name=row.name,
-            owner=row.owner,
-            expires_at=row.expires_at,
-            last_started_at=row.last_started_at,
-            last_finished_at=row.last_finished_at,
-            last_status=row.last_status,
-            last_error=row.last_error,
-        )
+        return LockState.of(row)
 
 
 def try_acquire(
@@ -152,15 +148,4 @@ def release(db: Database, name: str, owner: str, now: datetime, error: str | Non
 def all_locks(db: Database) -> list[LockState]:
     """Every job's row (tests, an operator's look at the schedule)."""
     with db.session() as s:
-        return [
-            LockState(
-                name=r.name,
-                owner=r.owner,
-                expires_at=r.expires_at,
-                last_started_at=r.last_started_at,
-                last_finished_at=r.last_finished_at,
-                last_status=r.last_status,
-                last_error=r.last_error,
-            )
-            for r in s.scalars(select(JobLock).order_by(JobLock.name))
-        ]
+        return [LockState.of(r) for r in s.scalars(select(JobLock).order_by(JobLock.name))]
