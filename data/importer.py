@@ -376,6 +376,21 @@ FILES: tuple[FileSpec, ...] = (
         [_id("user_id", ref="user"), Col("logged_in_at", "datetime", required=True)],
         key=["user_id", "logged_in_at"],
     ),
+    # SPEC §10: the proof of individual support (after the files it references).
+    FileSpec(
+        "tutor_contacts.csv",
+        m.TutorContact,
+        [
+            _id("user_id", ref="user"),
+            _id("session_id", ref="session"),
+            Col("contacted_at", "datetime", required=True),
+            Col("tutor", required=True),
+            Col("channel", "choice", required=True, choices=m.TUTOR_CHANNELS),
+            Col("duration_minutes", "int"),
+            Col("subject", "text", default=""),
+        ],
+        key=["user_id", "session_id", "contacted_at", "tutor"],
+    ),
 )
 FILE_ORDER = {spec.name: i for i, spec in enumerate(FILES)}
 SPECS = {spec.name: spec for spec in FILES}
@@ -556,6 +571,7 @@ class _Importer:
             "training_modules.csv": self._check_training_modules,
             "activities.csv": self._check_activities,
             "answers.csv": self._check_answers,
+            "tutor_contacts.csv": self._check_tutor_contacts,
         }
         self._checks: dict[str, Any] = {name: self._by_name(name, check) for name, check in by_name.items()}
         self._checks["sessions.csv"] = self._order_check("sessions.csv", "starts_at", "ends_at")
@@ -903,6 +919,16 @@ class _Importer:
         score = v["max_score"]
         if score is not _INVALID and score < 0:
             self.error("activities.csv", line, "max_score", f"max_score {_show(score)} is below 0")
+
+    def _check_tutor_contacts(self, v: dict[str, Any], line: int) -> None:
+        minutes = v["duration_minutes"]
+        if minutes not in (None, _INVALID) and not 0 <= minutes <= 24 * 60:
+            self.error(
+                "tutor_contacts.csv",
+                line,
+                "duration_minutes",
+                f"must be between 0 and 1440 minutes (or empty), got {minutes}",
+            )
 
     @staticmethod
     def _by_name(file: str, check):

@@ -301,6 +301,33 @@ class Login(Base):
     xapi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
+TUTOR_CHANNELS = ("email", "phone", "visio", "message", "forum", "in-person")
+
+
+class TutorContact(Base):
+    """A tutor's contact with a learner of a session (SPEC §10, the proof of individual
+    support): from tutor_contacts.csv or the session page's form. Key: (user_id, session_id,
+    contacted_at, tutor); channel, duration and subject are its values."""
+
+    __tablename__ = "tutor_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    session_id: Mapped[str] = mapped_column(ForeignKey("program_sessions.id"))
+    contacted_at: Mapped[datetime] = mapped_column(DateTime)
+    tutor: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    # Who recorded it on the session page (None: imported).
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index(None, "session_id", "user_id", "contacted_at", "tutor", unique=True),
+        Index(None, "user_id"),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # xAPI (SPEC §8): every accepted statement kept as received, with the columns derivation reads;
 # the log of imports and syncs; where each LRS sync stopped.

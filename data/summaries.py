@@ -119,6 +119,8 @@ REFRESHES: dict[str, Refresh] = {
     "lrs_cursors": Refresh((), ()),
     # Background jobs' locks (jobs/).
     "job_locks": Refresh((), ()),
+    # Tutor contacts (SPEC §10): read by the compliance files only, no figure.
+    "tutor_contacts": Refresh((), ()),
 }
 
 

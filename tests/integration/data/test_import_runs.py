@@ -33,6 +33,7 @@ ROWS = {
     "answers.csv": 3,
     "connections.csv": 4,
     "logins.csv": 3,
+    "tutor_contacts.csv": 2,
 }
 
 

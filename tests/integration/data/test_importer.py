@@ -522,6 +522,11 @@ EXPECTED_SAMPLE = {
         ("u1", dt("2025-07-10 11:50")),
         ("u2", dt("2025-03-04 06:50")),
     ],
+    # Without an id: the surrogate key is not compared (contents() drops it).
+    "tutor_contacts": [
+        ("u1", "s1", dt("2025-03-04 09:00"), "Marie Curie", "phone", 15, "Relance, module 2", None),
+        ("u2", "s1", dt("2025-03-05 13:30"), "Paul Langevin", "visio", None, "", None),
+    ],
     # Direct enrollment and class: the earlier; through a class: the later of joining and registering.
     "training_learners": [
         ("t1", "u1", dt("2025-01-19 23:00")),
@@ -560,6 +565,7 @@ def contents(db) -> dict[str, list[tuple]]:
             columns = [c for c in table.c if c.name not in XAPI_COLUMNS]
             tables[table.name] = ordered(connection.execute(select(*columns)))
     tables["connections"] = ordered(row[1:] for row in tables["connections"])
+    tables["tutor_contacts"] = ordered(row[1:] for row in tables["tutor_contacts"])
     return tables
 
 
@@ -682,6 +688,7 @@ def test_imp023_reimport_of_a_modified_bundle_updates_without_duplicating(
         "connections": 5,
         "logins": 4,
         "training_learners": 5,
+        "tutor_contacts": 2,
     }
 
     # Once more: nothing changes, nothing is duplicated.
