@@ -235,3 +235,39 @@ def median(values: Sequence[float]) -> float | None:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+# --------------------------------------------------------------------------------------------
+# The compliance pack (SPEC §10): EDOF completion, Qualiopi indicator 2
+# --------------------------------------------------------------------------------------------
+
+# EDOF's three statuses of a learner's action (written in the file's language by exports/edof.py).
+EDOF_DONE, EDOF_PARTIAL, EDOF_NOT_DONE = "done", "partial", "not done"
+
+
+def edof_completion_rate(realised_seconds: float, planned_seconds: float) -> float | None:
+    """EDOF completion rate, %: realised ÷ planned × 100, capped at 100 (None without a
+    planned duration)."""
+    if not planned_seconds or planned_seconds <= 0:
+        return None
+    return min(100.0, 100.0 * max(realised_seconds, 0.0) / planned_seconds)
+
+
+def edof_status(rate_written: float | None, training_completed: bool, realised_seconds: float) -> str:
+    """ "Réalisée totalement" (EDOF_DONE) when the rate as written (one decimal) is 100 or the
+    learner's training is completed; "partiellement" when some time was spent; else not done."""
+    if training_completed or (rate_written is not None and rate_written >= 100):
+        return EDOF_DONE
+    if realised_seconds > 0:
+        return EDOF_PARTIAL
+    return EDOF_NOT_DONE
+
+
+# Qualiopi indicator 2: a learner without activity for this many days has dropped out.
+DROP_OUT_DAYS = 30
+
+
+def dropped_out_on(last_activity: date) -> date:
+    """The day a learner whose last activity day is last_activity counts as dropped out
+    (inactive for DROP_OUT_DAYS days, as the at-risk list counts days: d − last day)."""
+    return last_activity + timedelta(days=DROP_OUT_DAYS)

@@ -1,4 +1,4 @@
-"""Command line for exports: export-results, export-opco-logs, export-attestations."""
+"""Command line for exports: export-results, export-opco-logs, export-attestations, export-edof."""
 
 from __future__ import annotations
 
@@ -229,7 +229,71 @@ def export_attestations_command(
     click.echo(f"Wrote {count} document(s) of session {session_id} to {out}.")
 
 
+@click.command("export-edof")
+@click.option(
+    "--session",
+    "session_ids",
+    required=True,
+    multiple=True,
+    metavar="ID",
+    help="Program session id (repeatable).",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FILE.csv or FILE.xlsx",
+)
+@click.option(
+    "--duration-hours",
+    help="The session's declared duration in hours (default: the attestations' saved one).",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["fr", "en"]),
+    default="fr",
+    show_default=True,
+    help="Titles and statuses.",
+)
+@click.option("--delimiter", type=click.Choice([",", ";"]), default=",", show_default=True, help="CSV only.")
+@click.option("--format", "output_format", type=click.Choice(["csv", "xlsx"]), help="Default: from --out.")
+def export_edof_command(
+    session_ids: tuple[str, ...],
+    out: Path,
+    duration_hours: str | None,
+    language: str,
+    delimiter: str,
+    output_format: str | None,
+) -> None:
+    """Write the EDOF completion file (SPEC §10) of one or several program sessions: one row
+    per learner of each session (blocked ones too), sessions in the order given."""
+    from data.edof import UnknownSession
+    from exports.edof import EdofError, edof_csv_bytes, edof_rows, edof_xlsx_bytes
+
+    try:
+        kind = _output_format(out, output_format)
+        if not out.parent.is_dir():
+            raise _UsageError(f"--out: folder {str(out.parent)!r} does not exist")
+    except _UsageError as error:
+        raise CommandFailed(f"export-edof: {error}") from None
+    db = migrated_db()
+    tz = current_settings().tz
+    try:
+        with db.session() as s:
+            rows = edof_rows(s, global_scope(), session_ids, tz, duration_hours)
+        data = (
+            edof_xlsx_bytes(rows, language) if kind == "xlsx" else edof_csv_bytes(rows, language, delimiter)
+        )
+        with atomic_file(out) as file:
+            file.write(data)
+    except (EdofError, UnknownSession, Forbidden) as error:
+        raise CommandFailed(f"export-edof: {error}") from None
+    click.echo(f"Wrote {len(rows)} learner row(s) of {len(set(session_ids))} session(s) to {out}.")
+
+
 def register(server: Flask) -> None:
     server.cli.add_command(export_results_command)
     server.cli.add_command(export_opco_logs_command)
     server.cli.add_command(export_attestations_command)
+    server.cli.add_command(export_edof_command)

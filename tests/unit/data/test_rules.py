@@ -217,3 +217,21 @@ def test_average():
 )
 def test_median(values, expected):
     assert rules.median(values) == expected
+
+
+def test_edof_completion_rate_at_zero_partial_and_capped():
+    assert rules.edof_completion_rate(0, 7200) == 0.0
+    assert rules.edof_completion_rate(5400, 7200) == 75.0
+    assert rules.edof_completion_rate(10800, 7200) == 100.0  # 150 % capped
+    assert rules.edof_completion_rate(100, 0) is None
+
+
+def test_edof_status():
+    assert rules.edof_status(100.0, False, 7200) == rules.EDOF_DONE
+    assert rules.edof_status(16.7, True, 1200) == rules.EDOF_DONE  # training completed
+    assert rules.edof_status(0.8, False, 60) == rules.EDOF_PARTIAL
+    assert rules.edof_status(0.0, False, 0) == rules.EDOF_NOT_DONE
+
+
+def test_dropped_out_on():
+    assert rules.dropped_out_on(date(2026, 3, 1)) == date(2026, 3, 31)
