@@ -79,6 +79,13 @@ def _output_format(out: Path, given: str | None) -> str:
     help="Column titles: SPEC's English ones, or French (Nom, Prénom, …, Connexion, Déconnexion, Temps passé).",
 )
 @click.option("--format", "output_format", type=click.Choice(["csv", "xlsx"]), help="Default: from --out.")
+@click.option(
+    "--granularity",
+    type=click.Choice(["opca-logs", "learner-session", "learner-course", "session"]),
+    default="opca-logs",
+    show_default=True,
+    help="One row per connection (SPEC §7), per learner and session, per learner, session and course, or per session (SPEC §9).",
+)
 def export_opco_logs_command(
     out: Path,
     date_from: str | None,
@@ -91,8 +98,10 @@ def export_opco_logs_command(
     delimiter: str,
     titles: str,
     output_format: str | None,
+    granularity: str,
 ) -> None:
-    """Write the OPCO logs (SPEC §7) of every program session, or of the filtered ones."""
+    """Write the OPCO logs (SPEC §7) of every program session, or of the filtered ones, in one
+    of SPEC §9's granularities."""
     from exports.opco_logs import (
         OpcoLogFilters,
         OpcoLogsError,
@@ -110,6 +119,7 @@ def export_opco_logs_command(
             fields=tuple(parse_field(text, "--field") for text in fields),
             columns=_parse_columns(columns),
             titles=titles,
+            granularity=granularity,
         )
         kind = _output_format(out, output_format)
         if not out.parent.is_dir():

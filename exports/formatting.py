@@ -156,6 +156,11 @@ def pgettext_in(language: str, context: str, text: str) -> str:
     return _catalogue(language).pgettext(context, text)
 
 
+def gettext_in(language: str, text: str) -> str:
+    """A text marked with N_ in a given language, read with Babel itself (see pgettext_in)."""
+    return _catalogue(language).gettext(text)
+
+
 def NP_(context: str, text: str) -> str:
     """Marks a text with a context for the catalogue (pybabel keyword NP_:1c,2), e.g. the
     documents' wording (exports/attestations.py); translated where it is shown, with pgettext."""

@@ -42,6 +42,18 @@ from exports.formatting import (
     pgettext_in,
 )
 from exports.formatting import gettext as _
+from exports.opco_granularities import (
+    GRANULARITIES,
+    OPCA_LOGS,
+    SESSION,
+    columns_of,
+    grouped_statement,
+    header_of,
+    learner_row_batches,
+    session_row_batches,
+    sheet_name,
+    write_typed_xlsx,
+)
 
 # SPEC §7's titles, the default; their French (Nom, Prénom, …: an export option, titles="fr")
 # is the catalogue's, under the context "opco-logs" (NP_).
@@ -101,6 +113,9 @@ class OpcoLogFilters:
     columns: tuple[str, ...] | None = None
     # The fixed columns' titles: "en" (SPEC §7's, the default) or "fr" (Nom, Prénom, …).
     titles: str = "en"
+    # SPEC §9's granularity: "opca-logs" (one row per connection, SPEC §7: the default),
+    # "learner-session", "learner-course" or "session" (exports/opco_granularities.py).
+    granularity: str = "opca-logs"
 
 
 # -- public API ------------------------------------------------------------------------------
@@ -109,6 +124,8 @@ class OpcoLogFilters:
 def opco_log_header(session: Session, scope: Scope, filters: OpcoLogFilters) -> list[str]:
     """The header row: fixed columns around one column per selected custom field."""
     _check_request(session, scope, filters)
+    if filters.granularity != OPCA_LOGS:
+        return header_of(filters.granularity, _field_columns(session, filters), filters.titles)
     return _header(_field_columns(session, filters), filters.titles)
 
 
@@ -176,6 +193,19 @@ def write_opco_logs_xlsx(
     xlsx_created(filters, tz).
     """
     header, batches = _prepare(session, scope, filters, tz)
+    if filters.granularity != OPCA_LOGS:
+        kinds = [kind for _, kind in columns_of(filters.granularity, _field_columns(session, filters))]
+        write_typed_xlsx(
+            target,
+            sheet_name(filters.granularity, filters.titles),
+            header,
+            ["text" if kind == "field" else kind for kind in kinds],
+            batches,
+            xlsx_created(filters, tz),
+            XLSX_MAX_ROWS,
+            _too_many_rows,
+        )
+        return
     # XlsxWriter writes target only in close(): an error while reading rows leaves it untouched.
     workbook = xlsxwriter.Workbook(target, {"constant_memory": True})
     workbook.set_properties({"created": xlsx_created(filters, tz)})
@@ -194,12 +224,7 @@ def write_opco_logs_xlsx(
         for row in batch:
             row_number += 1
             if row_number > XLSX_MAX_ROWS:
-                raise OpcoLogsError(
-                    _(
-                        "more than %(count)s rows do not fit in an XLSX sheet: export CSV or narrow the filters",
-                        count=fmt_int(XLSX_MAX_ROWS),
-                    )
-                )
+                raise _too_many_rows()
             for col, text in enumerate(row[:connected_col]):
                 if text:
                     sheet.write_string(row_number, col, escape_cell(text))
@@ -222,14 +247,33 @@ def write_opco_logs_xlsx(
     workbook.close()
 
 
+def _too_many_rows() -> OpcoLogsError:
+    return OpcoLogsError(
+        _(
+            "more than %(count)s rows do not fit in an XLSX sheet: export CSV or narrow the filters",
+            count=fmt_int(XLSX_MAX_ROWS),
+        )
+    )
+
+
 def _prepare(
     session: Session, scope: Scope, filters: OpcoLogFilters, tz: tzinfo
 ) -> tuple[list[str], Iterator[list[list[str]]]]:
     """Check the request now, and return the header and the (lazy) batches of rows."""
     _check_request(session, scope, filters)
     field_columns = _field_columns(session, filters)
-    statement = _statement(scope, filters, tz, _dialect(session))
-    return _header(field_columns, filters.titles), _row_batches(session, statement, field_columns, tz)
+    dialect = _dialect(session)
+    statement = _statement(scope, filters, tz, dialect)
+    if filters.granularity == OPCA_LOGS:
+        return _header(field_columns, filters.titles), _row_batches(session, statement, field_columns, tz)
+    # SPEC §9's other granularities: the same rows, aggregated (exports/opco_granularities.py).
+    header = header_of(filters.granularity, field_columns, filters.titles)
+    grouped = grouped_statement(statement, dialect)
+    if filters.granularity == SESSION:
+        return header, session_row_batches(session, grouped, filters, tz, _LocalText(tz))
+    return header, learner_row_batches(
+        session, grouped, filters.granularity, field_columns, tz, filters.titles, _LocalText(tz)
+    )
 
 
 # Filters that match no connection: the reason (in a job's "Failed: …") and the sentence (the
@@ -263,6 +307,14 @@ def _check_request(session: Session, scope: Scope, filters: OpcoLogFilters) -> N
     # anyone else (a learner, a class manager) is answered 403, not an empty file.
     if not (scope.is_global or scope.sessions or scope.trainings):
         raise Forbidden(_("exporting OPCO logs needs a session instructor, training manager or global role"))
+    if filters.granularity not in GRANULARITIES:
+        raise OpcoLogsError(
+            _(
+                "granularity: %(value)r is not one of %(choices)s",
+                value=filters.granularity,
+                choices=", ".join(GRANULARITIES),
+            )
+        )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise OpcoLogsError(
             _(

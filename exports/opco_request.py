@@ -15,6 +15,8 @@ Query arguments (all optional, repeatable where plural):
                   empty value (`columns=`) = no custom field column
     format        csv (default) or xlsx
     delimiter     , (default) or ; (CSV only)
+    titles        en (default) or fr: the column titles' language
+    granularity   opca-logs (default), learner-session, learner-course or session (SPEC §9)
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from datetime import date
 from urllib.parse import parse_qsl, urlencode
 
 from exports.formatting import gettext as _
+from exports.opco_granularities import DEFAULT_GRANULARITY, GRANULARITIES
 from exports.opco_logs import DELIMITERS, TITLES, OpcoLogFilters, OpcoLogsError
 
 FORMATS = ("csv", "xlsx")
 KNOWN_ARGUMENTS = (
-    "from", "to", "session", "user", "group", "field", "columns", "format", "delimiter", "titles"
+    "from", "to", "session", "user", "group", "field", "columns", "format", "delimiter", "titles",
+    "granularity",
 )  # fmt: skip
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MEDIA_TYPES = {
@@ -84,6 +88,8 @@ class OpcoExportRequest:
             pairs += [("columns", name) for name in f.columns] if f.columns else [("columns", "")]
         if f.titles != "en":
             pairs.append(("titles", f.titles))
+        if f.granularity != DEFAULT_GRANULARITY:
+            pairs.append(("granularity", f.granularity))
         pairs.append(("format", self.format))
         if self.format == "csv":
             pairs.append(("delimiter", self.delimiter))
@@ -153,6 +159,21 @@ def _titles(text: str) -> str:
     return value
 
 
+def parse_granularity(text: str | None, option: str = "granularity") -> str:
+    """One of GRANULARITIES (default opca-logs); BadOpcoRequest naming the option otherwise."""
+    value = (text or DEFAULT_GRANULARITY).strip().lower()
+    if value not in GRANULARITIES:
+        raise BadOpcoRequest(
+            _(
+                "%(name)s: %(value)r is not one of %(choices)s",
+                name=option,
+                value=text,
+                choices=", ".join(GRANULARITIES),
+            )
+        )
+    return value
+
+
 def parse_opco_pairs(pairs: Iterable[tuple[str, str]]) -> OpcoExportRequest:
     """The request from (name, value) pairs; BadOpcoRequest names the first bad argument."""
     args: dict[str, list[str]] = {}
@@ -190,6 +211,7 @@ def parse_opco_pairs(pairs: Iterable[tuple[str, str]]) -> OpcoExportRequest:
         fields=tuple(dict.fromkeys(parse_field(text) for text in args.get("field", []))),
         columns=columns,
         titles=_titles(_single(args, "titles", "en")),
+        granularity=parse_granularity(_single(args, "granularity", DEFAULT_GRANULARITY)),
     )
     fmt = _single(args, "format", "csv").strip().lower()
     delimiter = _single(args, "delimiter", ",")
@@ -214,8 +236,10 @@ def parse_opco_query(query: str | Mapping[str, list[str]] | Iterable[tuple[str, 
 
 
 def download_filename(request: OpcoExportRequest, today: date) -> str:
-    """opco-logs[-<session>]-YYYY-MM-DD.<ext>: the session id when exactly one is asked for."""
-    parts = ["opco-logs"]
+    """opco-logs[-<session>]-YYYY-MM-DD.<ext>: the session id when exactly one is asked for;
+    opco-<granularity>[-<session>]-YYYY-MM-DD.<ext> for the other granularities."""
+    granularity = request.filters.granularity
+    parts = ["opco-logs" if granularity == DEFAULT_GRANULARITY else f"opco-{granularity}"]
     if len(request.filters.session_ids) == 1:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "-", request.filters.session_ids[0]).strip("-.")
         if safe:
@@ -229,6 +253,7 @@ __all__ = [
     "BadOpcoRequest",
     "OpcoExportRequest",
     "download_filename",
+    "parse_granularity",
     "parse_opco_pairs",
     "parse_opco_query",
 ]

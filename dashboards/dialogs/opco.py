@@ -13,7 +13,7 @@ email_opco_logs (jobs/background.py: diskcache or Celery, no request context the
 job, reporting queued / building / sending / sent / failed through its `progress` output
 (opco-job-progress), which the dialog shows while the job runs.
 
-Component ids: opco-open-button, opco-dialog, opco-preset, opco-dates, opco-sessions,
+Component ids: opco-open-button, opco-dialog, opco-granularity, opco-preset, opco-dates, opco-sessions,
 opco-users, opco-groups, opco-fields, opco-columns, opco-all-columns, opco-format,
 opco-message, opco-download-link, opco-email-button, opco-email-note, opco-email-ticket,
 opco-job-queued, opco-job-progress, opco-job-result, opco-job-status.
@@ -40,6 +40,7 @@ from data.config import current_settings
 from data.db import get_db
 from data.scope import Forbidden, Scope
 from exports.formatting import csv_dialect, current_language
+from exports.opco_granularities import DEFAULT_GRANULARITY, GRANULARITIES, GRANULARITY_LABELS
 from exports.opco_logs import (
     NOTHING_TO_EXPORT,
     OpcoLogFilters,
@@ -105,6 +106,17 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
     """The dialog, preset to session_ids (none: every session in the viewer's scope)."""
     body = dbc.ModalBody(
         [
+            _field(
+                N_("Granularity"),
+                dbc.RadioItems(
+                    id="opco-granularity",
+                    options=[
+                        {"label": _(GRANULARITY_LABELS[value]), "value": value} for value in GRANULARITIES
+                    ],
+                    value=DEFAULT_GRANULARITY,
+                ),
+                N_("What one row of the file stands for (SPEC §9); the filters below apply to each."),
+            ),
             _field(
                 N_("Period"),
                 dcc.DatePickerRange(
@@ -255,6 +267,7 @@ def request_from_dialog(
     all_columns,
     fmt,
     titles="en",
+    granularity=DEFAULT_GRANULARITY,
 ) -> OpcoExportRequest:
     """The export request the dialog's values mean; BadOpcoRequest for a value that cannot be read."""
     pairs: list[tuple[str, str]] = []
@@ -279,6 +292,8 @@ def request_from_dialog(
         raise BadOpcoRequest(_("format: %(value)r is not a known format", value=kind))
     if titles and titles != "en":
         pairs.append(("titles", str(titles)))
+    if granularity and granularity != DEFAULT_GRANULARITY:
+        pairs.append(("granularity", str(granularity)))
     pairs.append(("format", "xlsx" if kind == "xlsx" else "csv"))
     if kind != "xlsx":
         pairs.append(("delimiter", ";" if kind == "csv-semicolon" else ","))
@@ -351,7 +366,17 @@ def search_opco_users(search, chosen):
 
 
 def update_download_link(
-    start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles="en"
+    start_date,
+    end_date,
+    sessions,
+    users,
+    groups,
+    fields,
+    columns,
+    all_columns,
+    fmt,
+    titles="en",
+    granularity=DEFAULT_GRANULARITY,
 ):
     """The Download now link for the dialog's values, whether Receive by email may be pressed,
     and a message saying what is wrong: (href, link class, message, email button disabled).
@@ -362,7 +387,17 @@ def update_download_link(
     no_mail = mail_problem(current_settings().smtp_url) is not None
     try:
         export = request_from_dialog(
-            start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles
+            start_date,
+            end_date,
+            sessions,
+            users,
+            groups,
+            fields,
+            columns,
+            all_columns,
+            fmt,
+            titles,
+            granularity,
         )
         has_rows = check_export(scope, export)
     except OpcoLogsError as error:
@@ -385,7 +420,18 @@ def _base_url() -> str:
 
 
 def request_opco_email(
-    n_clicks, start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles="en"
+    n_clicks,
+    start_date,
+    end_date,
+    sessions,
+    users,
+    groups,
+    fields,
+    columns,
+    all_columns,
+    fmt,
+    titles="en",
+    granularity=DEFAULT_GRANULARITY,
 ):
     """Receive by email: check the request now, in the user's scope, and queue the job."""
     if not n_clicks:
@@ -395,7 +441,17 @@ def request_opco_email(
     job_id = new_job_id()
     try:
         export = request_from_dialog(
-            start_date, end_date, sessions, users, groups, fields, columns, all_columns, fmt, titles
+            start_date,
+            end_date,
+            sessions,
+            users,
+            groups,
+            fields,
+            columns,
+            all_columns,
+            fmt,
+            titles,
+            granularity,
         )
         # The scope first (Forbidden: 403), whatever else is wrong with the request.
         has_rows = check_export(scope, export)
@@ -476,6 +532,7 @@ _FILTER_STATES = (
     ("opco-all-columns", "data"),
     ("opco-format", "value"),
     ("opco-titles", "value"),
+    ("opco-granularity", "value"),
 )
 
 

@@ -82,6 +82,12 @@ def test_dlg001_request_from_dialog_values():
         dialog.request_from_dialog(*values(fields=["nonsense"]))
     with pytest.raises(ValueError, match="not a known format"):
         dialog.request_from_dialog(*values(fmt="pdf"))
+    # SPEC §9: the granularity list; the default OPCA logs leave the link as it was.
+    grouped = dialog.request_from_dialog(*values(fmt="xlsx"), "en", "learner-session")
+    assert grouped.to_query() == "granularity=learner-session&format=xlsx"
+    assert dialog.request_from_dialog(*values(fmt="xlsx"), "en", "opca-logs").to_query() == "format=xlsx"
+    with pytest.raises(ValueError, match="granularity"):
+        dialog.request_from_dialog(*values(), "en", "per-day")
 
 
 def test_dlg002_opening_for_a_session_instructor(world, server):

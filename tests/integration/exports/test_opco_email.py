@@ -300,3 +300,27 @@ def test_mail009_smtp_urls():
     for bad in ("", "http://x", "smtp://", "smtp://host:notaport"):
         with pytest.raises(ValueError):
             parse_smtp_url(bad)
+
+
+@pytest.mark.parametrize("granularity", ["learner-session", "learner-course", "session"])
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_mail011_every_granularity_by_email_and_download_now(world, smtp, granularity, fmt):
+    """SPEC §9: both deliveries of each granularity give the same file, named for it."""
+    _controller, inbox = smtp
+    query = f"session=s-a&granularity={granularity}&format={fmt}"
+    final = run_opco_email_job(world.server, make_job(world, "inst", query))
+    assert final["state"] == "sent", final
+    [(_from, _to, content)] = inbox.messages
+    path = LINK.search(message_from_bytes(content, policy=policy.default).get_content()).group(1)
+    client = world.server.test_client()
+    assert sign_in(client, ACCOUNTS["inst"]).status_code == 302
+    emailed = client.get(path)
+    now = client.get(f"/download/opco-logs?{query}")
+    assert emailed.status_code == now.status_code == 200
+    prefix = f"attachment; filename=opco-{granularity}-s-a-"
+    assert emailed.headers["Content-Disposition"].startswith(prefix)
+    assert now.headers["Content-Disposition"].startswith(f'attachment; filename="opco-{granularity}-s-a-')
+    assert emailed.get_data() == now.get_data()
+    if fmt == "csv":
+        first_title = "Session" if granularity == "session" else "Last name"
+        assert now.get_data().startswith(f"\ufeff{first_title},".encode())
