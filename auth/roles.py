@@ -29,6 +29,7 @@ def load_scope(session: Session, user_id: str) -> Scope:
         user_id=user_id,
         is_global=any(r in roles for r in GLOBAL_ROLES),
         is_admin="admin" in roles,
+        is_statistics_manager="statistics_manager" in roles,
         trainings=frozenset(roles.get("training_manager", ())),
         classes=classes,
         sessions=frozenset(roles.get("session_instructor", ())),

@@ -24,6 +24,7 @@ class Scope:
     """The signed-in user's rights.
 
     is_global: admin, global_user_manager or statistics_manager: everything.
+    is_admin, is_statistics_manager: those two roles (pages for them only: Data sources, BPF).
     trainings: trainings the user manages (training_manager).
     classes: classes the user manages (class_manager), with class_trainings giving the
         trainings each of those classes is registered to.
@@ -34,6 +35,8 @@ class Scope:
     user_id: str
     is_global: bool = False
     is_admin: bool = False
+    # statistics_manager (a global role): with admins, the only ones who see the BPF (SPEC §10).
+    is_statistics_manager: bool = False
     trainings: frozenset[str] = frozenset()
     classes: frozenset[str] = frozenset()
     sessions: frozenset[str] = frozenset()

@@ -1,4 +1,5 @@
-"""Command line for exports: export-results, export-opco-logs, export-attestations, export-edof."""
+"""Command line for exports: export-results, export-opco-logs, export-attestations, export-edof,
+export-bpf."""
 
 from __future__ import annotations
 
@@ -302,8 +303,91 @@ def export_edof_command(
     click.echo(f"Wrote {len(rows)} learner row(s) of {len(set(session_ids))} session(s) to {out}.")
 
 
+@click.command("export-bpf")
+@click.option(
+    "--from", "date_from", required=True, metavar="YYYY-MM-DD", help="First day (platform time zone)."
+)
+@click.option("--to", "date_to", required=True, metavar="YYYY-MM-DD", help="Last day, inclusive.")
+@click.option(
+    "--category-field",
+    metavar="NAME",
+    help="User custom field holding the trainee category (default: the saved one).",
+)
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    metavar="VALUE=LINE",
+    help="A value of the field and its line a-e (repeatable; default: the saved mapping). Others count in e.",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FILE.csv, .xlsx or .pdf",
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(["csv", "xlsx", "pdf"]), help="Default: from --out."
+)
+@click.option("--language", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.option("--delimiter", type=click.Choice([",", ";"]), default=",", show_default=True, help="CSV only.")
+@click.option("--save-defaults", is_flag=True, help="Keep this field and mapping as the platform's defaults.")
+def export_bpf_command(
+    date_from: str,
+    date_to: str,
+    category_field: str | None,
+    mapping: tuple[str, ...],
+    out: Path,
+    output_format: str | None,
+    language: str,
+    delimiter: str,
+    save_defaults: bool,
+) -> None:
+    """Write the BPF's cadre F-1 (SPEC §10) for a period: rows a-e, Total and "dont formation à
+    distance", each with the number of trainees and their whole hours of training."""
+    from dataclasses import replace
+
+    from exports.bpf import BpfError, BpfOptions, bpf_file, load_bpf_defaults, parse_map, save_bpf_defaults
+
+    try:
+        start = parse_date("--from", date_from)
+        end = parse_date("--to", date_to)
+        suffix = out.suffix.lower()
+        kind = output_format or (suffix[1:] if suffix in (".csv", ".xlsx", ".pdf") else None)
+        if kind is None:
+            raise _UsageError(
+                f"--format: cannot tell the format from {out.name!r}; use --format csv, xlsx or pdf"
+            )
+        if not out.parent.is_dir():
+            raise _UsageError(f"--out: folder {str(out.parent)!r} does not exist")
+        given = parse_map(mapping)
+    except (_UsageError, BadOpcoRequest, BpfError) as error:
+        raise CommandFailed(f"export-bpf: {error}") from None
+    db = migrated_db()
+    tz = current_settings().tz
+    # The BPF is for admins and statistics managers: the command line is both.
+    scope = replace(global_scope(), is_admin=True, is_statistics_manager=True)
+    try:
+        with db.session() as s:
+            saved = load_bpf_defaults(s)
+            field = category_field if category_field is not None else saved.field
+            chosen = given or (saved.mapping if field == saved.field else {})
+            options = BpfOptions(field=field.strip(), mapping=chosen)
+            data = bpf_file(s, scope, start, end, options, kind, tz, language, delimiter)
+            if save_defaults:
+                save_bpf_defaults(s, options)
+                s.commit()
+        with atomic_file(out) as file:
+            file.write(data)
+    except (BpfError, Forbidden) as error:
+        raise CommandFailed(f"export-bpf: {error}") from None
+    click.echo(f"Wrote the BPF cadre F-1 from {start} to {end} to {out}.")
+
+
 def register(server: Flask) -> None:
     server.cli.add_command(export_results_command)
     server.cli.add_command(export_opco_logs_command)
     server.cli.add_command(export_attestations_command)
     server.cli.add_command(export_edof_command)
+    server.cli.add_command(export_bpf_command)
