@@ -43,6 +43,10 @@ from data import rules
 NO_DAY = date(1, 1, 1)
 # Above this share of all users a refresh recomputes everything instead of user by user.
 FULL_REFRESH_SHARE = 0.3
+# ... on a platform of at most this many users; above, the learners a write touched are
+# refreshed REFRESH_CHUNK at a time instead (a full rebuild holds every raw row in memory).
+FULL_REFRESH_MAX_USERS = 20_000
+REFRESH_CHUNK = 5000
 CHUNK = 500
 INSERT_BATCH = 5000
 _PENDING = "learnstats_summary_pending"
@@ -400,7 +404,8 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
     else:
         users = _resolve_users(session, touched)
         total = session.scalar(select(func.count()).select_from(m.User)) or 0
-        ids = None if total and len(users) > FULL_REFRESH_SHARE * total else sorted(users)
+        share = total and len(users) > FULL_REFRESH_SHARE * total
+        ids = None if share and total <= FULL_REFRESH_MAX_USERS else sorted(users)
     if ids is not None and not ids:
         _bump_version(session)
         return
@@ -410,17 +415,31 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
     groups = any(table in reached for table in _GROUP_TABLES)
     active = m.SummaryActivePeriod in reached
     sessions = m.SummarySession in reached
-    old_trainings = _pair_trainings(session, ids) if groups else set()
-    old_sessions = _user_sessions(session, ids) if sessions else set()
-    old_activity = _activity(session, ids) if active else Counter()
-    _delete_user_rows(session, ids)
-    facts = _load(session, ids, tz)
-    _write_user_tables(session, facts)
-    new_trainings = _write_pair_tables(session, facts, tz)
+    old_trainings: set[str] = set()
+    new_trainings: set[str] = set()
+    old_sessions: set[str] = set()
+    old_activity: Counter = Counter()
+    # The learners a chunk at a time (all at once for a full rebuild): memory stays bounded
+    # whatever the number of learners a write touched (an import of a million statements).
+    for chunk in [None] if ids is None else _chunks(ids, REFRESH_CHUNK):
+        if groups:
+            old_trainings |= _pair_trainings(session, chunk)
+        if sessions:
+            old_sessions |= _user_sessions(session, chunk)
+        if active and chunk is not None:  # a full rebuild starts from nothing
+            old_activity.update(_activity(session, chunk))
+        _delete_user_rows(session, chunk)
+        facts = _load(session, chunk, tz)
+        _write_user_tables(session, facts)
+        new_trainings |= _write_pair_tables(session, facts, tz)
+        del facts
     if groups:
         _refresh_groups(session, None if ids is None else sorted(old_trainings | new_trainings))
     if active:
-        _update_active_periods(session, old_activity, _activity(session, ids), full=ids is None)
+        new_activity: Counter = Counter()
+        for chunk in [None] if ids is None else _chunks(ids, REFRESH_CHUNK):
+            new_activity.update(_activity(session, chunk))
+        _update_active_periods(session, old_activity, new_activity, full=ids is None)
     if sessions:
         _refresh_sessions(
             session, None if ids is None else sorted(old_sessions | _user_sessions(session, ids))

@@ -13,6 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 ADL_VERBS = "http://adlnet.gov/expapi/verbs/"
@@ -51,6 +52,8 @@ IGNORED_NO_COURSE = "no course"
 IGNORED_NO_TIME = "no timestamp"
 
 _model = None
+# Longest value ralph's memoized checks remember (a longer one is checked each time).
+_MEMO_LONGEST = 2048
 
 
 def _statement_model():
@@ -58,8 +61,44 @@ def _statement_model():
     if _model is None:
         from ralph.models.xapi.base.statements import BaseXapiStatement
 
+        _memoize_ralph_checks()
         _model = BaseXapiStatement
     return _model
+
+
+def _memoize_ralph_checks() -> None:
+    """ralph's IRI and language-tag validators, remembered per distinct value.
+
+    ralph's models check every IRI with rfc3987's `parse` and every language tag with
+    langcodes' `tag_is_valid`, looked up in ralph.models.xapi.base.common when called: two pure
+    functions of one string, most of a statement's validation time, called again and again
+    with the same few values (verbs, course and module IRIs, "fr-FR"). They are wrapped with a
+    bounded memo of the values found valid: the same checks, the same answers, the same error
+    for an invalid value (never remembered: it is checked again each time)."""
+    from ralph.models.xapi.base import common
+
+    parse, tag_is_valid = getattr(common, "parse", None), getattr(common, "tag_is_valid", None)
+    if parse is None or tag_is_valid is None or getattr(parse, "_learnstats_memo", False):
+        return
+
+    @lru_cache(maxsize=16384)
+    def _valid_iri(text: str, rule: str) -> bool:
+        parse(text, rule=rule)  # raises ValueError when not valid: not remembered
+        return True
+
+    def parse_memo(string: str, rule: str = "IRI_reference"):
+        if len(string) > _MEMO_LONGEST:
+            return parse(string, rule=rule)
+        return _valid_iri(string, rule)
+
+    valid_tag = lru_cache(maxsize=4096)(tag_is_valid)
+
+    def tag_is_valid_memo(tag: str) -> bool:
+        return tag_is_valid(tag) if len(tag) > _MEMO_LONGEST else valid_tag(tag)
+
+    parse_memo._learnstats_memo = True  # type: ignore[attr-defined]
+    common.parse = parse_memo
+    common.tag_is_valid = tag_is_valid_memo
 
 
 def fit_id(value: str) -> str:

@@ -33,7 +33,11 @@ def write_bundle(folder: Path, files: dict[str, str]) -> Path:
     return folder
 
 
-def test_sum001_rebuild_gives_the_tables_the_upkeep_kept(db, tmp_path):
+@pytest.mark.parametrize("chunked", [False, True], ids=["as-is", "chunked"])
+def test_sum001_rebuild_gives_the_tables_the_upkeep_kept(db, tmp_path, monkeypatch, chunked):
+    if chunked:  # a big platform's path: the learners refreshed a chunk at a time, never in full
+        monkeypatch.setattr("data.summaries.FULL_REFRESH_MAX_USERS", 0)
+        monkeypatch.setattr("data.summaries.REFRESH_CHUNK", 1)
     with db.session() as s:
         import_bundle(s, SAMPLE, PARIS)
     # A second import: a re-finished attempt with a new answer, a connection across the
