@@ -8,6 +8,9 @@
     python -m bench figures [--learners N] [--repeat R] [--max-ratio X]
     python -m bench opco [--rows N] [--format csv|xlsx|both] [--max-ratio R]
     python -m bench attestations [--learners 500] [--repeat 3]
+    python -m bench bpf [--learners N] [--repeat 3]
+                                              the BPF's cadre F-1 for a year of the platform
+                                              (bench/bpf.py; target <= 2 s at 100,000 learners)
     python -m bench import [--learners N] [--rows R] [--statements S] [--skip bundle,xapi,pages]
                                               issue 17's speed figures: import-bundle of 1,000,000
                                               connections, import-xapi of 1,000,000 statements, the
@@ -37,11 +40,18 @@ def main(argv: list[str]) -> int:
         if "import" not in _skipped(rest):  # issue 17's imports and the pages after them
             learners = [f"--learners={v}" for v in _values(rest, "--learners")]
             status = imports.main(learners) or status
-        return attestations.main([]) or status
+        status = attestations.main([]) or status
+        from bench import bpf
+
+        return bpf.main([f"--learners={v}" for v in _values(rest, "--learners")]) or status
     if command == "attestations":
         from bench import attestations
 
         return attestations.main(rest)
+    if command == "bpf":
+        from bench import bpf
+
+        return bpf.main(rest)
     if command == "serve":
         from bench import serve
 

@@ -93,6 +93,8 @@ EITHER = {
 NOT_PAGES = {"/404"}
 # Pages for admins only (issue 17): the other global roles get 403 too.
 ADMIN_ONLY = {"/data-sources"}
+# The BPF (issue 19): admins and statistics managers, not global user managers.
+ADMIN_AND_STATISTICS = {"/bpf"}
 # Callbacks that only turn what the browser sends back into a file (a static table's download
 # writes the rows the browser holds): a forged request gets back its own rows, nothing more.
 ECHO_CALLBACKS = {"static-table-download.data"}
@@ -205,6 +207,8 @@ def fill(template: str, ids: dict) -> str:
 def expected_status(role: str, template: str, inside: bool) -> set[int]:
     if template in ADMIN_ONLY:
         return {200} if role == "admin" else {403}
+    if template in ADMIN_AND_STATISTICS:
+        return {200} if role in ("admin", "statistics_manager") else {403}
     if role in GLOBAL:
         return {200}
     has_ids = "<" in template

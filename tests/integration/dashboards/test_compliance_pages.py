@@ -66,3 +66,83 @@ def test_cmp002_edof_callbacks_refuse_outside_the_scope(edof_world, server, user
         edof.edof_download("csv", "S1", "2", "fr")
     with signed_in(server, "inst"), pytest.raises(Forbidden):
         edof.edof_download("csv", "S2", "2", "fr")  # forged: another session's id
+
+
+@pytest.fixture
+def bpf_world(factory):
+    f = factory
+    t = f.training("T1")
+    m1 = f.module("M1")
+    f.step(t, m1, 1)
+    for user_id, value, minutes in (
+        ("a1", "CDI", 150),
+        ("b1", "Apprenti", 45),
+        ("x1", "Autre", 60),
+        ("n1", None, 30),
+    ):
+        u = f.user(user_id, email=f"{user_id}@x.org", fields={"Statut": value} if value else None)
+        f.enroll(u, t)
+        f.connection(u, m1, "2025-03-02 08:00", f"2025-03-02 {8 + minutes // 60:02d}:{minutes % 60:02d}")
+    f.user("stat", email="stat@x.org", roles=("statistics_manager",))
+    f.user("gum", email="gum@x.org", roles=("global_user_manager",))
+    f.user("tm", email="tm@x.org", roles=("training_manager:T1",))
+    f.s.commit()
+    return f
+
+
+def test_cmp003_bpf_page_table_mapping_and_download(bpf_world, server, client):
+    from tests.conftest import sign_in
+
+    bpf = served_page("bpf")
+    ids = [{"type": "bpf-line", "value": v} for v in ("Apprenti", "Autre", "CDI")]
+    with signed_in(server, "stat", "/bpf"):
+        page = str(bpf.layout())
+        assert "bpf-field" in page and "page-forbidden" not in page
+        mapping = str(bpf.update_bpf_mapping("Statut"))
+        assert "'value': 'Apprenti'" in mapping and "'value': 'CDI'" in mapping
+        table = bpf.update_bpf_table("2025-01-01", "2025-12-31", "Statut", ["b", "e", "a"], ids, "custom")
+    text = str(table)
+    # a: 2.5 h -> 3 (half up); b: 0.75 h -> 1; e: "Autre" 1 h + no field 0.5 h = 1.5 h -> 2.
+    for key, trainees, hours in (("a", "1", "3"), ("b", "1", "1"), ("e", "2", "2"), ("total", "4", "6")):
+        row = _find(table, f"bpf-row-{key}")
+        assert [str(td.children) for td in row.children[1:]] == [trainees, hours], key
+    assert "From 01/01/2025 to 31/12/2025: 4 trainees." in text
+    with signed_in(server, "stat", "/bpf"):
+        data, message = bpf.bpf_download(
+            "csv", "2025-01-01", "2025-12-31", "custom", "Statut", ["b", "e", "a"], ids
+        )
+    assert message == ""
+    rows = list(csv.reader(io.StringIO(base64.b64decode(data["content"]).decode("utf-8-sig"))))
+    assert rows[0][1:] == ["1", "3"] and rows[5] == ["Total", "4", "6"]
+    assert data["filename"] == "bpf-f1-2025-01-01-2025-12-31.csv"
+    from exports.bpf import BpfOptions, load_bpf_defaults
+
+    with server.extensions["learnstats_db"].session() as s:  # kept as the defaults
+        assert load_bpf_defaults(s) == BpfOptions("Statut", {"Apprenti": "b", "CDI": "a"})
+    sign_in(client, "tm@x.org")
+    assert client.get("/bpf").status_code == 403  # a training manager: refused on the server
+
+
+def _find(component, wanted):
+    if getattr(component, "id", None) == wanted:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children] if children is not None else []:
+        found = _find(child, wanted)
+        if found is not None:
+            return found
+    return None
+
+
+@pytest.mark.parametrize("user", ["gum", "tm"])
+def test_cmp004_bpf_callbacks_refuse_other_roles(bpf_world, server, user):
+    bpf = served_page("bpf")
+    with signed_in(server, user, "/bpf"):
+        assert "page-forbidden" in str(bpf.layout())
+        for call in (
+            lambda: bpf.update_bpf_mapping("Statut"),
+            lambda: bpf.update_bpf_table("2025-01-01", "2025-12-31", "Statut", [], [], "custom"),
+            lambda: bpf.bpf_download("pdf", "2025-01-01", "2025-12-31", "custom", "Statut", [], []),
+        ):
+            with pytest.raises(Forbidden):
+                call()
