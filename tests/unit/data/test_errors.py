@@ -25,6 +25,8 @@ from data.scope import Forbidden
 from data.xapi.ingest import XapiInvalid
 from data.xapi.reading import XapiFileError
 from exports.attestation_options import AttestationError
+from exports.bpf import BpfError
+from exports.edof import EdofError
 from exports.opco_logs import OpcoLogsError, UnknownField, UnknownSession
 from exports.opco_request import BadOpcoRequest
 from exports.results import UnknownTraining
@@ -38,9 +40,11 @@ PEOPLES_ERRORS = (
     AttestationError,
     BadCallback,
     BadOpcoRequest,
+    BpfError,
     BundleInvalid,
     CopyError,
     DemoDataError,
+    EdofError,
     Forbidden,
     LinkError,
     LinkExpired,
