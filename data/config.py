@@ -69,6 +69,9 @@ class Settings:
     lrs_username: str = ""
     lrs_password: str = field(default="", repr=False)
     lrs_sync_minutes: int = 5
+    # LEARNSTATS_AT_RISK_DAYS: SPEC §9's days without activity that make a learner at risk
+    # when the page (or export-at-risk --days) says none.
+    at_risk_days: int = 14
     extra: dict = field(default_factory=dict)
 
     @property
@@ -394,3 +397,11 @@ def _lrs(settings: Settings, overrides: dict) -> None:
                 "and 10080 (a week); the default is 5"
             )
         settings.lrs_sync_minutes = int(minutes)
+    at_risk_days = take("at_risk_days", "LEARNSTATS_AT_RISK_DAYS")
+    if at_risk_days:
+        if not at_risk_days.isdigit() or not 1 <= int(at_risk_days) <= 3650:
+            raise SettingsError(
+                f"LEARNSTATS_AT_RISK_DAYS: {at_risk_days!r} is not a whole number of days between 1 "
+                "and 3650; the default is 14"
+            )
+        settings.at_risk_days = int(at_risk_days)

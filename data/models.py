@@ -474,6 +474,12 @@ class SummaryPair(Base):
     # pair, so that a training's new and active learners are counted from its own rows).
     created_day: Mapped[date | None] = mapped_column(Date)
     last_active_day: Mapped[date | None] = mapped_column(Date)
+    # SPEC §9 (at-risk learners): the latest local day of activity in the training (a
+    # connection to one of its modules started, an attempt in it started or finished, an
+    # answer in it), all time; its days are summary_pair_days. The mandatory modules failed
+    # now, space-separated in the training's order ("" none).
+    last_activity_day: Mapped[date | None] = mapped_column(Date)
+    failed_modules: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     __table_args__ = (
         Index(None, "training_id", "counted", "status", "completed_at"),
@@ -497,6 +503,20 @@ class SummaryPairHistory(Base):
     score: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The mandatory modules failed from `at` on (summary_pairs.failed_modules).
+    failed_modules: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class SummaryPairDay(Base):
+    """A local day on which a learner was active in a training (SPEC §9's activity: a
+    connection to one of its modules started, an attempt in it started or finished, an answer
+    in it): the last activity day on or before any date (at-risk learners)."""
+
+    __tablename__ = "summary_pair_days"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    training_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
 class SummaryModuleFact(Base):
@@ -688,6 +708,7 @@ USER_TABLES = (
     SummaryLearner,
     SummaryPair,
     SummaryPairHistory,
+    SummaryPairDay,
     SummaryModuleFact,
     SummaryUserModule,
     SummaryUserModuleDay,

@@ -271,3 +271,81 @@ def dropped_out_on(last_activity: date) -> date:
     """The day a learner whose last activity day is last_activity counts as dropped out
     (inactive for DROP_OUT_DAYS days, as the at-risk list counts days: d − last day)."""
     return last_activity + timedelta(days=DROP_OUT_DAYS)
+
+
+# --------------------------------------------------------------------------------------------
+# At-risk learners (SPEC §9)
+# --------------------------------------------------------------------------------------------
+
+# A session ending at most this many days after the date makes its learners late.
+LATE_WITHIN_DAYS = 7
+
+
+def failed_modules(
+    steps: Sequence[tuple[str, bool, float]],
+    modules: Mapping[str, tuple[datetime | None, float, str | None]],
+) -> tuple[str, ...]:
+    """The mandatory modules a learner failed (completed and not passed, module_passed), in
+    the training's order. steps and modules as training_state takes them."""
+    out = []
+    for module_id, is_mandatory, min_score in steps:
+        found = modules.get(module_id)
+        if not is_mandatory or found is None or found[0] is None:
+            continue
+        if not module_passed(found[1], min_score, found[2]):
+            out.append(module_id)
+    return tuple(out)
+
+
+def inactive_days(on: date, last_activity: date | None, enrolled_on: date | None) -> int | None:
+    """Days from the last activity day in the training (else the enrollment day) to `on`;
+    None when there is neither (an enrollment without a date and no activity)."""
+    since = last_activity if last_activity is not None else enrolled_on
+    return None if since is None else (on - since).days
+
+
+def late_session(on: date, sessions: Sequence[tuple[str, date | None]]) -> tuple[str, date] | None:
+    """Of a learner's sessions of a training, (session id, end day): the earliest-ending one
+    whose end day is before `on` or at most LATE_WITHIN_DAYS after it (the smaller id on a
+    tie); None when none is."""
+    limit = on + timedelta(days=LATE_WITHIN_DAYS)
+    late = [(end, session_id) for session_id, end in sessions if end is not None and end <= limit]
+    if not late:
+        return None
+    end, session_id = min(late)
+    return session_id, end
+
+
+class AtRisk(NamedTuple):
+    """Why a learner of a training is at risk on a date (SPEC §9): each reason or None/()."""
+
+    inactive_days: int | None  # set when at least the page's number of days
+    failed_modules: tuple[str, ...]
+    late_session: str | None
+    late_end: date | None
+
+
+def at_risk(
+    on: date,
+    days: int,
+    *,
+    status: str,
+    last_activity: date | None,
+    enrolled_on: date | None,
+    failed: Sequence[str],
+    sessions: Sequence[tuple[str, date | None]],
+) -> AtRisk | None:
+    """The reasons a learner enrolled in a training on `on` is at risk there, or None.
+
+    Everything is as of the end of `on`: status (before expiry), last_activity (the latest
+    activity day <= on), failed (the mandatory modules failed then), sessions (the learner's
+    sessions of the training with their end days). A completed training is never at risk.
+    enrolled_on None: enrolled since always."""
+    if is_completed(status):
+        return None
+    idle = inactive_days(on, last_activity, enrolled_on)
+    idle = idle if idle is not None and idle >= days else None
+    late = late_session(on, sessions)
+    if idle is None and not failed and late is None:
+        return None
+    return AtRisk(idle, tuple(failed), late[0] if late else None, late[1] if late else None)

@@ -61,7 +61,7 @@ _PENDING = "learnstats_summary_pending"
 # Which write refreshes which summary table
 # --------------------------------------------------------------------------------------------
 
-_PAIR_TABLES = (m.SummaryLearner, m.SummaryPair, m.SummaryPairHistory, m.SummaryModuleFact)
+_PAIR_TABLES = (m.SummaryLearner, m.SummaryPair, m.SummaryPairHistory, m.SummaryPairDay, m.SummaryModuleFact)
 _GROUP_TABLES = m.GROUP_TABLES
 _ALL = m.SUMMARY_TABLES
 
@@ -580,6 +580,7 @@ class _Raw:
     steps: dict[str, list] = field(default_factory=dict)  # training -> [(module, mandatory, min_score)]
     keep: dict[str, str] = field(default_factory=dict)  # module -> best | newest
     max_points: dict[str, float] = field(default_factory=dict)  # module -> points
+    answered: dict[str, list] = field(default_factory=dict)  # attempt -> its answers' instants
 
 
 def _load(session: Session, ids: list[str] | None, tz: ZoneInfo) -> _Raw:
@@ -650,6 +651,18 @@ def _load(session: Session, ids: list[str] | None, tz: ZoneInfo) -> _Raw:
                 ).all()
             )
             raw.attempts.extend((*row, per_attempt.get(row[0], 0.0)) for row in rows)
+    # The instants of the answers (activity days in a training, SPEC §9).
+    answered = select(ans.attempt_id, ans.answered_at).where(ans.answered_at.is_not(None))
+    if ids is None:
+        answer_rows = session.execute(answered).all()
+    else:
+        answer_rows = []
+        for chunk in _chunks(ids):
+            answer_rows.extend(
+                session.execute(answered.where(ans.attempt_id.in_(select(a.id).where(a.user_id.in_(chunk)))))
+            )
+    for attempt_id, at in answer_rows:
+        raw.answered.setdefault(attempt_id, []).append(at)
     return raw
 
 
@@ -869,12 +882,28 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
     by_pair: dict[tuple, list] = defaultdict(list)
     for attempt in raw.attempts:
         by_pair[(attempt[1], attempt[2])].append(attempt)
-    pairs_out, facts_out, history_out = [], [], []
+    module_days: dict[str, dict[str, set[date]]] = defaultdict(lambda: defaultdict(set))
+    for user_id, module_id, _, start, _ in raw.connections:
+        module_days[user_id][module_id].add(day_of(start))
+    pairs_out, facts_out, history_out, days_out = [], [], [], []
     trainings: set[str] = set()
     for user_id, training_id, enrolled_at in raw.pairs:
         trainings.add(training_id)
         steps = raw.steps.get(training_id, [])
         in_training = {s[0] for s in steps}
+        # SPEC §9's activity days in the training: a connection to one of its modules
+        # started, an attempt in it started or finished, an answer in it.
+        active_days: set[date] = set()
+        connected = module_days.get(user_id)
+        if connected:
+            for module_id in in_training:
+                active_days.update(connected.get(module_id, ()))
+        for attempt in by_pair.get((user_id, training_id), ()):
+            active_days.add(day_of(attempt[4]))
+            if attempt[5] is not None:
+                active_days.add(day_of(attempt[5]))
+            active_days.update(day_of(at) for at in raw.answered.get(attempt[0], ()))
+        days_out.extend({"user_id": user_id, "training_id": training_id, "day": d} for d in active_days)
         attempts = [a for a in by_pair.get((user_id, training_id), ()) if a[3] in in_training]
         # Events in time order: a start counts the attempt, a finish completes and scores it.
         events = []
@@ -893,6 +922,7 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
         previous = rules.TrainingState(
             "not started", 0, rules.initial_training_score(sum(1 for s in steps if s[1])), None
         )
+        failed: tuple[str, ...] = ()
         last_event = None
         i = 0
         while i < len(events):
@@ -915,7 +945,8 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
                 results[module_id] = (state.completed_at, state.score(keep), state.verdict(keep))
                 i += 1
             current = rules.training_state(steps, results)
-            if not _same(current, previous):
+            now_failed = rules.failed_modules(steps, results)
+            if not _same(current, previous) or now_failed != failed:
                 history_out.append(
                     {
                         "user_id": user_id,
@@ -925,9 +956,11 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
                         "completed_modules": current[1],
                         "score": current[2],
                         "completed_at": current[3],
+                        "failed_modules": " ".join(now_failed),
                     }
                 )
                 previous = current
+                failed = now_failed
             last_event = at
         status, completed, score, completed_at = previous
         effective = None if completed_at is None else rules.counted_from(completed_at, enrolled_at)
@@ -949,6 +982,8 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
                 "last_event_at": last_event,
                 "created_day": _local_day(raw.created.get(user_id), tz),
                 "last_active_day": raw.last_active.get(user_id),  # type: ignore[attr-defined]
+                "last_activity_day": max(active_days, default=None),
+                "failed_modules": " ".join(failed),
             }
         )
         min_scores = {s[0]: s[2] for s in steps}
@@ -991,6 +1026,7 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
     _insert(session, m.SummaryPair, pairs_out)
     _insert(session, m.SummaryModuleFact, facts_out)
     _insert(session, m.SummaryPairHistory, history_out)
+    _insert(session, m.SummaryPairDay, days_out)
     return trainings
 
 

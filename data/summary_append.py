@@ -150,6 +150,9 @@ def _apply_chunk(
     new_ms: dict[str, dict[str, int]] = defaultdict(dict)  # user -> module -> new milliseconds
     for (user_id, module_id), (_, ms) in modules.items():
         new_ms[user_id][module_id] = ms
+    new_module_days: dict[str, dict[str, list[date]]] = defaultdict(lambda: defaultdict(list))
+    for user_id, module_id, day in module_days:
+        new_module_days[user_id][module_id].append(day)
     # On SQLite the rows go to the driver as text: each day is formatted once.
     day_text = _day_formatter(session)
 
@@ -234,12 +237,14 @@ def _apply_chunk(
         classes_of[user_id].add(class_id)
     populations: dict[str, set[str]] = defaultdict(set)
     pair_updates = []
-    for user_id, training_id, counted, status, spent, last_active in sm._rows(
+    pair_days = []  # SPEC §9's activity days in a training: a connection to one of its modules
+    for user_id, training_id, counted, status, spent, last_active, last_activity in sm._rows(
         session,
-        select(p.user_id, p.training_id, p.counted, p.status, p.time_spent, p.last_active_day),
+        select(p.user_id, p.training_id, p.counted, p.status, p.time_spent, p.last_active_day,
+               p.last_activity_day),
         p.user_id,
         users,
-    ):
+    ):  # fmt: skip
         old_ms = sm._to_ms(spent)
         pair_ms = old_ms
         in_training = steps.get(training_id, _NONE)
@@ -247,9 +252,14 @@ def _apply_chunk(
         for module_id in touched_modules:
             pair_ms += new_ms[user_id][module_id]
         new_last = _later(last_active, last_new.get(user_id))
-        if pair_ms != old_ms or new_last != last_active:
+        activity = last_activity
+        for module_id in touched_modules:
+            for day in new_module_days[user_id][module_id]:
+                pair_days.append((user_id, training_id, day_text(day)))
+                activity = _later(activity, day)
+        if pair_ms != old_ms or new_last != last_active or activity != last_activity:
             pair_updates.append({"k_user": user_id, "k_training": training_id, "v_time": pair_ms / 1000,
-                                 "v_last": new_last})  # fmt: skip
+                                 "v_last": new_last, "v_activity": activity})  # fmt: skip
         if not counted:
             continue
         populations[user_id].add(f"t:{training_id}")
@@ -266,9 +276,21 @@ def _apply_chunk(
         session.connection().execute(
             p.__table__.update()
             .where(p.user_id == bindparam("k_user"), p.training_id == bindparam("k_training"))
-            .values(time_spent=bindparam("v_time"), last_active_day=bindparam("v_last")),
+            .values(
+                time_spent=bindparam("v_time"),
+                last_active_day=bindparam("v_last"),
+                last_activity_day=bindparam("v_activity"),
+            ),
             pair_updates,
         )
+    _upsert(
+        session,
+        m.SummaryPairDay,
+        ("user_id", "training_id", "day"),
+        sorted(set(pair_days)),
+        {"day": "excluded.day"},
+        ready=True,
+    )
     learner_updates = []
     for user_id, last_active in sm._rows(session, select(lr.user_id, lr.last_active_day), lr.user_id, users):
         populations[user_id].add("")

@@ -37,6 +37,45 @@ def export_results_command(training_id: str, out: Path) -> None:
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+@click.command("export-at-risk")
+@click.option("--training", "training_id", required=True, help="Training id.")
+@click.option("--on", "on", metavar="YYYY-MM-DD", help="The date (platform time zone); default today.")
+@click.option("--days", "days", metavar="N", help="Days without activity (default LEARNSTATS_AT_RISK_DAYS).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export_at_risk_command(training_id: str, on: str | None, days: str | None, out: Path) -> None:
+    """Write one training's at-risk learners on a date as CSV (SPEC §9's columns)."""
+    from data.figures.at_risk import MAX_DAYS
+    from data.figures.days import today_in
+    from exports.at_risk import training_at_risk_records, write_at_risk_csv
+    from exports.results import UnknownTraining
+
+    settings = current_settings()
+    tz = settings.tz
+    if on is None:
+        day = today_in(tz)
+    else:
+        try:
+            day = parse_date("--on", on)
+        except BadOpcoRequest as error:
+            raise CommandFailed(f"export-at-risk: {error}") from None
+    if days is None:
+        n = settings.at_risk_days
+    elif days.strip().isdigit() and 1 <= int(days) <= MAX_DAYS:
+        n = int(days)
+    else:
+        raise CommandFailed(
+            f"export-at-risk: --days: {days!r} is not a whole number of days from 1 to {MAX_DAYS}"
+        )
+    db = migrated_db()
+    try:
+        with db.session() as s:
+            records = training_at_risk_records(s, global_scope(), training_id, tz, day, n)
+    except (UnknownTraining, Forbidden) as error:
+        raise CommandFailed(f"export-at-risk: {error}") from None
+    count = write_at_risk_csv(records, out)
+    click.echo(f"Wrote {count} at-risk learner row(s) on {day.isoformat()} to {out}.")
+
+
 class _UsageError(LearnstatsError):
     """A bad option value: reported on stderr, exit status 1."""
 
@@ -387,6 +426,7 @@ def export_bpf_command(
 
 def register(server: Flask) -> None:
     server.cli.add_command(export_results_command)
+    server.cli.add_command(export_at_risk_command)
     server.cli.add_command(export_opco_logs_command)
     server.cli.add_command(export_attestations_command)
     server.cli.add_command(export_edof_command)

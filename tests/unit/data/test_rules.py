@@ -235,3 +235,65 @@ def test_edof_status():
 
 def test_dropped_out_on():
     assert rules.dropped_out_on(date(2026, 3, 1)) == date(2026, 3, 31)
+
+
+# --------------------------------------------------------------------------------------------
+# At-risk learners (SPEC §9), hand-computed at each boundary
+# --------------------------------------------------------------------------------------------
+
+
+def test_at_risk_inactive_from_n_days_since_the_last_activity_else_the_enrollment():
+    from datetime import date
+
+    on = date(2026, 3, 20)
+    common = {"status": "in progress", "failed": (), "sessions": ()}
+    at_14 = rules.at_risk(on, 14, last_activity=date(2026, 3, 6), enrolled_on=date(2026, 1, 1), **common)
+    assert at_14 == rules.AtRisk(14, (), None, None)
+    assert (
+        rules.at_risk(on, 14, last_activity=date(2026, 3, 7), enrolled_on=date(2026, 1, 1), **common) is None
+    )
+    assert (
+        rules.at_risk(on, 14, last_activity=None, enrolled_on=date(2026, 3, 6), **common).inactive_days == 14
+    )
+    assert rules.at_risk(on, 14, last_activity=None, enrolled_on=date(2026, 3, 7), **common) is None
+    # No activity and an enrollment without a date: no number of days to judge.
+    assert rules.at_risk(on, 14, last_activity=None, enrolled_on=None, **common) is None
+    assert rules.inactive_days(on, date(2026, 3, 6), date(2026, 3, 19)) == 14  # activity first
+
+
+def test_at_risk_late_session_ends_within_7_days_the_earliest_ending():
+    from datetime import date
+
+    on = date(2026, 3, 20)
+    assert rules.late_session(on, [("s", date(2026, 3, 27))]) == ("s", date(2026, 3, 27))
+    assert rules.late_session(on, [("s", date(2026, 3, 28))]) is None
+    assert rules.late_session(on, [("s", None)]) is None
+    assert rules.late_session(
+        on, [("b", date(2026, 3, 1)), ("a", date(2026, 3, 1)), ("c", date(2026, 2, 1))]
+    ) == (
+        "c",
+        date(2026, 2, 1),
+    )
+    late = rules.at_risk(
+        on, 14, status="not started", last_activity=on, enrolled_on=on, failed=(), sessions=[("s", on)]
+    )
+    assert late == rules.AtRisk(None, (), "s", on)
+
+
+def test_at_risk_failed_mandatory_modules_and_completed_trainings():
+    from datetime import date, datetime
+
+    steps = [("m1", True, 50.0), ("m2", True, 50.0), ("m3", False, 50.0)]
+    done = datetime(2026, 3, 1)
+    modules = {"m1": (done, 40.0, None), "m2": (None, 0.0, None), "m3": (done, 10.0, None)}
+    assert rules.failed_modules(steps, modules) == ("m1",)
+    assert rules.failed_modules(steps, {**modules, "m1": (done, 80.0, None)}) == ()  # re-passed: best 80
+    assert rules.failed_modules(steps, {**modules, "m1": (done, 90.0, "failed")}) == ("m1",)  # xAPI verdict
+    on = date(2026, 3, 20)
+    for status in rules.COMPLETED_STATUSES:
+        assert rules.at_risk(on, 1, status=status, last_activity=None, enrolled_on=date(2020, 1, 1),
+                             failed=("m1",), sessions=[("s", on)]) is None  # fmt: skip
+    failing = rules.at_risk(
+        on, 14, status="in progress", last_activity=on, enrolled_on=on, failed=["m1"], sessions=()
+    )
+    assert failing == rules.AtRisk(None, ("m1",), None, None)
