@@ -391,6 +391,18 @@ FILES: tuple[FileSpec, ...] = (
         ],
         key=["user_id", "session_id", "contacted_at", "tutor"],
     ),
+    # SPEC §10: Qualiopi indicator 2's satisfaction, 0 to 10 (after the files it references).
+    FileSpec(
+        "satisfaction.csv",
+        m.SatisfactionAnswer,
+        [
+            _id("user_id", ref="user"),
+            _id("training_id", ref="training"),
+            Col("answered_at", "datetime", required=True),
+            Col("score", "float", required=True),
+        ],
+        key=["user_id", "training_id", "answered_at"],
+    ),
 )
 FILE_ORDER = {spec.name: i for i, spec in enumerate(FILES)}
 SPECS = {spec.name: spec for spec in FILES}
@@ -572,6 +584,7 @@ class _Importer:
             "activities.csv": self._check_activities,
             "answers.csv": self._check_answers,
             "tutor_contacts.csv": self._check_tutor_contacts,
+            "satisfaction.csv": self._check_satisfaction,
         }
         self._checks: dict[str, Any] = {name: self._by_name(name, check) for name, check in by_name.items()}
         self._checks["sessions.csv"] = self._order_check("sessions.csv", "starts_at", "ends_at")
@@ -929,6 +942,11 @@ class _Importer:
                 "duration_minutes",
                 f"must be between 0 and 1440 minutes (or empty), got {minutes}",
             )
+
+    def _check_satisfaction(self, v: dict[str, Any], line: int) -> None:
+        score = v["score"]
+        if score is not _INVALID and not 0 <= score <= 10:
+            self.error("satisfaction.csv", line, "score", f"score {_show(score)} is outside 0–10")
 
     @staticmethod
     def _by_name(file: str, check):

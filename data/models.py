@@ -328,6 +328,24 @@ class TutorContact(Base):
     )
 
 
+class SatisfactionAnswer(Base):
+    """A learner's satisfaction with a training, 0 to 10 (SPEC §10, Qualiopi indicator 2), from
+    satisfaction.csv. Key: (user_id, training_id, answered_at); the score is its value."""
+
+    __tablename__ = "satisfaction_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    training_id: Mapped[str] = mapped_column(ForeignKey("trainings.id"))
+    answered_at: Mapped[datetime] = mapped_column(DateTime)
+    score: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index(None, "user_id", "training_id", "answered_at", unique=True),
+        Index(None, "training_id", "answered_at"),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # xAPI (SPEC §8): every accepted statement kept as received, with the columns derivation reads;
 # the log of imports and syncs; where each LRS sync stopped.

@@ -125,6 +125,7 @@ REFRESHES: dict[str, Refresh] = {
     "job_locks": Refresh((), ()),
     # Tutor contacts (SPEC §10): read by the compliance files only, no figure.
     "tutor_contacts": Refresh((), ()),
+    "satisfaction_answers": Refresh((), ()),  # Qualiopi's satisfaction: read from the table
 }
 
 

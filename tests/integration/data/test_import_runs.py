@@ -34,6 +34,7 @@ ROWS = {
     "connections.csv": 4,
     "logins.csv": 3,
     "tutor_contacts.csv": 2,
+    "satisfaction.csv": 2,
 }
 
 

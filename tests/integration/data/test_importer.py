@@ -527,6 +527,11 @@ EXPECTED_SAMPLE = {
         ("u1", "s1", dt("2025-03-04 09:00"), "Marie Curie", "phone", 15, "Relance, module 2", None),
         ("u2", "s1", dt("2025-03-05 13:30"), "Paul Langevin", "visio", None, "", None),
     ],
+    # Without an id too (SPEC §10, Qualiopi indicator 2).
+    "satisfaction_answers": [
+        ("u1", "t1", dt("2025-03-20 09:00"), 9.0),
+        ("u2", "t1", dt("2025-03-21 15:00"), 7.5),
+    ],
     # Direct enrollment and class: the earlier; through a class: the later of joining and registering.
     "training_learners": [
         ("t1", "u1", dt("2025-01-19 23:00")),
@@ -566,6 +571,7 @@ def contents(db) -> dict[str, list[tuple]]:
             tables[table.name] = ordered(connection.execute(select(*columns)))
     tables["connections"] = ordered(row[1:] for row in tables["connections"])
     tables["tutor_contacts"] = ordered(row[1:] for row in tables["tutor_contacts"])
+    tables["satisfaction_answers"] = ordered(row[1:] for row in tables["satisfaction_answers"])
     return tables
 
 
@@ -689,6 +695,7 @@ def test_imp023_reimport_of_a_modified_bundle_updates_without_duplicating(
         "logins": 4,
         "training_learners": 5,
         "tutor_contacts": 2,
+        "satisfaction_answers": 2,
     }
 
     # Once more: nothing changes, nothing is duplicated.
