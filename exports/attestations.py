@@ -515,11 +515,13 @@ def _add_parsed_font(pdf: FPDF, family: str, style: str, path: Path) -> None:
 
 
 class _Document(FPDF):
-    """A4 portrait with the footer text and "Page X / Y" on every page, and a running head
+    """A4 portrait (landscape: the feuille d'émargement) with the footer text and "Page X / Y" on every page, and a running head
     from the second page on."""
 
-    def __init__(self, issuer: Issuer, title: str, running_head: str, texts: Iterable[str]):
-        super().__init__(orientation="P", unit="mm", format="A4")
+    def __init__(
+        self, issuer: Issuer, title: str, running_head: str, texts: Iterable[str], orientation: str = "P"
+    ):
+        super().__init__(orientation=orientation, unit="mm", format="A4")
         self.issuer = issuer
         self.running_head = running_head
         for style, name in FONT_FILES.items():

@@ -424,6 +424,101 @@ def export_bpf_command(
     click.echo(f"Wrote the BPF cadre F-1 from {start} to {end} to {out}.")
 
 
+def _compliance_options(s, language: str | None):
+    """The attestations' saved organisation block and defaults (SPEC §10 point 7), in the
+    chosen language (French unless --language en)."""
+    from exports.attestation_options import load_defaults
+
+    options = load_defaults(s)
+    return options.merged(language=language or "fr")
+
+
+@click.command("export-attendance")
+@click.option("--session", "session_id", required=True, metavar="ID", help="Program session id.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FILE.xlsx or FILE.pdf",
+)
+@click.option("--format", "output_format", type=click.Choice(["xlsx", "pdf"]), help="Default: from --out.")
+@click.option("--language", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.option(
+    "--signed-on", metavar="YYYY-MM-DD", help="Date of signature (default: today, platform time zone)."
+)
+def export_attendance_command(
+    session_id: str, out: Path, output_format: str | None, language: str, signed_on: str | None
+) -> None:
+    """Write a session's feuille d'émargement par demi-journée (SPEC §10) as XLSX or PDF, with
+    the organisation block saved for the attestations."""
+    from datetime import datetime
+
+    from exports.attendance import attendance_file
+    from exports.attestation_options import AttestationError
+
+    try:
+        kind = output_format or out.suffix.lower().lstrip(".")
+        if kind not in ("xlsx", "pdf"):
+            raise _UsageError(
+                f"--format: cannot tell the format from {out.name!r}; use --format xlsx or --format pdf"
+            )
+        day = parse_date("--signed-on", signed_on)
+        if not out.parent.is_dir():
+            raise _UsageError(f"--out: folder {str(out.parent)!r} does not exist")
+    except (_UsageError, BadOpcoRequest) as error:
+        raise CommandFailed(f"export-attendance: {error}") from None
+    db = migrated_db()
+    tz = current_settings().tz
+    try:
+        with db.session() as s:
+            options = _compliance_options(s, language)
+            data = attendance_file(
+                s, global_scope(), session_id, kind, options, tz, day or datetime.now(tz).date()
+            )
+    except (AttestationError, Forbidden) as error:
+        raise CommandFailed(f"export-attendance: {error}") from None
+    with atomic_file(out) as file:
+        file.write(data)
+    click.echo(f"Wrote the attendance sheet of session {session_id} to {out}.")
+
+
+@click.command("export-activity-records")
+@click.option("--session", "session_id", required=True, metavar="ID", help="Program session id.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="FILE.zip")
+@click.option("--language", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.option(
+    "--signed-on", metavar="YYYY-MM-DD", help="Date of signature (default: today, platform time zone)."
+)
+def export_activity_records_command(session_id: str, out: Path, language: str, signed_on: str | None) -> None:
+    """Write the relevé individuel d'activité (SPEC §10) of every learner of a session as one
+    ZIP of PDFs, with the organisation block saved for the attestations."""
+    from exports.activity_records import write_records_zip
+    from exports.attestation_options import AttestationError
+
+    try:
+        day = parse_date("--signed-on", signed_on)
+        if not out.parent.is_dir():
+            raise _UsageError(f"--out: folder {str(out.parent)!r} does not exist")
+    except (_UsageError, BadOpcoRequest) as error:
+        raise CommandFailed(f"export-activity-records: {error}") from None
+    db = migrated_db()
+    tz = current_settings().tz
+    try:
+        with db.session() as s:
+            options = _compliance_options(s, language)
+            if options.problems():
+                raise AttestationError(
+                    "the attestation details are not complete (save them once with "
+                    "export-attestations --save-defaults or from the session page): "
+                    + "; ".join(options.problems())
+                )
+            count = write_records_zip(s, global_scope(), session_id, options, tz, out, signed_on=day)
+    except (AttestationError, Forbidden) as error:
+        raise CommandFailed(f"export-activity-records: {error}") from None
+    click.echo(f"Wrote {count} activity record(s) of session {session_id} to {out}.")
+
+
 def register(server: Flask) -> None:
     server.cli.add_command(export_results_command)
     server.cli.add_command(export_at_risk_command)
@@ -431,3 +526,5 @@ def register(server: Flask) -> None:
     server.cli.add_command(export_attestations_command)
     server.cli.add_command(export_edof_command)
     server.cli.add_command(export_bpf_command)
+    server.cli.add_command(export_attendance_command)
+    server.cli.add_command(export_activity_records_command)
