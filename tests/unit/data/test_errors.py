@@ -22,6 +22,7 @@ from data.errors import CommandFailed, LearnstatsError
 from data.importer import BundleInvalid
 from data.lrs import LrsError, LrsSettingsError, SyncBusy
 from data.scope import Forbidden
+from data.session_records import TutorContactError
 from data.xapi.ingest import XapiInvalid
 from data.xapi.reading import XapiFileError
 from exports.attestation_options import AttestationError
@@ -57,6 +58,7 @@ PEOPLES_ERRORS = (
     PageWithoutAccess,
     SettingsError,
     SyncBusy,
+    TutorContactError,
     UnknownField,
     UnknownSession,
     UnknownTraining,
