@@ -721,6 +721,63 @@ class JobLock(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+FREQUENCIES = ("daily", "weekly", "monthly")
+
+
+class ScheduledReport(Base):
+    """A download sent by email on a calendar (SPEC §9 "Scheduled reports", jobs/reports.py):
+    what (a report kind of exports/report_kinds.py and its parameters, JSON), when (daily,
+    weekly on a weekday 0 = Monday, monthly on a day 1-31; at an hour of the platform time
+    zone), to whom (the owner and other users, JSON list of user ids). last_due_at (UTC) is
+    the last occurrence handled: the next one after it is due; send_now_at asks for a run at
+    the next tick."""
+
+    __tablename__ = "scheduled_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(64))
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    frequency: Mapped[str] = mapped_column(String(16))
+    weekday: Mapped[int | None] = mapped_column(Integer)
+    day: Mapped[int | None] = mapped_column(Integer)
+    hour: Mapped[int] = mapped_column(Integer)
+    recipients: Mapped[str] = mapped_column(Text, default="[]")
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    last_due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    send_now_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set for the built-in schedules (the weekly digest: "digest"); None for a user's own.
+    builtin: Mapped[str | None] = mapped_column(String(32))
+    # The site's address when the schedule was saved: links in its emails start with it
+    # (LEARNSTATS_BASE_URL, when set, comes first).
+    base_url: Mapped[str] = mapped_column(String(300), default="")
+
+
+class ScheduledReportRun(Base):
+    """One recipient's delivery of one run of a scheduled report: when, for whom, rows, and
+    sent / skipped / failed with the reason. trigger: schedule, catch-up or send-now."""
+
+    __tablename__ = "scheduled_report_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("scheduled_reports.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    trigger: Mapped[str] = mapped_column(String(16))
+    recipient_id: Mapped[str] = mapped_column(String(64))
+    recipient_email: Mapped[str] = mapped_column(String(320), default="")
+    rows: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    delivery: Mapped[str] = mapped_column(String(16), default="")
+    file_name: Mapped[str] = mapped_column(String(300), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index(None, "report_id", "started_at"),)
+
+
 # Rows per user, recomputed with the users a write touched.
 USER_TABLES = (
     SummaryLearner,

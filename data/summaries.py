@@ -126,6 +126,9 @@ REFRESHES: dict[str, Refresh] = {
     # Tutor contacts (SPEC §10): read by the compliance files only, no figure.
     "tutor_contacts": Refresh((), ()),
     "satisfaction_answers": Refresh((), ()),  # Qualiopi's satisfaction: read from the table
+    # Scheduled reports and their run log (jobs/reports.py): no figure.
+    "scheduled_reports": Refresh((), ()),
+    "scheduled_report_runs": Refresh((), ()),
 }
 
 

@@ -161,6 +161,22 @@ def gettext_in(language: str, text: str) -> str:
     return _catalogue(language).gettext(text)
 
 
+# SPEC §4's statuses as the files write them, in the language in force (gettext).
+STATUS_WORDS = {
+    "passed": N_("passed"),
+    "failed": N_("failed"),
+    "expired": N_("expired"),
+    "in progress": N_("in progress"),
+    "not started": N_("not started"),
+    "not enrolled": N_("not enrolled"),
+}
+
+
+def status_word(status: str) -> str:
+    """A status in the language in force ("passed" -> "réussi"); other texts as they are."""
+    return gettext(STATUS_WORDS[status]) if status in STATUS_WORDS else status
+
+
 def NP_(context: str, text: str) -> str:
     """Marks a text with a context for the catalogue (pybabel keyword NP_:1c,2), e.g. the
     documents' wording (exports/attestations.py); translated where it is shown, with pgettext."""

@@ -52,7 +52,7 @@ from exports.opco_logs import (
     write_opco_logs_xlsx,
 )
 from exports.opco_request import MEDIA_TYPES, OpcoExportRequest, download_filename, parse_opco_query
-from exports.stored import LinkError, exports_dir, read_download, stored_path
+from exports.stored import REPORT_LINK, LinkError, exports_dir, read_download, stored_path
 
 DOWNLOAD_PATH = "/download/opco-logs"
 
@@ -214,7 +214,9 @@ def download_emailed_export(token: str) -> Response:
     except (LinkError, ValueError) as error:
         message = str(error) if isinstance(error, LinkError) else gettext("This link is not valid.")
         return error_response(403, N_("Link refused"), message)
-    if not may_export(current_scope()):
+    # A scheduled report's file was built in this very user's scope (jobs/reports.py); the
+    # other stored files are OPCO exports, for those who may still export them.
+    if link.kind != REPORT_LINK and not may_export(current_scope()):
         return error_response(403, N_("Access refused"), N_("You may no longer export OPCO logs."))
     if not path.is_file():
         return error_response(

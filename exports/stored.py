@@ -58,20 +58,32 @@ class LinkForOtherUser(LinkError):
     pass
 
 
+# What a link leads to: an export the user asked for (the OPCO logs, the attestations), or a
+# scheduled report built in the user's own scope (jobs/reports.py).
+EXPORT_LINK = "export"
+REPORT_LINK = "report"
+
+
 @dataclass(frozen=True)
 class DownloadLink:
     user_id: str
     stored_name: str
     download_name: str
     signed_at: datetime
+    kind: str = EXPORT_LINK
 
     @property
     def expires_at(self) -> datetime:
         return self.signed_at + timedelta(seconds=LINK_MAX_AGE)
 
 
-def sign_download(secret: str, user_id: str, stored_name: str, download_name: str) -> str:
-    return signer.sign(secret, signer.DOWNLOAD_LINK, {"u": user_id, "f": stored_name, "n": download_name})
+def sign_download(
+    secret: str, user_id: str, stored_name: str, download_name: str, kind: str = EXPORT_LINK
+) -> str:
+    data = {"u": user_id, "f": stored_name, "n": download_name}
+    if kind != EXPORT_LINK:
+        data["k"] = kind
+    return signer.sign(secret, signer.DOWNLOAD_LINK, data)
 
 
 def read_download(secret: str, token: str, user_id: str | None, max_age: int = LINK_MAX_AGE) -> DownloadLink:
@@ -112,6 +124,7 @@ def read_download(secret: str, token: str, user_id: str | None, max_age: int = L
         stored_name=stored,
         download_name=str(data.get("n") or stored),
         signed_at=signed_at.astimezone(UTC),
+        kind=REPORT_LINK if data.get("k") == REPORT_LINK else EXPORT_LINK,
     )
 
 
@@ -171,9 +184,11 @@ def build_export_file(server: Flask, scope: Scope, request: OpcoExportRequest) -
 
 
 __all__ = [
+    "EXPORT_LINK",
     "LINK_MAX_AGE",
     "LINK_PATH",
     "LINK_SALT",
+    "REPORT_LINK",
     "DownloadLink",
     "LinkError",
     "LinkExpired",

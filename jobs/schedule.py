@@ -14,6 +14,8 @@ from data.lrs import LEASE as LRS_LEASE
 from data.lrs import LOCK as LRS_SYNC
 from jobs.lrs_sync import periodic_sync, sync_interval
 from jobs.periodic import register
+from jobs.reports import JOB_NAME as REPORTS_JOB
+from jobs.reports import periodic_reports
 
 
 def sweep_exports(server: Flask) -> None:
@@ -26,3 +28,6 @@ def sweep_exports(server: Flask) -> None:
 
 register("sweep-exports", every=timedelta(hours=1), run=sweep_exports)
 register(LRS_SYNC, every=sync_interval, run=periodic_sync, lease=LRS_LEASE)
+# Scheduled reports (issue 18): every tick looks for due runs (a run is claimed once in the
+# database, jobs/reports.py); 20 s < the 30 s tick, so no tick is skipped.
+register(REPORTS_JOB, every=timedelta(seconds=20), run=periodic_reports, lease=timedelta(minutes=30))

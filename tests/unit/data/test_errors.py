@@ -21,6 +21,7 @@ from data.demo import DemoDataError
 from data.errors import CommandFailed, LearnstatsError
 from data.importer import BundleInvalid
 from data.lrs import LrsError, LrsSettingsError, SyncBusy
+from data.reports import ScheduleError
 from data.scope import Forbidden
 from data.session_records import TutorContactError
 from data.xapi.ingest import XapiInvalid
@@ -30,6 +31,7 @@ from exports.bpf import BpfError
 from exports.edof import EdofError
 from exports.opco_logs import OpcoLogsError, UnknownField, UnknownSession
 from exports.opco_request import BadOpcoRequest
+from exports.report_kinds import NothingToSend, ReportKindError
 from exports.results import UnknownTraining
 from exports.stored import LinkError, LinkExpired, LinkForOtherUser, LinkInvalid
 from jobs.mail import MailNotConfigured
@@ -54,8 +56,11 @@ PEOPLES_ERRORS = (
     LrsError,
     LrsSettingsError,
     MailNotConfigured,
+    NothingToSend,
     OpcoLogsError,
     PageWithoutAccess,
+    ReportKindError,
+    ScheduleError,
     SettingsError,
     SyncBusy,
     TutorContactError,
