@@ -10,6 +10,7 @@ never a download link and the other way round. Purposes:
 
     OPCO_EMAIL_JOB    the "Receive by email" ticket the dialog hands its background job
     ATTESTATIONS_JOB  the attestations dialog's ticket
+    ACTIVITY_RECORDS_JOB  the relevés d'activité's ticket (dashboards/dialogs/compliance.py)
     DOWNLOAD_LINK     a stored export's link (emailed, or offered when a job ends), for one user
 
 Before issue 20 each purpose had a salt of its own (LEGACY_SALTS); tokens signed that way,
@@ -26,8 +27,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 SALT = "learnstats.signed"
 OPCO_EMAIL_JOB = "opco-email-job"
 ATTESTATIONS_JOB = "attestations-job"
+ACTIVITY_RECORDS_JOB = "activity-records-job"
 DOWNLOAD_LINK = "download-link"
-PURPOSES = (OPCO_EMAIL_JOB, ATTESTATIONS_JOB, DOWNLOAD_LINK)
+PURPOSES = (OPCO_EMAIL_JOB, ATTESTATIONS_JOB, ACTIVITY_RECORDS_JOB, DOWNLOAD_LINK)
 LEGACY_SALTS = {
     OPCO_EMAIL_JOB: "learnstats.opco-logs.email-job",
     ATTESTATIONS_JOB: "learnstats.attestations.job",
@@ -66,6 +68,8 @@ def unsign_with_time(secret: str, purpose: str, token: str, max_age: int) -> tup
         raise
     except BadSignature:
         # A token of the per-purpose salts used before issue 20 (links already emailed).
+        if purpose not in LEGACY_SALTS:  # a purpose added since: no such token
+            raise
         return URLSafeTimedSerializer(secret, salt=LEGACY_SALTS[purpose]).loads(
             token, max_age=max_age, return_timestamp=True
         )
@@ -80,6 +84,7 @@ def unsign(secret: str, purpose: str, token: str, max_age: int) -> Any:
 
 
 __all__ = [
+    "ACTIVITY_RECORDS_JOB",
     "ATTESTATIONS_JOB",
     "DOWNLOAD_LINK",
     "LEGACY_SALTS",

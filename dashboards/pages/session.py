@@ -21,6 +21,7 @@ from dashboards.components.grids import build_static_table
 from dashboards.components.session_tables import datetime_column, local_text
 from dashboards.components.texts import build_breadcrumb
 from dashboards.dialogs.attestations import build_attestation_controls, may_generate
+from dashboards.dialogs.compliance import build_compliance_controls
 from dashboards.dialogs.edof import build_edof_controls
 from dashboards.dialogs.opco import build_opco_export_controls
 from data.config import current_settings
@@ -81,6 +82,7 @@ def layout(scope, session_id=None, **_query):
                             *build_attestation_controls(scope, session_id),
                             *build_opco_export_controls(scope, session_id=session_id),
                             *build_edof_controls(scope, session_id),
+                            *build_compliance_controls(scope, session_id),
                         ],
                         className="d-flex gap-2 float-end ls-session-actions",
                     ),
