@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from dash.testing.application_runners import ThreadedRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -21,6 +22,7 @@ from app import create_app  # noqa: E402
 from data.db import Database  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.factories import Factory  # noqa: E402
+from tests.services import free_port  # noqa: E402
 
 pytest_plugins = ["tests.postgres"]
 
@@ -66,19 +68,36 @@ def pytest_setup_options():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser tests need chromedriver: fail fast instead of hanging 30 s per test. Under
-    pytest-xdist (`make test`) they all run in one worker, one after the other (dash_duo serves
-    on port 8050), while the other worker runs the rest."""
+    """Browser tests need chromedriver: fail fast instead of hanging 30 s per test. Each
+    browser test serves its app on a free port (`dash_thread_server` below), so under
+    pytest-xdist (`make test`) they spread over the workers like the other tests."""
     browser_tests = [item for item in items if "dash_duo" in getattr(item, "fixturenames", ())]
     if browser_tests and not shutil.which("chromedriver"):
         raise pytest.UsageError(
             "chromedriver is not on PATH: run `make test` as root once, or `apt-get install chromium chromium-driver`"
         )
-    for item in browser_tests:
-        item.add_marker(pytest.mark.xdist_group("browser"))
     # The longest tests first, so that the workers end together instead of one finishing them
     # alone at the end (the order within each part is kept).
     items.sort(key=_long_first)
+
+
+class FreePortRunner(ThreadedRunner):
+    """dash.testing's threaded server on a port the system says is free, unless the test asks
+    for one: dash.testing counts ports up from 58050 in each process, so two pytest-xdist
+    workers (or two test runs on one machine) would start on the same port and a browser could
+    talk to the other worker's app. The servers the other tests start pick their ports the same
+    way (tests/services.py)."""
+
+    def start(self, app, start_timeout=3, **kwargs):
+        kwargs.setdefault("port", free_port())
+        return super().start(app, start_timeout=start_timeout, **kwargs)
+
+
+@pytest.fixture
+def dash_thread_server():
+    """Overrides dash.testing's fixture of the same name (what dash_duo serves the app with)."""
+    with FreePortRunner() as runner:
+        yield runner
 
 
 def pytest_runtest_setup(item):
