@@ -15,6 +15,7 @@ from dash import html
 from auth.language import N_
 from auth.language import gettext as _
 from dashboards.components.figures import STATUS_COLORS as FIGURE_STATUS_COLORS
+from exports.formatting import DASH, fmt_int, fmt_pct
 
 
 def slugify(text: str) -> str:
@@ -23,20 +24,54 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "item"
 
 
-def build_cards(items: Sequence[tuple[str, str, str | None]], page: str) -> dbc.Row:
-    """A row of equal-height cards, one per (label, value_text, help_text or None): label and
-    help are catalogue texts (English msgids, translated here).
+def signed_pct(pct: float) -> str:
+    """A change in % with its sign, whole percents: "+12 %", "−3 %", "±0 %"."""
+    text = fmt_pct(abs(pct), 0)
+    if text == fmt_pct(0, 0):
+        return "±" + text
+    return ("+" if pct > 0 else "−") + text
+
+
+def change_against(current: float, previous: float) -> tuple[str, str]:
+    """The change of a figure against the previous period (SPEC §9): ("▲ +12 %", "up"),
+    ("▼ −3 %", "down"), ("±0 %", "flat"); ("–", "none") when the previous value is 0. The
+    learner page's trends show their percentages with the same signed_pct."""
+    if not previous:
+        return DASH, "none"
+    pct = 100.0 * (current - previous) / previous
+    text = signed_pct(pct)
+    if text.startswith("±"):
+        return text, "flat"
+    return ("▲ " if pct > 0 else "▼ ") + text, "up" if pct > 0 else "down"
+
+
+def build_cards(items: Sequence[tuple], page: str) -> dbc.Row:
+    """A row of equal-height cards, one per (label, value_text, help_text or None) or (label,
+    value_text, help_text, (current, previous)): label and help are catalogue texts (English
+    msgids, translated here); with the two numbers, the card shows the change against the
+    previous period (change_against), its title saying what the previous value was.
 
     Card id `<page>-card-<slug(label)>` (of the English label: the same in every language),
-    its value `<page>-card-<slug>-value`."""
+    its value `<page>-card-<slug>-value`, its change `<page>-card-<slug>-change`."""
     cols = []
-    for label, value_text, help_text in items:
+    for label, value_text, help_text, *change in items:
         slug = slugify(label)
         help_text = _(help_text) if help_text else help_text
         body = [
             html.Div(_(label), className="ls-card-label"),
             html.Div(value_text, className="ls-card-value", id=f"{page}-card-{slug}-value"),
         ]
+        if change and change[0] is not None:
+            current, previous = change[0]
+            text, modifier = change_against(current, previous)
+            body.append(
+                html.Div(
+                    text,
+                    className=f"ls-trend-change ls-card-change ls-trend-{modifier}",
+                    id=f"{page}-card-{slug}-change",
+                    title=_("previous period: %(value)s", value=fmt_int(previous)),
+                )
+            )
         if help_text:
             body.append(html.Div(help_text, className="ls-card-help", id=f"{page}-card-{slug}-help"))
         cols.append(

@@ -5,7 +5,7 @@ over the range. Every number comes from data.figures for the given scope and pop
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -22,9 +22,11 @@ from dashboards.components.date_filter import DateRange
 from dashboards.components.figures import PERCENT, STATUS_COLORS, make_donut_figure, make_timeseries_figure
 from dashboards.components.grids import build_static_table
 from data.cache import memoized
+from data.figures.at_risk import at_risk_count
 from data.figures.cards import (
     active_users_count,
     active_users_series,
+    completions_count,
     completions_series,
     learner_count,
     new_users_count,
@@ -39,20 +41,38 @@ from exports.formatting import current_language, fmt_date, fmt_int, fmt_pct
 
 
 def build_statistics(
-    page: str, session: Session, scope: Scope, pop: Population, tz: ZoneInfo, rng: DateRange, today: date
+    page: str,
+    session: Session,
+    scope: Scope,
+    pop: Population,
+    tz: ZoneInfo,
+    rng: DateRange,
+    today: date,
+    days: int | None = None,
 ) -> html.Div:
     """Cards, donuts and charts of the population over the range (the built block is memoized
-    like the figures: a warm request skips building the charts too)."""
-    return _statistics_block(session, scope, page, pop, tz, rng, today, current_language())
+    like the figures: a warm request skips building the charts too). days: the at-risk
+    setting (SPEC §9; default LEARNSTATS_AT_RISK_DAYS)."""
+    from data.config import current_settings
+
+    days = days or current_settings().at_risk_days
+    return _statistics_block(session, scope, page, pop, tz, rng, today, days, current_language())
 
 
-def _trainings_card(session: Session, scope: Scope, pop: Population) -> tuple[str, str, str | None]:
+def previous_period(rng: DateRange) -> tuple[date, date]:
+    """The period of the same length just before the range (SPEC §9): (first, last day)."""
+    length = (rng.end - rng.start).days + 1
+    return rng.start - timedelta(days=length), rng.start - timedelta(days=1)
+
+
+def _trainings_card(session: Session, scope: Scope, pop: Population) -> tuple[str, str, str | None, int]:
     """How many trainings the page covers; on a training's page (one training: "Trainings: 1"
-    says nothing) its modules instead, and how many of them are mandatory."""
+    says nothing) its modules instead, and how many of them are mandatory; then the number."""
     if pop.training_id is not None:
         modules, mandatory = training_module_counts(session, scope, pop.training_id)
-        return (N_("Modules"), fmt_int(modules), _("%(count)s mandatory", count=fmt_int(mandatory)))
-    return (N_("Trainings"), fmt_int(training_count(session, scope, pop)), None)
+        return (N_("Modules"), fmt_int(modules), _("%(count)s mandatory", count=fmt_int(mandatory)), modules)
+    count = training_count(session, scope, pop)
+    return (N_("Trainings"), fmt_int(count), None, count)
 
 
 @memoized
@@ -64,18 +84,34 @@ def _statistics_block(
     tz: ZoneInfo,
     rng: DateRange,
     today: date,
+    days: int,
     language: str,  # part of the memo's key: the block's texts are in this language
 ) -> html.Div:
     end = min(rng.end, today)
+    first, last = previous_period(rng)
     summary = status_summary(session, scope, pop, tz, as_of=end)
     completions = completions_series(session, scope, pop, tz, rng.start, rng.end)
+    learners = learner_count(session, scope, pop, tz, as_of=end)
+    new_users = new_users_count(session, scope, pop, tz, rng.start, rng.end)
+    active = active_users_count(session, scope, pop, tz, rng.start, rng.end)
+    done = int(completions["completions"].sum())
+    at_risk = at_risk_count(session, scope, pop, tz, end, days)
+    trainings_label, trainings_value, trainings_help, trainings_number = _trainings_card(session, scope, pop)
     cards = build_cards(
         [
-            (N_("Learners"), fmt_int(learner_count(session, scope, pop, tz, as_of=end)), _("enrolled by %(day)s", day=fmt_date(end))),
-            (N_("New users"), fmt_int(new_users_count(session, scope, pop, tz, rng.start, rng.end)), N_("accounts created in the period")),
-            (N_("Active users"), fmt_int(active_users_count(session, scope, pop, tz, rng.start, rng.end)), N_("logged in or connected in the period")),
-            _trainings_card(session, scope, pop),
-            (N_("Completions"), fmt_int(completions["completions"].sum()), N_("trainings completed in the period")),
+            (N_("Learners"), fmt_int(learners), _("enrolled by %(day)s", day=fmt_date(end)),
+             (learners, learner_count(session, scope, pop, tz, as_of=last))),
+            (N_("New users"), fmt_int(new_users), N_("accounts created in the period"),
+             (new_users, new_users_count(session, scope, pop, tz, first, last))),
+            (N_("Active users"), fmt_int(active), N_("logged in or connected in the period"),
+             (active, active_users_count(session, scope, pop, tz, first, last))),
+            # Trainings and modules have no date: the previous period had the same.
+            (trainings_label, trainings_value, trainings_help, (trainings_number, trainings_number)),
+            (N_("Completions"), fmt_int(done), N_("trainings completed in the period"),
+             (done, completions_count(session, scope, pop, tz, first, last))),
+            (N_("At risk"), fmt_int(at_risk),
+             _("learners inactive for %(days)d days or more, failing or late on %(day)s", days=days, day=fmt_date(end)),
+             (at_risk, at_risk_count(session, scope, pop, tz, last, days))),
         ],
         page,
     )  # fmt: skip

@@ -10,6 +10,7 @@ from dash import Input, Output, State, callback, dcc, html
 from auth.guard import current_scope
 from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
+from dashboards.components.at_risk import build_at_risk_section, days_from, register_at_risk_callbacks
 from dashboards.components.dashboard import build_statistics, build_trainings_table
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.components.results import build_results_table
@@ -101,6 +102,7 @@ def layout(scope, class_id=None, **query):
             dcc.Store(id="class-id", data=class_id),
             build_date_range_filter(PAGE, rng, all_time_start=first, message=message),
             dcc.Loading(html.Div(id="class-body"), type="circle", delay_show=400),
+            build_at_risk_section(PAGE, pop, days_from(query.get("days"), current_settings().at_risk_days)),
             dcc.Loading(html.Div(id="class-trainings", className="mt-4"), type="circle", delay_show=400),
             *results,
         ]
@@ -117,8 +119,9 @@ def _trainings_table(session, scope: Scope, pop: Population, tz):
     Input({"type": "date-range", "page": PAGE}, "end_date"),
     State({"type": "date-preset", "page": PAGE}, "value"),
     State("class-id", "data"),
+    Input(f"{PAGE}-at-risk-days", "value"),
 )
-def update_class_page(start_date, end_date, preset, class_id):
+def update_class_page(start_date, end_date, preset, class_id, days=None):
     """The class's cards, donuts and charts for the chosen range."""
     scope = current_scope()
     tz = current_settings().tz
@@ -139,7 +142,12 @@ def update_class_page(start_date, end_date, preset, class_id):
                 className="ls-empty",
                 id="class-no-learners",
             )
-        return build_statistics(PAGE, s, scope, pop, tz, rng, today)
+        return build_statistics(
+            PAGE, s, scope, pop, tz, rng, today, days_from(days, current_settings().at_risk_days)
+        )
+
+
+register_at_risk_callbacks(PAGE)
 
 
 @callback(Output("class-trainings", "children"), Input("class-id", "data"))

@@ -16,7 +16,7 @@ from dash import Input, Output, State, callback, dcc, html
 from auth.guard import current_scope
 from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
-from dashboards.components.cards import build_cards, build_empty_state
+from dashboards.components.cards import build_cards, build_empty_state, signed_pct
 from dashboards.components.chart_cards import build_chart_card
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.components.figures import make_timeseries_figure
@@ -25,13 +25,15 @@ from dashboards.components.texts import build_breadcrumb
 from data.config import current_settings
 from data.db import get_db
 from data.figures.activity import activity_series, activity_trends, time_spent_total
+from data.figures.at_risk import at_risk_rows
 from data.figures.cards import first_activity_date, status_summary
 from data.figures.days import choose_unit, today_in
 from data.figures.population import Population, Trend, require_population
 from data.learners import LearnerProfile, learner_profile
 from data.models import User
 from data.scope import Forbidden, Scope
-from exports.formatting import DASH, fmt_date, fmt_datetime, fmt_duration, fmt_int, fmt_pct
+from exports.at_risk import reason_texts
+from exports.formatting import DASH, fmt_date, fmt_datetime, fmt_duration, fmt_int
 
 PAGE = "learner"
 STATUS_NAMES = {"active": N_("active"), "blocked": N_("blocked")}
@@ -150,7 +152,7 @@ def _change_text(trend: Trend) -> tuple[str, str]:
     text = _signed(trend.measure, trend.change)
     pct = trend.change_pct
     if pct is not None:
-        text += f" ({'+' if pct >= 0 else '−'}{fmt_pct(abs(pct), 0)})"
+        text += f" ({signed_pct(pct)})"
     else:
         text += " (" + _("new") + ")"
     return text, "up" if trend.change > 0 else "down"
@@ -342,6 +344,7 @@ def update_learner_page(start_date, end_date, preset, user_id):
         spent = time_spent_total(s, scope, pop, tz, as_of=end)
         unit = choose_unit(rng.start, rng.end)
         activity = activity_series(s, scope, pop, tz, rng.start, rng.end, unit)
+        risk = _at_risk_card(s, scope, user_id, tz, end)
     day = fmt_date(end)
     cards = build_cards(
         [
@@ -352,7 +355,52 @@ def update_learner_page(start_date, end_date, preset, user_id):
         ],
         PAGE,
     )  # fmt: skip
-    return html.Div([cards, html.Div(_activity_chart(activity, unit), className="mt-3")])
+    return html.Div([cards, risk, html.Div(_activity_chart(activity, unit), className="mt-3")])
+
+
+def _at_risk_card(session, scope: Scope, user_id: str, tz, on) -> dbc.Card:
+    """SPEC §9: the learner's reasons to be at risk, per training (those the viewer sees),
+    on the range's last day; blocked learners are not at risk."""
+    pop = Population(user_id=user_id, learners_only=True, include_self=True)
+    days = current_settings().at_risk_days
+    rows, _total = at_risk_rows(session, scope, pop, tz, on, days)
+    if rows:
+        body = html.Ul(
+            [
+                html.Li(
+                    [
+                        html.Span(row.training, className="fw-semibold"),
+                        " — ",
+                        "; ".join(reason_texts(row, on)),
+                    ],
+                    id={"type": "learner-at-risk", "training": row.training_id},
+                )
+                for row in rows
+            ],
+            className="mb-0 ls-at-risk-reasons",
+        )
+    else:
+        body = html.P(
+            _("Not at risk in any training."), className="text-muted mb-0", id="learner-not-at-risk"
+        )
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H2(_("At risk"), className="ls-chart-title"),
+                html.Div(
+                    _(
+                        "On %(day)s, inactive for %(days)d days or more, failing or late",
+                        day=fmt_date(on),
+                        days=days,
+                    ),
+                    className="ls-chart-subtitle mb-2",
+                ),
+                body,
+            ]
+        ),
+        className="ls-chart-card mt-3",
+        id="learner-at-risk",
+    )
 
 
 @callback(

@@ -16,6 +16,7 @@ from flask_login import current_user
 from auth.guard import current_scope
 from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
+from dashboards.components.at_risk import build_at_risk_section, days_from, register_at_risk_callbacks
 from dashboards.components.dashboard import build_statistics, build_trainings_table
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.dialogs.opco import build_opco_export_controls
@@ -85,6 +86,7 @@ def layout(scope, **query):
             # Each block has its own callback and appears when it is ready: the statistics follow
             # the range, the trainings table (today's state) is built once per page load.
             dcc.Loading(html.Div(id="overview-body"), type="circle", delay_show=400),
+            build_at_risk_section(PAGE, ALL, days_from(query.get("days"), current_settings().at_risk_days)),
             dcc.Store(id="overview-trainings-load", data=True),
             dcc.Loading(html.Div(id="overview-trainings", className="mt-4"), type="circle", delay_show=400),
         ]
@@ -105,19 +107,24 @@ def _trainings_table(session, scope, tz):
     Input({"type": "date-range", "page": PAGE}, "start_date"),
     Input({"type": "date-range", "page": PAGE}, "end_date"),
     State({"type": "date-preset", "page": PAGE}, "value"),
+    Input(f"{PAGE}-at-risk-days", "value"),
 )
-def update_overview(start_date, end_date, preset):
+def update_overview(start_date, end_date, preset, days=None):
     """Cards, donuts and charts for the chosen range."""
     scope = current_scope()
     if not scope.is_manager:
         raise Forbidden()
-    tz = current_settings().tz
+    settings = current_settings()
+    tz = settings.tz
     today = today_in(tz)
     rng, message = range_from_inputs(preset, start_date, end_date, today)
     if rng is None:
         return html.P(message, className="ls-empty", id="overview-range-error")
     with get_db().session() as s:
-        return build_statistics(PAGE, s, scope, ALL, tz, rng, today)
+        return build_statistics(PAGE, s, scope, ALL, tz, rng, today, days_from(days, settings.at_risk_days))
+
+
+register_at_risk_callbacks(PAGE)
 
 
 @callback(Output("overview-trainings", "children"), Input("overview-trainings-load", "data"))

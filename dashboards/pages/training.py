@@ -11,6 +11,7 @@ from sqlalchemy import select
 from auth.guard import current_scope
 from auth.language import N_, ngettext, page_title
 from auth.language import gettext as _
+from dashboards.components.at_risk import build_at_risk_section, days_from, register_at_risk_callbacks
 from dashboards.components.dashboard import build_statistics
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.components.grids import build_static_table
@@ -112,6 +113,11 @@ def layout(scope, training_id=None, **query):
             dcc.Store(id="training-class-url"),
             build_date_range_filter(PAGE, rng, all_time_start=first, message=message, extra=[class_filter]),
             dcc.Loading(html.Div(id="training-body"), type="circle", delay_show=400),
+            build_at_risk_section(
+                PAGE,
+                Population(training_id=training_id, class_id=_class_or_none(class_id)),
+                days_from(query.get("days"), current_settings().at_risk_days),
+            ),
             html.Div(id="training-content", className="mt-4"),
             html.Div(
                 build_results_table(
@@ -158,8 +164,9 @@ def _content_table(session, scope, pop, tz):
     Input("training-class-select", "value"),
     State({"type": "date-preset", "page": PAGE}, "value"),
     State("training-id", "data"),
+    Input(f"{PAGE}-at-risk-days", "value"),
 )
-def update_training_page(start_date, end_date, class_choice, preset, training_id):
+def update_training_page(start_date, end_date, class_choice, preset, training_id, days=None):
     """The training's statistics for the range and class; the results table follows the class."""
     class_id = _class_or_none(class_choice)
     scope = current_scope()
@@ -192,8 +199,29 @@ def update_training_page(start_date, end_date, class_choice, preset, training_id
                 id="training-no-learners",
             )
         else:
-            body = build_statistics(PAGE, s, scope, pop, tz, rng, today)
+            body = build_statistics(
+                PAGE, s, scope, pop, tz, rng, today, days_from(days, current_settings().at_risk_days)
+            )
     return body, content, no_update if period_only else population_to_store(pop, "learners")
+
+
+@callback(
+    Output(f"{PAGE}-at-risk-params", "data"),
+    Input("training-class-select", "value"),
+    State("training-id", "data"),
+    prevent_initial_call=True,
+)
+def update_training_at_risk_population(class_choice, training_id):
+    """The at-risk list follows the class filter (checked: a forged id answers 403)."""
+    pop = Population(training_id=training_id, class_id=_class_or_none(class_choice))
+    with get_db().session() as s:
+        if not can_open(current_scope(), s, training_id=training_id):
+            raise Forbidden()
+        require_population(s, current_scope(), pop)
+    return population_to_store(pop, "at-risk")
+
+
+register_at_risk_callbacks(PAGE)
 
 
 # The class filter goes in the address too (?class=ID), so a bookmarked view shows that class.

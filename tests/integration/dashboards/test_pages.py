@@ -914,6 +914,7 @@ def test_pg3_016_forged_callback_requests_answer_403(world, client):
         {"id": {"type": "date-range", **page}, "property": "start_date", "value": MARCH[0]},
         {"id": {"type": "date-range", **page}, "property": "end_date", "value": MARCH[1]},
         {"id": "training-class-select", "property": "value", "value": "__all__"},
+        {"id": "training-at-risk-days", "property": "value", "value": 14},  # issue 18
     ]
     changed = ["training-class-select.value"]
 
