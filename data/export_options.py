@@ -24,7 +24,7 @@ from data.models import (
 )
 from data.scope import Scope
 from data.summaries import refresh_pending
-from data.text import fold
+from data.text import fold, search_words
 
 USER_OPTIONS_LIMIT = 50
 FIELD_VALUE_OPTIONS_LIMIT = 2000
@@ -120,7 +120,7 @@ def user_options(
     refresh_pending(session)
     in_scope = _in_sessions(User.id, scope)
     q = select(User.id, User.last_name, User.first_name, User.email).where(in_scope)
-    for word in fold(search).split():
+    for word in search_words(search):
         q = q.where(User.search_text.contains(word, autoescape=True))
     found = session.execute(q.order_by(User.sort_key, User.id).limit(limit)).all()
     chosen = []

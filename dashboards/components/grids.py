@@ -27,6 +27,7 @@ from dash import Input, Output, dcc, html, no_update
 from auth.language import N_
 from auth.language import gettext as _
 from dashboards.components.column_widths import TYPICAL_TEXT, column_min_width
+from data.text import SEARCH_MAX_CHARS
 from exports.formatting import csv_dialect, format_value
 from exports.formatting import missing as _missing
 from exports.tables import table_to_csv_bytes, table_to_xlsx_bytes
@@ -389,6 +390,7 @@ def _table_toolbar(search_id, csv_id, xlsx_id, placeholder, title=None, debounce
                         type="search",
                         placeholder=_(placeholder),
                         debounce=debounce,
+                        maxLength=SEARCH_MAX_CHARS,
                         size="sm",
                         className="ls-table-search",
                         autoComplete="off",

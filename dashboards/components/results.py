@@ -27,6 +27,7 @@ from data.config import current_settings
 from data.db import get_db
 from data.figures.population import Population, require_population
 from data.figures.tables import learner_modules, training_results
+from data.text import SEARCH_MAX_CHARS
 from exports.formatting import fmt_date, fmt_duration, fmt_int, fmt_pct
 
 PAGE_SIZE = 25
@@ -90,6 +91,7 @@ def build_results_table(
                     type="search",
                     placeholder=_("Search a learner by name or email…") if mode == "learners" else _("Search…"),
                     debounce=SEARCH_DEBOUNCE_MS,  # filters as you type, like the other tables
+                    maxLength=SEARCH_MAX_CHARS,
                     className="ls-search",
                 ),
                 md=4,

@@ -15,6 +15,7 @@ from auth.guard import current_scope
 from auth.language import gettext as _
 from data.db import get_db
 from data.search import KIND_LABELS, SearchResult, search
+from data.text import SEARCH_MAX_CHARS
 
 MIN_CHARACTERS = 2
 PAGES_LOCATION = "_pages_location"  # dash.page_container's dcc.Location
@@ -28,6 +29,7 @@ def build_search_box() -> html.Div:
                 type="search",
                 placeholder=_("Search learners, trainings, classes…"),
                 debounce=250,
+                maxLength=SEARCH_MAX_CHARS,
                 autoComplete="off",
                 size="sm",
                 className="ls-navsearch-input",
@@ -53,8 +55,10 @@ def build_suggestions(text: str | None, results: list[SearchResult]):
     if not text or len(text.strip()) < MIN_CHARACTERS:
         return []
     if not results:
+        shown = text.strip()
+        shown = shown if len(shown) <= 60 else shown[:60] + "…"  # a forged megabyte is not echoed back
         return html.Div(
-            _("Nothing in your scope matches “%(text)s”.", text=text.strip()), className="ls-navsearch-empty"
+            _("Nothing in your scope matches “%(text)s”.", text=shown), className="ls-navsearch-empty"
         )
     return [
         dcc.Link(

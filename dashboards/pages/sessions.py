@@ -35,7 +35,7 @@ from data.figures.days import today_in
 from data.figures.population import sessions_first_date
 from data.figures.sessions import sessions_table
 from data.scope import Forbidden, Scope
-from data.text import fold
+from data.text import fold, search_words
 from exports.formatting import fmt_int
 
 PAGE = "sessions"
@@ -177,7 +177,7 @@ def _sessions(range_data, search: str | None):
     tz = current_settings().tz
     with get_db().session() as s:
         frame = sessions_table(s, scope, tz, start, end)
-    for word in fold(search if isinstance(search, str) else "").split():
+    for word in search_words(search):
         haystack = [
             fold(f"{a} {b} {c}")
             for a, b, c in zip(frame["session"], frame["training"], frame["session_id"], strict=True)

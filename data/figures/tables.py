@@ -31,7 +31,7 @@ from data.models import (
 )
 from data.scope import Forbidden, Scope
 from data.sql import _flag
-from data.text import fold
+from data.text import fold, search_words
 
 
 def trainings_table_from(session: Session, scope: Scope, pop: Population, results) -> pd.DataFrame:
@@ -139,7 +139,7 @@ def results_select(results, search: str | None):
         .join(User, User.id == results.c.user_id)
         .join(Training, Training.id == results.c.training_id)
     )
-    for word in fold(search).split():
+    for word in search_words(search):
         q = q.where(User.search_text.contains(word, autoescape=True))
     return q.subquery("results")
 
@@ -261,7 +261,7 @@ def training_results(
     breaks ties. Returns the rows with completed_on and enrolled_on as local dates.
     """
     results = results_query(session, scope, pop, tz, search=search, today=today)
-    groups = None if fold(search).split() else whole_groups(session, scope, pop)
+    groups = None if search_words(search) else whole_groups(session, scope, pop)
     # Without a search, whole groups know their size: no need to count the rows again.
     total = None if groups is None else sum(row[2] for row in status_rows(session, groups))
     return results_page(session, results, tz, sort, offset, limit, total=total)

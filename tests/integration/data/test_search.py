@@ -150,3 +150,45 @@ def test_sea008_one_character_shows_nothing(server, factory, world):
         assert search_ui.build_suggestions("e", search_ui._results("e")) == []
         rows = search_ui.build_suggestions("ex", search_ui._results("ex"))
     assert 1 <= len(rows) <= 8
+
+
+def test_sea009_a_megabyte_search_runs_eight_conditions_and_is_not_echoed(client, dash_app, factory, world):
+    """Issue 23 point 1: the audit's 1 MB navbar search held a core for 13 minutes (one LIKE per
+    word). Now at most SEARCH_MAX_WORDS words of the first SEARCH_MAX_CHARS characters are
+    searched, and the answer does not send the text back."""
+    from sqlalchemy import event
+
+    from data.db import get_db
+    from data.text import SEARCH_MAX_WORDS
+
+    sign_in(client, "stats@example.org")
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with dash_app.server.app_context():
+        engine = get_db().engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        text = " ".join(f"mot{i}" for i in range(150_000))  # ~1.2 MB
+        response = post_callback(
+            client,
+            dash_app,
+            [("shell-search-results", "children"), ("shell-search-input", "value")],
+            [("shell-search-input", "value", text), ("_pages_location", "pathname", "/")],
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    assert len(response.data) < 5_000  # the message quotes at most 60 characters of the text
+    assert "Nothing in your scope matches “mot0 mot1 mot2" in str(
+        response_props(response, "shell-search-results")
+    )
+    likes = [s.upper().count(" LIKE ") for s in statements if "users" in s.lower()]
+    assert likes and max(likes) == SEARCH_MAX_WORDS
+    # Words past the eighth are not looked for: eight words in Léa's name and email, then one
+    # that matches nobody, still find her; the same word first finds nobody.
+    eight = "l e a p r n t o"
+    assert ("learner", "lea") in found(factory, "stats", f"{eight} zzz")
+    assert found(factory, "stats", f"zzz {eight}") == []
