@@ -75,6 +75,7 @@ OPEN_INSIDE = {
         "/training/<training_id>",
         "/learner/<user_id>",
         "/session/<session_id>",
+        "/results",  # Qualiopi indicator 2 of their trainings (issue 19)
     },
     "class_manager": {"/", "/me", "/classes", "/class/<class_id>", "/learner/<user_id>"},
     "session_instructor": {"/me", "/sessions", "/session/<session_id>"},

@@ -146,3 +146,51 @@ def test_cmp004_bpf_callbacks_refuse_other_roles(bpf_world, server, user):
         ):
             with pytest.raises(Forbidden):
                 call()
+
+
+@pytest.fixture
+def results_world(factory):
+    f = factory
+    t1, t2 = f.training("T1", name="Sécurité"), f.training("T2", name="OUTSIDE Accueil")
+    m1, m2 = f.module("M1"), f.module("M2")
+    f.step(t1, m1, 1)
+    f.step(t2, m2, 1)
+    ana, bob = f.user("ana", email="ana@x.org"), f.user("bob", email="bob@x.org")
+    f.enroll(ana, t1, at="2026-02-01 09:00")
+    f.enroll(bob, t2, at="2026-02-01 09:00")
+    f.attempt(ana, t1, m1, started="2026-03-10 09:00", finished="2026-03-10 10:00", scores=(8,))
+    f.attempt(bob, t2, m2, started="2026-03-10 09:00", finished="2026-03-10 10:00", scores=(8,))
+    f.user("tm", email="tm@x.org", roles=("training_manager:T1",))
+    f.user("cm", email="cm@x.org", roles=("class_manager:C1",))
+    f.s.commit()
+    return f
+
+
+def test_cmp005_results_page_for_a_training_manager(results_world, server, client):
+    from tests.conftest import sign_in
+
+    results = served_page("results")
+    with signed_in(server, "tm", "/results"):
+        page = str(results.layout(training="T1"))
+        assert "OUTSIDE" not in page and "Sécurité" in page
+        body = str(results.update_results("2026-03-01", "2026-03-31", "T1", "custom"))
+        assert "Training « Sécurité »" in body and "1 learners with activity in the period" in body
+        assert "100.0" in body  # completed and passed: 1 of 1
+        everything = str(results.update_results("2026-03-01", "2026-03-31", "__all__", "custom"))
+        assert "1 learners with activity" in everything  # their trainings only: T2's Bob is not there
+        data, message = results.results_pdf("2026-03-01", "2026-03-31", "custom", "T1")
+    assert message == "" and data["filename"] == "qualiopi-T1-2026-03-01-2026-03-31.pdf"
+    assert base64.b64decode(data["content"]).startswith(b"%PDF")
+    with signed_in(server, "tm", "/results"):
+        for forged in (
+            lambda: results.update_results("2026-03-01", "2026-03-31", "T2", "custom"),
+            lambda: results.results_pdf("2026-03-01", "2026-03-31", "custom", "T2"),
+        ):
+            with pytest.raises(Forbidden):
+                forged()
+    with signed_in(server, "cm", "/results"):
+        assert "page-forbidden" in str(results.layout())
+        with pytest.raises(Forbidden):
+            results.update_results("2026-03-01", "2026-03-31", "__all__", "custom")
+    sign_in(client, "cm@x.org")
+    assert client.get("/results").status_code == 403
