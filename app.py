@@ -33,6 +33,7 @@ from dashboards.components.shell import register_shell_callbacks, shell_layout
 from dashboards.dialogs.attestations import register_attestation_dialog_callbacks
 from dashboards.dialogs.compliance import register_compliance_dialog_callbacks
 from dashboards.dialogs.opco import register_opco_dialog_callbacks
+from dashboards.dialogs.schedule import register_schedule_dialog_callbacks
 from data.cache import init_cache
 from data.cli import register as register_data_cli
 from data.config import SETTINGS_KEY, SettingsError, load_settings
@@ -104,6 +105,7 @@ def create_app(config: dict | None = None) -> Dash:
     html_lang(app)
     register_server(server)  # the background jobs find this site by its app key
     register_opco_dialog_callbacks(app)
+    register_schedule_dialog_callbacks(app)
     register_attestation_dialog_callbacks(app)
     register_compliance_dialog_callbacks(app)
     register_component_callbacks(app)

@@ -335,4 +335,9 @@ def _trainings_block(
         filename=filename,
         sheet_name=N_("Trainings"),
         empty_sentence=N_("No training matches this search."),
+        schedule={
+            "kind": "trainings",
+            "params": {"class_id": pop.class_id} if pop.class_id else {},
+            "title": _("Trainings"),
+        },
     )

@@ -379,7 +379,9 @@ def data_table_refresh_callback(page: str, slug: str, *triggers, register: Calla
     )
 
 
-def _table_toolbar(search_id, csv_id, xlsx_id, placeholder, title=None, debounce=True) -> html.Div:
+def _table_toolbar(
+    search_id, csv_id, xlsx_id, placeholder, title=None, debounce=True, extra=None
+) -> html.Div:
     return html.Div(
         [
             html.H2(_(title), className="ls-table-title") if title else None,
@@ -401,11 +403,22 @@ def _table_toolbar(search_id, csv_id, xlsx_id, placeholder, title=None, debounce
                     dbc.Button(
                         _("Download XLSX"), id=xlsx_id, color="secondary", outline=True, size="sm", n_clicks=0
                     ),
+                    extra,
                 ],
                 className="ls-table-actions",
             ),
         ],
         className="ls-table-toolbar",
+    )
+
+
+def _schedule_button(page: str, slug: str, schedule: dict | None):
+    if not schedule:
+        return None
+    from dashboards.dialogs.schedule import build_schedule_button
+
+    return build_schedule_button(
+        page, slug, schedule["kind"], schedule.get("params") or {}, title=schedule.get("title", "")
     )
 
 
@@ -424,9 +437,13 @@ def build_static_table(
     sheet_name: str | None = None,
     height: int | None = None,
     empty_sentence: str = N_("Nothing to show."),
+    schedule: dict | None = None,
 ) -> html.Div:
     """A small table held in the browser: sorting, a quick-filter search box and CSV / XLSX
     downloads of the rows as sorted and filtered (handled by register_component_callbacks).
+
+    `schedule` = {"kind", "params"[, "title"]}: a "Schedule…" button beside the downloads, to
+    send the table by email on a calendar (a report kind of exports/report_kinds.py).
 
     `link_column` = (text field, href field): the text field is shown as an in-app link to the
     href field's value (which must be a path starting with "/")."""
@@ -458,6 +475,7 @@ def build_static_table(
         placeholder=N_("Search…"),
         title=title,
         debounce=False,
+        extra=_schedule_button(page, slug, schedule),
     )
     return html.Div(
         [

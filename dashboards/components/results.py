@@ -73,6 +73,16 @@ def population_from_store(data: dict) -> tuple[Population, str]:
     return pop, data.get("mode", "learners")
 
 
+def _schedule_button(key: str, pop: Population, mode: str):
+    """ "Schedule…" beside a training's learners table (jobs/reports.py rebuilds it by email)."""
+    from dashboards.dialogs.schedule import build_schedule_button
+
+    if mode != "learners" or not pop.training_id or pop.user_id is not None:
+        return None
+    params = {"training_id": pop.training_id, **({"class_id": pop.class_id} if pop.class_id else {})}
+    return build_schedule_button(f"results-{key}", "results", "training-results", params, title=_("Learners"))
+
+
 def build_results_table(
     key: str, pop: Population, mode: str = "learners", title: str | None = None
 ) -> html.Div:
@@ -122,6 +132,7 @@ def build_results_table(
                                    outline=True, className="me-1"),
                         dbc.Button("XLSX", id=_id("results-download-xlsx", key), size="sm", color="secondary",
                                    outline=True),
+                        _schedule_button(key, pop, mode),
                         dcc.Download(id=_id("results-download", key)),
                     ],
                     className="text-end",

@@ -138,6 +138,8 @@ def register_shell_callbacks(app: dash.Dash) -> None:
 
 def shell_layout():
     """The app's layout: navbar for the signed-in user, then the page."""
+    from dashboards.dialogs.schedule import build_schedule_dialog, may_schedule
+
     scope, name = None, ""
     if has_request_context() and current_user.is_authenticated:
         scope = current_scope()
@@ -147,5 +149,7 @@ def shell_layout():
             build_navbar(scope, name),
             dbc.Container(dash.page_container, fluid=True, className="ls-page pb-5"),
             component_labels(),
+            # The "Schedule…" dialog (dashboards/dialogs/schedule.py), one for every page.
+            build_schedule_dialog() if may_schedule(scope) else None,
         ]
     )

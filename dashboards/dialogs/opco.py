@@ -35,6 +35,7 @@ from auth.hosts import UntrustedHost, link_base_url
 from auth.language import N_
 from auth.language import gettext as _
 from dashboards.components.texts import dropdown
+from dashboards.dialogs.schedule import build_schedule_button
 from data import export_options as options_data
 from data.config import current_settings
 from data.db import get_db
@@ -188,6 +189,8 @@ def build_opco_dialog(session_ids: tuple[str, ...] = ()) -> html.Div:
             html.Div(id="opco-message", className="ls-opco-message w-100", role="alert"),
             html.Div(id="opco-job-status", className="ls-opco-job w-100", role="status"),
             html.Div(id="opco-email-note", className="ls-opco-email-note text-muted me-auto"),
+            # "Schedule…": these filters sent by email on a calendar (dashboards/dialogs/schedule.py).
+            build_schedule_button("opco", "opco", "opco-logs", {"query": ""}, title=_("OPCO export")),
             dbc.Button(
                 _("Receive by email"),
                 id="opco-email-button",
@@ -489,6 +492,40 @@ def request_opco_email(
     return opco_email_ticket(current_app, job), queued_state(job)
 
 
+def update_schedule_spec(
+    start_date,
+    end_date,
+    sessions,
+    users,
+    groups,
+    fields,
+    columns,
+    all_columns,
+    fmt,
+    titles="en",
+    granularity=DEFAULT_GRANULARITY,
+):
+    """What "Schedule…" would send: the dialog's request (its query string), once it can be
+    read; the scope is checked when the schedule dialog opens and when it is saved."""
+    try:
+        export = request_from_dialog(
+            start_date,
+            end_date,
+            sessions,
+            users,
+            groups,
+            fields,
+            columns,
+            all_columns,
+            fmt,
+            titles,
+            granularity,
+        )
+    except OpcoLogsError:
+        return no_update
+    return {"kind": "opco-logs", "params": {"query": export.to_query()}, "title": _("OPCO export")}
+
+
 def latest_job_state(queued: dict | None, progress: dict | None, result: dict | None) -> dict | None:
     """The newest state of the current job (the one queued last)."""
     current = (queued or {}).get("job")
@@ -565,6 +602,10 @@ def register_opco_dialog_callbacks(app: dash.Dash) -> None:
         Output("opco-email-button", "disabled"),
         *(Input(i, p) for i, p in _FILTER_STATES),
     )(update_download_link)
+    app.callback(
+        Output({"type": "schedule-spec", "page": "opco", "table": "opco"}, "data"),
+        *(Input(i, p) for i, p in _FILTER_STATES),
+    )(update_schedule_spec)
     app.callback(
         Output("opco-email-ticket", "data"),
         Output("opco-job-queued", "data"),

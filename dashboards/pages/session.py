@@ -183,6 +183,7 @@ def build_learners_table(stats: SessionStatistics, session_id: str, documents: b
         filename=f"session-{session_id}-learners",
         sheet_name=N_("Learners"),
         empty_sentence=N_("No learner matches this search."),
+        schedule={"kind": "session-learners", "params": {"session_id": session_id}, "title": _("Learners")},
     )
 
 

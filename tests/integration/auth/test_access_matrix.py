@@ -71,15 +71,22 @@ OPEN_INSIDE = {
     "training_manager": {
         "/",
         "/me",
+        "/schedules",
         "/sessions",
         "/training/<training_id>",
         "/learner/<user_id>",
         "/session/<session_id>",
         "/results",  # Qualiopi indicator 2 of their trainings (issue 19)
     },
-    "class_manager": {"/", "/me", "/classes", "/class/<class_id>", "/learner/<user_id>"},
-    "session_instructor": {"/me", "/sessions", "/session/<session_id>"},
-    "learner": {"/me", "/learner/<user_id>", "/training/<training_id>/learner/<user_id>/module/<module_id>"},
+    "class_manager": {"/", "/me", "/classes", "/class/<class_id>", "/learner/<user_id>", "/schedules"},
+    "session_instructor": {"/me", "/sessions", "/session/<session_id>", "/schedules"},
+    # Scheduled reports (issue 18): every signed-in user's own schedules (an admin's: all).
+    "learner": {
+        "/me",
+        "/learner/<user_id>",
+        "/training/<training_id>/learner/<user_id>/module/<module_id>",
+        "/schedules",
+    },
 }
 EITHER = {
     "training_manager": {"/training/<training_id>/learner/<user_id>/module/<module_id>"},
@@ -146,6 +153,24 @@ def build_world(f) -> None:
     f.connection(olaf, m_out, "2026-01-06 09:00", "2026-01-06 09:30", s_out)
     f.login(lina, "2026-01-06 08:59")
     f.login(olaf, "2026-01-06 08:59")
+    # Scheduled reports (issue 18): one of the outsider's (shown to the admin only; each action
+    # forged by another user answers 403) and one of the training manager's.
+    from datetime import datetime
+
+    from data.models import ScheduledReport
+
+    for owner, title, kind, params in (
+        ("l-out", "OUTSIDER schedule", "training-results", '{"training_id": "t-out"}'),
+        ("tm", "Inside schedule", "training-results", '{"training_id": "t-in"}'),
+    ):
+        moment = datetime(2026, 1, 1)
+        f.s.add(
+            ScheduledReport(
+                owner_id=owner, title=title, kind=kind, params=params, frequency="weekly", weekday=0, hour=8,
+                recipients="[]", paused=False, created_at=moment, updated_at=moment, last_due_at=moment,
+                base_url="",
+            )
+        )  # fmt: skip
     f.s.commit()
 
 
