@@ -8,6 +8,10 @@
     python -m bench figures [--learners N] [--repeat R] [--max-ratio X]
     python -m bench opco [--rows N] [--format csv|xlsx|both] [--max-ratio R]
     python -m bench attestations [--learners 500] [--repeat 3]
+    python -m bench activity-records [--learners 500] [--repeat 3]
+                                              a 500-learner session's relevés d'activité as one
+                                              ZIP, and its attendance sheet (bench/activity_records.py;
+                                              target <= 60 s)
     python -m bench bpf [--learners N] [--repeat 3]
                                               the BPF's cadre F-1 for a year of the platform
                                               (bench/bpf.py; target <= 2 s at 100,000 learners)
@@ -41,6 +45,9 @@ def main(argv: list[str]) -> int:
             learners = [f"--learners={v}" for v in _values(rest, "--learners")]
             status = imports.main(learners) or status
         status = attestations.main([]) or status
+        from bench import activity_records
+
+        status = activity_records.main([]) or status
         from bench import bpf
 
         return bpf.main([f"--learners={v}" for v in _values(rest, "--learners")]) or status
@@ -48,6 +55,10 @@ def main(argv: list[str]) -> int:
         from bench import attestations
 
         return attestations.main(rest)
+    if command == "activity-records":
+        from bench import activity_records
+
+        return activity_records.main(rest)
     if command == "bpf":
         from bench import bpf
 

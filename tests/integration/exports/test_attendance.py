@@ -208,3 +208,37 @@ def test_emg008_formula_cells_are_escaped(world, db, factory):
         s.commit()
     book = openpyxl.load_workbook(io.BytesIO(make(db, "xlsx")))
     assert book.worksheets[0]["B2"].value == "'=HYPERLINK(1)"
+
+
+def test_emg009_scheduled_report_kinds_in_each_recipients_scope(world, db):
+    """Point 7: the attendance sheet and the relevés are kinds of scheduled report, built in the
+    recipient's scope (the instructor of another session is refused)."""
+    from datetime import UTC, datetime
+
+    from data.models import User
+    from exports.attestation_options import save_defaults
+    from exports.report_kinds import ReportRun, build_report
+
+    run = ReportRun(tz=TZ, now=datetime(2026, 11, 30, 11, tzinfo=UTC))
+    with db.session() as s:
+        save_defaults(s, OPTIONS)
+        s.commit()
+        inst1, inst2 = (load_scope(s, u) for u in ("inst1", "inst2"))
+        data, built = build_report(
+            s, "attendance", s.get(User, "inst1"), inst1, {"session_id": "S1", "format": "xlsx"}, run, "fr"
+        )
+        assert (built.file_name, built.rows) == ("emargement_S1_2026-11-30.xlsx", 4)
+        header = next(openpyxl.load_workbook(io.BytesIO(data)).worksheets[0].iter_rows(values_only=True))
+        assert header[3] == "20/10/2026 matin"
+        data, built = build_report(
+            s,
+            "activity-records",
+            s.get(User, "inst1"),
+            inst1,
+            {"session_id": "S1", "language": "en"},
+            run,
+            "en",
+        )
+        assert built.rows == 4 and data[:2] == b"PK"
+        with pytest.raises(Forbidden):
+            build_report(s, "attendance", s.get(User, "inst2"), inst2, {"session_id": "S1"}, run, "fr")
