@@ -28,6 +28,7 @@ from data.scope import Forbidden, Scope
 
 LINES = ("a", "b", "c", "d", "e")
 OTHER = "e"  # unmapped values and missing fields
+LONG_PERIOD_DAYS = 62  # beyond about two months, scan rather than use the day index
 
 
 def may_see_bpf(scope: Scope) -> bool:
@@ -60,9 +61,14 @@ def bpf_figures(
     if not may_see_bpf(scope):
         raise Forbidden()
     d = SummaryUserModuleDay
+    # Over a long period most rows qualify: reading the table in its key order (user first)
+    # and grouping as it goes beats fetching each row through the day index (SQLite chose the
+    # index: 5 s against 1.2 s for a year of 100,000 learners). coalesce(day, day) is the day,
+    # but not an indexed expression, so the planner reads the table instead.
+    day = func.coalesce(d.day, d.day) if (end - start).days > LONG_PERIOD_DAYS else d.day
     per_user = (
         select(d.user_id.label("user_id"), func.sum(d.seconds).label("seconds"))
-        .where(d.day >= start, d.day <= end)
+        .where(day >= start, day <= end)
         .group_by(d.user_id)
         .subquery()
     )
