@@ -67,18 +67,19 @@ format: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# The whole suite with the data cache off, then the page, figure and cache tests once more with
-# the in-process cache on (data/cache.py): a figure must be the same either way. TEST_WORKERS
-# pytest-xdist processes share the tests (the browser tests all in one of them, one after the
-# other); TEST_WORKERS=0 runs everything in this process (docs/testing.md).
+# The whole suite with the data cache off, and the page, figure and cache tests once more with
+# the in-process cache on (data/cache.py), in the same run (--cached-again, tests/conftest.py:
+# their ids end in cache-off and cache-on): a figure must be the same either way. TEST_WORKERS
+# pytest-xdist processes share the tests; TEST_WORKERS=0 runs everything in this process
+# (docs/testing.md).
 TEST_WORKERS ?= 2
 CACHED_TESTS := tests/integration/dashboards/test_pages.py tests/integration/dashboards/test_learner_pages.py \
 	tests/integration/dashboards/test_sessions_pages.py tests/integration/data/test_cache.py \
 	tests/system/test_redis.py::test_cch013_redis_is_shared_between_apps_on_one_database \
 	'tests/integration/data/test_summary_properties.py::test_sum001_every_figure_equals_the_reference_after_every_import[sqlite]'
 test: $(VENV)/.installed-test $(RALPH_VENV)/.installed system-test-deps lint
-	LEARNSTATS_CACHE=null $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
-	LEARNSTATS_CACHE=simple $(PY) -m pytest -q -n $(TEST_WORKERS) $(CACHED_TESTS)
+	LEARNSTATS_CACHE=null $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+	  $(foreach t,$(CACHED_TESTS),--cached-again $(t)) $(PYTEST_ARGS)
 
 # The suite's size, to compare before and after a change of the tests: the tests pytest collects,
 # and the assertions written in them (assert, pytest.raises...), counted by folder (docs/testing.md).

@@ -67,6 +67,55 @@ def pytest_setup_options():
     return options
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--cached-again",
+        action="append",
+        default=[],
+        metavar="NODEID",
+        help="run these tests (a file, a test, one parametrized case) twice: with the data cache off "
+        "(LEARNSTATS_CACHE=null, id 'cache-off') and on (simple, 'cache-on'); make test's CACHED_TESTS",
+    )
+
+
+CACHE_IDS = {"null": "cache-off", "simple": "cache-on"}
+
+
+def _without_cache_id(nodeid: str) -> str:
+    """The test's id as it is without --cached-again."""
+    for tag in CACHE_IDS.values():
+        nodeid = nodeid.replace(f"[{tag}]", "").replace(f"[{tag}-", "[")
+        nodeid = nodeid.replace(f"-{tag}]", "]").replace(f"-{tag}-", "-")
+    return nodeid
+
+
+def _named(config, nodeid: str) -> bool:
+    """nodeid is one of --cached-again's, or in a file or class named there."""
+    return any(nodeid == name or nodeid.startswith(name + "::") for name in config.getoption("cached_again"))
+
+
+def pytest_generate_tests(metafunc):
+    """--cached-again (make test): the tests named run with the cache off and on, in the same
+    run as the rest (pytest-xdist shares them out with the others)."""
+    function = metafunc.definition.nodeid
+    names = metafunc.config.getoption("cached_again")
+    if _named(metafunc.config, function) or any(name.startswith(function + "[") for name in names):
+        metafunc.parametrize("figure_cache", list(CACHE_IDS), ids=list(CACHE_IDS.values()), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def figure_cache(request):
+    """LEARNSTATS_CACHE for the apps the test builds: the environment's, or under --cached-again
+    null then simple."""
+    value = getattr(request, "param", None)
+    if value is None:
+        yield None
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEARNSTATS_CACHE", value)
+        yield value
+
+
 def pytest_collection_modifyitems(config, items):
     """Browser tests need chromedriver: fail fast instead of hanging 30 s per test. Each
     browser test serves its app on a free port (`dash_thread_server` below), so under
@@ -76,6 +125,18 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(
             "chromedriver is not on PATH: run `make test` as root once, or `apt-get install chromium chromium-driver`"
         )
+    # --cached-again: of a parametrized test named with one of its cases, only that case runs
+    # twice.
+    once = [
+        item
+        for item in items
+        if getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("figure_cache") == "simple"
+        and not _named(config, _without_cache_id(item.nodeid))
+    ]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [item for item in items if item not in once]
     # The longest tests first, so that the workers end together instead of one finishing them
     # alone at the end (the order within each part is kept).
     items.sort(key=_long_first)
