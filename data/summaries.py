@@ -394,8 +394,8 @@ def _resolve_users(session: Session, touched: Touched) -> set[str]:
 
 def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
     if touched.connections or touched.logins:
-        # The append path is tested on SQLite only; PostgreSQL recomputes the learners (exact).
-        if touched.only_appended() and session.get_bind().dialect.name == "sqlite":
+        # Nothing but new rows: added to the summaries set-based (SQLite and PostgreSQL alike).
+        if touched.only_appended():
             from data import summary_append
 
             summary_append.apply(session, touched.connections, touched.logins, tz)

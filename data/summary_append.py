@@ -6,494 +6,395 @@ connections and logins change far less, and only by adding:
 
 - the per-user event tables: summary_user_module_days, summary_user_modules, summary_user_days
   and summary_session_users (counts, seconds, first and last connection);
-- each pair's time spent (its training's modules) and last active day, and each counted
-  learner's last active day;
+- each pair's time spent (its training's modules), last active day, last activity day and
+  activity days (summary_pair_days), and each counted learner's last active day;
 - the groups' time: summary_group_status.time_spent, summary_group_modules.time_learners and
   time_spent;
 - summary_active_periods (a learner active on a day, week or month they were not before) and
   summary_sessions (learners, players).
 
-`apply` adds the new rows' share to those rows, a chunk of learners at a time (memory stays
-bounded whatever the number of rows). It is exact: times are summed in whole milliseconds
-(data/summaries.py `_ms`, `_to_ms`), so a stored sum plus the new terms is the same number a
-rebuild computes; tests/unit/test_summaries.py compares every summary table with a rebuild.
-Rows must be new (not stored before this write); data/summaries.py `mark(connections=...,
-logins=...)` says so, and anything else a write touched sends the learners through the full
-per-learner refresh instead.
+`apply` does it set-based, the same SQL on SQLite and PostgreSQL: the new rows go into two
+temporary tables (one row per connection and login, with its local day and its length in whole
+milliseconds, computed in Python with the rebuild's own functions; PostgreSQL loads them with
+COPY), and each summary table then takes the new rows' share in one statement (INSERT ...
+SELECT ... GROUP BY ... ON CONFLICT DO UPDATE, UPDATE ... FROM), joined to what is stored by
+primary key. No learner is recomputed and no stored row goes through Python.
+
+It is exact: times are summed in whole milliseconds (data/summaries.py `_ms`, `_to_ms`) and
+stored as ms / 1000, so a stored sum plus the new terms is the same number a rebuild computes;
+tests/integration/data/test_summaries.py (test_sum004, SQLite and PostgreSQL) compares every
+summary table with a rebuild. Rows must be new (not stored before this write);
+data/summaries.py `mark(connections=..., logins=...)` says so, and anything else a write
+touched sends the learners through the full per-learner refresh instead.
 """
 
 from __future__ import annotations
 
+import calendar
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Connection as SqlConnection
 from sqlalchemy.orm import Session
 
-from data import models as m
 from data import summaries as sm
-
-# Learners handled together: their rows are read in a few queries and written in batches.
-USERS_PER_CHUNK = 2000
 
 # A connection as summaries.mark takes it: (user_id, module_id, connected_at, disconnected_at,
 # session_id), naive UTC instants (the columns of connections); a login: (user_id, logged_in_at).
 Connection = tuple[str, str, datetime, datetime, str | None]
 Login = tuple[str, datetime]
 
+# Rows per executemany when the new rows are staged on SQLite.
+STAGE_BATCH = 20_000
+# SQLite's page cache for the temporary tables while they are used (KiB).
+TEMP_CACHE_KIB = 128 * 1024
 
-class _Totals:
-    """What the chunks add to the group and platform-wide tables, applied once at the end."""
+# The temporary tables, dropped when done (and before, should an earlier call have failed).
+_TEMP = (
+    "la_conn", "la_login", "la_um", "la_ud", "la_last", "la_periods", "la_gained",
+    "la_pair", "la_grp", "la_status", "la_broken", "la_su",
+)  # fmt: skip
 
-    def __init__(self) -> None:
-        self.status_ms: Counter = Counter()  # (class, training, status) -> milliseconds
-        self.module_ms: Counter = Counter()  # (class, training, module) -> milliseconds
-        self.module_learners: Counter = Counter()  # (class, training, module) -> learners
-        # populations -> period code (_SpanCodes) -> learners newly active in it
-        self.period_codes: dict[frozenset, Counter] = defaultdict(Counter)
-        self.sessions: set[str] = set()
+# A sum of seconds stored as ms / 1000 plus another: whole milliseconds added, then / 1000.
+_ADD_SECONDS = "(round({t}.{col} * 1000) + round(excluded.{col} * 1000)) / CAST(1000 AS DOUBLE PRECISION)"
+# Whole milliseconds (an integer column or sum) as the seconds stored.
+_SECONDS = "CAST({ms} AS DOUBLE PRECISION) / 1000"
 
 
 def apply(session: Session, connections: Iterable[Connection], logins: Iterable[Login], tz: ZoneInfo) -> None:
     """Add new connections and logins (not stored before this write) to the summary tables."""
-    conns: dict[str, list] = defaultdict(list)
-    for row in connections:
-        conns[row[0]].append(row)
-    logs: dict[str, list] = defaultdict(list)
-    for user_id, at in logins:
-        logs[user_id].append(at)
-    users = sorted(conns.keys() | logs.keys())
-    if not users:
-        return
-    steps: dict[str, set[str]] = defaultdict(set)  # training -> its modules
-    for training_id, module_id in session.execute(
-        select(m.TrainingModule.training_id, m.TrainingModule.module_id)
-    ):
-        steps[training_id].add(module_id)
-    registered: dict[str, set[str]] = defaultdict(set)  # training -> classes registered to it
-    for class_id, training_id in session.execute(
-        select(m.ClassTraining.class_id, m.ClassTraining.training_id)
-    ):
-        registered[training_id].add(class_id)
-    totals = _Totals()
-    day_of = sm._DayCache(tz)
-    for chunk in sm._chunks(users, USERS_PER_CHUNK):
-        _apply_chunk(session, chunk, conns, logs, steps, registered, day_of, totals)
-        for user_id in chunk:  # what is done is freed
-            conns.pop(user_id, None)
-            logs.pop(user_id, None)
-    _apply_group_times(session, totals)
-    periods: Counter = Counter()  # (population, unit, start) -> learners
-    for populations, counts in totals.period_codes.items():
-        for code, n in counts.items():
-            unit, start = _SpanCodes.period(code)
-            for population in populations:
-                periods[(population, unit, start)] += n
-    _apply_periods(session, periods)
-    if totals.sessions:
-        sm._refresh_sessions(session, sorted(totals.sessions))
-
-
-def _apply_chunk(
-    session: Session,
-    users: list[str],
-    conns: dict[str, list],
-    logs: dict[str, list],
-    steps: dict[str, set[str]],
-    registered: dict[str, set[str]],
-    day_of: sm._DayCache,
-    totals: _Totals,
-) -> None:
-    module_days: dict[tuple, list] = {}  # (user, module, day) -> [connections, ms]
-    modules: dict[tuple, list] = {}  # (user, module) -> [connections, ms]
-    days: dict[tuple, list] = {}  # (user, day) -> [logins, connections]
-    in_sessions: dict[tuple, list] = {}  # (session, user) -> [connections, ms, first, last]
-    last_new: dict[str, date] = {}  # user -> their latest new active day
-    ms_of = sm._ms
-    for user_id in users:
-        for _, module_id, start, end, session_id in conns.get(user_id, ()):
-            ms = ms_of(start, end)
-            day = day_of(start)
-            acc = module_days.get((user_id, module_id, day))
-            if acc is None:
-                module_days[(user_id, module_id, day)] = [1, ms]
-            else:
-                acc[0] += 1
-                acc[1] += ms
-            acc = modules.get((user_id, module_id))
-            if acc is None:
-                modules[(user_id, module_id)] = [1, ms]
-            else:
-                acc[0] += 1
-                acc[1] += ms
-            acc = days.get((user_id, day))
-            if acc is None:
-                days[(user_id, day)] = [0, 1]
-            else:
-                acc[1] += 1
-            if session_id is not None:
-                acc = in_sessions.get((session_id, user_id))
-                if acc is None:
-                    in_sessions[(session_id, user_id)] = [1, ms, start, end]
-                else:
-                    acc[0] += 1
-                    acc[1] += ms
-                    acc[2] = min(acc[2], start)
-                    acc[3] = max(acc[3], end)
-        for at in logs.get(user_id, ()):
-            days.setdefault((user_id, day_of(at)), [0, 0])[0] += 1
-    for user_id, day in days:
-        if day > last_new.get(user_id, sm.NO_DAY):
-            last_new[user_id] = day
-    new_ms: dict[str, dict[str, int]] = defaultdict(dict)  # user -> module -> new milliseconds
-    for (user_id, module_id), (_, ms) in modules.items():
-        new_ms[user_id][module_id] = ms
-    new_module_days: dict[str, dict[str, list[date]]] = defaultdict(lambda: defaultdict(list))
-    for user_id, module_id, day in module_days:
-        new_module_days[user_id][module_id].append(day)
-    # On SQLite the rows go to the driver as text: each day is formatted once.
-    day_text = _day_formatter(session)
-
-    # What is stored for these learners.
-    um, ud, su = m.SummaryUserModule, m.SummaryUserDay, m.SummarySessionUser
-    old_modules = {
-        (u, mod): (n, sm._to_ms(s))
-        for u, mod, n, s in sm._rows(session, select(um.user_id, um.module_id, um.connections, um.seconds), um.user_id, users)
-    }  # fmt: skip
-    old_days: dict[str, set[date]] = defaultdict(set)
-    for user_id, day in sm._rows(session, select(ud.user_id, ud.day), ud.user_id, users):
-        old_days[user_id].add(day)
-    old_sessions = {
-        (s, u): (reg, n, first, last, sm._to_ms(spent))
-        for s, u, reg, n, first, last, spent in sm._rows(
-            session,
-            select(su.session_id, su.user_id, su.registered, su.connections, su.first_connection,
-                   su.last_connection, su.time_spent),
-            su.user_id,
-            users,
-        )
-    }  # fmt: skip
-
-    # The per-user event tables.
-    _upsert(
-        session,
-        m.SummaryUserModuleDay,
-        ("user_id", "module_id", "day", "connections", "seconds"),
-        [(u, mod, day_text(d), n, ms / 1000) for (u, mod, d), (n, ms) in module_days.items()],
-        {
-            "connections": "{t}.connections + excluded.connections",
-            "seconds": _ADD_SECONDS.format(col="seconds"),
-        },
-        ready=True,
-    )
-    new_modules: dict[tuple, tuple[int, int]] = {}
-    for key, (n, ms) in modules.items():
-        old_n, old_ms = old_modules.get(key, (0, 0))
-        new_modules[key] = (old_n + n, old_ms + ms)
-    _upsert(
-        session,
-        um,
-        ("user_id", "module_id", "connections", "seconds"),
-        [(u, mod, n, ms / 1000) for (u, mod), (n, ms) in new_modules.items()],
-        {"connections": "excluded.connections", "seconds": "excluded.seconds"},
-        ready=True,
-    )
-    _upsert(
-        session,
-        ud,
-        ("user_id", "day", "logins", "connections"),
-        [(u, day_text(d), lg, n) for (u, d), (lg, n) in days.items()],
-        {"logins": "{t}.logins + excluded.logins", "connections": "{t}.connections + excluded.connections"},
-        ready=True,
-    )
-    session_rows = []
-    for key, (n, ms, first, last) in in_sessions.items():
-        reg, old_n, old_first, old_last, old_ms = old_sessions.get(key, (False, 0, None, None, 0))
-        session_rows.append(
-            (
-                *key,
-                reg,
-                old_n + n,
-                first if old_first is None else min(first, old_first),
-                last if old_last is None else max(last, old_last),
-                (old_ms + ms) / 1000,
-            )
-        )
-        totals.sessions.add(key[0])
-    _upsert(
-        session,
-        su,
-        ("session_id", "user_id", "registered", "connections", "first_connection", "last_connection", "time_spent"),
-        session_rows,
-        {c: f"excluded.{c}" for c in ("connections", "first_connection", "last_connection", "time_spent")},
-    )  # fmt: skip
-
-    # Pairs and learners: time spent, last active day; the groups' share of the new time.
-    p, lr, cl, cm = m.SummaryPair, m.SummaryLearner, m.SummaryClassLearner, m.ClassMember
-    classes_of: dict[str, set[str]] = defaultdict(set)
-    for class_id, user_id in sm._rows(session, select(cm.class_id, cm.user_id), cm.user_id, users):
-        classes_of[user_id].add(class_id)
-    populations: dict[str, set[str]] = defaultdict(set)
-    pair_updates = []
-    pair_days = []  # SPEC §9's activity days in a training: a connection to one of its modules
-    for user_id, training_id, counted, status, spent, last_active, last_activity in sm._rows(
-        session,
-        select(p.user_id, p.training_id, p.counted, p.status, p.time_spent, p.last_active_day,
-               p.last_activity_day),
-        p.user_id,
-        users,
-    ):  # fmt: skip
-        old_ms = sm._to_ms(spent)
-        pair_ms = old_ms
-        in_training = steps.get(training_id, _NONE)
-        touched_modules = [mod for mod in new_ms.get(user_id, _NONE) if mod in in_training]
-        for module_id in touched_modules:
-            pair_ms += new_ms[user_id][module_id]
-        new_last = _later(last_active, last_new.get(user_id))
-        activity = last_activity
-        for module_id in touched_modules:
-            for day in new_module_days[user_id][module_id]:
-                pair_days.append((user_id, training_id, day_text(day)))
-                activity = _later(activity, day)
-        if pair_ms != old_ms or new_last != last_active or activity != last_activity:
-            pair_updates.append({"k_user": user_id, "k_training": training_id, "v_time": pair_ms / 1000,
-                                 "v_last": new_last, "v_activity": activity})  # fmt: skip
-        if not counted:
-            continue
-        populations[user_id].add(f"t:{training_id}")
-        groups = [""] + [c for c in classes_of.get(user_id, ()) if c in registered.get(training_id, ())]
-        for class_id in groups:
-            if pair_ms != old_ms:
-                totals.status_ms[(class_id, training_id, status)] += pair_ms - old_ms
-            for module_id in touched_modules:
-                key = (class_id, training_id, module_id)
-                totals.module_ms[key] += new_ms[user_id][module_id]
-                if (user_id, module_id) not in old_modules:
-                    totals.module_learners[key] += 1
-    if pair_updates:
-        session.connection().execute(
-            p.__table__.update()
-            .where(p.user_id == bindparam("k_user"), p.training_id == bindparam("k_training"))
-            .values(
-                time_spent=bindparam("v_time"),
-                last_active_day=bindparam("v_last"),
-                last_activity_day=bindparam("v_activity"),
-            ),
-            pair_updates,
-        )
-    _upsert(
-        session,
-        m.SummaryPairDay,
-        ("user_id", "training_id", "day"),
-        sorted(set(pair_days)),
-        {"day": "excluded.day"},
-        ready=True,
-    )
-    learner_updates = []
-    for user_id, last_active in sm._rows(session, select(lr.user_id, lr.last_active_day), lr.user_id, users):
-        populations[user_id].add("")
-        new_last = _later(last_active, last_new.get(user_id))
-        if new_last != last_active:
-            learner_updates.append({"k_user": user_id, "v_last": new_last})
-    if learner_updates:
-        session.connection().execute(
-            lr.__table__.update()
-            .where(lr.user_id == bindparam("k_user"))
-            .values(last_active_day=bindparam("v_last")),
-            learner_updates,
-        )
-    for class_id, user_id in sm._rows(session, select(cl.class_id, cl.user_id), cl.user_id, users):
-        populations[user_id].add(f"c:{class_id}")
-
-    # Active periods: a learner counts once per day, week and month of their populations.
-    new_days: dict[str, set[date]] = defaultdict(set)
-    for user_id, day in days:
-        if user_id in populations and day not in old_days.get(user_id, ()):
-            new_days[user_id].add(day)
-    codes = _SpanCodes()
-    for user_id, fresh in new_days.items():
-        before: set[int] = set()
-        for day in old_days.get(user_id, ()):
-            before.update(codes(day))
-        gained: set[int] = set()
-        for day in fresh:
-            gained.update(codes(day))
-        gained -= before
-        # Counted per set of populations (learners share a few), spread over them at the end.
-        totals.period_codes[frozenset(populations[user_id])].update(gained)
-
-
-_NONE: frozenset = frozenset()
-
-
-def _day_formatter(session: Session):
-    """day -> its value for the driver: SQLAlchemy's SQLite text (memoised), else the date."""
-    if session.connection().dialect.name != "sqlite":
-        return lambda day: day
-    cache: dict[date, str] = {}
-
-    def text(day: date) -> str:
-        found = cache.get(day)
-        if found is None:
-            found = cache[day] = day.isoformat()
-        return found
-
-    return text
-
-
-_UNITS = ("day", "week", "month")
-
-
-class _SpanCodes:
-    """A day's periods (summaries._period_starts) as three integers, memoised: start ordinal x 3
-    + unit. Sets of integers are what the active-period upkeep builds by the million."""
-
-    def __init__(self) -> None:
-        self.cache: dict[date, tuple[int, int, int]] = {}
-
-    def __call__(self, day: date) -> tuple[int, int, int]:
-        found = self.cache.get(day)
-        if found is None:
-            found = self.cache[day] = tuple(
-                start.toordinal() * 3 + _UNITS.index(unit) for unit, start in sm._period_starts(day)
-            )  # type: ignore[assignment]
-        return found  # type: ignore[return-value]
-
-    @staticmethod
-    def period(code: int) -> tuple[str, date]:
-        return _UNITS[code % 3], date.fromordinal(code // 3)
-
-
-def _later(a: date | None, b: date | None) -> date | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return max(a, b)
-
-
-def _apply_group_times(session: Session, totals: _Totals) -> None:
-    """summary_group_status.time_spent and summary_group_modules' time columns += the chunks'."""
-    gs, gm = m.SummaryGroupStatus, m.SummaryGroupModule
-    trainings = sorted({t for _, t, _ in totals.status_ms} | {t for _, t, _ in totals.module_ms})
-    if not trainings:
-        return
-    stored_status = {
-        (c, t, s): sm._to_ms(spent)
-        for c, t, s, spent in sm._rows(
-            session, select(gs.class_id, gs.training_id, gs.status, gs.time_spent), gs.training_id, trainings
-        )
-    }
-    broken: set[str] = set()  # trainings whose group rows are not as expected: recomputed
-    status_rows = []
-    for key, ms in totals.status_ms.items():
-        if key not in stored_status:
-            broken.add(key[1])
-            continue
-        status_rows.append(
-            {"k_c": key[0], "k_t": key[1], "k_s": key[2], "v_time": (stored_status[key] + ms) / 1000}
-        )
-    if status_rows:
-        session.connection().execute(
-            gs.__table__.update()
-            .where(
-                gs.class_id == bindparam("k_c"),
-                gs.training_id == bindparam("k_t"),
-                gs.status == bindparam("k_s"),
-            )
-            .values(time_spent=bindparam("v_time")),
-            status_rows,
-        )
-    stored_modules = {
-        (c, t, mod): (n, sm._to_ms(spent))
-        for c, t, mod, n, spent in sm._rows(
-            session,
-            select(gm.class_id, gm.training_id, gm.module_id, gm.time_learners, gm.time_spent),
-            gm.training_id,
-            trainings,
-        )
-    }
-    module_rows = []
-    for key in totals.module_ms.keys() | totals.module_learners.keys():
-        if key[1] in broken:
-            continue
-        n, ms = stored_modules.get(key, (0, 0))
-        module_rows.append(
-            (*key, 0, 0, 0.0, n + totals.module_learners[key], (ms + totals.module_ms[key]) / 1000)
-        )
-    _upsert(
-        session,
-        gm,
-        ("class_id", "training_id", "module_id", "completed", "passed", "score_sum", "time_learners", "time_spent"),
-        module_rows,
-        {"time_learners": "excluded.time_learners", "time_spent": "excluded.time_spent"},
-    )  # fmt: skip
-    if broken:
-        sm._refresh_groups(session, sorted(broken))
-
-
-def _apply_periods(session: Session, gained: Counter) -> None:
-    """summary_active_periods += the learners newly active in each period."""
-    if not gained:
-        return
-    ap = m.SummaryActivePeriod
-    current: dict[tuple, int] = {}
-    for population in sorted({k[0] for k in gained}):
-        for unit, start, learners in session.execute(
-            select(ap.unit, ap.start, ap.learners).where(ap.population == population)
-        ):
-            if (population, unit, start) in gained:
-                current[(population, unit, start)] = learners
-    _upsert(
-        session,
-        ap,
-        ("population", "unit", "start", "learners"),
-        [(*key, current.get(key, 0) + n) for key, n in gained.items()],
-        {"learners": "excluded.learners"},
-    )
-
-
-# A sum of seconds stored as ms / 1000 plus another: whole milliseconds added, then / 1000.
-_ADD_SECONDS = "(round({{t}}.{col} * 1000) + round(excluded.{col} * 1000)) / CAST(1000 AS DOUBLE PRECISION)"
-
-
-def _upsert(
-    session: Session,
-    model,
-    columns: tuple[str, ...],
-    rows: list[tuple],
-    assign: dict[str, str],
-    ready: bool = False,
-) -> None:
-    """INSERT rows, or on a primary-key conflict SET each column of `assign` to its SQL
-    expression ({t} the table, `excluded` the new row): SQLite and PostgreSQL alike.
-    ready: the rows' dates are already as the driver takes them (_day_formatter)."""
-    if not rows:
-        return
-    table = model.__table__
-    keys = [c.name for c in table.primary_key.columns]
-    sets = ", ".join(f"{c} = {expr.format(t=table.name)}" for c, expr in assign.items())
-    head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
-    tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
     connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        # Values in the formats SQLAlchemy's SQLite dialect stores (summaries._insert).
-        converted = [(i, sm._sqlite_value(sm._kind(table.c[c]))) for i, c in enumerate(columns)]
-        converted = [] if ready else [(i, f) for i, f in converted if f is not None]
-        sql = head + "(" + ", ".join("?" * len(columns)) + ")" + tail
-        for batch in sm._chunks(rows, sm.INSERT_BATCH):
-            values = batch
-            if converted:
-                values = []
-                for row in batch:
-                    row = list(row)
-                    for i, f in converted:
-                        row[i] = f(row[i])
-                    values.append(tuple(row))
-            connection.exec_driver_sql(sql, values)
-        return
-    stmt = text(head + "(" + ", ".join(f":{c}" for c in columns) + ")" + tail)
-    for batch in sm._chunks(rows, sm.INSERT_BATCH):
-        connection.execute(stmt, [dict(zip(columns, row, strict=True)) for row in batch])
+    stage = _Stage(connection, tz)
+    _drop(stage)
+    cache = None
+    if stage.sqlite:  # the temporary tables' own page cache (SQLite's default: 2 MiB)
+        (cache,) = connection.exec_driver_sql("PRAGMA temp.cache_size").one()
+        connection.exec_driver_sql(f"PRAGMA temp.cache_size = -{TEMP_CACHE_KIB}")
+    try:
+        if stage.load(connections, logins):
+            _apply(session, stage)
+        # On an error the caller's rollback takes the temporary tables away with the rest.
+        _drop(stage)
+    finally:
+        if cache is not None:
+            connection.exec_driver_sql(f"PRAGMA temp.cache_size = {int(cache)}")
+
+
+class _Stage:
+    """The new rows in la_conn (user_id, module_id, day, ms, session_id, started, ended: the
+    instants only for a connection in a session) and la_login (user_id, day)."""
+
+    def __init__(self, connection: SqlConnection, tz: ZoneInfo):
+        self.connection = connection
+        self.sqlite = connection.dialect.name == "sqlite"
+        self.tz = tz
+        # Column types: SQLite stores what SQLAlchemy's dialect stores (dates and datetimes as
+        # text, in the formats of summaries._sqlite_value), PostgreSQL its own types.
+        text_, day, instant = ("TEXT", "TEXT", "TEXT") if self.sqlite else ("VARCHAR", "DATE", "TIMESTAMP")
+        self.tables = {
+            "la_conn": f"user_id {text_}, module_id {text_}, day {day}, ms BIGINT, session_id {text_}, "
+            f"started {instant}, ended {instant}",
+            "la_login": f"user_id {text_}, day {day}",
+        }
+
+    def load(self, connections: Iterable[Connection], logins: Iterable[Login]) -> int:
+        for name, columns in self.tables.items():
+            self.connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({columns})")
+        day_of = sm._DayCache(self.tz)
+        ms_of = sm._ms
+        if self.sqlite:
+            days: dict[date, str] = {}
+
+            def day_value(at: datetime) -> str:
+                day = day_of(at)
+                found = days.get(day)
+                if found is None:
+                    found = days[day] = day.isoformat()
+                return found
+
+            iso = datetime.isoformat
+
+            def instant(at: datetime) -> str:
+                return iso(at, " ", "microseconds")  # summaries._sqlite_value's format
+
+        else:
+            day_value = day_of  # type: ignore[assignment]
+
+            def instant(at: datetime) -> datetime:
+                return at
+
+        conn_rows = (
+            (u, mod, day_value(start), ms_of(start, end), s, None, None)
+            if s is None
+            else (u, mod, day_value(start), ms_of(start, end), s, instant(start), instant(end))
+            for u, mod, start, end, s in connections
+        )
+        login_rows = ((u, day_value(at)) for u, at in logins)
+        staged = self._write("la_conn", 7, conn_rows) + self._write("la_login", 2, login_rows)
+        if not self.sqlite:
+            self.connection.exec_driver_sql("ANALYZE la_conn")
+            self.connection.exec_driver_sql("ANALYZE la_login")
+        return staged
+
+    def _write(self, table: str, width: int, rows: Iterable[tuple]) -> int:
+        count = 0
+        if self.sqlite:
+            sql = f"INSERT INTO {table} VALUES ({', '.join('?' * width)})"
+            for batch in _batches(rows, STAGE_BATCH):
+                self.connection.exec_driver_sql(sql, batch)
+                count += len(batch)
+            return count
+        # PostgreSQL: COPY, on the session's own connection (the same transaction).
+        raw = self.connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+
+    def period_rows(self, days: Iterable) -> list[tuple]:
+        """(day, unit, start, last day) of each period (day, week, month) of the days given."""
+        out = []
+        for value in days:
+            day = date.fromisoformat(value) if isinstance(value, str) else value
+            for unit, start in sm._period_starts(day):
+                if unit == "day":
+                    last = start
+                elif unit == "week":
+                    last = start + timedelta(days=6)
+                else:
+                    last = start.replace(day=calendar.monthrange(start.year, start.month)[1])
+                out.append((value, unit, *(v.isoformat() if self.sqlite else v for v in (start, last))))
+        return out
+
+
+def _batches(rows: Iterable[tuple], size: int) -> Iterable[list[tuple]]:
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _drop(stage: _Stage) -> None:
+    schema = "temp" if stage.sqlite else "pg_temp"  # never a table of the database itself
+    for name in _TEMP:
+        stage.connection.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.{name}")
+
+
+def _gained_periods(stage: _Stage) -> Counter:
+    """(population, unit, start) -> the learners la_gained makes newly active in it. The
+    populations each user is counted in ("" the platform, c:<class>, t:<training>) come in a
+    few combinations: the periods are counted per combination, then spread over its members
+    (a join of every gained period with every population of its user is several times larger)."""
+    run = stage.connection.exec_driver_sql
+    populations: dict[str, list[str]] = defaultdict(list)
+    for user_id, population in run(
+        "SELECT l.user_id, '' FROM summary_learners l JOIN la_last u ON u.user_id = l.user_id "
+        "UNION ALL SELECT cl.user_id, 'c:' || cl.class_id FROM summary_class_learners cl "
+        "JOIN la_last u ON u.user_id = cl.user_id "
+        "UNION ALL SELECT p.user_id, 't:' || p.training_id FROM summary_pairs p "
+        "JOIN la_last u ON u.user_id = p.user_id WHERE p.counted"
+    ):
+        populations[user_id].append(population)
+    combinations: dict[tuple[str, ...], int] = {}
+    combination_of = {
+        user_id: combinations.setdefault(tuple(sorted(found)), len(combinations))
+        for user_id, found in populations.items()
+    }
+    del populations
+    per_combination: Counter = Counter()
+    cursor = stage.connection.connection.cursor()  # plain tuples: no result rows to build
+    cursor.execute("SELECT user_id, unit, start FROM la_gained")
+    for user_id, unit, start in cursor:
+        found = combination_of.get(user_id)
+        if found is not None:
+            per_combination[(found, unit, start)] += 1
+    members = {i: found for found, i in combinations.items()}
+    gained: Counter = Counter()
+    for (i, unit, start), n in per_combination.items():
+        for population in members[i]:
+            gained[(population, unit, start)] += n
+    return gained
+
+
+def _apply(session: Session, stage: _Stage) -> None:
+    run = stage.connection.exec_driver_sql
+
+    def analyze(*tables: str) -> None:  # PostgreSQL plans temporary tables from statistics
+        if not stage.sqlite:
+            for name in tables:
+                run(f"ANALYZE {name}")
+
+    # What the new rows bring per (user, module) and (user, day), and whether the user had such
+    # a row before (a learner new to a module; a day not active before).
+    run(
+        "CREATE TEMPORARY TABLE la_um AS SELECT c.user_id, c.module_id, count(*) AS n, sum(c.ms) AS ms, "
+        "max(c.day) AS last_day, "
+        "CASE WHEN EXISTS (SELECT 1 FROM summary_user_modules s WHERE s.user_id = c.user_id "
+        "AND s.module_id = c.module_id) THEN 1 ELSE 0 END AS existed "
+        "FROM la_conn c GROUP BY c.user_id, c.module_id"
+    )
+    run(
+        "CREATE TEMPORARY TABLE la_ud AS SELECT x.user_id, x.day, sum(x.lg) AS lg, sum(x.n) AS n, "
+        "CASE WHEN EXISTS (SELECT 1 FROM summary_user_days s WHERE s.user_id = x.user_id "
+        "AND s.day = x.day) THEN 1 ELSE 0 END AS existed FROM ("
+        "SELECT user_id, day, 0 AS lg, 1 AS n FROM la_conn UNION ALL "
+        "SELECT user_id, day, 1 AS lg, 0 AS n FROM la_login) x GROUP BY x.user_id, x.day"
+    )
+    run("CREATE TEMPORARY TABLE la_last AS SELECT user_id, max(day) AS day FROM la_ud GROUP BY user_id")
+    run("CREATE UNIQUE INDEX la_last_user ON la_last (user_id)")
+    analyze("la_um", "la_ud", "la_last")
+
+    # Active periods: the day, week and month of each day a user was not active before, less
+    # those holding a day they were (read before the new days are stored).
+    new_days = [day for (day,) in run("SELECT DISTINCT day FROM la_ud WHERE existed = 0")]
+    unit, start, last = ("TEXT", "TEXT", "TEXT") if stage.sqlite else ("VARCHAR", "DATE", "DATE")
+    run(f"CREATE TEMPORARY TABLE la_periods (day {start}, unit {unit}, start {start}, last {last})")
+    rows = stage.period_rows(new_days)
+    if rows:
+        placeholders = "(?, ?, ?, ?)" if stage.sqlite else "(%s, %s, %s, %s)"
+        run(f"INSERT INTO la_periods VALUES {placeholders}", rows)
+    run("CREATE INDEX la_periods_day ON la_periods (day)")
+    analyze("la_periods")
+    run(
+        "CREATE TEMPORARY TABLE la_gained AS SELECT DISTINCT u.user_id, p.unit, p.start "
+        "FROM la_ud u JOIN la_periods p ON p.day = u.day WHERE u.existed = 0 AND (p.unit = 'day' OR "
+        "NOT EXISTS (SELECT 1 FROM summary_user_days s WHERE s.user_id = u.user_id "
+        "AND s.day >= p.start AND s.day <= p.last))"
+    )
+    analyze("la_gained")
+    gained = _gained_periods(stage)
+
+    # Pairs: the new milliseconds on their training's modules; the groups a counted pair is in
+    # ("" and each class of the learner registered to the training).
+    run(
+        "CREATE TEMPORARY TABLE la_pair AS SELECT p.user_id, p.training_id, p.status, p.counted, "
+        "sum(u.ms) AS ms, max(u.last_day) AS last_day "
+        "FROM la_um u JOIN training_modules tm ON tm.module_id = u.module_id "
+        "JOIN summary_pairs p ON p.user_id = u.user_id AND p.training_id = tm.training_id "
+        "GROUP BY p.user_id, p.training_id, p.status, p.counted"
+    )
+    run("CREATE UNIQUE INDEX la_pair_key ON la_pair (user_id, training_id)")
+    analyze("la_pair")
+    run(
+        "CREATE TEMPORARY TABLE la_grp AS "
+        "SELECT d.user_id, d.training_id, '' AS class_id FROM la_pair d WHERE d.counted "
+        "UNION ALL SELECT d.user_id, d.training_id, cm.class_id FROM la_pair d "
+        "JOIN class_members cm ON cm.user_id = d.user_id "
+        "JOIN class_trainings ct ON ct.class_id = cm.class_id AND ct.training_id = d.training_id "
+        "WHERE d.counted"
+    )
+    run(
+        "CREATE TEMPORARY TABLE la_status AS SELECT g.class_id, g.training_id, d.status, sum(d.ms) AS ms "
+        "FROM la_grp g JOIN la_pair d ON d.user_id = g.user_id AND d.training_id = g.training_id "
+        "WHERE d.ms <> 0 GROUP BY g.class_id, g.training_id, d.status"
+    )
+    # A group whose status row is missing is not as expected: its training is recomputed.
+    run(
+        "CREATE TEMPORARY TABLE la_broken AS SELECT DISTINCT s.training_id FROM la_status s "
+        "WHERE NOT EXISTS (SELECT 1 FROM summary_group_status gs WHERE gs.class_id = s.class_id "
+        "AND gs.training_id = s.training_id AND gs.status = s.status)"
+    )
+    analyze("la_grp", "la_status", "la_broken")
+    run(
+        "UPDATE summary_group_status SET time_spent = (round(time_spent * 1000) + s.ms) "
+        "/ CAST(1000 AS DOUBLE PRECISION) FROM la_status s "
+        "WHERE summary_group_status.class_id = s.class_id "
+        "AND summary_group_status.training_id = s.training_id AND summary_group_status.status = s.status"
+    )
+    run(
+        "INSERT INTO summary_group_modules (class_id, training_id, module_id, completed, passed, "
+        f"score_sum, time_learners, time_spent) SELECT g.class_id, g.training_id, u.module_id, 0, 0, 0.0, "
+        f"sum(1 - u.existed), {_SECONDS.format(ms='sum(u.ms)')} FROM la_grp g "
+        "JOIN training_modules tm ON tm.training_id = g.training_id "
+        "JOIN la_um u ON u.user_id = g.user_id AND u.module_id = tm.module_id "
+        "WHERE g.training_id NOT IN (SELECT training_id FROM la_broken) "
+        "GROUP BY g.class_id, g.training_id, u.module_id "
+        "ON CONFLICT (class_id, training_id, module_id) DO UPDATE SET "
+        "time_learners = summary_group_modules.time_learners + excluded.time_learners, "
+        f"time_spent = {_ADD_SECONDS.format(t='summary_group_modules', col='time_spent')}"
+    )
+    run(
+        "UPDATE summary_pairs SET time_spent = (round(time_spent * 1000) + d.ms) "
+        "/ CAST(1000 AS DOUBLE PRECISION) FROM la_pair d WHERE summary_pairs.user_id = d.user_id "
+        "AND summary_pairs.training_id = d.training_id AND d.ms <> 0"
+    )
+    # SPEC §9's activity in a training: a connection to one of its modules (at-risk learners).
+    run(
+        "UPDATE summary_pairs SET last_activity_day = d.last_day FROM la_pair d "
+        "WHERE summary_pairs.user_id = d.user_id AND summary_pairs.training_id = d.training_id "
+        "AND (summary_pairs.last_activity_day IS NULL OR summary_pairs.last_activity_day < d.last_day)"
+    )
+    run(
+        "INSERT INTO summary_pair_days (user_id, training_id, day) SELECT DISTINCT c.user_id, d.training_id, "
+        "c.day FROM la_conn c JOIN training_modules tm ON tm.module_id = c.module_id "
+        "JOIN la_pair d ON d.user_id = c.user_id AND d.training_id = tm.training_id WHERE true "
+        "ON CONFLICT (user_id, training_id, day) DO NOTHING"
+    )
+    for table in ("summary_pairs", "summary_learners"):
+        run(
+            f"UPDATE {table} SET last_active_day = u.day FROM la_last u WHERE {table}.user_id = u.user_id "
+            f"AND ({table}.last_active_day IS NULL OR {table}.last_active_day < u.day)"
+        )
+    if gained:
+        marks = "(?, ?, ?, ?)" if stage.sqlite else "(%s, %s, %s, %s)"
+        run(
+            f"INSERT INTO summary_active_periods (population, unit, start, learners) VALUES {marks} "
+            "ON CONFLICT (population, unit, start) DO UPDATE SET "
+            "learners = summary_active_periods.learners + excluded.learners",
+            [(*key, n) for key, n in sorted(gained.items())],
+        )
+
+    # The per-user event tables (after every "existed" above was read).
+    run(
+        "INSERT INTO summary_user_module_days (user_id, module_id, day, connections, seconds) "
+        f"SELECT user_id, module_id, day, count(*), {_SECONDS.format(ms='sum(ms)')} FROM la_conn "
+        "GROUP BY user_id, module_id, day ON CONFLICT (user_id, module_id, day) DO UPDATE SET "
+        "connections = summary_user_module_days.connections + excluded.connections, "
+        f"seconds = {_ADD_SECONDS.format(t='summary_user_module_days', col='seconds')}"
+    )
+    run(
+        "INSERT INTO summary_user_modules (user_id, module_id, connections, seconds) "
+        f"SELECT user_id, module_id, n, {_SECONDS.format(ms='ms')} FROM la_um WHERE true "
+        "ON CONFLICT (user_id, module_id) DO UPDATE SET "
+        "connections = summary_user_modules.connections + excluded.connections, "
+        f"seconds = {_ADD_SECONDS.format(t='summary_user_modules', col='seconds')}"
+    )
+    run(
+        "INSERT INTO summary_user_days (user_id, day, logins, connections) "
+        "SELECT user_id, day, lg, n FROM la_ud WHERE true ON CONFLICT (user_id, day) DO UPDATE SET "
+        "logins = summary_user_days.logins + excluded.logins, "
+        "connections = summary_user_days.connections + excluded.connections"
+    )
+    run(
+        "CREATE TEMPORARY TABLE la_su AS SELECT session_id, user_id, count(*) AS n, sum(ms) AS ms, "
+        "min(started) AS first, max(ended) AS last FROM la_conn WHERE session_id IS NOT NULL "
+        "GROUP BY session_id, user_id"
+    )
+    sessions = [s for (s,) in run("SELECT DISTINCT session_id FROM la_su ORDER BY session_id")]
+    if sessions:
+        t = "summary_session_users"
+        run(
+            f"INSERT INTO {t} (session_id, user_id, registered, connections, first_connection, "
+            f"last_connection, time_spent) SELECT session_id, user_id, FALSE, n, first, last, "
+            f"{_SECONDS.format(ms='ms')} FROM la_su WHERE true ON CONFLICT (session_id, user_id) DO UPDATE SET "
+            f"connections = {t}.connections + excluded.connections, "
+            f"first_connection = CASE WHEN {t}.first_connection IS NULL "
+            f"OR excluded.first_connection < {t}.first_connection "
+            f"THEN excluded.first_connection ELSE {t}.first_connection END, "
+            f"last_connection = CASE WHEN {t}.last_connection IS NULL "
+            f"OR excluded.last_connection > {t}.last_connection "
+            f"THEN excluded.last_connection ELSE {t}.last_connection END, "
+            f"time_spent = {_ADD_SECONDS.format(t=t, col='time_spent')}"
+        )
+    broken = [t for (t,) in run("SELECT training_id FROM la_broken ORDER BY training_id")]
+    if broken:
+        sm._refresh_groups(session, broken)
+    if sessions:
+        sm._refresh_sessions(session, sessions)

@@ -1005,3 +1005,56 @@ def test_imp035_answers_replaced_in_the_same_bundle_are_checked_as_rows(seeded, 
         ("at1", "a2", 0.0),
         ("at3", "a1", 5.0),
     ]
+
+
+def test_imp036_event_files_read_by_blocks_say_the_same_as_row_by_row(seeded, changed, monkeypatch):
+    """connections.csv and logins.csv are read a block of rows at a time when they have no
+    problem (read_events_fast); unknown ids are still named on each line they are on, across
+    blocks, and a file with any other problem is read row by row with the usual messages."""
+    monkeypatch.setattr(importer, "FAST_BLOCK", 2)
+    fast_reads = []
+    real = importer._Importer.read_events_fast
+
+    def counting(self, spec, path):
+        parsed = real(self, spec, path)
+        fast_reads.append((spec.name, parsed is not None))
+        return parsed
+
+    monkeypatch.setattr(importer._Importer, "read_events_fast", counting)
+    # Lines 6-9 (blocks of 2 from line 2: 2-3, 4-5, 6-7, 8-9): an unknown user twice, an
+    # unknown module in the last block.
+    changed.append(
+        "connections.csv",
+        "u77,m1,2025-03-05T10:00:00,2025-03-05T11:00:00,",
+        "u1,m1,2025-03-06T10:00:00,2025-03-06T11:00:00,",
+        "u77,m1,2025-03-07T10:00:00,2025-03-07T11:00:00,",
+        "u1,m9,2025-03-08T10:00:00,2025-03-08T11:00:00,",
+    )
+    assert refused(seeded, changed) == [
+        "connections.csv:6: user_id: unknown user 'u77' (not in users.csv nor in the database)",
+        "connections.csv:8: user_id: unknown user 'u77' (not in users.csv nor in the database)",
+        "connections.csv:9: module_id: unknown module 'm9' (not in modules.csv nor in the database)",
+    ]
+    assert fast_reads == [("connections.csv", True), ("logins.csv", True)]
+    # A duplicate in a later block, and a row over two lines before it: read row by row.
+    fast_reads.clear()
+    changed.replace("connections.csv", "u77,", "u1,")
+    changed.replace("connections.csv", "u1,m9,", "u1,m1,")
+    changed.append("connections.csv", 'u1,m1,2025-03-09T10:00:00,2025-03-09T11:00:00,"s\n1"')
+    changed.append("connections.csv", "u1,m1,2025-03-06T10:00:00,2025-03-06T11:00:00,")
+    errors = refused(seeded, changed)
+    assert fast_reads == [("connections.csv", False), ("logins.csv", True)]
+    assert errors == [
+        "connections.csv:10: session_id: unknown session 's\\n1' (not in sessions.csv nor in the database)",
+        "connections.csv:12: user_id+module_id+connected_at+disconnected_at+session_id: duplicate key "
+        "(u1, m1, 2025-03-06 09:00:00 UTC, 2025-03-06 10:00:00 UTC, ) (first on line 7)",
+    ]
+    # Valid again: the rows the blocks read are those imported.
+    changed.write("connections.csv", changed.read("connections.csv").rsplit("u1,m1,2025-03-09", 1)[0])
+    fast_reads.clear()
+    summary = run_import(seeded, changed.folder)
+    assert fast_reads == [("connections.csv", True), ("logins.csv", True)]
+    assert summary.files["connections.csv"] == importer.FileCounts(rows=8, added=4, updated=0, unchanged=4)
+    stored = rows(seeded, m.Connection, "user_id", "module_id", "connected_at", "session_id")
+    assert ("u1", "m1", dt("2025-03-08 09:00:00"), None) in stored
+    assert ("u1", "m1", dt("2025-03-07 09:00:00"), None) in stored

@@ -19,6 +19,15 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "bundle"
 PARIS = ZoneInfo("Europe/Paris")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def dash_app(request, make_app):
+    """The upkeep is checked against a rebuild on SQLite and on a real PostgreSQL server (the
+    append path of data/summary_append.py runs its own SQL on each)."""
+    if request.param == "postgres":
+        return make_app(database_url=request.getfixturevalue("pg_migrated_db_url"))
+    return make_app()
+
+
 def summary_rows(db) -> dict[str, list[tuple]]:
     with db.engine.connect() as connection:
         return {
