@@ -182,18 +182,20 @@ def build_schedules_list(session, scope, tz, now) -> html.Div:
             html.Tr(
                 [
                     html.Td(
-                        [
+                        **{"data-label": ""},
+                        children=[
                             html.Div(report.title, className="fw-semibold"),
                             html.Div(
                                 f"{kind_label} — {detail}" if detail else kind_label,
                                 className="small text-muted",
                             ),
                             dbc.Badge(_("paused"), color="secondary") if report.paused else None,
-                        ]
+                        ],
                     ),
-                    html.Td(when_text(report, tz)),
+                    html.Td(**{"data-label": _("When")}, children=when_text(report, tz)),
                     html.Td(
-                        [
+                        **{"data-label": _("Recipients")},
+                        children=[
                             html.Div(_names(session, recipients_of(report))),
                             html.Div(
                                 _(
@@ -204,15 +206,16 @@ def build_schedules_list(session, scope, tz, now) -> html.Div:
                                 else "",
                                 className="small text-muted",
                             ),
-                        ]
+                        ],
                     ),
                     html.Td(
-                        _("paused")
+                        **{"data-label": _("Next run")},
+                        children=_("paused")
                         if report.paused
-                        else (fmt_datetime(next_run.astimezone(tz)) if next_run else "–")
+                        else (fmt_datetime(next_run.astimezone(tz)) if next_run else "–"),
                     ),
-                    html.Td(last),
-                    html.Td(actions, className="ls-schedule-actions"),
+                    html.Td(**{"data-label": _("Last run")}, children=last),
+                    html.Td(**{"data-label": ""}, children=actions, className="ls-schedule-actions"),
                 ],
                 id=f"schedules-row-{report.id}",
             )
