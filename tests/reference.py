@@ -1,42 +1,42 @@
-"""The reference computation of SPEC §4: every figure recomputed from the raw events.
+"""The test oracle: SPEC §4's figures recomputed from the raw rows, in plain Python.
 
-This is the original figures engine (a chain of CTEs over attempts, answers, connections and
-logins). The pages no longer call it: they read the summary layer (data/summaries). It is kept
-as the executable definition the summary layer is checked against (tests/integration/data/test_summary_*),
-and by `flask --app app check-summaries`.
+The pages read the summary layer (data/summaries.py) through the readers (data/figures). This
+module computes the same figures a second, independent way, and the property tests
+(tests/integration/data/test_summary_properties.py, tests/integration/data/xapi/) check that
+both agree on random platforms:
+
+- it reads the platform's rows as they were imported (users, trainings, modules, activities,
+  classes, enrollments, sessions, attempts, answers, connections, logins) into plain Python
+  (`Platform.read`), with no aggregate SQL;
+- it then applies SPEC §4 with loops over one learner and one training at a time
+  (`_module_result`, `_training_result`): a newcomer should find each definition of §4 here,
+  written once, in the order of the SPEC;
+- it shares no code with what it checks: it imports nothing from data/figures, data/summaries,
+  data/rules or data/sql (tests/unit/test_reference.py checks it), only the tables
+  (data/models), the viewer's rights (data/scope) and the accent folding of names (data/text).
+
+What it takes from the database as given: the effective enrollments (training_learners, derived
+by the importer from direct and class enrollments, SPEC §3), each user's sort key and search
+text, and the database's lower() of a training's name (the results' training_sort column).
+
+Its public functions take the readers' arguments and return the readers' shapes (dataclasses
+of the same names and fields, the same DataFrame columns), so that a test compares them as
+they are. It is written for clarity, not speed: it is run on small platforms only.
 """
 
 from __future__ import annotations
 
 import calendar
+from bisect import bisect_right
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import (
-    CTE,
-    ColumnElement,
-    DateTime,
-    Float,
-    Integer,
-    and_,
-    case,
-    cast,
-    distinct,
-    exists,
-    false,
-    func,
-    literal,
-    null,
-    or_,
-    select,
-    true,
-    union_all,
-)
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import DateTime, Float, String, false, func, literal, null, select, union_all
+from sqlalchemy.orm import Session
 
 from data.models import (
     Activity,
@@ -60,193 +60,26 @@ from data.scope import Forbidden, Scope
 from data.text import fold
 
 STATUSES = ("passed", "failed", "expired", "in progress", "not started")
+COMPLETED = ("passed", "failed", "expired")  # a completed training, whatever its result
+TREND_MEASURES = ("active_days", "time_spent", "connections", "modules_completed")
+
+# A module is passed when its score reaches min_score; 1e-9 forgives floating-point noise
+# (100 x 0.29 / 1 is 28.999...).
+SCORE_NOISE = 1e-9
 
 
-# -- SQL helpers (the reference's own: portable durations, flags) --------------------------
-
-
-class seconds_between(FunctionElement):
-    """Seconds from the first timestamp to the second (float), on SQLite and PostgreSQL."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(seconds_between, "sqlite")
-def _seconds_between_sqlite(element, compiler, **kw):
-    start, end = list(element.clauses)
-    return (
-        f"ROUND((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}))"
-        " * 86400.0, 3)"
-    )
-
-
-@compiles(seconds_between)
-def _seconds_between_default(element, compiler, **kw):
-    start, end = list(element.clauses)
-    return (
-        f"CAST(EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
-        " AS DOUBLE PRECISION)"
-    )
-
-
-def _greatest(a: ColumnElement, b: ColumnElement) -> ColumnElement:
-    """The later of two nullable timestamps (NULL counts as 'since always')."""
-    return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
-
-
-def _reaches(score: ColumnElement, minimum: ColumnElement) -> ColumnElement[bool]:
-    """score >= minimum, forgiving floating-point noise (1e-9: 100 x 0.29 / 1 is 28.999...)."""
-    return score >= minimum - 1e-9
-
-
-def _flag(condition) -> ColumnElement:
-    return case((condition, 1), else_=0)
-
-
-# -- Days, months and buckets (the reference's own) -------------------------------------------
-
-
-def today_in(tz: ZoneInfo) -> date:
-    return datetime.now(tz).date()
-
-
-def day_start_utc(day: date, tz: ZoneInfo) -> datetime:
-    """The naive UTC instant at which local day `day` starts in tz."""
-    local = datetime.combine(day, time.min, tzinfo=tz)
-    return local.astimezone(UTC).replace(tzinfo=None)
-
-
-def day_end_utc(day: date, tz: ZoneInfo) -> datetime:
-    """The naive UTC instant at which local day `day` ends (exclusive)."""
-    return day_start_utc(day + timedelta(days=1), tz)
-
-
-def to_local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
-    """A stored naive UTC datetime in the platform zone (None and pandas' NaT give None)."""
-    if value is None or pd.isna(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    return value.replace(tzinfo=UTC).astimezone(tz)
-
-
-def local_date(value: datetime | None, tz: ZoneInfo) -> date | None:
-    local = to_local(value, tz)
-    return local.date() if local else None
-
-
-def add_months(day: date, months: int) -> date:
-    """day + months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def expiry_threshold(today: date, months: int) -> date:
-    """The first completion date that is NOT expired on `today`: add_months(d, months) >= today."""
-    candidate = add_months(today, -months)
-    while add_months(candidate - timedelta(days=1), months) >= today:
-        candidate -= timedelta(days=1)
-    while add_months(candidate, months) < today:
-        candidate += timedelta(days=1)
-    return candidate
-
-
-@dataclass(frozen=True)
-class Buckets:
-    """Consecutive local periods: starts[i] <= day < starts[i+1] (ends is exclusive)."""
-
-    unit: str  # day | week | month
-    starts: tuple[date, ...]
-    end: date  # exclusive
-
-    @property
-    def last_days(self) -> list[date]:
-        """The last day of each bucket (the day a historical value is read at)."""
-        bounds = [*self.starts[1:], self.end]
-        return [b - timedelta(days=1) for b in bounds]
-
-
-def choose_unit(start: date, end: date) -> str:
-    """Day up to about three months, week up to about two years, month beyond."""
-    days = (end - start).days + 1
-    if days <= 92:
-        return "day"
-    if days <= 731:
-        return "week"
-    return "month"
-
-
-def make_buckets(start: date, end: date, unit: str | None = None) -> Buckets:
-    """Buckets covering [start, end] (inclusive local days); the first starts at `start`."""
-    unit = unit or choose_unit(start, end)
-    starts = [start]
-    cursor = start
-    while True:
-        if unit == "day":
-            cursor = cursor + timedelta(days=1)
-        elif unit == "week":
-            cursor = cursor + timedelta(days=7 - cursor.weekday())  # next Monday
-        else:
-            cursor = date(cursor.year + (cursor.month == 12), cursor.month % 12 + 1, 1)
-        if cursor > end:
-            break
-        starts.append(cursor)
-    return Buckets(unit, tuple(starts), end + timedelta(days=1))
-
-
-def _bucket_index(column: ColumnElement, bounds: list[datetime]) -> ColumnElement:
-    """SQL for the index i with bounds[i] <= column < bounds[i+1]; -1 before, len-1 after.
-
-    A balanced CASE tree over UTC bounds: portable, exact across daylight-saving changes.
-    """
-
-    def build(lo: int, hi: int) -> ColumnElement:
-        # column is known to be >= bounds[lo] (or lo == -1) and < bounds[hi] (or hi == len).
-        if hi - lo <= 1:
-            return literal(lo, Integer)
-        mid = (lo + hi) // 2
-        return case((column < bounds[mid], build(lo, mid)), else_=build(mid, hi))
-
-    return build(-1, len(bounds))
-
-
-def _bucket_bounds(buckets: Buckets, tz: ZoneInfo) -> list[datetime]:
-    return [day_start_utc(d, tz) for d in buckets.starts] + [day_start_utc(buckets.end, tz)]
-
-
-def _bucket_frame(buckets: Buckets) -> pd.DataFrame:
-    return pd.DataFrame({"bucket": list(buckets.starts), "last_day": buckets.last_days})
-
-
-def _cumulative(rows, buckets: Buckets) -> list[float]:
-    """Cumulative sums per bucket from (bucket index, value) rows; index -1 = before the range."""
-    per = [0.0] * len(buckets.starts)
-    before = 0.0
-    for i, value in rows:
-        if i is None or i < 0:
-            before += value or 0
-        elif i < len(per):
-            per[i] += value or 0
-    out, running = [], before
-    for value in per:
-        running += value
-        out.append(running)
-    return out
-
-
-# -- The shapes figures come back in (the test maps them onto the readers' own) -------------
+# ============================================================================================
+# The shapes figures come back in (the tests map them onto the readers' classes by name)
+# ============================================================================================
 
 
 @dataclass(frozen=True)
 class Population:
-    """Whose figures: the scope's learners, narrowed to a training, a class or one learner.
+    """Whose figures: the viewer's learners, narrowed to a training, a class or one learner.
 
-    learners_only leaves out blocked users and admins (SPEC §4); the learner page turns it
-    off to show a blocked learner's own history. include_self adds the viewer's own
-    trainings (a learner looking at their own page).
-    """
+    learners_only leaves out blocked users and admins (SPEC §4); include_self adds the viewer's
+    own trainings (a learner looking at their own page). The readers' Population has the same
+    fields, and the tests pass theirs."""
 
     training_id: str | None = None
     class_id: str | None = None
@@ -257,72 +90,21 @@ class Population:
 
 @dataclass(frozen=True)
 class StatusSummary:
-    """The population's (learner, training) pairs at the end of a day."""
-
     pairs: int
     average_progress: float | None
     average_score: float | None
     counts: dict[str, int]
 
-    @property
-    def completed(self) -> int:
-        return sum(self.counts.get(s, 0) for s in ("passed", "failed", "expired"))
-
-    @property
-    def completion_rate(self) -> float | None:
-        return 100.0 * self.completed / self.pairs if self.pairs else None
-
-
-TREND_MEASURES = ("active_days", "time_spent", "connections", "modules_completed")
-
 
 @dataclass(frozen=True)
 class Trend:
-    """One measure over the last `days` days (today included) against the `days` before."""
-
-    measure: str  # one of TREND_MEASURES
+    measure: str
     current: float
     previous: float
-
-    @property
-    def change(self) -> float:
-        return self.current - self.previous
-
-    @property
-    def change_pct(self) -> float | None:
-        """The change in % of the previous period; None when the previous period is 0."""
-        return 100.0 * self.change / self.previous if self.previous else None
-
-
-RESULT_SORTS = {
-    "learner": "sort_key",
-    "email": "email",
-    "progress": "progress",
-    "score": "score",
-    "status": "status",
-    "time_spent": "time_spent",
-    "completed_on": "completed_at",
-    "training": "training_sort",
-    "enrolled_on": "enrolled_at",
-}
-
-
-SESSION_COLUMNS = [
-    "session_id",
-    "session",
-    "training_id",
-    "training",
-    "starts_at",
-    "ends_at",
-    "learners",
-    "played",
-]
 
 
 @dataclass(frozen=True)
 class SessionStatistics:
-    """One program session's figures (see session_statistics)."""
-
     session_id: str
     registered: int
     played: int
@@ -332,7 +114,105 @@ class SessionStatistics:
     learners: pd.DataFrame
 
 
-SESSION_LEARNER_COLUMNS = [
+@dataclass(frozen=True)
+class ActivityResult:
+    activity_id: str
+    name: str
+    question: str
+    answer: str | None
+    correct_answer: str
+    score: float | None
+    max_score: float
+    state: str
+
+
+@dataclass(frozen=True)
+class AttemptSummary:
+    attempt_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    points: float
+    max_points: float
+    score: float | None
+    awaiting_grading: int
+    activities: tuple[ActivityResult, ...]
+
+
+TRAININGS_COLUMNS = [
+    "training_id",
+    "training",
+    "learners",
+    "not_started",
+    "in_progress",
+    "completed",
+    "completion_rate",
+    "average_progress",
+    "average_score",
+    "average_time_spent",
+]
+CONTENT_COLUMNS = [
+    "module_id",
+    "module",
+    "position",
+    "mandatory",
+    "min_score",
+    "learners",
+    "completed_pct",
+    "passed_pct",
+    "average_score",
+    "average_time_spent",
+]
+RESULTS_COLUMNS = {  # results_query's columns and their SQL types
+    "user_id": String,
+    "email": String,
+    "first_name": String,
+    "last_name": String,
+    "sort_key": String,
+    "training_id": String,
+    "training": String,
+    "training_sort": String,
+    "enrolled_at": DateTime,
+    "progress": Float,
+    "score": Float,
+    "status": String,
+    "completed_at": DateTime,
+    "time_spent": Float,
+}
+# training_results' sort names -> the results column they sort on
+SORTABLE = dict(
+    learner="sort_key",
+    email="email",
+    progress="progress",
+    score="score",
+    status="status",
+    time_spent="time_spent",
+    completed_on="completed_at",
+    training="training_sort",
+    enrolled_on="enrolled_at",
+)
+LEARNER_MODULE_COLUMNS = [
+    "module_id",
+    "module",
+    "position",
+    "mandatory",
+    "min_score",
+    "status",
+    "score",
+    "attempts",
+    "time_spent",
+    "completed_on",
+]
+SESSIONS_COLUMNS = [
+    "session_id",
+    "session",
+    "training_id",
+    "training",
+    "starts_at",
+    "ends_at",
+    "learners",
+    "played",
+]
+SESSION_PEOPLE_COLUMNS = [
     "user_id",
     "last_name",
     "first_name",
@@ -349,1458 +229,1107 @@ SESSION_LEARNER_COLUMNS = [
 ]
 
 
-# -- Shaping rows into tables (the reference's own) -------------------------------------------
+# ============================================================================================
+# Local days (SPEC §4: dates and ranges are in the platform time zone, ranges inclusive)
+# ============================================================================================
+
+
+def today_in(tz: ZoneInfo) -> date:
+    return datetime.now(tz).date()
+
+
+def local(instant: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """A stored instant (naive UTC) on the platform's clock."""
+    return None if instant is None else instant.replace(tzinfo=UTC).astimezone(tz)
+
+
+def day_of(instant: datetime | None, tz: ZoneInfo) -> date | None:
+    """The local day an instant falls on."""
+    moment = local(instant, tz)
+    return None if moment is None else moment.date()
+
+
+def midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The stored (naive UTC) instant at which local `day` begins."""
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+
+
+def months_later(day: date, months: int) -> date:
+    """The same day `months` later; past the end of a shorter month, its last day."""
+    year = day.year + (day.month - 1 + months) // 12
+    month = (day.month - 1 + months) % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return day.replace(year=year, month=month, day=min(day.day, last))
+
+
+def seconds(connection) -> float:
+    """A connection's length in seconds."""
+    return (connection.disconnected_at - connection.connected_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class Periods:
+    """The buckets of a chart over [start, end]: each a run of local days."""
+
+    firsts: list[date]  # the first day of each bucket
+    lasts: list[date]  # the last day of each bucket
+
+    def index(self, day: date | None) -> int | None:
+        """The bucket holding `day`; -1 before the range; None after it (or no day)."""
+        if day is None or day > self.lasts[-1]:
+            return None
+        return bisect_right(self.firsts, day) - 1
+
+    def frame(self, **columns) -> pd.DataFrame:
+        return pd.DataFrame({"bucket": self.firsts, "last_day": self.lasts, **columns})
+
+
+def periods(start: date, end: date, unit: str | None = None) -> Periods:
+    """Buckets of one day, one week (Monday to Sunday) or one month; the first starts at
+    `start`, the last ends at `end`. No unit: days up to 92 days, weeks up to 731, else months."""
+    length = (end - start).days + 1
+    unit = unit or ("day" if length <= 92 else "week" if length <= 731 else "month")
+    firsts = []
+    day = start
+    while day <= end:
+        begins = {"day": True, "week": day.weekday() == 0, "month": day.day == 1}[unit]
+        if begins or day == start:
+            firsts.append(day)
+        day += timedelta(days=1)
+    lasts = [following - timedelta(days=1) for following in firsts[1:]] + [end]
+    return Periods(firsts, lasts)
+
+
+def running_totals(before: float, per_bucket: list[float]) -> list[float]:
+    """What was there before the range, plus each bucket's, added up bucket after bucket."""
+    out = []
+    total = before
+    for value in per_bucket:
+        total += value
+        out.append(total)
+    return out
 
 
 def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
     ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
+    n = len(ordered)
+    if n == 0:
+        return None
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
-def _expiry_case(
-    session: Session, training_col, completed_at_col, today: date, tz: ZoneInfo
-) -> ColumnElement:
-    """True when a completion is older than its training's validity on `today` (the SQL form
-    "completion date + validity before today", judged on the completion's local day)."""
-    whens = []
-    for training_id, months in session.execute(
-        select(Training.id, Training.validity_months).where(Training.validity_months > 0)
-    ):
-        threshold = day_start_utc(expiry_threshold(today, months), tz)
-        whens.append((and_(training_col == training_id, completed_at_col < threshold), True))
-    if not whens:
-        return false()
-    return case(*whens, else_=False)
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
-def training_count(session: Session, scope: Scope, pop: Population) -> int:
-    """Trainings the population covers: the scope's trainings, or the class's, or one."""
-    q = select(func.count()).select_from(Training).where(scope.training_filter(Training.id))
-    if pop.training_id is not None:
-        q = q.where(Training.id == pop.training_id)
-    if pop.class_id is not None:
-        q = q.where(
-            exists().where(ClassTraining.class_id == pop.class_id, ClassTraining.training_id == Training.id)
+# ============================================================================================
+# The raw rows
+# ============================================================================================
+
+
+def _rows(session: Session, *columns) -> list:
+    return session.execute(select(*columns)).all()
+
+
+@dataclass
+class Platform:
+    """Every imported row the figures are made of, read once per figure."""
+
+    users: dict[str, Any]
+    admins: set[str]
+    trainings: dict[str, Any]
+    training_sort: dict[str, str]
+    modules: dict[str, Any]
+    steps: dict[str, list]  # training -> its training_modules rows, in order
+    activities: dict[str, list]  # module -> its activities, in the module summary's order
+    max_score: dict[str, float]  # activity -> its max score
+    classes: dict[str, str]  # class -> name
+    members: dict[str, set[str]]  # class -> users
+    class_trainings: dict[str, set[str]]  # class -> trainings
+    enrollments: list  # training_learners rows
+    program_sessions: dict[str, Any]
+    registered: dict[str, set[str]]  # session -> its registered learners
+    attempts: dict[tuple[str, str, str], list]  # (user, training, module) -> attempts
+    answers: dict[str, list]  # attempt -> its answers
+    connections: list
+    logins: list
+
+    def __post_init__(self) -> None:
+        self.connections_of = defaultdict(list)  # user -> their connections
+        for c in self.connections:
+            self.connections_of[c.user_id].append(c)
+        self.logins_of = defaultdict(list)  # user -> their logins
+        for user_id, at in self.logins:
+            self.logins_of[user_id].append(at)
+
+    def is_learner(self, user_id: str) -> bool:
+        """SPEC §4: admins and blocked users are not counted as learners."""
+        return self.users[user_id].status == "active" and user_id not in self.admins
+
+    @classmethod
+    def read(cls, session: Session) -> Platform:
+        steps = defaultdict(list)
+        step_rows = session.execute(
+            select(TrainingModule.training_id, TrainingModule.module_id, TrainingModule.position,
+                   TrainingModule.mandatory, TrainingModule.min_score, Module.name.label("module"))
+            .join(Module, Module.id == TrainingModule.module_id)
+        ).all()  # fmt: skip
+        for step in sorted(step_rows, key=lambda s: (s.position, s.module)):
+            steps[step.training_id].append(step)
+        activities, max_score = defaultdict(list), {}
+        for a in _rows(
+            session, Activity.id, Activity.module_id, Activity.name, Activity.max_score, Activity.position,
+            Activity.question, Activity.correct_answer,
+        ):  # fmt: skip
+            activities[a.module_id].append(a)
+            max_score[a.id] = a.max_score
+        for listed in activities.values():
+            # By position (activities without one last), then name.
+            listed.sort(key=lambda a: (a.position is None, a.position or 0, a.name))
+        members, class_trainings, registered = defaultdict(set), defaultdict(set), defaultdict(set)
+        for class_id, user_id in _rows(session, ClassMember.class_id, ClassMember.user_id):
+            members[class_id].add(user_id)
+        for class_id, training_id in _rows(session, ClassTraining.class_id, ClassTraining.training_id):
+            class_trainings[class_id].add(training_id)
+        for session_id, user_id in _rows(session, SessionLearner.session_id, SessionLearner.user_id):
+            registered[session_id].add(user_id)
+        attempts = defaultdict(list)
+        for a in _rows(
+            session, Attempt.id, Attempt.user_id, Attempt.training_id, Attempt.module_id, Attempt.started_at,
+            Attempt.finished_at, Attempt.score_override, Attempt.verdict,
+        ):  # fmt: skip
+            attempts[a.user_id, a.training_id, a.module_id].append(a)
+        answers = defaultdict(list)
+        for answer in _rows(
+            session, Answer.attempt_id, Answer.activity_id, Answer.score, Answer.answer, Answer.evaluated
+        ):
+            answers[answer.attempt_id].append(answer)
+        users = _rows(
+            session, User.id, User.email, User.first_name, User.last_name, User.sort_key, User.search_text,
+            User.created_at, User.status,
+        )  # fmt: skip
+        sessions = _rows(
+            session, ProgramSession.id, ProgramSession.training_id, ProgramSession.name,
+            ProgramSession.starts_at, ProgramSession.ends_at,
+        )  # fmt: skip
+        return cls(
+            users={u.id: u for u in users},
+            admins=set(session.scalars(select(Role.user_id).where(Role.role == "admin"))),
+            trainings={t.id: t for t in _rows(session, Training.id, Training.name, Training.validity_months)},
+            training_sort=dict(_rows(session, Training.id, func.lower(Training.name))),
+            modules={m.id: m for m in _rows(session, Module.id, Module.name, Module.keep_results)},
+            steps=steps,
+            activities=activities,
+            max_score=max_score,
+            classes=dict(_rows(session, Class.id, Class.name)),
+            members=members,
+            class_trainings=class_trainings,
+            enrollments=_rows(
+                session, TrainingLearner.user_id, TrainingLearner.training_id, TrainingLearner.enrolled_at
+            ),
+            program_sessions={p.id: p for p in sessions},
+            registered=registered,
+            attempts=attempts,
+            answers=answers,
+            connections=_rows(
+                session,
+                Connection.user_id,
+                Connection.module_id,
+                Connection.connected_at,
+                Connection.disconnected_at,
+                Connection.session_id,
+            ),
+            logins=_rows(session, Login.user_id, Login.logged_in_at),
         )
-    if pop.user_id is not None:
-        q = q.where(
-            exists().where(TrainingLearner.user_id == pop.user_id, TrainingLearner.training_id == Training.id)
-        )
-    return session.scalar(q) or 0
 
 
-def _class_names(session: Session, frame: pd.DataFrame) -> list[str]:
-    """Each row's learner's classes registered to the row's training, joined with ', '.
-
-    The rows are already in the viewer's scope; their class names come with them.
-    """
-    if frame.empty:
-        return []
-    user_ids = sorted(set(frame["user_id"]))
-    rows = session.execute(
-        select(ClassMember.user_id, ClassTraining.training_id, Class.name)
-        .join(ClassTraining, ClassTraining.class_id == ClassMember.class_id)
-        .join(Class, Class.id == ClassMember.class_id)
-        .where(ClassMember.user_id.in_(user_ids))
-    ).all()
-    names: dict[tuple[str, str], list[str]] = {}
-    for user_id, training_id, name in rows:
-        names.setdefault((user_id, training_id), []).append(name)
-    return [
-        ", ".join(sorted(names.get((u, t), []), key=fold))
-        for u, t in zip(frame.user_id, frame.training_id, strict=True)
-    ]
+# ============================================================================================
+# Whose figures: the population's enrollments
+# ============================================================================================
 
 
-def sessions_first_date(session: Session, scope: Scope, tz: ZoneInfo) -> date | None:
-    """The local date of the earliest start among the viewer's sessions ("all time")."""
-    first = session.scalar(
-        select(func.min(ProgramSession.starts_at)).where(
-            scope.session_filter(ProgramSession.id, ProgramSession.training_id)
-        )
-    )
-    return local_date(first, tz)
-
-
-def sessions_frame(rows, tz: ZoneInfo) -> pd.DataFrame:
-    """The sessions table from its query's rows: most recent start first, undated last, then
-    by name; dates aware in the platform time zone (None when unknown)."""
-    if not rows:
-        return pd.DataFrame(columns=SESSION_COLUMNS)
-    rows = sorted(rows, key=lambda r: (fold(r["session"]), r["session_id"]))
-    # Most recent start first (the sort is stable, also reversed), undated sessions last.
-    rows = sorted((r for r in rows if r["starts_at"]), key=lambda r: r["starts_at"], reverse=True) + [
-        r for r in rows if not r["starts_at"]
-    ]
-    frame = pd.DataFrame([dict(r) for r in rows], columns=SESSION_COLUMNS)
-    for column in ("starts_at", "ends_at"):
-        # Object columns: aware datetimes, and None (not NaT) for a missing date.
-        frame[column] = pd.Series([to_local(r[column], tz) for r in rows], dtype=object)
-    frame["learners"] = frame["learners"].astype(int)
-    frame["played"] = frame["played"].astype(int)
-    return frame
-
-
-def session_statistics_from(session_id: str, rows, tz: ZoneInfo) -> SessionStatistics:
-    """A session's statistics from its learners' rows (user_id, names, email, registered,
-    connections, first / last connection and time spent in the session, and the training's
-    progress, score, status and completed_at, all None / "not enrolled" when not enrolled)."""
-    rows = [dict(r) for r in rows]
-    for row in rows:
-        row["registered"] = bool(row["registered"])
-        row["connections"] = int(row["connections"])
-        row["time_spent"] = float(row["time_spent"] or 0.0)
-        row["first_connection"] = to_local(row["first_connection"], tz)
-        row["last_connection"] = to_local(row["last_connection"], tz)
-        row["completed_on"] = local_date(row.pop("completed_at"), tz)
-        row["progress"] = None if row["progress"] is None else float(row["progress"])
-        row["score"] = None if row["score"] is None else float(row["score"])
-    frame = pd.DataFrame(rows, columns=SESSION_LEARNER_COLUMNS)
-    for column in ("first_connection", "last_connection", "completed_on", "progress", "score"):
-        # Object columns: None (not NaT / NaN) where there is no value.
-        frame[column] = pd.Series([row[column] for row in rows], dtype=object)
-    players = [row["time_spent"] for row in rows if row["connections"] > 0]
-    scores = [row["score"] for row in rows if row["score"] is not None]
-    return SessionStatistics(
-        session_id=session_id,
-        registered=sum(1 for row in rows if row["registered"]),
-        played=len(players),
-        completed=sum(1 for row in rows if row["status"] in ("passed", "failed", "expired")),
-        median_time_spent=_median(players),
-        average_score=sum(scores) / len(scores) if scores else None,
-        learners=frame,
-    )
-
-
-def trends_from(active: list[int], series: pd.DataFrame, days: int) -> list[Trend]:
-    """Trends from 2 x days daily values (active learners, and activity_series' columns): the
-    last `days` against the `days` before."""
-    columns = {
-        "active_days": active,
-        "time_spent": series["time_spent"].tolist(),
-        "connections": series["connections"].tolist(),
-        "modules_completed": series["modules_completed"].tolist(),
-    }
-    return [
-        Trend(measure, float(sum(values[days:])), float(sum(values[:days])))
-        for measure, values in ((m, columns[m]) for m in TREND_MEASURES)
-    ]
-
-
-def trainings_table_from(session: Session, scope: Scope, pop: Population, results) -> pd.DataFrame:
-    """One row per training in the population, from its pairs' results.
-
-    Columns: training_id, training, learners, not_started, in_progress, completed,
-    completion_rate (%), average_progress (%), average_score (% over the learners with a
-    score; None when the training has no mandatory module), average_time_spent (seconds
-    per learner). Ordered by training name.
-    """
-    completed = _flag(results.c.status.in_(("passed", "failed", "expired")))
-    stats = (
-        select(
-            results.c.training_id,
-            func.count().label("learners"),
-            func.sum(_flag(results.c.status == "not started")).label("not_started"),
-            func.sum(_flag(results.c.status == "in progress")).label("in_progress"),
-            func.sum(completed).label("completed"),
-            func.avg(results.c.progress).label("average_progress"),
-            func.avg(results.c.score).label("average_score"),
-            func.sum(results.c.time_spent).label("time_spent"),
-        )
-        .group_by(results.c.training_id)
-        .subquery("training_stats")
-    )
-    q = (
-        select(
-            Training.id.label("training_id"),
-            Training.name.label("training"),
-            func.coalesce(stats.c.learners, 0).label("learners"),
-            func.coalesce(stats.c.not_started, 0).label("not_started"),
-            func.coalesce(stats.c.in_progress, 0).label("in_progress"),
-            func.coalesce(stats.c.completed, 0).label("completed"),
-            stats.c.average_progress,
-            stats.c.average_score,
-            stats.c.time_spent,
-        )
-        .outerjoin(stats, stats.c.training_id == Training.id)
-        .where(scope.training_filter(Training.id))
-    )
-    if pop.training_id is not None:
-        q = q.where(Training.id == pop.training_id)
-    if pop.class_id is not None:
-        q = q.where(
-            exists().where(ClassTraining.class_id == pop.class_id, ClassTraining.training_id == Training.id)
-        )
-    if pop.user_id is not None:
-        q = q.where(stats.c.learners > 0)
-    return finish_trainings_table(pd.DataFrame(session.execute(q).mappings().all()))
-
-
-def finish_trainings_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rates and averages of per-training sums (training_id, training, learners, not_started,
-    in_progress, completed, average_progress, average_score, time_spent), by training name."""
-    columns = [
-        "training_id",
-        "training",
-        "learners",
-        "not_started",
-        "in_progress",
-        "completed",
-        "completion_rate",
-        "average_progress",
-        "average_score",
-        "average_time_spent",
-    ]
-    if frame.empty:
-        return pd.DataFrame(columns=columns)
-    frame["completion_rate"] = [
-        100.0 * c / n if n else None for c, n in zip(frame.completed, frame.learners, strict=True)
-    ]
-    frame["average_time_spent"] = [
-        (t or 0.0) / n if n else None for t, n in zip(frame.time_spent, frame.learners, strict=True)
-    ]
-    frame["average_progress"] = frame["average_progress"].astype(object).where(frame.learners > 0, None)
-    frame = frame.sort_values("training", key=lambda s: s.map(fold), kind="stable").reset_index(drop=True)
-    return frame[columns]
-
-
-def results_select(results, search: str | None):
-    """The results table's select over pairs' results: one row per (learner, training).
-
-    Columns: user_id, email, first_name, last_name, sort_key, training_id, training,
-    training_sort, enrolled_at, progress, score, status, completed_at (UTC), time_spent
-    (seconds). search: accent- and case-insensitive match on name or email.
-    """
-    q = (
-        select(
-            results.c.user_id,
-            User.email,
-            User.first_name,
-            User.last_name,
-            User.sort_key,
-            results.c.training_id,
-            Training.name.label("training"),
-            func.lower(Training.name).label("training_sort"),
-            results.c.enrolled_at,
-            results.c.progress,
-            results.c.score,
-            results.c.status,
-            results.c.completed_at,
-            results.c.time_spent,
-        )
-        .select_from(results)
-        .join(User, User.id == results.c.user_id)
-        .join(Training, Training.id == results.c.training_id)
-    )
-    for word in fold(search).split():
-        q = q.where(User.search_text.contains(word, autoescape=True))
-    return q.subquery("results")
-
-
-def results_page(
-    session: Session,
-    results,
-    tz: ZoneInfo,
-    sort: list[tuple[str, bool]] | None = None,
-    offset: int = 0,
-    limit: int | None = None,
-    total: int | None = None,
-) -> tuple[pd.DataFrame, int]:
-    """A page of results rows and the total row count (sorting, paging in SQL); total when
-    the caller knows it already (else it is counted with the page)."""
-    order = []
-    for column, ascending in sort or []:
-        name = RESULT_SORTS.get(column)
-        if name is None:
-            raise ValueError(f"cannot sort by {column!r}")
-        col = results.c[name]
-        # NULLs (no score, not completed) last whichever the direction.
-        order.append(case((col.is_(None), 1), else_=0))
-        order.append(col.asc() if ascending else col.desc())
-    order += [results.c.sort_key, results.c.training_sort, results.c.training_id]
-    if total is None:
-        # The total comes with the page (one pass over the results instead of two).
-        q = select(results, func.count().over().label("total_rows")).order_by(*order).offset(offset)
-    else:
-        q = select(results, literal(total).label("total_rows")).order_by(*order).offset(offset)
-    if limit is not None:
-        q = q.limit(limit)
-    rows = session.execute(q).mappings().all()
-    # A page past the end has no row to carry the total: count on its own then.
-    if total is None:
-        total = (
-            rows[0]["total_rows"] if rows else session.scalar(select(func.count()).select_from(results)) or 0
-        )
-    frame = pd.DataFrame(rows, columns=[*results.c.keys(), "total_rows"]).drop(columns="total_rows")
-    frame["completed_on"] = [local_date(v, tz) for v in frame["completed_at"]]
-    frame["enrolled_on"] = [local_date(v, tz) for v in frame["enrolled_at"]]
-    frame["classes"] = _class_names(session, frame)
-    return frame, total
-
-
-def _pairs(scope: Scope, pop: Population, enrolled_by: datetime | None = None, name: str = "pairs") -> CTE:
+def _visible(session: Session, scope: Scope, include_self: bool) -> set[tuple[str, str]]:
+    """The (learner, training) enrollments whose figures the viewer may see (SPEC §6, as
+    data/scope.py states it for every part of the app)."""
     tl = TrainingLearner
-    conditions: list[ColumnElement] = [
-        scope.pair_filter(tl.user_id, tl.training_id, include_self=pop.include_self)
+    return {
+        (u, t)
+        for u, t in session.execute(
+            select(tl.user_id, tl.training_id).where(
+                scope.pair_filter(tl.user_id, tl.training_id, include_self=include_self)
+            )
+        )
+    }
+
+
+def _enrollments(
+    p: Platform, session: Session, scope: Scope, pop, enrolled_by: datetime | None = None
+) -> list:
+    """The population's (learner, training) enrollments, each with its enrolled_at;
+    enrolled_by: only those enrolled before that instant (or with no date)."""
+    visible = _visible(session, scope, pop.include_self)
+    chosen = []
+    for e in p.enrollments:
+        if (e.user_id, e.training_id) not in visible:
+            continue
+        if pop.learners_only and not p.is_learner(e.user_id):
+            continue
+        if pop.training_id is not None and e.training_id != pop.training_id:
+            continue
+        if pop.user_id is not None and e.user_id != pop.user_id:
+            continue
+        if pop.class_id is not None and not (
+            e.user_id in p.members.get(pop.class_id, ())
+            and e.training_id in p.class_trainings.get(pop.class_id, ())
+        ):
+            continue
+        if enrolled_by is not None and e.enrolled_at is not None and e.enrolled_at >= enrolled_by:
+            continue
+        chosen.append(e)
+    return chosen
+
+
+def _learners(enrollments) -> set[str]:
+    return {e.user_id for e in enrollments}
+
+
+def _population_connections(p: Platform, enrollments) -> list:
+    """The learners' connections to modules of their trainings in the population, each
+    connection once (a module in two of a learner's trainings counts once)."""
+    modules_of = defaultdict(set)
+    for e in enrollments:
+        modules_of[e.user_id] |= {step.module_id for step in p.steps.get(e.training_id, [])}
+    return [
+        c for user, modules in modules_of.items() for c in p.connections_of[user] if c.module_id in modules
     ]
-    if pop.learners_only:
-        conditions.append(User.status == "active")
-        conditions.append(~exists().where(Role.user_id == tl.user_id, Role.role == "admin"))
-    if pop.training_id is not None:
-        conditions.append(tl.training_id == pop.training_id)
-    if pop.user_id is not None:
-        conditions.append(tl.user_id == pop.user_id)
-    if pop.class_id is not None:
-        conditions.append(
-            exists().where(ClassMember.class_id == pop.class_id, ClassMember.user_id == tl.user_id)
-        )
-        conditions.append(
-            exists().where(
-                ClassTraining.class_id == pop.class_id, ClassTraining.training_id == tl.training_id
-            )
-        )
-    if enrolled_by is not None:
-        conditions.append(or_(tl.enrolled_at.is_(None), tl.enrolled_at < enrolled_by))
-    return (
-        select(tl.user_id, tl.training_id, tl.enrolled_at)
-        .join(User, User.id == tl.user_id)
-        .where(*conditions)
-        .cte(name)
+
+
+# ============================================================================================
+# SPEC §4, for learner u in training T
+# ============================================================================================
+
+
+def attempt_score(p: Platform, attempt) -> float:
+    """Module attempt score (of a finished attempt) = 100 x Σ answer scores ÷ Σ max scores of
+    the module's activities whose max score > 0; an answer awaiting grading counts 0; a module
+    whose activities are all worth 0 scores 100. SPEC §8: an xAPI finishing statement's scaled
+    score replaces it."""
+    if attempt.score_override is not None:
+        return attempt.score_override
+    possible = sum(a.max_score for a in p.activities.get(attempt.module_id, []) if a.max_score > 0)
+    if possible == 0:
+        return 100.0
+    got = sum(
+        answer.score
+        for answer in p.answers.get(attempt.id, [])
+        if answer.evaluated and p.max_score.get(answer.activity_id, 0) > 0
     )
+    return 100.0 * got / possible
 
 
-def _attempts(pairs: CTE, until: datetime | None) -> CTE:
-    """The pairs' attempts of their training's modules, with each attempt's score (SPEC §4).
+@dataclass(frozen=True)
+class ModuleResult:
+    """u's result on one module of T."""
 
-    score = 100 x sum of evaluated answer scores / sum of max scores of the module's
-    activities with max > 0; a module without such activities scores 100. until: only
-    attempts started before it; a finish after it counts as unfinished.
-    """
-    finished_at = Attempt.finished_at
-    if until is not None:
-        finished_at = case((Attempt.finished_at < until, Attempt.finished_at), else_=null())
-    scoped = (
-        select(
-            Attempt.id,
-            Attempt.user_id,
-            Attempt.training_id,
-            Attempt.module_id,
-            Attempt.started_at,
-            finished_at.label("finished_at"),
-            Attempt.score_override,
-            Attempt.verdict,
-        )
-        .join(pairs, and_(pairs.c.user_id == Attempt.user_id, pairs.c.training_id == Attempt.training_id))
-        .join(
-            TrainingModule,
-            and_(
-                TrainingModule.training_id == Attempt.training_id,
-                TrainingModule.module_id == Attempt.module_id,
-            ),
-        )
+    attempts: int  # attempts started, finished or not
+    completed_at: datetime | None  # the first finish (None: not completed)
+    score: float  # the module score: the kept finished attempt's, 0 without one
+    passed: bool
+
+    @property
+    def status(self) -> str:
+        if self.completed_at is not None:
+            return "passed" if self.passed else "failed"
+        return "in progress" if self.attempts else "not started"
+
+
+def _module_result(p: Platform, user_id: str, training_id: str, step, until: datetime | None) -> ModuleResult:
+    """SPEC §4's module score, completion and pass. until: the state at that instant (attempts
+    started before it; a finish after it is not one yet)."""
+    tries = [
+        a
+        for a in p.attempts.get((user_id, training_id, step.module_id), [])
+        if until is None or a.started_at < until
+    ]
+    finished = [a for a in tries if a.finished_at is not None and (until is None or a.finished_at < until)]
+    if not finished:
+        return ModuleResult(len(tries), None, 0.0, False)
+    scored = [(attempt_score(p, a), a) for a in finished]
+    # Module score = the best finished attempt's score (the newest among equal ones), or the
+    # newest finished attempt's, by the module's keep_results.
+    newest = max(scored, key=lambda s: (s[1].finished_at, s[1].started_at, s[1].id))
+    best = max(scored, key=lambda s: (s[0], s[1].finished_at, s[1].started_at, s[1].id))
+    score, kept = newest if p.modules[step.module_id].keep_results == "newest" else best
+    # Passed: score >= min_score, unless the kept attempt carries an xAPI verdict (SPEC §8).
+    if kept.verdict in ("passed", "failed"):
+        passed = kept.verdict == "passed"
+    else:
+        passed = score >= step.min_score - SCORE_NOISE
+    return ModuleResult(len(tries), min(a.finished_at for a in finished), score, passed)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """u's result in T."""
+
+    user_id: str
+    training_id: str
+    enrolled_at: datetime | None
+    modules: dict[str, ModuleResult]  # T's modules in order
+    progress: float
+    score: float | None
+    status: str
+    completed_at: datetime | None
+    time_spent: float
+
+
+def _training_result(
+    p: Platform, enrollment, tz: ZoneInfo, day: date, until: datetime | None = None
+) -> TrainingResult:
+    """SPEC §4's training progress, score, status and time spent; day: the day a passed
+    training's validity is judged on; until: the state at that instant."""
+    user_id, training_id = enrollment.user_id, enrollment.training_id
+    steps = p.steps.get(training_id, [])
+    modules = {s.module_id: _module_result(p, user_id, training_id, s, until) for s in steps}
+    mandatory = [s.module_id for s in steps if s.mandatory]
+    # Training score = mean of the mandatory modules' scores; none mandatory: no score.
+    score = sum(modules[m].score for m in mandatory) / len(mandatory) if mandatory else None
+    # Training progress = completed modules / all modules, in %.
+    done = sum(1 for r in modules.values() if r.completed_at is not None)
+    progress = 100.0 * done / len(steps) if steps else 0.0
+    # Completed once every mandatory module is (every module, when none is mandatory).
+    required = mandatory or [s.module_id for s in steps]
+    completed_at = None
+    if required and all(modules[m].completed_at is not None for m in required):
+        completed_at = max(modules[m].completed_at for m in required)
+        status = "passed" if all(modules[m].passed for m in required) else "failed"
+        months = p.trainings[training_id].validity_months
+        if status == "passed" and months and months_later(day_of(completed_at, tz), months) < day:
+            status = "expired"
+    elif any(r.attempts for r in modules.values()):
+        status = "in progress"
+    else:
+        status = "not started"
+    # Time spent = Σ u's connection durations on T's modules.
+    module_ids = set(modules)
+    time_spent = sum(
+        seconds(c)
+        for c in p.connections_of[user_id]
+        if c.module_id in module_ids and (until is None or c.connected_at < until)
     )
-    if until is not None:
-        scoped = scoped.where(Attempt.started_at < until)
-    scoped = scoped.cte("scoped_attempts")
-
-    # Points per attempt, grouped in the same pass as the attempt's own columns: joining a
-    # separate per-attempt aggregate back to the attempts is quadratic on SQLite.
-    points = (
-        select(
-            scoped.c.id,
-            scoped.c.user_id,
-            scoped.c.training_id,
-            scoped.c.module_id,
-            scoped.c.started_at,
-            scoped.c.finished_at,
-            scoped.c.score_override,
-            scoped.c.verdict,
-            func.sum(
-                case((and_(Answer.evaluated == true(), Activity.max_score > 0), Answer.score), else_=0.0)
-            ).label("points"),
-        )
-        .select_from(scoped)
-        .outerjoin(Answer, Answer.attempt_id == scoped.c.id)
-        .outerjoin(Activity, Activity.id == Answer.activity_id)
-        .group_by(
-            scoped.c.id,
-            scoped.c.user_id,
-            scoped.c.training_id,
-            scoped.c.module_id,
-            scoped.c.started_at,
-            scoped.c.finished_at,
-            scoped.c.score_override,
-            scoped.c.verdict,
-        )
-        .cte("attempt_points")
-    )
-    max_points = (
-        select(
-            Activity.module_id,
-            func.sum(case((Activity.max_score > 0, Activity.max_score), else_=0.0)).label("max_points"),
-        )
-        .group_by(Activity.module_id)
-        .cte("module_max_points")
-    )
-    max_col = func.coalesce(max_points.c.max_points, 0.0)
-    # An xAPI finishing statement's scaled score replaces SPEC §4's computation (SPEC §8).
-    score = case(
-        (points.c.score_override.is_not(None), points.c.score_override),
-        (max_col > 0, 100.0 * func.coalesce(points.c.points, 0.0) / max_col),
-        else_=100.0,
-    )
-    return (
-        select(
-            points.c.id,
-            points.c.user_id,
-            points.c.training_id,
-            points.c.module_id,
-            points.c.started_at,
-            points.c.finished_at,
-            case((points.c.finished_at.is_not(None), score), else_=null()).label("score"),
-            case((points.c.finished_at.is_not(None), points.c.verdict), else_=null()).label("verdict"),
-        )
-        .select_from(points)
-        .outerjoin(max_points, max_points.c.module_id == points.c.module_id)
-        .cte("attempts_scored")
-    )
+    return TrainingResult(
+        user_id, training_id, enrollment.enrolled_at, modules, progress, score, status, completed_at,
+        float(time_spent),
+    )  # fmt: skip
 
 
-def _module_facts(attempts: CTE) -> CTE:
-    """Per (learner, training, module): completion date, kept score (best/newest), started."""
-    ranked = (
-        select(
-            attempts.c.user_id,
-            attempts.c.training_id,
-            attempts.c.module_id,
-            attempts.c.finished_at,
-            attempts.c.score,
-            attempts.c.verdict,
-            func.row_number()
-            .over(
-                partition_by=(attempts.c.user_id, attempts.c.training_id, attempts.c.module_id),
-                order_by=(
-                    case((attempts.c.finished_at.is_(None), 1), else_=0),
-                    attempts.c.finished_at.desc(),
-                    attempts.c.started_at.desc(),
-                    attempts.c.id.desc(),
-                ),
-            )
-            .label("newest_rank"),
-            # The best attempt: the highest score, the newest among equal ones.
-            func.row_number()
-            .over(
-                partition_by=(attempts.c.user_id, attempts.c.training_id, attempts.c.module_id),
-                order_by=(
-                    case((attempts.c.finished_at.is_(None), 1), else_=0),
-                    attempts.c.score.desc(),
-                    attempts.c.finished_at.desc(),
-                    attempts.c.started_at.desc(),
-                    attempts.c.id.desc(),
-                ),
-            )
-            .label("best_rank"),
-        )
-    ).cte("attempts_ranked")
-    facts = (
-        select(
-            ranked.c.user_id,
-            ranked.c.training_id,
-            ranked.c.module_id,
-            func.min(ranked.c.finished_at).label("completed_at"),
-            func.max(ranked.c.score).label("best_score"),
-            func.max(
-                case((and_(ranked.c.newest_rank == 1, ranked.c.finished_at.is_not(None)), ranked.c.score))
-            ).label("newest_score"),
-            func.max(
-                case((and_(ranked.c.newest_rank == 1, ranked.c.finished_at.is_not(None)), ranked.c.verdict))
-            ).label("newest_verdict"),
-            func.max(
-                case((and_(ranked.c.best_rank == 1, ranked.c.finished_at.is_not(None)), ranked.c.verdict))
-            ).label("best_verdict"),
-            func.count().label("attempts"),
-        )
-        .group_by(ranked.c.user_id, ranked.c.training_id, ranked.c.module_id)
-        .cte("module_facts_raw")
-    )
-    kept = case(
-        (Module.keep_results == "newest", facts.c.newest_score),
-        else_=facts.c.best_score,
-    )
-    return (
-        select(
-            facts.c.user_id,
-            facts.c.training_id,
-            facts.c.module_id,
-            facts.c.completed_at,
-            func.coalesce(kept, 0.0).label("module_score"),
-            case(
-                (Module.keep_results == "newest", facts.c.newest_verdict),
-                else_=facts.c.best_verdict,
-            ).label("verdict"),
-            facts.c.attempts,
-        )
-        .join(Module, Module.id == facts.c.module_id)
-        .cte("module_facts")
-    )
-
-
-def _module_passed(facts: CTE, min_score) -> ColumnElement[bool]:
-    """The kept attempt's xAPI verdict when it has one (SPEC §8), else score >= min score."""
-    return case(
-        (facts.c.verdict == "passed", true()),
-        (facts.c.verdict == "failed", false()),
-        else_=_reaches(facts.c.module_score, min_score),
-    )
-
-
-def _steps(pairs: CTE, facts: CTE) -> CTE:
-    """Every (learner, training, module of the training) with the module's status inputs."""
-    tm = TrainingModule
-    completed = facts.c.completed_at.is_not(None)
-    return (
-        select(
-            pairs.c.user_id,
-            pairs.c.training_id,
-            pairs.c.enrolled_at,
-            tm.module_id,
-            tm.position,
-            tm.mandatory,
-            tm.min_score,
-            facts.c.completed_at,
-            case((completed, facts.c.module_score), else_=0.0).label("module_score"),
-            _flag(completed).label("completed"),
-            _flag(and_(completed, _module_passed(facts, tm.min_score))).label("passed"),
-            _flag(facts.c.attempts > 0).label("started"),
-        )
-        .select_from(pairs)
-        .join(tm, tm.training_id == pairs.c.training_id)
-        .outerjoin(
-            facts,
-            and_(
-                facts.c.user_id == pairs.c.user_id,
-                facts.c.training_id == pairs.c.training_id,
-                facts.c.module_id == tm.module_id,
-            ),
-        )
-        .cte("steps")
-    )
-
-
-def _pair_results(
+def _results(
+    p: Platform,
     session: Session,
     scope: Scope,
-    pop: Population,
+    pop,
     tz: ZoneInfo,
     as_of: date | None = None,
     today: date | None = None,
-    with_time: bool = False,
-) -> CTE:
-    """Per (learner, training): progress, score, status and completion date (SPEC §4), and
-    with_time the seconds spent on the training's modules.
-
-    as_of: the figures at the end of that local day (only enrollments and attempts before
-    it count); the expiry of certificates is then judged on that day too.
-
-    One GROUP BY over a UNION ALL of row kinds (the pair itself, one row per module of its
-    training, one per module fact, one per connection) keeps the cost linear in the data:
-    joining every (learner, module) to the module facts is quadratic on SQLite.
-    """
-    until = day_end_utc(as_of, tz) if as_of else None
-    pairs = _pairs(scope, pop, enrolled_by=until)
-    facts = _module_facts(_attempts(pairs, until))
-    tm = TrainingModule
-    zero, zero_f, nothing = literal(0), literal(0.0), cast(null(), DateTime())
-
-    def row(user_id, training_id, enrolled_at=nothing, step=zero, mandatory=zero, completed=zero,
-            passed=zero, m_completed=zero, m_passed=zero, m_points=zero_f, completed_at=nothing,
-            m_completed_at=nothing, started=zero, seconds=zero_f):  # fmt: skip
-        return (
-            user_id.label("user_id"),
-            training_id.label("training_id"),
-            enrolled_at.label("enrolled_at"),
-            step.label("step"),
-            mandatory.label("mandatory"),
-            completed.label("completed"),
-            passed.label("passed"),
-            m_completed.label("m_completed"),
-            m_passed.label("m_passed"),
-            m_points.label("m_points"),
-            completed_at.label("completed_at"),
-            m_completed_at.label("m_completed_at"),
-            started.label("started"),
-            seconds.label("seconds"),
-        )
-
-    is_mandatory = tm.mandatory == true()
-    done = facts.c.completed_at.is_not(None)
-    passed = and_(done, _module_passed(facts, tm.min_score))
-    sources = [
-        select(*row(pairs.c.user_id, pairs.c.training_id, enrolled_at=pairs.c.enrolled_at)),
-        select(*row(pairs.c.user_id, pairs.c.training_id, step=literal(1), mandatory=_flag(is_mandatory)))
-        .select_from(pairs)
-        .join(tm, tm.training_id == pairs.c.training_id),
-        select(
-            *row(
-                facts.c.user_id,
-                facts.c.training_id,
-                completed=_flag(done),
-                passed=_flag(passed),
-                m_completed=_flag(and_(done, is_mandatory)),
-                m_passed=_flag(and_(passed, is_mandatory)),
-                m_points=case((and_(done, is_mandatory), facts.c.module_score), else_=0.0),
-                completed_at=facts.c.completed_at,
-                m_completed_at=case((is_mandatory, facts.c.completed_at), else_=null()),
-                started=literal(1),
-            )
-        )
-        .select_from(facts)
-        .join(tm, and_(tm.training_id == facts.c.training_id, tm.module_id == facts.c.module_id)),
-    ]
-    if with_time:
-        c = Connection
-        spent = (
-            select(
-                *row(
-                    pairs.c.user_id,
-                    pairs.c.training_id,
-                    seconds=seconds_between(c.connected_at, c.disconnected_at),
-                )
-            )
-            .select_from(pairs)
-            .join(tm, tm.training_id == pairs.c.training_id)
-            .join(c, and_(c.user_id == pairs.c.user_id, c.module_id == tm.module_id))
-        )
-        if until is not None:
-            spent = spent.where(c.connected_at < until)
-        sources.append(spent)
-    rows = union_all(*sources).subquery("pair_rows")
-    agg = (
-        select(
-            rows.c.user_id,
-            rows.c.training_id,
-            func.max(rows.c.enrolled_at).label("enrolled_at"),
-            func.sum(rows.c.step).label("modules"),
-            func.sum(rows.c.completed).label("completed_modules"),
-            func.sum(rows.c.mandatory).label("mandatory_modules"),
-            func.sum(rows.c.m_points).label("mandatory_points"),
-            func.sum(rows.c.m_completed).label("mandatory_completed"),
-            func.sum(rows.c.m_passed).label("mandatory_passed"),
-            func.max(rows.c.m_completed_at).label("mandatory_completed_at"),
-            func.sum(rows.c.passed).label("passed_modules"),
-            func.max(rows.c.completed_at).label("all_completed_at"),
-            func.max(rows.c.started).label("started"),
-            func.sum(rows.c.seconds).label("time_spent"),
-        )
-        .group_by(rows.c.user_id, rows.c.training_id)
-        .cte("pair_agg")
-    )
-    # Required modules: the mandatory ones, or every module when none is mandatory.
-    has_mandatory = agg.c.mandatory_modules > 0
-    required = case((has_mandatory, agg.c.mandatory_modules), else_=agg.c.modules)
-    required_completed = case((has_mandatory, agg.c.mandatory_completed), else_=agg.c.completed_modules)
-    required_passed = case((has_mandatory, agg.c.mandatory_passed), else_=agg.c.passed_modules)
-    is_completed = and_(required > 0, required_completed == required)
-    completed_at = case(
-        (is_completed, case((has_mandatory, agg.c.mandatory_completed_at), else_=agg.c.all_completed_at)),
-        else_=null(),
-    )
-    is_passed = and_(is_completed, required_passed == required)
-    expired = _expiry_case(session, agg.c.training_id, completed_at, as_of or today or today_in(tz), tz)
-    status = case(
-        (and_(is_passed, expired), "expired"),
-        (is_passed, "passed"),
-        (is_completed, "failed"),
-        (agg.c.started > 0, "in progress"),
-        else_="not started",
-    )
-    progress = case(
-        (agg.c.modules > 0, 100.0 * agg.c.completed_modules / agg.c.modules),
-        else_=0.0,
-    )
-    score = case((has_mandatory, agg.c.mandatory_points / cast(agg.c.mandatory_modules, Float)), else_=null())
-    return select(
-        agg.c.user_id,
-        agg.c.training_id,
-        agg.c.enrolled_at,
-        progress.label("progress"),
-        score.label("score"),
-        status.label("status"),
-        completed_at.label("completed_at"),
-        agg.c.completed_modules,
-        agg.c.modules,
-        agg.c.time_spent,
-    ).cte("pair_results")
+) -> list[TrainingResult]:
+    """The population's training results; as_of: at the end of that local day (enrollments
+    and attempts before it; validity judged on it)."""
+    until = midnight(as_of + timedelta(days=1), tz) if as_of else None
+    day = as_of or today or today_in(tz)
+    return [_training_result(p, e, tz, day, until) for e in _enrollments(p, session, scope, pop, until)]
 
 
-# --------------------------------------------------------------------------------------------
+def _completion_instant(result: TrainingResult) -> datetime | None:
+    """When a training completion counts on a chart: its date, or the enrollment if later."""
+    if result.completed_at is None:
+        return None
+    if result.enrolled_at is None:
+        return result.completed_at
+    return max(result.completed_at, result.enrolled_at)
+
+
+# ============================================================================================
 # Cards and donuts
-# --------------------------------------------------------------------------------------------
+# ============================================================================================
 
 
-def learner_count(
-    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
-) -> int:
-    """Distinct learners counted in the population (enrolled by the end of as_of)."""
-    pairs = _pairs(scope, pop, enrolled_by=day_end_utc(as_of, tz) if as_of else None)
-    return session.scalar(select(func.count(distinct(pairs.c.user_id)))) or 0
+def training_count(session: Session, scope: Scope, pop) -> int:
+    """Trainings the population covers: the viewer's, narrowed to one, a class's, a learner's."""
+    p = Platform.read(session)
+    shown = scope.managed_training_ids()
+    count = 0
+    for training_id in p.trainings:
+        if shown is not None and training_id not in shown:
+            continue
+        if pop.training_id is not None and training_id != pop.training_id:
+            continue
+        if pop.class_id is not None and training_id not in p.class_trainings.get(pop.class_id, ()):
+            continue
+        if pop.user_id is not None and not any(
+            e.user_id == pop.user_id and e.training_id == training_id for e in p.enrollments
+        ):
+            continue
+        count += 1
+    return count
 
 
-def new_users_count(
-    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
-) -> int:
+def learner_count(session: Session, scope: Scope, pop, tz: ZoneInfo, as_of: date | None = None) -> int:
+    """Learners of the population (enrolled by the end of as_of)."""
+    p = Platform.read(session)
+    until = midnight(as_of + timedelta(days=1), tz) if as_of else None
+    return len(_learners(_enrollments(p, session, scope, pop, until)))
+
+
+def new_users_count(session: Session, scope: Scope, pop, tz: ZoneInfo, start: date, end: date) -> int:
     """Learners of the population whose account was created in [start, end]."""
-    pairs = _pairs(scope, pop)
-    return (
-        session.scalar(
-            select(func.count(distinct(pairs.c.user_id)))
-            .join(User, User.id == pairs.c.user_id)
-            .where(User.created_at >= day_start_utc(start, tz), User.created_at < day_end_utc(end, tz))
-        )
-        or 0
+    p = Platform.read(session)
+    learners = _learners(_enrollments(p, session, scope, pop))
+    return sum(1 for u in learners if (day := day_of(p.users[u].created_at, tz)) and start <= day <= end)
+
+
+def _active_days(p: Platform, learners: set[str], tz: ZoneInfo) -> list[tuple[str, date]]:
+    """(learner, local day) of each login and connection start: SPEC §4's active user."""
+    events = []
+    for user_id in learners:
+        events += [(user_id, day_of(at, tz)) for at in p.logins_of[user_id]]
+        events += [(user_id, day_of(c.connected_at, tz)) for c in p.connections_of[user_id]]
+    return events
+
+
+def active_users_count(session: Session, scope: Scope, pop, tz: ZoneInfo, start: date, end: date) -> int:
+    """Learners of the population active on a day of [start, end]."""
+    p = Platform.read(session)
+    learners = _learners(_enrollments(p, session, scope, pop))
+    return len({u for u, day in _active_days(p, learners, tz) if start <= day <= end})
+
+
+def completions_count(session: Session, scope: Scope, pop, tz: ZoneInfo, start: date, end: date) -> int:
+    """Training completions (passed, failed or since expired) dated in [start, end]."""
+    p = Platform.read(session)
+    return sum(
+        1
+        for r in _results(p, session, scope, pop, tz)
+        if (at := _completion_instant(r)) is not None and start <= day_of(at, tz) <= end
     )
-
-
-def _activity_events(pairs: CTE, lo: datetime, hi: datetime):
-    """(user_id, at) of every login and connection start of the population's learners in [lo, hi)."""
-    learners = select(pairs.c.user_id).distinct().cte("active_candidates")
-    logins = select(Login.user_id, Login.logged_in_at.label("at")).where(
-        Login.user_id.in_(select(learners.c.user_id)), Login.logged_in_at >= lo, Login.logged_in_at < hi
-    )
-    connections = select(Connection.user_id, Connection.connected_at.label("at")).where(
-        Connection.user_id.in_(select(learners.c.user_id)),
-        Connection.connected_at >= lo,
-        Connection.connected_at < hi,
-    )
-    return union_all(logins, connections).subquery("activity")
-
-
-def active_users_count(
-    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
-) -> int:
-    """Learners of the population with a login or a connection starting in [start, end]."""
-    events = _activity_events(_pairs(scope, pop), day_start_utc(start, tz), day_end_utc(end, tz))
-    return session.scalar(select(func.count(distinct(events.c.user_id)))) or 0
-
-
-def completions_count(
-    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, start: date, end: date
-) -> int:
-    """Training completions (passed or failed) dated in [start, end]."""
-    series = completions_series(session, scope, pop, tz, start, end, unit="month")
-    return int(series["completions"].sum()) if not series.empty else 0
 
 
 def status_summary(
-    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
+    session: Session, scope: Scope, pop, tz: ZoneInfo, as_of: date | None = None
 ) -> StatusSummary:
-    """Progress, score and status counts of the population at the end of as_of (default today)."""
-    results = _pair_results(session, scope, pop, tz, as_of=as_of)
-    rows = session.execute(
-        select(
-            results.c.status,
-            func.count(),
-            func.sum(results.c.progress),
-            func.sum(results.c.score),
-            func.count(results.c.score),
-        ).group_by(results.c.status)
-    ).all()
-    counts = {status: 0 for status in STATUSES}
-    total = progress_sum = score_sum = scored = 0
-    for status, count, p_sum, s_sum, s_count in rows:
-        counts[status] = count
-        total += count
-        progress_sum += p_sum or 0
-        score_sum += s_sum or 0
-        scored += s_count or 0
+    """The population's statuses, mean progress and mean score at the end of as_of (default
+    today): the donuts and the cards."""
+    p = Platform.read(session)
+    results = _results(p, session, scope, pop, tz, as_of=as_of)
+    counts = dict.fromkeys(STATUSES, 0)
+    for r in results:
+        counts[r.status] += 1
     return StatusSummary(
-        pairs=total,
-        average_progress=progress_sum / total if total else None,
-        average_score=score_sum / scored if scored else None,
+        pairs=len(results),
+        average_progress=_mean([r.progress for r in results]),
+        average_score=_mean([r.score for r in results if r.score is not None]),
         counts=counts,
     )
 
 
-# --------------------------------------------------------------------------------------------
-# Charts over a date range (historical: day d counts only what is dated <= d)
-# --------------------------------------------------------------------------------------------
+# ============================================================================================
+# Charts over a date range: historical, day d counts only what is dated <= d
+# ============================================================================================
+
+
+def first_activity_date(session: Session, scope: Scope, pop, tz: ZoneInfo) -> date | None:
+    """The local day of the population's first enrollment, login or connection ("all time")."""
+    p = Platform.read(session)
+    enrollments = _enrollments(p, session, scope, pop)
+    instants = [e.enrolled_at for e in enrollments if e.enrolled_at is not None]
+    for user_id in _learners(enrollments):
+        instants += p.logins_of[user_id] + [c.connected_at for c in p.connections_of[user_id]]
+    return day_of(min(instants), tz) if instants else None
 
 
 def active_users_series(
-    session: Session,
-    scope: Scope,
-    pop: Population,
-    tz: ZoneInfo,
-    start: date,
-    end: date,
-    unit: str | None = None,
+    session: Session, scope: Scope, pop, tz: ZoneInfo, start: date, end: date, unit: str | None = None
 ) -> pd.DataFrame:
-    """Distinct active learners per bucket: columns bucket (first day), last_day, active_users."""
-    buckets = make_buckets(start, end, unit)
-    bounds = _bucket_bounds(buckets, tz)
-    events = _activity_events(_pairs(scope, pop), bounds[0], bounds[-1])
-    index = _bucket_index(events.c.at, bounds).label("i")
-    rows = session.execute(select(index, func.count(distinct(events.c.user_id))).group_by(index)).all()
-    frame = _bucket_frame(buckets)
-    values = [0] * len(buckets.starts)
-    for i, count in rows:
-        if 0 <= i < len(values):
-            values[i] = count
-    frame["active_users"] = values
-    return frame
+    """Distinct active learners per bucket: bucket, last_day, active_users."""
+    p = Platform.read(session)
+    buckets = periods(start, end, unit)
+    active = [set() for _ in buckets.firsts]
+    for user_id, day in _active_days(p, _learners(_enrollments(p, session, scope, pop)), tz):
+        i = buckets.index(day)
+        if i is not None and i >= 0:
+            active[i].add(user_id)
+    return buckets.frame(active_users=[len(users) for users in active])
 
 
-def _enrollment_rows(session: Session, pairs: CTE, bounds: list[datetime]):
-    at = pairs.c.enrolled_at
-    index = case((at.is_(None), literal(-1, Integer)), else_=_bucket_index(at, bounds)).label("i")
-    return session.execute(
-        select(index, func.count()).where(or_(at.is_(None), at < bounds[-1])).group_by(index)
-    ).all()
+def _enrolled_counts(enrollments, buckets: Periods, tz: ZoneInfo) -> list[float]:
+    """Enrollments made by the end of each bucket (undated ones from the start)."""
+    before, per = 0, [0] * len(buckets.firsts)
+    for e in enrollments:
+        i = -1 if e.enrolled_at is None else buckets.index(day_of(e.enrolled_at, tz))
+        if i == -1:
+            before += 1
+        elif i is not None:
+            per[i] += 1
+    return running_totals(before, per)
 
 
 def progress_series(
-    session: Session,
-    scope: Scope,
-    pop: Population,
-    tz: ZoneInfo,
-    start: date,
-    end: date,
-    unit: str | None = None,
+    session: Session, scope: Scope, pop, tz: ZoneInfo, start: date, end: date, unit: str | None = None
 ) -> pd.DataFrame:
-    """Average training progress at the end of each bucket, over the pairs enrolled by then.
-
-    Columns: bucket, last_day, learners (pairs enrolled by then), average_progress (%).
-    A module completion counts from the later of its first finish and the enrollment.
-    """
-    buckets = make_buckets(start, end, unit)
-    bounds = _bucket_bounds(buckets, tz)
-    pairs = _pairs(scope, pop)
-    facts = _module_facts(_attempts(pairs, None))
-    module_counts = (
-        select(TrainingModule.training_id, func.count().label("modules"))
-        .group_by(TrainingModule.training_id)
-        .cte("module_counts")
+    """Mean training progress at the end of each bucket over the enrollments made by then:
+    bucket, last_day, learners, average_progress (%). A module completion counts from its
+    first finish, or from the enrollment when that is later."""
+    p = Platform.read(session)
+    buckets = periods(start, end, unit)
+    enrollments = _enrollments(p, session, scope, pop)
+    before, per = 0.0, [0.0] * len(buckets.firsts)
+    for e in enrollments:
+        steps = p.steps.get(e.training_id, [])
+        for step in steps:
+            first_finish = _module_result(p, e.user_id, e.training_id, step, None).completed_at
+            if first_finish is None:
+                continue
+            at = first_finish if e.enrolled_at is None else max(first_finish, e.enrolled_at)
+            i = buckets.index(day_of(at, tz))
+            if i == -1:
+                before += 1.0 / len(steps)
+            elif i is not None:
+                per[i] += 1.0 / len(steps)
+    completed = running_totals(before, per)
+    learners = _enrolled_counts(enrollments, buckets, tz)
+    return buckets.frame(
+        learners=[int(n) for n in learners],
+        average_progress=[100.0 * c / n if n else None for c, n in zip(completed, learners, strict=True)],
     )
-    effective = _greatest(facts.c.completed_at, pairs.c.enrolled_at)
-    completions = (
-        select(effective.label("at"), (1.0 / module_counts.c.modules).label("weight"))
-        .select_from(facts)
-        .join(pairs, and_(pairs.c.user_id == facts.c.user_id, pairs.c.training_id == facts.c.training_id))
-        .join(module_counts, module_counts.c.training_id == facts.c.training_id)
-        .where(facts.c.completed_at.is_not(None))
-        .subquery("module_completions")
-    )
-    index = _bucket_index(completions.c.at, bounds).label("i")
-    weight_rows = session.execute(
-        select(index, func.sum(completions.c.weight)).where(completions.c.at < bounds[-1]).group_by(index)
-    ).all()
-    enrolled = _cumulative(_enrollment_rows(session, pairs, bounds), buckets)
-    weights = _cumulative(weight_rows, buckets)
-    frame = _bucket_frame(buckets)
-    frame["learners"] = [int(v) for v in enrolled]
-    frame["average_progress"] = [100.0 * w / n if n else None for w, n in zip(weights, enrolled, strict=True)]
-    return frame
 
 
 def completions_series(
-    session: Session,
-    scope: Scope,
-    pop: Population,
-    tz: ZoneInfo,
-    start: date,
-    end: date,
-    unit: str | None = None,
+    session: Session, scope: Scope, pop, tz: ZoneInfo, start: date, end: date, unit: str | None = None
 ) -> pd.DataFrame:
-    """Training completions per bucket and the cumulative completion rate at each bucket's end.
-
-    Columns: bucket, last_day, completions (pairs whose training completion is dated in the
-    bucket), completed (pairs completed by the bucket's end), learners (pairs enrolled by
-    then), completion_rate (% = completed / learners). A completion is dated at the later of
-    the training's completion date and the enrollment.
-    """
-    buckets = make_buckets(start, end, unit)
-    bounds = _bucket_bounds(buckets, tz)
-    results = _pair_results(session, scope, pop, tz)
-    effective = _greatest(results.c.completed_at, results.c.enrolled_at)
-    done = (
-        select(effective.label("at"))
-        .where(results.c.completed_at.is_not(None))
-        .subquery("training_completions")
+    """Training completions per bucket and the completion rate at each bucket's end: bucket,
+    last_day, completions (dated in the bucket), completed (by its end), learners (enrolled by
+    its end), completion_rate (%). A completion is dated at the later of the training's
+    completion date and the enrollment."""
+    p = Platform.read(session)
+    buckets = periods(start, end, unit)
+    results = _results(p, session, scope, pop, tz)
+    before, per = 0, [0] * len(buckets.firsts)
+    for r in results:
+        at = _completion_instant(r)
+        i = None if at is None else buckets.index(day_of(at, tz))
+        if i == -1:
+            before += 1
+        elif i is not None:
+            per[i] += 1
+    completed = running_totals(before, per)
+    learners = _enrolled_counts(results, buckets, tz)
+    return buckets.frame(
+        completions=per,
+        completed=[int(c) for c in completed],
+        learners=[int(n) for n in learners],
+        completion_rate=[100.0 * c / n if n else None for c, n in zip(completed, learners, strict=True)],
     )
-    index = _bucket_index(done.c.at, bounds).label("i")
-    rows = session.execute(select(index, func.count()).where(done.c.at < bounds[-1]).group_by(index)).all()
-    per_bucket = [0] * len(buckets.starts)
-    for i, count in rows:
-        if 0 <= i < len(per_bucket):
-            per_bucket[i] = count
-    completed = _cumulative(rows, buckets)
-    enrolled = _cumulative(
-        _enrollment_rows(session, _pairs(scope, pop, name="pairs_enrolled"), bounds), buckets
-    )
-    frame = _bucket_frame(buckets)
-    frame["completions"] = per_bucket
-    frame["completed"] = [int(v) for v in completed]
-    frame["learners"] = [int(v) for v in enrolled]
-    frame["completion_rate"] = [
-        100.0 * c / n if n else None for c, n in zip(completed, enrolled, strict=True)
-    ]
-    return frame
 
 
-def first_activity_date(session: Session, scope: Scope, pop: Population, tz: ZoneInfo) -> date | None:
-    """The local date of the population's earliest enrollment, login or connection ("all time")."""
-    pairs = _pairs(scope, pop)
-    candidates = [
-        session.scalar(select(func.min(pairs.c.enrolled_at))),
-        session.scalar(
-            select(func.min(Login.logged_in_at)).where(Login.user_id.in_(select(pairs.c.user_id)))
-        ),
-        session.scalar(
-            select(func.min(Connection.connected_at)).where(Connection.user_id.in_(select(pairs.c.user_id)))
-        ),
-    ]
-    found = [c for c in candidates if c is not None]
-    return local_date(min(found), tz) if found else None
+# ============================================================================================
+# Learning activity (the learner page's counters, activity chart and trends)
+# ============================================================================================
 
 
-# --------------------------------------------------------------------------------------------
-# Tables
-# --------------------------------------------------------------------------------------------
-
-
-def trainings_table(
-    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, today: date | None = None
-) -> pd.DataFrame:
-    """One row per training in the population.
-
-    Columns: training_id, training, learners, not_started, in_progress, completed,
-    completion_rate (%), average_progress (%), average_score (% over the learners with a
-    score; None when the training has no mandatory module), average_time_spent (seconds
-    per learner). Ordered by training name.
-    """
-    results = _pair_results(session, scope, pop, tz, today=today, with_time=True)
-    return trainings_table_from(session, scope, pop, results)
-
-
-def training_content(session: Session, scope: Scope, pop: Population, tz: ZoneInfo) -> pd.DataFrame:
-    """The training's modules with the population's results (pop.training_id required).
-
-    Columns: module_id, module, position, mandatory, min_score, learners, completed_pct,
-    passed_pct (% of learners), average_score (over learners who completed the module),
-    average_time_spent (seconds, over learners who spent time on it).
-    """
-    if pop.training_id is None:
-        raise ValueError("training_content needs a training")
-    pairs = _pairs(scope, pop)
-    facts = _module_facts(_attempts(pairs, None))
-    learners = session.scalar(select(func.count()).select_from(pairs)) or 0
-    done = facts.c.completed_at.is_not(None)
-    per_module = (
-        select(
-            facts.c.module_id,
-            func.sum(_flag(done)).label("completed"),
-            func.sum(_flag(and_(done, _module_passed(facts, TrainingModule.min_score)))).label("passed"),
-            func.avg(case((done, facts.c.module_score))).label("average_score"),
+def time_spent_total(session: Session, scope: Scope, pop, tz: ZoneInfo, as_of: date | None = None) -> float:
+    """Seconds the population's learners spent on their trainings' modules, each connection
+    once; as_of: the connections started by the end of that local day."""
+    p = Platform.read(session)
+    return float(
+        sum(
+            seconds(c)
+            for c in _population_connections(p, _enrollments(p, session, scope, pop))
+            if as_of is None or day_of(c.connected_at, tz) <= as_of
         )
-        .join(
-            TrainingModule,
-            and_(
-                TrainingModule.training_id == facts.c.training_id,
-                TrainingModule.module_id == facts.c.module_id,
-            ),
-        )
-        .group_by(facts.c.module_id)
-        .subquery("per_module")
     )
-    c = Connection
-    steps = aliased(TrainingModule, name="steps")
-    time_per_learner = (
-        select(
-            c.module_id,
-            c.user_id,
-            func.sum(seconds_between(c.connected_at, c.disconnected_at)).label("seconds"),
-        )
-        .select_from(pairs)
-        .join(steps, steps.training_id == pairs.c.training_id)
-        .join(c, and_(c.user_id == pairs.c.user_id, c.module_id == steps.module_id))
-        .group_by(c.module_id, c.user_id)
-        .subquery("module_time")
-    )
-    time_avg = (
-        select(time_per_learner.c.module_id, func.avg(time_per_learner.c.seconds).label("average_time_spent"))
-        .group_by(time_per_learner.c.module_id)
-        .subquery("module_time_avg")
-    )
-    tm = TrainingModule
-    rows = (
-        session.execute(
-            select(
-                tm.module_id,
-                Module.name.label("module"),
-                tm.position,
-                tm.mandatory,
-                tm.min_score,
-                per_module.c.completed,
-                per_module.c.passed,
-                per_module.c.average_score,
-                time_avg.c.average_time_spent,
-            )
-            .join(Module, Module.id == tm.module_id)
-            .outerjoin(per_module, per_module.c.module_id == tm.module_id)
-            .outerjoin(time_avg, time_avg.c.module_id == tm.module_id)
-            .where(tm.training_id == pop.training_id)
-            .order_by(tm.position, Module.name)
-        )
-        .mappings()
-        .all()
-    )
-    frame = pd.DataFrame(
-        [
-            {
-                "module_id": r["module_id"],
-                "module": r["module"],
-                "position": r["position"],
-                "mandatory": bool(r["mandatory"]),
-                "min_score": r["min_score"],
-                "learners": learners,
-                "completed_pct": 100.0 * (r["completed"] or 0) / learners if learners else None,
-                "passed_pct": 100.0 * (r["passed"] or 0) / learners if learners else None,
-                "average_score": r["average_score"],
-                "average_time_spent": r["average_time_spent"],
-            }
-            for r in rows
-        ],
-        columns=[
-            "module_id",
-            "module",
-            "position",
-            "mandatory",
-            "min_score",
-            "learners",
-            "completed_pct",
-            "passed_pct",
-            "average_score",
-            "average_time_spent",
-        ],
-    )
-    return frame
-
-
-def results_query(
-    session: Session,
-    scope: Scope,
-    pop: Population,
-    tz: ZoneInfo,
-    search: str | None = None,
-    today: date | None = None,
-):
-    """The select behind results tables and exports: one row per (learner, training).
-
-    Columns: user_id, email, first_name, last_name, sort_key, training_id, training,
-    training_sort, enrolled_at, progress, score, status, completed_at (UTC), time_spent
-    (seconds). search: accent- and case-insensitive match on name or email.
-    """
-    return results_select(_pair_results(session, scope, pop, tz, today=today, with_time=True), search)
-
-
-def training_results(
-    session: Session,
-    scope: Scope,
-    pop: Population,
-    tz: ZoneInfo,
-    search: str | None = None,
-    sort: list[tuple[str, bool]] | None = None,
-    offset: int = 0,
-    limit: int | None = None,
-    today: date | None = None,
-) -> tuple[pd.DataFrame, int]:
-    """A page of results rows and the total row count (sorting, search, paging in SQL).
-
-    sort: (column, ascending) pairs among RESULT_SORTS' keys; people's order (SPEC §4) always
-    breaks ties. Returns the rows with completed_on and enrolled_on as local dates.
-    """
-    results = results_query(session, scope, pop, tz, search=search, today=today)
-    return results_page(session, results, tz, sort, offset, limit)
-
-
-def learner_modules(
-    session: Session, scope: Scope, tz: ZoneInfo, training_id: str, user_id: str
-) -> pd.DataFrame:
-    """One learner's achievements in one training: each module in order.
-
-    Columns: module_id, module, position, mandatory, min_score, status (passed, failed,
-    in progress, not started), score (% or None when not completed), attempts,
-    time_spent (seconds), completed_on (local date).
-    """
-    pop = Population(training_id=training_id, user_id=user_id, learners_only=False, include_self=True)
-    pairs = _pairs(scope, pop)
-    if session.scalar(select(func.count()).select_from(pairs)) == 0:
-        raise Forbidden()
-    facts = _module_facts(_attempts(pairs, None))
-    steps = _steps(pairs, facts)
-    c = Connection
-    spent = (
-        select(c.module_id, func.sum(seconds_between(c.connected_at, c.disconnected_at)).label("seconds"))
-        .where(c.user_id == user_id)
-        .group_by(c.module_id)
-        .subquery("learner_module_time")
-    )
-    attempts = (
-        select(Attempt.module_id, func.count().label("attempts"))
-        .where(Attempt.user_id == user_id, Attempt.training_id == training_id)
-        .group_by(Attempt.module_id)
-        .subquery("learner_module_attempts")
-    )
-    rows = (
-        session.execute(
-            select(
-                steps.c.module_id,
-                Module.name.label("module"),
-                steps.c.position,
-                steps.c.mandatory,
-                steps.c.min_score,
-                steps.c.completed,
-                steps.c.passed,
-                steps.c.started,
-                steps.c.module_score,
-                steps.c.completed_at,
-                func.coalesce(attempts.c.attempts, 0).label("attempts"),
-                func.coalesce(spent.c.seconds, 0.0).label("time_spent"),
-            )
-            .join(Module, Module.id == steps.c.module_id)
-            .outerjoin(spent, spent.c.module_id == steps.c.module_id)
-            .outerjoin(attempts, attempts.c.module_id == steps.c.module_id)
-            .order_by(steps.c.position, Module.name)
-        )
-        .mappings()
-        .all()
-    )
-    records = []
-    for r in rows:
-        if r["completed"]:
-            status = "passed" if r["passed"] else "failed"
-        elif r["started"]:
-            status = "in progress"
-        else:
-            status = "not started"
-        records.append(
-            {
-                "module_id": r["module_id"],
-                "module": r["module"],
-                "position": r["position"],
-                "mandatory": bool(r["mandatory"]),
-                "min_score": r["min_score"],
-                "status": status,
-                "score": r["module_score"] if r["completed"] else None,
-                "attempts": r["attempts"],
-                "time_spent": r["time_spent"],
-                "completed_on": local_date(r["completed_at"], tz),
-            }
-        )
-    return pd.DataFrame(
-        records,
-        columns=[
-            "module_id",
-            "module",
-            "position",
-            "mandatory",
-            "min_score",
-            "status",
-            "score",
-            "attempts",
-            "time_spent",
-            "completed_on",
-        ],
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Module summary (one learner's attempts of one module)
-
-# Learner activity (issue 4: the learner page's counters, activity chart and trends)
-# --------------------------------------------------------------------------------------------
-
-
-def _population_connections(pairs: CTE):
-    """The population's learners' connections to modules of their trainings, each connection
-    once (a module shared by two trainings does not count twice): user_id, connected_at,
-    seconds."""
-    c = Connection
-    on_module = exists().where(
-        pairs.c.user_id == c.user_id,
-        TrainingModule.training_id == pairs.c.training_id,
-        TrainingModule.module_id == c.module_id,
-    )
-    return select(
-        c.user_id,
-        c.connected_at,
-        seconds_between(c.connected_at, c.disconnected_at).label("seconds"),
-    ).where(on_module)
-
-
-def time_spent_total(
-    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, as_of: date | None = None
-) -> float:
-    """Seconds the population's learners spent connected to their trainings' modules, each
-    connection counted once; as_of: only connections started by the end of that local day."""
-    q = _population_connections(_pairs(scope, pop))
-    if as_of is not None:
-        q = q.where(Connection.connected_at < day_end_utc(as_of, tz))
-    spans = q.subquery("population_connections")
-    return float(session.scalar(select(func.sum(spans.c.seconds))) or 0.0)
 
 
 def activity_series(
-    session: Session,
-    scope: Scope,
-    pop: Population,
-    tz: ZoneInfo,
-    start: date,
-    end: date,
-    unit: str | None = None,
+    session: Session, scope: Scope, pop, tz: ZoneInfo, start: date, end: date, unit: str | None = None
 ) -> pd.DataFrame:
-    """The population's learning activity per bucket of [start, end] (platform time zone).
-
-    Columns: bucket (first day), last_day, time_spent (seconds of the connections to the
-    population's trainings' modules that started in the bucket; a connection belongs to the
-    day it started), connections (their count), modules_completed (modules of the
-    population's trainings first finished in the bucket).
-    """
-    buckets = make_buckets(start, end, unit)
-    bounds = _bucket_bounds(buckets, tz)
-    pairs = _pairs(scope, pop)
-    spans = (
-        _population_connections(pairs)
-        .where(Connection.connected_at >= bounds[0], Connection.connected_at < bounds[-1])
-        .subquery("activity_connections")
-    )
-    index = _bucket_index(spans.c.connected_at, bounds).label("i")
-    time_rows = session.execute(select(index, func.count(), func.sum(spans.c.seconds)).group_by(index)).all()
-    facts = _module_facts(_attempts(pairs, None))
-    done = (
-        select(facts.c.completed_at)
-        .where(facts.c.completed_at >= bounds[0], facts.c.completed_at < bounds[-1])
-        .subquery("activity_completions")
-    )
-    done_index = _bucket_index(done.c.completed_at, bounds).label("i")
-    done_rows = session.execute(select(done_index, func.count()).group_by(done_index)).all()
-    size = len(buckets.starts)
-    seconds, connections, completed = [0.0] * size, [0] * size, [0] * size
-    for i, count, total in time_rows:
-        if 0 <= i < size:
-            connections[i] = int(count)
-            seconds[i] = float(total or 0.0)
-    for i, count in done_rows:
-        if 0 <= i < size:
-            completed[i] = int(count)
-    frame = _bucket_frame(buckets)
-    frame["time_spent"] = seconds
-    frame["connections"] = connections
-    frame["modules_completed"] = completed
-    return frame
+    """The population's activity per bucket: bucket, last_day, time_spent (seconds of the
+    connections to its trainings' modules started in the bucket), connections (their count),
+    modules_completed (modules of its trainings first finished in the bucket)."""
+    p = Platform.read(session)
+    buckets = periods(start, end, unit)
+    enrollments = _enrollments(p, session, scope, pop)
+    size = len(buckets.firsts)
+    time_spent, connections, completed = [0.0] * size, [0] * size, [0] * size
+    for c in _population_connections(p, enrollments):
+        i = buckets.index(day_of(c.connected_at, tz))
+        if i is not None and i >= 0:
+            time_spent[i] += seconds(c)
+            connections[i] += 1
+    for e in enrollments:
+        for step in p.steps.get(e.training_id, []):
+            i = buckets.index(
+                day_of(_module_result(p, e.user_id, e.training_id, step, None).completed_at, tz)
+            )
+            if i is not None and i >= 0:
+                completed[i] += 1
+    return buckets.frame(time_spent=time_spent, connections=connections, modules_completed=completed)
 
 
 def activity_trends(
-    session: Session, scope: Scope, pop: Population, tz: ZoneInfo, days: int, today: date | None = None
+    session: Session, scope: Scope, pop, tz: ZoneInfo, days: int, today: date | None = None
 ) -> list[Trend]:
-    """Active days, time spent, connections and modules completed over [today - days + 1,
-    today] against the `days` days before (platform time zone).
+    """Active days, time spent, connections and modules completed over the last `days` days
+    (today included) against the `days` before.
 
-    Active days: the days each of the population's learners was active, summed over them (for
-    one learner: the days they were active). For global roles and the learner themself, a day
-    with a login or a connection start (SPEC §4's active user). For a viewer whose view is
-    limited to some trainings, a day with a connection start on a module of the trainings in
-    view: logins are platform-wide, not tied to a training, so they are left out, as are
-    connections to other trainings. Time spent (seconds), connections and modules completed as
-    in activity_series.
+    Active days, summed over the learners: for a global viewer or the learner themself, SPEC
+    §4's active days (a login or a connection start); for a viewer limited to some trainings, the
+    days with a connection start on those trainings' modules (a login belongs to no training).
     """
     if days < 1:
         raise ValueError("a trend needs at least one day")
     today = today or today_in(tz)
     start = today - timedelta(days=2 * days - 1)
-    series = activity_series(session, scope, pop, tz, start, today, unit="day")
-    whole_view = scope.is_global or (pop.user_id is not None and pop.user_id == scope.user_id)
-    if whole_view:
-        logins_too = active_users_series(session, scope, pop, tz, start, today, unit="day")
-        active = logins_too["active_users"].tolist()
+    p = Platform.read(session)
+    enrollments = _enrollments(p, session, scope, pop)
+    if scope.is_global or (pop.user_id is not None and pop.user_id == scope.user_id):
+        active = set(_active_days(p, _learners(enrollments), tz))
     else:
-        bounds = _bucket_bounds(make_buckets(start, today, "day"), tz)
-        spans = (
-            _population_connections(_pairs(scope, pop))
-            .where(Connection.connected_at >= bounds[0], Connection.connected_at < bounds[-1])
-            .subquery("trend_connections")
+        active = {(c.user_id, day_of(c.connected_at, tz)) for c in _population_connections(p, enrollments)}
+    daily = activity_series(session, scope, pop, tz, start, today, unit="day")
+    per_day = {
+        "active_days": [sum(1 for _u, d in active if d == day) for day in daily["bucket"]],
+        "time_spent": list(daily["time_spent"]),
+        "connections": list(daily["connections"]),
+        "modules_completed": list(daily["modules_completed"]),
+    }
+    return [
+        Trend(measure, float(sum(per_day[measure][days:])), float(sum(per_day[measure][:days])))
+        for measure in TREND_MEASURES
+    ]
+
+
+# ============================================================================================
+# Tables
+# ============================================================================================
+
+
+def trainings_table(
+    session: Session, scope: Scope, pop, tz: ZoneInfo, today: date | None = None
+) -> pd.DataFrame:
+    """One row per training of the population, by name: training_id, training, learners,
+    not_started, in_progress, completed, completion_rate (%), average_progress (%),
+    average_score (% over the learners with a score), average_time_spent (seconds a learner)."""
+    p = Platform.read(session)
+    by_training = defaultdict(list)
+    for r in _results(p, session, scope, pop, tz, today=today):
+        by_training[r.training_id].append(r)
+    shown = scope.managed_training_ids()
+    rows = []
+    for training_id, training in p.trainings.items():
+        results = by_training[training_id]
+        if shown is not None and training_id not in shown:
+            continue
+        if pop.training_id is not None and training_id != pop.training_id:
+            continue
+        if pop.class_id is not None and training_id not in p.class_trainings.get(pop.class_id, ()):
+            continue
+        if pop.user_id is not None and not results:
+            continue
+        n = len(results)
+        statuses = [r.status for r in results]
+        rows.append(
+            {
+                "training_id": training_id,
+                "training": training.name,
+                "learners": n,
+                "not_started": statuses.count("not started"),
+                "in_progress": statuses.count("in progress"),
+                "completed": sum(1 for s in statuses if s in COMPLETED),
+                "completion_rate": 100.0 * sum(1 for s in statuses if s in COMPLETED) / n if n else None,
+                "average_progress": _mean([r.progress for r in results]),
+                "average_score": _mean([r.score for r in results if r.score is not None]),
+                "average_time_spent": sum(r.time_spent for r in results) / n if n else None,
+            }
         )
-        index = _bucket_index(spans.c.connected_at, bounds).label("i")
-        rows = session.execute(select(index, func.count(distinct(spans.c.user_id))).group_by(index)).all()
-        active = [0] * (len(bounds) - 1)
-        for i, count in rows:
-            if 0 <= i < len(active):
-                active[i] = int(count)
-    return trends_from(active, series, days)
+    if not rows:
+        return pd.DataFrame(columns=TRAININGS_COLUMNS)
+    rows.sort(key=lambda row: fold(row["training"]))
+    frame = pd.DataFrame(rows, columns=TRAININGS_COLUMNS)
+    # No learner: no mean progress (None, not NaN).
+    frame["average_progress"] = pd.Series([row["average_progress"] for row in rows], dtype=object)
+    return frame
 
 
-# --------------------------------------------------------------------------------------------
+def _step(step) -> dict:
+    """A module's place in its training, as the tables show it."""
+    return {
+        "module_id": step.module_id,
+        "module": step.module,
+        "position": step.position,
+        "mandatory": bool(step.mandatory),
+        "min_score": step.min_score,
+    }
 
-# Program sessions (SPEC §5 "Sessions"; decisions in docs/decisions.md, "Sessions")
-# --------------------------------------------------------------------------------------------
+
+def training_content(session: Session, scope: Scope, pop, tz: ZoneInfo) -> pd.DataFrame:
+    """The training's modules (pop.training_id required) with the population's results:
+    module_id, module, position, mandatory, min_score, learners, completed_pct, passed_pct (%
+    of the learners), average_score (over those who completed it), average_time_spent
+    (seconds, over those who spent time on it)."""
+    if pop.training_id is None:
+        raise ValueError("training_content needs a training")
+    p = Platform.read(session)
+    enrollments = _enrollments(p, session, scope, pop)
+    n = len(enrollments)
+    records = []
+    for step in p.steps.get(pop.training_id, []):
+        results = [_module_result(p, e.user_id, e.training_id, step, None) for e in enrollments]
+        done = [r for r in results if r.completed_at is not None]
+        spent = []  # each learner's time on the module, for those with a connection to it
+        for e in enrollments:
+            theirs = [seconds(c) for c in p.connections_of[e.user_id] if c.module_id == step.module_id]
+            if theirs:
+                spent.append(sum(theirs))
+        records.append(
+            {
+                **_step(step),
+                "learners": n,
+                "completed_pct": 100.0 * len(done) / n if n else None,
+                "passed_pct": 100.0 * sum(1 for r in done if r.passed) / n if n else None,
+                "average_score": _mean([r.score for r in done]),
+                "average_time_spent": _mean(spent),
+            }
+        )
+    return pd.DataFrame(records, columns=CONTENT_COLUMNS)
 
 
-@dataclass(frozen=True)
-class _SessionPeople(Scope):
-    """The people of one program session, in its training, as a scope for _pair_results.
+def _result_rows(
+    p: Platform, session: Session, scope: Scope, pop, tz: ZoneInfo, search: str | None, today: date | None
+) -> list[dict]:
+    """One row per (learner, training) of the population whose name or email holds every word
+    of `search` (case and accents ignored)."""
+    words = fold(search).split()
+    rows = []
+    for r in _results(p, session, scope, pop, tz, today=today):
+        user = p.users[r.user_id]
+        if not all(word in user.search_text for word in words):
+            continue
+        rows.append(
+            {
+                "user_id": r.user_id,
+                "email": user.email,
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "sort_key": user.sort_key,
+                "training_id": r.training_id,
+                "training": p.trainings[r.training_id].name,
+                "training_sort": p.training_sort[r.training_id],
+                "enrolled_at": r.enrolled_at,
+                "progress": r.progress,
+                "score": r.score,
+                "status": r.status,
+                "completed_at": r.completed_at,
+                "time_spent": r.time_spent,
+            }
+        )
+    return rows
 
-    The viewer's right to the session is checked by the public functions below; this scope
-    then narrows SPEC §4's per-(learner, training) pipeline to the session's learners (its
-    registered learners and anyone with a connection in it) in the session's training.
-    """
 
-    session_id: str = ""
-    training_id: str = ""
+def results_query(
+    session: Session, scope: Scope, pop, tz: ZoneInfo, search: str | None = None, today: date | None = None
+):
+    """The results rows (as _result_rows) as a subquery, as exports select from it: one
+    SELECT of literals a row (SQLite takes up to 500 of them: enough for the tests' platforms)."""
+    rows = _result_rows(Platform.read(session), session, scope, pop, tz, search, today)
 
-    def pair_filter(self, user_col, training_col, include_self: bool = False) -> ColumnElement[bool]:
-        return and_(
-            training_col == self.training_id,
-            or_(
-                exists().where(
-                    SessionLearner.session_id == self.session_id, SessionLearner.user_id == user_col
+    def cell(value, kind):  # a typed NULL: PostgreSQL would read a column of NULLs as text
+        return null().cast(kind) if value is None else literal(value, kind)
+
+    selects = [
+        select(*(cell(row[name], kind).label(name) for name, kind in RESULTS_COLUMNS.items())) for row in rows
+    ]
+    if not selects:
+        nothing = select(*(cell(None, kind).label(name) for name, kind in RESULTS_COLUMNS.items()))
+        return nothing.where(false()).subquery("results")
+    return (selects[0] if len(selects) == 1 else union_all(*selects)).subquery("results")
+
+
+def _sorted_results(rows: list[dict], sort: list[tuple[str, bool]] | None) -> list[dict]:
+    """Rows by the asked columns (missing values last, whichever the direction), then by
+    person (SPEC §4), training name and id."""
+    for name, _ascending in sort or []:
+        if name not in SORTABLE:
+            raise ValueError(f"cannot sort by {name!r}")
+    rows = sorted(rows, key=lambda row: (row["sort_key"], row["training_sort"], row["training_id"]))
+    for name, ascending in reversed(sort or []):
+        key = SORTABLE[name]
+        present = sorted(
+            (row for row in rows if row[key] is not None), key=lambda row: row[key], reverse=not ascending
+        )
+        rows = present + [row for row in rows if row[key] is None]
+    return rows
+
+
+def training_results(
+    session: Session,
+    scope: Scope,
+    pop,
+    tz: ZoneInfo,
+    search: str | None = None,
+    sort: list[tuple[str, bool]] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    today: date | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """A page of the results rows (sorted, searched) and the number of rows in all, with
+    completed_on and enrolled_on (local days) and classes (the learner's classes registered
+    to the training, by name)."""
+    p = Platform.read(session)
+    rows = _sorted_results(_result_rows(p, session, scope, pop, tz, search, today), sort)
+    page = rows[offset:] if limit is None else rows[offset : offset + limit]
+    frame = pd.DataFrame(page, columns=list(RESULTS_COLUMNS))
+    frame["completed_on"] = [day_of(row["completed_at"], tz) for row in page]
+    frame["enrolled_on"] = [day_of(row["enrolled_at"], tz) for row in page]
+    frame["classes"] = [
+        ", ".join(
+            sorted(
+                (
+                    name
+                    for class_id, name in p.classes.items()
+                    if row["user_id"] in p.members.get(class_id, ())
+                    and row["training_id"] in p.class_trainings.get(class_id, ())
                 ),
-                exists().where(Connection.session_id == self.session_id, Connection.user_id == user_col),
-            ),
+                key=fold,
+            )
         )
+        for row in page
+    ]
+    return frame, len(rows)
+
+
+def learner_modules(
+    session: Session, scope: Scope, tz: ZoneInfo, training_id: str, user_id: str
+) -> pd.DataFrame:
+    """One learner's modules in one training, in order: module_id, module, position,
+    mandatory, min_score, status, score (None until completed), attempts, time_spent
+    (seconds), completed_on. Forbidden unless the viewer sees that enrollment."""
+    p = Platform.read(session)
+    pop = Population(training_id=training_id, user_id=user_id, learners_only=False, include_self=True)
+    if not _enrollments(p, session, scope, pop):
+        raise Forbidden()
+    records = []
+    for step in p.steps.get(training_id, []):
+        result = _module_result(p, user_id, training_id, step, None)
+        spent = [seconds(c) for c in p.connections_of[user_id] if c.module_id == step.module_id]
+        records.append(
+            {
+                **_step(step),
+                "status": result.status,
+                "score": result.score if result.completed_at is not None else None,
+                "attempts": result.attempts,
+                "time_spent": float(sum(spent)),
+                "completed_on": day_of(result.completed_at, tz),
+            }
+        )
+    return pd.DataFrame(records, columns=LEARNER_MODULE_COLUMNS)
+
+
+# ============================================================================================
+# Module summary (SPEC §5): one learner's attempts of one module
+# ============================================================================================
+
+
+def _answer_state(score: float, max_score: float) -> str:
+    """An evaluated answer: all its points "passed", some "partly correct", none "failed"."""
+    if score >= max_score:
+        return "passed"
+    if score > 0:
+        return "partly correct"
+    return "failed"
+
+
+def module_attempts(
+    session: Session, scope: Scope, training_id: str, user_id: str, module_id: str
+) -> list[AttemptSummary]:
+    """Every attempt of the module by the learner in the training, newest first (unfinished
+    ones first), with each activity's answer: "got S of M possible points" and the score."""
+    p = Platform.read(session)
+    pop = Population(training_id=training_id, user_id=user_id, learners_only=False, include_self=True)
+    if not _enrollments(p, session, scope, pop):
+        raise Forbidden()
+    if module_id not in {step.module_id for step in p.steps.get(training_id, [])}:
+        raise LookupError(f"module {module_id} is not part of training {training_id}")
+    activities = p.activities.get(module_id, [])
+    possible = float(sum(a.max_score for a in activities if a.max_score > 0))
+    tries = p.attempts.get((user_id, training_id, module_id), [])
+    going = sorted(
+        (a for a in tries if a.finished_at is None), key=lambda a: (a.started_at, a.id), reverse=True
+    )
+    done = sorted(
+        (a for a in tries if a.finished_at is not None),
+        key=lambda a: (a.finished_at, a.started_at, a.id),
+        reverse=True,
+    )
+    summaries = []
+    for attempt in going + done:
+        given = {answer.activity_id: answer for answer in p.answers.get(attempt.id, [])}
+        results, got, awaiting = [], 0.0, 0
+        for activity in activities:
+            answer = given.get(activity.id)
+            if answer is None:
+                state, score = "not answered", None
+            elif not answer.evaluated:
+                state, score = "awaiting grading", None
+                awaiting += 1
+            else:
+                state, score = _answer_state(answer.score, activity.max_score), answer.score
+                if activity.max_score > 0:
+                    got += answer.score
+            results.append(
+                ActivityResult(
+                    activity_id=activity.id,
+                    name=activity.name,
+                    question=activity.question or "",
+                    answer=None if answer is None else answer.answer,
+                    correct_answer=activity.correct_answer or "",
+                    score=score,
+                    max_score=activity.max_score,
+                    state=state,
+                )
+            )
+        summaries.append(
+            AttemptSummary(
+                attempt_id=attempt.id,
+                started_at=attempt.started_at,
+                finished_at=attempt.finished_at,
+                points=got,
+                max_points=possible,
+                score=None if attempt.finished_at is None else attempt_score(p, attempt),
+                awaiting_grading=awaiting,
+                activities=tuple(results),
+            )
+        )
+    return summaries
+
+
+# ============================================================================================
+# Program sessions (SPEC §5 "Sessions"; docs/decisions.md, "Sessions")
+# ============================================================================================
+
+
+def _sessions_seen(session: Session, scope: Scope) -> set[str]:
+    """The program sessions the viewer may open (data/scope.py's rule)."""
+    ps = ProgramSession
+    return set(session.scalars(select(ps.id).where(scope.session_filter(ps.id, ps.training_id))))
+
+
+def sessions_first_date(session: Session, scope: Scope, tz: ZoneInfo) -> date | None:
+    """The local day of the earliest start among the viewer's sessions ("all time")."""
+    p = Platform.read(session)
+    starts = [
+        p.program_sessions[s].starts_at
+        for s in _sessions_seen(session, scope)
+        if p.program_sessions[s].starts_at is not None
+    ]
+    return day_of(min(starts), tz) if starts else None
+
+
+def _session_people(p: Platform, session_id: str) -> set[str]:
+    """A session's learners: registered to it, or with a connection in it (blocked users too)."""
+    return p.registered.get(session_id, set()) | {
+        c.user_id for c in p.connections if c.session_id == session_id
+    }
 
 
 def sessions_table(
-    session: Session,
-    scope: Scope,
-    tz: ZoneInfo,
-    start: date | None = None,
-    end: date | None = None,
+    session: Session, scope: Scope, tz: ZoneInfo, start: date | None = None, end: date | None = None
 ) -> pd.DataFrame:
-    """The program sessions the viewer may open, with their learners and players.
-
-    Columns: session_id, session, training_id, training, starts_at / ends_at (aware, platform
-    time zone; None when unknown), learners (the session's learners as session_statistics
-    counts them: distinct users registered to it or with a connection in it, blocked users
-    included), played (distinct users with at least one connection in the session). start /
-    end (local days, inclusive) keep the sessions whose dates meet the range; a session without
-    a start or an end is open on that side. Ordered by start (most recent first, undated
-    last), then name.
-    """
-    people = union_all(
-        select(SessionLearner.session_id, SessionLearner.user_id),
-        select(Connection.session_id, Connection.user_id).where(Connection.session_id.is_not(None)),
-    ).subquery("session_people")
-    registered = (
-        select(people.c.session_id, func.count(distinct(people.c.user_id)).label("learners"))
-        .group_by(people.c.session_id)
-        .subquery("session_learners")
-    )
-    played = (
-        select(Connection.session_id, func.count(distinct(Connection.user_id)).label("played"))
-        .where(Connection.session_id.is_not(None))
-        .group_by(Connection.session_id)
-        .subquery("session_played")
-    )
-    q = (
-        select(
-            ProgramSession.id.label("session_id"),
-            ProgramSession.name.label("session"),
-            Training.id.label("training_id"),
-            Training.name.label("training"),
-            ProgramSession.starts_at,
-            ProgramSession.ends_at,
-            func.coalesce(registered.c.learners, 0).label("learners"),
-            func.coalesce(played.c.played, 0).label("played"),
-        )
-        .join(Training, Training.id == ProgramSession.training_id)
-        .outerjoin(registered, registered.c.session_id == ProgramSession.id)
-        .outerjoin(played, played.c.session_id == ProgramSession.id)
-        .where(scope.session_filter(ProgramSession.id, ProgramSession.training_id))
-    )
-    if end is not None:
-        q = q.where(or_(ProgramSession.starts_at.is_(None), ProgramSession.starts_at < day_end_utc(end, tz)))
-    if start is not None:
-        q = q.where(or_(ProgramSession.ends_at.is_(None), ProgramSession.ends_at >= day_start_utc(start, tz)))
-    return sessions_frame(session.execute(q).mappings().all(), tz)
+    """The sessions the viewer may open whose dates meet [start, end] (a session without a
+    start or an end is open on that side): session_id, session, training_id, training,
+    starts_at / ends_at (local, None when unknown), learners, played (learners with a
+    connection in it). The most recent start first, undated ones last, then by name."""
+    p = Platform.read(session)
+    chosen = []
+    for session_id in _sessions_seen(session, scope):
+        s = p.program_sessions[session_id]
+        if end is not None and s.starts_at is not None and day_of(s.starts_at, tz) > end:
+            continue
+        if start is not None and s.ends_at is not None and day_of(s.ends_at, tz) < start:
+            continue
+        chosen.append(s)
+    if not chosen:
+        return pd.DataFrame(columns=SESSIONS_COLUMNS)
+    chosen.sort(key=lambda s: (fold(s.name), s.id))
+    dated = sorted((s for s in chosen if s.starts_at is not None), key=lambda s: s.starts_at, reverse=True)
+    chosen = dated + [s for s in chosen if s.starts_at is None]
+    rows = [
+        {
+            "session_id": s.id,
+            "session": s.name,
+            "training_id": s.training_id,
+            "training": p.trainings[s.training_id].name,
+            "learners": len(_session_people(p, s.id)),
+            "played": len({c.user_id for c in p.connections if c.session_id == s.id}),
+        }
+        for s in chosen
+    ]
+    frame = pd.DataFrame(rows, columns=SESSIONS_COLUMNS)
+    frame["starts_at"] = pd.Series([local(s.starts_at, tz) for s in chosen], dtype=object)
+    frame["ends_at"] = pd.Series([local(s.ends_at, tz) for s in chosen], dtype=object)
+    return frame
 
 
 def session_statistics(
     session: Session, scope: Scope, session_id: str, tz: ZoneInfo, today: date | None = None
 ) -> SessionStatistics:
-    """A program session's learners and figures; Forbidden unless the viewer may open it.
+    """A session's learners and figures; Forbidden unless the viewer may open it.
 
-    The session's learners are its registered learners and anyone with a connection in it,
-    blocked users included (the session is a record of what happened). Per learner:
-    registered (bool), connections, first / last connection (aware, local), time_spent (seconds
-    connected inside this session), and SPEC §4's progress, score, status and completed_on for
-    the session's training (None / "not enrolled" for someone not enrolled in it).
-
-    registered: registered learners. played: learners with at least one connection in the
-    session. completed: learners whose training status is passed, failed or expired.
-    median_time_spent: median of the players' time in the session (None without players).
-    average_score: mean training score of the learners who have one (None when nobody has).
-    """
-    program = session.get(ProgramSession, session_id)
+    Per learner (registered or with a connection in it): registered, connections, first /
+    last connection, time_spent in the session, and SPEC §4's progress, score, status and
+    completed_on in the session's training (None / "not enrolled" when not enrolled).
+    registered / played / completed count learners; median_time_spent: over those who played;
+    average_score: over those with a training score."""
+    p = Platform.read(session)
+    program = p.program_sessions.get(session_id)
     if program is None or not scope.can_view_session(session, session_id):
         raise Forbidden()
-    people = _SessionPeople(user_id=scope.user_id, session_id=session_id, training_id=program.training_id)
-    results = _pair_results(
-        session,
-        people,
-        Population(training_id=program.training_id, learners_only=False),
-        tz,
-        today=today,
-    )
-    registered_ids = select(SessionLearner.user_id.label("user_id")).where(
-        SessionLearner.session_id == session_id
-    )
-    connected_ids = select(Connection.user_id.label("user_id")).where(Connection.session_id == session_id)
-    members = union_all(registered_ids, connected_ids).subquery("session_members")
-    member_ids = select(members.c.user_id).distinct().subquery("session_member_ids")
-    connections = (
-        select(
-            Connection.user_id,
-            func.count().label("connections"),
-            func.min(Connection.connected_at).label("first_connection"),
-            func.max(Connection.disconnected_at).label("last_connection"),
-            func.sum(seconds_between(Connection.connected_at, Connection.disconnected_at)).label(
-                "time_spent"
-            ),
+    people = _session_people(p, session_id)
+    day = today or today_in(tz)
+    results = {
+        e.user_id: _training_result(p, e, tz, day)
+        for e in p.enrollments
+        if e.training_id == program.training_id and e.user_id in people
+    }
+    rows = []
+    for user_id in sorted(people, key=lambda u: (p.users[u].sort_key, u)):
+        user, result = p.users[user_id], results.get(user_id)
+        inside = [c for c in p.connections_of[user_id] if c.session_id == session_id]
+        rows.append(
+            {
+                "user_id": user_id,
+                "last_name": user.last_name,
+                "first_name": user.first_name,
+                "email": user.email,
+                "registered": user_id in p.registered.get(session_id, ()),
+                "connections": len(inside),
+                "first_connection": local(min((c.connected_at for c in inside), default=None), tz),
+                "last_connection": local(max((c.disconnected_at for c in inside), default=None), tz),
+                "time_spent": float(sum(seconds(c) for c in inside)),
+                "progress": None if result is None else result.progress,
+                "score": None if result is None else result.score,
+                "status": "not enrolled" if result is None else result.status,
+                "completed_on": None if result is None else day_of(result.completed_at, tz),
+            }
         )
-        .where(Connection.session_id == session_id)
-        .group_by(Connection.user_id)
-        .subquery("session_connections")
+    frame = pd.DataFrame(rows, columns=SESSION_PEOPLE_COLUMNS)
+    for name in ("first_connection", "last_connection", "completed_on", "progress", "score"):
+        frame[name] = pd.Series([row[name] for row in rows], dtype=object)  # None, not NaT / NaN
+    played = [row["time_spent"] for row in rows if row["connections"]]
+    return SessionStatistics(
+        session_id=session_id,
+        registered=sum(1 for row in rows if row["registered"]),
+        played=len(played),
+        completed=sum(1 for row in rows if row["status"] in COMPLETED),
+        median_time_spent=_median(played),
+        average_score=_mean([row["score"] for row in rows if row["score"] is not None]),
+        learners=frame,
     )
-    q = (
-        select(
-            User.id.label("user_id"),
-            User.last_name,
-            User.first_name,
-            User.email,
-            exists()
-            .where(SessionLearner.session_id == session_id, SessionLearner.user_id == User.id)
-            .label("registered"),
-            func.coalesce(connections.c.connections, 0).label("connections"),
-            connections.c.first_connection,
-            connections.c.last_connection,
-            func.coalesce(connections.c.time_spent, 0.0).label("time_spent"),
-            results.c.progress,
-            results.c.score,
-            func.coalesce(results.c.status, "not enrolled").label("status"),
-            results.c.completed_at,
-        )
-        .select_from(member_ids)
-        .join(User, User.id == member_ids.c.user_id)
-        .outerjoin(connections, connections.c.user_id == User.id)
-        .outerjoin(results, results.c.user_id == User.id)
-        .order_by(User.sort_key, User.id)
-    )
-    return session_statistics_from(session_id, session.execute(q).mappings().all(), tz)
-
-
-# -- end of program sessions --------------------------------------------------------------

@@ -52,6 +52,7 @@ from data.cache import EXTENSION as CACHE
 from data.figures import activity, cards, module_summary, population, sessions, tables
 from data.figures.population import ALL, Population, require_population
 from data.importer import BundleInvalid, import_bundle
+from data.models import TrainingModule
 from data.scope import Forbidden, Scope, global_scope
 from data.xapi import ingest_statements
 from tests import reference as REF
@@ -217,25 +218,28 @@ def assert_same(ref: Any, new: Any, where: str) -> None:
 
 def as_readers_shape(value: Any) -> Any:
     """The reference's result as the readers shape it: the reference (tests/reference.py) has
-    dataclasses of its own (StatusSummary, Trend, SessionStatistics), so as to import nothing
-    from data/figures; each becomes the readers' dataclass of the same name, field by field."""
+    dataclasses of its own (StatusSummary, Trend, SessionStatistics, AttemptSummary,
+    ActivityResult), so as to import nothing from data/figures; each becomes the readers'
+    dataclass of the same name, field by field."""
     if (
         dataclasses.is_dataclass(value)
         and not isinstance(value, type)
         and type(value).__module__ == REF.__name__
     ):
-        shape = getattr(population, type(value).__name__)
+        name = type(value).__name__
+        shape = getattr(population, name, None) or getattr(module_summary, name)
         return shape(**{f.name: as_readers_shape(getattr(value, f.name)) for f in dataclasses.fields(value)})
-    if isinstance(value, list):
-        return [as_readers_shape(item) for item in value]
+    if isinstance(value, list | tuple):
+        return type(value)(as_readers_shape(item) for item in value)
     return value
 
 
 def outcome(fn: Callable[[], Any]) -> tuple[bool, Any]:
-    """(raised, value or exception type); only the refusals a figure may answer are caught."""
+    """(raised, value or exception type); only the refusals a figure may answer are caught
+    (LookupError: a module summary asked for a module that is not in the training)."""
     try:
         return False, fn()
-    except (Forbidden, ValueError) as error:
+    except (Forbidden, ValueError, LookupError) as error:
         return True, type(error)
 
 
@@ -319,11 +323,17 @@ def check_viewer(c: Checker, scope: Scope, world: World, where: str) -> None:
     c.same(where, "sessions_first_date", scope, TZ)
     for session_id in [*sorted(world.sessions), "no-such-session"]:
         c.same(where, "session_statistics", scope, session_id, TZ, today=TODAY)
-    # One learner's modules in each training (Forbidden where the viewer may not see them).
+    # One learner's modules in each training, and their attempts of each module (Forbidden
+    # where the viewer may not see them; LookupError for a module not in the training).
     for training_id in world.trainings + world.xapi_trainings:
         enrolled = world.enrollments | world.xapi_pairs
-        for user_id in sorted({u for u, t in enrolled if t == training_id})[:2]:
+        learners = sorted({u for u, t in enrolled if t == training_id})[:2]
+        for user_id in learners:
             c.same(where, "learner_modules", scope, TZ, training_id, user_id)
+        tm = TrainingModule
+        modules = sorted(c.s.scalars(select(tm.module_id).where(tm.training_id == training_id)))
+        for module_id in [*modules, "no-such-module"] if learners else []:
+            c.same(where, "module_attempts", scope, training_id, learners[0], module_id)
 
 
 def viewers(s: Session, world: World, draw) -> dict[str, tuple[Scope, list]]:
