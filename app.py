@@ -55,6 +55,7 @@ def create_app(config: dict | None = None) -> Dash:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=settings.max_request_mb * 2**20,  # larger bodies: 413 before reading (issue 23)
     )
     server.config[SETTINGS_KEY] = settings  # read with data.config.current_settings() / settings_of()
     server.config.update(settings.extra.get("flask", {}))

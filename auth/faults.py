@@ -13,6 +13,7 @@ from html import escape
 
 from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from auth.language import N_
 from exports.formatting import current_language, gettext
@@ -39,30 +40,62 @@ PAGE = """<!doctype html>
 <link rel="stylesheet" href="/assets/bootstrap.min.css">
 <link rel="stylesheet" href="/assets/learnstats.css"></head>
 <body><main class="container py-5" id="database-error">
-<h1 class="h3">503 · {again}</h1>
+<h1 class="h3">{status} · {again}</h1>
 <p class="lead" id="database-error-message">{message}</p>
 <p><a class="btn btn-outline-primary" href="/">{back}</a></p>
 </main></body></html>"""
 
 
-def _database_error(error: DBAPIError) -> Response:
-    message = gettext(database_problem(error))
-    current_app.logger.warning("database error on %s %s: %s", request.method, request.path, error)
+def _answer(status: int, message: str, title: str) -> Response:
+    """JSON {"error": message} for Dash's callbacks and clients that ask for JSON, a small page
+    otherwise."""
     wants_json = request.path.startswith("/_dash-") or request.accept_mimetypes.best == "application/json"
     if wants_json:
         response = current_app.json.response({"error": message})
     else:
         page = PAGE.format(
+            status=status,
             message=escape(message),
             lang=current_language(),
-            again=escape(gettext("Please try again")),
+            again=escape(title),
             back=escape(gettext("Back to Learnstats")),
         )
         response = Response(page, mimetype="text/html")
-    response.status_code = 503
+    response.status_code = status
+    return response
+
+
+def _database_error(error: DBAPIError) -> Response:
+    current_app.logger.warning("database error on %s %s: %s", request.method, request.path, error)
+    response = _answer(503, gettext(database_problem(error)), gettext("Please try again"))
     response.headers["Retry-After"] = "60"
     return response
 
 
+def _too_large(error: RequestEntityTooLarge) -> Response:
+    """A body over LEARNSTATS_MAX_REQUEST_MB (issue 23): refused before it is read."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    current_app.logger.warning(
+        "request body refused on %s %s: %s bytes announced, limit %s", request.method, request.path,
+        request.content_length, limit,
+    )  # fmt: skip
+    message = gettext(
+        "This request is too large (over %(size)s MB); nothing was changed.", size=max(1, limit // 2**20)
+    )
+    response = _answer(413, message, gettext("Request too large"))
+    response.headers["Connection"] = "close"  # the unread body is not kept on the connection
+    return response
+
+
+def _refuse_large_body() -> None:
+    """First of the request's hooks: a body announced over the limit is refused before anything
+    reads it (the sign-in form, the callback guard, Dash), signed in or not."""
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
+
+
 def init_app(server: Flask) -> None:
     server.register_error_handler(OperationalError, _database_error)
+    server.register_error_handler(RequestEntityTooLarge, _too_large)
+    server.before_request_funcs.setdefault(None, []).insert(0, _refuse_large_body)

@@ -72,6 +72,10 @@ class Settings:
     # LEARNSTATS_AT_RISK_DAYS: SPEC §9's days without activity that make a learner at risk
     # when the page (or export-at-risk --days) says none.
     at_risk_days: int = 14
+    # LEARNSTATS_MAX_REQUEST_MB: the largest request body accepted (issue 23): larger ones are
+    # answered 413 before the body is read. Above the uploads' own limits (two 2 MB images,
+    # base64, in one callback).
+    max_request_mb: int = 8
     extra: dict = field(default_factory=dict)
 
     @property
@@ -291,6 +295,7 @@ def load_settings(overrides: dict | None = None) -> Settings:
         default=30,
     )
     _lrs(settings, overrides)
+    _limits(settings, overrides)
     settings.extra = overrides
     return settings
 
@@ -366,6 +371,23 @@ def _hardening(settings: Settings, overrides: dict) -> None:
     if hosts:
         names = hosts if isinstance(hosts, (list, tuple)) else hosts.split(",")
         settings.allowed_hosts = tuple(h.strip().lower() for h in names if h.strip())
+
+
+def _limits(settings: Settings, overrides: dict) -> None:
+    """LEARNSTATS_MAX_REQUEST_MB (issue 23)."""
+    value = (
+        overrides.pop("max_request_mb")
+        if "max_request_mb" in overrides
+        else os.environ.get("LEARNSTATS_MAX_REQUEST_MB")
+    )
+    value = "" if value is None else str(value).strip()
+    if value:
+        if not value.isdigit() or not 1 <= int(value) <= 1024:
+            raise SettingsError(
+                f"LEARNSTATS_MAX_REQUEST_MB: {value!r} is not a whole number of megabytes between 1 and 1024; "
+                "the default is 8"
+            )
+        settings.max_request_mb = int(value)
 
 
 def _lrs(settings: Settings, overrides: dict) -> None:

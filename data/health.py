@@ -86,7 +86,8 @@ def _note_user(response):
     user = getattr(g, "_login_user", None)
     if user is not None and getattr(user, "is_authenticated", False):
         request.environ[ENVIRON_USER] = str(user.id)
-    if request.path == "/_dash-update-component" and request.is_json:
+    too_large = (request.content_length or 0) > (request.max_content_length or float("inf"))
+    if request.path == "/_dash-update-component" and request.is_json and not too_large:
         body = request.get_json(silent=True)  # already parsed by Dash: no second parse
         if isinstance(body, dict) and isinstance(body.get("output"), str):
             request.environ[ENVIRON_CALLBACK] = body["output"][:200]

@@ -493,6 +493,18 @@ def test_cmp023_static_table_with_links_and_download():
     button = {"type": "static-table-csv", "page": "global", "table": "trainings"}
     empty = _with_trigger(c.download_static_table, button, 1, None, grid.rowData, [], meta, None)
     assert empty == (no_update, NOTHING_TO_DOWNLOAD)
+    # Forged rows (issue 23): more than MAX_STATIC_ROWS, or rows that are not objects, give a
+    # message and no file; exactly MAX_STATIC_ROWS still download.
+    forged = [{"name": "x", "progress": 1, "time": 1}] * (c.MAX_STATIC_ROWS + 1)
+    refused = _with_trigger(c.download_static_table, button, 1, None, grid.rowData, forged, meta, None)
+    assert refused == (
+        no_update,
+        "This table has too many rows to download from the page (at most 20\u202f000).",
+    )
+    bad = _with_trigger(c.download_static_table, button, 1, None, grid.rowData, ["a", "b"], meta, None)
+    assert bad[0] is no_update and "too many rows" in bad[1]
+    most = _with_trigger(c.download_static_table, button, 1, None, grid.rowData, forged[1:], meta, None)
+    assert base64.b64decode(most[0]["content"]).count(b"\r\n") == c.MAX_STATIC_ROWS + 1
 
 
 def test_cmp_huge_range_gives_a_message_not_an_error():
