@@ -168,7 +168,7 @@ def test_lng012_babel_reads_the_catalogues(make_app, language):
 # What a page may show that is not a catalogue text: numbers, percentages, durations, dates
 # (French formats), times, dashes, ids.
 NON_TEXT = re.compile(
-    r"[\s\d–—\-+.,:/%()▲▼−\u202f\u00a0·…]*"
+    r"[\s\d–—\-+±.,:/%()▲▼−\u202f\u00a0·…]*"
     r"|[\d\u202f]+(,\d+)?\u00a0%"
     r"|([\d\u202f]+ h )?\d+ min"
     r"|#|CSV|XLSX"
