@@ -45,7 +45,7 @@ from data.session_records import (
 )
 from exports.attendance import attendance_file, attendance_filename
 from exports.attestation_options import AttestationError, load_defaults
-from exports.formatting import current_language, join_reasons
+from exports.formatting import join_reasons
 from exports.opco_request import MEDIA_TYPES
 from jobs.activity_records import activity_records_ticket, run_activity_records_job
 from jobs.background import scope_to_dict
@@ -264,7 +264,7 @@ def open_compliance_dialog(n_clicks, session_id):
     if not n_clicks:
         raise PreventUpdate
     _require(session_id)
-    return True, current_language(), None, None
+    return True, "fr", None, None  # SPEC §10: French by default, whatever the interface's language
 
 
 def download_attendance(xlsx_clicks, pdf_clicks, session_id, language):

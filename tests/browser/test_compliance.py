@@ -1,71 +1,78 @@
-"""The compliance pack's pages in a real browser (issue 19 points 5 and 6): a statistics manager
-opens "BPF report" from the navbar, chooses a value's line and the table follows; the "Results"
-page shows a training's indicator 2; a training manager has a "Results" link but no BPF one; no
-console error."""
+"""A session instructor uses the compliance dialogs in a real browser (issue 19 points 1-3):
+records a tutor contact, generates the relevés d'activité (background job, progress bar, signed
+link) and finds the contact in the learner's relevé."""
 
 from __future__ import annotations
 
-import json
+import io
+import subprocess
+import zipfile
+from urllib.parse import urlsplit
 
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from sqlalchemy import select
 
-from data.models import User
-from tests.browser.test_pages import start_signed_in, wait_until
+from data import models as m
+from exports.attestation_options import save_defaults
+from tests.attestation_world import ACCOUNTS, PASSWORD, build_world
+from tests.browser.test_shell import submit_sign_in
+from tests.conftest import sign_in
+from tests.factories import Factory
+from tests.integration.exports.test_attestations import OPTIONS
 
 
-def _world(f):
-    t = f.training("T1", name="Sécurité")
-    m1 = f.module("M1")
-    f.step(t, m1, 1)
-    for user_id, value, minutes in (("a1", "CDI", 150), ("b1", "Apprenti", 45), ("n1", None, 30)):
-        u = f.user(user_id, email=f"{user_id}@x.org", fields={"Statut": value} if value else None)
-        f.enroll(u, t, at="2025-02-01 09:00")
-        f.connection(u, m1, "2025-03-02 08:00", f"2025-03-02 {8 + minutes // 60:02d}:{minutes % 60:02d}")
-    f.attempt(
-        f.s.get(User, "a1"), t, m1, started="2025-03-02 08:00", finished="2025-03-02 10:30", scores=(8,)
+def test_cmp_b001_tutor_contact_then_activity_records(dash_duo, make_app, tmp_path):
+    app = make_app()
+    db = app.server.extensions["learnstats_db"]
+    with db.session() as s:
+        build_world(Factory(s))
+        save_defaults(s, OPTIONS)
+        s.commit()
+
+    dash_duo.start_server(app, navigate=False)
+    base = dash_duo.server.url.rstrip("/")
+    dash_duo.driver.get(base + "/login?next=/session/S1")
+    submit_sign_in(dash_duo, ACCOUNTS["inst1"], PASSWORD)
+    WebDriverWait(dash_duo.driver, 10).until(lambda d: urlsplit(d.current_url).path == "/session/S1")
+    dash_duo.wait_for_text_to_equal("#session-title", "Sécurité incendie — automne")
+
+    # A tutor contact for Élodie.
+    dash_duo.find_element("#tc-open-button").click()
+    dash_duo.wait_for_element("#tc-learner option[value='u-elodie']", timeout=10)
+    Select(dash_duo.driver.find_element(By.ID, "tc-learner")).select_by_value("u-elodie")
+    Select(dash_duo.driver.find_element(By.ID, "tc-channel")).select_by_value("visio")
+    dash_duo.driver.execute_script(
+        "var e = document.getElementById('tc-when');"
+        "var set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;"
+        "set.call(e, '2026-10-22T14:30'); e.dispatchEvent(new Event('input', {bubbles: true}));"
     )
-    f.user("stat", "Stella", "Stats", email="stat@example.org", roles=("statistics_manager",))
-    f.user("tm", "Tom", "Trainer", email="tm@example.org", roles=("training_manager:T1",))
-    f.s.commit()
+    dash_duo.find_element("#tc-duration").send_keys("25")
+    dash_duo.find_element("#tc-subject").send_keys("Point d'étape")
+    dash_duo.find_element("#tc-save-button").click()
+    dash_duo.wait_for_contains_text("#tc-message", "Élodie Marchand", timeout=10)
+    with db.session() as s:
+        (contact,) = s.scalars(select(m.TutorContact)).all()
+        assert (contact.user_id, contact.channel, contact.duration_minutes, contact.tutor) == (
+            "u-elodie", "visio", 25, "Inès Prof",
+        )  # fmt: skip
+    dash_duo.find_element("#tc-dialog .btn-close").click()
 
-
-def _row(driver, key: str) -> list[str]:
-    """A row's cells, [] while the table is being redrawn."""
-    try:
-        return [td.text for td in driver.find_elements(By.CSS_SELECTOR, f"#bpf-row-{key} td")]
-    except StaleElementReferenceException:
-        return []
-
-
-def test_cpb001_bpf_mapping_drives_the_table(dash_duo, dash_app, factory):
-    _world(factory)
-    start_signed_in(dash_duo, dash_app, "stat@example.org", "/bpf?start=2025-01-01&end=2025-12-31")
-    assert dash_duo.find_element("#nav-bpf-link").is_displayed()
-    dash_duo.wait_for_element("#bpf-f1")
-    wait_until(dash_duo, lambda d: _row(d, "total")[1:] == ["3", "4"], "total")  # 2.5 + 0.75 + 0.5 h
-    wait_until(dash_duo, lambda d: _row(d, "e")[1:] == ["3", "4"], "e")  # no field: everyone in e
-    dash_duo.select_dcc_dropdown("#bpf-field", "Statut")
-    radio = json.dumps({"type": "bpf-line", "value": "CDI"}, sort_keys=True, separators=(",", ":"))
-    dash_duo.wait_for_element(f"[id='{radio}'] input[value='a']").click()
-    wait_until(dash_duo, lambda d: _row(d, "a")[1:] == ["1", "3"], "line a")
-    wait_until(
-        dash_duo, lambda d: _row(d, "e")[1:] == ["2", "1"], "line e"
-    )  # Apprenti (not mapped: e) 0.75 h + no field 0.5 h
-    assert dash_duo.get_logs() == []
-
-
-def test_cpb002_results_page_of_a_training_manager(dash_duo, dash_app, factory):
-    _world(factory)
-    start_signed_in(
-        dash_duo, dash_app, "tm@example.org", "/results?training=T1&start=2025-01-01&end=2025-12-31"
-    )
-    dash_duo.wait_for_element("#qualiopi-volume")
-    wait_until(
-        dash_duo,
-        lambda d: "3 learners with activity" in d.find_element(By.ID, "qualiopi-volume").text,
-        "volume",
-    )
-    assert dash_duo.find_elements("#nav-bpf-link") == []  # no BPF for a training manager
-    assert dash_duo.find_element("#nav-results-link").is_displayed()
+    # The relevés: a background job, then a link for this user.
+    dash_duo.find_element("#cmp-open-button").click()
+    dash_duo.wait_for_element("#cmp-records-button").click()
+    link = dash_duo.wait_for_element("#cmp-download-link", timeout=90)
+    assert "4" in dash_duo.find_element("#cmp-result").text
+    client = app.server.test_client()
+    sign_in(client, ACCOUNTS["inst1"])
+    response = client.get(urlsplit(link.get_attribute("href")).path)
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    assert len(archive.namelist()) == 4
+    pdf = tmp_path / "releve.pdf"
+    pdf.write_bytes(archive.read("releve_Marchand_Elodie_S1.pdf"))
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "Point d'étape" in text and "visioconférence" in text and "0 h 25" in text
     assert dash_duo.get_logs() == []
