@@ -270,6 +270,50 @@ def delete_report(session: Session, scope: Scope, report_id) -> None:
     session.delete(report)
 
 
+# -- the weekly digest (issue 18 point 5) -----------------------------------------------------------
+
+DIGEST = "digest"
+DIGEST_KIND = "at-risk-digest"
+DIGEST_RULE = Rule("weekly", hour=8, weekday=0)  # every Monday at 08:00, platform time
+
+
+def digest_of(session: Session, scope: Scope) -> ScheduledReport | None:
+    return session.scalar(
+        select(ScheduledReport).where(
+            ScheduledReport.owner_id == scope.user_id, ScheduledReport.builtin == DIGEST
+        )
+    )
+
+
+def switch_digest(
+    session: Session, scope: Scope, on: bool, now: datetime, title: str = "Weekly digest", base_url: str = ""
+) -> ScheduledReport | None:
+    """The user's built-in weekly digest on (created, or resumed) or off (deleted with its log)."""
+    report = digest_of(session, scope)
+    if not on:
+        if report is not None:
+            delete_report(session, scope, report.id)
+        return None
+    if report is None:
+        report = save_report(
+            session,
+            scope,
+            report_id=None,
+            title=title,
+            kind=DIGEST_KIND,
+            params={"format": "xlsx"},
+            rule=DIGEST_RULE,
+            recipients=[],
+            now=now,
+            base_url=base_url,
+        )
+        report.builtin = DIGEST
+    elif report.paused:
+        set_paused(session, scope, report.id, False, now)
+    session.flush()
+    return report
+
+
 # -- claims (one run, whatever the number of processes) ------------------------------------------
 
 
@@ -299,6 +343,9 @@ def claim_send_now(session: Session, report_id: int, seen: datetime) -> bool:
 
 
 __all__ = [
+    "DIGEST",
+    "DIGEST_KIND",
+    "DIGEST_RULE",
     "ON_TIME",
     "Rule",
     "ScheduleError",
@@ -307,6 +354,7 @@ __all__ = [
     "claim_occurrence",
     "claim_send_now",
     "delete_report",
+    "digest_of",
     "managed_report",
     "may_manage",
     "naive",
@@ -315,6 +363,7 @@ __all__ = [
     "rule_of",
     "save_report",
     "set_paused",
+    "switch_digest",
     "user_choices",
     "visible_reports",
 ]

@@ -61,6 +61,8 @@ class ReportRun:
     tz: ZoneInfo
     now: datetime
     period: tuple[date, date] | None = None
+    # LEARNSTATS_AT_RISK_DAYS: the at-risk lists' default days of inactivity.
+    at_risk_days: int = 14
 
     @property
     def today(self) -> date:
@@ -430,6 +432,145 @@ register_kind(
     _check_session_learners,
     describe=_describe_session,
 )
+
+
+# -- at-risk learners (SPEC §9) and the weekly digest (issue 18 point 5) --------------------------
+
+
+def _days(params: dict, run: ReportRun | None) -> int:
+    from data.figures.at_risk import check_days
+
+    value = params.get("days")
+    if value in (None, ""):
+        return run.at_risk_days if run is not None else 14
+    try:
+        return check_days(value)
+    except (TypeError, ValueError) as error:
+        raise ReportKindError(gettext("days: %(reason)s", reason=error)) from None
+
+
+def _at_risk_population(session: Session, scope: Scope, params: dict):
+    from data.figures.population import Population, require_population
+
+    training_id = _text(params, "training_id", required=False)
+    class_id = _text(params, "class_id", required=False)
+    if training_id is not None and session.get(Training, training_id) is None:
+        raise Forbidden()
+    pop = Population(training_id=training_id, class_id=class_id)
+    if training_id is None and class_id is None and scope.is_learner_only:
+        raise Forbidden()
+    require_population(session, scope, pop)
+    return pop
+
+
+def _check_at_risk(session: Session, scope: Scope, params: dict) -> None:
+    _at_risk_population(session, scope, params)
+    _days(params, None)
+    _format(params)
+
+
+def _at_risk_file(records, run: ReportRun, params: dict, name: str, out: IO[bytes]) -> BuiltReport:
+    from exports.at_risk import AT_RISK_TABLE_COLUMNS, at_risk_frame
+
+    if not records:
+        raise NothingToSend(gettext("no learner is at risk"))
+    frame = at_risk_frame(records, run.today)
+    return _table_file(frame, AT_RISK_TABLE_COLUMNS, _format(params), name, N_("At risk"), out)
+
+
+def _build_at_risk(session, recipient, scope, params, run, out) -> BuiltReport:
+    from exports.at_risk import at_risk_records
+
+    pop = _at_risk_population(session, scope, params)
+    records = at_risk_records(session, scope, pop, run.tz, run.today, _days(params, run))
+    name = (
+        "at-risk"
+        + (f"-{pop.training_id}" if pop.training_id else "")
+        + (f"-class-{pop.class_id}" if pop.class_id else "")
+    )
+    return _at_risk_file(records, run, params, f"{name}-{run.today.isoformat()}", out)
+
+
+def _describe_at_risk(session: Session, params: dict) -> str:
+    parts = []
+    training = (
+        session.get(Training, str(params.get("training_id", ""))) if params.get("training_id") else None
+    )
+    if training is not None:
+        parts.append(training.name)
+    if params.get("class_id"):
+        parts.append(gettext("class %(id)s", id=params["class_id"]))
+    if params.get("days"):
+        parts.append(gettext("inactive for %(days)s days or more", days=params["days"]))
+    return " · ".join(parts) or gettext("every training in scope")
+
+
+register_kind("at-risk", N_("At-risk learners"), _build_at_risk, _check_at_risk, describe=_describe_at_risk)
+
+
+def may_have_digest(scope: Scope) -> bool:
+    """The weekly digest is for training managers and session instructors (SPEC §6)."""
+    return bool(scope.trainings or scope.sessions)
+
+
+def _check_digest(session: Session, scope: Scope, params: dict) -> None:
+    if not may_have_digest(scope):
+        raise Forbidden()
+    _format(params)
+
+
+def _build_digest(session, recipient, scope, params, run, out) -> BuiltReport:
+    """The at-risk learners of the recipient's trainings (training manager) and of their
+    sessions (instructor: the learners of each session they teach, in its training)."""
+    from sqlalchemy import select
+
+    from data.figures.population import Population
+    from data.models import SessionLearner
+    from data.scope import global_scope
+    from exports.at_risk import at_risk_records
+
+    if not may_have_digest(scope):
+        raise Forbidden()
+    days = _days(params, run)
+    found: dict[tuple[str, str], object] = {}
+    if scope.trainings:
+        for record in at_risk_records(session, scope, Population(), run.tz, run.today, days):
+            found[(record.user_id, record.training_id)] = record
+    for session_id in sorted(scope.sessions):
+        program = session.get(ProgramSession, session_id)
+        if program is None:
+            continue
+        learners = set(
+            session.scalars(select(SessionLearner.user_id).where(SessionLearner.session_id == session_id))
+        )
+        # Read in the platform's scope, then kept to this session's learners in its training:
+        # exactly what the instructor may see on the session's page.
+        for record in at_risk_records(
+            session, global_scope(), Population(training_id=program.training_id), run.tz, run.today, days
+        ):
+            if record.user_id in learners:
+                found.setdefault((record.user_id, record.training_id), record)
+    from data.text import fold
+
+    # SPEC §4's order of people (case and accents ignored), then the training's name.
+    records = sorted(
+        found.values(),
+        key=lambda r: (
+            fold(r.last_name or ""),
+            fold(r.first_name or ""),
+            fold(r.email or ""),
+            fold(r.training or ""),
+            r.user_id,
+        ),
+    )
+    return _at_risk_file(records, run, params, f"at-risk-digest-{run.today.isoformat()}", out)
+
+
+def _describe_digest(session: Session, params: dict) -> str:
+    return gettext("the at-risk learners of your trainings and sessions")
+
+
+register_kind("at-risk-digest", N_("Weekly digest"), _build_digest, _check_digest, describe=_describe_digest)
 
 
 def build_report(

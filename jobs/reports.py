@@ -147,7 +147,7 @@ def run_report(
             smtp = parse_smtp_url(settings.smtp_url)
         except MailNotConfigured as error:
             smtp, problem = None, problem or str(error)
-        run = ReportRun(tz=settings.tz, now=now, period=period)
+        run = ReportRun(tz=settings.tz, now=now, period=period, at_risk_days=settings.at_risk_days)
         base_url = (settings.base_url or report.base_url or "").rstrip("/")
         sweep_expired(exports_dir(server))
         for user_id in recipients_of(report):

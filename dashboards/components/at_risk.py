@@ -116,6 +116,16 @@ def build_at_risk_section(page: str, pop: Population, days: int) -> html.Div:
                 search_placeholder=N_("Search a learner by name or email…"),
                 height=420,
                 link_column=("learner", "learner_link"),
+                # "Schedule…": the list sent by email (exports/report_kinds.py "at-risk").
+                schedule={
+                    "kind": "at-risk",
+                    "params": {
+                        **({"training_id": pop.training_id} if pop.training_id else {}),
+                        **({"class_id": pop.class_id} if pop.class_id else {}),
+                        "days": days,
+                    },
+                    "title": _("At risk"),
+                },
             ),
         ],
         className="mt-4",

@@ -304,9 +304,11 @@ def build_data_table(
     row_id_field: str | None = None,
     title: str | None = None,
     grid_options: dict | None = None,
+    schedule: dict | None = None,
 ) -> html.Div:
     """A server-side table (AG Grid infinite row model, blocks of 50 rows): search box,
-    Download CSV / XLSX buttons and their dcc.Download.
+    Download CSV / XLSX buttons and their dcc.Download (and "Schedule…" with `schedule`, as
+    build_static_table).
 
     The page wires it: a callback Input(`<page>-<slug>-grid`, "getRowsRequest") (+ State of the
     search box and its filters) -> Output(grid, "getRowsResponse") using ag_grid_request_to_query
@@ -332,6 +334,7 @@ def build_data_table(
         placeholder=search_placeholder,
         title=title,
         debounce=300,  # as you type (True would wait for Enter)
+        extra=_schedule_button(page, slug, schedule),
     )
     return html.Div(
         [

@@ -21,6 +21,7 @@ from dash import ALL, Input, Output, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from auth.guard import current_scope
+from auth.hosts import UntrustedHost, link_base_url
 from auth.language import N_, page_title
 from auth.language import gettext as _
 from dashboards.access import everyone
@@ -33,15 +34,18 @@ from data.reports import (
     ask_send_now,
     aware,
     delete_report,
+    digest_of,
     managed_report,
     recent_runs,
     recipients_of,
     rule_of,
     set_paused,
+    switch_digest,
     visible_reports,
 )
+from data.scope import Forbidden
 from exports.formatting import fmt_datetime
-from exports.report_kinds import describe, parse_params, report_kind
+from exports.report_kinds import describe, may_have_digest, parse_params, report_kind
 
 PAGE = "schedules"
 POLL_MS = 20_000
@@ -67,7 +71,41 @@ dash.register_page(
 )
 
 
-def layout(**_query):
+def build_digest_card(scope, has_digest: bool) -> html.Div | None:
+    """The weekly digest (issue 18 point 5), for training managers and session instructors."""
+    if not may_have_digest(scope):
+        return None
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                dbc.Switch(
+                    id="schedules-digest-switch",
+                    label=_(
+                        "Weekly digest: the at-risk learners of my trainings and sessions, every Monday at 08:00"
+                    ),
+                    value=has_digest,
+                    className="mb-1 fw-semibold",
+                ),
+                html.Div(
+                    _(
+                        "Sent to you by email as a spreadsheet (inactive for %(days)s days or more, a failed "
+                        "mandatory module, a session ended or ending within 7 days). Switch it off at any time.",
+                        days=current_settings().at_risk_days,
+                    ),
+                    className="small text-muted",
+                ),
+            ]
+        ),
+        className="mb-3 ls-digest-card",
+        id="schedules-digest",
+    )
+
+
+def layout(scope=None, **_query):
+    digest = None
+    if scope is not None and may_have_digest(scope):
+        with get_db().session() as s:
+            digest = build_digest_card(scope, digest_of(s, scope) is not None)
     return html.Div(
         [
             html.H1(_("Scheduled reports"), className="h3 mb-1", id="schedules-title"),
@@ -78,6 +116,7 @@ def layout(**_query):
                 ),
                 className="text-muted",
             ),
+            digest,
             html.Div(id="schedules-message", role="status"),
             dcc.Store(id="schedules-changed"),
             dcc.Interval(id="schedules-poll", interval=POLL_MS),
@@ -333,6 +372,31 @@ def act_on_schedule(_clicks):
         else:
             raise PreventUpdate
         s.commit()
+    return now.isoformat(), dbc.Alert(message, color="info", className="py-2", dismissable=True)
+
+
+@callback(
+    Output("schedules-changed", "data", allow_duplicate=True),
+    Output("schedules-message", "children", allow_duplicate=True),
+    Input("schedules-digest-switch", "value"),
+    prevent_initial_call=True,
+)
+def toggle_digest(value):
+    """Switch the weekly digest on (a built-in schedule of the user's) or off (deleted)."""
+    scope = current_scope()
+    if not may_have_digest(scope):
+        raise Forbidden()
+    now = datetime.now(UTC)
+    try:
+        base_url = link_base_url()
+    except UntrustedHost:
+        base_url = ""
+    with get_db().session() as s:
+        switch_digest(s, scope, bool(value), now, title=_("Weekly digest"), base_url=base_url)
+        s.commit()
+    message = (
+        _("The weekly digest is on: every Monday at 08:00.") if value else _("The weekly digest is off.")
+    )
     return now.isoformat(), dbc.Alert(message, color="info", className="py-2", dismissable=True)
 
 

@@ -174,3 +174,28 @@ def test_sch004_the_opco_dialog_schedules_its_filters(world, server):
     out = open_new(server, "inst", "opco", "opco", "opco-logs", spec["params"])
     assert out[0] is True and out[4].startswith("OPCO export — Learner × course")
     assert out[10] == {}  # a dated kind: "the previous period" may be chosen
+
+
+def test_sch005_the_weekly_digest_switch(world, server, db):
+    page = served_page("schedules")
+    with signed_in(server, "tm", base_url="http://localhost"):
+        page.toggle_digest(True)
+        listing, _runs = page.update_schedules(None, None, None)
+    assert "Weekly digest" in str(listing) and "Every monday at 08:00" in str(listing)
+    with db.session() as s:
+        [report] = s.scalars(select(ScheduledReport)).all()
+        assert (report.builtin, report.kind, report.owner_id) == ("digest", "at-risk-digest", "tm")
+    with signed_in(server, "tm"):
+        page.toggle_digest(False)
+    with db.session() as s:
+        assert s.scalars(select(ScheduledReport)).all() == []
+    for user in ("cm", "lea", "stat"):  # neither a training manager nor an instructor
+        with signed_in(server, user), pytest.raises(Forbidden):
+            page.toggle_digest(True)
+
+
+def test_sch006_the_at_risk_list_can_be_scheduled_in_scope(world, server):
+    out = open_new(server, "tm", "training", "at-risk", "at-risk", {"training_id": "t-man", "days": 14})
+    assert out[0] is True and out[4].startswith("At-risk learners — Management")
+    with pytest.raises(Forbidden):
+        open_new(server, "tm", "training", "at-risk", "at-risk", {"training_id": "t-sec", "days": 14})

@@ -338,3 +338,46 @@ def test_rep008_build_report_in_each_language(app):
             s, "session-learners", user, global_scope(), {"session_id": "s-a"}, run, "en"
         )
         assert built.rows == 5 and data.decode("utf-8-sig").startswith("Learner,Email,Registered")
+
+
+def test_rep009_weekly_digest_for_a_training_manager_and_an_instructor(app, smtp):
+    """Issue 18 point 5: switched on, the digest goes every Monday at 08:00 with the at-risk
+    learners of the trainings managed (tm: t-man) or of the sessions taught (inst: s-a's
+    registered learners in t-sec), as of that day (SPEC §9's reasons in words)."""
+    from data.reports import DIGEST_KIND, digest_of, switch_digest
+
+    _controller, inbox = smtp
+    with app.server.extensions["learnstats_db"].session() as s:
+        for user in ("tm", "inst"):
+            report = switch_digest(s, load_scope(s, user), True, utc("2026-05-03 10:00"))
+            assert (report.kind, report.frequency, report.weekday, report.hour) == (
+                DIGEST_KIND,
+                "weekly",
+                0,
+                8,
+            )
+        with pytest.raises(Forbidden):
+            report_kind(DIGEST_KIND).check(s, load_scope(s, "cm"), {})  # not a manager of trainings/sessions
+        s.commit()
+    assert len(tick(app, "2026-05-04 06:00:10")) == 2
+    sheets = {}
+    for to, message in inbox.take():
+        name, data = attachment(message)
+        assert name == "at-risk-digest-2026-05-04.xlsx"
+        sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+        sheets[to[0]] = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    # Frank: last activity 2 April (32 days), session s-m ended on 30 April.
+    [frank] = sheets["tm@example.org"]
+    assert frank[:2] == ["Petit Frank", "Management"]
+    assert frank[2] == "inactive for 32 days; session ended on 30/04/2026"
+    # s-a's registered learners of t-sec at risk: Bob (last active 5 March) and Chloé (never,
+    # enrolled 1 February); Alice passed, Ève is blocked, Dan is not registered to s-a.
+    assert [(r[0], r[2]) for r in sheets["inst@example.org"]] == [
+        ("Durand Bob", "inactive for 60 days; session ended on 31/03/2026"),
+        ("Ézard Chloé", "inactive for 92 days; session ended on 31/03/2026"),
+    ]
+    with app.server.extensions["learnstats_db"].session() as s:
+        switch_digest(s, load_scope(s, "tm"), False, utc("2026-05-05 10:00"))
+        s.commit()
+        assert digest_of(s, load_scope(s, "tm")) is None
+    assert len(tick(app, "2026-05-11 06:00:10")) == 1  # the instructor's only
