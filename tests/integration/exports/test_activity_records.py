@@ -47,6 +47,14 @@ def flat(text: str) -> str:
     return flat_text(text).replace(" %", "%")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def dash_app(request, make_app):
+    """Each test on SQLite and on PostgreSQL."""
+    if request.param == "postgres":
+        return make_app(database_url=request.getfixturevalue("pg_migrated_db_url"))
+    return make_app()
+
+
 @pytest.fixture
 def world(factory):
     build_world(factory)
