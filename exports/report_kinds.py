@@ -41,7 +41,7 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 # Modules that register more kinds when imported (the other helpers' downloads add theirs).
-KIND_MODULES: tuple[str, ...] = ("exports.compliance_reports",)
+KIND_MODULES: tuple[str, ...] = ("exports.compliance_reports", "exports.declaration_reports")
 
 
 class ReportKindError(LearnstatsError, ValueError):

@@ -18,6 +18,7 @@ from dash.exceptions import PreventUpdate
 from auth.guard import current_scope
 from auth.language import gettext as _
 from dashboards.dialogs.attestations import language_options
+from dashboards.dialogs.schedule import build_schedule_button
 from data.config import current_settings
 from data.db import get_db
 from data.edof import UnknownSession, require_session
@@ -74,6 +75,17 @@ def build_edof_controls(scope: Scope, session_id: str) -> list:
                         ),
                         dbc.ModalFooter(
                             [
+                                build_schedule_button(
+                                    "edof",
+                                    "edof",
+                                    "edof",
+                                    {
+                                        "session_id": session_id,
+                                        "format": "xlsx",
+                                        "language": current_language(),
+                                    },
+                                    title=_("EDOF file"),
+                                ),
                                 dbc.Button(
                                     _("Download CSV"), id="edof-csv-button", color="primary", n_clicks=0
                                 ),

@@ -24,6 +24,7 @@ from auth.language import N_, page_title
 from auth.language import gettext as _
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.components.texts import dropdown
+from dashboards.dialogs.schedule import build_schedule_button
 from data.bpf import LINES, OTHER, category_values, field_names, may_see_bpf
 from data.config import current_settings
 from data.db import get_db
@@ -131,17 +132,26 @@ def layout(scope, **query):
                                 [
                                     html.Div(
                                         [
-                                            dbc.Button(
-                                                _("Download %(format)s", format=kind.upper()),
-                                                id=f"bpf-download-{kind}",
-                                                color="primary",
-                                                outline=True,
-                                                size="sm",
-                                                n_clicks=0,
-                                            )
-                                            for kind in ("csv", "xlsx", "pdf")
+                                            *(
+                                                dbc.Button(
+                                                    _("Download %(format)s", format=kind.upper()),
+                                                    id=f"bpf-download-{kind}",
+                                                    color="primary",
+                                                    outline=True,
+                                                    size="sm",
+                                                    n_clicks=0,
+                                                )
+                                                for kind in ("csv", "xlsx", "pdf")
+                                            ),
+                                            build_schedule_button(
+                                                PAGE,
+                                                "bpf",
+                                                "bpf",
+                                                {"format": "xlsx", "language": current_language()},
+                                                title=_("BPF report"),
+                                            ),
                                         ],
-                                        className="d-flex gap-2 float-end",
+                                        className="d-flex gap-2 float-end flex-wrap justify-content-end",
                                     ),
                                     html.H2(_("Cadre F-1"), className="h5"),
                                     html.Div(id="bpf-message", role="alert"),

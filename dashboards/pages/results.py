@@ -25,6 +25,7 @@ from auth.language import gettext as _
 from dashboards.components.cards import build_cards
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.components.texts import dropdown
+from dashboards.dialogs.schedule import build_schedule_button
 from data.config import current_settings
 from data.db import get_db
 from data.figures.days import today_in
@@ -78,8 +79,11 @@ def layout(scope, training=None, **query):
                                 n_clicks=0,
                             ),
                             dcc.Download(id="qualiopi-pdf-download"),
+                            build_schedule_button(
+                                PAGE, "qualiopi", "qualiopi", _schedule_params(chosen), title=_("Results")
+                            ),
                         ],
-                        className="float-end",
+                        className="float-end d-flex gap-2",
                     ),
                     html.H1(_("Results"), className="h3 mb-0", id="qualiopi-title"),
                     html.Div(
@@ -118,6 +122,13 @@ def layout(scope, training=None, **query):
             dcc.Loading(html.Div(id="qualiopi-body"), type="circle", delay_show=400),
         ]
     )
+
+
+def _schedule_params(training) -> dict:
+    params = {"language": current_language()}
+    if training not in (None, "", ALL):
+        params["training_id"] = training
+    return params
 
 
 def _training(value) -> str | None:
@@ -186,6 +197,20 @@ def update_results(start_date, end_date, training, preset):
             return html.P(message, className="ls-empty", id="qualiopi-range-error")
         results = qualiopi_results(s, scope, rng.start, rng.end, current_settings().tz, training_id)
     return build_results(results)
+
+
+@callback(
+    Output({"type": "schedule-spec", "page": PAGE, "table": "qualiopi"}, "data"),
+    Input("qualiopi-training", "value"),
+    prevent_initial_call=True,
+)
+def update_results_schedule(training):
+    """What "Schedule…" would send: the chosen training's results (checked in the scope)."""
+    scope = current_scope()
+    training_id = _training(training)
+    with get_db().session() as s:
+        require_training(s, scope, training_id)
+    return {"kind": "qualiopi", "params": _schedule_params(training_id), "title": _("Results")}
 
 
 def results_pdf(start_date, end_date, preset, training):

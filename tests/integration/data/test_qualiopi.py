@@ -150,3 +150,21 @@ def test_qua004_one_page_pdf_read_back(world, tmp_path):
     )
     assert "All our trainings" in text
     assert "Completion rate Success rate 66.7 % 75.0 % 4 of 6 learners 3 of 4 learners" in text
+
+
+def test_qua005_scheduled_report(world):
+    """Issue 19 point 7: the one-page PDF as a kind of scheduled report, in the recipient's
+    scope, over the run's previous period."""
+    from datetime import UTC, datetime
+
+    from auth.roles import load_scope
+    from exports.report_kinds import ReportRun, build_report
+
+    tm = load_scope(world.s, "tm")
+    run = ReportRun(tz=TZ, now=datetime(2026, 4, 1, 6, tzinfo=UTC), period=MARCH)
+    data, built = build_report(
+        world.s, "qualiopi", world.s.get(m.User, "tm"), tm, {"training_id": "T1"}, run, "fr"
+    )
+    assert built.file_name == "qualiopi-T1-2026-03-01-2026-03-31.pdf" and data.startswith(b"%PDF")
+    with pytest.raises(Forbidden):
+        build_report(world.s, "qualiopi", world.s.get(m.User, "tm"), tm, {"training_id": "T2"}, run, "fr")

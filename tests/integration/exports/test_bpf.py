@@ -210,3 +210,31 @@ def test_bpf008_english_labels(world):
         == "a. Salariés d'employeurs privés hors apprentis (private employers' employees, apprentices excepted)"
     )
     assert table.rows[5][1] == "Total"
+
+
+def test_bpf009_scheduled_report_saved_mapping_and_previous_period(world):
+    """Issue 19 point 7: the BPF as a kind of scheduled report: the saved field and mapping, the
+    run's previous period (else the last calendar year); admins and statistics managers only."""
+    from datetime import UTC, datetime
+
+    from auth.roles import load_scope
+    from data.models import User
+    from exports.bpf import save_bpf_defaults
+    from exports.report_kinds import ReportRun, build_report
+
+    world.user("stat", email="stat@x.org", roles=("statistics_manager",))
+    save_bpf_defaults(world.s, BpfOptions("Statut", MAPPING))
+    stat = load_scope(world.s, "stat")
+    run = ReportRun(tz=TZ, now=datetime(2027, 2, 1, 6, tzinfo=UTC))
+    data, built = build_report(world.s, "bpf", world.s.get(User, "stat"), stat, {"format": "csv"}, run, "fr")
+    assert built.file_name == "bpf-f1-2026-01-01-2026-12-31.csv"
+    assert _rows(data, ";") == EXPECTED
+    june = ReportRun(
+        tz=TZ, now=datetime(2026, 7, 1, 6, tzinfo=UTC), period=(date(2026, 6, 1), date(2026, 6, 30))
+    )
+    data, _built = build_report(
+        world.s, "bpf", world.s.get(User, "stat"), stat, {"format": "csv"}, june, "fr"
+    )
+    assert [row[1:] for row in _rows(data, ";")][:3] == [["0", "0"], ["1", "1"], ["1", "0"]]
+    with pytest.raises(Forbidden):
+        build_report(world.s, "bpf", world.s.get(User, "gum"), load_scope(world.s, "gum"), {}, run, "fr")

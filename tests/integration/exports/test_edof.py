@@ -214,3 +214,33 @@ def test_edf006_cli_one_and_several_sessions(world, dash_app, tmp_path):
     assert not bad.exists()
     result = runner.invoke(args=["export-edof", "--session", "S1", "--out", str(bad)])
     assert result.exit_code == 1 and "declared duration" in result.output and not bad.exists()
+
+
+def test_edf007_scheduled_report_in_the_recipients_scope(world):
+    """Issue 19 point 7: the EDOF file as a kind of scheduled report, built in each recipient's
+    scope with the attestations' saved duration."""
+    from datetime import UTC, datetime
+
+    from auth.roles import load_scope
+    from data.models import User
+    from exports.attestation_options import AttestationOptions, save_defaults
+    from exports.report_kinds import ReportRun, build_report
+
+    save_defaults(world.s, AttestationOptions(duration_hours=2))
+    run = ReportRun(tz=TZ, now=datetime(2026, 4, 1, 6, tzinfo=UTC))
+    inst = load_scope(world.s, "inst")
+    data, built = build_report(
+        world.s, "edof", world.s.get(User, "inst"), inst, {"session_id": "S1", "format": "csv"}, run, "fr"
+    )
+    assert built.file_name == "edof-S1-2026-04-01.csv" and built.rows == 6
+    assert _csv(data, ";")[3][:9] == [*EXPECTED_FR[2][:8], "100,0"]  # Bob: French dialect
+    with pytest.raises(Forbidden):
+        build_report(
+            world.s,
+            "edof",
+            world.s.get(User, "tm2"),
+            load_scope(world.s, "tm2"),
+            {"session_id": "S1"},
+            run,
+            "fr",
+        )
