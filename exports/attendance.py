@@ -68,6 +68,8 @@ WORDING = {
     "training": NP_("document", "Training"),
     "session": NP_("document", "Session"),
     "session_dates": NP_("document", "Session dates"),
+    "session_start": NP_("document", "Start of the session"),
+    "session_end": NP_("document", "End of the session"),
     "declared_duration": NP_("document", "Declared duration of the training sessions"),
     "time_zone": NP_("document", "Time zone"),
     "learners": NP_("document", "Learners"),
@@ -209,22 +211,38 @@ def attendance_xlsx(
     sheet.freeze_panes(1, 3)
     info = workbook.add_worksheet(w["info_sheet"][:31])
     facts = attendance.facts
-    lines = [
+
+    def local_day(moment: datetime | None) -> datetime | None:
+        if moment is None:
+            return None
+        return datetime.combine(moment.replace(tzinfo=UTC).astimezone(tz).date(), time(0))
+
+    # Dates and the declared duration are real cells (a date shown dd/mm/yyyy, a duration [h]:mm).
+    lines: list[tuple[str, object]] = [
         (w["organisation"], options.org_name),
         (w["training"], facts.training_name),
         (w["session"], f"{facts.session_name} ({facts.session_id})"),
-        (w["session_dates"], _dates_text(facts, w, tz)),
-        (
-            w["declared_duration"],
-            hours_minutes(options.duration_hours * 3600) if options.duration_hours else "–",
-        ),
+        (w["session_start"], local_day(facts.starts_at)),
+        (w["session_end"], local_day(facts.ends_at)),
+        (w["declared_duration"], ("duration", options.duration_hours)),
         (w["time_zone"], getattr(tz, "key", str(tz))),
-        (w["learners"], str(len(attendance.rows))),
+        (w["learners"], len(attendance.rows)),
     ]
     label = workbook.add_format({"bold": True})
+    day_format = workbook.add_format({"num_format": "dd/mm/yyyy", "align": "left"})
+    left_duration = workbook.add_format({"num_format": DURATION_FORMAT, "align": "left"})
+    left_number = workbook.add_format({"align": "left"})
     for r, (name, value) in enumerate(lines):
         info.write_string(r, 0, escape_cell(name), label)
-        info.write_string(r, 1, escape_cell(value))
+        if isinstance(value, datetime):
+            info.write_datetime(r, 1, value, day_format)
+        elif isinstance(value, tuple):
+            if value[1]:
+                info.write_number(r, 1, whole_minutes(value[1] * 3600) / 1440, left_duration)
+        elif isinstance(value, int):
+            info.write_number(r, 1, value, left_number)
+        elif value:
+            info.write_string(r, 1, escape_cell(str(value)))
     info.set_column(0, 0, 42)
     info.set_column(1, 1, 60)
     workbook.close()

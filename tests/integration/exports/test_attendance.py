@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import subprocess
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import openpyxl
 import pytest
@@ -102,6 +102,12 @@ def test_emg002_xlsx_read_back_by_openpyxl(world, db):
     info = dict(book.worksheets[1].iter_rows(values_only=True))
     assert info["Organisme de formation"] == "Formations Œuvre & Compétences SARL"
     assert info["Session"] == "Sécurité incendie — automne (S1)"
+    # Real date and duration cells: the session's local days, the declared 14 hours, 4 learners.
+    assert info["Début de la session"] == datetime(2026, 10, 20)
+    assert info["Fin de la session"] == datetime(2026, 10, 30)
+    assert info["Durée déclarée des sessions de formation"] == timedelta(hours=14)
+    assert info["Apprenant(e)s"] == 4
+    assert book.worksheets[1]["B4"].number_format == "dd/mm/yyyy"
 
 
 def test_emg003_xlsx_read_back_by_libreoffice(world, db):
