@@ -1406,12 +1406,24 @@ class _Importer:
         return counts
 
     def has_unique_key(self, spec: FileSpec) -> bool:
-        """On SQLite, whether the table has a unique index on the file's whole key (the
-        primary key of logins; uq_connections_key), which append_events relies on."""
+        """Whether the table has a unique index on the file's whole key (the primary key of
+        logins; uq_connections_key), which append_events relies on (SQLite, PostgreSQL)."""
         connection = self.s.connection()
+        table = spec.table.name
+        if connection.dialect.name == "postgresql":
+            definitions = connection.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %(t)s",
+                {"t": table},
+            ).scalars()
+            names = [c.db_name for c in spec.cols]
+            return any(
+                d.startswith("CREATE UNIQUE")
+                and len(re.findall(r"\b(?:" + "|".join(names) + r")\b", d.split("USING", 1)[-1]))
+                == len(names)
+                for d in definitions
+            )
         if connection.dialect.name != "sqlite":
             return False
-        table = spec.table.name
         for index in connection.exec_driver_sql(f"PRAGMA index_list({table})").all():
             if not index[2]:  # not unique
                 continue
@@ -1424,6 +1436,40 @@ class _Importer:
         return False
 
     def append_events(self, parsed: _Parsed) -> FileCounts:
+        if self.s.connection().dialect.name == "postgresql":
+            return self.append_events_copy(parsed)
+        return self.append_events_sqlite(parsed)
+
+    def append_events_copy(self, parsed: _Parsed) -> FileCounts:
+        """connections.csv and logins.csv on PostgreSQL: the rows go to a temporary table by
+        COPY, then in with one INSERT ... SELECT ... ON CONFLICT DO NOTHING (the table's unique
+        key skips those already stored); RETURNING gives the rows added."""
+        spec, table = parsed.spec, parsed.spec.table
+        rows = parsed.all_rows()
+        connection = self.s.connection()
+        columns = ", ".join(c.db_name for c in spec.cols)
+        connection.exec_driver_sql("DROP TABLE IF EXISTS pg_temp.import_events")
+        connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE import_events AS SELECT {columns} FROM {table.name} WITH NO DATA"
+        )
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY import_events ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+        added = [
+            tuple(row)
+            for row in connection.exec_driver_sql(
+                f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM import_events "
+                f"ON CONFLICT DO NOTHING RETURNING {columns}"
+            )
+        ]
+        connection.exec_driver_sql("DROP TABLE pg_temp.import_events")
+        _mark_touched(self.s, spec, added)
+        if added:
+            summaries.mark(self.s, version=True)
+        return FileCounts(rows=len(rows), added=len(added), unchanged=len(rows) - len(added))
+
+    def append_events_sqlite(self, parsed: _Parsed) -> FileCounts:
         """connections.csv and logins.csv on SQLite: rows are only ever added (every column is
         the key), so each row goes in unless the table's unique key already holds it (INSERT OR
         IGNORE), without loading the stored rows first. The rows added are those whose rowid

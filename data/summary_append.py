@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -105,6 +105,7 @@ class _Stage:
         day_of = sm._DayCache(self.tz)
         ms_of = sm._ms
         if self.sqlite:
+            # Days and instants as SQLAlchemy's SQLite dialect stores them (summaries._sqlite_value).
             days: dict[date, str] = {}
 
             def day_value(at: datetime) -> str:
@@ -116,42 +117,57 @@ class _Stage:
 
             iso = datetime.isoformat
 
-            def instant(at: datetime) -> str:
-                return iso(at, " ", "microseconds")  # summaries._sqlite_value's format
+            def instant(at: datetime | None) -> str | None:
+                return None if at is None else iso(at, " ", "microseconds")
 
         else:
             day_value = day_of  # type: ignore[assignment]
 
-            def instant(at: datetime) -> datetime:
+            def instant(at: datetime | None) -> datetime | None:  # type: ignore[misc]
                 return at
 
-        conn_rows = (
-            (u, mod, day_value(start), ms_of(start, end), s, None, None)
-            if s is None
-            else (u, mod, day_value(start), ms_of(start, end), s, instant(start), instant(end))
-            for u, mod, start, end, s in connections
-        )
-        login_rows = ((u, day_value(at)) for u, at in logins)
-        staged = self._write("la_conn", 7, conn_rows) + self._write("la_login", 2, login_rows)
+        def conn_batches() -> Iterator[list[tuple]]:
+            # Column by column (map, zip): the per-row work is the day and the length only.
+            for batch in _batches(connections, STAGE_BATCH):
+                users, modules, starts, ends, sessions = zip(*batch, strict=True)
+                del batch
+                day_column = map(day_value, starts)
+                ms_column = map(ms_of, starts, ends)
+                if sessions.count(None) == len(sessions):  # the instants only serve sessions
+                    firsts = lasts = [None] * len(sessions)
+                else:
+                    firsts = [
+                        None if s is None else instant(a) for s, a in zip(sessions, starts, strict=True)
+                    ]
+                    lasts = [None if s is None else instant(a) for s, a in zip(sessions, ends, strict=True)]
+                yield list(zip(users, modules, day_column, ms_column, sessions, firsts, lasts, strict=True))
+
+        def login_batches() -> Iterator[list[tuple]]:
+            for batch in _batches(logins, STAGE_BATCH):
+                yield [(u, day_value(at)) for u, at in batch]
+
+        staged = self._write("la_conn", 7, conn_batches()) + self._write("la_login", 2, login_batches())
         if not self.sqlite:
             self.connection.exec_driver_sql("ANALYZE la_conn")
             self.connection.exec_driver_sql("ANALYZE la_login")
         return staged
 
-    def _write(self, table: str, width: int, rows: Iterable[tuple]) -> int:
+    def _write(self, table: str, width: int, batches: Iterable[list[tuple]]) -> int:
         count = 0
         if self.sqlite:
             sql = f"INSERT INTO {table} VALUES ({', '.join('?' * width)})"
-            for batch in _batches(rows, STAGE_BATCH):
-                self.connection.exec_driver_sql(sql, batch)
+            cursor = self.connection.connection.cursor()  # the driver's own executemany
+            for batch in batches:
+                cursor.executemany(sql, batch)
                 count += len(batch)
             return count
         # PostgreSQL: COPY, on the session's own connection (the same transaction).
         raw = self.connection.connection.driver_connection
         with raw.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
-                count += 1
+            for batch in batches:
+                for row in batch:
+                    copy.write_row(row)
+                count += len(batch)
         return count
 
     def period_rows(self, days: Iterable) -> list[tuple]:

@@ -227,3 +227,16 @@ def test_sum004_new_connections_and_logins_alone_are_added_exactly_as_a_rebuild(
     rebuilt.pop("summary_meta", None)
     for table, rows in rebuilt.items():
         assert kept[table] == rows, table
+
+
+def test_sum005_connections_and_logins_are_appended_through_their_unique_key(db, tmp_path):
+    """The importer adds connections and logins without reading the stored rows first, relying
+    on the tables' unique keys (INSERT OR IGNORE on SQLite, COPY then ON CONFLICT DO NOTHING on
+    PostgreSQL): both databases have them."""
+    from data import importer
+
+    with db.session() as s:
+        reader = importer._Importer(s, tmp_path, PARIS)
+        assert reader.has_unique_key(importer.SPECS["connections.csv"])
+        assert reader.has_unique_key(importer.SPECS["logins.csv"])
+        assert not reader.has_unique_key(importer.SPECS["enrollments.csv"]), "not every column is its key"
