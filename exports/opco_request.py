@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import parse_qsl, urlencode
 
+from data.figures.days import FIRST_DAY, LAST_DAY, supported_day
 from exports.formatting import gettext as _
 from exports.opco_granularities import DEFAULT_GRANULARITY, GRANULARITIES
 from exports.opco_logs import DELIMITERS, TITLES, OpcoLogFilters, OpcoLogsError
@@ -112,11 +113,22 @@ def parse_date(name: str, text: str | None) -> date | None:
     try:
         if not _ISO_DATE.fullmatch(text):
             raise ValueError
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise BadOpcoRequest(
             _("%(name)s: %(value)r is not a date (expected YYYY-MM-DD)", name=name, value=text)
         ) from None
+    if not supported_day(day):
+        raise BadOpcoRequest(
+            _(
+                "%(name)s: %(value)r is outside the years %(first)d–%(last)d",
+                name=name,
+                value=text,
+                first=FIRST_DAY.year,
+                last=LAST_DAY.year,
+            )
+        )
+    return day
 
 
 def parse_field(text: str, option: str = "field") -> tuple[str, str]:

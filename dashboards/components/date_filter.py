@@ -28,6 +28,7 @@ from dash import dcc, html, no_update
 from auth.language import N_
 from auth.language import gettext as _
 from data.config import settings_if_any
+from data.figures.days import FIRST_DAY, LAST_DAY, supported_day
 
 PRESETS: dict[str, str] = {
     "last_7_days": N_("Last 7 days"),
@@ -99,20 +100,38 @@ def default_range(today: date) -> DateRange:
 
 
 def parse_iso_day(text) -> date | None:
-    """'2026-05-01' (a datetime's date part is accepted too) -> date; anything else -> None."""
+    """'2026-05-01' (a datetime's date part is accepted too) -> date; anything else, and a day
+    outside FIRST_DAY..LAST_DAY (1900-2100), -> None."""
     if isinstance(text, datetime):
-        return text.date()
-    if isinstance(text, date):
-        return text
-    if not isinstance(text, str):
+        day = text.date()
+    elif isinstance(text, date):
+        day = text
+    elif not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?", text.strip()):
         return None
-    text = text.strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?", text):
-        return None
+    else:
+        try:
+            day = date.fromisoformat(text.strip()[:10])
+        except ValueError:
+            return None
+    return day if supported_day(day) else None
+
+
+def _out_of_bounds(text) -> bool:
+    """A well-formed date outside FIRST_DAY..LAST_DAY (as opposed to no date at all)."""
     try:
-        return date.fromisoformat(text[:10])
+        day = date.fromisoformat(str(text).strip()[:10])
     except ValueError:
-        return None
+        return False
+    return not supported_day(day)
+
+
+def out_of_years_message(text) -> str:
+    return _(
+        "The date “%(text)s” is outside the years %(first)d–%(last)d.",
+        text=str(text).strip()[:10],
+        first=FIRST_DAY.year,
+        last=LAST_DAY.year,
+    )
 
 
 def _single(value):
@@ -173,6 +192,8 @@ def parse_date_range(
                 if name == "start"
                 else _("The end date is missing: showing the last 30 days.")
             )
+        if parse_iso_day(text) is None and _out_of_bounds(text):
+            return fallback, out_of_years_message(text) + " " + _("Showing the last 30 days.")
         if parse_iso_day(text) is None:
             return (
                 fallback,
@@ -203,6 +224,9 @@ def range_from_inputs(
     """The validated range from the filter's values (preset, start_date, end_date), for page
     callbacks: (range, None), or (None, message) when a date is missing, invalid or reversed."""
     start_day, end_day = parse_iso_day(start), parse_iso_day(end)
+    for text in (start, end):
+        if _out_of_bounds(text):
+            return None, out_of_years_message(text)
     if start_day is None or end_day is None:
         return None, _(EMPTY_RANGE_MESSAGE)
     if start_day > end_day:
@@ -346,6 +370,8 @@ def build_date_range_filter(
                         display_format="DD/MM/YYYY",
                         first_day_of_week=1,
                         minimum_nights=0,
+                        min_date_allowed=FIRST_DAY.isoformat(),
+                        max_date_allowed=LAST_DAY.isoformat(),
                         clearable=False,
                         start_date_placeholder_text=_("Start date"),
                         end_date_placeholder_text=_("End date"),

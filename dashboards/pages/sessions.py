@@ -8,7 +8,6 @@ session in scope.
 
 from __future__ import annotations
 
-from datetime import date
 from urllib.parse import quote
 
 import dash
@@ -17,7 +16,12 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from auth.guard import current_scope
 from auth.language import N_, page_title
 from auth.language import gettext as _
-from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
+from dashboards.components.date_filter import (
+    build_date_range_filter,
+    parse_date_range,
+    parse_iso_day,
+    range_from_inputs,
+)
 from dashboards.components.grids import (
     NOTHING_TO_DOWNLOAD,
     ag_grid_request_to_query,
@@ -169,11 +173,10 @@ def _sessions(range_data, search: str | None):
     if not may_open_sessions(scope):
         raise Forbidden()
     data = range_data if isinstance(range_data, dict) else {}
-    try:
-        start = date.fromisoformat(data["start"]) if data.get("start") else None
-        end = date.fromisoformat(data["end"]) if data.get("end") else None
-    except (TypeError, ValueError):
-        raise Forbidden() from None
+    start = parse_iso_day(data["start"]) if data.get("start") else None
+    end = parse_iso_day(data["end"]) if data.get("end") else None
+    if (data.get("start") and start is None) or (data.get("end") and end is None):
+        raise Forbidden()  # the page stores only checked ranges: a forged one (year 9999 too)
     tz = current_settings().tz
     with get_db().session() as s:
         frame = sessions_table(s, scope, tz, start, end)

@@ -19,6 +19,17 @@ from sqlalchemy import (
 # --------------------------------------------------------------------------------------------
 
 
+# The days a range, a filter or an export may name (issue 23): the date pickers accept year 1
+# and year 9999, whose neighbouring days and time-zone conversions overflow (bare 500s).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+
+
+def supported_day(day: date) -> bool:
+    """FIRST_DAY <= day <= LAST_DAY."""
+    return FIRST_DAY <= day <= LAST_DAY
+
+
 def today_in(tz: ZoneInfo) -> date:
     return datetime.now(tz).date()
 

@@ -397,3 +397,20 @@ def test_ses030_the_paged_sessions_list_answers_through_dash(world, dash_app, cl
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     rows = response.get_json()["response"]["sessions-sessions-grid"]["getRowsResponse"]
     assert rows["rowCount"] == 3 and len(rows["rowData"]) == 2
+
+
+def test_ses031_a_forged_range_in_year_9999_is_refused_not_a_500(world, server):
+    """Issue 23 point 7: the page stores only checked ranges; a forged one outside 1900-2100
+    (year 9999 overflowed into a bare 500) is refused like any forged request."""
+    sessions = page("sessions")
+    with signed_in(server, "stat", "/sessions"):
+        for stored in (
+            {"start": "9999-12-30", "end": "9999-12-31"},
+            {"start": "0001-01-01", "end": "2026-01-01"},
+        ):
+            with pytest.raises(Forbidden):
+                sessions.sessions_rows({"startRow": 0, "endRow": 50}, None, stored)
+        fine = sessions.sessions_rows(
+            {"startRow": 0, "endRow": 50}, None, {"start": "2100-12-30", "end": "2100-12-31"}
+        )
+        assert fine["rowCount"] == 0

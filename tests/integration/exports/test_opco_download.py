@@ -156,6 +156,9 @@ def test_dl008_learners_and_class_managers_export_nothing(world, client, user_id
         ("field=novalue", "field: &#x27;novalue&#x27; is not NAME=VALUE"),
         ("sesion=s-a", "unknown argument &#x27;sesion&#x27;"),
         ("format=csv&format=xlsx", "format: given 2 times, expected once"),
+        # Issue 23 point 7: year 9999 and year 1 were bare 500s.
+        ("from=9999-12-30", "from: &#x27;9999-12-30&#x27; is outside the years 1900–2100"),
+        ("to=0001-01-01", "to: &#x27;0001-01-01&#x27; is outside the years 1900–2100"),
     ],
 )
 def test_dl009_bad_filters_answer_400_with_a_sentence(world, client, query, message):

@@ -507,12 +507,35 @@ def test_cmp023_static_table_with_links_and_download():
     assert base64.b64decode(most[0]["content"]).count(b"\r\n") == c.MAX_STATIC_ROWS + 1
 
 
+def test_cmp_years_outside_1900_2100_give_a_message_not_an_error():
+    """Issue 23 point 7: the pickers accepted year 1 and year 9999 (bare 500s on every page
+    body); now the days are 1900-01-01 to 2100-12-31, and the rest is refused with a sentence."""
+    today = date(2026, 11, 24)
+    for start, end, bad in [
+        ("0001-01-01", "2026-01-01", "0001-01-01"),
+        ("2026-01-01", "9999-12-31", "9999-12-31"),
+        ("1899-12-31", "1900-01-02", "1899-12-31"),
+        ("2100-12-30", "2101-01-01", "2101-01-01"),
+    ]:
+        rng, message = c.parse_date_range({"start": start, "end": end}, today)
+        assert rng == c.default_range(today)
+        assert message == f"The date “{bad}” is outside the years 1900–2100. Showing the last 30 days."
+        rng, message = c.range_from_inputs("custom", start, end, today)
+        assert (rng, message) == (None, f"The date “{bad}” is outside the years 1900–2100.")
+    rng, message = c.range_from_inputs("custom", "1900-01-01", "1900-01-01", today)
+    assert message is None and (rng.start, rng.end) == (date(1900, 1, 1), date(1900, 1, 1))
+    rng, message = c.parse_date_range({"start": "2100-12-31", "end": "2100-12-31"}, today)
+    assert message is None and rng.end == date(2100, 12, 31)
+    assert c.parse_iso_day("9999-12-31") is None and c.parse_iso_day(date(1, 1, 1)) is None
+    assert c.parse_iso_day("2100-12-31") == date(2100, 12, 31)
+
+
 def test_cmp_huge_range_gives_a_message_not_an_error():
     today = date(2026, 11, 24)
-    rng, message = c.parse_date_range({"start": "0001-01-01", "end": "9999-12-31"}, today)
+    rng, message = c.parse_date_range({"start": "1900-01-01", "end": "2100-12-31"}, today)
     assert rng == c.default_range(today)
     assert "longer than 50 years" in message
-    rng, message = c.range_from_inputs("custom", "0001-01-01", "9999-12-31", today)
+    rng, message = c.range_from_inputs("custom", "1900-01-01", "2100-12-31", today)
     assert rng is None and "longer than 50 years" in message
     rng, message = c.range_from_inputs("custom", "2000-01-01", "2026-11-24", today)
     assert message is None and rng.days == 9825
