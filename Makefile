@@ -70,9 +70,10 @@ format: $(VENV)/.installed-test
 # The whole suite with the data cache off, and the page, figure and cache tests once more with
 # the in-process cache on (data/cache.py), in the same run (--cached-again, tests/conftest.py:
 # their ids end in cache-off and cache-on): a figure must be the same either way. TEST_WORKERS
-# pytest-xdist processes share the tests; TEST_WORKERS=0 runs everything in this process
-# (docs/testing.md).
-TEST_WORKERS ?= 2
+# pytest-xdist processes share the tests, one more than the cores: a browser test mostly waits
+# for Chromium and the page, and the extra worker computes meanwhile; TEST_WORKERS=0 runs
+# everything in this process (docs/testing.md).
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 CACHED_TESTS := tests/integration/dashboards/test_pages.py tests/integration/dashboards/test_learner_pages.py \
 	tests/integration/dashboards/test_sessions_pages.py tests/integration/data/test_cache.py \
 	tests/system/test_redis.py::test_cch013_redis_is_shared_between_apps_on_one_database \
