@@ -543,8 +543,16 @@ EXPECTED_SAMPLE = {
 
 
 # The imported tables: not the summary layer, nor the app's own settings, nor the xAPI store,
-# the import log, the LRS cursors and the periodic jobs' locks (a bundle writes none of them).
-XAPI_TABLES = {"xapi_statements", "import_runs", "lrs_cursors", "job_locks"}
+# the import log, the LRS cursors, the periodic jobs' locks and the scheduled reports (a bundle
+# writes none of them).
+XAPI_TABLES = {
+    "xapi_statements",
+    "import_runs",
+    "lrs_cursors",
+    "job_locks",
+    "scheduled_reports",
+    "scheduled_report_runs",
+}
 RAW_TABLES = {
     t.name
     for t in m.Base.metadata.sorted_tables
