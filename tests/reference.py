@@ -653,24 +653,24 @@ def _completion_instant(result: TrainingResult) -> datetime | None:
 # ============================================================================================
 
 
-def training_count(session: Session, scope: Scope, pop) -> int:
-    """Trainings the population covers: the viewer's, narrowed to one, a class's, a learner's."""
-    p = Platform.read(session)
+def _trainings_in_view(p: Platform, scope: Scope, pop) -> list[str]:
+    """The trainings a population's figures cover: the viewer's (every one for a global
+    viewer), narrowed to the population's training and to those its class is registered to."""
     shown = scope.managed_training_ids()
-    count = 0
-    for training_id in p.trainings:
-        if shown is not None and training_id not in shown:
-            continue
-        if pop.training_id is not None and training_id != pop.training_id:
-            continue
-        if pop.class_id is not None and training_id not in p.class_trainings.get(pop.class_id, ()):
-            continue
-        if pop.user_id is not None and not any(
-            e.user_id == pop.user_id and e.training_id == training_id for e in p.enrollments
-        ):
-            continue
-        count += 1
-    return count
+    return [
+        t
+        for t in p.trainings
+        if (shown is None or t in shown)
+        and pop.training_id in (None, t)
+        and (pop.class_id is None or t in p.class_trainings.get(pop.class_id, ()))
+    ]
+
+
+def training_count(session: Session, scope: Scope, pop) -> int:
+    """Trainings the population covers (one learner's: those they are enrolled in)."""
+    p = Platform.read(session)
+    enrolled = {e.training_id for e in p.enrollments if e.user_id == pop.user_id}
+    return sum(1 for t in _trainings_in_view(p, scope, pop) if pop.user_id is None or t in enrolled)
 
 
 def learner_count(session: Session, scope: Scope, pop, tz: ZoneInfo, as_of: date | None = None) -> int:
@@ -922,24 +922,17 @@ def trainings_table(
     by_training = defaultdict(list)
     for r in _results(p, session, scope, pop, tz, today=today):
         by_training[r.training_id].append(r)
-    shown = scope.managed_training_ids()
     rows = []
-    for training_id, training in p.trainings.items():
+    for training_id in _trainings_in_view(p, scope, pop):
         results = by_training[training_id]
-        if shown is not None and training_id not in shown:
-            continue
-        if pop.training_id is not None and training_id != pop.training_id:
-            continue
-        if pop.class_id is not None and training_id not in p.class_trainings.get(pop.class_id, ()):
-            continue
         if pop.user_id is not None and not results:
-            continue
+            continue  # one learner's page: the trainings they are in
         n = len(results)
         statuses = [r.status for r in results]
         rows.append(
             {
                 "training_id": training_id,
-                "training": training.name,
+                "training": p.trainings[training_id].name,
                 "learners": n,
                 "not_started": statuses.count("not started"),
                 "in_progress": statuses.count("in progress"),
