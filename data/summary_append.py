@@ -31,6 +31,7 @@ touched sends the learners through the full per-learner refresh instead.
 from __future__ import annotations
 
 import calendar
+import operator
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
@@ -104,27 +105,25 @@ class _Stage:
             self.connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({columns})")
         day_of = sm._DayCache(self.tz)
         ms_of = sm._ms
-        if self.sqlite:
-            # Days and instants as SQLAlchemy's SQLite dialect stores them (summaries._sqlite_value).
-            days: dict[date, str] = {}
+        # A naive UTC instant's local day, memoised by UTC hour where the zone's offsets are
+        # whole hours (summaries._DayCache, whose own cache this one fronts in one call); on
+        # SQLite as the text SQLAlchemy's dialect stores (summaries._sqlite_value).
+        whole_hours = day_of.whole_hours
+        days: dict = {}
+        sqlite = self.sqlite
 
-            def day_value(at: datetime) -> str:
+        def day_value(at: datetime) -> str | date:
+            key = (at.year, at.month, at.day, at.hour) if whole_hours else at
+            found = days.get(key)
+            if found is None:
                 day = day_of(at)
-                found = days.get(day)
-                if found is None:
-                    found = days[day] = day.isoformat()
-                return found
+                found = days[key] = day.isoformat() if sqlite else day
+            return found
 
-            iso = datetime.isoformat
+        text = operator.methodcaller("isoformat", " ", "microseconds")
 
-            def instant(at: datetime | None) -> str | None:
-                return None if at is None else iso(at, " ", "microseconds")
-
-        else:
-            day_value = day_of  # type: ignore[assignment]
-
-            def instant(at: datetime | None) -> datetime | None:  # type: ignore[misc]
-                return at
+        def instant(at: datetime | None) -> str | datetime | None:
+            return at if at is None or not sqlite else text(at)
 
         def conn_batches() -> Iterator[list[tuple]]:
             # Column by column (map, zip): the per-row work is the day and the length only.
