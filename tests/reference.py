@@ -1326,3 +1326,244 @@ def session_statistics(
         average_score=_mean([row["score"] for row in rows if row["score"] is not None]),
         learners=frame,
     )
+
+
+# ============================================================================================
+# At-risk learners (SPEC §9, issue 18) -- a block of its own, in plain Python from the raw rows
+# (it uses nothing above but the imports, so it stays whole whatever becomes of the rest).
+# ============================================================================================
+
+AT_RISK_LATE_WITHIN_DAYS = 7  # SPEC §9: a session ending at most 7 days after d
+AT_RISK_SCORE_TOLERANCE = 1e-9  # a score within this of the minimum reaches it (100 x 0.29 / 1)
+
+
+def _at_risk_day(instant: datetime | None, tz: ZoneInfo) -> date | None:
+    return None if instant is None else instant.replace(tzinfo=UTC).astimezone(tz).date()
+
+
+def _at_risk_until(day: date, tz: ZoneInfo) -> datetime:
+    """The naive UTC instant at which local day `day` ends."""
+    after = day + timedelta(days=1)
+    return datetime(after.year, after.month, after.day, tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+
+
+def _at_risk_lists() -> dict:
+    from collections import defaultdict
+
+    return defaultdict(list)
+
+
+def _at_risk_pairs(session: Session, scope: Scope, pop, until: datetime) -> dict:
+    """(user_id, training_id) -> enrolled_at of the population's pairs enrolled by `until`."""
+    from sqlalchemy import exists
+
+    tl = TrainingLearner
+    conditions = [scope.pair_filter(tl.user_id, tl.training_id, include_self=pop.include_self)]
+    if pop.learners_only:
+        conditions.append(User.status == "active")
+        conditions.append(~exists().where(Role.user_id == tl.user_id, Role.role == "admin"))
+    if pop.training_id is not None:
+        conditions.append(tl.training_id == pop.training_id)
+    if pop.user_id is not None:
+        conditions.append(tl.user_id == pop.user_id)
+    if pop.class_id is not None:
+        conditions.append(
+            exists().where(ClassMember.class_id == pop.class_id, ClassMember.user_id == tl.user_id)
+        )
+        conditions.append(
+            exists().where(
+                ClassTraining.class_id == pop.class_id, ClassTraining.training_id == tl.training_id
+            )
+        )
+    q = (
+        select(tl.user_id, tl.training_id, tl.enrolled_at)
+        .join(User, User.id == tl.user_id)
+        .where(*conditions)
+    )
+    return {(u, t): enrolled for u, t, enrolled in session.execute(q) if enrolled is None or enrolled < until}
+
+
+def _at_risk_training_state(session: Session, pairs: dict, until: datetime) -> dict:
+    """(user_id, training_id) -> (status, failed mandatory modules in the training's order,
+    progress, score) at `until` (SPEC §4, judged from the attempts started before it)."""
+    steps: dict[str, list] = _at_risk_lists()
+    for training_id, module_id, mandatory, min_score in session.execute(
+        select(
+            TrainingModule.training_id,
+            TrainingModule.module_id,
+            TrainingModule.mandatory,
+            TrainingModule.min_score,
+        ).order_by(TrainingModule.training_id, TrainingModule.position, TrainingModule.module_id)
+    ):
+        steps[training_id].append((module_id, bool(mandatory), float(min_score or 0.0)))
+    keep = dict(session.execute(select(Module.id, Module.keep_results)).all())
+    max_points: dict[str, float] = {}
+    max_score_of: dict[str, float] = {}
+    for activity_id, module_id, max_score in session.execute(
+        select(Activity.id, Activity.module_id, Activity.max_score)
+    ):
+        max_score_of[activity_id] = max_score or 0.0
+        if max_score and max_score > 0:
+            max_points[module_id] = max_points.get(module_id, 0.0) + max_score
+    points: dict[str, float] = {}
+    for attempt_id, activity_id, score, evaluated in session.execute(
+        select(Answer.attempt_id, Answer.activity_id, Answer.score, Answer.evaluated)
+    ):
+        if evaluated and max_score_of.get(activity_id, 0.0) > 0:
+            points[attempt_id] = points.get(attempt_id, 0.0) + (score or 0.0)
+    attempts: dict[tuple, list] = _at_risk_lists()
+    for row in session.execute(
+        select(
+            Attempt.id,
+            Attempt.user_id,
+            Attempt.training_id,
+            Attempt.module_id,
+            Attempt.started_at,
+            Attempt.finished_at,
+            Attempt.score_override,
+            Attempt.verdict,
+        ).where(Attempt.started_at < until)
+    ):
+        if (row.user_id, row.training_id) in pairs:
+            attempts[(row.user_id, row.training_id, row.module_id)].append(row)
+    out = {}
+    for user_id, training_id in pairs:
+        modules = steps.get(training_id, [])
+        has_mandatory = any(m for _, m, _ in modules)
+        completed = passed = required = required_done = required_passed = 0
+        started = False
+        failed, mandatory_scores = [], []
+        for module_id, mandatory, min_score in modules:
+            tried = attempts.get((user_id, training_id, module_id), [])
+            started = started or bool(tried)
+            finished = []
+            for a in tried:
+                if a.finished_at is None or a.finished_at >= until:
+                    continue
+                if a.score_override is not None:
+                    score = a.score_override
+                elif max_points.get(module_id, 0.0) > 0:
+                    score = 100.0 * points.get(a.id, 0.0) / max_points[module_id]
+                else:
+                    score = 100.0
+                finished.append((a, score))
+            done = bool(finished)
+            if done:
+                if keep.get(module_id) == "newest":
+                    kept = max(finished, key=lambda f: (f[0].finished_at, f[0].started_at, f[0].id))
+                else:  # best: the highest score, the newest among equal ones
+                    kept = max(finished, key=lambda f: (f[1], f[0].finished_at, f[0].started_at, f[0].id))
+                attempt, score = kept
+                if attempt.verdict is not None:
+                    ok = attempt.verdict == "passed"
+                else:
+                    ok = score >= min_score - AT_RISK_SCORE_TOLERANCE
+            else:
+                score, ok = 0.0, False
+            completed += done
+            passed += done and ok
+            counts = mandatory or not has_mandatory
+            required += counts
+            required_done += counts and done
+            required_passed += counts and done and ok
+            if mandatory:
+                mandatory_scores.append(score)
+                if done and not ok:
+                    failed.append(module_id)
+        if required and required_done == required:
+            status = "passed" if required_passed == required else "failed"
+        else:
+            status = "in progress" if started else "not started"
+        progress = 100.0 * completed / len(modules) if modules else 0.0
+        score = sum(mandatory_scores) / len(mandatory_scores) if mandatory_scores else None
+        out[(user_id, training_id)] = (status, tuple(failed), progress, score)
+    return out
+
+
+def _at_risk_last_activity(session: Session, pairs: dict, until: datetime, tz: ZoneInfo) -> dict:
+    """(user_id, training_id) -> the latest local day before `until` on which the learner
+    started a connection to one of the training's modules, started or finished an attempt in
+    it, or answered in one of those attempts (SPEC §9)."""
+    last: dict[tuple, date] = {}
+
+    def seen(key, instant):
+        if key in pairs and instant is not None and instant < until:
+            day = _at_risk_day(instant, tz)
+            if key not in last or day > last[key]:
+                last[key] = day
+
+    in_training = _at_risk_lists()
+    for training_id, module_id in session.execute(
+        select(TrainingModule.training_id, TrainingModule.module_id)
+    ):
+        in_training[module_id].append(training_id)
+    for user_id, module_id, connected_at in session.execute(
+        select(Connection.user_id, Connection.module_id, Connection.connected_at)
+    ):
+        for training_id in in_training.get(module_id, []):
+            seen((user_id, training_id), connected_at)
+    for user_id, training_id, started_at, finished_at in session.execute(
+        select(Attempt.user_id, Attempt.training_id, Attempt.started_at, Attempt.finished_at)
+    ):
+        seen((user_id, training_id), started_at)
+        seen((user_id, training_id), finished_at)
+    for user_id, training_id, answered_at in session.execute(
+        select(Attempt.user_id, Attempt.training_id, Answer.answered_at).join(
+            Answer, Answer.attempt_id == Attempt.id
+        )
+    ):
+        seen((user_id, training_id), answered_at)
+    return last
+
+
+def at_risk_learners(session: Session, scope: Scope, pop, tz: ZoneInfo, on: date, days: int) -> dict:
+    """SPEC §9 on day `on` with `days` days of inactivity: (user_id, training_id) ->
+    (inactive days or None, failed mandatory module ids in the training's order, late session
+    id or None, last activity day or None, progress, score, session id or None) for each pair
+    of the population at risk. The session is the learner's session of the training ending
+    first (by its end instant, then id; without an end last); late: the earliest-ending one
+    whose local end day is at most 7 days after `on`."""
+    if not 1 <= int(days) <= 3650:
+        raise ValueError(f"days must be from 1 to 3650, not {days}")
+    until = _at_risk_until(on, tz)
+    pairs = _at_risk_pairs(session, scope, pop, until)
+    state = _at_risk_training_state(session, pairs, until)
+    last = _at_risk_last_activity(session, pairs, until, tz)
+    sessions = _at_risk_lists()
+    for user_id, training_id, session_id, ends_at in session.execute(
+        select(
+            SessionLearner.user_id, ProgramSession.training_id, ProgramSession.id, ProgramSession.ends_at
+        ).join(ProgramSession, ProgramSession.id == SessionLearner.session_id)
+    ):
+        if (user_id, training_id) in pairs:
+            sessions[(user_id, training_id)].append((ends_at, session_id))
+    out = {}
+    for key, enrolled_at in pairs.items():
+        status, failed, progress, score = state[key]
+        if status in ("passed", "failed"):  # completed (an expired training was passed)
+            continue
+        since = last.get(key) or _at_risk_day(enrolled_at, tz)
+        idle = None if since is None else (on - since).days
+        inactive = idle if idle is not None and idle >= days else None
+        mine = sessions.get(key, [])
+        ending = sorted(mine, key=lambda s: (s[0] is None, s[0] or datetime.min, s[1]))
+        late_limit = on + timedelta(days=AT_RISK_LATE_WITHIN_DAYS)
+        late = [
+            (_at_risk_day(end, tz), session_id)
+            for end, session_id in mine
+            if end is not None and _at_risk_day(end, tz) <= late_limit
+        ]
+        late_session = min(late)[1] if late else None
+        if inactive is None and not failed and late_session is None:
+            continue
+        first_session = ending[0][1] if ending else None
+        out[key] = (inactive, failed, late_session, last.get(key), progress, score, first_session)
+    return out
+
+
+def at_risk_count(session: Session, scope: Scope, pop, tz: ZoneInfo, on: date, days: int) -> int:
+    """The "At risk" card: distinct learners at risk in at least one training (SPEC §9)."""
+    return len({user_id for user_id, _ in at_risk_learners(session, scope, pop, tz, on, days)})
+
+
+# -- end of at-risk learners --------------------------------------------------------------

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from auth.roles import load_scope
 from data.cache import EXTENSION as CACHE
-from data.figures import activity, cards, module_summary, population, sessions, tables
+from data.figures import activity, at_risk, cards, module_summary, population, sessions, tables
 from data.figures.population import ALL, Population, require_population
 from data.importer import BundleInvalid, import_bundle
 from data.models import TrainingModule
@@ -78,6 +78,25 @@ READERS: dict[str, Callable[..., Any]] = {
     )
     for name in names
 }  # fmt: skip
+
+
+def _at_risk_learners(s: Session, scope: Scope, pop, tz: ZoneInfo, on: date, days: int) -> dict:
+    """at_risk.at_risk_rows (the at-risk list, SPEC §9) in the reference's shape:
+    (learner, training) -> (inactive days, failed modules, late session, last activity,
+    progress, score, session)."""
+    rows, total = at_risk.at_risk_rows(s, scope, pop, tz, on, days)
+    assert total == len(rows), f"at_risk_rows: total {total} for {len(rows)} rows"
+    return {
+        (r.user_id, r.training_id): (
+            r.reasons.inactive_days, r.reasons.failed_modules, r.reasons.late_session,
+            r.last_activity, r.progress, r.score, r.session_id,
+        )
+        for r in rows
+    }  # fmt: skip
+
+
+READERS["at_risk_count"] = at_risk.at_risk_count
+READERS["at_risk_learners"] = _at_risk_learners
 
 RTOL, ATOL = 1e-9, 1e-6
 MAX_EXAMPLES = 12
@@ -313,6 +332,10 @@ def check_population(c: Checker, scope: Scope, pop, where: str, first_day: date 
     c.same(where, "time_spent_total", scope, pop, TZ)
     c.same(where, "time_spent_total", scope, pop, TZ, as_of=as_of)
     c.same(where, "activity_trends", scope, pop, TZ, draw(st.sampled_from((7, 30))), today=TODAY)
+    # SPEC §9: the at-risk list and card, today or on the drawn past day, for a drawn setting.
+    risk_on, risk_days = draw(st.sampled_from((TODAY, as_of))), draw(st.sampled_from((1, 7, 14, 30)))
+    c.same(where, "at_risk_learners", scope, pop, TZ, risk_on, risk_days)
+    c.same(where, "at_risk_count", scope, pop, TZ, risk_on, risk_days)
 
 
 def check_viewer(c: Checker, scope: Scope, world: World, where: str) -> None:
