@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from tests.dash_client import TIMEOUT, Call, DashError, Renderer, check_payload, sign_in
+from tests.dash_client import TIMEOUT, Call, DashError, Renderer, check_payload, sign_in, stringify_id
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "instance" / "bench"
@@ -418,6 +418,22 @@ def exercise(r: Renderer) -> None:
         fired = {c.body["output"] for c in r.calls if c.page == r.page}
 
 
+def at_risk_actions(r: Renderer, page: str, label: str) -> None:
+    """The at-risk list (SPEC §9) beyond its first block, which opening the page loads: another
+    days setting (the statistics block and the list follow it), then a search in the list."""
+    grid = f"{page}-at-risk-grid"
+    if stringify_id(grid) not in r.props:
+        RECORDING_ERRORS.append(f"{r.page}: no at-risk list ({grid})")
+        return
+    request = {"startRow": 0, "endRow": 50, "sortModel": [], "filterModel": {}}
+    r.act(f"{page}-at-risk-days", "value", 30, f"at-risk days: 30{label}")
+    r.act(grid, "getRowsRequest", dict(request), f"at-risk list, 30 days{label}")
+    r.props[stringify_id(f"{page}-at-risk-search")]["value"] = "ma"
+    r.act(grid, "getRowsRequest", dict(request), f"at-risk list, search 'ma'{label}")
+    r.props[stringify_id(f"{page}-at-risk-search")]["value"] = ""
+    r.props[stringify_id(f"{page}-at-risk-days")]["value"] = 14
+
+
 def record_admin(base: str, t: Targets, today: date) -> tuple[list[Call], list[str]]:
     r = Renderer(sign_in(base, *ACCOUNTS["admin"]), base, "admin")
     ranges = dict(GLOBAL_RANGES)
@@ -425,6 +441,7 @@ def record_admin(base: str, t: Targets, today: date) -> tuple[list[Call], list[s
     for label, search in ranges.items():
         r.open(f"global, {label}", "/", search)
         if label == "last 30 days":
+            at_risk_actions(r, "overview", "")
             r.act(
                 {"type": "date-preset", "page": "overview"}, "value", "last_90_days", "preset: last 90 days"
             )
@@ -432,7 +449,15 @@ def record_admin(base: str, t: Targets, today: date) -> tuple[list[Call], list[s
             r.act("shell-search-input", "n_submit", 1, "search box: Enter")
             exercise(r)
 
+    # A past range: the at-risk list and the cards as of a day a year ago (summary history).
+    past = (
+        f"?start={(today - timedelta(days=454)).isoformat()}&end={(today - timedelta(days=365)).isoformat()}"
+    )
+    r.open("global, a past quarter", "/", past)
+    at_risk_actions(r, "overview", ", past quarter")
+
     r.open("training (largest)", f"/training/{t.training}", "?range=last_30_days")
+    at_risk_actions(r, "training", "")
     table = {"type": "results-%s", "table": "training"}
     rid = lambda kind: {k: (v % kind if k == "type" else v) for k, v in table.items()}  # noqa: E731
     r.act(rid("sort"), "value", "score", "sort by score")
@@ -442,8 +467,11 @@ def record_admin(base: str, t: Targets, today: date) -> tuple[list[Call], list[s
     r.click_first({"type": "results-details-button", "table": "training", "row": ["MATCH"]}, "details")
     exercise(r)
     r.open("training (largest), last year", f"/training/{t.training}", ranges["last year"])
+    r.open("training (largest), a past quarter", f"/training/{t.training}", past)
+    at_risk_actions(r, "training", ", past quarter")
 
     r.open("class (largest)", f"/class/{t.klass}", "?range=last_30_days")
+    at_risk_actions(r, "class", "")
     exercise(r)
     r.open("learner", f"/learner/{t.learner}", "?range=last_30_days")
     exercise(r)
@@ -467,10 +495,13 @@ RECORDING_ERRORS: list[str] = []
 def record_manager(base: str, role: str, t: Targets) -> list[Call]:
     r = Renderer(sign_in(base, *ACCOUNTS[role]), base, role)
     r.open(f"global, last 30 days ({role})", "/", "?range=last_30_days")
+    at_risk_actions(r, "overview", "")
     if role == "training manager":
         r.open(f"training ({role})", f"/training/{t.tm_training}", "?range=last_30_days")
+        at_risk_actions(r, "training", "")
     else:
         r.open(f"class ({role})", f"/class/{t.cm_class}", "?range=last_30_days")
+        at_risk_actions(r, "class", "")
     RECORDING_ERRORS.extend(r.errors)
     return r.calls
 
