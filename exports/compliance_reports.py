@@ -96,10 +96,20 @@ def _describe(session: Session, params: dict) -> str:
 
 
 register_kind(
-    "attendance", N_("Half-day attendance sheet"), _build_attendance, _check_attendance, describe=_describe
+    "attendance",
+    N_("Half-day attendance sheet"),
+    _build_attendance,
+    _check_attendance,
+    describe=_describe,
+    own_format=True,  # XLSX or PDF in its parameters: the schedule dialog offers no CSV / XLSX
 )
 register_kind(
-    "activity-records", N_("Individual activity records"), _build_records, _check_records, describe=_describe
+    "activity-records",
+    N_("Individual activity records"),
+    _build_records,
+    _check_records,
+    describe=_describe,
+    own_format=True,  # a ZIP of PDFs
 )
 
 __all__ = ["MEDIA"]

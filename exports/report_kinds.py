@@ -39,6 +39,7 @@ FORMATS = ("csv", "xlsx")
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
 }
 # Modules that register more kinds when imported (the other helpers' downloads add theirs).
 KIND_MODULES: tuple[str, ...] = ("exports.compliance_reports", "exports.declaration_reports")
@@ -90,6 +91,8 @@ class ReportKind:
     dated: bool = False
     # The report's parameters in a few words (shown on the Scheduled reports page).
     describe: Callable[[Session, dict], str] = field(default=lambda session, params: "")
+    # Its format comes with its parameters (the schedule dialog does not offer CSV / XLSX).
+    own_format: bool = False
 
 
 KINDS: dict[str, ReportKind] = {}
@@ -103,9 +106,10 @@ def register_kind(
     *,
     dated: bool = False,
     describe: Callable[[Session, dict], str] | None = None,
+    own_format: bool = False,
 ) -> ReportKind:
     """Add a kind of report (see the module's docstring)."""
-    kind = ReportKind(name, label, build, check, dated, describe or (lambda session, params: ""))
+    kind = ReportKind(name, label, build, check, dated, describe or (lambda session, params: ""), own_format)
     existing = KINDS.get(name)
     if existing is not None and existing.build is not build:
         raise ValueError(f"report kind {name!r} is registered twice")
@@ -225,7 +229,15 @@ def _describe_opco(session: Session, params: dict) -> str:
     return " · ".join(parts)
 
 
-register_kind("opco-logs", N_("OPCO export"), _build_opco, _check_opco, dated=True, describe=_describe_opco)
+register_kind(
+    "opco-logs",
+    N_("OPCO export"),
+    _build_opco,
+    _check_opco,
+    dated=True,
+    describe=_describe_opco,
+    own_format=True,
+)
 
 
 # -- the pages' tables ------------------------------------------------------------------------
@@ -571,6 +583,56 @@ def _describe_digest(session: Session, params: dict) -> str:
 
 
 register_kind("at-risk-digest", N_("Weekly digest"), _build_digest, _check_digest, describe=_describe_digest)
+
+
+# -- the compliance files of a session (SPEC §10) --------------------------------------------------
+
+
+def _language(params: dict) -> str:
+    value = params.get("language", "fr")
+    if value not in ("fr", "en"):
+        raise ReportKindError(gettext("language: %(value)r is not fr or en", value=value))
+    return value
+
+
+def _compliance_session(session: Session, scope: Scope, params: dict) -> str:
+    """The session, if the scope may make its documents (instructors, its training's managers,
+    global roles); Forbidden otherwise, unknown ids too."""
+    from exports.attestations import require_session
+    from exports.opco_logs import UnknownSession
+
+    session_id = _text(params, "session_id")
+    try:
+        require_session(session, scope, session_id)
+    except UnknownSession:
+        raise Forbidden() from None
+    return session_id
+
+
+def _check_edof(session: Session, scope: Scope, params: dict) -> None:
+    _compliance_session(session, scope, params)
+    _format(params)
+    _language(params)
+
+
+def _build_edof(session, recipient, scope, params, run, out) -> BuiltReport:
+    from exports.edof import edof_file, edof_filename, edof_rows
+
+    session_id = _compliance_session(session, scope, params)
+    fmt, language = _format(params), _language(params)
+    duration = params.get("duration_hours")  # else the attestations' saved declared duration
+    rows = len(edof_rows(session, scope, [session_id], run.tz, duration))
+    if not rows:
+        raise NothingToSend(gettext("the session has no learner"))
+    out.write(
+        edof_file(
+            session, scope, [session_id], run.tz, fmt, language, duration, ";" if language == "fr" else ","
+        )
+    )
+    return BuiltReport(edof_filename([session_id], fmt, run.today), MEDIA_TYPES[fmt], rows)
+
+
+register_kind("edof", N_("EDOF file"), _build_edof, _check_edof, describe=_describe_session)
 
 
 def build_report(

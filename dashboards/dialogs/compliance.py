@@ -32,6 +32,7 @@ from auth.language import N_, ngettext
 from auth.language import gettext as _
 from dashboards.dialogs.attestations import language_options, may_generate
 from dashboards.dialogs.opco import _field
+from dashboards.dialogs.schedule import build_schedule_button
 from data.config import current_settings
 from data.db import get_db
 from data.models import TUTOR_CHANNELS, User
@@ -97,6 +98,14 @@ def build_compliance_dialog(session_id: str) -> html.Div:
                     ),
                     dbc.Button(
                         _("Download PDF"), id="cmp-attendance-pdf", color="primary", outline=True, n_clicks=0
+                    ),
+                    # The XLSX sheet by email on a calendar (exports/report_kinds.py "attendance").
+                    build_schedule_button(
+                        "cmp",
+                        "attendance",
+                        "attendance",
+                        {"session_id": session_id, "language": "fr"},
+                        title=_("Attendance sheet"),
                     ),
                 ],
                 className="d-flex gap-2",

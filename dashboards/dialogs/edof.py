@@ -92,6 +92,14 @@ def build_edof_controls(scope: Scope, session_id: str) -> list:
                                 dbc.Button(
                                     _("Download XLSX"), id="edof-xlsx-button", color="primary", n_clicks=0
                                 ),
+                                # Sent by email on a calendar (exports/report_kinds.py "edof").
+                                build_schedule_button(
+                                    "edof",
+                                    "edof",
+                                    "edof",
+                                    {"session_id": session_id, "language": "fr"},
+                                    title=_("EDOF file"),
+                                ),
                             ]
                         ),
                     ],

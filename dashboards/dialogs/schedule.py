@@ -282,7 +282,7 @@ def open_schedule_dialog(open_clicks, edit_clicks, specs):
         period,
         {} if kind.dated else HIDDEN,
         params.get("format", "csv") if params.get("format") in FORMATS else "csv",
-        HIDDEN if spec["kind"] == "opco-logs" else {},
+        HIDDEN if kind.own_format else {},
         options,
         values["recipients"],
         None,
@@ -339,7 +339,7 @@ def save_schedule(n_clicks, report_id, spec, title, frequency, weekday, day, hou
         params.pop("period", None)
         if "previous" in (period or []):
             params["period"] = "previous"
-    if spec.get("kind") != "opco-logs":
+    if not kind.own_format:
         params["format"] = fmt if fmt in FORMATS else "csv"
     rule = Rule(
         str(frequency),
