@@ -148,7 +148,13 @@ def _describe_training(session: Session, params: dict) -> str:
 register_kind("edof", N_("EDOF completion file"), _build_edof, _check_edof, describe=_describe_session)
 register_kind("bpf", N_("BPF report"), _build_bpf, _check_bpf, dated=True)
 register_kind(
-    "qualiopi", N_("Results"), _build_qualiopi, _check_qualiopi, dated=True, describe=_describe_training
+    "qualiopi",
+    N_("Results"),
+    _build_qualiopi,
+    _check_qualiopi,
+    dated=True,
+    describe=_describe_training,
+    own_format=True,  # always the one-page PDF: the schedule dialog offers no CSV / XLSX
 )
 
 __all__ = ["MEDIA"]

@@ -585,56 +585,6 @@ def _describe_digest(session: Session, params: dict) -> str:
 register_kind("at-risk-digest", N_("Weekly digest"), _build_digest, _check_digest, describe=_describe_digest)
 
 
-# -- the compliance files of a session (SPEC §10) --------------------------------------------------
-
-
-def _language(params: dict) -> str:
-    value = params.get("language", "fr")
-    if value not in ("fr", "en"):
-        raise ReportKindError(gettext("language: %(value)r is not fr or en", value=value))
-    return value
-
-
-def _compliance_session(session: Session, scope: Scope, params: dict) -> str:
-    """The session, if the scope may make its documents (instructors, its training's managers,
-    global roles); Forbidden otherwise, unknown ids too."""
-    from exports.attestations import require_session
-    from exports.opco_logs import UnknownSession
-
-    session_id = _text(params, "session_id")
-    try:
-        require_session(session, scope, session_id)
-    except UnknownSession:
-        raise Forbidden() from None
-    return session_id
-
-
-def _check_edof(session: Session, scope: Scope, params: dict) -> None:
-    _compliance_session(session, scope, params)
-    _format(params)
-    _language(params)
-
-
-def _build_edof(session, recipient, scope, params, run, out) -> BuiltReport:
-    from exports.edof import edof_file, edof_filename, edof_rows
-
-    session_id = _compliance_session(session, scope, params)
-    fmt, language = _format(params), _language(params)
-    duration = params.get("duration_hours")  # else the attestations' saved declared duration
-    rows = len(edof_rows(session, scope, [session_id], run.tz, duration))
-    if not rows:
-        raise NothingToSend(gettext("the session has no learner"))
-    out.write(
-        edof_file(
-            session, scope, [session_id], run.tz, fmt, language, duration, ";" if language == "fr" else ","
-        )
-    )
-    return BuiltReport(edof_filename([session_id], fmt, run.today), MEDIA_TYPES[fmt], rows)
-
-
-register_kind("edof", N_("EDOF file"), _build_edof, _check_edof, describe=_describe_session)
-
-
 def build_report(
     session: Session,
     kind_name: str,

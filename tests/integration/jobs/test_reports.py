@@ -384,36 +384,21 @@ def test_rep009_weekly_digest_for_a_training_manager_and_an_instructor(app, smtp
 
 
 def test_rep010_compliance_files_as_report_kinds(app):
-    """The EDOF file and the attendance sheet of a session (SPEC §10), rebuilt in each
-    recipient's scope: the instructor of s-a gets them, the manager of t-man is refused."""
+    """The compliance helpers' kinds (exports/compliance_reports.py, declaration_reports.py) go
+    through the same registry: the attendance sheet of s-a for its instructor, refused to the
+    manager of t-man; the EDOF file refused to them too."""
     from data.models import User
-    from exports.edof import edof_file
-    from exports.edof import header as edof_header
 
     run = ReportRun(tz=PARIS, now=utc("2026-05-04 06:00"))
     with app.server.app_context(), app.server.extensions["learnstats_db"].session() as s:
         inst, tm = s.get(User, "inst"), s.get(User, "tm")
         data, built = build_report(
-            s,
-            "edof",
-            inst,
-            load_scope(s, "inst"),
-            {"session_id": "s-a", "format": "csv", "duration_hours": "10"},
-            run,
-            "fr",
-        )
-        assert data == edof_file(s, load_scope(s, "inst"), ["s-a"], PARIS, "csv", "fr", "10", ";")
-        assert built.file_name == "edof-s-a-2026-05-04.csv" and built.rows == 5  # 4 registered + Dan
-        assert data.decode("utf-8-sig").splitlines()[0] == ";".join(edof_header("fr"))
-        # the compliance helper's kind (exports/compliance_reports.py), through the same registry
-        data, built = build_report(
             s, "attendance", inst, load_scope(s, "inst"), {"session_id": "s-a"}, run, "fr"
         )
         assert built.file_name == "emargement_s-a_2026-05-04.xlsx" and data[:2] == b"PK"
+        assert report_kind("attendance").own_format and report_kind("qualiopi").own_format
         for kind in ("edof", "attendance"):
             with pytest.raises(Forbidden):
                 build_report(
                     s, kind, tm, load_scope(s, "tm"), {"session_id": "s-a", "format": "xlsx"}, run, "fr"
                 )
-            with pytest.raises(Forbidden):
-                report_kind(kind).check(s, load_scope(s, "tm"), {"session_id": "nope"})
