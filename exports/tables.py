@@ -11,7 +11,7 @@ values are and how a spreadsheet should get them:
 |------------|---------------------|-----------------------------------|-----------------------------------|
 | date       | date, ISO text      | DD/MM/YYYY                        | date cell, DD/MM/YYYY             |
 | datetime   | datetime, ISO text  | DD/MM/YYYY HH:MM                  | date cell, DD/MM/YYYY HH:MM       |
-| duration   | seconds             | whole minutes, header "… (min)"   | duration cell shown DD:HH:MM      |
+| duration   | seconds             | whole minutes, header "… (min)"   | duration cell [h]:mm, "… (h:mm)"  |
 | pct, score | number (in %)       | one decimal                       | number cell, 0.0                  |
 | int        | number              | number                            | number cell                       |
 | None/text  | anything            | as below                          | as below                          |
@@ -22,8 +22,11 @@ datetime (not a naive midnight) -> as the datetime kind. The CSV's decimal mark 
 ("," in French, with ";" as the delimiter: exports.formatting.csv_dialect).
 
 A duration cell holds the length in days (a spreadsheet's unit of time), rounded to the minute,
-so that a column can be summed; it is displayed DD:HH:MM as SPEC §7 writes durations (each
-cell's format carries its days, since no spreadsheet has an "elapsed days" code).
+so that a column can be summed; it is displayed in elapsed hours and minutes, format `[h]:mm`
+(4 h 04 -> "4:04", 2 days 3 h 30 -> "51:30"; Excel and LibreOffice alike), under a header saying
+so, "Time spent (h:mm)", as the CSV's says "(min)" (issue 21: a bare `00:04:04` under "Time
+spent" read as 4 min 4 s). The OPCO logs keep SPEC §7's DD:HH:MM (exports/opco_logs.py,
+exports/opco_granularities.py).
 
 Text is written as is, except that text a spreadsheet would run as a formula (starting with
 =, +, -, @, tab or carriage return) gets a leading apostrophe (SPEC §7, OWASP's advice for
@@ -54,6 +57,7 @@ _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 MIN_WIDTH, MAX_WIDTH = 6, 60
 DATE_FORMAT = "dd/mm/yyyy"
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+DURATION_FORMAT = "[h]:mm"
 KINDS = ("text", "int", "pct", "score", "duration", "date", "datetime")
 _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?")
 
@@ -152,11 +156,20 @@ def _frame_rows(df: pd.DataFrame, columns: Columns) -> Iterable[tuple]:
     yield from df[fields].itertuples(index=False, name=None)
 
 
-def csv_header(header: Sequence[str], kinds: Sequence[str | None] | None) -> list[str]:
-    """The CSV's titles: a duration column's says its unit, "(min)"."""
+def _unit_header(header: Sequence[str], kinds: Sequence[str | None] | None, unit: str) -> list[str]:
     kinds = list(kinds or [])
     kinds += [None] * (len(header) - len(kinds))
-    return [f"{h} (min)" if kind == "duration" else str(h) for h, kind in zip(header, kinds, strict=False)]
+    return [f"{h} ({unit})" if kind == "duration" else str(h) for h, kind in zip(header, kinds, strict=False)]
+
+
+def csv_header(header: Sequence[str], kinds: Sequence[str | None] | None) -> list[str]:
+    """The CSV's titles: a duration column's says its unit, "(min)"."""
+    return _unit_header(header, kinds, "min")
+
+
+def xlsx_header(header: Sequence[str], kinds: Sequence[str | None] | None) -> list[str]:
+    """The XLSX's titles: a duration column's says how its cells read, "(h:mm)"."""
+    return _unit_header(header, kinds, "h:mm")
 
 
 def rows_to_csv_bytes(
@@ -196,11 +209,9 @@ _NUMBER_TEXT = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?")
 
 def duration_cell(seconds) -> tuple[float, str, str]:
     """(value in days rounded to the minute, number format, displayed text) of a duration:
-    8160 s -> (0.0944…, '"00:"hh:mm', "00:02:16")."""
-    days, minutes = divmod(_minutes(seconds), 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    value = days + (hours * 60 + minutes) / 1440
-    return value, f'"{days:02d}:"hh:mm', f"{days:02d}:{hours:02d}:{minutes:02d}"
+    8160 s -> (0.0944…, "[h]:mm", "2:16"); 2 days 3 h 30 -> (2.1458…, "[h]:mm", "51:30")."""
+    hours, minutes = divmod(_minutes(seconds), 60)
+    return (hours * 60 + minutes) / 1440, DURATION_FORMAT, f"{hours}:{minutes:02d}"
 
 
 class _Formats:
@@ -232,7 +243,7 @@ def rows_to_xlsx_bytes(
     numeric = {i for i, h in enumerate(header) if numeric_columns and str(h) in numeric_columns}
     kinds = list(kinds or [])
     kinds += [None] * (len(header) - len(kinds))
-    header = [escape_cell(str(h)) for h in header]
+    header = [escape_cell(h) for h in xlsx_header(header, kinds)]
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(
         buffer,

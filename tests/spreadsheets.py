@@ -31,6 +31,9 @@ def shown(cell) -> str:
         return value.strftime("%d/%m/%Y %H:%M")
     if fmt == "dd/mm/yyyy":
         return value.strftime("%d/%m/%Y")
+    if fmt == "[h]:mm":  # a page table's duration (exports/tables.py): elapsed hours
+        hours, minutes = divmod(round(serial(value) * 1440), 60)
+        return f"{hours}:{minutes:02d}"
     duration = re.fullmatch(r'"(\d+):"hh:mm', fmt)
     if duration:
         minutes = round(serial(value) * 1440)

@@ -735,13 +735,14 @@ def test_pg3_010_download_results_csv_and_xlsx(world):
     book = openpyxl.load_workbook(io.BytesIO(decoded(sent_xlsx)))
     sheet = book["Results"]
     assert [c.value for c in sheet[1]] == [
-        "Learner", "Email", "Class", "Progress", "Score", "Status", "Time spent", "Completed on"
+        "Learner", "Email", "Class", "Progress", "Score", "Status", "Time spent (h:mm)", "Completed on"
     ]  # fmt: skip
-    # Rates are numbers, durations duration cells (DD:HH:MM), dates date cells.
+    # Rates are numbers, durations duration cells ([h]:mm, issue 21), dates date cells.
     assert [shown(c) for c in sheet[3]] == [
-        "Martin Alice", "alice@example.org", "Morning group", "66.7", "80.0", "passed", "00:01:15", "10/03/2026"
+        "Martin Alice", "alice@example.org", "Morning group", "66.7", "80.0", "passed", "1:15", "10/03/2026"
     ]  # fmt: skip
     assert sheet["D3"].value == 66.7 and sheet["H3"].value == datetime(2026, 3, 10)
+    assert sheet["G3"].number_format == "[h]:mm" and sheet["G3"].value == timedelta(hours=1, minutes=15)
     assert sheet.max_row == 4
 
 

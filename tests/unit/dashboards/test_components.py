@@ -6,7 +6,7 @@ import base64
 import io
 import json
 from contextvars import copy_context
-from datetime import date
+from datetime import date, timedelta
 
 import openpyxl
 import pandas as pd
@@ -484,7 +484,9 @@ def test_cmp023_static_table_with_links_and_download():
     )
     xlsx = c.static_table_file("xlsx", grid.rowData, meta)
     sheet = openpyxl.load_workbook(io.BytesIO(base64.b64decode(xlsx["content"]))).active
-    assert [shown(cell) for cell in sheet[2]] == ["Safety", "66.7", "00:01:02"]
+    assert [cell.value for cell in sheet[1]] == ["Training", "Average progress", "Average time (h:mm)"]
+    assert [shown(cell) for cell in sheet[2]] == ["Safety", "66.7", "1:02"]
+    assert sheet["C2"].number_format == "[h]:mm" and sheet["C2"].value == timedelta(hours=1, minutes=2)
     # The columns in the screen's order after a drag (AG Grid's columnState), hidden ones left out.
     state = [{"colId": "time"}, {"colId": "name"}, {"colId": "progress", "hide": True}]
     moved = base64.b64decode(c.static_table_file("csv", grid.rowData, meta, state)["content"])

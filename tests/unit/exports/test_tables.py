@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import openpyxl
 import pandas as pd
@@ -157,13 +157,18 @@ def test_tbl008_xlsx_dates_are_dates_durations_are_summable_durations():
         "Learner",
         "First connection",
         "Completed on",
-        "Time spent",
+        "Time spent (h:mm)",
         "Score",
     ]
     assert [[shown(c) for c in row] for row in sheet.iter_rows(min_row=2)] == [
-        ["Àlvarez", "13/11/2026 09:05", "13/11/2026", "00:02:16", "66.7"],
-        ["'=Bernard", "02/01/2026 23:59", "03/01/2026", "02:03:30", ""],
+        ["Àlvarez", "13/11/2026 09:05", "13/11/2026", "2:16", "66.7"],
+        ["'=Bernard", "02/01/2026 23:59", "03/01/2026", "51:30", ""],
     ]
+    # Issue 21: elapsed hours and minutes, never a time of day nor DD:HH:MM (a bare "00:02:16"
+    # under "Time spent" read as 2 min 16 s); openpyxl reads the cells back as durations.
+    assert sheet["D2"].number_format == sheet["D3"].number_format == "[h]:mm"
+    assert sheet["D2"].value == timedelta(hours=2, minutes=16)
+    assert sheet["D3"].value == timedelta(days=2, hours=3, minutes=30)
     assert sheet["B2"].value == datetime(2026, 11, 13, 9, 5) and sheet["C2"].value == datetime(2026, 11, 13)
     # A duration is a number of days, rounded to the minute: the column sums to the total time.
     total = serial(sheet["D2"].value) + serial(sheet["D3"].value)
@@ -190,9 +195,10 @@ def test_tbl010_libreoffice_reads_dates_as_dates():
     assert 'office:value-type="date" office:date-value="2026-11-13T09:05:00"' in flat
     assert 'office:value-type="date" office:date-value="2026-11-13"' in flat
     assert 'office:value-type="time" office:time-value="PT02H16M00S"' in flat
+    assert 'office:value-type="time" office:time-value="PT51H30M00S"' in flat
     assert 'office:value-type="float" office:value="66.7"' in flat
     shown_text = libreoffice_convert(data, "xlsx", "csv")
     assert shown_text.splitlines()[1:] == [
-        "Àlvarez,13/11/2026 09:05,13/11/2026,00:02:16,66.7",
-        "'=Bernard,02/01/2026 23:59,03/01/2026,02:03:30,",
+        "Àlvarez,13/11/2026 09:05,13/11/2026,2:16,66.7",
+        "'=Bernard,02/01/2026 23:59,03/01/2026,51:30,",
     ]
