@@ -75,17 +75,6 @@ def build_edof_controls(scope: Scope, session_id: str) -> list:
                         ),
                         dbc.ModalFooter(
                             [
-                                build_schedule_button(
-                                    "edof",
-                                    "edof",
-                                    "edof",
-                                    {
-                                        "session_id": session_id,
-                                        "format": "xlsx",
-                                        "language": current_language(),
-                                    },
-                                    title=_("EDOF file"),
-                                ),
                                 dbc.Button(
                                     _("Download CSV"), id="edof-csv-button", color="primary", n_clicks=0
                                 ),
