@@ -446,6 +446,74 @@ register_kind(
 )
 
 
+# The training page's content table (its download uses the same columns).
+TRAINING_CONTENT_COLUMNS = [
+    ("position", "#", "int"),
+    ("module", N_("Module")),
+    ("type", N_("Type")),
+    ("completed_pct", N_("Completed"), "pct"),
+    ("passed_pct", N_("Passed"), "pct"),
+    ("average_score", N_("Avg. score"), "score"),
+    ("average_time_spent", N_("Avg. time spent"), "duration"),
+]
+
+
+def _build_content(session, recipient, scope, params, run, out) -> BuiltReport:
+    from data.figures.tables import training_content
+
+    pop = _results_population(session, scope, params)
+    frame = training_content(session, scope, pop, run.tz).copy()
+    if not frame.empty:
+        frame["type"] = [gettext("Mandatory") if m else gettext("Optional") for m in frame["mandatory"]]
+    name = f"training-{pop.training_id}-content"
+    return _table_file(frame, TRAINING_CONTENT_COLUMNS, _format(params), name, N_("Content"), out)
+
+
+register_kind(
+    "training-content", N_("Training content"), _build_content, _check_results, describe=_describe_results
+)
+
+SESSIONS_COLUMNS = [
+    ("session", N_("Session")),
+    ("training", N_("Training")),
+    ("starts", N_("Starts")),
+    ("ends", N_("Ends")),
+    ("learners", N_("Learners"), "int"),
+    ("played", N_("Played"), "int"),
+    ("session_id", N_("Session ID")),
+]
+
+
+def _check_sessions(session: Session, scope: Scope, params: dict) -> None:
+    if not (scope.is_global or scope.sessions or scope.trainings):
+        raise Forbidden()
+    _format(params)
+
+
+def _build_sessions(session, recipient, scope, params, run, out) -> BuiltReport:
+    """The Sessions page's list: every session in scope, or those overlapping the run's
+    previous period when the schedule asks for it."""
+    from data.figures.sessions import sessions_table
+
+    _check_sessions(session, scope, params)
+    start, end = run.period if run.period is not None and params.get("period") == "previous" else (None, None)
+    frame = sessions_table(session, scope, run.tz, start, end).copy()
+    if not frame.empty:
+
+        def local(value):
+            if value is None or _missing(value):
+                return None
+            moment = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+            return moment.astimezone(run.tz).strftime("%d/%m/%Y %H:%M")
+
+        frame["starts"] = [local(v) for v in frame["starts_at"]]
+        frame["ends"] = [local(v) for v in frame["ends_at"]]
+    return _table_file(frame, SESSIONS_COLUMNS, _format(params), "sessions", N_("Sessions"), out)
+
+
+register_kind("sessions", N_("Program sessions"), _build_sessions, _check_sessions, dated=True)
+
+
 # -- at-risk learners (SPEC §9) and the weekly digest (issue 18 point 5) --------------------------
 
 
@@ -614,8 +682,10 @@ __all__ = [
     "KINDS",
     "KIND_MODULES",
     "RESULTS_COLUMNS",
+    "SESSIONS_COLUMNS",
     "SESSION_LEARNERS_COLUMNS",
     "TRAININGS_COLUMNS",
+    "TRAINING_CONTENT_COLUMNS",
     "BuiltReport",
     "NothingToSend",
     "ReportKind",

@@ -144,6 +144,7 @@ def build_sessions_table(frame, rng=None):
                     search_placeholder=N_("Search sessions, trainings…"),
                     link_column=("session", "link"),
                     row_id_field="session_id",
+                    schedule={"kind": "sessions", "params": {}, "title": _("Program sessions")},
                     title=_("Program sessions (%(count)s)", count=fmt_int(len(frame))),
                 ),
             ]
@@ -158,6 +159,7 @@ def build_sessions_table(frame, rng=None):
         filename="sessions",
         sheet_name=N_("Sessions"),
         empty_sentence=N_("No session matches this search."),
+        schedule={"kind": "sessions", "params": {}, "title": _("Program sessions")},
     )
 
 

@@ -26,6 +26,7 @@ from data.figures.tables import training_content
 from data.models import Class, ClassTraining, Training
 from data.scope import Forbidden
 from data.text import fold
+from exports.report_kinds import TRAINING_CONTENT_COLUMNS
 
 PAGE = "training"
 ALL_CLASSES = "__all__"
@@ -140,18 +141,18 @@ def _content_table(session, scope, pop, tz):
         PAGE,
         "content",
         frame,
-        [
-            ("position", "#", "int"),
-            ("module", N_("Module")),
-            ("type", N_("Type")),
-            ("completed_pct", N_("Completed"), "pct"),
-            ("passed_pct", N_("Passed"), "pct"),
-            ("average_score", N_("Avg. score"), "score"),
-            ("average_time_spent", N_("Avg. time spent"), "duration"),
-        ],
+        TRAINING_CONTENT_COLUMNS,  # the scheduled report's columns too (exports/report_kinds.py)
         title=N_("Training content"),
         filename=f"training-{pop.training_id}-content",
         sheet_name=N_("Content"),
+        schedule={
+            "kind": "training-content",
+            "params": {
+                "training_id": pop.training_id,
+                **({"class_id": pop.class_id} if pop.class_id else {}),
+            },
+            "title": _("Training content"),
+        },
     )
 
 

@@ -402,3 +402,34 @@ def test_rep010_compliance_files_as_report_kinds(app):
                 build_report(
                     s, kind, tm, load_scope(s, "tm"), {"session_id": "s-a", "format": "xlsx"}, run, "fr"
                 )
+
+
+def test_rep011_training_content_and_sessions_tables(app):
+    from data.models import User
+
+    run = ReportRun(tz=PARIS, now=utc("2026-05-04 06:00"), period=(date(2026, 3, 1), date(2026, 3, 31)))
+    with app.server.app_context(), app.server.extensions["learnstats_db"].session() as s:
+        tm = s.get(User, "tm")
+        data, built = build_report(
+            s, "training-content", tm, load_scope(s, "tm"), {"training_id": "t-man"}, run, "en"
+        )
+        assert built.rows == 1 and data.decode("utf-8-sig").splitlines()[1].startswith(
+            "1,Leadership,Mandatory,"
+        )
+        data, built = build_report(s, "sessions", tm, load_scope(s, "tm"), {}, run, "en")
+        assert (
+            built.rows == 1
+            and "Management A,Management,01/04/2026 09:00,30/04/2026 18:00,1,1,s-m" in data.decode()
+        )
+        # the whole list for the statistics manager; "the previous period" (March): s-a only
+        stat = s.get(User, "stat")
+        _data, built = build_report(s, "sessions", stat, load_scope(s, "stat"), {}, run, "en")
+        assert built.rows == 3
+        data, built = build_report(
+            s, "sessions", stat, load_scope(s, "stat"), {"period": "previous"}, run, "en"
+        )
+        assert built.rows == 1 and ",s-a" in data.decode()
+        with pytest.raises(Forbidden):
+            build_report(s, "training-content", tm, load_scope(s, "tm"), {"training_id": "t-sec"}, run, "en")
+        with pytest.raises(Forbidden):
+            report_kind("sessions").check(s, load_scope(s, "cm"), {})
