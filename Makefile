@@ -78,7 +78,10 @@ CACHED_TESTS := tests/integration/dashboards/test_pages.py tests/integration/das
 	tests/integration/dashboards/test_sessions_pages.py tests/integration/data/test_cache.py \
 	tests/system/test_redis.py::test_cch013_redis_is_shared_between_apps_on_one_database \
 	'tests/integration/data/test_summary_properties.py::test_sum001_every_figure_equals_the_reference_after_every_import[sqlite]'
-test: $(VENV)/.installed-test $(RALPH_VENV)/.installed system-test-deps lint
+# The two virtual environments are built side by side (each pip install keeps about one core
+# busy), the lint following ours.
+test: system-test-deps
+	@$(MAKE) --no-print-directory -j2 lint $(RALPH_VENV)/.installed
 	LEARNSTATS_CACHE=null $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup \
 	  $(foreach t,$(CACHED_TESTS),--cached-again $(t)) $(PYTEST_ARGS)
 
