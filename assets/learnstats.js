@@ -30,3 +30,31 @@ lsGridFuncs.lsCellEnterFollowsLink = function (params) {
         link.click();
     }
 };
+
+/* Printing (issue 21): a grid with its own scroll bar shows only the rows in view; for paper
+   each AG Grid of the page lays out every row it holds (domLayout "print"), and gets its
+   screen layout back after printing. (The server-paged results tables print their page.) */
+(function () {
+    var saved = [];
+    window.addEventListener("beforeprint", function () {
+        if (!window.dash_ag_grid || !window.dash_ag_grid.getApi) { return; }
+        document.querySelectorAll(".ag-root-wrapper").forEach(function (wrapper) {
+            var host = wrapper.parentElement;
+            while (host && !host.id) { host = host.parentElement; }
+            if (!host) { return; }
+            var api;
+            try { api = window.dash_ag_grid.getApi(host.id); } catch (e) { return; }
+            if (!api || api.getGridOption("rowModelType") === "infinite") { return; }
+            saved.push({ api: api, host: host, layout: api.getGridOption("domLayout"), height: host.style.height });
+            host.style.height = "";
+            api.setGridOption("domLayout", "print");
+        });
+    });
+    window.addEventListener("afterprint", function () {
+        saved.forEach(function (grid) {
+            grid.api.setGridOption("domLayout", grid.layout || "normal");
+            grid.host.style.height = grid.height;
+        });
+        saved = [];
+    });
+})();

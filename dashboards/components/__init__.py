@@ -44,6 +44,7 @@ from dashboards.components.date_filter import (
     EMPTY_RANGE_MESSAGE,
     MAX_RANGE_YEARS,
     PRESETS,
+    PRINT_PERIOD_JS,
     SYNC_URL_JS,
     DateRange,
     build_date_range_filter,
@@ -173,6 +174,13 @@ def register_component_callbacks(app: dash.Dash) -> None:
         SYNC_URL_JS,
         Output({"type": "date-range-url", "page": page}, "data"),
         Input({"type": "date-preset", "page": page}, "value"),
+        Input({"type": "date-range", "page": page}, "start_date"),
+        Input({"type": "date-range", "page": page}, "end_date"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        PRINT_PERIOD_JS,
+        Output({"type": "date-range-print", "page": page}, "children"),
         Input({"type": "date-range", "page": page}, "start_date"),
         Input({"type": "date-range", "page": page}, "end_date"),
         prevent_initial_call=True,

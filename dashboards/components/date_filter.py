@@ -7,6 +7,7 @@ Ids (page = the page's id prefix, e.g. "global", "training"):
     {"type": "date-range-message", "page": page}   message (children)
     {"type": "date-range-bounds", "page": page}    dcc.Store {"all_time_start"}
     {"type": "date-range-url", "page": page}       dcc.Store (query string)
+    {"type": "date-range-print", "page": page}     the period as printed (shown in print only)
 The calendar speaks the interface's language: assets/lsDatePicker.js gives it the date-fns locale
 of <html lang> and the translated aria-labels of dashboards.components.texts.component_labels().
 Its callbacks are registered once per app by dashboards.components.register_component_callbacks.
@@ -324,6 +325,24 @@ function (preset, start, end) {
 """
 
 
+# The printed page's period line (shown only in print, assets/learnstats.css): the picker's
+# dates as DD/MM/YYYY, following every change of the filter.
+PRINT_PERIOD_JS = """
+function (start, end) {
+    var day = function (v) {
+        var m = v ? String(v).slice(0, 10).match(/^(\\d{4})-(\\d{2})-(\\d{2})$/) : null;
+        return m ? m[3] + "/" + m[2] + "/" + m[1] : "";
+    };
+    return day(start) + " \u2013 " + day(end);
+}
+"""
+
+
+def print_period_text(rng: DateRange) -> str:
+    """The period as the printed page's header says it: 08/11/2026 – 07/12/2026."""
+    return f"{rng.start:%d/%m/%Y} \u2013 {rng.end:%d/%m/%Y}"
+
+
 def dom_id(component_id: str | dict) -> str:
     """The id attribute Dash gives a component in the page (a dict id becomes its JSON, keys
     sorted), e.g. for a label's htmlFor or an aria-controls."""
@@ -386,6 +405,13 @@ def build_date_range_filter(
                 id={"type": "date-range-message", "page": page},
                 className="ls-filter-message",
                 role="status",
+            ),
+            html.P(
+                [
+                    html.Span(_("Period"), className="ls-filter-label me-2"),
+                    html.Span(print_period_text(rng), id={"type": "date-range-print", "page": page}),
+                ],
+                className="ls-print-only ls-print-period mb-0",
             ),
             dcc.Store(id={"type": "date-range-bounds", "page": page}, data=bounds),
             dcc.Store(id={"type": "date-range-url", "page": page}),

@@ -3,9 +3,11 @@ hand-made database of tests/integration/dashboards/test_pages.py (its docstring 
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
+import subprocess
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -271,4 +273,51 @@ def test_pg3b_003_download_tables_and_read_them_back(dash_duo, dash_app, factory
         ["Beta compliance", "2", "0", "1", "50.0", "50.0", "50.0", "30"],
         ["Gamma basics", "0", "0", "0", "", "", "", ""],
     ]  # fmt: skip
+    assert dash_duo.get_logs() == []
+
+
+def test_pg3b_004_printed_training_page(dash_duo, dash_app, factory, tmp_path):
+    """Issue 21: the training page printed to PDF (Chromium's own print, its print stylesheet):
+    the title and the period on paper, every learner of the table, no navbar, buttons or filter
+    controls; read back with pdftotext."""
+    build_world(factory)
+    start_signed_in(
+        dash_duo, dash_app, "boss@example.org", "/training/t-alpha?start=2026-03-01&end=2026-03-31"
+    )
+    dash_duo.wait_for_text_to_equal(by_dash_id_css_table("results-count"), "Showing 1–3 of 3 learners")
+    # A period change reaches the printed header.
+    type_date(dash_duo, "dash-datepicker-end-date", "15/03/2026")
+    wait_until(
+        dash_duo,
+        lambda d: (
+            d.execute_script(
+                "return document.querySelector(arguments[0]).textContent",
+                by_dash_id_css("date-range-print", "training"),
+            )
+            == "01/03/2026 – 15/03/2026"
+        ),
+        "the printed period did not follow the picker",
+    )
+    pdf = dash_duo.driver.execute_cdp_cmd(
+        "Page.printToPDF", {"paperWidth": 8.27, "paperHeight": 11.69, "printBackground": True}
+    )
+    path = tmp_path / "training.pdf"
+    path.write_bytes(base64.b64decode(pdf["data"]))
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Alpha safety" in text
+    assert "PERIOD 01/03/2026 – 15/03/2026" in " ".join(text.split())
+    for learner in ("Martin Alice", "Durand Bob"):
+        assert learner in text
+    # No navbar (brand, links, sign out), no buttons (downloads, details), no filter controls.
+    for screen_only in (
+        "Learnstats",
+        "Sign out",
+        "Overview",
+        "CSV",
+        "XLSX",
+        "Details",
+        "Last 30 days",
+        "Sort by",
+    ):
+        assert screen_only not in text, screen_only
     assert dash_duo.get_logs() == []
