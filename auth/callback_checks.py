@@ -54,8 +54,19 @@ def check_callback_body(body: Any, callback_map: dict) -> None:
         for item in items:
             _entry(item, key)
     outputs = body.get("outputs")
-    if outputs is not None:
-        for item in outputs if isinstance(outputs, list) else [outputs]:
+    # One output: an object; several (the key "..a.children...b.value.."): a list of as many
+    # (a forged request with fewer outputs than declared was a bare 500, issue 23).
+    expected = len(output[2:-2].split("...")) if output.startswith("..") else None
+    if expected is None:
+        if not isinstance(outputs, dict):
+            raise BadCallback("the callback request's outputs must be one object")
+        _entry(outputs, "outputs")
+    else:
+        if not isinstance(outputs, list):
+            raise BadCallback("the callback request's outputs must be a list")
+        if len(outputs) != expected:
+            raise BadCallback(f"the callback has {expected} outputs, the request sends {len(outputs)}")
+        for item in outputs:
             _entry(item, "outputs")
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):

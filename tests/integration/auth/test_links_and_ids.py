@@ -101,6 +101,36 @@ def test_lnk002_an_outsider_still_gets_403_for_such_ids(client, odd_world, facto
         b'{"output": "x.children", "inputs": "nope"}',
         b'{"output": "no-such.children", "outputs": {"id": "no-such", "property": "children"}, "inputs": [], "changedPropIds": []}',
         json.dumps({"output": "..a.b...", "inputs": [{"id": {"type": []}, "property": 1}]}).encode(),
+        # Issue 23 point 7: a known callback with fewer outputs than declared (was a bare 500),
+        # or outputs of the wrong shape.
+        json.dumps(
+            {
+                "output": "..shell-search-results.children...shell-search-input.value..",
+                "outputs": [{"id": "shell-search-results", "property": "children"}],
+                "inputs": [
+                    {"id": "shell-search-input", "property": "value", "value": "lea"},
+                    {"id": "_pages_location", "property": "pathname", "value": "/"},
+                ],
+                "changedPropIds": ["shell-search-input.value"],
+            }
+        ).encode(),
+        json.dumps(
+            {
+                "output": "..shell-search-results.children...shell-search-input.value..",
+                "inputs": [
+                    {"id": "shell-search-input", "property": "value", "value": "lea"},
+                    {"id": "_pages_location", "property": "pathname", "value": "/"},
+                ],
+            }
+        ).encode(),
+        json.dumps(
+            {
+                "output": "shell-search-location.href",
+                "outputs": [{"id": "shell-search-location", "property": "href"}],
+                "inputs": [{"id": "shell-search-input", "property": "n_submit", "value": 1}],
+                "state": [{"id": "shell-search-input", "property": "value", "value": "lea"}],
+            }
+        ).encode(),
     ],
 )
 def test_lnk003_malformed_callback_bodies_answer_400_with_a_sentence(client, odd_world, body):
