@@ -16,10 +16,11 @@ import io
 import json
 import math
 import re
+import struct
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,13 @@ from exports.formatting import gettext as _
 
 SETTINGS_KEY = "opco_attestations"
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
+# Issue 23: an image's size is read from its header, and one over MAX_IMAGE_PIXELS is refused
+# before it is decoded (a 657 KB 13000 x 13000 PNG took 600 MiB to decode; 30000 x 30000 was a
+# 500). An accepted image larger than IMAGE_MAX_SIDE on a side is stored scaled down to it:
+# 600 px is 300 dpi over 5 cm, more than a logo or a stamp on an attestation needs (two
+# 6300 x 6300 images made each attestation take 6 s).
+MAX_IMAGE_PIXELS = 25_000_000
+IMAGE_MAX_SIDE = 600
 IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
 KINDS = ("attestation", "certificate", "both")
 LANGUAGES = ("fr", "en")
@@ -211,21 +219,21 @@ def check_image(data: bytes, what: str) -> str:
     else:
         raise AttestationError(_("%(what)s: not a PNG or JPEG image", what=what))
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
+        with Image.open(io.BytesIO(data)) as image:  # the header only: nothing decoded yet
             width, height = image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise AttestationError(
-            _(
-                "%(what)s: the %(kind)s image is corrupt or truncated (%(error)s)",
-                what=what,
-                kind=kind.upper(),
-                error=error,
-            )
-        ) from None
-    if width < 1 or height < 1 or width * height > 40_000_000:
+    except Image.DecompressionBombError:  # Pillow's own check, far above MAX_IMAGE_PIXELS
+        if kind != "png" or len(data) < 24:
+            raise AttestationError(
+                _(
+                    "%(what)s: the image is larger than %(pixels)s pixels",
+                    what=what,
+                    pixels=fmt_int(MAX_IMAGE_PIXELS),
+                )
+            ) from None
+        width, height = struct.unpack(">II", data[16:24])  # the PNG header's IHDR
+    except Exception as error:  # every Pillow error is a sentence, never a 500
+        raise _corrupt(what, kind, error) from None
+    if width * height > MAX_IMAGE_PIXELS or width < 1 or height < 1:
         raise AttestationError(
             _(
                 "%(what)s: %(width)d × %(height)d pixels is not a usable image size",
@@ -234,12 +242,51 @@ def check_image(data: bytes, what: str) -> str:
                 height=height,
             )
         )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", (IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))  # a JPEG decodes at a reduced scale
+            image.load()
+    except Exception as error:
+        raise _corrupt(what, kind, error) from None
     return kind
+
+
+def _corrupt(what: str, kind: str, error: Exception) -> AttestationError:
+    # Pillow's messages may name Python objects ("<_io.BytesIO object at 0x...>"): left out.
+    detail = re.sub(r"\s*<[^>]*>", "", str(error)).strip() or type(error).__name__
+    return AttestationError(
+        _(
+            "%(what)s: the %(kind)s image is corrupt or truncated (%(error)s)",
+            what=what,
+            kind=kind.upper(),
+            error=detail,
+        )
+    )
+
+
+def fitted_image(data: bytes, kind: str) -> bytes:
+    """The image as stored: unchanged when no side is over IMAGE_MAX_SIDE, else scaled down to
+    fit (same format; a PNG keeps its transparency)."""
+    with Image.open(io.BytesIO(data)) as image:
+        if max(image.size) <= IMAGE_MAX_SIDE:
+            return data
+        if kind == "jpeg":
+            image.draft("RGB", (IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))
+        image.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        if kind == "jpeg":
+            image.convert("RGB").save(out, format="JPEG", quality=90)
+        else:
+            image.save(out, format="PNG", optimize=True)
+        return out.getvalue()
 
 
 def store_image(session: Session, data: bytes, what: str, now: datetime | None = None) -> str:
     """Check and store an image; its digest (stored once, however often it is uploaded)."""
     kind = check_image(data, what)
+    data = fitted_image(data, kind)
     digest = hashlib.sha256(data).hexdigest()
     if session.get(StoredImage, digest) is None:
         session.add(
