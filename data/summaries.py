@@ -731,10 +731,21 @@ def _to_ms(seconds: float | None) -> int:
     return 0 if seconds is None else round(seconds * 1000)
 
 
+def _datetime_text(value: datetime | None) -> str | None:
+    """A naive datetime as SQLAlchemy's SQLite dialect stores it (its storage format,
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"):
+    isoformat gives exactly that text, five times faster than strftime."""
+    if value is None:
+        return None
+    if type(value) is datetime and value.tzinfo is None:
+        return value.isoformat(" ", "microseconds")
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def _sqlite_value(kind: str):
     """How SQLAlchemy's SQLite dialect stores a value of a column type (its default formats)."""
     if kind == "datetime":
-        return lambda v: None if v is None else v.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return _datetime_text
     if kind == "date":
         return lambda v: None if v is None else v.isoformat()
     if kind == "bool":

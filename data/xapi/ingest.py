@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from data import models as m
 from data import summaries
 from data.errors import ListedErrors
+from data.importer import IMPORT_CACHE_KIB, _no_cycle_collection, _page_cache
 from data.summaries import _kind, _sqlite_value
 from data.text import person_search_text, person_sort_key
 from data.xapi.checking import (
@@ -244,6 +245,13 @@ def ingest_statements(
 
     Not skip_invalid: any invalid item raises XapiInvalid once every item was read (the
     caller's transaction must then be rolled back: rows were written as items came)."""
+    # The cycle collector paused (it walked the batches' live objects again and again) and a
+    # large SQLite page cache (the statements' indexes are updated all over): as a bundle's.
+    with _no_cycle_collection(), _page_cache(session, IMPORT_CACHE_KIB):
+        return _ingest(session, items, source, skip_invalid, run_id, idle_minutes, workers, progress)
+
+
+def _ingest(session, items, source, skip_invalid, run_id, idle_minutes, workers, progress) -> XapiReport:
     report = XapiReport()
     ingest = _Ingest(session, report, source, run_id)
     errors: list[StatementError] = []
@@ -267,6 +275,8 @@ def ingest_statements(
     report.invalid, report.invalid_count = errors, error_count
     idle = timedelta(minutes=idle_minutes if idle_minutes is not None else idle_minutes_setting())
     ingest.derive(idle)
+    # The summary layer now, inside the page cache (the commit finds nothing left to do).
+    summaries.refresh_pending(session)
     return report
 
 
