@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -1013,19 +1014,30 @@ def bulk_insert(session: Session, model, rows: list[dict], ignore_conflicts: boo
     connection = session.connection()
     total = 0
     if connection.dialect.name == "sqlite":
-        converters = [(c.name, _sqlite_value(_kind(c)), c.default) for c in columns]
+        names = [c.name for c in columns]
+        # Every column's value in a row: the row's, else the column's default (scalar), else None.
+        base = {
+            c.name: c.default.arg if c.default is not None and not callable(c.default.arg) else None
+            for c in columns
+        }
+        converted = [(i, f) for i, c in enumerate(columns) if (f := _sqlite_value(_kind(c))) is not None]
+        getter = itemgetter(*names)
+
+        def pick(row: dict) -> tuple:
+            try:
+                found = getter(row)
+            except KeyError:  # a column the row does not give: its default
+                found = getter({**base, **row})
+            return found if len(names) > 1 else (found,)
+
         verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
-        names = ", ".join(c.name for c in columns)
-        sql = f"{verb} INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})"
+        sql = f"{verb} INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(columns))})"
         for batch in _chunks(rows, 5000):
             values = []
             for row in batch:
-                record = []
-                for name, convert, default in converters:
-                    value = row.get(name, _MISSING)
-                    if value is _MISSING:
-                        value = default.arg if default is not None and not callable(default.arg) else None
-                    record.append(value if convert is None else convert(value))
+                record = list(pick(row))
+                for i, convert in converted:
+                    record[i] = convert(record[i])
                 values.append(tuple(record))
             result = connection.exec_driver_sql(sql, values)
             total += len(batch) if not ignore_conflicts else max(result.rowcount or 0, 0)
@@ -1044,9 +1056,6 @@ def bulk_insert(session: Session, model, rows: list[dict], ignore_conflicts: boo
         connection.execute(stmt, batch)
         total += len(batch)
     return total
-
-
-_MISSING = object()
 
 
 def _placeholder_email(user_id: str) -> str:
