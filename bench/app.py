@@ -107,8 +107,9 @@ def run_measured(cmd: list[str], env: dict, cwd: Path = ROOT) -> dict:
     one and the command: a child forked straight from this process would inherit this
     process's own peak RSS (Linux keeps the forked memory's high-water mark across exec), and
     the naive baseline makes that peak large. Without /usr/bin/time: wait4's, an upper bound."""
-    out_path = BENCH_DIR / f".cmd-{os.getpid()}.out"
-    rss_path = BENCH_DIR / f".cmd-{os.getpid()}.rss"
+    tag = f"{os.getpid()}-{threading.get_ident()}"  # two commands may be measured at once
+    out_path = BENCH_DIR / f".cmd-{tag}.out"
+    rss_path = BENCH_DIR / f".cmd-{tag}.rss"
     timer = shutil.which("time", path="/usr/bin")
     full = [timer, "-o", str(rss_path), "-f", "%M", *cmd] if timer else cmd
     with open(out_path, "w+") as out:
@@ -133,16 +134,20 @@ def run_measured(cmd: list[str], env: dict, cwd: Path = ROOT) -> dict:
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_mib": peak_kib / 1024,
         "tree_peak_mib": tree.peak / 2**20,
+        # Descendants not reaped by the command (a process pool's workers under forkserver)
+        # are missing from wait4's figure: their own CPU, last seen, summed.
+        "tree_cpu_s": max(usage.ru_utime + usage.ru_stime, tree.cpu_s),
         "output": text,
     }
 
 
 class _TreeMemory:
     """The largest summed RSS of a process and its descendants (the time wrapper excluded),
-    sampled every 0.2 s while it runs (psutil)."""
+    sampled every 0.2 s while it runs (psutil), and their CPU time (each one's last seen)."""
 
     def __init__(self, pid: int):
         self.peak = 0
+        self.cpu: dict[int, float] = {}
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, args=(pid,), daemon=True)
         self._thread.start()
@@ -160,9 +165,15 @@ class _TreeMemory:
                 for proc in root.children(recursive=True):
                     with contextlib.suppress(psutil.Error):
                         total += proc.memory_info().rss
+                        times = proc.cpu_times()
+                        self.cpu[proc.pid] = times.user + times.system
             except psutil.Error:
                 return
             self.peak = max(self.peak, total)
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self.cpu.values())
 
     def stop(self) -> None:
         self._done.set()

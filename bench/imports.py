@@ -1,6 +1,7 @@
 """`make bench BENCH_ARGS="import"`: issue 17's three speed figures against their targets.
 
     python -m bench import [--learners N] [--rows R] [--statements S] [--repeat K] [--skip bundle,xapi,pages]
+                           [--compare REF [--compare-statements C]]
 
 On a copy of the demo platform of N learners (bench/app.py, built once under instance/bench/):
 
@@ -14,6 +15,13 @@ On a copy of the demo platform of N learners (bench/app.py, built once under ins
    LEARNSTATS_CACHE=null) on the imported copy, the admin's and the managers' pages recorded
    and replayed K times each as in `make bench` (bench/app.py).
 
+With --compare REF: first, import-xapi of C (20,000) statements by the code at git REF (e.g.
+main before a change; `git archive` into instance/bench/code-REF/) and by this checkout, both at
+once on two copies of the platform (the same load for both): wall, CPU, peak RSS and the ratio.
+
+CPU is the whole process tree's (the command's, its forkserver's and its validation workers':
+each one's last seen, psutil), not only what wait4 reaps.
+
 Targets (issue 17 point 6): import-bundle >= 50,000 rows/s and import-xapi >= 5,000
 statements/s, each with a peak RSS < 1 GB; every callback p95 <= 300 ms cold. The report goes
 to the terminal and to instance/bench/report-import-<N>.md; exit status 1 when a target is
@@ -26,7 +34,9 @@ import argparse
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -66,11 +76,16 @@ def bundle_import(copy: Path, rows: int, work: Path) -> dict:
     return {"rows": rows, "added": after - before, "rate": rows / result["seconds"], "load": load, **result}
 
 
-def xapi_import(copy: Path, platform: Path, statements: int, seed: int) -> dict:
+def xapi_source(platform: Path, statements: int, seed: int) -> Path:
     source = b.BENCH_DIR / f"xapi-{statements}-{platform.stem}.jsonl.gz"
     if not source.exists():
         b.log(f"generating {statements:,} xAPI statements into {source.name} ...")
         xapi_gen.generate(platform, source, statements, seed)
+    return source
+
+
+def xapi_import(copy: Path, platform: Path, statements: int, seed: int) -> dict:
+    source = xapi_source(platform, statements, seed)
     before = _counts(copy).get("xapi_statements", 0)
     b.log(f"import-xapi: {statements:,} statements (load average {_load()}) ...")
     load = _load()
@@ -78,6 +93,48 @@ def xapi_import(copy: Path, platform: Path, statements: int, seed: int) -> dict:
     after = _counts(copy).get("xapi_statements", 0)
     return {"statements": statements, "added": after - before, "rate": statements / result["seconds"],
             "load": load, "file_mib": source.stat().st_size / 2**20, **result}  # fmt: skip
+
+
+def code_at(ref: str) -> tuple[str, Path]:
+    """(commit, a folder holding the repository's files at it), made once per commit."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=b.ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    folder = b.BENCH_DIR / f"code-{commit}"
+    if not (folder / "app.py").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", commit], cwd=b.ROOT, check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return commit, folder
+
+
+def xapi_compare(platform: Path, work: Path, ref: str, statements: int, seed: int) -> dict:
+    """import-xapi of the same file by the code at ref and by this checkout, at the same time."""
+    source = xapi_source(platform, statements, seed)
+    commit, folder = code_at(ref)
+    sides = {f"before ({commit})": folder, "after (this checkout)": b.ROOT}
+    copies = {}
+    for i, name in enumerate(sides):
+        copies[name] = work / f"compare-{i}.sqlite3"
+        b.copy_database(platform, copies[name])
+    b.log(
+        f"import-xapi of {statements:,} statements, {commit} and this checkout at once (load {_load()}) ..."
+    )
+    load = _load()
+    results: dict[str, dict] = {}
+
+    def run(name: str) -> None:
+        command = [*b.FLASK, "import-xapi", str(source)]
+        results[name] = b.run_measured(command, b.app_env(copies[name]), cwd=sides[name])
+        results[name]["added"] = _counts(copies[name]).get("xapi_statements", 0)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in sides]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"statements": statements, "load": load, "load_end": _load(), "sides": results}
 
 
 def pages_cold(copy: Path, repeat: int, budget: float) -> dict:
@@ -101,7 +158,7 @@ def report(ctx: dict) -> tuple[str, bool]:
         "",
         f"Machine: {b.machine()}. Load average at the start: {ctx['load_start']}; at the end: {_load()}.",
         "",
-        "| command | amount | wall | CPU (user + sys) | rate over wall | peak RSS | tree peak RSS | load avg (1, 5, 15 min) |",
+        "| command | amount | wall | CPU (user + sys, process tree) | rate over wall | peak RSS | tree peak RSS | load avg (1, 5, 15 min) |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     verdicts = []
@@ -116,7 +173,7 @@ def report(ctx: dict) -> tuple[str, bool]:
         amount = r["rows"] if key == "bundle" else r["statements"]
         name = "import-bundle (connections.csv)" if key == "bundle" else "import-xapi (.jsonl.gz)"
         lines.append(
-            f"| {name} | {amount:,} {unit} | {r['seconds']:.1f} s | {r['cpu_s']:.1f} s | {r['rate']:,.0f} {unit}/s "
+            f"| {name} | {amount:,} {unit} | {r['seconds']:.1f} s | {r.get('tree_cpu_s', r['cpu_s']):.1f} s | {r['rate']:,.0f} {unit}/s "
             f"| {r['peak_mib']:.0f} MiB | {r['tree_peak_mib']:.0f} MiB | {r['load']} |"
         )
         good = r["rc"] == 0 and r["added"] == amount
@@ -145,6 +202,22 @@ def report(ctx: dict) -> tuple[str, bool]:
                 ok,
             )
         )
+    compare = ctx.get("compare")
+    if compare:
+        n = compare["statements"]
+        lines += ["", f"import-xapi of {n:,} statements, before and after at the same time (load "
+                  f"{compare['load']} -> {compare['load_end']}):", "",
+                  "| code | wall | CPU (process tree) | CPU per statement | statements/s | peak RSS | tree peak RSS | exit |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+        for name, r in sorted(compare["sides"].items(), reverse=True):  # before, then after
+            cpu = r["tree_cpu_s"]
+            lines.append(
+                f"| {name} | {r['seconds']:.1f} s | {cpu:.1f} s | {cpu / n * 1e6:,.0f} µs | {n / r['seconds']:,.0f} "
+                f"| {r['peak_mib']:.0f} MiB | {r['tree_peak_mib']:.0f} MiB | {r['rc']} ({r['added']:,} kept) |"
+            )
+        before, after = (compare["sides"][name] for name in sorted(compare["sides"], reverse=True))
+        lines += ["", f"Ratio before / after: wall {before['seconds'] / after['seconds']:.2f}x, "
+                  f"CPU {before['tree_cpu_s'] / max(after['tree_cpu_s'], 1e-9):.2f}x."]  # fmt: skip
     lines += ["", "| target (issue 17) | measured | |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {b._mark(ok)} |" for t, m, ok in verdicts]
     if pages:
@@ -170,6 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--budget", type=float, default=60.0, help="seconds per callback before fewer samples"
     )
+    parser.add_argument(
+        "--compare", metavar="REF", help="also import-xapi a smaller file with the code at git REF"
+    )
+    parser.add_argument(
+        "--compare-statements", type=int, default=20_000, help="statements for --compare (default 20,000)"
+    )
     parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {', '.join(PARTS)}")
     parser.add_argument(
         "--out", type=Path, help="markdown report (default instance/bench/report-import-<N>.md)"
@@ -191,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         "load_start": _load(),
     }
     try:
+        if args.compare:
+            ctx["compare"] = xapi_compare(platform, work, args.compare, args.compare_statements, args.seed)
+            for path in work.glob("compare-*"):
+                path.unlink()
         if "bundle" not in skip:
             ctx["bundle"] = bundle_import(copy, args.rows, work)
             b.log(

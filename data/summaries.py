@@ -432,13 +432,21 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
             old_sessions |= _user_sessions(session, chunk)
         if active and chunk is not None:  # a full rebuild starts from nothing
             old_activity.update(_activity(session, chunk))
-        _delete_user_rows(session, chunk)
+        if chunk is None:
+            _delete_user_rows(session, None)
         facts = _load(session, chunk, tz)
+        facts.replacing = chunk
         _write_user_tables(session, facts)
         new_trainings |= _write_pair_tables(session, facts, tz)
         del facts
     if groups:
-        _refresh_groups(session, None if ids is None else sorted(old_trainings | new_trainings))
+        if ids is None:
+            _refresh_groups(session, None)
+        elif len(ids) <= REFRESH_CHUNK:
+            _refresh_groups(session, sorted(old_trainings | new_trainings))
+        else:  # a training at a time: its pairs and module facts, not every training's at once
+            for training in sorted(old_trainings | new_trainings):
+                _refresh_groups(session, [training])
     if active:
         new_activity: Counter = Counter()
         for chunk in [None] if ids is None else _chunks(ids, REFRESH_CHUNK):
@@ -573,6 +581,9 @@ def _delete_user_rows(session: Session, ids: list[str] | None) -> None:
 @dataclass
 class _Raw:
     tz: ZoneInfo
+    # The learners whose summary rows are still stored (a chunk's refresh): only the rows that
+    # changed are written (_store); None: their rows were deleted first.
+    replacing: list[str] | None = None
     connections: list = field(default_factory=list)  # user, module, session, start, end
     logins: list = field(default_factory=list)  # user, at
     pairs: list = field(default_factory=list)  # user, training, enrolled_at
@@ -792,6 +803,31 @@ def _insert(session: Session, model, rows: list[dict]) -> None:
         connection.execute(stmt, [{c.name: row.get(c.name) for c in columns} for row in batch])
 
 
+def _store(session: Session, raw: _Raw, model, rows: list[dict]) -> None:
+    """A user table's new rows for the learners of raw. When their old rows are still stored
+    (raw.replacing), only the difference is written: the old rows that are not among the new
+    ones are deleted (by key), the new ones not stored yet are inserted. A refresh of learners
+    whose figures an import barely changed (an xAPI import over a bundle's platform) then
+    rewrites a few rows and their indexes instead of every one of them."""
+    if raw.replacing is None:
+        _insert(session, model, rows)
+        return
+    table = model.__table__
+    columns = list(table.columns)
+    names = [c.name for c in columns]
+    connection = session.connection()
+    old: set[tuple] = set()
+    for condition in _in(table.c.user_id, raw.replacing):
+        old.update(tuple(row) for row in connection.execute(select(*columns).where(condition)))
+    new = {tuple(row.get(name) for name in names): row for row in rows}
+    gone = old.difference(new)
+    if gone:
+        keys = [i for i, c in enumerate(columns) if c.primary_key]
+        where = [columns[i] == bindparam(f"k{i}") for i in keys]
+        connection.execute(delete(table).where(*where), [{f"k{i}": row[i] for i in keys} for row in gone])
+    _insert(session, model, [row for values, row in new.items() if values not in old])
+
+
 def _write_user_tables(session: Session, raw: _Raw) -> None:
     day_of = _DayCache(raw.tz)
     module_days: dict[tuple, list] = {}
@@ -824,29 +860,33 @@ def _write_user_tables(session: Session, raw: _Raw) -> None:
         session_users.setdefault(
             key, {"connections": 0, "first_connection": None, "last_connection": None, "time_spent": 0}
         )
-    _insert(
+    _store(
         session,
+        raw,
         m.SummaryUserModuleDay,
         [
             {"user_id": u, "module_id": mod, "day": d, "connections": n, "seconds": s / 1000}
             for (u, mod, d), (n, s) in module_days.items()
         ],
     )
-    _insert(
+    _store(
         session,
+        raw,
         m.SummaryUserModule,
         [
             {"user_id": u, "module_id": mod, "connections": n, "seconds": s / 1000}
             for (u, mod), (n, s) in user_modules.items()
         ],
     )
-    _insert(
+    _store(
         session,
+        raw,
         m.SummaryUserDay,
         [{"user_id": u, "day": d, "logins": lg, "connections": n} for (u, d), (lg, n) in user_days.items()],
     )
-    _insert(
+    _store(
         session,
+        raw,
         m.SummarySessionUser,
         [
             {
@@ -1025,8 +1065,9 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
         if row["counted"]:
             user_id = row["user_id"]
             first_days[user_id] = min(first_days.get(user_id, row["enrolled_day"]), row["enrolled_day"])
-    _insert(
+    _store(
         session,
+        raw,
         m.SummaryLearner,
         [
             {
@@ -1038,10 +1079,10 @@ def _write_pair_tables(session: Session, raw: _Raw, tz: ZoneInfo) -> set[str]:
             for u, d in first_days.items()
         ],
     )
-    _insert(session, m.SummaryPair, pairs_out)
-    _insert(session, m.SummaryModuleFact, facts_out)
-    _insert(session, m.SummaryPairHistory, history_out)
-    _insert(session, m.SummaryPairDay, days_out)
+    _store(session, raw, m.SummaryPair, pairs_out)
+    _store(session, raw, m.SummaryModuleFact, facts_out)
+    _store(session, raw, m.SummaryPairHistory, history_out)
+    _store(session, raw, m.SummaryPairDay, days_out)
     return trainings
 
 
