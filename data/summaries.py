@@ -359,6 +359,13 @@ def _rows(session: Session, query, column, ids: list[str] | None) -> list:
     return out
 
 
+def _stream(session: Session, query, column, ids: list[str] | None) -> Iterator:
+    """_rows' rows one at a time (never all in memory); the loop over them runs no SQL."""
+    connection = session.connection()
+    for condition in _in(column, ids):
+        yield from connection.execute(query if condition is None else query.where(condition))
+
+
 def _resolve_users(session: Session, touched: Touched) -> set[str]:
     users = set(touched.users)
     trainings = set(touched.trainings)
@@ -442,8 +449,6 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
     if groups:
         if ids is None:
             _refresh_groups(session, None)
-        elif len(ids) <= REFRESH_CHUNK:
-            _refresh_groups(session, sorted(old_trainings | new_trainings))
         else:  # a training at a time: its pairs and module facts, not every training's at once
             for training in sorted(old_trainings | new_trainings):
                 _refresh_groups(session, [training])
@@ -1124,7 +1129,7 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
 
     status: dict[tuple, list] = {}
     days: dict[tuple, list] = {}
-    pair_rows = _rows(
+    pair_rows = _stream(
         session,
         select(
             p.user_id, p.training_id, p.status, p.completed_modules, p.score, p.time_spent,
@@ -1135,17 +1140,17 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
     )  # fmt: skip
     for user_id, training_id, state, done, score, seconds, enrolled_day, completed_day in pair_rows:
         for group in groups_of(user_id, training_id):
-            acc = status.setdefault((*group, state), [0, 0, [], []])
+            acc = status.setdefault((*group, state), [0, 0, [], 0])
             acc[0] += 1
             acc[1] += done
             if score is not None:
                 acc[2].append(score)
-            acc[3].append(_to_ms(seconds))
+            acc[3] += _to_ms(seconds)
             days.setdefault((*group, enrolled_day), [0, 0, 0])[0] += 1
             if completed_day is not None:
                 days.setdefault((*group, completed_day), [0, 0, 0])[2] += 1
     modules: dict[tuple, list] = {}
-    fact_rows = _rows(
+    fact_rows = _stream(
         session,
         select(f.user_id, f.training_id, f.module_id, f.passed, f.module_score, f.effective_day)
         .join(p, (p.user_id == f.user_id) & (p.training_id == f.training_id))
@@ -1156,11 +1161,11 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
     for user_id, training_id, module_id, passed, score, effective_day in fact_rows:
         for group in groups_of(user_id, training_id):
             days.setdefault((*group, effective_day), [0, 0, 0])[1] += 1
-            acc = modules.setdefault((*group, module_id), [0, 0, [], 0, []])
+            acc = modules.setdefault((*group, module_id), [0, 0, [], 0, 0])
             acc[0] += 1
             acc[1] += bool(passed)
             acc[2].append(score)
-    time_rows = _rows(
+    time_rows = _stream(
         session,
         select(p.user_id, p.training_id, um.module_id, um.seconds)
         .join(tm, tm.training_id == p.training_id)
@@ -1171,18 +1176,18 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
     )
     for user_id, training_id, module_id, seconds in time_rows:
         for group in groups_of(user_id, training_id):
-            acc = modules.setdefault((*group, module_id), [0, 0, [], 0, []])
+            acc = modules.setdefault((*group, module_id), [0, 0, [], 0, 0])
             acc[3] += 1
-            acc[4].append(_to_ms(seconds))
+            acc[4] += _to_ms(seconds)
     _insert(
         session,
         m.SummaryGroupStatus,
         [
             {
                 "class_id": c, "training_id": t, "status": state, "pairs": n, "completed_modules": done,
-                "score_sum": math.fsum(scores), "scored": len(scores), "time_spent": sum(seconds) / 1000,
+                "score_sum": math.fsum(scores), "scored": len(scores), "time_spent": ms / 1000,
             }
-            for (c, t, state), (n, done, scores, seconds) in status.items()
+            for (c, t, state), (n, done, scores, ms) in status.items()
         ],
     )  # fmt: skip
     _insert(
@@ -1206,9 +1211,9 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
         [
             {
                 "class_id": c, "training_id": t, "module_id": module_id, "completed": done, "passed": ok,
-                "score_sum": math.fsum(scores), "time_learners": users, "time_spent": sum(seconds) / 1000,
+                "score_sum": math.fsum(scores), "time_learners": users, "time_spent": ms / 1000,
             }
-            for (c, t, module_id), (done, ok, scores, users, seconds) in modules.items()
+            for (c, t, module_id), (done, ok, scores, users, ms) in modules.items()
         ],
     )  # fmt: skip
     _refresh_class_learners(session, None if trainings is None else classes)
