@@ -16,7 +16,8 @@ On a copy of the demo platform of N learners (bench/app.py, built once under ins
    and replayed K times each as in `make bench` (bench/app.py).
 
 With --compare REF: first, import-xapi of C (20,000) statements by the code at git REF (e.g.
-main before a change; `git archive` into instance/bench/code-REF/) and by this checkout, both at
+main before a change; `git archive` into instance/bench/code-REF/; or the code in folder REF)
+and by this checkout, both at
 once on two copies of the platform (the same load for both): wall, CPU, peak RSS and the ratio.
 
 CPU is the whole process tree's (the command's, its forkserver's and its validation workers':
@@ -96,7 +97,10 @@ def xapi_import(copy: Path, platform: Path, statements: int, seed: int) -> dict:
 
 
 def code_at(ref: str) -> tuple[str, Path]:
-    """(commit, a folder holding the repository's files at it), made once per commit."""
+    """(commit, a folder holding the repository's files at it), made once per commit; a
+    folder given as REF is used as it is (e.g. a checkout of main with a change reverted)."""
+    if Path(ref).is_dir():
+        return Path(ref).name, Path(ref)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", ref], cwd=b.ROOT, check=True, capture_output=True, text=True
     ).stdout.strip()
