@@ -9,6 +9,7 @@ callbacks and clients that ask for JSON, a small page otherwise.
 
 from __future__ import annotations
 
+import functools
 from html import escape
 
 from flask import Flask, Response, current_app, request
@@ -16,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from auth.language import N_
+from data.errors import CommandFailed
 from exports.formatting import current_language, gettext
 
 
@@ -95,7 +97,34 @@ def _refuse_large_body() -> None:
         raise RequestEntityTooLarge()
 
 
+def _without_database_tracebacks(name: str, callback):
+    """A command whose database error (busy, read-only, gone) ends with the sentence pages give,
+    not a traceback: SQLAlchemy's text carries the statement's parameters (set-password printed
+    the new password's hash and salt, issue 23)."""
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except DBAPIError as error:
+            current_app.logger.debug(
+                "%s: database error %s", name, type(getattr(error, "orig", error)).__name__
+            )
+            raise CommandFailed(f"{name}: {database_problem(error)}") from None
+
+    return run
+
+
+def guard_commands(server: Flask) -> None:
+    """Every `flask --app app ...` command answers a database error with a sentence."""
+    for name, command in server.cli.commands.items():
+        if command.callback is not None and not getattr(command.callback, "_learnstats_guarded", False):
+            command.callback = _without_database_tracebacks(name, command.callback)
+            command.callback._learnstats_guarded = True
+
+
 def init_app(server: Flask) -> None:
     server.register_error_handler(OperationalError, _database_error)
     server.register_error_handler(RequestEntityTooLarge, _too_large)
     server.before_request_funcs.setdefault(None, []).insert(0, _refuse_large_body)
+    guard_commands(server)

@@ -195,3 +195,28 @@ def test_flt006_disk_full_while_the_emailed_xlsx_is_built(big_world, server):
         "Failed: the file could not be built: the server ran out of disk space while writing the file."
     )
     assert [p.name for p in exports_dir(server).iterdir() if p.name != ".tmp"] == []
+
+
+def test_flt010_set_password_on_a_locked_database_prints_a_sentence_not_the_hash(
+    world, server, factory, tmp_path
+):
+    """Issue 23 point 7: the traceback of SQLAlchemy's error carried the UPDATE's parameters,
+    the new password's hash and salt. Every command now ends a database error with the
+    sentence the pages give."""
+    factory.user(email="claire@example.org", password="old-password")
+    factory.s.commit()
+    with write_lock(tmp_path / "test.sqlite3"):
+        result = server.test_cli_runner().invoke(
+            args=["set-password", "claire@example.org"], input="secret-new-1\n"
+        )
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "set-password: The database is busy with another change (an import, perhaps) and this "
+        "change could not be saved. Nothing was changed; try again in a minute."
+    ]
+    assert (
+        "Traceback" not in result.output and "pbkdf2" not in result.output and "scrypt" not in result.output
+    )
+    assert (
+        "UPDATE" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    )
