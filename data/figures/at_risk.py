@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, and_, case, exists, func, literal, null, or_, select, union_all
+from sqlalchemy import Float, and_, case, func, literal, null, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from data import rules
@@ -133,15 +133,11 @@ def _conditions(x, on: date, days: int, tz: ZoneInfo):
     failing = x.c.failed_modules != ""
     ps, sl = ProgramSession, SessionLearner
     late_until = day_end_utc(on + timedelta(days=rules.LATE_WITHIN_DAYS), tz)
-    late = (
-        exists()
-        .where(
-            sl.user_id == x.c.user_id,
-            ps.id == sl.session_id,
-            ps.training_id == x.c.training_id,
-            ps.ends_at < late_until,
-        )
-        .correlate(x)
+    # The (learner, training) pairs of sessions ending by then, built once: a correlated EXISTS
+    # went through every session of the pair's training for each pair (SQLite starts from
+    # program_sessions by training), quadratic on a large platform.
+    late = tuple_(x.c.user_id, x.c.training_id).in_(
+        select(sl.user_id, ps.training_id).join(ps, ps.id == sl.session_id).where(ps.ends_at < late_until)
     )
     open_ = x.c.status.not_in(rules.COMPLETED_STATUSES)
     return inactive, failing, late, open_
@@ -168,15 +164,30 @@ def _select(session: Session, scope: Scope, pop: Population, tz: ZoneInfo, on: d
     x = _as_of(session, scope, pop, tz, on)
     inactive, failing, late, open_ = _conditions(x, on, days, tz)
     ps, sl = ProgramSession, SessionLearner
-    first_session = (
-        select(ps.id)
-        .join(sl, sl.session_id == ps.id)
-        .where(sl.user_id == x.c.user_id, ps.training_id == x.c.training_id)
-        .order_by(ps.ends_at.is_(None), ps.ends_at, ps.id)
-        .limit(1)
-        .correlate(x)
-        .scalar_subquery()
+    # Each (learner, training)'s session ending first (without an end last, then by id), for
+    # every pair at once: a correlated ORDER BY ... LIMIT 1 per pair went through every session
+    # of the training for each pair.
+    ranked = (
+        select(
+            sl.user_id,
+            ps.training_id,
+            ps.id.label("session_id"),
+            func.row_number()
+            .over(
+                partition_by=(sl.user_id, ps.training_id),
+                order_by=(case((ps.ends_at.is_(None), 1), else_=0), ps.ends_at, ps.id),
+            )
+            .label("rank"),
+        )
+        .join(ps, ps.id == sl.session_id)
+        .subquery("ranked_sessions")
     )
+    first = (
+        select(ranked.c.user_id, ranked.c.training_id, ranked.c.session_id)
+        .where(ranked.c.rank == 1)
+        .subquery("first_sessions")
+    )
+    first_session = first.c.session_id
     flag = lambda condition: case((condition, 1), else_=0)  # noqa: E731
     found = (
         select(
@@ -194,6 +205,8 @@ def _select(session: Session, scope: Scope, pop: Population, tz: ZoneInfo, on: d
             (flag(inactive) + flag(failing) + flag(late)).label("reason_count"),
             first_session.label("session_id"),
         )
+        .select_from(x)
+        .outerjoin(first, and_(first.c.user_id == x.c.user_id, first.c.training_id == x.c.training_id))
         .where(open_, or_(inactive, failing, late))
         .subquery("at_risk")
     )
