@@ -98,6 +98,31 @@ def page_title(text: str):
     return title
 
 
+def named_page_title(text: str, can_open, name_of):
+    """A page's tab title naming what it shows (issue 21: every training tab read "Training ·
+    Learnstats"): "<name> · <text> · Learnstats" for a signed-in user whom `can_open(scope,
+    session, **path_variables)` lets open the page, `name_of(session, **path_variables)` giving
+    the name; "<text> · Learnstats" otherwise (a name is never shown outside the user's scope)."""
+    plain = page_title(text)
+
+    def title(**path_variables) -> str:
+        from auth.guard import current_scope  # auth.guard imports this module
+        from data.db import get_db
+        from data.scope import Forbidden
+
+        name = None
+        try:
+            scope = current_scope()
+            with get_db().session() as session:
+                if can_open(scope, session, **path_variables):
+                    name = name_of(session, **path_variables)
+        except (Forbidden, RuntimeError):  # anonymous, or outside a request
+            name = None
+        return f"{name} · {plain()}" if name else plain()
+
+    return title
+
+
 def html_lang(app) -> None:
     """Dash's page says its language: <html lang="fr"> (screen readers, the grids' formats)."""
     render = app.interpolate_index

@@ -52,11 +52,18 @@ def parse_smtp_url(url: str) -> SmtpConfig:
     )
 
 
-def mail_problem(smtp_url: str) -> str | None:
-    """None when email can be sent, else the sentence to show instead of the button."""
+def mail_problem(smtp_url: str, admin: bool = True) -> str | None:
+    """None when email can be sent, else the sentence to show instead of the button: the
+    setting at fault for an administrator (who can fix it), a plain sentence for anyone else
+    (issue 21: a manager cannot act on LEARNSTATS_SMTP_URL)."""
     try:
         parse_smtp_url(smtp_url)
     except MailNotConfigured as error:
+        if not admin:
+            return gettext(
+                "Receiving by email is unavailable: email is not set up on this platform; "
+                "ask your administrator. Use Download now."
+            )
         return gettext("Receiving by email is unavailable: %(reason)s. Use Download now.", reason=error)
     return None
 

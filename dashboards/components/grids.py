@@ -27,6 +27,7 @@ from dash import Input, Output, dcc, html, no_update
 from auth.language import N_
 from auth.language import gettext as _
 from dashboards.components.column_widths import TYPICAL_TEXT, column_min_width
+from dashboards.components.date_filter import dom_id
 from data.text import SEARCH_MAX_CHARS
 from exports.formatting import csv_dialect, fmt_int, format_value
 from exports.formatting import missing as _missing
@@ -395,6 +396,8 @@ def _table_toolbar(
             html.H2(_(title), className="ls-table-title") if title else None,
             html.Div(
                 [
+                    # Labelled for screen readers, not only by its placeholder (issue 21).
+                    html.Label(_(placeholder), htmlFor=dom_id(search_id), className="visually-hidden"),
                     dbc.Input(
                         id=search_id,
                         type="search",

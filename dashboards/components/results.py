@@ -93,17 +93,22 @@ def build_results_table(
     """
     sort_options = [{"label": _(label), "value": value} for value, label in SORT_OPTIONS[mode]]
     default_sort = sort_options[0]["value"]
+    search_text = _("Search a learner by name or email…") if mode == "learners" else _("Search…")
     controls = dbc.Row(
         [
             dbc.Col(
-                dbc.Input(
-                    id=_id("results-search", key),
-                    type="search",
-                    placeholder=_("Search a learner by name or email…") if mode == "learners" else _("Search…"),
-                    debounce=SEARCH_DEBOUNCE_MS,  # filters as you type, like the other tables
-                    maxLength=SEARCH_MAX_CHARS,
-                    className="ls-search",
-                ),
+                [
+                    # Labelled for screen readers, not only by its placeholder (issue 21).
+                    html.Label(search_text, htmlFor=dom_id(_id("results-search", key)), className="visually-hidden"),
+                    dbc.Input(
+                        id=_id("results-search", key),
+                        type="search",
+                        placeholder=search_text,
+                        debounce=SEARCH_DEBOUNCE_MS,  # filters as you type, like the other tables
+                        maxLength=SEARCH_MAX_CHARS,
+                        className="ls-search",
+                    ),
+                ],
                 md=4,
             ),
             dbc.Col(
@@ -181,15 +186,17 @@ def _results_rows(frame: pd.DataFrame, key: str, mode: str) -> list:
     for row in frame.itertuples():
         row_key = _row_key(row.user_id, row.training_id)
         if mode == "learners":
+            row_name = f"{row.last_name} {row.first_name}".strip() or row.email
             first = html.Td(
                 [
-                    dcc.Link(f"{row.last_name} {row.first_name}".strip() or row.email,
+                    dcc.Link(row_name,
                              href=f"/learner/{quote(row.user_id, safe='')}", className="fw-semibold"),
                     html.Div(row.email, className="small text-muted"),
                 ]
             )  # fmt: skip
             second = html.Td(row.classes or "–")
         else:
+            row_name = row.training
             first = html.Td(html.Span(row.training, className="fw-semibold"))
             second = html.Td(fmt_date(row.enrolled_on))
         rows.append(
@@ -203,12 +210,21 @@ def _results_rows(frame: pd.DataFrame, key: str, mode: str) -> list:
                     html.Td(fmt_duration(row.time_spent), className="text-end"),
                     html.Td(fmt_date(row.completed_on)),
                     html.Td(
-                        dbc.Button(
+                        # A plain button: a name of its own per row and whether its details are
+                        # shown (issue 21: 25 "Details" alike), which dbc.Button cannot carry.
+                        html.Button(
                             _("Details"),
                             id={"type": "results-details-button", "table": key, "row": row_key},
-                            size="sm",
-                            color="link",
-                            className="p-0",
+                            type="button",
+                            className="btn btn-link btn-sm p-0",
+                            n_clicks=0,
+                            **{
+                                "aria-label": _("Details of %(name)s", name=row_name),
+                                "aria-expanded": "false",
+                                "aria-controls": dom_id(
+                                    {"type": "results-details", "table": key, "row": row_key}
+                                ),
+                            },
                         )
                     ),
                 ]
@@ -434,6 +450,12 @@ def register_results_callbacks(app: Dash) -> None:
         State({"type": "results-details", "table": MATCH, "row": MATCH}, "is_open"),
         prevent_initial_call=True,
     )(toggle_learner_details)
+    app.clientside_callback(
+        "function (isOpen) { return isOpen ? 'true' : 'false'; }",
+        Output({"type": "results-details-button", "table": MATCH, "row": MATCH}, "aria-expanded"),
+        Input({"type": "results-details", "table": MATCH, "row": MATCH}, "is_open"),
+        prevent_initial_call=True,
+    )
     app.callback(
         Output(_id("results-download", MATCH), "data"),
         Output(_id("results-message", MATCH), "children"),

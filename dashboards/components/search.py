@@ -24,6 +24,11 @@ PAGES_LOCATION = "_pages_location"  # dash.page_container's dcc.Location
 def build_search_box() -> html.Div:
     return html.Div(
         [
+            html.Label(
+                _("Search learners, trainings, classes…"),
+                htmlFor="shell-search-input",
+                className="visually-hidden",
+            ),
             dbc.Input(
                 id="shell-search-input",
                 type="search",

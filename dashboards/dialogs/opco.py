@@ -341,7 +341,7 @@ def open_opco_dialog(n_clicks, preset, current_sessions):
         names = options_data.field_names(s)
     columns = [{"label": n, "value": n} for n in names]
     first_opening = n_clicks == 1
-    problem = mail_problem(settings.smtp_url)
+    problem = mail_problem(settings.smtp_url, admin=scope.is_admin)
     # The email button's state is update_download_link's: it depends on the filters too.
     return (
         True,
@@ -387,7 +387,7 @@ def update_download_link(
     Filters that match no connection disable both buttons and say so here, instead of a link
     that would leave the app for the route's bare 404 page."""
     scope = current_scope()
-    no_mail = mail_problem(current_settings().smtp_url) is not None
+    no_mail = mail_problem(current_settings().smtp_url, admin=scope.is_admin) is not None
     try:
         export = request_from_dialog(
             start_date,
@@ -467,7 +467,7 @@ def request_opco_email(
         }
     if not has_rows:  # the button is disabled then; a forged or stale click is answered here
         return None, {"job": job_id, "state": "failed", "message": _(NOTHING_TO_EXPORT), "at": ""}
-    problem = mail_problem(settings.smtp_url)
+    problem = mail_problem(settings.smtp_url, admin=scope.is_admin)
     if problem:
         return None, {"job": job_id, "state": "failed", "message": problem, "at": ""}
     try:

@@ -8,7 +8,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from auth.guard import current_scope
-from auth.language import N_, ngettext, page_title
+from auth.language import N_, named_page_title, ngettext
 from auth.language import gettext as _
 from dashboards.components.at_risk import build_at_risk_section, days_from, register_at_risk_callbacks
 from dashboards.components.dashboard import build_statistics, build_trainings_table
@@ -35,7 +35,7 @@ dash.register_page(
     __name__,
     path_template="/class/<class_id>",
     name="Class",
-    title=page_title(N_("Class")),
+    title=named_page_title(N_("Class"), can_open, lambda s, class_id=None, **_: s.get(Class, class_id).name),
     order=45,
     access=can_open,
 )

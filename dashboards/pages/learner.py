@@ -14,7 +14,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from auth.guard import current_scope
-from auth.language import N_, ngettext, page_title
+from auth.language import N_, named_page_title, ngettext
 from auth.language import gettext as _
 from dashboards.components.cards import build_cards, build_empty_state, signed_pct
 from dashboards.components.chart_cards import build_chart_card
@@ -53,11 +53,18 @@ def can_open(scope: Scope, session, user_id=None, **_) -> bool:
     )
 
 
+def _user_name(user: User) -> str:
+    """The learner as the page's title says it (LearnerProfile.name)."""
+    return f"{user.first_name or ''} {user.last_name or ''}".strip() or user.email
+
+
 dash.register_page(
     __name__,
     path_template="/learner/<user_id>",
     name="Learner",
-    title=page_title(N_("Learner")),
+    title=named_page_title(
+        N_("Learner"), can_open, lambda s, user_id=None, **_: _user_name(s.get(User, user_id))
+    ),
     order=40,
     access=can_open,
 )

@@ -7,6 +7,7 @@ The "Export OPCO logs" dialog opens preset to this session.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import dash
@@ -123,14 +124,20 @@ def build_session_cards(stats: SessionStatistics) -> dbc.Row:
     )
 
 
-def build_learners_table(stats: SessionStatistics, session_id: str, documents: bool = False):
+def build_learners_table(
+    stats: SessionStatistics, session_id: str, documents: bool = False, ended: bool = False
+):
     """The learners table; with documents, a column of links to each player's attestation and
-    certificat (exports/routes.py makes them with the saved defaults)."""
+    certificat (exports/routes.py makes them with the saved defaults). `ended`: the session is
+    over (its empty table says "was", not "yet")."""
     frame = stats.learners.copy()
     if frame.empty:
-        return html.P(
-            _("Nobody is registered to this session yet."), className="ls-empty", id="session-no-learners"
+        sentence = (
+            _("Nobody was registered to this session.")
+            if ended
+            else _("Nobody is registered to this session yet.")
         )
+        return html.P(sentence, className="ls-empty", id="session-no-learners")
     frame["learner"] = [
         f"{last} {first}".strip() or email
         for last, first, email in zip(frame["last_name"], frame["first_name"], frame["email"], strict=True)
@@ -196,11 +203,15 @@ def update_session(session_id):
     tz = current_settings().tz
     with get_db().session() as s:
         stats = session_statistics(s, scope, session_id, tz)
+        ends_at = s.get(ProgramSession, session_id).ends_at
+    ended = ends_at is not None and ends_at < datetime.now(UTC).replace(tzinfo=None)  # stored UTC
     return html.Div(
         [
             build_session_cards(stats),
             html.Div(
-                build_learners_table(stats, session_id, documents=may_generate(scope, session_id)),
+                build_learners_table(
+                    stats, session_id, documents=may_generate(scope, session_id), ended=ended
+                ),
                 className="mt-4",
             ),
         ],

@@ -9,7 +9,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from sqlalchemy import select
 
 from auth.guard import current_scope
-from auth.language import N_, ngettext, page_title
+from auth.language import N_, named_page_title, ngettext
 from auth.language import gettext as _
 from dashboards.components.at_risk import build_at_risk_section, days_from, register_at_risk_callbacks
 from dashboards.components.dashboard import build_statistics
@@ -44,7 +44,9 @@ dash.register_page(
     __name__,
     path_template="/training/<training_id>",
     name="Training",
-    title=page_title(N_("Training")),
+    title=named_page_title(
+        N_("Training"), can_open, lambda s, training_id=None, **_: s.get(Training, training_id).name
+    ),
     order=60,
     access=can_open,
 )

@@ -222,6 +222,12 @@ def test_pg3b_002_details_then_module_summary(dash_duo, dash_app, factory):
     click(dash_duo, css_id({"type": "results-details-button", **row}))
     details = dash_duo.wait_for_element(f"{css_id({'type': 'results-details-body', **row})} table")
     wait_until(dash_duo, lambda _d: details.is_displayed(), "the details are hidden")
+    # Issue 21: the button says which learner and that its details are now shown.
+    button = dash_duo.find_element(css_id({"type": "results-details-button", **row}))
+    assert button.get_attribute("aria-label") == "Details of Martin Alice"
+    wait_until(
+        dash_duo, lambda _d: button.get_attribute("aria-expanded") == "true", "aria-expanded stayed false"
+    )
     assert table_rows(details) == [
         ["Module", "Type", "Status", "Score", "Time spent", "Completed on", ""],
         ["Introduction", "Mandatory", "passed", "80.0 %", "30 min", "03/03/2026", "Module summary"],

@@ -577,6 +577,48 @@ def toggle(user_id: str, training_id: str, is_open=False, n_clicks=1):
     )
 
 
+def test_pg3_007b_details_buttons_and_search_boxes_have_names_of_their_own(world):
+    """Issue 21 (accessibility): each row's Details button is named after its learner and says
+    whether its details are shown; the results table's search box has a label, not only a
+    placeholder (the static tables' and the navbar's boxes too)."""
+    import pandas as pd
+
+    from dashboards.components.date_filter import dom_id
+    from dashboards.components.grids import build_static_table
+    from dashboards.components.search import build_search_box
+
+    with signed_in(world.server, "boss"):
+        body, _count, _pages, _page = update_results(t_alpha_params())
+        frame = results.build_results_table("training", Population(training_id="t-alpha"), title="Learners")
+        navbar_box = build_search_box()
+        static = build_static_table("overview", "x", pd.DataFrame({"a": [1]}), [("a", "A")], title="X")
+    buttons = [
+        c for c in walk(body) if getattr(c, "id", None) and c.id.get("type") == "results-details-button"
+    ]
+    assert [b.to_plotly_json()["props"]["aria-label"] for b in buttons] == [
+        "Details of Durand Bob",
+        "Details of Martin Alice",
+        "Details of Petit Chloé",
+    ]
+    assert {b.to_plotly_json()["props"]["aria-expanded"] for b in buttons} == {"false"}
+    assert buttons[1].to_plotly_json()["props"]["aria-controls"] == dom_id(
+        {"type": "results-details", "table": "training", "row": "alice|t-alpha"}
+    )
+    labels = {
+        label.htmlFor: text(label) for label in find_all(frame, html.Label) + find_all(navbar_box, html.Label)
+    }
+    assert (
+        labels[dom_id({"type": "results-search", "table": "training"})]
+        == "Search a learner by name or email…"
+    )
+    assert labels["shell-search-input"] == "Search learners, trainings, classes…"
+    # A static table's box (grids._table_toolbar): labelled by its placeholder's words.
+    static_id = {"type": "static-table-search", "page": "overview", "table": "x"}
+    assert [(label.htmlFor, text(label)) for label in find_all(static, html.Label)] == [
+        (dom_id(static_id), "Search…")
+    ]
+
+
 def test_pg3_007_learner_details_expand_in_place(world):
     with signed_in(world.server, "boss"):
         is_open, body = toggle("alice", "t-alpha")
@@ -747,6 +789,42 @@ def test_pg3_010_download_results_csv_and_xlsx(world):
 
 
 # -- layouts and query strings --------------------------------------------------------------
+
+
+def test_pg3_012_tab_titles_name_what_the_page_shows_within_the_scope(world):
+    """Issue 21: a training, class or learner page's tab says which one (not "Training ·
+    Learnstats" on every tab), and only to a user who may open that page."""
+    pages = {page["module"].rsplit(".", 1)[-1]: page for page in dash.page_registry.values()}
+
+    def titles():
+        return (
+            pages["training"]["title"](training_id="t-alpha"),
+            pages["training"]["title"](training_id="t-beta"),
+            pages["klass"]["title"](class_id="c-morning"),
+            pages["learner"]["title"](user_id="alice"),
+            pages["learner"]["title"](user_id="david"),
+        )
+
+    with signed_in(world.server, "boss"):
+        assert titles() == (
+            "Alpha safety · Training · Learnstats",
+            "Beta compliance · Training · Learnstats",
+            "Morning group · Class · Learnstats",
+            "Alice Martin · Learner · Learnstats",
+            "David Roux · Learner · Learnstats",
+        )
+        assert pages["training"]["title"](training_id="t-nope") == "Training · Learnstats"
+    # tm1 manages t-alpha only: t-beta, its class-less learner david and the class stay unnamed.
+    with signed_in(world.server, "tm1"):
+        assert titles() == (
+            "Alpha safety · Training · Learnstats",
+            "Training · Learnstats",
+            "Class · Learnstats",
+            "Alice Martin · Learner · Learnstats",
+            "Learner · Learnstats",
+        )
+    with world.server.test_request_context("/"):  # nobody signed in
+        assert pages["training"]["title"](training_id="t-alpha") == "Training · Learnstats"
 
 
 def test_pg3_011_layouts_read_the_query_string(world):

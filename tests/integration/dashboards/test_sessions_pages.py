@@ -13,7 +13,7 @@ from dash import no_update
 
 from auth.roles import load_scope
 from data.figures.sessions import session_statistics, sessions_table
-from data.models import SessionLearner
+from data.models import SessionLearner, Training
 from data.scope import Forbidden
 from tests.conftest import sign_in, sign_out
 from tests.helpers import served_page, signed_in
@@ -414,3 +414,23 @@ def test_ses031_a_forged_range_in_year_9999_is_refused_not_a_500(world, server):
             {"startRow": 0, "endRow": 50}, None, {"start": "2100-12-30", "end": "2100-12-31"}
         )
         assert fine["rowCount"] == 0
+
+
+def test_ses032_an_empty_session_says_was_once_over_and_yet_before(world, server, factory):
+    """Issue 21: "Nobody is registered to this session yet" on a session that has ended read as
+    if registrations were still to come."""
+    training = factory.s.get(Training, "t-sec")
+    factory.session(training, "s-past", ends="2026-02-01 18:00")
+    factory.session(training, "s-future", starts="2999-01-01 08:00", ends="2999-02-01 18:00")
+    factory.session(training, "s-open", starts="2026-01-01 08:00", ends=None)
+    factory.s.commit()
+    with signed_in(server, "stat"):
+        sentences = {
+            session_id: text_of(find(page("session").update_session(session_id), "session-no-learners"))
+            for session_id in ("s-past", "s-future", "s-open")
+        }
+    assert sentences == {
+        "s-past": "Nobody was registered to this session.",
+        "s-future": "Nobody is registered to this session yet.",
+        "s-open": "Nobody is registered to this session yet.",
+    }

@@ -19,7 +19,7 @@ from data.config import settings_of
 from data.scope import Scope
 from exports.opco_request import parse_opco_query
 from exports.stored import LINK_SALT, sign_download
-from jobs.mail import parse_smtp_url
+from jobs.mail import mail_problem, parse_smtp_url
 from jobs.opco_email import OpcoEmailJob, new_job_id, read_job, run_opco_email_job, sign_job
 from tests.conftest import sign_in
 from tests.factories import Factory
@@ -300,6 +300,25 @@ def test_mail009_smtp_urls():
     for bad in ("", "http://x", "smtp://", "smtp://host:notaport"):
         with pytest.raises(ValueError):
             parse_smtp_url(bad)
+
+
+def test_mail012_the_unset_email_note_names_the_setting_to_administrators_only(make_app):
+    """Issue 21: a manager cannot act on LEARNSTATS_SMTP_URL; an administrator can."""
+    app = make_app()
+    with app.server.test_request_context("/"):
+        assert mail_problem("smtp://mail.example.org") is None
+        assert mail_problem("smtp://mail.example.org", admin=False) is None
+        assert mail_problem("", admin=True) == (
+            "Receiving by email is unavailable: email is not configured on this server "
+            "(LEARNSTATS_SMTP_URL is empty). Use Download now."
+        )
+        for url in ("", "http://x"):
+            note = mail_problem(url, admin=False)
+            assert note == (
+                "Receiving by email is unavailable: email is not set up on this platform; "
+                "ask your administrator. Use Download now."
+            )
+            assert "LEARNSTATS" not in note
 
 
 @pytest.mark.parametrize("granularity", ["learner-session", "learner-course", "session"])
