@@ -218,6 +218,13 @@ def test_a11y002_keyboard_alone_date_filter_chart_table_and_visible_focus(dash_d
     def in_grid(element) -> bool:
         return driver.execute_script("return !!arguments[0].closest('.ag-root-wrapper')", element)
 
+    # The at-risk list (issue 18) comes first: one Tab stop as well, then out of it.
+    at_risk = tab_to(
+        lambda e: "ag-header-cell" in (e.get_attribute("class") or ""), "the at-risk list's header", 15
+    )
+    assert at_risk.text.startswith("Learner")
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    assert not in_grid(active())
     header = tab_to(lambda e: "ag-header-cell" in (e.get_attribute("class") or ""), "the table's header", 15)
     assert header.text.startswith("Training")
     ActionChains(driver).send_keys(Keys.ARROW_DOWN).perform()
