@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from data.classes import class_filter
 from data.models import Class, ClassMember, Training, TrainingLearner, User
 from data.scope import Scope
-from data.text import fold
+from data.text import fold, search_words
 
 KINDS = ("learner", "training", "class")
 KIND_LABELS = {"learner": "Learner", "training": "Training", "class": "Class"}
@@ -114,7 +114,7 @@ def search(
 ) -> list[SearchResult]:
     """Up to `limit` learners, trainings and classes in scope matching text (by name, and
     learners also by email): trainings first, then classes, then learners."""
-    words = fold(text).split()
+    words = search_words(text)
     if not words or limit < 1:
         return []
     groups = [

@@ -36,7 +36,7 @@ from data.models import (
     User,
 )
 from data.scope import Scope
-from data.text import fold
+from data.text import search_words
 
 # The page's number of days without activity when none is given (LEARNSTATS_AT_RISK_DAYS).
 DEFAULT_DAYS = 14
@@ -227,7 +227,7 @@ def _select(session: Session, scope: Scope, pop: Population, tz: ZoneInfo, on: d
         .join(Training, Training.id == found.c.training_id)
         .outerjoin(ps, ps.id == found.c.session_id)
     )
-    for word in fold(search).split():
+    for word in search_words(search):
         q = q.where(User.search_text.contains(word, autoescape=True))
     return q.subquery("at_risk_rows")
 
