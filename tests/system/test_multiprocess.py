@@ -202,6 +202,7 @@ def _filters(session_id: str) -> list[dict]:
         ("opco-all-columns", "data", []),
         ("opco-format", "value", "csv-comma"),
         ("opco-titles", "value", "en"),
+        ("opco-granularity", "value", "opca-logs"),  # issue 18's granularity list
     )
     return [{"id": i, "property": p, "value": v} for i, p, v in values]
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import redis
 
 from data.config import settings_of
 from tests.conftest import sign_in
-from tests.integration.data.test_cache import EVERYONE, bump, calls, counted, nothing
+from tests.integration.data.test_cache import CALLS, EVERYONE, bump, calls, counted, nothing
 from tests.services import RedisServer
 
 
@@ -27,6 +28,10 @@ def redis_url(redis_server):
 
 def test_cch013_redis_is_shared_between_apps_on_one_database(make_app, redis_url, tmp_path, monkeypatch):
     monkeypatch.delenv("LEARNSTATS_CACHE", raising=False)  # `make test` sets it
+    # make test runs this test twice in one process (cache off, then on: --cached-again):
+    # start from no recorded call and an empty cache database.
+    CALLS.clear()
+    redis.Redis.from_url(redis_url).flushdb()
     first = make_app(redis_url=redis_url)  # LEARNSTATS_CACHE unset: the URL chooses redis
     second = make_app(cache="redis", redis_url=redis_url)
     assert settings_of(first.server).cache == "redis"
@@ -48,7 +53,6 @@ def test_cch013_redis_is_shared_between_apps_on_one_database(make_app, redis_url
     other = make_app(redis_url=redis_url, database_url=f"sqlite:///{tmp_path / 'other.sqlite3'}")
     assert calls(other.server, counted, EVERYONE)[1] == 4
     # The URL's database number is the one used.
-    import redis
 
     client = redis.Redis.from_url(redis_url)
     assert any(key.startswith(b"learnstats:") for key in client.scan_iter())
