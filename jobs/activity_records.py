@@ -12,7 +12,7 @@ verifies the ticket, has exports/activity_records.py write the ZIP under instanc
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime
+from datetime import date
 
 from dash.exceptions import PreventUpdate
 from flask import Flask
@@ -24,12 +24,11 @@ from data.scope import Forbidden
 from exports.activity_records import write_records_zip
 from exports.attestation_options import AttestationError, load_defaults
 from exports.formatting import use_language
-from exports.stored import exports_dir, sign_download, sweep_expired
+from exports.stored import exports_dir, sweep_expired
 from jobs import signer
-from jobs.background import app_key, scope_from_dict, server_for
+from jobs.background import app_key, scope_from_dict, server_for, throttled_progress, zip_done, zip_failure
 
 JOB_MAX_AGE = 24 * 3600
-FILES_PATH = "/exports/files/"
 
 
 def activity_records_ticket(server: Flask, payload: dict) -> dict[str, str]:
@@ -64,14 +63,7 @@ def run_activity_records(server: Flask, job: dict, set_progress=None) -> dict:
     session_id = job["session_id"]
     signed_on = date.fromisoformat(job["signed_on"])
     stored_name = f"{secrets.token_hex(16)}.zip"
-    last = {"at": -1.0}
-
-    def progress(done: int, total: int) -> None:
-        share = 100.0 * done / max(total, 1)
-        if set_progress is not None and (done == total or share - last["at"] >= 2.0):
-            last["at"] = share
-            set_progress((share, f"{done} / {total}"))
-
+    progress = throttled_progress(set_progress)
     with server.app_context(), use_language(job.get("ui_language") or "fr"):
         if set_progress is not None:
             set_progress((0, _("Preparing…")))
@@ -90,31 +82,10 @@ def run_activity_records(server: Flask, job: dict, set_progress=None) -> dict:
                     signed_on=signed_on,
                     on_progress=progress,
                 )
-        except Forbidden:
-            return {
-                "job": job["job"],
-                "state": "failed",
-                "message": _("you may not make this session's documents"),
-            }
-        except AttestationError as error:
-            return {"job": job["job"], "state": "failed", "message": str(error)}
-        except OSError as error:
-            return {
-                "job": job["job"],
-                "state": "failed",
-                "message": _("the ZIP could not be written (%(reason)s)", reason=error.strerror or error),
-            }
+        except (Forbidden, AttestationError, OSError) as error:
+            return zip_failure(job["job"], error)
     download_name = f"releves_{session_id}_{signed_on:%Y-%m-%d}.zip"
-    safe_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in download_name)
-    token = sign_download(settings.secret_key, job["user_id"], stored_name, safe_name)
-    return {
-        "job": job["job"],
-        "state": "done",
-        "href": FILES_PATH + token,
-        "count": count,
-        "name": safe_name,
-        "at": datetime.now(UTC).isoformat(),
-    }
+    return zip_done(settings.secret_key, job["job"], job["user_id"], stored_name, download_name, count)
 
 
 __all__ = ["activity_records_ticket", "run_activity_records", "run_activity_records_job"]

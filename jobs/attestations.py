@@ -12,7 +12,7 @@ who asked.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime
+from datetime import date
 
 from dash.exceptions import PreventUpdate
 from flask import Flask
@@ -24,12 +24,19 @@ from data.scope import Forbidden
 from exports.attestation_options import AttestationError, AttestationOptions
 from exports.attestations import write_session_zip
 from exports.formatting import use_language
-from exports.stored import exports_dir, sign_download, sweep_expired
+from exports.stored import exports_dir, sweep_expired
 from jobs import signer
-from jobs.background import app_key, scope_from_dict, server_for
+from jobs.background import (
+    FILES_PATH,
+    app_key,
+    scope_from_dict,
+    server_for,
+    throttled_progress,
+    zip_done,
+    zip_failure,
+)
 
 JOB_MAX_AGE = 24 * 3600
-FILES_PATH = "/exports/files/"
 
 
 def attestations_ticket(server: Flask, payload: dict) -> dict[str, str]:
@@ -41,10 +48,6 @@ def attestations_ticket(server: Flask, payload: dict) -> dict[str, str]:
 
 def read_ticket(secret: str, token: str) -> dict:
     return signer.unsign(secret, signer.ATTESTATIONS_JOB, token, JOB_MAX_AGE)
-
-
-def _progress_label(done: int, total: int) -> str:
-    return f"{done} / {total}"
 
 
 def run_attestation_job(set_progress, ticket):
@@ -65,14 +68,7 @@ def run_attestation_job(set_progress, ticket):
     options = AttestationOptions.from_dict(job["options"])
     signed_on = date.fromisoformat(job["signed_on"])
     stored_name = f"{secrets.token_hex(16)}.zip"
-    last = {"at": -1.0}
-
-    def progress(done: int, total: int) -> None:
-        share = 100.0 * done / max(total, 1)
-        if done == total or share - last["at"] >= 2.0:
-            last["at"] = share
-            set_progress((share, _progress_label(done, total)))
-
+    progress = throttled_progress(set_progress)
     with server.app_context(), use_language(job.get("language") or "fr"):
         set_progress((0, _("Preparing…")))
         try:
@@ -89,31 +85,10 @@ def run_attestation_job(set_progress, ticket):
                     signed_on=signed_on,
                     on_progress=progress,
                 )
-        except Forbidden:
-            return {
-                "job": job_id,
-                "state": "failed",
-                "message": _("you may not make this session's documents"),
-            }
-        except AttestationError as error:
-            return {"job": job_id, "state": "failed", "message": str(error)}
-        except OSError as error:
-            return {
-                "job": job_id,
-                "state": "failed",
-                "message": _("the ZIP could not be written (%(reason)s)", reason=error.strerror or error),
-            }
+        except (Forbidden, AttestationError, OSError) as error:
+            return zip_failure(job_id, error)
     download_name = f"attestations_{session_id}_{signed_on:%Y-%m-%d}.zip"
-    safe_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in download_name)
-    token = sign_download(settings.secret_key, job["user_id"], stored_name, safe_name)
-    return {
-        "job": job_id,
-        "state": "done",
-        "href": FILES_PATH + token,
-        "count": count,
-        "name": safe_name,
-        "at": datetime.now(UTC).isoformat(),
-    }
+    return zip_done(settings.secret_key, job_id, job["user_id"], stored_name, download_name, count)
 
 
 __all__ = ["FILES_PATH", "attestations_ticket", "read_ticket", "run_attestation_job"]

@@ -137,3 +137,57 @@ __all__ = [
     "scope_to_dict",
     "server_for",
 ]
+
+
+# -- what the ZIP jobs (attestations, relevés) share ------------------------------------------
+
+FILES_PATH = "/exports/files/"  # exports/routes.py serves a signed stored file here
+
+
+def throttled_progress(set_progress):
+    """on_progress(done, total) for a ZIP builder: set_progress((percent, "done / total")) at
+    every 2 % and at the end; nothing when there is no set_progress (a direct call)."""
+    last = {"at": -1.0}
+
+    def progress(done: int, total: int) -> None:
+        share = 100.0 * done / max(total, 1)
+        if set_progress is not None and (done == total or share - last["at"] >= 2.0):
+            last["at"] = share
+            set_progress((share, f"{done} / {total}"))
+
+    return progress
+
+
+def zip_failure(job_id: str, error: Exception) -> dict:
+    """A ZIP job's failed state for the errors its build may raise: out of scope, a refused
+    option (its own sentence), the disk."""
+    from auth.language import gettext as _
+    from data.scope import Forbidden
+
+    if isinstance(error, Forbidden):
+        message = _("you may not make this session's documents")
+    elif isinstance(error, OSError):
+        message = _("the ZIP could not be written (%(reason)s)", reason=error.strerror or error)
+    else:
+        message = str(error)
+    return {"job": job_id, "state": "failed", "message": message}
+
+
+def zip_done(
+    secret_key: str, job_id: str, user_id: str, stored_name: str, download_name: str, count: int
+) -> dict:
+    """A ZIP job's done state: a link signed for its user, under a file-system-safe name."""
+    from datetime import UTC, datetime
+
+    from exports.stored import sign_download
+
+    safe_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in download_name)
+    token = sign_download(secret_key, user_id, stored_name, safe_name)
+    return {
+        "job": job_id,
+        "state": "done",
+        "href": FILES_PATH + token,
+        "count": count,
+        "name": safe_name,
+        "at": datetime.now(UTC).isoformat(),
+    }

@@ -52,13 +52,13 @@ from exports.files import NO_SPACE_MESSAGE, out_of_space
 from exports.formatting import LANGUAGES, fmt_datetime, fmt_int, gettext, use_language
 from exports.report_kinds import NothingToSend, ReportRun, parse_params, report_kind
 from exports.stored import LINK_MAX_AGE, REPORT_LINK, exports_dir, sign_download, sweep_expired
+from jobs.background import FILES_PATH
 from jobs.mail import MailNotConfigured, parse_smtp_url, send_message, smtp_reason
 
 log = logging.getLogger("learnstats.reports")
 
 JOB_NAME = "scheduled-reports"
 ATTACHMENT_LIMIT = 10 * 1024 * 1024  # bytes: larger files are sent as a link
-FILES_PATH = "/exports/files/"
 SCHEDULES_PATH = "/schedules"
 SEND_ATTEMPTS = 3
 SEND_BACKOFF = 2.0
