@@ -519,3 +519,67 @@ def test_att022_worker_processes_write_the_same_zip(world, db, monkeypatch):
         )
     assert parallel == serial
     assert progress == [(2, 6), (4, 6), (6, 6)]
+
+
+def test_att023_an_instructors_generate_leaves_another_sessions_attestation_unchanged(
+    world, db, server, factory, tmp_path
+):
+    """Issue 23 point 4: Generate saves the values for its session; only an admin's Generate
+    also changes the platform's defaults, which every other session's documents use."""
+    import base64
+
+    from dashboards.dialogs import attestations as dialog
+    from tests.helpers import signed_in
+
+    factory.user("adm", first="Ada", last="Admin", email="adm@example.org", roles=("admin",))
+    factory.refresh()
+    factory.s.commit()
+    with db.session() as s:
+        save_defaults(s, OPTIONS)  # the platform's defaults, as an admin or the command line kept them
+        s.commit()
+    other = server.test_client()
+    sign_in(other, "inst2@example.org")
+    before = other.get("/download/attestation/S2/u-elodie/attestation")
+    assert before.status_code == 200 and before.data.startswith(b"%PDF")
+    assert OPTIONS.org_name in flat(pdf_text(before.data, tmp_path))
+
+    intruder = {"org_name": "Intrus Formation SARL", "legal_representative": "Ivan Intrus"}
+    stamp = "data:image/png;base64," + base64.b64encode(png(color=(0, 0, 250))).decode()
+    with signed_in(server, "inst1"):
+        digest, _preview, message = dialog.upload_image(stamp, "tampon.png", "S1", "stamp")
+        assert message is None
+        ticket, message, _ = dialog.generate_attestations(1, "S1", *_dialog_values(**intruder, stamp=digest))
+        assert message is None and ticket["token"]
+        reopened = dialog.open_attestation_dialog(1, "S1")
+        assert reopened[1] == "Intrus Formation SARL"  # S1's own values, for its next Generate
+    done = dialog.run_attestation_job(lambda _p: None, ticket)
+    assert done["state"] == "done", done
+
+    after = other.get("/download/attestation/S2/u-elodie/attestation")
+    assert after.status_code == 200
+    text = flat(pdf_text(after.data, tmp_path))
+    assert OPTIONS.org_name in text and "Intrus" not in text
+    assert after.data == before.data  # the same document, images included
+    with signed_in(server, "inst2"):
+        opened = dialog.open_attestation_dialog(1, "S2")
+        assert opened[1] == OPTIONS.org_name and opened[3] == OPTIONS.legal_representative
+        assert opened[15] is None  # no stamp: not the instructor's
+        ticket, message, _ = dialog.generate_attestations(1, "S2", *_dialog_values())
+    result = dialog.run_attestation_job(lambda _p: None, ticket)
+    assert result["state"] == "done", result
+    response = other.get(result["href"])
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        name = next(n for n in archive.namelist() if n.startswith("attestation"))
+        text = flat(pdf_text(archive.read(name), tmp_path))
+    assert OPTIONS.org_name in text and "Intrus" not in text
+    with db.session() as s:
+        assert load_defaults(s) == OPTIONS  # the platform's defaults untouched
+
+    # An admin's Generate keeps its values as the platform's defaults too.
+    with signed_in(server, "adm"):
+        ticket, message, _ = dialog.generate_attestations(1, "S1", *_dialog_values(place="Grenoble"))
+        assert message is None
+    with db.session() as s:
+        assert load_defaults(s).place == "Grenoble"
+    changed = other.get("/download/attestation/S2/u-elodie/attestation")
+    assert "Grenoble" in flat(pdf_text(changed.data, tmp_path))
