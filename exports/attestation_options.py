@@ -3,8 +3,9 @@
 The organisation block, the images, the declared duration, the footer, the language, which
 documents, the certificat's nature of action and the employer custom field: edited in the
 session page's "Generate" dialog or given to `flask --app app export-attestations`, checked here
-(`AttestationOptions.problems()`), and kept as the platform's defaults for next time
-(`save_defaults` / `load_defaults`, table platform_settings). Images are PNG or JPEG of at most
+(`AttestationOptions.problems()`), and kept for next time (`save_defaults` / `load_defaults`,
+table platform_settings): for the session by its Generate, as the platform's defaults by an
+admin's Generate or `--save-defaults` (docs/decisions.md, "Attestation defaults"). Images are PNG or JPEG of at most
 2 MB, stored once by the SHA-256 of their bytes (table stored_images): options and queued jobs
 name them by digest.
 """
@@ -314,24 +315,44 @@ def load_image(session: Session, digest: str, what: str) -> bytes | None:
 # -- saved defaults --------------------------------------------------------------------------
 
 
-def load_defaults(session: Session) -> AttestationOptions:
-    """The platform's saved options (the dataclass defaults when nothing was saved)."""
-    text = session.scalar(select(PlatformSetting.value).where(PlatformSetting.key == SETTINGS_KEY))
+def session_key(session_id: str) -> str:
+    """The platform_settings key of one session's saved options (ids are at most 64 characters)."""
+    return f"{SETTINGS_KEY}:session:{session_id}"
+
+
+def _read(session: Session, key: str) -> AttestationOptions | None:
+    text = session.scalar(select(PlatformSetting.value).where(PlatformSetting.key == key))
     if not text:
-        return AttestationOptions()
+        return None
     try:
         return AttestationOptions.from_dict(json.loads(text))
     except (ValueError, TypeError):
-        return AttestationOptions()
+        return None
+
+
+def load_defaults(session: Session, session_id: str | None = None) -> AttestationOptions:
+    """The options saved for this session (its last Generate) when there are some, else the
+    platform's defaults, else the dataclass defaults (docs/decisions.md, "Attestation defaults")."""
+    if session_id:
+        own = _read(session, session_key(session_id))
+        if own is not None:
+            return own
+    return _read(session, SETTINGS_KEY) or AttestationOptions()
 
 
 def save_defaults(
-    session: Session, options: AttestationOptions, user_id: str | None = None, now: datetime | None = None
+    session: Session,
+    options: AttestationOptions,
+    user_id: str | None = None,
+    now: datetime | None = None,
+    session_id: str | None = None,
 ) -> None:
-    """Keep options as the platform's defaults (the caller commits)."""
-    row = session.get(PlatformSetting, SETTINGS_KEY)
+    """Keep options for one session (session_id) or as the platform's defaults (no session_id:
+    the callers allow it to admins and the command line only). The caller commits."""
+    key = session_key(session_id) if session_id else SETTINGS_KEY
+    row = session.get(PlatformSetting, key)
     if row is None:
-        row = PlatformSetting(key=SETTINGS_KEY)
+        row = PlatformSetting(key=key)
         session.add(row)
     row.value = json.dumps(options.to_dict(), ensure_ascii=False, sort_keys=True)
     row.updated_at = now or datetime.now(UTC).replace(tzinfo=None)
@@ -353,6 +374,7 @@ __all__ = [
     "load_image",
     "parse_hours",
     "save_defaults",
+    "session_key",
     "store_image",
 ]
 

@@ -62,7 +62,7 @@ def _check_attendance(session: Session, scope: Scope, params: dict) -> None:
 def _build_attendance(session, recipient, scope, params, run, out) -> BuiltReport:
     session_id = _session_id(session, scope, params)
     kind = _attendance_format(params)
-    options = load_defaults(session).merged(language=_language(params))
+    options = load_defaults(session, session_id).merged(language=_language(params))
     learners = len(session_people(session, scope, session_id))
     if not learners:
         raise NothingToSend(gettext("session %(session)s has no learner", session=session_id))
@@ -79,7 +79,7 @@ def _build_records(session, recipient, scope, params, run, out) -> BuiltReport:
     from exports.activity_records import write_records_zip
 
     session_id = _session_id(session, scope, params)
-    options = load_defaults(session).merged(language=_language(params))
+    options = load_defaults(session, session_id).merged(language=_language(params))
     if not session_people(session, scope, session_id):
         raise NothingToSend(gettext("session %(session)s has no learner", session=session_id))
     with tempfile.TemporaryDirectory() as folder:

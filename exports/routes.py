@@ -255,7 +255,7 @@ def download_attestation(session_id: str, user_id: str, kind: str) -> Response:
             # The scope first: someone who may not make this session's documents is answered
             # 403, whatever the state of the platform's attestation details.
             require_session(s, scope, session_id)
-            options = load_defaults(s)
+            options = load_defaults(s, session_id)
             if options.problems():
                 raise AttestationError(
                     gettext(

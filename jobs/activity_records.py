@@ -71,7 +71,7 @@ def run_activity_records(server: Flask, job: dict, set_progress=None) -> dict:
             directory = exports_dir(server)
             sweep_expired(directory)
             with server.extensions["learnstats_db"].session() as s:
-                options = load_defaults(s).merged(language=job.get("language") or "fr")
+                options = load_defaults(s, session_id).merged(language=job.get("language") or "fr")
                 count = write_records_zip(
                     s,
                     scope,

@@ -1,10 +1,10 @@
 """The session page's "Generate attestations" dialog (SPEC §7, OPCO attestations and
 certificats de réalisation).
 
-The dialog edits exports.attestation_options.AttestationOptions, preset from the platform's saved
-defaults. Uploaded images are checked (PNG or JPEG, at most 2 MB, not corrupt) and stored as
+The dialog edits exports.attestation_options.AttestationOptions, preset from the values saved for
+the session, else the platform's defaults. Uploaded images are checked (PNG or JPEG, at most 2 MB, not corrupt) and stored as
 soon as they are chosen. "Generate" checks everything in the signed-in user's scope, saves the
-values as the defaults and enqueues: jobs/attestations.py signs the job ticket (user, scope,
+values for the session (an admin's also as the platform's defaults) and enqueues: jobs/attestations.py signs the job ticket (user, scope,
 session, options) for its background callback run_attestation_job (diskcache or Celery, as
 "Receive by email"), which writes the session's ZIP under instance/exports/ (complete or
 absent) while a progress bar moves, then offers a signed download link valid for the user who
@@ -261,7 +261,10 @@ def build_attestation_dialog(session_id: str) -> html.Div:
             ),
             html.Div(id="att-result", className="w-100", role="status"),
             html.Div(
-                _("The values are kept as this platform's defaults."), className="text-muted small me-auto"
+                _(
+                    "The values are kept for this session; an administrator's also become the platform's defaults."
+                ),
+                className="text-muted small me-auto",
             ),
             dbc.Button(_("Generate"), id="att-generate-button", color="primary", n_clicks=0),
         ]
@@ -348,7 +351,7 @@ def open_attestation_dialog(n_clicks, session_id):
         raise PreventUpdate
     _require(session_id)
     with get_db().session() as s:
-        o = load_defaults(s)
+        o = load_defaults(s, session_id)
         names = sorted(s.scalars(select(UserField.field).distinct()))
     fields = [{"label": n, "value": n} for n in names]
     duration = o.duration_hours if o.duration_hours is not None else None
@@ -429,7 +432,8 @@ def generate_attestations(
     logo,
     stamp,
 ):
-    """Generate: check the values and the session now, keep them as defaults, queue the job."""
+    """Generate: check the values and the session now, keep them for the session (and as the
+    platform's defaults when an admin generates), queue the job."""
     if not n_clicks:
         raise PreventUpdate
     scope = _require(session_id)
@@ -463,7 +467,11 @@ def generate_attestations(
                         session=session_id,
                     )
                 )
-            save_defaults(s, options, current_user.id)
+            # The session's own values; the platform's defaults only by an admin (docs/decisions.md,
+            # "Attestation defaults"): an instructor's Generate changes no other session's documents.
+            save_defaults(s, options, current_user.id, session_id=session_id)
+            if scope.is_admin:
+                save_defaults(s, options, current_user.id)
             s.commit()
     except AttestationError as error:
         message = dbc.Alert(

@@ -290,7 +290,9 @@ def attendance_download(scope: Scope, session_id: str, kind: str, language):
     today = datetime.now(tz).date()
     try:
         with get_db().session() as s:
-            options = load_defaults(s).merged(language=language if language in ("fr", "en") else "fr")
+            options = load_defaults(s, session_id).merged(
+                language=language if language in ("fr", "en") else "fr"
+            )
             if kind == "pdf" and options.problems():
                 raise AttestationError(
                     _(

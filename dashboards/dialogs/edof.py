@@ -129,7 +129,7 @@ def open_edof_dialog(n_clicks, session_id):
         raise PreventUpdate
     _require(session_id)
     with get_db().session() as s:
-        hours = load_defaults(s).duration_hours
+        hours = load_defaults(s, session_id).duration_hours
     text = "" if hours is None else f"{hours:g}"
     return True, text, current_language()
 
