@@ -506,6 +506,19 @@ class SummaryPair(Base):
         Index(None, "user_id"),
         Index(None, "last_event_at"),
         Index(None, "enrolled_day"),
+        # The at-risk readers (data/figures/at_risk.py) read every column they judge from it.
+        Index(
+            "ix_summary_pairs_at_risk",
+            "training_id",
+            "counted",
+            "status",
+            "user_id",
+            "enrolled_at",
+            "enrolled_day",
+            "last_event_at",
+            "last_activity_day",
+            "failed_modules",
+        ),
     )
 
 

@@ -22,7 +22,7 @@ from dashboards.components.date_filter import DateRange
 from dashboards.components.figures import PERCENT, STATUS_COLORS, make_donut_figure, make_timeseries_figure
 from dashboards.components.grids import build_static_table
 from data.cache import memoized
-from data.figures.at_risk import at_risk_count
+from data.figures.at_risk import at_risk_counts
 from data.figures.cards import (
     active_users_count,
     active_users_series,
@@ -95,7 +95,8 @@ def _statistics_block(
     new_users = new_users_count(session, scope, pop, tz, rng.start, rng.end)
     active = active_users_count(session, scope, pop, tz, rng.start, rng.end)
     done = int(completions["completions"].sum())
-    at_risk = at_risk_count(session, scope, pop, tz, end, days)
+    # Today's and the previous period's in one pass over the population's pairs.
+    at_risk, at_risk_before = at_risk_counts(session, scope, pop, tz, (end, last), days)
     trainings_label, trainings_value, trainings_help, trainings_number = _trainings_card(session, scope, pop)
     cards = build_cards(
         [
@@ -111,7 +112,7 @@ def _statistics_block(
              (done, completions_count(session, scope, pop, tz, first, last))),
             (N_("At risk"), fmt_int(at_risk),
              _("learners inactive for %(days)d days or more, failing or late on %(day)s", days=days, day=fmt_date(end)),
-             (at_risk, at_risk_count(session, scope, pop, tz, last, days))),
+             (at_risk, at_risk_before)),
         ],
         page,
     )  # fmt: skip

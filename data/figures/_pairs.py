@@ -35,6 +35,15 @@ def pairs(
     session: Session, scope: Scope, pop: Population, enrolled_by: datetime | None = None, name: str = "pairs"
 ) -> CTE:
     """summary_pairs rows of the population (enrolled before enrolled_by when given)."""
+    conditions = pair_conditions(session, scope, pop, enrolled_by)
+    return select(*SummaryPair.__table__.c).where(*conditions).cte(name)
+
+
+def pair_conditions(
+    session: Session, scope: Scope, pop: Population, enrolled_by: datetime | None = None
+) -> list[ColumnElement[bool]]:
+    """The conditions on summary_pairs of pairs(): for a reader that queries the table itself
+    (no CTE: SQLite materializes a CTE read twice, every column of every pair)."""
     refresh_pending(session)
     p = SummaryPair
     conditions: list[ColumnElement] = [
@@ -50,7 +59,7 @@ def pairs(
         conditions.append(tuple_(p.user_id, p.training_id).in_(class_pairs([pop.class_id])))
     if enrolled_by is not None:
         conditions.append(or_(p.enrolled_at.is_(None), p.enrolled_at < enrolled_by))
-    return select(*p.__table__.c).where(*conditions).cte(name)
+    return conditions
 
 
 def status_column(session: Session, rows, day: date, tz: ZoneInfo) -> ColumnElement:
@@ -259,6 +268,7 @@ __all__ = [
     "NO_DAY",
     "Groups",
     "day_counts",
+    "pair_conditions",
     "pair_results",
     "pairs",
     "progress_column",

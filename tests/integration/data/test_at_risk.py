@@ -215,3 +215,45 @@ def test_export_at_risk_command_writes_spec_columns(factory, dash_app, tmp_path)
     )
     assert bad.exit_code == 1 and "--on" in bad.output
     assert at_risk_csv_bytes([]).decode() == ",".join(AT_RISK_COLUMNS) + "\r\n"
+
+
+def test_the_first_blocks_found_learner_by_learner_are_the_list_in_its_order(factory, monkeypatch):
+    """A long list's first blocks are found learner by learner (at_risk.py `_keys_by_learner`):
+    the same rows in the same order as the whole list sorted in SQL, names shared by several
+    learners included (their rows order by training across them, even across a chunk's end)."""
+    from data.figures import at_risk
+
+    s = factory.s
+    alpha, beta, gamma = (factory.training(name=n) for n in ("Alpha", "Beta", "Gamma"))
+    # Four learners of one sort key (emails differing by case only): their rows are ties.
+    people = [
+        factory.user(first="Jean", last="Dupont", email=e)
+        for e in ("j@x.org", "J@x.org", "j@X.org", "J@X.org")
+    ]
+    people += [factory.user(first=f, last=n) for f, n in (("Ann", "Abel"), ("Zoe", "Zola"), ("Eve", "Marin"))]
+    for i, u in enumerate(people):
+        for t in (alpha, beta, gamma)[i % 3 :]:
+            factory.enroll(u, t, at="2026-01-05 09:00")  # never active: inactive since then
+    factory.refresh()
+    pop = Population()
+    whole, total = at_risk_rows.__wrapped__(s, EVERYONE, pop, TZ, ON, 14)
+    assert total == len(whole) == sum(3 - i % 3 for i in range(len(people)))
+    order = [(r.last_name, r.training) for r in whole]
+    assert order == sorted(order, key=lambda o: (o[0], o[1]))  # Abel, Dupont..., Marin, Zola
+    monkeypatch.setattr(at_risk, "KEYSET_MIN_ROWS", 0)
+    for chunk in (1, 2, 3, 100):
+        monkeypatch.setattr(at_risk, "KEYSET_CHUNK", chunk)
+        for size in (1, 2, 4, 50):
+            paged = []
+            for offset in range(0, total, size):
+                page, page_total = at_risk_rows.__wrapped__(
+                    s, EVERYONE, pop, TZ, ON, 14, None, (), offset, size
+                )
+                assert page_total == total
+                paged += page
+            assert paged == whole, (chunk, size)
+    searched, n = at_risk_rows.__wrapped__(s, EVERYONE, pop, TZ, ON, 14, "dupont", (), 0, 4)
+    assert (
+        n == sum(1 for r in whole if r.last_name == "Dupont")
+        and searched == [r for r in whole if r.last_name == "Dupont"][:4]
+    )

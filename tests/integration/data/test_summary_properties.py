@@ -86,6 +86,7 @@ def _at_risk_learners(s: Session, scope: Scope, pop, tz: ZoneInfo, on: date, day
     progress, score, session)."""
     rows, total = at_risk.at_risk_rows(s, scope, pop, tz, on, days)
     assert total == len(rows), f"at_risk_rows: total {total} for {len(rows)} rows"
+    _check_at_risk_pages(s, scope, pop, tz, on, days, rows)
     return {
         (r.user_id, r.training_id): (
             r.reasons.inactive_days, r.reasons.failed_modules, r.reasons.late_session,
@@ -93,6 +94,36 @@ def _at_risk_learners(s: Session, scope: Scope, pop, tz: ZoneInfo, on: date, day
         )
         for r in rows
     }  # fmt: skip
+
+
+def _check_at_risk_pages(s: Session, scope: Scope, pop, tz: ZoneInfo, on: date, days: int, rows) -> None:
+    """The list's pages found learner by learner (at_risk.py `_keys_by_learner`, used for the
+    first blocks of a long list: forced here, users read 3 at a time) are the whole list's rows
+    in the same order; so are a search's, and the card counts the list's learners."""
+    key = lambda r: (r.user_id, r.training_id)  # noqa: E731
+    saved = at_risk.KEYSET_MIN_ROWS, at_risk.KEYSET_CHUNK
+    at_risk.KEYSET_MIN_ROWS, at_risk.KEYSET_CHUNK = 0, 3
+    try:
+        for search in (None, "a"):
+            whole, total = at_risk.at_risk_rows.__wrapped__(s, scope, pop, tz, on, days, search)
+            paged = []
+            for offset in range(0, len(whole) + 5, 5):
+                page, page_total = at_risk.at_risk_rows.__wrapped__(
+                    s, scope, pop, tz, on, days, search, (), offset, 5
+                )
+                assert page_total == total, f"at_risk_rows: page total {page_total} != {total}"
+                paged += page
+            assert [key(r) for r in paged] == [key(r) for r in whole], (
+                "at_risk_rows: pages differ from the list"
+            )
+            assert paged == whole, "at_risk_rows: a page's rows differ from the list's"
+    finally:
+        at_risk.KEYSET_MIN_ROWS, at_risk.KEYSET_CHUNK = saved
+    count = at_risk.at_risk_count.__wrapped__(s, scope, pop, tz, on, days)
+    assert count == len({r.user_id for r in rows}), f"at_risk_count {count} != the list's learners"
+    before = on - timedelta(days=30)
+    both = at_risk.at_risk_counts.__wrapped__(s, scope, pop, tz, (on, before), days)
+    assert both == (count, at_risk.at_risk_count.__wrapped__(s, scope, pop, tz, before, days)), both
 
 
 READERS["at_risk_count"] = at_risk.at_risk_count
