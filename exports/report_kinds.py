@@ -513,6 +513,31 @@ def _build_sessions(session, recipient, scope, params, run, out) -> BuiltReport:
 
 register_kind("sessions", N_("Program sessions"), _build_sessions, _check_sessions, dated=True)
 
+# The classes page's list (its download uses the same columns).
+CLASSES_COLUMNS = [
+    ("class", N_("Class")),
+    ("members", N_("Members"), "int"),
+    ("trainings", N_("Trainings"), "int"),
+]
+
+
+def _check_classes(session: Session, scope: Scope, params: dict) -> None:
+    if not (scope.is_global or scope.classes):  # who may open the classes page
+        raise Forbidden()
+    _format(params)
+
+
+def _build_classes(session, recipient, scope, params, run, out) -> BuiltReport:
+    """The classes page's list: the classes in the recipient's scope."""
+    from data.classes import classes_table
+
+    _check_classes(session, scope, params)
+    frame = classes_table(session, scope)
+    return _table_file(frame, CLASSES_COLUMNS, _format(params), "classes", N_("Classes"), out)
+
+
+register_kind("classes", N_("Classes list"), _build_classes, _check_classes)
+
 
 # -- at-risk learners (SPEC §9) and the weekly digest (issue 18 point 5) --------------------------
 
@@ -678,6 +703,7 @@ def describe(session: Session, kind_name: str, params: dict) -> str:
 
 
 __all__ = [
+    "CLASSES_COLUMNS",
     "FORMATS",
     "KINDS",
     "KIND_MODULES",

@@ -59,6 +59,8 @@ def layout(scope, **_query):
             filename="classes",
             sheet_name=N_("Classes"),
             empty_sentence=N_("No class matches this search."),
+            # "Schedule…": the list sent by email (exports/report_kinds.py "classes").
+            schedule={"kind": "classes", "params": {}, "title": _("Classes")},
         )
     return html.Div(
         [

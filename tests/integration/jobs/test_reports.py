@@ -433,3 +433,23 @@ def test_rep011_training_content_and_sessions_tables(app):
             build_report(s, "training-content", tm, load_scope(s, "tm"), {"training_id": "t-sec"}, run, "en")
         with pytest.raises(Forbidden):
             report_kind("sessions").check(s, load_scope(s, "cm"), {})
+
+
+def test_rep012_classes_list(app):
+    """The classes page's list as a report kind: a class manager's class, every class for a
+    global role, refused to a training manager (who cannot open the classes page)."""
+    from data.models import User
+
+    run = ReportRun(tz=PARIS, now=utc("2026-05-04 06:00"))
+    with app.server.app_context(), app.server.extensions["learnstats_db"].session() as s:
+        cm, stat, tm = s.get(User, "cm"), s.get(User, "stat"), s.get(User, "tm")
+        data, built = build_report(s, "classes", cm, load_scope(s, "cm"), {}, run, "en")
+        assert built.file_name == "classes.csv" and built.rows == 1
+        assert data.decode("utf-8-sig").splitlines() == ["Class,Members,Trainings", "Groupe Lyon,2,1"]
+        data, built = build_report(s, "classes", stat, load_scope(s, "stat"), {"format": "xlsx"}, run, "fr")
+        sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+        assert built.rows == 1 and [c.value for c in sheet[1]] == ["Classe", "Membres", "Formations"]
+        with pytest.raises(Forbidden):
+            report_kind("classes").check(s, load_scope(s, "tm"), {})
+        with pytest.raises(Forbidden):
+            build_report(s, "classes", tm, load_scope(s, "tm"), {}, run, "en")
