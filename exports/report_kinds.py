@@ -388,6 +388,64 @@ register_kind(
 )
 
 
+# The learner page's table of their trainings (its download uses the same columns).
+LEARNER_TRAININGS_COLUMNS = [
+    ("training", N_("Training")),
+    ("enrolled_on", N_("Enrolled on"), "date"),
+    ("progress", N_("Progress"), "pct"),
+    ("score", N_("Score"), "score"),
+    ("status", N_("Status")),
+    ("time_spent", N_("Time spent"), "duration"),
+    ("completed_on", N_("Completed on"), "date"),
+]
+
+
+def _learner_population(session: Session, scope: Scope, params: dict):
+    """The learner page's population (their trainings the recipient may see, their own
+    history included); Forbidden for a learner outside the recipient's scope."""
+    from data.figures.population import Population, require_population
+
+    user_id = _text(params, "user_id")
+    if session.get(User, user_id) is None:
+        raise Forbidden()  # unknown or not theirs: the same answer
+    pop = Population(user_id=user_id, learners_only=False, include_self=True)
+    require_population(session, scope, pop)
+    return pop
+
+
+def _check_learner_trainings(session: Session, scope: Scope, params: dict) -> None:
+    _learner_population(session, scope, params)
+    _format(params)
+
+
+def _build_learner_trainings(session, recipient, scope, params, run, out) -> BuiltReport:
+    from data.figures.tables import training_results
+
+    pop = _learner_population(session, scope, params)
+    frame, _total = training_results(session, scope, pop, run.tz, today=run.today)
+    frame = frame.copy()
+    if not frame.empty:
+        frame["status"] = [status_word(s) for s in frame["status"]]
+    name = f"results-learner-{pop.user_id}"
+    return _table_file(frame, LEARNER_TRAININGS_COLUMNS, _format(params), name, N_("Results"), out)
+
+
+def _describe_learner(session: Session, params: dict) -> str:
+    user = session.get(User, str(params.get("user_id", "")))
+    if user is None:
+        return str(params.get("user_id", ""))
+    return f"{user.last_name or ''} {user.first_name or ''}".strip() or user.email
+
+
+register_kind(
+    "learner-trainings",
+    N_("Learner's trainings"),
+    _build_learner_trainings,
+    _check_learner_trainings,
+    describe=_describe_learner,
+)
+
+
 def _session_id(session: Session, scope: Scope, params: dict) -> str:
     session_id = _text(params, "session_id")
     if not scope.can_view_session(session, session_id):
@@ -707,6 +765,7 @@ __all__ = [
     "FORMATS",
     "KINDS",
     "KIND_MODULES",
+    "LEARNER_TRAININGS_COLUMNS",
     "RESULTS_COLUMNS",
     "SESSIONS_COLUMNS",
     "SESSION_LEARNERS_COLUMNS",

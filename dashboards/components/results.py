@@ -74,9 +74,15 @@ def population_from_store(data: dict) -> tuple[Population, str]:
 
 
 def _schedule_button(key: str, pop: Population, mode: str):
-    """ "Schedule…" beside a training's learners table (jobs/reports.py rebuilds it by email)."""
+    """ "Schedule…" beside a training's learners table and a learner's trainings table
+    (jobs/reports.py rebuilds it by email)."""
     from dashboards.dialogs.schedule import build_schedule_button
 
+    if mode == "trainings" and pop.user_id is not None:
+        params = {"user_id": pop.user_id}
+        return build_schedule_button(
+            f"results-{key}", "results", "learner-trainings", params, title=_("Trainings")
+        )
     if mode != "learners" or not pop.training_id or pop.user_id is not None:
         return None
     params = {"training_id": pop.training_id, **({"class_id": pop.class_id} if pop.class_id else {})}

@@ -453,3 +453,28 @@ def test_rep012_classes_list(app):
             report_kind("classes").check(s, load_scope(s, "tm"), {})
         with pytest.raises(Forbidden):
             build_report(s, "classes", tm, load_scope(s, "tm"), {}, run, "en")
+
+
+def test_rep013_a_learners_trainings(app):
+    """The learner page's trainings table as a report kind: Alice's for her class manager;
+    refused to the manager of another training, and for an unknown learner (the same answer)."""
+    from data.models import User
+
+    run = ReportRun(tz=PARIS, now=utc("2026-05-04 06:00"))
+    with app.server.app_context(), app.server.extensions["learnstats_db"].session() as s:
+        cm, tm = s.get(User, "cm"), s.get(User, "tm")
+        data, built = build_report(
+            s, "learner-trainings", cm, load_scope(s, "cm"), {"user_id": "alice"}, run, "en"
+        )
+        lines = data.decode("utf-8-sig").splitlines()
+        assert built.file_name == "results-learner-alice.csv" and built.rows == 1
+        assert lines[0] == "Training,Enrolled on,Progress,Score,Status,Time spent (min),Completed on"
+        # 10/10 and 6/10: 80 %, passed; 60 + 30 + 60 min in t-sec's modules, finished 30 March.
+        assert lines[1].startswith('"Sécurité, niveau 1",') and lines[1].endswith(
+            ",100.0,80.0,passed,150,30/03/2026"
+        )
+        for user_id in ("alice", "nobody"):
+            with pytest.raises(Forbidden):
+                report_kind("learner-trainings").check(s, load_scope(s, "tm"), {"user_id": user_id})
+        with pytest.raises(Forbidden):
+            build_report(s, "learner-trainings", tm, load_scope(s, "tm"), {"user_id": "alice"}, run, "en")
