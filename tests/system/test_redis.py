@@ -3,6 +3,11 @@ gunicorn workers share it: the data cache (data/cache.py) and the sign-in limits
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import time
+
 import pandas as pd
 import pytest
 import redis
@@ -68,3 +73,72 @@ def test_sgn005_with_redis_every_worker_shares_the_counts(make_app, redis_server
     for _ in range(3):
         assert sign_in(first.test_client(), "ann@example.org", "wrong-password").status_code == 401
     assert sign_in(second.test_client(), "ann@example.org", "wrong-password").status_code == 429
+
+
+# -- Redis down or frozen (issue 23 point 6) --------------------------------------------------
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of this test's own, which it may stop or freeze (SIGSTOP)."""
+    server = RedisServer(tmp_path / "own-redis")
+    yield server
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(server.pid, signal.SIGCONT)
+    server.stop()
+
+
+def _app_on(make_app, url: str):
+    """An app whose cache and sign-in limits are in Redis at url, with one user (ann)."""
+    from tests.factories import Factory
+
+    app = make_app(redis_url=url, cache="redis")
+    with app.server.extensions["learnstats_db"].session() as s:
+        Factory(s).user("ann", first="Ann", last="Lee", email="ann@example.org")
+        s.commit()
+    return app.server
+
+
+def _timed(fn, *args):
+    started = time.monotonic()
+    result = fn(*args)
+    return result, time.monotonic() - started
+
+
+@pytest.mark.real_password_hash
+def test_red001_redis_stopped_sign_in_works_the_limits_hold_and_readyz_says_so(make_app, own_redis, caplog):
+    server = _app_on(make_app, own_redis.url(0))
+    assert sign_in(server.test_client(), "ann@example.org").status_code == 302  # Redis up
+    own_redis.stop()
+    client = server.test_client()
+    answer, took = _timed(sign_in, client, "ann@example.org")
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:300]  # was a bare 500
+    assert took < 2.0
+    # The limits still hold, counted in this process.
+    for _ in range(5):
+        assert sign_in(server.test_client(), "bob@example.org", "wrong-password").status_code == 401
+    assert sign_in(server.test_client(), "bob@example.org", "wrong-password").status_code == 429
+    assert any("Redis" in r.getMessage() and "in-process" in r.getMessage() for r in caplog.records)
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json()["checks"]["redis"].startswith("failed")
+    # Memoized figures are computed (and kept in the process) without Redis.
+    CALLS.clear()
+    assert calls(server, counted, EVERYONE)[1] == 1
+    assert calls(server, counted, EVERYONE)[1] == 1  # kept in-process meanwhile
+
+
+@pytest.mark.real_password_hash
+def test_red002_redis_frozen_sign_in_answers_within_2_seconds(make_app, own_redis):
+    server = _app_on(make_app, own_redis.url(0))
+    assert sign_in(server.test_client(), "ann@example.org").status_code == 302
+    os.kill(own_redis.pid, signal.SIGSTOP)  # accepts connections, never answers
+    for password, status in (("wrong-password", 401), ("password123", 302), ("password123", 302)):
+        answer, took = _timed(sign_in, server.test_client(), "ann@example.org", password)
+        assert answer.status_code == status and took < 2.0, (status, answer.status_code, took)
+    CALLS.clear()
+    (_, n), took = _timed(calls, server, counted, EVERYONE)
+    assert n == 1 and took < 2.0, took
+    ready, took = _timed(server.test_client().get, "/readyz")
+    assert ready.status_code == 503 and took < 3.0, took
+    assert ready.get_json()["checks"]["redis"] == "failed (TimeoutError)"
