@@ -8,6 +8,12 @@ sentence saying when to try again and a Retry-After header, even with the right 
 Storage: in memory (each process its own counters) unless LEARNSTATS_REDIS_URL is set, then in
 Redis, shared by every worker. Moving windows: the wait is until the oldest counted failure
 leaves the window.
+
+Redis down or frozen (issue 23 point 6): each Redis call gives up after
+`data.redis_fallback.SOCKET_TIMEOUT_S` with no retry; the failure opens the breaker and the
+counters of this process (memory) serve for the next `RETRY_AFTER_S` seconds, one warning in the
+log. Sign-in keeps working and keeps being limited (per process) rather than answering 500 or
+hanging.
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ from dataclasses import dataclass
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
 from data.config import settings_of
+from data.redis_fallback import RedisBreaker, redis_options
 from exports.formatting import ngettext
 
 EXTENSION = "learnstats_signin_limits"
@@ -74,10 +83,29 @@ class SigninLimits:
             default_limits=[],
             auto_check=False,  # nothing else is limited: only the failed sign-ins counted below
             headers_enabled=False,
+            storage_options=redis_options() if settings.redis_url else {},
         )
         self.account: RateLimitItem = parse(settings.signin_limit_account)
         self.address: RateLimitItem = parse(settings.signin_limit_address)
         self.storage_uri = storage
+        # In memory when Redis fails (redis_url set): this process's own counters meanwhile.
+        self.memory = MovingWindowRateLimiter(MemoryStorage())
+        self.breaker = RedisBreaker("sign-in limits", "counters") if settings.redis_url else None
+
+    def _call(self, method: str, *args):
+        """strategy.method(*args) on Redis, or on this process's counters while Redis fails."""
+        breaker = self.breaker
+        if breaker is not None and breaker.usable():
+            try:
+                answer = getattr(self.limiter.limiter, method)(*args)
+            except Exception as error:  # redis-py's errors, timeouts, refused connections
+                breaker.failed(error)
+            else:
+                breaker.succeeded()
+                return answer
+        elif breaker is None:
+            return getattr(self.limiter.limiter, method)(*args)
+        return getattr(self.memory, method)(*args)
 
     def _pairs(self, email: str):
         return (
@@ -87,20 +115,19 @@ class SigninLimits:
 
     def refusal(self, email: str) -> Refusal | None:
         """Why this sign-in must be refused now, else None."""
-        strategy = self.limiter.limiter
         for what, item, key in self._pairs(email):
-            if not strategy.test(item, key):
-                reset, _remaining = strategy.get_window_stats(item, key)
+            if not self._call("test", item, key):
+                reset, _remaining = self._call("get_window_stats", item, key)
                 return Refusal(what, max(1, math.ceil(reset - time.time())))
         return None
 
     def failed(self, email: str) -> None:
         for _what, item, key in self._pairs(email):
-            self.limiter.limiter.hit(item, key)
+            self._call("hit", item, key)
 
     def succeeded(self, email: str) -> None:
         """A right password clears the account's failures (not the address's)."""
-        self.limiter.limiter.clear(self.account, "account:" + email.strip().lower())
+        self._call("clear", self.account, "account:" + email.strip().lower())
 
 
 def init_app(server: Flask) -> SigninLimits:

@@ -18,8 +18,10 @@ tests calling figures directly), when LEARNSTATS_CACHE=null, and when the caller
 written something it has not committed yet (its figures are not those of any data version).
 Exceptions (data.scope.Forbidden, ...) are never cached. Values are stored pickled (SimpleCache
 and Redis both serialize), so every hit is a fresh object: a caller may mutate the DataFrame
-it gets without touching the cache or other callers. A cache that fails (Redis unreachable, a
-value that cannot be pickled) logs a warning and the function is called as if it were off.
+it gets without touching the cache or other callers. A cache that fails (a value that cannot
+be pickled) logs a warning and the function is called as if it were off. Redis down or frozen
+(issue 23 point 6): calls give up after 0.5 s without retry, and for the next 30 s an
+in-process cache serves instead without trying Redis (data/redis_fallback.py; one warning).
 `fn.__wrapped__` is the raw function.
 """
 
@@ -45,13 +47,15 @@ from sqlalchemy import TextClause, event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from data.config import Settings, settings_if_any
+from data.redis_fallback import RedisBreaker, redis_options
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "learnstats_cache"
+FALLBACK = "learnstats_cache_fallback"  # the in-process cache while Redis fails
+BREAKER = "learnstats_cache_breaker"
 DEFAULT_TIMEOUT = 3600  # seconds; a new data version makes older entries unreachable anyway
 SIMPLE_THRESHOLD = 500  # entries kept by the in-process cache before it drops the oldest
-REDIS_SOCKET_TIMEOUT = 2  # seconds: an unreachable Redis costs this much, then the call goes on
 BACKENDS = {"null": "NullCache", "simple": "SimpleCache", "redis": "RedisCache"}
 _WROTE = "learnstats_cache_wrote"
 _SUMMARY_PENDING = "learnstats_summary_pending"  # data/summaries.py: marks not refreshed yet
@@ -77,14 +81,23 @@ def init_cache(server: Flask, settings: Settings) -> Cache:
     }
     if settings.cache == "redis":
         config["CACHE_REDIS_URL"] = settings.redis_url
-        config["CACHE_OPTIONS"] = {
-            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
-            "socket_timeout": REDIS_SOCKET_TIMEOUT,
-        }
+        config["CACHE_OPTIONS"] = redis_options()
+        fallback = Cache(config={**config, "CACHE_TYPE": BACKENDS["simple"], "CACHE_OPTIONS": {}})
+        fallback.init_app(server)
+        server.extensions[FALLBACK] = fallback
+        server.extensions[BREAKER] = RedisBreaker("data cache", "cache")
     cache = Cache(config=config)
     cache.init_app(server)
     server.extensions[EXTENSION] = cache
     return cache
+
+
+def _store(cache: Cache) -> tuple[Cache, RedisBreaker | None]:
+    """The cache to use now: Redis's, or the in-process one while Redis fails."""
+    breaker = current_app.extensions.get(BREAKER)
+    if breaker is not None and not breaker.usable():
+        return current_app.extensions[FALLBACK], None
+    return cache, breaker
 
 
 def get_cache() -> Cache | None:
@@ -114,11 +127,19 @@ def memoized(fn: Callable[P, R]) -> Callable[P, R]:
         if not isinstance(session, Session) or has_unsaved_writes(session):
             return fn(*args, **kwargs)
         key = f"{name}:{_key(session, rest)}"
+        cache, breaker = _store(cache)
         try:
             hit = cache.get(key)
         except Exception as error:
-            _warn(name, "read", "computing it instead", error)
-            return fn(*args, **kwargs)
+            if breaker is None or not _redis_failure(error):
+                _warn(name, "read", "computing it instead", error)
+                return fn(*args, **kwargs)
+            breaker.failed(error)
+            cache, breaker = current_app.extensions[FALLBACK], None
+            hit = cache.get(key)
+        else:
+            if breaker is not None:
+                breaker.succeeded()
         if hit is not None:
             return hit[0]
         value = fn(*args, **kwargs)
@@ -126,7 +147,10 @@ def memoized(fn: Callable[P, R]) -> Callable[P, R]:
             # In a 1-tuple, so that a None result is told apart from a miss.
             cache.set(key, (value,))
         except Exception as error:
-            _warn(name, "store", "it is not cached", error)
+            if breaker is not None and _redis_failure(error):
+                breaker.failed(error)
+            else:
+                _warn(name, "store", "it is not cached", error)
         return value
 
     return wrapper
@@ -247,6 +271,13 @@ def _forget_writes(session: Session, transaction) -> None:
 
 
 _warned: dict[tuple[str, str], float] = {}
+
+
+def _redis_failure(error: Exception) -> bool:
+    """Redis down, refusing or not answering (not a value that cannot be stored)."""
+    import redis
+
+    return isinstance(error, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError))
 
 
 def _warn(name: str, action: str, outcome: str, error: Exception) -> None:

@@ -2,9 +2,10 @@
 
 - `GET /healthz`: the process is up and serving (no database or Redis access): 200.
 - `GET /readyz`: the database answers `SELECT 1` and, when configured (LEARNSTATS_REDIS_URL,
-  a Redis Celery broker or result backend), Redis answers PING: 200, else 503. The body says
-  which check failed and the kind of error, never its text (it may hold addresses); the full
-  error goes to the log.
+  a Redis Celery broker or result backend), Redis answers PING within TIMEOUT_S: 200, else 503.
+  The body says which check failed and the kind of error, never its text (it may hold
+  addresses); the full error goes to the log. With Redis down the app still serves
+  (data/redis_fallback.py): the body's "fallback" says what runs in the process meanwhile.
 
 Neither reads or writes the sign-in session: they set no cookie. init_app also copies the
 signed-in user's id (`learnstats.user`) and a callback request's outputs
@@ -25,7 +26,7 @@ from data.config import current_settings
 log = logging.getLogger(__name__)
 
 HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
-TIMEOUT_S = 2.0
+TIMEOUT_S = 1.0  # per check: a frozen Redis must not hold a load balancer's probe
 ENVIRON_USER = "learnstats.user"
 ENVIRON_CALLBACK = "learnstats.callback"
 
@@ -52,8 +53,12 @@ def check_database() -> None:
 
 def check_redis(url: str) -> None:
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    client = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S)
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S, retry=Retry(NoBackoff(), 0)
+    )
     try:
         client.ping()
     finally:
@@ -76,7 +81,11 @@ def readyz():
             ready = False
             checks[name] = f"failed ({type(error).__name__})"
             log.warning("readyz: %s check failed: %s: %s", name, type(error).__name__, error)
-    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    body: dict = {"status": "ready" if ready else "not ready", "checks": checks}
+    if any(name.startswith("redis") and state != "ok" for name, state in checks.items()):
+        body["fallback"] = (
+            "sign-in limits and cache in this process; background jobs on Redis refused at once"
+        )
     return jsonify(body), 200 if ready else 503, {"Cache-Control": "no-store"}
 
 
