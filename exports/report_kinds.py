@@ -597,6 +597,25 @@ def _build_classes(session, recipient, scope, params, run, out) -> BuiltReport:
 register_kind("classes", N_("Classes list"), _build_classes, _check_classes)
 
 
+def _check_data_sources(session: Session, scope: Scope, params: dict) -> None:
+    if not scope.is_admin:  # the Data sources page is the admins'
+        raise Forbidden()
+    _format(params)
+
+
+def _build_data_sources(session, recipient, scope, params, run, out) -> BuiltReport:
+    """The Data sources page's imports and syncs, newest first (its download's rows)."""
+    from data import data_sources as ds
+    from exports.data_sources import RUNS_COLUMNS, runs_frame
+
+    _check_data_sources(session, scope, params)
+    frame = runs_frame(ds.import_runs(session, scope), run.tz)
+    return _table_file(frame, RUNS_COLUMNS, _format(params), "data-sources", N_("Data sources"), out)
+
+
+register_kind("data-sources", N_("Data sources"), _build_data_sources, _check_data_sources)
+
+
 # -- at-risk learners (SPEC §9) and the weekly digest (issue 18 point 5) --------------------------
 
 

@@ -326,3 +326,40 @@ def test_dsr006_an_xapi_import_shows_its_progress_while_it_runs(make_app, tmp_pa
         [run] = ds.import_runs(s, admin, instance_path=instance)
     assert (run.status, run.accepted) == ("done", len(big))
     assert not progress_file(instance, run.id).exists()
+
+
+def test_dsr007_the_table_as_a_scheduled_report(world, db):
+    """ "Schedule…" beside the table (issue 18): the report kind "data-sources" sends the page's
+    rows with its columns, newest first, in the recipient's language; refused to anyone but an
+    admin (the page is theirs)."""
+    import csv
+    import io
+    from zoneinfo import ZoneInfo
+
+    from auth.roles import load_scope
+    from data.models import User
+    from data.scope import Forbidden
+    from exports.report_kinds import ReportRun, build_report, report_kind
+
+    add_run(db, kind="bundle", source="/data/b1", started_at=datetime(2026, 3, 1, 7, 30),
+            finished_at=datetime(2026, 3, 1, 7, 30, 4, 500000), added=json.dumps({"users": 12}))  # fmt: skip
+    add_run(db, started_at=datetime(2026, 3, 2, 9, 0), finished_at=datetime(2026, 3, 2, 9, 0, 1),
+            status="failed", error="answered 401")  # fmt: skip
+    run = ReportRun(tz=ZoneInfo("Europe/Paris"), now=datetime(2026, 3, 3, 6, 0, tzinfo=UTC))
+    with world.app_context(), db.session() as s:
+        data, built = build_report(
+            s, "data-sources", s.get(User, "admin"), load_scope(s, "admin"), {}, run, "fr"
+        )
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+        assert built.file_name == "data-sources.csv" and built.rows == 2
+        assert rows[0][:4] == ["Quand", "Type", "Source", "Statut"] and len(rows[0]) == 9
+        assert rows[1][:4] == [
+            "02/03/2026 10:00",
+            "Synchronisation LRS",
+            "http://127.0.0.1:8100/xAPI/statements",
+            "Échec : answered 401",
+        ]
+        assert rows[2][:3] == ["01/03/2026 08:30", "Lot CSV", "/data/b1"] and rows[2][-1] == "4,5"
+        for user_id in ("stats", "gum", "tm"):
+            with pytest.raises(Forbidden):
+                report_kind("data-sources").check(s, load_scope(s, user_id), {})
