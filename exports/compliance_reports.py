@@ -1,6 +1,7 @@
 """The compliance files of a session as kinds of scheduled report (SPEC §9 "Scheduled reports",
 issue 19 point 7): the feuille d'émargement ("attendance": XLSX or PDF) and the relevés
-individuels d'activité ("activity-records": a ZIP), each built in the recipient's scope with
+individuels d'activité ("activity-records": a ZIP), and the OPCO attestations
+("attestations": a ZIP, as the session's last Generate made them), each built in the recipient's scope with
 the attestations' saved organisation block, French unless the parameters say "en".
 
 Parameters: {"session_id": ..., "format": "xlsx" | "pdf" (attendance), "language": "fr" | "en"}.
@@ -110,6 +111,50 @@ register_kind(
     _check_records,
     describe=_describe,
     own_format=True,  # a ZIP of PDFs
+)
+
+
+def _check_attestations(session: Session, scope: Scope, params: dict) -> None:
+    from exports.attestations import AttestationError, require_session
+
+    session_id = params.get("session_id")
+    if not isinstance(session_id, str) or not session_id:
+        raise ReportKindError(gettext("%(name)s: missing", name="session_id"))
+    try:
+        require_session(session, scope, session_id)
+    except AttestationError:
+        raise Forbidden() from None  # an unknown session: the same answer as one out of scope
+
+
+def _build_attestations(session, recipient, scope, params, run, out) -> BuiltReport:
+    """The session's attestations ZIP as its last Generate made them (the values saved for the
+    session, else the platform's defaults: documents, language, organisation block), signed on
+    the run's day."""
+    from exports.attestations import session_players, write_session_zip
+
+    _check_attestations(session, scope, params)
+    session_id = params["session_id"]
+    options = load_defaults(session, session_id)
+    problems = options.problems()
+    if problems:  # never generated and no platform defaults: say what the dialog needs
+        raise ReportKindError("; ".join(problems))
+    if not session_players(session, scope, session_id):
+        raise NothingToSend(gettext("session %(session)s has no learner", session=session_id))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "attestations.zip"
+        count = write_session_zip(session, scope, session_id, options, run.tz, path, signed_on=run.today)
+        out.write(path.read_bytes())
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in session_id)[:60]
+    return BuiltReport(f"attestations_{safe}_{run.today:%Y-%m-%d}.zip", MEDIA["zip"], count)
+
+
+register_kind(
+    "attestations",
+    N_("OPCO attestations"),
+    _build_attestations,
+    _check_attestations,
+    describe=_describe,
+    own_format=True,  # a ZIP of PDFs, with the session's saved documents and language
 )
 
 __all__ = ["MEDIA"]

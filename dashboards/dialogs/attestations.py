@@ -36,6 +36,7 @@ from auth.language import N_, ngettext
 from auth.language import gettext as _
 from dashboards.components.texts import dropdown
 from dashboards.dialogs.opco import _field
+from dashboards.dialogs.schedule import build_schedule_button
 from data.config import current_settings
 from data.db import get_db
 from data.models import UserField
@@ -265,6 +266,15 @@ def build_attestation_dialog(session_id: str) -> html.Div:
                     "The values are kept for this session; an administrator's also become the platform's defaults."
                 ),
                 className="text-muted small me-auto",
+            ),
+            # The ZIP by email on a calendar, made with the values kept for the session
+            # (exports/compliance_reports.py "attestations").
+            build_schedule_button(
+                "att",
+                "attestations",
+                "attestations",
+                {"session_id": session_id},
+                title=_("OPCO attestations"),
             ),
             dbc.Button(_("Generate"), id="att-generate-button", color="primary", n_clicks=0),
         ]

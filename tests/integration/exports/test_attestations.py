@@ -588,3 +588,49 @@ def test_att023_an_instructors_generate_leaves_another_sessions_attestation_unch
     with db.session() as s:
         assert load_defaults(s).place == "Grenoble"
     assert other.get("/download/attestation/S2/u-elodie/attestation").data == before.data
+
+
+def test_att024_the_zip_as_a_scheduled_report_with_the_sessions_saved_values(world, db):
+    """ "Schedule…" beside Generate (issue 18): the report kind "attestations" builds the ZIP
+    with the values kept for the session (its last Generate), in the recipient's scope, signed
+    on the run's day — the same bytes as the dialog's ZIP; before any Generate it fails saying
+    what is missing; refused to an instructor of another session and for an unknown session."""
+    from datetime import UTC, datetime
+
+    from data.models import User
+    from exports.report_kinds import ReportKindError, ReportRun, build_report, report_kind
+
+    run = ReportRun(tz=TZ, now=datetime(2026, 11, 30, 7, 0, tzinfo=UTC))
+    with db.session() as s:
+        inst1 = s.get(User, "inst1")
+        with pytest.raises(ReportKindError, match="required"):
+            build_report(s, "attestations", inst1, load_scope(s, "inst1"), {"session_id": "S1"}, run, "fr")
+        save_defaults(s, replace(OPTIONS, kind="certificate"), "inst1", session_id="S1")
+        s.commit()
+        data, built = build_report(
+            s, "attestations", inst1, load_scope(s, "inst1"), {"session_id": "S1"}, run, "fr"
+        )
+        assert built.file_name == "attestations_S1_2026-11-30.zip" and built.rows == 3
+        assert built.media_type == "application/zip" and report_kind("attestations").own_format
+        expected = att.zip_bytes(
+            s, load_scope(s, "inst1"), "S1", replace(OPTIONS, kind="certificate"), TZ, signed_on=SIGNED
+        )
+        assert data == expected
+        for session_id in ("S1", "nope"):
+            with pytest.raises(Forbidden):
+                report_kind("attestations").check(s, load_scope(s, "inst2"), {"session_id": session_id})
+        with pytest.raises(Forbidden):
+            report_kind("attestations").check(s, load_scope(s, "cm"), {"session_id": "S1"})
+
+
+def test_att025_the_dialog_offers_schedule_beside_generate(world, server):
+    import json
+
+    from plotly.utils import PlotlyJSONEncoder
+
+    from dashboards.dialogs.attestations import build_attestation_dialog
+
+    with server.test_request_context("/session/S1"):
+        text = json.dumps(build_attestation_dialog("S1").to_plotly_json(), cls=PlotlyJSONEncoder)
+    spec = '{"kind": "attestations", "params": {"session_id": "S1"}, "title": "OPCO attestations"}'
+    assert spec in text and text.index("schedule-open") < text.index("att-generate-button")
