@@ -139,3 +139,50 @@ def test_atr001_training_manager_sees_their_learners_at_risk_and_changes_the_day
     wait_for_list(dash_duo, want_60, "the list opened at ?days=60")
     assert dash_duo.find_element("#overview-at-risk-days").get_attribute("value") == "60"
     assert dash_duo.get_logs() == []
+
+
+def test_atr002_on_a_phone_the_list_scrolls_inside_its_card(dash_duo, dash_app, db):
+    """390 px (issue 18's screenshots): the global page does not scroll sideways; the at-risk
+    list keeps every column and scrolls sideways inside its card, its days setting and search
+    within the screen; at 1400 px the list has room for every column."""
+    from selenium.webdriver.common.by import By
+
+    from tests.browser.test_accessibility import no_sideways_scroll
+    from tests.screenshots import _settle, _viewport
+
+    generate_demo_data(db, learners=40, seed=3)
+    admin = next(a for a in DEMO_ACCOUNTS if a.role == "admin")
+    dash_duo.start_server(dash_app, navigate=False)
+    base = dash_duo.server.url.rstrip("/")
+    driver = dash_duo.driver
+    driver.get(f"{base}/login?next={quote('/', safe='')}")
+    dash_duo.wait_for_element("#signin-email").send_keys(admin.email)
+    dash_duo.find_element("#signin-password").send_keys(admin.password)
+    dash_duo.find_element("#signin-submit").click()
+    wait_until(dash_duo, lambda d: urlsplit(d.current_url).path == "/", "the global page never opened")
+
+    def scrolls_inside() -> bool:
+        viewport = driver.find_element(By.CSS_SELECTOR, f"#{GRID} .ag-center-cols-viewport")
+        return driver.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", viewport)
+
+    def right_edge(selector: str) -> float:
+        element = driver.find_element(By.CSS_SELECTOR, selector)
+        return driver.execute_script("return arguments[0].getBoundingClientRect().right", element)
+
+    _viewport(driver, 390, 844)
+    driver.get(f"{base}/")
+    dash_duo.wait_for_element(f"#{GRID}")
+    wait_until(dash_duo, lambda d: grid_rows(d, GRID), "the list shows no row at 390 px", timeout=30)
+    _settle(driver)
+    assert no_sideways_scroll(driver) <= 0
+    assert scrolls_inside(), "at 390 px the list should scroll sideways inside its card"
+    width = driver.execute_script("return document.documentElement.clientWidth")
+    for selector in ("#overview-at-risk-days", "#overview-at-risk-search", f"#{GRID}"):
+        assert right_edge(selector) <= width, f"{selector} goes past the screen's edge"
+    _viewport(driver, 1400, 900)
+    driver.get(f"{base}/")
+    dash_duo.wait_for_element(f"#{GRID}")
+    wait_until(dash_duo, lambda d: grid_rows(d, GRID), "the list shows no row at 1400 px", timeout=30)
+    _settle(driver)
+    assert not scrolls_inside()
+    assert dash_duo.get_logs() == []
