@@ -366,6 +366,30 @@ def _stream(session: Session, query, column, ids: list[str] | None) -> Iterator:
         yield from connection.execute(query if condition is None else query.where(condition))
 
 
+def _driver_stream(session: Session, query, column, ids: list[str] | None) -> Iterator:
+    """_stream's rows as the driver gives them, without SQLAlchemy's per-row result
+    processing (most of a group refresh's time: 1,500,000 rows at 100,000 learners). On
+    SQLite, dates and datetimes come as their stored text and booleans as 0 or 1 (see
+    _as_date); on another database this is _stream."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield from _stream(session, query, column, ids)
+        return
+    driver = connection.connection.driver_connection
+    for condition in _in(column, ids):
+        q = query if condition is None else query.where(condition)
+        yield from driver.execute(
+            str(q.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+        )
+
+
+def _as_date(value) -> date | None:
+    """A date as _driver_stream gives it (SQLite: its stored ISO text) as a date."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
 def _resolve_users(session: Session, touched: Touched) -> set[str]:
     users = set(touched.users)
     trainings = set(touched.trainings)
@@ -1122,14 +1146,22 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
     for class_id, training_id in registrations:
         registered[training_id].add(class_id)
 
-    def groups_of(user_id: str, training_id: str) -> list[tuple[str, str]]:
-        return [("", training_id)] + [
-            (c, training_id) for c in members.get(user_id, ()) if c in registered.get(training_id, ())
-        ]
+    alone: dict[str, tuple] = {}  # training -> its own group only (a learner in no class of it)
+
+    def groups_of(user_id: str, training_id: str) -> tuple[tuple[str, str], ...]:
+        classes = members.get(user_id)
+        if classes:
+            in_training = registered.get(training_id)
+            if in_training:
+                return (("", training_id), *((c, training_id) for c in classes if c in in_training))
+        groups = alone.get(training_id)
+        if groups is None:
+            groups = alone[training_id] = (("", training_id),)
+        return groups
 
     status: dict[tuple, list] = {}
     days: dict[tuple, list] = {}
-    pair_rows = _stream(
+    pair_rows = _driver_stream(
         session,
         select(
             p.user_id, p.training_id, p.status, p.completed_modules, p.score, p.time_spent,
@@ -1145,12 +1177,12 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
             acc[1] += done
             if score is not None:
                 acc[2].append(score)
-            acc[3] += _to_ms(seconds)
+            acc[3] += 0 if seconds is None else round(seconds * 1000)  # _to_ms
             days.setdefault((*group, enrolled_day), [0, 0, 0])[0] += 1
             if completed_day is not None:
                 days.setdefault((*group, completed_day), [0, 0, 0])[2] += 1
     modules: dict[tuple, list] = {}
-    fact_rows = _stream(
+    fact_rows = _driver_stream(
         session,
         select(f.user_id, f.training_id, f.module_id, f.passed, f.module_score, f.effective_day)
         .join(p, (p.user_id == f.user_id) & (p.training_id == f.training_id))
@@ -1165,7 +1197,7 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
             acc[0] += 1
             acc[1] += bool(passed)
             acc[2].append(score)
-    time_rows = _stream(
+    time_rows = _driver_stream(
         session,
         select(p.user_id, p.training_id, um.module_id, um.seconds)
         .join(tm, tm.training_id == p.training_id)
@@ -1178,7 +1210,7 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
         for group in groups_of(user_id, training_id):
             acc = modules.setdefault((*group, module_id), [0, 0, [], 0, 0])
             acc[3] += 1
-            acc[4] += _to_ms(seconds)
+            acc[4] += 0 if seconds is None else round(seconds * 1000)  # _to_ms
     _insert(
         session,
         m.SummaryGroupStatus,
@@ -1197,7 +1229,7 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
             {
                 "class_id": c,
                 "training_id": t,
-                "day": d,
+                "day": _as_date(d),
                 "enrollments": e,
                 "module_completions": mc,
                 "completions": tc,
