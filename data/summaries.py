@@ -453,7 +453,9 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
     old_trainings: set[str] = set()
     new_trainings: set[str] = set()
     old_sessions: set[str] = set()
-    old_activity: Counter = Counter()
+    # The active periods' change, counted once per chunk from each learner's populations and
+    # periods before and after (only the learners whose state changed, by the difference).
+    activity_change: Counter = Counter()
     # The learners a chunk at a time (all at once for a full rebuild): memory stays bounded
     # whatever the number of learners a write touched (an import of a million statements).
     for chunk in [None] if ids is None else _chunks(ids, REFRESH_CHUNK):
@@ -462,7 +464,7 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
         if sessions:
             old_sessions |= _user_sessions(session, chunk)
         if active and chunk is not None:  # a full rebuild starts from nothing
-            old_activity.update(_activity(session, chunk))
+            before = _activity_states(session, chunk, stored_classes=True)
         if chunk is None:
             _delete_user_rows(session, None)
         facts = _load(session, chunk, tz)
@@ -470,6 +472,10 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
         _write_user_tables(session, facts)
         new_trainings |= _write_pair_tables(session, facts, tz)
         del facts
+        if active and chunk is not None:
+            # The class populations as the group refresh below will store them.
+            _count_change(activity_change, before, _activity_states(session, chunk, stored_classes=False))
+            del before
     if groups:
         if ids is None:
             _refresh_groups(session, None)
@@ -477,10 +483,10 @@ def _refresh(session: Session, touched: Touched, tz: ZoneInfo) -> None:
             for training in sorted(old_trainings | new_trainings):
                 _refresh_groups(session, [training])
     if active:
-        new_activity: Counter = Counter()
-        for chunk in [None] if ids is None else _chunks(ids, REFRESH_CHUNK):
-            new_activity.update(_activity(session, chunk))
-        _update_active_periods(session, old_activity, new_activity, full=ids is None)
+        if ids is None:
+            _update_active_periods(session, Counter(), _activity(session, None), full=True)
+        else:
+            _update_active_periods(session, Counter(), activity_change, full=False)
     if sessions:
         _refresh_sessions(
             session, None if ids is None else sorted(old_sessions | _user_sessions(session, ids))
@@ -527,6 +533,74 @@ def _activity(session: Session, ids: list[str] | None) -> Counter:
             for unit, start in spans:
                 counts[(population, unit, start)] += 1
     return counts
+
+
+def _activity_states(session: Session, ids: list[str], stored_classes: bool) -> dict[str, tuple]:
+    """user -> (populations, periods) of the users given, as _activity counts them: the
+    populations a learner belongs to ("" for every counted learner, "c:<class>", "t:<training>")
+    and the (unit, start) of each day, week and month they were active in. stored_classes:
+    their classes from summary_class_learners; else as _refresh_class_learners will store
+    them from the pairs just written (a member of a class registered to a training the
+    learner counts in)."""
+    populations: dict[str, set[str]] = defaultdict(set)
+    lr, cl, p, cm, ct = m.SummaryLearner, m.SummaryClassLearner, m.SummaryPair, m.ClassMember, m.ClassTraining
+    for (user_id,) in _rows(session, select(lr.user_id), lr.user_id, ids):
+        populations[user_id].add("")
+    if stored_classes:
+        classes = _rows(session, select(cl.class_id, cl.user_id), cl.user_id, ids)
+    else:
+        query = (
+            select(cm.class_id, p.user_id)
+            .join(ct, ct.class_id == cm.class_id)
+            .join(p, (p.user_id == cm.user_id) & (p.training_id == ct.training_id))
+            .join(lr, lr.user_id == p.user_id)
+            .where(p.counted.is_(True))
+            .distinct()
+        )
+        classes = _rows(session, query, p.user_id, ids)
+    for class_id, user_id in classes:
+        populations[user_id].add(f"c:{class_id}")
+    for training_id, user_id in _rows(
+        session, select(p.training_id, p.user_id).where(p.counted.is_(True)), p.user_id, ids
+    ):
+        populations[user_id].add(f"t:{training_id}")
+    days: dict[str, set] = defaultdict(set)
+    for user_id, day in _rows(
+        session, select(m.SummaryUserDay.user_id, m.SummaryUserDay.day), m.SummaryUserDay.user_id, ids
+    ):
+        if user_id in populations:
+            days[user_id].add(day)
+    spans: dict[date, tuple] = {}  # day -> its periods (shared: many learners, few days)
+    out: dict[str, tuple] = {}
+    for user_id, found in populations.items():
+        periods: set = set()
+        for day in days.get(user_id, ()):
+            starts = spans.get(day)
+            if starts is None:
+                starts = spans[day] = _period_starts(day)
+            periods.update(starts)
+        out[user_id] = (frozenset(found), frozenset(periods))
+    return out
+
+
+def _count_change(counts: Counter, before: dict[str, tuple], after: dict[str, tuple]) -> None:
+    """counts += the (population, unit, start) learner counts of after - those of before: only
+    the learners whose populations or periods changed, and of them only what changed."""
+    nothing: tuple = (frozenset(), frozenset())
+    for user_id in before.keys() | after.keys():
+        old = before.get(user_id, nothing)
+        new = after.get(user_id, nothing)
+        if old == new:
+            continue
+        (old_populations, old_periods), (new_populations, new_periods) = old, new
+        for population in new_populations:
+            gained = new_periods if population not in old_populations else new_periods - old_periods
+            for unit, start in gained:
+                counts[(population, unit, start)] += 1
+        for population in old_populations:
+            lost = old_periods if population not in new_populations else old_periods - new_periods
+            for unit, start in lost:
+                counts[(population, unit, start)] -= 1
 
 
 def _update_active_periods(session: Session, old: Counter, new: Counter, full: bool) -> None:
