@@ -919,6 +919,9 @@ def _store(session: Session, raw: _Raw, model, rows: list[dict]) -> None:
     columns = list(table.columns)
     names = [c.name for c in columns]
     connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        _store_sqlite(session, raw.replacing, table, rows)
+        return
     old: set[tuple] = set()
     for condition in _in(table.c.user_id, raw.replacing):
         old.update(tuple(row) for row in connection.execute(select(*columns).where(condition)))
@@ -929,6 +932,40 @@ def _store(session: Session, raw: _Raw, model, rows: list[dict]) -> None:
         where = [columns[i] == bindparam(f"k{i}") for i in keys]
         connection.execute(delete(table).where(*where), [{f"k{i}": row[i] for i in keys} for row in gone])
     _insert(session, model, [row for values, row in new.items() if values not in old])
+
+
+def _store_sqlite(session: Session, users: list[str], table, rows: list[dict]) -> None:
+    """_store on SQLite, compared in the stored form: the new rows are turned into the values
+    SQLAlchemy's dialect stores (dates and datetimes as text, booleans as 0 or 1: _insert's
+    formats) and compared with the stored rows read straight from the driver (reading them
+    through SQLAlchemy parsed every date and datetime: most of a refresh's time). A stored
+    row written in another text form only differs: it is deleted and written again."""
+    columns = list(table.columns)
+    converters = [_sqlite_value(_kind(c)) for c in columns]
+    old = set(_driver_stream(session, select(*columns), table.c.user_id, users))
+    new: dict[tuple, None] = {}  # the new rows in the stored form, in their order
+    for row in rows:
+        new[
+            tuple(
+                row.get(c.name) if convert is None else convert(row.get(c.name))
+                for c, convert in zip(columns, converters, strict=True)
+            )
+        ] = None
+    connection = session.connection()
+    gone = old.difference(new)
+    if gone:
+        keys = [i for i, c in enumerate(columns) if c.primary_key]
+        where = " AND ".join(f"{columns[i].name} = ?" for i in keys)
+        connection.exec_driver_sql(
+            f"DELETE FROM {table.name} WHERE {where}", [tuple(row[i] for i in keys) for row in gone]
+        )
+    added = [values for values in new if values not in old]
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
+    for batch in _chunks(added, INSERT_BATCH):
+        connection.exec_driver_sql(sql, batch)
 
 
 def _write_user_tables(session: Session, raw: _Raw) -> None:
