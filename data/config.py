@@ -76,6 +76,11 @@ class Settings:
     # answered 413 before the body is read. Above the uploads' own limits (two 2 MB images,
     # base64, in one callback).
     max_request_mb: int = 8
+    # LEARNSTATS_JOBS_MAX / LEARNSTATS_JOBS_PER_USER: background jobs (attestations, relevés,
+    # "Receive by email") running or queued at once on the platform and per user (issue 23,
+    # jobs/slots.py); one more is refused at once with a sentence.
+    jobs_max: int = 4
+    jobs_per_user: int = 1
     extra: dict = field(default_factory=dict)
 
     @property
@@ -374,7 +379,7 @@ def _hardening(settings: Settings, overrides: dict) -> None:
 
 
 def _limits(settings: Settings, overrides: dict) -> None:
-    """LEARNSTATS_MAX_REQUEST_MB (issue 23)."""
+    """LEARNSTATS_MAX_REQUEST_MB, LEARNSTATS_JOBS_MAX, LEARNSTATS_JOBS_PER_USER (issue 23)."""
     value = (
         overrides.pop("max_request_mb")
         if "max_request_mb" in overrides
@@ -388,6 +393,19 @@ def _limits(settings: Settings, overrides: dict) -> None:
                 "the default is 8"
             )
         settings.max_request_mb = int(value)
+    for key, variable, top in (
+        ("jobs_max", "LEARNSTATS_JOBS_MAX", 64),
+        ("jobs_per_user", "LEARNSTATS_JOBS_PER_USER", 16),
+    ):
+        value = overrides.pop(key) if key in overrides else os.environ.get(variable)
+        value = "" if value is None else str(value).strip()
+        if value:
+            if not value.isdigit() or not 1 <= int(value) <= top:
+                raise SettingsError(
+                    f"{variable}: {value!r} is not a whole number of jobs between 1 and {top}; "
+                    f"the default is {getattr(Settings, key)}"
+                )
+            setattr(settings, key, int(value))
 
 
 def _lrs(settings: Settings, overrides: dict) -> None:

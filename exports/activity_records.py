@@ -21,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
+import threading
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -595,9 +596,10 @@ def _rendered(
     workers = _workers()
     total = sum(len(c) for c in chunks)
     if total > PARALLEL_ABOVE and workers > 1 and not multiprocessing.current_process().daemon:
-        context = multiprocessing.get_context(
-            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        )
+        # Fork only a single-threaded process: a fork of a threaded one (a job thread of the web
+        # server, jobs/background.py) may inherit a lock another thread holds and hang (issue 23).
+        single = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if single else "spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = [pool.submit(_render_chunk, issuer, facts, chunk) for chunk in chunks]
             try:

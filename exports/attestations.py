@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import re
 import tempfile
+import threading
 import unicodedata
 import zipfile
 from collections import defaultdict
@@ -1025,9 +1026,10 @@ def _rendered(issuer, facts, chunks, total) -> Iterator[list[bytes]]:
     process may have children (a daemonic Celery worker may not), else here."""
     workers = _workers()
     if total > PARALLEL_ABOVE and workers > 1 and not multiprocessing.current_process().daemon:
-        context = multiprocessing.get_context(
-            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        )
+        # Fork only a single-threaded process: a fork of a threaded one (a job thread of the web
+        # server, jobs/background.py) may inherit a lock another thread holds and hang (issue 23).
+        single = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if single else "spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = [
                 pool.submit(_render_chunk, issuer, facts, [(kind, learner) for _, kind, learner in c])

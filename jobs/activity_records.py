@@ -25,7 +25,7 @@ from exports.activity_records import write_records_zip
 from exports.attestation_options import AttestationError, load_defaults
 from exports.formatting import use_language
 from exports.stored import exports_dir, sweep_expired
-from jobs import signer
+from jobs import signer, slots
 from jobs.background import app_key, scope_from_dict, server_for, throttled_progress, zip_done, zip_failure
 
 JOB_MAX_AGE = 24 * 3600
@@ -38,6 +38,7 @@ def activity_records_ticket(server: Flask, payload: dict) -> dict[str, str]:
     return {"app": app_key(server), "job": payload["job"], "token": token}
 
 
+@slots.once()
 def run_activity_records_job(set_progress, ticket):
     """The background job: verify the ticket, write the ZIP, return a signed link."""
     if not isinstance(ticket, dict) or not ticket.get("token"):

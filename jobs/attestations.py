@@ -25,7 +25,7 @@ from exports.attestation_options import AttestationError, AttestationOptions
 from exports.attestations import write_session_zip
 from exports.formatting import use_language
 from exports.stored import exports_dir, sweep_expired
-from jobs import signer
+from jobs import signer, slots
 from jobs.background import (
     FILES_PATH,
     app_key,
@@ -50,6 +50,7 @@ def read_ticket(secret: str, token: str) -> dict:
     return signer.unsign(secret, signer.ATTESTATIONS_JOB, token, JOB_MAX_AGE)
 
 
+@slots.once()
 def run_attestation_job(set_progress, ticket):
     """The background job: verify the ticket, write the ZIP, return a signed link."""
     if not isinstance(ticket, dict) or not ticket.get("token"):

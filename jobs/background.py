@@ -3,8 +3,15 @@
 A dialog's job is a Dash background callback (it reports progress to the page while it runs):
   - with a Celery broker (LEARNSTATS_CELERY_BROKER_URL, else LEARNSTATS_REDIS_URL), on Celery,
     run by `make worker` (jobs/worker.py) with the same environment;
-  - otherwise on diskcache: a subprocess of the web server per job, state under
-    instance/background-jobs/ (make run, make serve on the embedded defaults).
+  - otherwise in the web process itself (`InProcessJobs`, make run, make serve on the embedded
+    defaults): a bounded pool of LEARNSTATS_JOBS_MAX threads, state under
+    instance/background-jobs/ (diskcache). Nothing is forked from the threaded server (a fork
+    once inherited a SQLite mutex held by another thread and hung for good: issue 23); a
+    result the disk cannot keep is kept in memory for the page that polls.
+
+Either way jobs/slots.py admits at most LEARNSTATS_JOBS_PER_USER jobs per user and
+LEARNSTATS_JOBS_MAX on the platform, runs each ticket once and turns any failure into a
+sentence for the user.
 
 A job runs outside any request: it finds its site's Flask server through the ticket's app key
 (`app_key`, `register_server`, `server_for`), and the user's scope travels in the signed
@@ -13,9 +20,16 @@ ticket (`scope_to_dict` / `scope_from_dict`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
+import secrets
+import threading
+import traceback
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import copy_context
 from typing import Any
 
 import dash
@@ -23,6 +37,8 @@ from flask import Flask
 
 from data.config import Settings, settings_of
 from data.scope import Scope
+
+log = logging.getLogger(__name__)
 
 CELERY_RESULT_EXPIRES = 24 * 3600  # seconds a finished job's result is kept in the backend
 
@@ -36,7 +52,7 @@ def background_callback_manager(settings: Settings):
     """Celery when a broker is configured (settings.celery_broker_url: LEARNSTATS_CELERY_BROKER_URL,
     else LEARNSTATS_REDIS_URL; result backend LEARNSTATS_CELERY_RESULT_BACKEND, else the broker),
     run by `make worker` (`celery --app jobs.worker worker`) with the same environment;
-    otherwise diskcache under instance/ (jobs run as subprocesses of the web server)."""
+    otherwise InProcessJobs: threads of the web server, state in diskcache under instance/."""
     broker = settings.celery_broker_url
     if broker:
         try:
@@ -51,7 +67,175 @@ def background_callback_manager(settings: Settings):
 
     cache_dir = settings.instance_path / "background-jobs"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    return dash.DiskcacheManager(diskcache.Cache(str(cache_dir)))
+    return InProcessJobs(diskcache.Cache(str(cache_dir)), workers=settings.jobs_max)
+
+
+class InProcessJobs(dash.DiskcacheManager):
+    """Dash background callbacks on a bounded pool of threads of this process (no fork).
+
+    Job handles are "<pid>-<random>": a poll that reaches another process of the same host
+    (gunicorn workers) sees the job running while its marker is in the diskcache and that
+    process lives. A value the diskcache cannot store (a full disk) is kept in memory, so the
+    page polling this process still gets the job's failure."""
+
+    def __init__(self, cache, workers: int):
+        super().__init__(cache)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="learnstats-job")
+        self._futures: dict[str, Future] = {}
+        self._memory: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    # -- storage with a memory fallback ----------------------------------------------------
+    def _put(self, key: str, value: Any) -> None:
+        try:
+            self.handle.set(key, value)
+        except Exception as error:  # a full disk, a locked store
+            log.warning("jobs: kept %s in memory (%s: %s)", key, type(error).__name__, error)
+            with self._lock:
+                self._memory[key] = value
+
+    def _take(self, key: str, default: Any) -> Any:
+        with self._lock:
+            if key in self._memory:
+                return self._memory.pop(key)
+        try:
+            return self.handle.get(key, default)
+        except Exception:
+            return default
+
+    def clear_cache_entry(self, key):
+        with self._lock:
+            self._memory.pop(key, None)
+        try:
+            self.handle.delete(key)
+        except Exception as error:
+            log.warning("jobs: could not delete %s (%s: %s)", key, type(error).__name__, error)
+
+    def get_progress(self, key):
+        progress = self._take(self._make_progress_key(key), None)
+        if progress:
+            with contextlib.suppress(Exception):
+                self.handle.delete(self._make_progress_key(key))
+        return progress
+
+    def result_ready(self, key):
+        with self._lock:
+            if key in self._memory:
+                return True
+        try:
+            return self.handle.get(key) is not None
+        except Exception:
+            return False
+
+    def get_result(self, key, job):
+        result = self._take(key, self.UNDEFINED)
+        if result is self.UNDEFINED:
+            return self.UNDEFINED
+        self.clear_cache_entry(key)
+        self.clear_cache_entry(self._make_progress_key(key))
+        if job:
+            self.terminate_job(job)
+        return result
+
+    def get_updated_props(self, key):
+        result = self._take(self._make_set_props_key(key), self.UNDEFINED)
+        if result is self.UNDEFINED:
+            return {}
+        self.clear_cache_entry(self._make_set_props_key(key))
+        return result
+
+    # -- jobs --------------------------------------------------------------------------------
+    def make_job_fn(self, fn, progress, key=None):
+        manager = self
+
+        def job_fn(result_key, progress_key, user_callback_args, context):
+            from dash._callback_context import context_value
+            from dash._utils import AttributeDict
+            from dash.background_callback._proxy_set_props import ProxySetProps
+            from dash.exceptions import PreventUpdate
+
+            def set_progress(value):
+                manager._put(progress_key, list(value) if isinstance(value, (list, tuple)) else [value])
+
+            def set_props(id_, props):
+                manager._put(f"{result_key}-set_props", {id_: props})
+
+            def run():
+                c = AttributeDict(**context)
+                c.ignore_register_page = False
+                c.updated_props = ProxySetProps(set_props)
+                context_value.set(c)
+                first = [set_progress] if progress else []
+                try:
+                    if isinstance(user_callback_args, dict):
+                        output = fn(*first, **user_callback_args)
+                    elif isinstance(user_callback_args, (list, tuple)):
+                        output = fn(*first, *user_callback_args)
+                    else:
+                        output = fn(*first, user_callback_args)
+                except PreventUpdate:
+                    output = {"_dash_no_update": "_dash_no_update"}
+                except Exception as error:
+                    log.exception("jobs: background callback failed")
+                    output = {"background_callback_error": {"msg": str(error), "tb": traceback.format_exc()}}
+                manager._put(result_key, output)
+
+            copy_context().run(run)
+
+        return job_fn
+
+    def call_job_fn(self, key, job_fn, args, context):
+        job = f"{os.getpid()}-{secrets.token_hex(6)}"
+        marker = f"learnstats-job:{job}"
+
+        def run():
+            with contextlib.suppress(Exception):  # a full disk: the future still says it runs
+                self.handle.set(marker, os.getpid(), expire=24 * 3600)
+            try:
+                job_fn(key, self._make_progress_key(key), args, context)
+            finally:
+                with contextlib.suppress(Exception):
+                    self.handle.delete(marker)
+
+        with self._lock:
+            self._futures[job] = self.pool.submit(run)
+        return job
+
+    def job_running(self, job):
+        if not job:
+            return False
+        job = str(job)
+        with self._lock:
+            future = self._futures.get(job)
+        if future is not None:
+            if future.done():
+                with self._lock:
+                    self._futures.pop(job, None)
+                return False
+            return True
+        pid = self.handle.get(f"learnstats-job:{job}")  # another process of this host
+        if not pid:
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def terminate_job(self, job):
+        """A thread cannot be killed: a job not started yet is cancelled, a running one ends
+        by itself (its result, unread, expires with the diskcache)."""
+        if not job:
+            return
+        with self._lock:
+            future = self._futures.get(str(job))
+        if future is not None:
+            future.cancel()
+
+    def terminate_unhealthy_job(self, job):
+        return False
 
 
 def make_celery(settings: Settings):

@@ -38,7 +38,7 @@ from exports.stored import (
     stored_path,
     sweep_expired,
 )
-from jobs import signer
+from jobs import signer, slots
 from jobs.background import app_key, scope_from_dict, scope_to_dict, server_for
 from jobs.mail import MailNotConfigured, parse_smtp_url, send_message, smtp_reason
 
@@ -107,6 +107,7 @@ def opco_email_ticket(server: Flask, job: OpcoEmailJob) -> dict[str, str]:
     return {"app": app_key(server), "job": job.job_id, "token": sign_job(settings_of(server).secret_key, job)}
 
 
+@slots.once(progress_states=True)
 def email_opco_logs(set_progress, ticket):
     """The background callback: verify the ticket, then build, store and email."""
     if not isinstance(ticket, dict) or not ticket.get("token"):

@@ -54,6 +54,7 @@ from exports.attestations import can_make_documents, require_session, session_pl
 from exports.formatting import join_reasons
 from jobs.attestations import attestations_ticket, run_attestation_job
 from jobs.background import scope_to_dict
+from jobs.slots import JobRefused, admit
 
 
 def kind_options() -> list[dict]:
@@ -464,6 +465,7 @@ def generate_attestations(
         "stamp": stamp,
     }
     settings = current_settings()
+    job_id = secrets.token_hex(8)
     try:
         options = options_from_dialog(values)
         problems = options.problems()
@@ -483,12 +485,12 @@ def generate_attestations(
             if scope.is_admin:
                 save_defaults(s, options, current_user.id)
             s.commit()
-    except AttestationError as error:
+        admit(current_app, current_user.id, job_id)  # at most N jobs at once (jobs/slots.py)
+    except (AttestationError, JobRefused) as error:
         message = dbc.Alert(
             _("Nothing was generated: %(reason)s.", reason=str(error)), color="warning", className="py-2 mb-2"
         )
         return None, message, None
-    job_id = secrets.token_hex(8)
     ticket = attestations_ticket(
         current_app,
         {

@@ -50,6 +50,7 @@ from exports.formatting import join_reasons
 from exports.opco_request import MEDIA_TYPES
 from jobs.activity_records import activity_records_ticket, run_activity_records_job
 from jobs.background import scope_to_dict
+from jobs.slots import JobRefused, admit
 
 CHANNEL_LABELS = {
     "email": N_("Email"),
@@ -337,6 +338,18 @@ def generate_activity_records(n_clicks, session_id, language):
             None,
         )
     job_id = secrets.token_hex(8)
+    try:
+        admit(current_app, current_user.id, job_id)  # at most N jobs at once (jobs/slots.py)
+    except JobRefused as error:
+        return (
+            None,
+            dbc.Alert(
+                _("Nothing was generated: %(reason)s.", reason=str(error)),
+                color="warning",
+                className="py-2 mb-2",
+            ),
+            None,
+        )
     ticket = activity_records_ticket(
         current_app,
         {

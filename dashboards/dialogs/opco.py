@@ -53,6 +53,7 @@ from exports.opco_request import BadOpcoRequest, OpcoExportRequest, parse_opco_p
 from exports.routes import DOWNLOAD_PATH, may_export
 from jobs.mail import mail_problem
 from jobs.opco_email import OpcoEmailJob, email_opco_logs, new_job_id, opco_email_ticket, queued_state
+from jobs.slots import JobRefused, admit
 
 FORMAT_OPTIONS = [
     {"label": N_("CSV, comma-separated"), "value": "csv-comma"},
@@ -489,6 +490,15 @@ def request_opco_email(
         base_url=base_url,
         language=current_language(),
     )
+    try:
+        admit(current_app, current_user.id, job_id)  # at most N jobs at once (jobs/slots.py)
+    except JobRefused as error:
+        return None, {
+            "job": job_id,
+            "state": "failed",
+            "message": _("Cannot send the email: %(reason)s.", reason=error),
+            "at": "",
+        }
     return opco_email_ticket(current_app, job), queued_state(job)
 
 

@@ -6,6 +6,7 @@ import json
 import socket
 from urllib.parse import urlsplit
 
+import dash
 import pytest
 from aiosmtpd.controller import Controller
 from dash import no_update
@@ -241,7 +242,9 @@ def test_dlg009_callbacks_are_registered_on_each_app(make_app):
     [background] = [v for k, v in app.callback_map.items() if "opco-job-result.data" in k]
     assert background.get("background") is not None
     manager = app._background_manager
-    assert type(manager).__name__ == "DiskcacheManager"
+    # Issue 23: threads of the web process on diskcache state (no fork of a threaded server).
+    assert type(manager).__name__ == "InProcessJobs" and isinstance(manager, dash.DiskcacheManager)
+    assert manager.pool._max_workers == settings_of(app.server).jobs_max
     assert str(settings_of(app.server).instance_path) in manager.handle.directory
 
 

@@ -138,9 +138,14 @@ def _job_fn(manager, name: str):
     raise AssertionError(f"no background job {name}")
 
 
-def test_job003_a_job_on_a_full_disk_is_reported_as_failed_to_its_asker(make_app, factory_for, tmp_path):
+@pytest.mark.parametrize("full", ["instance", "exports"])
+def test_job003_a_job_on_a_full_disk_is_reported_as_failed_to_its_asker(
+    make_app, factory_for, tmp_path, full
+):
+    """full: the whole instance folder (the job's own records and its result store too: the
+    result reaches the page from memory), or only instance/exports (the ZIP's write fails)."""
     instance = tmp_path / "instance"
-    with _full_disk(instance) as fill:
+    with _full_disk(instance if full == "instance" else instance / "exports") as fill:
         app = make_app(instance_path=instance)
         server = app.server
         factory_for(server)
@@ -160,5 +165,8 @@ def test_job003_a_job_on_a_full_disk_is_reported_as_failed_to_its_asker(make_app
             result = manager.get_result("att-full-disk", job)
         assert isinstance(result, dict), f"no result for the page: {result!r}"
         assert result["state"] == "failed", result
-        assert re.search(r"No space left on device|disk is full|File too large", result["message"]), result
+        reason = (
+            r"No space left on device|File too large" if full == "exports" else r"disk is full|No space left"
+        )
+        assert re.search(reason, result["message"]), result
         assert not list((instance / "exports").glob("*.zip"))  # nothing half-written kept

@@ -35,6 +35,7 @@ from exports.report_kinds import NothingToSend, ReportKindError
 from exports.results import UnknownTraining
 from exports.stored import LinkError, LinkExpired, LinkForOtherUser, LinkInvalid
 from jobs.mail import MailNotConfigured
+from jobs.slots import JobRefused
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -49,6 +50,7 @@ PEOPLES_ERRORS = (
     DemoDataError,
     EdofError,
     Forbidden,
+    JobRefused,
     LinkError,
     LinkExpired,
     LinkForOtherUser,
