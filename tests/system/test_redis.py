@@ -142,3 +142,26 @@ def test_red002_redis_frozen_sign_in_answers_within_2_seconds(make_app, own_redi
     ready, took = _timed(server.test_client().get, "/readyz")
     assert ready.status_code == 503 and took < 3.0, took
     assert ready.get_json()["checks"]["redis"] == "failed (TimeoutError)"
+
+
+def test_red003_a_job_that_cannot_be_queued_says_so_at_once(make_app, own_redis):
+    """Celery on a Redis broker that is frozen, then stopped: Generate answers with a sentence
+    within 2 s (it was a 500 after 19 s), and no ticket is handed out."""
+    from dashboards.dialogs import attestations as dialog
+    from exports.attestation_options import save_defaults
+    from tests.attestation_world import build_world
+    from tests.factories import Factory
+    from tests.helpers import signed_in
+    from tests.integration.exports.test_attestations import OPTIONS, _dialog_values
+
+    server = make_app(celery_broker_url=own_redis.url(1)).server
+    with server.extensions["learnstats_db"].session() as s:
+        build_world(Factory(s))
+        save_defaults(s, OPTIONS)
+        s.commit()
+    os.kill(own_redis.pid, signal.SIGSTOP)
+    for user in ("inst1", "stat"):  # the first pays the 0.5 s timeout, the second not even that
+        with signed_in(server, user):
+            (ticket, message, _), took = _timed(dialog.generate_attestations, 1, "S1", *_dialog_values())
+        assert ticket is None and took < 2.0, took
+        assert "the job queue does not answer (Redis is down)" in str(message)
