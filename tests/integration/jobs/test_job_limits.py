@@ -170,3 +170,29 @@ def test_job003_a_job_on_a_full_disk_is_reported_as_failed_to_its_asker(
         )
         assert re.search(reason, result["message"]), result
         assert not list((instance / "exports").glob("*.zip"))  # nothing half-written kept
+
+
+def test_job004_a_database_error_in_a_job_is_reported_as_failed_to_its_asker(make_app, factory_for, tmp_path):
+    """The database goes away under a queued job (its file replaced by an empty database): the
+    page gets "the job failed (…)" with the database's words, not a background-callback error."""
+    import sqlite3
+
+    app = make_app(database_url=f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    server = app.server
+    factory_for(server)
+    ticket, message = _generate(server, "inst1")
+    assert ticket, message
+    server.extensions["learnstats_db"].engine.dispose()
+    (tmp_path / "jobs.sqlite3").rename(tmp_path / "gone.sqlite3")
+    sqlite3.connect(tmp_path / "jobs.sqlite3").close()  # an empty database: no tables
+    manager = app._background_manager
+    job = manager.call_job_fn("att-db-error", _job_fn(manager, "run_attestation_job"), [ticket], {})
+    result, deadline = manager.UNDEFINED, time.monotonic() + 60
+    while result is manager.UNDEFINED and time.monotonic() < deadline:
+        result = manager.get_result("att-db-error", job)
+        if result is manager.UNDEFINED and not manager.job_running(job):
+            result = manager.get_result("att-db-error", job)
+            break
+        time.sleep(0.2)
+    assert isinstance(result, dict) and result.get("state") == "failed", result
+    assert "the job failed (no such table" in result["message"], result
