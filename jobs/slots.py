@@ -81,11 +81,6 @@ def _live(store, now: float) -> dict[str, dict]:
     return {job: slot for job, slot in slots.items() if _alive(slot, now)}
 
 
-def running(server: Flask) -> dict[str, dict]:
-    """The jobs that count now: {job id: {"user", "at", "started", "pid", "host"}}."""
-    return _live(_store(server), time.time())
-
-
 def _broker_problem(url: str) -> str | None:
     """Why the Celery broker cannot take a job now (a Redis one that does not answer)."""
     if not url.startswith(("redis://", "rediss://", "unix://")):
@@ -200,6 +195,10 @@ def once(progress_states: bool = False):
             job_id = str(ticket.get("job", ""))
 
             def failed(message: str) -> dict:
+                if progress_states:  # the OPCO email dialog's states say "Failed: …." themselves
+                    from auth.language import gettext
+
+                    message = gettext("Failed: %(reason)s.", reason=message)
                 state = {"job": job_id, "state": "failed", "message": message, "at": ""}
                 if progress_states and set_progress is not None:
                     set_progress(state)
@@ -228,4 +227,4 @@ def once(progress_states: bool = False):
     return decorate
 
 
-__all__ = ["JobRefused", "admit", "claim", "once", "release", "running"]
+__all__ = ["JobRefused", "admit", "claim", "once", "release"]
