@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, case, delete, event, func, insert, inspect, select, text, update
@@ -941,16 +942,20 @@ def _store_sqlite(session: Session, users: list[str], table, rows: list[dict]) -
     through SQLAlchemy parsed every date and datetime: most of a refresh's time). A stored
     row written in another text form only differs: it is deleted and written again."""
     columns = list(table.columns)
-    converters = [_sqlite_value(_kind(c)) for c in columns]
+    names = [c.name for c in columns]
+    converted = [(i, f) for i, c in enumerate(columns) if (f := _sqlite_value(_kind(c))) is not None]
+    getter = itemgetter(*names)
     old = set(_driver_stream(session, select(*columns), table.c.user_id, users))
     new: dict[tuple, None] = {}  # the new rows in the stored form, in their order
     for row in rows:
-        new[
-            tuple(
-                row.get(c.name) if convert is None else convert(row.get(c.name))
-                for c, convert in zip(columns, converters, strict=True)
-            )
-        ] = None
+        try:
+            found = getter(row)
+        except KeyError:  # a column the row does not give: None
+            found = tuple(row.get(name) for name in names)
+        values = list(found) if len(names) > 1 else [found]
+        for i, convert in converted:
+            values[i] = convert(values[i])
+        new[tuple(values)] = None
     connection = session.connection()
     gone = old.difference(new)
     if gone:
