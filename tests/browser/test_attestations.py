@@ -87,3 +87,35 @@ def test_att_b001_generate_attestations_in_the_browser(dash_duo, make_app, tmp_p
     assert dash_duo.find_element("#att-duration").get_attribute("value") == "14"
     dash_duo.wait_for_element("#att-logo-preview img")
     assert dash_duo.get_logs() == []
+
+
+def test_att_b002_a_second_job_of_the_same_user_is_refused_with_a_sentence(dash_duo, make_app, tmp_path):
+    """Issue 23 point 5 in the browser: with one job of theirs still counted, an instructor's
+    Generate says why nothing starts; the dialog says whose values are kept."""
+    from exports.attestation_options import save_defaults
+    from jobs.slots import admit
+    from tests.integration.exports.test_attestations import OPTIONS
+
+    app = make_app(jobs_per_user=1)
+    with app.server.extensions["learnstats_db"].session() as s:
+        build_world(Factory(s))
+        save_defaults(s, OPTIONS)
+        s.commit()
+    admit(app.server, "inst1", "a-job-still-running")
+
+    dash_duo.start_server(app, navigate=False)
+    base = dash_duo.server.url.rstrip("/")
+    dash_duo.driver.get(base + "/login?next=/session/S1")
+    submit_sign_in(dash_duo, ACCOUNTS["inst1"], PASSWORD)
+    WebDriverWait(dash_duo.driver, 10).until(lambda d: urlsplit(d.current_url).path == "/session/S1")
+    dash_duo.find_element("#att-open-button").click()
+    dash_duo.wait_for_text_to_equal("#att-org-name", OPTIONS.org_name, timeout=10)
+    text = dash_duo.driver.find_element(By.CSS_SELECTOR, ".modal-footer").text
+    assert "The values are kept for this session" in text
+    dash_duo.find_element("#att-generate-button").click()
+    dash_duo.wait_for_contains_text(
+        "#att-message", "you already have 1 job running; wait until it ends", timeout=10
+    )
+    assert "Nothing was generated" in dash_duo.find_element("#att-message").text
+    dash_duo.driver.save_screenshot(str(tmp_path / "att-refused.png"))
+    assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, "#att-download-link")
