@@ -29,6 +29,8 @@ from __future__ import annotations
 import calendar
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -368,79 +370,127 @@ class Platform:
 
     @classmethod
     def read(cls, session: Session) -> Platform:
+        """The platform as the session sees it: the rows are queried again for each figure,
+        except inside `unchanged(session)`, where the first read's rows serve (a new Platform
+        built from them each time, so that nothing a figure does to its Platform reaches the
+        next one)."""
+        if id(session) not in _UNCHANGED:
+            return cls._build(_query_rows(session))
+        if _UNCHANGED[id(session)] is None:
+            _UNCHANGED[id(session)] = _query_rows(session)
+        return cls._build(_UNCHANGED[id(session)])
+
+    @classmethod
+    def _build(cls, rows: dict[str, list]) -> Platform:
         steps = defaultdict(list)
-        step_rows = session.execute(
-            select(TrainingModule.training_id, TrainingModule.module_id, TrainingModule.position,
-                   TrainingModule.mandatory, TrainingModule.min_score, Module.name.label("module"))
-            .join(Module, Module.id == TrainingModule.module_id)
-        ).all()  # fmt: skip
-        for step in sorted(step_rows, key=lambda s: (s.position, s.module)):
+        for step in sorted(rows["steps"], key=lambda s: (s.position, s.module)):
             steps[step.training_id].append(step)
         activities, max_score = defaultdict(list), {}
-        for a in _rows(
-            session, Activity.id, Activity.module_id, Activity.name, Activity.max_score, Activity.position,
-            Activity.question, Activity.correct_answer,
-        ):  # fmt: skip
+        for a in rows["activities"]:
             activities[a.module_id].append(a)
             max_score[a.id] = a.max_score
         for listed in activities.values():
             # By position (activities without one last), then name.
             listed.sort(key=lambda a: (a.position is None, a.position or 0, a.name))
         members, class_trainings, registered = defaultdict(set), defaultdict(set), defaultdict(set)
-        for class_id, user_id in _rows(session, ClassMember.class_id, ClassMember.user_id):
+        for class_id, user_id in rows["members"]:
             members[class_id].add(user_id)
-        for class_id, training_id in _rows(session, ClassTraining.class_id, ClassTraining.training_id):
+        for class_id, training_id in rows["class_trainings"]:
             class_trainings[class_id].add(training_id)
-        for session_id, user_id in _rows(session, SessionLearner.session_id, SessionLearner.user_id):
+        for session_id, user_id in rows["registered"]:
             registered[session_id].add(user_id)
         attempts = defaultdict(list)
-        for a in _rows(
-            session, Attempt.id, Attempt.user_id, Attempt.training_id, Attempt.module_id, Attempt.started_at,
-            Attempt.finished_at, Attempt.score_override, Attempt.verdict,
-        ):  # fmt: skip
+        for a in rows["attempts"]:
             attempts[a.user_id, a.training_id, a.module_id].append(a)
         answers = defaultdict(list)
-        for answer in _rows(
-            session, Answer.attempt_id, Answer.activity_id, Answer.score, Answer.answer, Answer.evaluated
-        ):
+        for answer in rows["answers"]:
             answers[answer.attempt_id].append(answer)
-        users = _rows(
-            session, User.id, User.email, User.first_name, User.last_name, User.sort_key, User.search_text,
-            User.created_at, User.status,
-        )  # fmt: skip
-        sessions = _rows(
-            session, ProgramSession.id, ProgramSession.training_id, ProgramSession.name,
-            ProgramSession.starts_at, ProgramSession.ends_at,
-        )  # fmt: skip
         return cls(
-            users={u.id: u for u in users},
-            admins=set(session.scalars(select(Role.user_id).where(Role.role == "admin"))),
-            trainings={t.id: t for t in _rows(session, Training.id, Training.name, Training.validity_months)},
-            training_sort=dict(_rows(session, Training.id, func.lower(Training.name))),
-            modules={m.id: m for m in _rows(session, Module.id, Module.name, Module.keep_results)},
+            users={u.id: u for u in rows["users"]},
+            admins=set(rows["admins"]),
+            trainings={t.id: t for t in rows["trainings"]},
+            training_sort=dict(rows["training_sort"]),
+            modules={m.id: m for m in rows["modules"]},
             steps=steps,
             activities=activities,
             max_score=max_score,
-            classes=dict(_rows(session, Class.id, Class.name)),
+            classes=dict(rows["classes"]),
             members=members,
             class_trainings=class_trainings,
-            enrollments=_rows(
-                session, TrainingLearner.user_id, TrainingLearner.training_id, TrainingLearner.enrolled_at
-            ),
-            program_sessions={p.id: p for p in sessions},
+            enrollments=list(rows["enrollments"]),
+            program_sessions={p.id: p for p in rows["sessions"]},
             registered=registered,
             attempts=attempts,
             answers=answers,
-            connections=_rows(
-                session,
-                Connection.user_id,
-                Connection.module_id,
-                Connection.connected_at,
-                Connection.disconnected_at,
-                Connection.session_id,
-            ),
-            logins=_rows(session, Login.user_id, Login.logged_in_at),
+            connections=list(rows["connections"]),
+            logins=list(rows["logins"]),
         )
+
+
+# Sessions inside `unchanged`: id(session) -> the rows read (None until the first read).
+_UNCHANGED: dict[int, dict[str, list] | None] = {}
+
+
+@contextmanager
+def unchanged(session: Session) -> Iterator[None]:
+    """Promises that the database does not change inside the block (the property tests compare
+    every figure after an import): Platform.read(session) queries the rows once there instead
+    of once per figure. Each figure still gets a Platform of its own, built from those rows."""
+    _UNCHANGED[id(session)] = None
+    try:
+        yield
+    finally:
+        del _UNCHANGED[id(session)]
+
+
+def _query_rows(session: Session) -> dict[str, list]:
+    """Every row Platform is made of, as the database returns them (Row tuples, immutable)."""
+    return {
+        "steps": session.execute(
+            select(TrainingModule.training_id, TrainingModule.module_id, TrainingModule.position,
+                   TrainingModule.mandatory, TrainingModule.min_score, Module.name.label("module"))
+            .join(Module, Module.id == TrainingModule.module_id)
+        ).all(),
+        "activities": _rows(
+            session, Activity.id, Activity.module_id, Activity.name, Activity.max_score, Activity.position,
+            Activity.question, Activity.correct_answer,
+        ),
+        "members": _rows(session, ClassMember.class_id, ClassMember.user_id),
+        "class_trainings": _rows(session, ClassTraining.class_id, ClassTraining.training_id),
+        "registered": _rows(session, SessionLearner.session_id, SessionLearner.user_id),
+        "attempts": _rows(
+            session, Attempt.id, Attempt.user_id, Attempt.training_id, Attempt.module_id, Attempt.started_at,
+            Attempt.finished_at, Attempt.score_override, Attempt.verdict,
+        ),
+        "answers": _rows(
+            session, Answer.attempt_id, Answer.activity_id, Answer.score, Answer.answer, Answer.evaluated
+        ),
+        "users": _rows(
+            session, User.id, User.email, User.first_name, User.last_name, User.sort_key, User.search_text,
+            User.created_at, User.status,
+        ),
+        "sessions": _rows(
+            session, ProgramSession.id, ProgramSession.training_id, ProgramSession.name,
+            ProgramSession.starts_at, ProgramSession.ends_at,
+        ),
+        "admins": list(session.scalars(select(Role.user_id).where(Role.role == "admin"))),
+        "trainings": _rows(session, Training.id, Training.name, Training.validity_months),
+        "training_sort": _rows(session, Training.id, func.lower(Training.name)),
+        "modules": _rows(session, Module.id, Module.name, Module.keep_results),
+        "classes": _rows(session, Class.id, Class.name),
+        "enrollments": _rows(
+            session, TrainingLearner.user_id, TrainingLearner.training_id, TrainingLearner.enrolled_at
+        ),
+        "connections": _rows(
+            session,
+            Connection.user_id,
+            Connection.module_id,
+            Connection.connected_at,
+            Connection.disconnected_at,
+            Connection.session_id,
+        ),
+        "logins": _rows(session, Login.user_id, Login.logged_in_at),
+    }  # fmt: skip
 
 
 # ============================================================================================
