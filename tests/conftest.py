@@ -116,10 +116,60 @@ def figure_cache(request):
         yield value
 
 
+# The modules whose tests run in one pytest-xdist worker (`make test`): each builds something
+# once per module (a module-scoped fixture: the production stack of test_multiprocess, the
+# served world of the access matrix, the demo platform, a Redis server) or says so with an
+# xdist_group marker (the Ralph LRS). Spread over three workers, each worker built it again.
+# pytest-xdist's own grouping (xdist_group, --dist loadgroup) does not work with pytest 9.2,
+# whose node ids it can no longer suffix with the group: the scheduler below groups by these
+# names instead, and the collection fails if a module that should be here is not.
+ONE_WORKER = (
+    "tests/integration/auth/test_access_matrix.py",
+    "tests/integration/data/test_demo.py",
+    "tests/integration/data/xapi/test_properties.py",
+    "tests/system/test_lrs_sync.py",
+    "tests/system/test_multiprocess.py",
+    "tests/system/test_redis.py",
+)
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def _one_worker(item) -> bool:
+    """Whether the test uses a fixture built once per module, or carries an xdist_group."""
+    info = getattr(item, "_fixtureinfo", None)
+    module_scoped = info is not None and any(
+        d.scope == "module" for defs in info.name2fixturedefs.values() for d in defs
+    )
+    return module_scoped or item.get_closest_marker("xdist_group") is not None
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: -p no:xdist knows none
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup: the tests of each ONE_WORKER module are one unit of work."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _module(nodeid) if _module(nodeid) in ONE_WORKER else super()._split_scope(nodeid)
+
+    return ModuleGroups(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     """Browser tests need chromedriver: fail fast instead of hanging 30 s per test. Each
     browser test serves its app on a free port (`dash_thread_server` below), so under
     pytest-xdist (`make test`) they spread over the workers like the other tests."""
+    missing = sorted({_module(item.nodeid) for item in items if _one_worker(item)} - set(ONE_WORKER))
+    if missing:
+        raise pytest.UsageError(
+            f"{', '.join(missing)}: a module-scoped fixture or an xdist_group marker; add the module to "
+            "ONE_WORKER in tests/conftest.py so that pytest-xdist runs its tests in one worker"
+        )
     browser_tests = [item for item in items if "dash_duo" in getattr(item, "fixturenames", ())]
     if browser_tests and not shutil.which("chromedriver"):
         raise pytest.UsageError(
