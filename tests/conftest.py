@@ -17,6 +17,11 @@ from dash.testing.application_runners import ThreadedRunner
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# Keep compiled bytecode even where PYTHONDONTWRITEBYTECODE is set (as on this machine): Dash
+# executes every page module of dashboards/pages again for each app a test builds
+# (dash/_pages.py, exec_module), and without a __pycache__ each of those ~23 modules was
+# compiled from source again, for every app of every test (docs/testing.md).
+sys.dont_write_bytecode = False
 
 from app import create_app  # noqa: E402
 from data.db import Database  # noqa: E402
