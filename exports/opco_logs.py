@@ -24,7 +24,17 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import IO, Any
 
 import xlsxwriter
-from sqlalchemy import ColumnElement, Select, and_, collate, exists, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Select,
+    String,
+    and_,
+    collate,
+    exists,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from data.errors import LearnstatsError
@@ -54,6 +64,7 @@ from exports.opco_granularities import (
     sheet_name,
     write_typed_xlsx,
 )
+from exports.xlsx_stream import InlineRows, excel_day, excel_serial
 
 # SPEC §7's titles, the default; their French (Nom, Prénom, …: an export option, titles="fr")
 # is the catalogue's, under the context "opco-logs" (NP_).
@@ -156,6 +167,8 @@ def iter_opco_logs_csv(
                 delimiter=delimiter,
             )
         )
+    if filters.granularity == OPCA_LOGS:
+        return _logs_csv_chunks(*_prepare_logs(session, scope, filters, tz), delimiter)
     header, batches = _prepare(session, scope, filters, tz)
     return _csv_chunks(header, batches, delimiter)
 
@@ -206,6 +219,20 @@ def write_opco_logs_xlsx(
             _too_many_rows,
         )
         return
+    _write_logs_xlsx(*_prepare_logs(session, scope, filters, tz), filters, tz, target)
+
+
+def _write_logs_xlsx(
+    header: list[str],
+    reader: _LogReader,
+    instants: _Instants,
+    filters: OpcoLogFilters,
+    tz: tzinfo,
+    target: str | os.PathLike[str] | IO[bytes],
+) -> None:
+    """The OPCA logs' workbook (write_opco_logs_xlsx). The data rows' XML is built from pieces
+    made once per learner, session, course and duration (exports/xlsx_stream.py): the same
+    bytes as XlsxWriter's write_string / write_datetime / write_number cell by cell."""
     # XlsxWriter writes target only in close(): an error while reading rows leaves it untouched.
     workbook = xlsxwriter.Workbook(target, {"constant_memory": True})
     workbook.set_properties({"created": xlsx_created(filters, tz)})
@@ -217,33 +244,93 @@ def write_opco_logs_xlsx(
     for col, title in enumerate(header):
         sheet.write_string(0, col, escape_cell(title), bold)
     moment_format = workbook.add_format({"num_format": DATETIME_FORMAT})
-    duration_formats: dict[str, Any] = {}
     connected_col = len(header) - 3  # Connected, Disconnected, Time spent close every row
+    program_col = connected_col - 5  # Session, Session ID, Program template (ID), Course
+    out = InlineRows(sheet, first_row=1)
+    letters = [out.letter(col) for col in range(connected_col, connected_col + 3)]
+    moment_head = [f'<c r="{letter}' for letter in letters[:2]]
+    duration_head = f'<c r="{letters[2]}'
+    moment_tail = ""  # ' s="N"><v>' once the date format has its index (first data row)
+    duration_formats: dict[str, Any] = {}
+    duration_tails: dict[str, str] = {}  # DD:HH:MM -> the cell's XML after its reference
+    programs: dict[str, list[str]] = {}
+    modules: dict[str, list[str]] = {}
+
+    def text_pieces(first_col: int, cells: list[str]) -> list[str]:
+        return out.pieces(
+            [
+                (first_col + i, out.text_tail(first_col + i, escape_cell(text)))
+                for i, text in enumerate(cells)
+                if text
+            ]
+        )
+
+    def duration_tail(text: str) -> str:
+        days, hours, minutes = (int(part) for part in text.split(":"))
+        num_format = f'"{days:02d}:"hh:mm'
+        duration_format = duration_formats.get(num_format)
+        if duration_format is None:
+            duration_format = duration_formats[num_format] = workbook.add_format({"num_format": num_format})
+        if len(duration_tails) > 100_000:
+            duration_tails.clear()
+        tail = duration_tails[text] = out.number_tail(
+            days + (hours * 60 + minutes) / 1440, duration_format._get_xf_index()
+        )
+        return tail
+
+    def serial_of_text(text: str) -> float:  # DD/MM/YYYY HH:MM, as format_local writes it
+        moment = datetime(int(text[6:10]), int(text[3:5]), int(text[0:2]), int(text[11:13]), int(text[14:16]))
+        return excel_serial(excel_day(moment), moment.hour * 3600 + moment.minute * 60)
+
+    def hour_serial(key: str) -> tuple[int, int]:
+        local = instants.hour(key)  # DD/MM/YYYY HH:
+        moment = datetime(int(local[6:10]), int(local[3:5]), int(local[0:2]), int(local[11:13]))
+        if len(serials) > 100_000:
+            serials.clear()
+        found = serials[key] = (excel_day(moment), moment.hour * 3600)
+        return found
+
+    fast = instants.fast
+    serials = instants.serials
+    durations = instants.durations
+    duration_text = instants.duration
+    fromiso = datetime.fromisoformat
     row_number = 0
-    for batch in batches:
-        for row in batch:
+    for people, rows in reader.batches():
+        users = {user_id: text_pieces(0, cells) for user_id, cells in people.items()}
+        xml = []
+        append = xml.append
+        for user_id, _last, _first, _email, _info, session_id, module_id, start, end in rows:
             row_number += 1
             if row_number > XLSX_MAX_ROWS:
                 raise _too_many_rows()
-            for col, text in enumerate(row[:connected_col]):
-                if text:
-                    sheet.write_string(row_number, col, escape_cell(text))
-            for col in (connected_col, connected_col + 1):
-                text = row[col]  # DD/MM/YYYY HH:MM, as format_local writes it
-                moment = datetime(
-                    int(text[6:10]), int(text[3:5]), int(text[0:2]), int(text[11:13]), int(text[14:16])
-                )
-                sheet.write_datetime(row_number, col, moment, moment_format)
-            days, hours, minutes = (int(part) for part in row[connected_col + 2].split(":"))
-            num_format = f'"{days:02d}:"hh:mm'
-            if num_format not in duration_formats:
-                duration_formats[num_format] = workbook.add_format({"num_format": num_format})
-            sheet.write_number(
-                row_number,
-                connected_col + 2,
-                days + (hours * 60 + minutes) / 1440,
-                duration_formats[num_format],
+            if not moment_tail:
+                moment_tail = f'" s="{moment_format._get_xf_index()}"><v>'
+            program = programs.get(session_id)
+            if program is None:
+                program = programs[session_id] = text_pieces(program_col, reader.programs[session_id])
+            module = modules.get(module_id)
+            if module is None:
+                module = modules[module_id] = text_pieces(program_col + 4, [reader.modules[module_id]])
+            if fast and start.__class__ is str and end.__class__ is str and len(start) == len(end) == 26:
+                day, seconds = serials.get(start[:13]) or hour_serial(start[:13])
+                start_serial = excel_serial(day, seconds + 60 * int(start[14:16]))
+                day, seconds = serials.get(end[:13]) or hour_serial(end[:13])
+                end_serial = excel_serial(day, seconds + 60 * int(end[14:16]))
+                elapsed = fromiso(end) - fromiso(start)
+                spent = durations.get(elapsed) or duration_text(elapsed)
+            else:
+                connected, disconnected, spent = instants.texts(start, end)
+                start_serial, end_serial = serial_of_text(connected), serial_of_text(disconnected)
+            n = str(row_number + 1)
+            append(
+                f'<row r="{n}">{n.join(users[user_id])}{n.join(program)}{n.join(module)}'
+                f"{moment_head[0]}{n}{moment_tail}{start_serial:.16G}</v></c>"
+                f"{moment_head[1]}{n}{moment_tail}{end_serial:.16G}</v></c>"
+                f'{duration_head}{n}"{duration_tails.get(spent) or duration_tail(spent)}</row>'
             )
+        out.write("".join(xml))
+    out.close(row_number)
     workbook.close()
 
 
@@ -256,6 +343,21 @@ def _too_many_rows() -> OpcoLogsError:
     )
 
 
+def _prepare_logs(
+    session: Session, scope: Scope, filters: OpcoLogFilters, tz: tzinfo
+) -> tuple[list[str], _LogReader, _Instants]:
+    """The OPCA logs' files: check the request now; the header, the (lazy) reader and the
+    instants' formats."""
+    _check_request(session, scope, filters)
+    field_columns = _field_columns(session, filters)
+    statement = _statement(scope, filters, tz, _dialect(session), narrow=True)
+    return (
+        _header(field_columns, filters.titles),
+        _LogReader(session, statement, field_columns),
+        _Instants(tz, session.get_bind().dialect),
+    )
+
+
 def _prepare(
     session: Session, scope: Scope, filters: OpcoLogFilters, tz: tzinfo
 ) -> tuple[list[str], Iterator[list[list[str]]]]:
@@ -263,9 +365,10 @@ def _prepare(
     _check_request(session, scope, filters)
     field_columns = _field_columns(session, filters)
     dialect = _dialect(session)
-    statement = _statement(scope, filters, tz, dialect)
     if filters.granularity == OPCA_LOGS:
+        statement = _statement(scope, filters, tz, dialect, narrow=True)
         return _header(field_columns, filters.titles), _row_batches(session, statement, field_columns, tz)
+    statement = _statement(scope, filters, tz, dialect)
     # SPEC §9's other granularities: the same rows, aggregated (exports/opco_granularities.py).
     header = header_of(filters.granularity, field_columns, filters.titles)
     grouped = grouped_statement(statement, dialect)
@@ -404,7 +507,15 @@ def utc_bounds(
     return start, end
 
 
-def _statement(scope: Scope, filters: OpcoLogFilters, tz: tzinfo, dialect: str) -> Select:
+def _statement(
+    scope: Scope, filters: OpcoLogFilters, tz: tzinfo, dialect: str, narrow: bool = False
+) -> Select:
+    """The connections the filters select in the viewer's scope, in SPEC §7's order.
+
+    narrow: the columns of the OPCA logs' file (_LogReader): the session's, training's and
+    course's names are looked up once per id instead of being read (and sorted) on every row,
+    and the instants are the driver's values (text on SQLite, datetime on PostgreSQL).
+    The joins, conditions and order are the same either way."""
     conditions: list[ColumnElement[bool]] = [
         Connection.session_id.is_not(None),
         scope.session_filter(ProgramSession.id, ProgramSession.training_id),
@@ -436,8 +547,20 @@ def _statement(scope: Scope, filters: OpcoLogFilters, tz: tzinfo, dialect: str) 
                 UserField.value.in_(sorted(values)),
             )
         )
-    return (
-        select(
+    columns = (
+        (
+            Connection.user_id,
+            User.last_name,
+            User.first_name,
+            User.email,
+            User.additional_info,
+            Connection.session_id,
+            Connection.module_id,
+            type_coerce(Connection.connected_at, String),
+            type_coerce(Connection.disconnected_at, String),
+        )
+        if narrow
+        else (
             Connection.user_id,
             User.last_name,
             User.first_name,
@@ -451,6 +574,9 @@ def _statement(scope: Scope, filters: OpcoLogFilters, tz: tzinfo, dialect: str) 
             Connection.connected_at,
             Connection.disconnected_at,
         )
+    )
+    return (
+        select(*columns)
         .select_from(Connection)
         .join(User, User.id == Connection.user_id)
         .join(ProgramSession, ProgramSession.id == Connection.session_id)
@@ -474,65 +600,183 @@ def _statement(scope: Scope, filters: OpcoLogFilters, tz: tzinfo, dialect: str) 
     )
 
 
+class _LogReader:
+    """The OPCA logs' rows as the database driver returns them, one batch at a time.
+
+    `batches()` yields (people, rows) per BATCH_ROWS connections. people: user id -> the
+    user's cells before the session's ([last name, first name, email, *custom field values,
+    additional information, labels], as stored); rows: the narrow query's rows (user id, last
+    name, first name, email, additional information, session id, module id, connected,
+    disconnected), the instants as the driver returns them (text on SQLite, datetime on
+    PostgreSQL: _Instants reads both). `programs` (session id -> [session name,
+    session id, training name, training id]) and `modules` (module id -> name) fill up with
+    the ids met: bounded by the platform's sessions and courses, not by the rows.
+
+    The query runs on the session's Core connection (no ORM rows) and its instants are read
+    as the driver gives them (type_coerce to String: no datetime built per row)."""
+
+    def __init__(self, session: Session, statement: Select, field_columns: tuple[str, ...]):
+        self.session = session
+        self.statement = statement
+        self.field_columns = field_columns
+        self.programs: dict[str, list[str]] = {}
+        self.modules: dict[str, str] = {}
+
+    def batches(self) -> Iterator[tuple[dict[str, list[str]], Sequence[Sequence[Any]]]]:
+        session = self.session
+        if session.autoflush:  # as session.execute would: pending changes are part of the file
+            session.flush()
+        connection = session.connection()
+        result = connection.execute(self.statement)
+        try:
+            for rows in result.partitions(BATCH_ROWS):
+                people: dict[str, list[str]] = {}
+                for row in rows:
+                    if row[0] not in people:
+                        people[row[0]] = row
+                cells = _people_of_batch(connection, people.keys(), self.field_columns)
+                for user_id, (_, last_name, first_name, email, info, *_rest) in people.items():
+                    labels, field_values = cells[user_id]
+                    people[user_id] = [
+                        last_name or "",
+                        first_name or "",
+                        email or "",
+                        *field_values,
+                        info or "",
+                        labels,
+                    ]
+                self._programs_and_modules(connection, rows)
+                yield people, rows
+        finally:
+            result.close()
+
+    def _programs_and_modules(self, connection: Any, rows: Sequence[Sequence[Any]]) -> None:
+        new_programs = {row[5] for row in rows} - self.programs.keys()
+        if new_programs:
+            for program_name, program_id, training_name, training_id in connection.execute(
+                select(ProgramSession.name, ProgramSession.id, Training.name, Training.id)
+                .join(Training, Training.id == ProgramSession.training_id)
+                .where(ProgramSession.id.in_(sorted(new_programs)))
+            ):
+                self.programs[program_id] = [program_name or "", program_id, training_name or "", training_id]
+        new_modules = {row[6] for row in rows} - self.modules.keys()
+        if new_modules:
+            for module_id, module_name in connection.execute(
+                select(Module.id, Module.name).where(Module.id.in_(sorted(new_modules)))
+            ):
+                self.modules[module_id] = module_name or ""
+
+
+class _Instants:
+    """Connected, Disconnected and Time spent of the instants a driver returns (SPEC §7).
+
+    On SQLite an instant is the stored text, "YYYY-MM-DD HH:MM:SS.ffffff" (UTC): when the
+    zone's offsets are whole hours, the local "DD/MM/YYYY HH:" depends only on the text's
+    first 13 characters (the UTC hour) and is looked up, the minutes copied; the length is
+    the difference of the two texts read by datetime.fromisoformat, and its DD:HH:MM looked up.
+    Anything else (PostgreSQL's datetimes, another zone, another text) takes format_local's
+    way (_LocalText) and format_duration: the same texts."""
+
+    def __init__(self, tz: tzinfo, dialect: Any):
+        self.local = _LocalText(tz)
+        self.fast = self.local.whole_hours
+        self.hours: dict[str, str] = {}  # "YYYY-MM-DD HH" (UTC) -> "DD/MM/YYYY HH:" (local)
+        self.serials: dict[str, tuple[int, int]] = {}  # the same -> (Excel day, seconds of the hour)
+        self.durations: dict[timedelta, str] = {}
+        self.parse = DateTime().dialect_impl(dialect).result_processor(dialect, None)
+
+    def moment(self, value: Any) -> datetime:
+        """A driver's instant as a naive UTC datetime."""
+        if isinstance(value, datetime):
+            return value
+        return self.parse(value) if self.parse else value
+
+    def hour(self, key: str) -> str:
+        """The local "DD/MM/YYYY HH:" of a UTC "YYYY-MM-DD HH" (fast way only)."""
+        text = self.hours.get(key)
+        if text is None:
+            if len(self.hours) > 100_000:
+                self.hours.clear()
+            text = self.hours[key] = self.local(datetime.strptime(key, "%Y-%m-%d %H"))[:14]
+        return text
+
+    def texts(self, start: Any, end: Any) -> tuple[str, str, str]:
+        """(Connected, Disconnected, Time spent)."""
+        if self.fast and start.__class__ is str and end.__class__ is str and len(start) == len(end) == 26:
+            return (
+                self.hour(start[:13]) + start[14:16],
+                self.hour(end[:13]) + end[14:16],
+                self.duration(datetime.fromisoformat(end) - datetime.fromisoformat(start)),
+            )
+        start, end = self.moment(start), self.moment(end)
+        return self.local(start), self.local(end), format_duration(end - start)
+
+    def duration(self, elapsed: timedelta) -> str:
+        text = self.durations.get(elapsed)
+        if text is None:
+            if len(self.durations) > 100_000:
+                self.durations.clear()
+            text = self.durations[elapsed] = format_duration(elapsed)
+        return text
+
+
 def _row_batches(
     session: Session, statement: Select, field_columns: tuple[str, ...], tz: tzinfo
 ) -> Iterator[list[list[str]]]:
-    """Formatted rows, one list per batch read from the database."""
-    people: dict[str, tuple[str, list[str]]] = {}
-    local = _LocalText(tz)
-    for batch in session.execute(statement).partitions():
-        user_ids = {row[0] for row in batch}
-        # Keep only the people of this batch: the cache never outgrows one batch.
-        people = {user_id: people[user_id] for user_id in user_ids if user_id in people}
-        people.update(_people(session, user_ids - people.keys(), field_columns))
-        rows = []
-        for (
-            user_id,
-            last_name,
-            first_name,
-            email,
-            additional_info,
-            session_name,
-            session_id,
-            training_name,
-            training_id,
-            module_name,
-            connected_at,
-            disconnected_at,
-        ) in batch:
-            labels, field_values = people[user_id]
-            rows.append(
-                [
-                    last_name or "",
-                    first_name or "",
-                    email or "",
-                    *field_values,
-                    additional_info or "",
-                    labels,
-                    session_name or "",
-                    session_id,
-                    training_name or "",
-                    training_id,
-                    module_name or "",
-                    local(connected_at),
-                    local(disconnected_at),
-                    format_duration(disconnected_at - connected_at),
-                ]
-            )
-        yield rows
+    """Formatted rows (cell texts as stored, not escaped), one list per batch."""
+    reader = _LogReader(session, statement, field_columns)
+    instants = _Instants(tz, session.get_bind().dialect)
+    programs, modules = reader.programs, reader.modules
+    for people, rows in reader.batches():
+        yield [
+            [*people[user_id], *programs[session_id], modules[module_id], *instants.texts(start, end)]
+            for user_id, _last, _first, _email, _info, session_id, module_id, start, end in rows
+        ]
+
+
+def _people_of_batch(
+    connection: Any, user_ids: Iterable[str], field_columns: tuple[str, ...]
+) -> dict[str, tuple[str, list[str]]]:
+    """_people for the OPCA logs' batches, on a Core connection: the same two look-ups sent as
+    the driver's SQL (exec_driver_sql: no SQLAlchemy statement to build and expand for each
+    batch's few hundred ids, which cost as much as the look-ups themselves)."""
+    ids = sorted(user_ids)
+    if not ids:
+        return {}
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    id_marks = ", ".join([mark] * len(ids))
+    labels: dict[str, list[str]] = {user_id: [] for user_id in ids}
+    for user_id, label in connection.exec_driver_sql(
+        f"SELECT user_id, label FROM {UserLabel.__tablename__} WHERE user_id IN ({id_marks})", tuple(ids)
+    ).all():
+        labels[user_id].append(label)
+    values: dict[str, dict[str, str]] = {user_id: {} for user_id in ids}
+    if field_columns:
+        field_marks = ", ".join([mark] * len(field_columns))
+        for user_id, name, value in connection.exec_driver_sql(
+            f"SELECT user_id, field, value FROM {UserField.__tablename__}"
+            f" WHERE user_id IN ({id_marks}) AND field IN ({field_marks})",
+            (*ids, *field_columns),
+        ).all():
+            values[user_id][name] = value or ""
+    return {
+        user_id: (format_labels(labels[user_id]), [values[user_id].get(name, "") for name in field_columns])
+        for user_id in ids
+    }
 
 
 def _people(
-    session: Session, user_ids: set[str], field_columns: tuple[str, ...]
+    session: Session | Any, user_ids: Iterable[str], field_columns: tuple[str, ...]
 ) -> dict[str, tuple[str, list[str]]]:
-    """Each user's labels cell and custom field cells (in field_columns order)."""
-    if not user_ids:
-        return {}
+    """Each user's labels cell and custom field cells (in field_columns order). session: an
+    ORM session or a Core connection."""
     ids = sorted(user_ids)
+    if not ids:
+        return {}
     labels: dict[str, list[str]] = {user_id: [] for user_id in ids}
     for user_id, label in session.execute(
         select(UserLabel.user_id, UserLabel.label).where(UserLabel.user_id.in_(ids))
-    ):
+    ).all():
         labels[user_id].append(label)
     values: dict[str, dict[str, str]] = {user_id: {} for user_id in ids}
     if field_columns:
@@ -540,7 +784,7 @@ def _people(
             select(UserField.user_id, UserField.field, UserField.value).where(
                 UserField.user_id.in_(ids), UserField.field.in_(field_columns)
             )
-        ):
+        ).all():
             values[user_id][name] = value or ""
     return {
         user_id: (
@@ -592,6 +836,70 @@ class _LocalText:
             )
         d = moment + offset
         return f"{d.day:02d}/{d.month:02d}/{d.year:04d} {d.hour:02d}:{d.minute:02d}"
+
+
+class _CsvCells:
+    """The CSV text of a run of cells, escaped (escape_cell) and quoted as csv.writer quotes
+    them (QUOTE_MINIMAL), each followed by the delimiter: "Dupont,Jean,". A row of the OPCA
+    logs is then the learner's run, the session's, the course's and the three instants,
+    joined: the same bytes as csv.writer's writerow of the whole row."""
+
+    def __init__(self, delimiter: str):
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(
+            self.buffer, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"
+        )
+
+    def __call__(self, cells: Iterable[str]) -> str:
+        # The empty cell added at the end writes the last delimiter, and keeps a lone empty
+        # cell from being written '""' (csv.writer's rule for a row of one empty field).
+        self.writer.writerow([*map(escape_cell, cells), ""])
+        text = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return text[:-2]
+
+
+def _logs_csv_chunks(
+    header: list[str], reader: _LogReader, instants: _Instants, delimiter: str
+) -> Iterator[bytes]:
+    """The OPCA logs' CSV (iter_opco_logs_csv): BOM and header, then one chunk per batch. The
+    instants (never quoted nor escaped: digits, "/", " " and ":") are written as they are."""
+    cells = _CsvCells(delimiter)
+    yield (BOM + cells(header)[:-1] + "\r\n").encode("utf-8")
+    programs: dict[str, str] = {}
+    modules: dict[str, str] = {}
+    fast = instants.fast
+    hours = instants.hours
+    hour = instants.hour
+    durations = instants.durations
+    duration = instants.duration
+    fromiso = datetime.fromisoformat
+    for people, rows in reader.batches():
+        users = {user_id: cells(user_cells) for user_id, user_cells in people.items()}
+        lines = []
+        append = lines.append
+        for user_id, _last, _first, _email, _info, session_id, module_id, start, end in rows:
+            program = programs.get(session_id)
+            if program is None:
+                program = programs[session_id] = cells(reader.programs[session_id])
+            module = modules.get(module_id)
+            if module is None:
+                module = modules[module_id] = cells([reader.modules[module_id]])
+            if fast and start.__class__ is str and end.__class__ is str and len(start) == len(end) == 26:
+                elapsed = fromiso(end) - fromiso(start)
+                append(
+                    f"{users[user_id]}{program}{module}"
+                    f"{hours.get(start[:13]) or hour(start[:13])}{start[14:16]}{delimiter}"
+                    f"{hours.get(end[:13]) or hour(end[:13])}{end[14:16]}{delimiter}"
+                    f"{durations.get(elapsed) or duration(elapsed)}\r\n"
+                )
+            else:
+                connected, disconnected, spent = instants.texts(start, end)
+                append(
+                    f"{users[user_id]}{program}{module}{connected}{delimiter}{disconnected}{delimiter}{spent}\r\n"
+                )
+        yield "".join(lines).encode("utf-8")
 
 
 def _csv_chunks(header: list[str], batches: Iterator[list[list[str]]], delimiter: str) -> Iterator[bytes]:
