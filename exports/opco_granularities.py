@@ -52,6 +52,7 @@ from data.models import (
 from data.rules import COMPLETED_STATUSES, module_status
 from data.summaries import refresh_pending
 from exports.formatting import N_, NP_, escape_cell, format_duration, gettext_in, one_decimal, pgettext_in
+from exports.xlsx_stream import InlineRows, excel_day, excel_serial
 
 OPCA_LOGS = "opca-logs"
 LEARNER_SESSION = "learner-session"
@@ -477,12 +478,41 @@ def write_typed_xlsx(
     moment_format = workbook.add_format({"num_format": DATETIME_FORMAT})
     pct_format = workbook.add_format({"num_format": PCT_FORMAT})
     duration_formats: dict[str, Any] = {}
-    row_number = 0
+    # The data rows as XML text (exports/xlsx_stream.py): the bytes XlsxWriter's write_datetime,
+    # write_number and write_string give cell by cell, each format's index taken at its first
+    # cell, in the order XlsxWriter would take it.
+    out = InlineRows(sheet, first_row=1)
+    text_tails: dict[str, str] = {}
+    duration_tails: dict[str, str] = {}
+
+    def duration_tail(text: str) -> str:
+        days, hours, minutes = (int(part) for part in text.split(":"))
+        num_format = f'"{days:02d}:"hh:mm'
+        if num_format not in duration_formats:
+            duration_formats[num_format] = workbook.add_format({"num_format": num_format})
+        if len(duration_tails) > 100_000:
+            duration_tails.clear()
+        tail = duration_tails[text] = out.number_tail(
+            days + (hours * 60 + minutes) / 1440, duration_formats[num_format]._get_xf_index()
+        )
+        return tail
+
+    def text_tail(col: int, text: str) -> str:
+        tail = text_tails.get(text)
+        if tail is None:
+            if len(text_tails) > 100_000:
+                text_tails.clear()
+            tail = text_tails[text] = out.text_tail(col, escape_cell(text))
+        return tail
+
+    row_number = last_written = 0
     for batch in batches:
+        xml = []
         for row in batch:
             row_number += 1
             if row_number > max_rows:
                 raise too_many()
+            cells = []
             for col, text in enumerate(row):
                 if not text:
                     continue
@@ -491,21 +521,22 @@ def write_typed_xlsx(
                     moment = datetime(
                         int(text[6:10]), int(text[3:5]), int(text[0:2]), int(text[11:13]), int(text[14:16])
                     )
-                    sheet.write_datetime(row_number, col, moment, moment_format)
+                    serial = excel_serial(excel_day(moment), moment.hour * 3600 + moment.minute * 60)
+                    cells.append((col, out.number_tail(serial, moment_format._get_xf_index())))
                 elif kind == "duration":
-                    days, hours, minutes = (int(part) for part in text.split(":"))
-                    num_format = f'"{days:02d}:"hh:mm'
-                    if num_format not in duration_formats:
-                        duration_formats[num_format] = workbook.add_format({"num_format": num_format})
-                    sheet.write_number(
-                        row_number, col, days + (hours * 60 + minutes) / 1440, duration_formats[num_format]
-                    )
+                    cells.append((col, duration_tails.get(text) or duration_tail(text)))
                 elif kind == "int":
-                    sheet.write_number(row_number, col, int(text))
+                    cells.append((col, out.number_tail(int(text))))
                 elif kind == "pct":
-                    sheet.write_number(row_number, col, float(text), pct_format)
+                    cells.append((col, out.number_tail(float(text), pct_format._get_xf_index())))
                 else:
-                    sheet.write_string(row_number, col, escape_cell(text))
+                    cells.append((col, text_tail(col, text)))
+            if cells:
+                last_written = row_number
+                n = str(row_number + 1)
+                xml.append(f'<row r="{n}">{n.join(out.pieces(cells))}</row>')
+        out.write("".join(xml))
+    out.close(last_written)
     workbook.close()
 
 

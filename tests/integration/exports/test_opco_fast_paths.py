@@ -155,3 +155,68 @@ def test_ofp002_rows_are_the_reference_rows(factory, monkeypatch):
     assert opco.opco_log_header(factory.s, global_scope(), filters) == header
     assert list(opco.iter_opco_log_rows(factory.s, global_scope(), filters, PARIS)) == rows
 
+
+def reference_typed_xlsx(session, filters, tz):
+    """main's write_typed_xlsx (SPEC §9's granularities), cell by cell."""
+    from exports.opco_granularities import DATETIME_FORMAT, PCT_FORMAT, columns_of, sheet_name
+
+    header = opco.opco_log_header(session, global_scope(), filters)
+    kinds = [
+        "text" if kind == "field" else kind
+        for _, kind in columns_of(filters.granularity, opco._field_columns(session, filters))
+    ]
+    rows = list(opco.iter_opco_log_rows(session, global_scope(), filters, tz))
+    target = io.BytesIO()
+    workbook = xlsxwriter.Workbook(target, {"constant_memory": True})
+    workbook.set_properties({"created": opco.xlsx_created(filters, tz)})
+    sheet = workbook.add_worksheet(sheet_name(filters.granularity, filters.titles)[:31])
+    bold = workbook.add_format({"bold": True})
+    for col, title in enumerate(header):
+        sheet.set_column(col, col, 17 if kinds[col] == "moment" else max(12, min(len(title) + 2, 40)))
+    sheet.freeze_panes(1, 0)
+    for col, title in enumerate(header):
+        sheet.write_string(0, col, escape_cell(title), bold)
+    moment_format = workbook.add_format({"num_format": DATETIME_FORMAT})
+    pct_format = workbook.add_format({"num_format": PCT_FORMAT})
+    duration_formats = {}
+    for row_number, row in enumerate(rows, start=1):
+        for col, text in enumerate(row):
+            if not text:
+                continue
+            kind = kinds[col]
+            if kind == "moment":
+                moment = datetime(
+                    int(text[6:10]), int(text[3:5]), int(text[0:2]), int(text[11:13]), int(text[14:16])
+                )
+                sheet.write_datetime(row_number, col, moment, moment_format)
+            elif kind == "duration":
+                days, hours, minutes = (int(part) for part in text.split(":"))
+                num_format = f'"{days:02d}:"hh:mm'
+                if num_format not in duration_formats:
+                    duration_formats[num_format] = workbook.add_format({"num_format": num_format})
+                sheet.write_number(
+                    row_number, col, days + (hours * 60 + minutes) / 1440, duration_formats[num_format]
+                )
+            elif kind == "int":
+                sheet.write_number(row_number, col, int(text))
+            elif kind == "pct":
+                sheet.write_number(row_number, col, float(text), pct_format)
+            else:
+                sheet.write_string(row_number, col, escape_cell(text))
+    workbook.close()
+    return target.getvalue(), len(rows)
+
+
+@pytest.mark.parametrize("granularity", ["learner-session", "learner-course", "session"])
+def test_ofp003_granularities_xlsx_are_the_reference_bytes(factory, monkeypatch, granularity):
+    build_tricky(factory)
+    monkeypatch.setattr(opco, "BATCH_ROWS", 3)
+    for filters in (
+        OpcoLogFilters(granularity=granularity),
+        OpcoLogFilters(granularity=granularity, titles="fr"),
+    ):
+        target = io.BytesIO()
+        write_opco_logs_xlsx(factory.s, global_scope(), filters, PARIS, target)
+        expected, count = reference_typed_xlsx(factory.s, filters, PARIS)
+        assert count >= 3
+        assert target.getvalue() == expected
