@@ -27,6 +27,7 @@ from auth.language import html_lang
 from auth.language import init_app as init_language
 from dashboards.access import guard_pages, page_access
 from dashboards.components import register_component_callbacks
+from dashboards.components.page_pdf import register_page_pdf_callbacks
 from dashboards.components.results import register_results_callbacks
 from dashboards.components.search import register_search_callbacks
 from dashboards.components.shell import register_shell_callbacks, shell_layout
@@ -111,6 +112,7 @@ def create_app(config: dict | None = None) -> Dash:
     register_compliance_dialog_callbacks(app)
     register_component_callbacks(app)
     register_results_callbacks(app)
+    register_page_pdf_callbacks(app)
     register_search_callbacks(app)
     register_shell_callbacks(app)
     server.extensions["learnstats_dash"] = app

@@ -33,7 +33,8 @@ from exports.formatting import csv_dialect, fmt_int, format_value
 from exports.formatting import missing as _missing
 from exports.tables import table_to_csv_bytes, table_to_xlsx_bytes
 
-# A column: (field, header), (field, header, kind) or an AG Grid columnDef dict. kind is one of
+# A column: (field, header), (field, header, kind), (field, header, kind, {AG Grid options}) or
+# an AG Grid columnDef dict. kind is one of
 # text, int, pct, score, duration, date, datetime ("YYYY-MM-DD HH:MM" local text, sorted as text)
 # (formatted by assets/dashAgGridFunctions.js).
 GridColumns = Sequence[tuple | dict]
@@ -62,14 +63,20 @@ MAX_ROWS_PER_REQUEST = 500
 
 
 def column_defs(
-    columns: GridColumns, link_column: tuple[str, str] | None = None, df: pd.DataFrame | None = None
+    columns: GridColumns,
+    link_column: tuple[str, str] | None = None,
+    df: pd.DataFrame | None = None,
+    wrap: bool = True,
 ) -> list[dict]:
     """AG Grid columnDefs from column specs; `link_column` (text field, href field) renders the
     text field as an in-app link (assets/dashAgGridComponentFunctions.js, LsLink).
 
     Each column is at least as wide as its header and its longest cell in `df` (a typical value
     of its kind without rows: dashboards/components/column_widths.py) and shares the room left (`flex`);
-    when the card is narrower the grid scrolls sideways inside it."""
+    when the card is narrower the grid scrolls sideways inside it. With `wrap` (tables held in
+    the browser), a text longer than its column wraps and its row grows; a server-side grid
+    (AG Grid's infinite model cannot size its rows to their content) cuts it with "…" and
+    shows it whole in a tooltip."""
     defs = []
     for col in columns:
         if isinstance(col, dict):
@@ -86,6 +93,7 @@ def column_defs(
             continue
         field, header = col[0], _(col[1])
         kind = col[2] if len(col) > 2 else None
+        extra = col[3] if len(col) > 3 else {}  # the column's own AG Grid options (minWidth...)
         spec: dict = {"field": field, "headerName": header}
         if kind in _VALUE_FORMATTERS:
             spec["valueFormatter"] = {"function": _VALUE_FORMATTERS[kind]}
@@ -93,14 +101,18 @@ def column_defs(
             spec["type"] = "rightAligned"
         texts = _column_texts(df, field, kind) if df is not None else [_typical_text(kind)]
         spec["minWidth"] = column_min_width(header, texts)
-        # Texts (names, emails, titles) get more of the room left; long ones keep a tooltip.
+        # Texts (names, emails, titles) get more of the room left; one longer than its column
+        # wraps onto more lines (the row grows) rather than be cut (issue 21), with a tooltip.
         if kind in (None, "text"):
             spec.update(flex=2, tooltipField=field)
+            if wrap:
+                spec.update(wrapText=True, autoHeight=True)
         else:
             spec.update(flex=1)
         if link_column is not None and field == link_column[0]:
             spec["cellRenderer"] = "LsLink"
             spec["cellRendererParams"] = {"hrefField": link_column[1]}
+        spec.update(extra)
         defs.append(spec)
     return defs
 
@@ -343,7 +355,7 @@ def build_data_table(
             html.Div(id=f"{page}-{slug}-message", className="ls-table-message", role="status"),
             dag.AgGrid(
                 id=f"{page}-{slug}-grid",
-                columnDefs=column_defs(columns, link_column),
+                columnDefs=column_defs(columns, link_column, wrap=False),
                 defaultColDef=DEFAULT_COL_DEF,
                 rowModelType="infinite",
                 dashGridOptions=options,

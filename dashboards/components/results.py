@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, MATCH, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from auth.guard import current_scope
 from auth.language import N_
@@ -90,9 +90,12 @@ def _schedule_button(key: str, pop: Population, mode: str):
 
 
 def build_results_table(
-    key: str, pop: Population, mode: str = "learners", title: str | None = None
+    key: str, pop: Population, mode: str = "learners", title: str | None = None, every_row: bool = False
 ) -> html.Div:
     """The table's frame; its rows come from update_results_table.
+
+    every_row: all the rows at once, no pages (the page printed as PDF, ?print=1: on paper the
+    table lists every learner).
 
     mode "learners": one row per learner of a training; "trainings": one row per training of
     a learner (the learner page).
@@ -133,6 +136,7 @@ def build_results_table(
                         ),
                     ],
                     size="sm",
+                    className="ls-sort-list",
                 ),
                 md=5,
             ),
@@ -157,6 +161,7 @@ def build_results_table(
         [
             html.H2(title, className="ls-section-title") if title else None,
             dcc.Store(id=_id("results-params", key), data=population_to_store(pop, mode)),
+            dcc.Store(id=_id("results-every-row", key), data=bool(every_row)),
             controls,
             html.Div(id=_id("results-message", key), className="ls-table-message", role="status"),
             dcc.Loading(html.Div(id=_id("results-body", key)), type="dot", delay_show=300),
@@ -187,38 +192,76 @@ def _row_key(user_id: str, training_id: str) -> str:
     return f"{user_id}|{training_id}"
 
 
-def _results_rows(frame: pd.DataFrame, key: str, mode: str) -> list:
+# The columns: (sort value or None, header, css class). The class names drive the widths, the
+# folding of the second column at medium widths and the card layout on a phone
+# (assets/learnstats.css, "Results tables").
+_COLUMNS = {
+    "learners": [("learner", N_("Learner"), "learner"), (None, N_("Class"), "second")],
+    "trainings": [("training", N_("Training"), "learner"), (None, N_("Enrolled on"), "second")],
+}
+_FIGURE_COLUMNS = [
+    ("progress", N_("Progress"), "progress"),
+    ("score", N_("Score"), "score"),
+    ("status", N_("Status"), "status"),
+    ("time_spent", N_("Time spent"), "time"),
+    ("completed_on", N_("Completed on"), "completed"),
+]
+_RIGHT = {"progress", "score", "time"}
+
+
+def _columns(mode: str) -> list[tuple[str | None, str, str]]:
+    return [*_COLUMNS.get(mode, _COLUMNS["learners"]), *_FIGURE_COLUMNS]
+
+
+def _cell(content, css: str, label: str | None = None) -> html.Td:
+    """A cell with its column's class; `label` (the header's text) is what the card layout
+    shows before the value on a phone (data-label)."""
+    classes = f"ls-col-{css}" + (" text-end" if css in _RIGHT else "")
+    return html.Td(content, className=classes, **({"data-label": label} if label else {}))
+
+
+def _results_rows(frame: pd.DataFrame, key: str, mode: str, details: bool = True) -> list:
+    """The rows; without `details` (the printed page: every row at once, and paper has no
+    buttons) no Details button and no details row, half the components to draw."""
     rows = []
+    labels = {css: _(header) for _value, header, css in _columns(mode)}
     for row in frame.itertuples():
         row_key = _row_key(row.user_id, row.training_id)
         if mode == "learners":
             row_name = f"{row.last_name} {row.first_name}".strip() or row.email
-            first = html.Td(
-                [
-                    dcc.Link(row_name,
-                             href=f"/learner/{quote(row.user_id, safe='')}", className="fw-semibold"),
-                    html.Div(row.email, className="small text-muted"),
-                ]
-            )  # fmt: skip
-            second = html.Td(row.classes or "–")
+            second_text = row.classes or "–"
+            first = [
+                dcc.Link(row_name, href=f"/learner/{quote(row.user_id, safe='')}", className="fw-semibold"),
+                html.Div(row.email, className="small text-muted ls-email"),
+            ]
         else:
             row_name = row.training
-            first = html.Td(html.Span(row.training, className="fw-semibold"))
-            second = html.Td(fmt_date(row.enrolled_on))
+            second_text = fmt_date(row.enrolled_on)
+            first = [html.Span(row.training, className="fw-semibold")]
+        # At medium widths the second column folds under the name (assets/learnstats.css).
+        if second_text != "–":
+            first.append(
+                html.Div(
+                    _("%(column)s: %(value)s", column=labels["second"], value=second_text),
+                    className="small text-muted ls-folded",
+                )
+            )
         rows.append(
             html.Tr(
                 [
-                    first,
-                    second,
-                    html.Td(fmt_pct(row.progress), className="text-end"),
-                    html.Td(fmt_pct(row.score), className="text-end"),
-                    html.Td(status_badge(row.status)),
-                    html.Td(fmt_duration(row.time_spent), className="text-end"),
-                    html.Td(fmt_date(row.completed_on)),
-                    html.Td(
+                    _cell(first, "learner"),
+                    _cell(second_text, "second", labels["second"]),
+                    _cell(fmt_pct(row.progress), "progress", labels["progress"]),
+                    _cell(fmt_pct(row.score), "score", labels["score"]),
+                    _cell(status_badge(row.status), "status", labels["status"]),
+                    _cell(fmt_duration(row.time_spent), "time", labels["time"]),
+                    _cell(fmt_date(row.completed_on), "completed", labels["completed"]),
+                    _cell(
+                        None
+                        if not details
                         # A plain button: a name of its own per row and whether its details are
                         # shown (issue 21: 25 "Details" alike), which dbc.Button cannot carry.
-                        html.Button(
+                        else html.Button(
                             _("Details"),
                             id={"type": "results-details-button", "table": key, "row": row_key},
                             type="button",
@@ -231,11 +274,15 @@ def _results_rows(frame: pd.DataFrame, key: str, mode: str) -> list:
                                     {"type": "results-details", "table": key, "row": row_key}
                                 ),
                             },
-                        )
+                        ),
+                        "details",
                     ),
-                ]
+                ],
+                className="ls-result-row",
             )
         )
+        if not details:
+            continue
         rows.append(
             html.Tr(
                 html.Td(
@@ -253,23 +300,67 @@ def _results_rows(frame: pd.DataFrame, key: str, mode: str) -> list:
     return rows
 
 
-def _header(mode: str) -> html.Thead:
-    names = [N_("Learner"), N_("Class")] if mode == "learners" else [N_("Training"), N_("Enrolled on")]
-    names += [N_("Progress"), N_("Score"), N_("Status"), N_("Time spent"), N_("Completed on"), ""]
-    right = {"Progress", "Score", "Time spent"}
-    # Fixed widths: the class page's tables, one per training, line their columns up.
-    widths = ["24%", "19%", "9%", "8%", "11%", "11%", "11%", "7%"]
-    return html.Thead(
-        html.Tr(
-            [
-                html.Th(_(n) if n else n, className="text-end" if n in right else None, style={"width": w})
-                for n, w in zip(names, widths, strict=True)
-            ]
-        )
+def _colgroup(mode: str) -> html.Colgroup:
+    """The columns' widths (assets/learnstats.css), which the fixed layout reads: the details
+    rows span every column, so a column folded away must be narrowed here, not only hidden."""
+    return html.Colgroup(
+        [html.Col(className=f"ls-col-{css}") for _v, _h, css in _columns(mode)]
+        + [html.Col(className="ls-col-details")]
     )
 
 
-def _load(params: dict, search: str | None, sort: str | None, order: str | None, page: int):
+def _header(mode: str, key: str, sort: str | None = None, order: str | None = None) -> html.Thead:
+    """The header row; a sortable column's header is a button: a click sorts by it, a second
+    click reverses the order (sort_by_header). aria-sort says how the table is sorted."""
+    cells = []
+    for value, header, css in _columns(mode):
+        classes = f"ls-col-{css}" + (" text-end" if css in _RIGHT else "")
+        if value is None:
+            cells.append(html.Th(_(header), className=classes, scope="col"))
+            continue
+        active = value == sort
+        arrow = ("▲" if order != "desc" else "▼") if active else ""
+        button = html.Button(
+            [_(header), " ", html.Span(arrow, className="ls-sort-arrow", **{"aria-hidden": "true"})]
+            if active
+            else _(header),
+            id={"type": "results-sort-header", "table": key, "column": value},
+            type="button",
+            n_clicks=0,
+            className="ls-sort-button" + (" ls-sorted" if active else ""),
+            title=_("Sort by %(column)s", column=_(header)),
+        )
+        sort_state = {"aria-sort": "descending" if order == "desc" else "ascending"} if active else {}
+        cells.append(html.Th(button, className=classes, scope="col", **sort_state))
+    cells.append(
+        html.Th(html.Span(_("Details"), className="visually-hidden"), className="ls-col-details", scope="col")
+    )
+    return html.Thead(html.Tr(cells))
+
+
+def sort_by_header(clicks, sort, order):
+    """A click on a column's header sorts by it (ascending; a second click, descending):
+    (sort, order) for the "Sort by" list, which the table follows."""
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(clicks or []):
+        return no_update, no_update
+    clicked = [c for c in (ctx.triggered or []) if c.get("value")]
+    if not clicked:  # a new table's buttons appearing (n_clicks 0) is not a click
+        return no_update, no_update
+    column = trigger.get("column")
+    if column == sort:
+        return no_update, "desc" if order != "desc" else "asc"
+    return column, "asc"
+
+
+def _load(
+    params: dict,
+    search: str | None,
+    sort: str | None,
+    order: str | None,
+    page: int,
+    size: int | None = PAGE_SIZE,
+):
     pop, mode = population_from_store(params)
     scope = current_scope()
     tz = current_settings().tz
@@ -284,19 +375,23 @@ def _load(params: dict, search: str | None, sort: str | None, order: str | None,
             tz,
             search=search,
             sort=[(sort, order != "desc")],
-            offset=(page - 1) * PAGE_SIZE,
-            limit=PAGE_SIZE,
+            offset=(page - 1) * size if size else 0,
+            limit=size,
         )
     return frame, total, mode
 
 
-def update_results_table(search, sort, order, active_page, params):
-    """One page of the results table (searching or sorting goes back to page 1)."""
+def update_results_table(search, sort, order, active_page, params, every_row=False):
+    """One page of the results table (searching or sorting goes back to page 1); with
+    every_row, all of them (the printed page)."""
     triggered = {t["prop_id"].rsplit(".", 1)[-1] for t in ctx.triggered} if ctx.triggered else set()
     page = 1 if triggered & {"value", "data"} or not active_page else max(1, int(active_page))
-    frame, total, mode = _load(params, search, sort, order, page)
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    if page > pages:
+    size = None if every_row is True else PAGE_SIZE
+    frame, total, mode = _load(params, search, sort, order, 1 if size is None else page, size)
+    pages = 1 if size is None else max(1, math.ceil(total / PAGE_SIZE))
+    if size is None:
+        page = 1
+    elif page > pages:
         page = pages
         frame, total, mode = _load(params, search, sort, order, page)
     if total == 0:
@@ -306,14 +401,18 @@ def update_results_table(search, sort, order, active_page, params):
         return html.P(sentence, className="ls-empty"), "", 1, 1
     key = ctx.outputs_list[0]["id"]["table"] if ctx.outputs_list else "table"
     table = dbc.Table(
-        [_header(mode), html.Tbody(_results_rows(frame, key, mode))],
+        [
+            _colgroup(mode),
+            _header(mode, key, sort, order),
+            html.Tbody(_results_rows(frame, key, mode, details=size is not None)),
+        ],
         hover=True,
         size="sm",
         responsive=True,
         className="ls-table mb-0 align-middle",
     )
     first = (page - 1) * PAGE_SIZE + 1
-    last = min(total, page * PAGE_SIZE)
+    last = total if size is None else min(total, page * PAGE_SIZE)
     numbers = {"first": fmt_int(first), "last": fmt_int(last), "total": fmt_int(total)}
     if mode == "learners":
         count = _("Showing %(first)s–%(last)s of %(total)s learners", **numbers)
@@ -333,15 +432,16 @@ def learner_details(user_id: str, training_id: str, from_table: str | None = Non
     rows = []
     for m in modules.itertuples():
         link = f"/training/{quote(training_id, safe='')}/learner/{quote(user_id, safe='')}/module/{quote(m.module_id, safe='')}"
+        # data-label: the header's text, shown before the value when the rows stack on a phone.
         rows.append(
             html.Tr(
                 [
-                    html.Td(m.module),
-                    html.Td(_("Mandatory") if m.mandatory else _("Optional")),
-                    html.Td(status_badge(m.status)),
-                    html.Td(fmt_pct(m.score), className="text-end"),
-                    html.Td(fmt_duration(m.time_spent), className="text-end"),
-                    html.Td(fmt_date(m.completed_on)),
+                    html.Td(m.module, className="ls-module-name"),
+                    html.Td(_("Mandatory") if m.mandatory else _("Optional"), **{"data-label": _("Type")}),
+                    html.Td(status_badge(m.status), **{"data-label": _("Status")}),
+                    html.Td(fmt_pct(m.score), className="text-end text-nowrap", **{"data-label": _("Score")}),
+                    html.Td(fmt_duration(m.time_spent), className="text-end text-nowrap", **{"data-label": _("Time spent")}),
+                    html.Td(fmt_date(m.completed_on), className="text-nowrap", **{"data-label": _("Completed on")}),
                     html.Td(
                         dcc.Link(_("Module summary"), href=link) if m.attempts else html.Span(_("No attempt"), className="text-muted small")
                     ),
@@ -448,7 +548,16 @@ def register_results_callbacks(app: Dash) -> None:
         Input(_id("results-order", MATCH), "value"),
         Input(_id("results-page", MATCH), "active_page"),
         Input(_id("results-params", MATCH), "data"),
+        State(_id("results-every-row", MATCH), "data"),
     )(update_results_table)
+    app.callback(
+        Output(_id("results-sort", MATCH), "value"),
+        Output(_id("results-order", MATCH), "value"),
+        Input({"type": "results-sort-header", "table": MATCH, "column": ALL}, "n_clicks"),
+        State(_id("results-sort", MATCH), "value"),
+        State(_id("results-order", MATCH), "value"),
+        prevent_initial_call=True,
+    )(sort_by_header)
     app.callback(
         Output({"type": "results-details", "table": MATCH, "row": MATCH}, "is_open"),
         Output({"type": "results-details-body", "table": MATCH, "row": MATCH}, "children"),

@@ -13,6 +13,7 @@ from auth.language import gettext as _
 from dashboards.components.at_risk import build_at_risk_section, days_from, register_at_risk_callbacks
 from dashboards.components.dashboard import build_statistics, build_trainings_table
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
+from dashboards.components.page_pdf import build_pdf_button, printing
 from dashboards.components.results import build_results_table
 from dashboards.components.texts import build_breadcrumb
 from data.classes import class_member_count, class_trainings
@@ -69,6 +70,7 @@ def layout(scope, class_id=None, **query):
                         results_key(training_id),
                         Population(training_id=training_id, class_id=class_id),
                         title=training_name,
+                        every_row=printing(query),
                     ),
                     className="mb-3",
                 )
@@ -88,6 +90,7 @@ def layout(scope, class_id=None, **query):
             build_breadcrumb(crumbs),
             html.Div(
                 [
+                    build_pdf_button(PAGE),
                     html.H1(name, className="h3 mb-0", id="class-title"),
                     html.Div(
                         ngettext("%(num)d member", "%(num)d members", members)
@@ -97,7 +100,7 @@ def layout(scope, class_id=None, **query):
                         id="class-facts",
                     ),
                 ],
-                className="mb-3",
+                className="mb-3 ls-page-header",
             ),
             dcc.Store(id="class-id", data=class_id),
             build_date_range_filter(PAGE, rng, all_time_start=first, message=message),

@@ -20,6 +20,7 @@ from dashboards.components.cards import build_cards, build_empty_state, signed_p
 from dashboards.components.chart_cards import build_chart_card
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.components.figures import make_timeseries_figure
+from dashboards.components.page_pdf import build_pdf_button, printing
 from dashboards.components.results import build_results_table
 from dashboards.components.texts import build_breadcrumb
 from data.config import current_settings
@@ -269,11 +270,12 @@ def layout(scope, user_id=None, **query):
             crumbs,
             html.Div(
                 [
+                    build_pdf_button(PAGE),
                     html.H1(profile.name, className="h3 mb-0", id="learner-title"),
                     html.Div(subtitle, className="text-muted"),
                     html.Div(note, className="ls-scope-note", id="learner-scope-note") if note else None,
                 ],
-                className="mb-3",
+                className="mb-3 ls-page-header",
             ),
             dcc.Store(id="learner-id", data=user_id),
             dbc.Row(
@@ -283,7 +285,9 @@ def layout(scope, user_id=None, **query):
             build_date_range_filter(PAGE, rng, all_time_start=first, message=message),
             dcc.Loading(html.Div(id="learner-body"), type="circle", delay_show=400),
             html.Div(
-                build_results_table(PAGE, pop, mode="trainings", title=_("Trainings")),
+                build_results_table(
+                    PAGE, pop, mode="trainings", title=_("Trainings"), every_row=printing(query)
+                ),
                 className="mt-4",
             ),
         ],

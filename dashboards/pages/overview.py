@@ -19,6 +19,7 @@ from auth.language import gettext as _
 from dashboards.components.at_risk import build_at_risk_section, days_from, register_at_risk_callbacks
 from dashboards.components.dashboard import build_statistics, build_trainings_table
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
+from dashboards.components.page_pdf import build_pdf_button
 from dashboards.dialogs.opco import build_opco_export_controls
 from data.config import current_settings
 from data.db import get_db
@@ -76,11 +77,12 @@ def layout(scope, **query):
         [
             html.Div(
                 [
+                    build_pdf_button(PAGE),
                     *build_opco_export_controls(scope),
                     html.H1(_("Overview"), className="h3 mb-0"),
                     html.Div(_scope_sentence(scope), className="text-muted", id="overview-scope"),
                 ],
-                className="mb-3",
+                className="mb-3 ls-page-header",
             ),
             build_date_range_filter(PAGE, rng, all_time_start=first, message=message),
             # Each block has its own callback and appears when it is ready: the statistics follow

@@ -7,6 +7,7 @@ The "Export OPCO logs" dialog opens preset to this session.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -125,11 +126,16 @@ def build_session_cards(stats: SessionStatistics) -> dbc.Row:
 
 
 def build_learners_table(
-    stats: SessionStatistics, session_id: str, documents: bool = False, ended: bool = False
+    stats: SessionStatistics,
+    session_id: str,
+    documents: bool = False,
+    ended: bool = False,
+    viewable: Collection[str] = (),
 ):
     """The learners table; with documents, a column of links to each player's attestation and
     certificat (exports/routes.py makes them with the saved defaults). `ended`: the session is
-    over (its empty table says "was", not "yet")."""
+    over (its empty table says "was", not "yet"). `viewable`: the learners whose page the viewer
+    may open (their names are links)."""
     frame = stats.learners.copy()
     if frame.empty:
         sentence = (
@@ -147,17 +153,26 @@ def build_learners_table(
     frame["first"] = [local_text(v) for v in frame["first_connection"]]
     frame["last"] = [local_text(v) for v in frame["last_connection"]]
     frame["completed_on"] = [d.isoformat() if d else None for d in frame["completed_on"]]
+    # A name opens the learner's page when the viewer may open it (a session instructor may
+    # not: then it is plain text).
+    frame["learner_link"] = [
+        f"/learner/{quote(str(user_id), safe='')}" if user_id in viewable else None
+        for user_id in frame["user_id"]
+    ]
+    # Twelve columns fit 1,400 px (issue 21): the email and the two connection times wrap
+    # onto a second line (the row grows) instead of widening the table past the screen.
+    wraps = {"wrapText": True, "autoHeight": True}
     columns = [
-        ("learner", N_("Learner")),
-        ("email", N_("Email")),
+        ("learner", N_("Learner"), None, {"minWidth": 130}),
+        ("email", N_("Email"), None, {"minWidth": 140}),
         ("registered_text", N_("Registered")),
         ("connections", N_("Connections"), "int"),
-        datetime_column("first", N_("First connection")),
-        datetime_column("last", N_("Last connection")),
+        (*datetime_column("first", N_("First connection")), {"minWidth": 100, **wraps}),
+        (*datetime_column("last", N_("Last connection")), {"minWidth": 100, **wraps}),
         ("time_spent", N_("Time spent"), "duration"),
         ("progress", N_("Progress"), "pct"),
         ("score", N_("Score"), "score"),
-        ("status", N_("Status")),
+        ("status", N_("Status"), None, {"minWidth": 104}),
         ("completed_on", N_("Completed on"), "date"),
     ]
     if documents:
@@ -177,7 +192,7 @@ def build_learners_table(
                     "labels": {"attestation": _("Attestation"), "certificate": _("Certificat")},
                 },
                 "sortable": False,
-                "minWidth": 200,
+                "minWidth": 170,
                 "flex": 1,
             },
         )
@@ -186,6 +201,7 @@ def build_learners_table(
         "learners",
         frame,
         columns,
+        link_column=("learner", "learner_link"),
         title=N_("Learners"),
         filename=f"session-{session_id}-learners",
         sheet_name=N_("Learners"),
@@ -204,13 +220,20 @@ def update_session(session_id):
     with get_db().session() as s:
         stats = session_statistics(s, scope, session_id, tz)
         ends_at = s.get(ProgramSession, session_id).ends_at
+        viewable = {
+            user_id for user_id in stats.learners.get("user_id", []) if scope.can_view_learner(s, user_id)
+        }
     ended = ends_at is not None and ends_at < datetime.now(UTC).replace(tzinfo=None)  # stored UTC
     return html.Div(
         [
             build_session_cards(stats),
             html.Div(
                 build_learners_table(
-                    stats, session_id, documents=may_generate(scope, session_id), ended=ended
+                    stats,
+                    session_id,
+                    documents=may_generate(scope, session_id),
+                    ended=ended,
+                    viewable=viewable,
                 ),
                 className="mt-4",
             ),

@@ -15,6 +15,7 @@ from dashboards.components.at_risk import build_at_risk_section, days_from, regi
 from dashboards.components.dashboard import build_statistics
 from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
 from dashboards.components.grids import build_static_table
+from dashboards.components.page_pdf import build_pdf_button, printing
 from dashboards.components.results import build_results_table, population_to_store
 from dashboards.components.texts import build_breadcrumb
 from data.config import current_settings
@@ -107,10 +108,11 @@ def layout(scope, training_id=None, **query):
             build_breadcrumb([(_("Overview"), "/"), (training.name, None)]),
             html.Div(
                 [
+                    build_pdf_button(PAGE),
                     html.H1(training.name, className="h3 mb-0", id="training-title"),
                     html.Div(" · ".join(facts), className="text-muted"),
                 ],
-                className="mb-3",
+                className="mb-3 ls-page-header",
             ),
             dcc.Store(id="training-id", data=training_id),
             dcc.Store(id="training-class-url"),
@@ -127,6 +129,7 @@ def layout(scope, training_id=None, **query):
                     "training",
                     Population(training_id=training_id, class_id=_class_or_none(class_id)),
                     title=_("Learners"),
+                    every_row=printing(query),
                 ),
                 className="mt-4",
             ),

@@ -41,13 +41,13 @@ def wait_until(dash_duo, condition, message: str, timeout: int = WAIT):
     return WebDriverWait(dash_duo.driver, timeout).until(lambda driver: condition(driver), message)
 
 
-def start_signed_in(dash_duo, dash_app, email: str, path: str) -> str:
+def start_signed_in(dash_duo, dash_app, email: str, path: str, password: str = "password123") -> str:
     """Serve the app, sign in through the form with a deep link, land on path; the base URL."""
     dash_duo.start_server(dash_app, navigate=False)
     base = dash_duo.server.url.rstrip("/")
     dash_duo.driver.get(f"{base}/login?next={quote(path, safe='')}")
     dash_duo.wait_for_element("#signin-email").send_keys(email)
-    dash_duo.find_element("#signin-password").send_keys("password123")
+    dash_duo.find_element("#signin-password").send_keys(password)
     dash_duo.find_element("#signin-submit").click()
     wait_until(
         dash_duo, lambda d: urlsplit(d.current_url).path == urlsplit(path).path, f"never reached {path}"
@@ -133,9 +133,11 @@ def table_rows(element) -> list[list[str]]:
     ]
 
 
-def wait_for_file(dash_duo, name: str) -> Path:
+def wait_for_file(dash_duo, name: str, timeout: int = WAIT) -> Path:
     path = Path(dash_duo.download_path) / name
-    wait_until(dash_duo, lambda _d: path.exists() and path.stat().st_size > 0, f"{name} never downloaded")
+    wait_until(
+        dash_duo, lambda _d: path.exists() and path.stat().st_size > 0, f"{name} never downloaded", timeout
+    )
     return path
 
 

@@ -171,7 +171,7 @@ NON_TEXT = re.compile(
     r"[\s\d–—\-+±.,:/%()▲▼−\u202f\u00a0·…]*"
     r"|[\d\u202f]+(,\d+)?\u00a0%"
     r"|([\d\u202f]+ h )?\d+ min"
-    r"|#|CSV|XLSX"
+    r"|#|CSV|XLSX|PDF"
     r"|(Semaine du )?\d{1,2} (janv|févr|mars|avr|mai|juin|juil|août|sept|oct|nov|déc)\.? \d{4}( \d\d:\d\d)?"
 )
 TEXT_PROPS = ("children", "label", "placeholder", "title", "headerName", "aria-label", "noRowsToShow")

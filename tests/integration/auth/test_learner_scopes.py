@@ -250,6 +250,7 @@ def results_table(client, dash_app, key, table_params):
             ({"type": "results-page", "table": key}, "active_page", 1),
             ({"type": "results-params", "table": key}, "data", table_params),
         ],
+        [({"type": "results-every-row", "table": key}, "data", False)],
     )
 
 

@@ -271,6 +271,7 @@ def results_rows(client, dash_app, params, key="learner"):
             ({"type": "results-page", "table": key}, "active_page", 1),
             ({"type": "results-params", "table": key}, "data", params),
         ],
+        [({"type": "results-every-row", "table": key}, "data", False)],
     )
     return response
 

@@ -280,9 +280,20 @@ def update_results(params, search=None, sort="learner", order="asc", page=1, tri
 
 
 def result_rows(body) -> list[list[str]]:
-    """The results table's learner rows (details rows left out) as cell texts."""
+    """The results table's learner rows (details rows left out) as cell texts; the copy of the
+    second column folded under the name at medium widths (ls-folded) is left out too."""
     rows = [r for r in find_all(body, html.Tr) if getattr(r, "className", None) != "ls-details-row"]
-    return [[text(c) for c in r.children] for r in rows[1:]]  # [0] is the header
+    return [[_unfolded_text(c) for c in r.children] for r in rows[1:]]  # [0] is the header
+
+
+def _unfolded_text(cell) -> str:
+    children = cell.children if isinstance(cell.children, list) else [cell.children]
+    return text([c for c in children if "ls-folded" not in (getattr(c, "className", None) or "")])
+
+
+def folded_texts(body) -> list[str]:
+    """The second column's text as folded under each name (medium widths)."""
+    return [text(d) for d in find_all(body, html.Div) if "ls-folded" in (getattr(d, "className", None) or "")]
 
 
 def t_alpha_params(class_id=None):
@@ -503,6 +514,8 @@ def test_pg3_005_results_table_search_sort_and_pages(world):
     with signed_in(world.server, "boss"):
         body, count, pages, page = update_results(t_alpha_params())
         assert (count, pages, page) == ("Showing 1–3 of 3 learners", 1, 1)
+        # Below 1,200 px the class column folds under the name (a learner without class: none).
+        assert folded_texts(body) == ["Class: Morning group", "Class: Morning group"]
         assert result_rows(body) == [
             # learner, class, progress, score, status, time spent, completed on, details
             ["Durand Bob bob@example.org", "Morning group", pct("33.3 %"), pct("5.0 %"), "in progress",
@@ -1031,11 +1044,14 @@ def test_pg3_016_forged_callback_requests_answer_403(world, client):
         ]
 
     changed = [prop_id({"type": "results-params", **rid}, "data")]
-    allowed = _post(client, table_key, table_outputs, table_inputs("t-alpha"), [], changed)
+    every_row = [{"id": {"type": "results-every-row", **rid}, "property": "data", "value": False}]
+    allowed = _post(client, table_key, table_outputs, table_inputs("t-alpha"), every_row, changed)
     assert allowed.status_code == 200, allowed.get_data(as_text=True)
     count_id = prop_id({"type": "results-count", **rid}, "children").rsplit(".", 1)[0]
     assert allowed.get_json()["response"][count_id] == {"children": "Showing 1–3 of 3 learners"}
-    assert _post(client, table_key, table_outputs, table_inputs("t-beta"), [], changed).status_code == 403
+    assert (
+        _post(client, table_key, table_outputs, table_inputs("t-beta"), every_row, changed).status_code == 403
+    )
 
     # The download with a forged params store.
     download_key = _callback_key(world, "results-download")
