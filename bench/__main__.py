@@ -19,6 +19,10 @@
                                               issue 17's speed figures: import-bundle of 1,000,000
                                               connections, import-xapi of 1,000,000 statements, the
                                               page callbacks cold after them (bench/imports.py)
+    python -m bench class-page [--learners 300] [--repeat 5] [--max-seconds 1.5]
+                                              the class page's settle time in headless Chromium,
+                                              sections drawn at once (before) and when opened
+                                              (after), alternately in one run (bench/class_page.py)
     python -m bench xapi-gen --db FILE --statements N --out FILE.jsonl.gz
                                               the benchmark's xAPI statements (bench/xapi_gen.py)
 
@@ -75,6 +79,10 @@ def main(argv: list[str]) -> int:
         from bench import imports
 
         return imports.main(rest)
+    if command == "class-page":
+        from bench import class_page
+
+        return class_page.main(rest)
     if command == "xapi-gen":
         from bench import xapi_gen
 

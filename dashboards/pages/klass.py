@@ -5,14 +5,19 @@ results per member, with the in-place details. ("class" is a keyword: hence klas
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import MATCH, Input, Output, State, callback, ctx, dcc, html
 
 from auth.guard import current_scope
 from auth.language import N_, named_page_title, ngettext
 from auth.language import gettext as _
 from dashboards.components.at_risk import build_at_risk_section, days_from, register_at_risk_callbacks
 from dashboards.components.dashboard import build_statistics, build_trainings_table
-from dashboards.components.date_filter import build_date_range_filter, parse_date_range, range_from_inputs
+from dashboards.components.date_filter import (
+    build_date_range_filter,
+    dom_id,
+    parse_date_range,
+    range_from_inputs,
+)
 from dashboards.components.page_pdf import build_pdf_button, printing
 from dashboards.components.results import build_results_table
 from dashboards.components.texts import build_breadcrumb
@@ -62,18 +67,14 @@ def layout(scope, class_id=None, **query):
         crumbs.append((_("Classes"), "/classes"))
     crumbs.append((name, None))
     if trainings:
+        # Each training's learners table is drawn when its section is opened (issue 21: the
+        # page's first paint needs only the class's own figures); all at once on paper
+        # (?print=1) or when the address asks (?sections=open).
+        eager = printing(query) or query.get("sections") == "open"
         results = [
             html.H2(_("Results per training"), className="ls-section-title mt-4", id="class-results-title"),
             *[
-                html.Div(
-                    build_results_table(
-                        results_key(training_id),
-                        Population(training_id=training_id, class_id=class_id),
-                        title=training_name,
-                        every_row=printing(query),
-                    ),
-                    className="mb-3",
-                )
+                _training_section(class_id, training_id, training_name, eager, printing(query))
                 for training_id, training_name in trainings
             ],
         ]
@@ -110,6 +111,70 @@ def layout(scope, class_id=None, **query):
             *results,
         ]
     )
+
+
+def _section_id(kind: str, training_id: str) -> dict:
+    return {"type": kind, "training": training_id}
+
+
+def _section_table(class_id: str, training_id: str, every_row: bool = False):
+    return build_results_table(
+        results_key(training_id), Population(training_id=training_id, class_id=class_id), every_row=every_row
+    )
+
+
+def _training_section(class_id: str, training_id: str, name: str, eager: bool, every_row: bool) -> html.Div:
+    """A training's section: its name and a Show/Hide button; the learners table inside is
+    built when the section is opened (toggle_training_section)."""
+    body_id = _section_id("class-section-body", training_id)
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H3(name, className="ls-section-title my-0"),
+                    # A plain button: aria-expanded and aria-controls, which dbc.Button cannot carry.
+                    html.Button(
+                        _("Hide the learners") if eager else _("Show the learners"),
+                        id=_section_id("class-section-toggle", training_id),
+                        type="button",
+                        className="btn btn-outline-primary btn-sm",
+                        n_clicks=0,
+                        **{"aria-expanded": "true" if eager else "false", "aria-controls": dom_id(body_id)},
+                    ),
+                ],
+                className="ls-class-section-header",
+            ),
+            html.Div(_section_table(class_id, training_id, every_row) if eager else None, id=body_id),
+        ],
+        className="ls-class-section mb-3",
+        id=f"class-section-{training_id}",
+    )
+
+
+@callback(
+    Output(_section_id("class-section-body", MATCH), "children"),
+    Output(_section_id("class-section-toggle", MATCH), "children"),
+    Output(_section_id("class-section-toggle", MATCH), "aria-expanded"),
+    Input(_section_id("class-section-toggle", MATCH), "n_clicks"),
+    State(_section_id("class-section-toggle", MATCH), "aria-expanded"),
+    State("class-id", "data"),
+    prevent_initial_call=True,
+)
+def toggle_training_section(n_clicks, expanded, class_id):
+    """Open (build the learners table) or close a training's section; the training must be one
+    of the class's that the viewer may see (403 otherwise)."""
+    training_id = ctx.triggered_id["training"] if isinstance(ctx.triggered_id, dict) else None
+    if not n_clicks or not isinstance(class_id, str) or not isinstance(training_id, str):
+        raise Forbidden()
+    scope = current_scope()
+    with get_db().session() as s:
+        if not can_open(scope, s, class_id=class_id):
+            raise Forbidden()
+        if training_id not in {tid for tid, _name in class_trainings(s, scope, class_id)}:
+            raise Forbidden()
+    if expanded == "true":
+        return None, _("Show the learners"), "false"
+    return _section_table(class_id, training_id), _("Hide the learners"), "true"
 
 
 def _trainings_table(session, scope: Scope, pop: Population, tz):

@@ -107,8 +107,14 @@ def test_lrb002_class_manager_opens_their_class_then_a_member_then_searches(dash
     wait_for_path(dash_duo, "/class/C1")
     dash_duo.wait_for_text_to_equal("#class-title", "Équipe commerciale")
     dash_duo.wait_for_text_to_equal("#class-card-learners-value", "2")
+    # Each training's learners are drawn when its section is opened (issue 21).
+    assert dash_duo.driver.find_elements(By.CSS_SELECTOR, "#results-class-T1") == []
+    for training in ("T1", "T2"):
+        click_when_ready(dash_duo, f"#class-section-{training} button")
     dash_duo.wait_for_contains_text("#results-class-T1", "Martin Bob")
     dash_duo.wait_for_contains_text("#results-class-T2", "Apprenante Léa")
+    toggle = dash_duo.find_element("#class-section-T1 button")
+    assert (toggle.text, toggle.get_attribute("aria-expanded")) == ("Hide the learners", "true")
 
     click_when_ready(dash_duo, "#results-class-T1 a[href='/learner/lea']")
     wait_for_path(dash_duo, "/learner/lea")
@@ -141,6 +147,7 @@ def test_lrb002_class_manager_opens_their_class_then_a_member_then_searches(dash
     search.send_keys("\n")
     wait_for_path(dash_duo, "/class/C1")
     dash_duo.wait_for_text_to_equal("#class-title", "Équipe commerciale")
+    click_when_ready(dash_duo, "#class-section-T1 button")
     settle(dash_duo, "#results-class-T1", "Martin Bob")
 
     assert dash_duo.get_logs() == []

@@ -371,7 +371,11 @@ def test_cls001_classes_list_in_scope(server, factory, world):
 
 def test_cls002_class_page_layout_has_one_results_table_per_training(server, factory, world):
     with signed_in(server, "cm", session=factory.s):
-        page = pg("klass").layout(class_id="C1")
+        closed = pg("klass").layout(class_id="C1")
+        page = pg("klass").layout(class_id="C1", sections="open")
+    # Issue 21: the sections open drawn only on demand (or ?sections=open, ?print=1).
+    assert not has(closed, "results-class-T1") and not has(closed, "results-class-T2")
+    assert has(closed, "class-section-T1") and has(closed, "class-section-T2")
     assert text(find(page, "class-title")) == "Équipe commerciale"
     assert text(find(page, "class-facts")) == "2 members · 2 trainings"
     # Trainings in name order: Excel avancé (T2), Sécurité au travail (T1).
@@ -448,3 +452,34 @@ def test_cls005_a_class_without_learners_says_so(server, factory, world):
         page = pg("klass").layout(class_id="C9")
     assert body.id == "class-no-learners"
     assert text(find(page, "class-facts")) == "0 members · 1 training"
+
+
+def test_cls007_a_training_section_opens_with_its_table_and_only_for_the_class_trainings(
+    client, dash_app, world
+):
+    """Issue 21: "Show the learners" builds the training's table through the callback; a
+    training the class is not registered to (T3) answers 403."""
+    sign_in(client, "cm@example.org")
+
+    def toggle(training_id, expanded="false"):
+        button = {"type": "class-section-toggle", "training": training_id}
+        return post_callback(
+            client,
+            dash_app,
+            [({"type": "class-section-body", "training": training_id}, "children"), (button, "children"),
+             (button, "aria-expanded")],
+            [(button, "n_clicks", 1)],
+            [(button, "aria-expanded", expanded), ("class-id", "data", "C1")],
+        )  # fmt: skip
+
+    opened = toggle("T1")
+    assert opened.status_code == 200
+    assert response_props(opened, {"type": "class-section-toggle", "training": "T1"}) == {
+        "children": "Hide the learners",
+        "aria-expanded": "true",
+    }
+    body = str(response_props(opened, {"type": "class-section-body", "training": "T1"})["children"])
+    assert "results-class-T1" in body
+    closed = toggle("T1", expanded="true")
+    assert response_props(closed, {"type": "class-section-body", "training": "T1"}) == {"children": None}
+    assert toggle("T3").status_code == 403
