@@ -253,6 +253,8 @@ TRAININGS_COLUMNS = [
     ("average_score", N_("Avg. score"), "score"),
     ("average_time_spent", N_("Avg. time spent"), "duration"),
 ]
+# A training's learners table; the page's own download writes the same columns
+# (dashboards/components/results.py DOWNLOAD_COLUMNS).
 RESULTS_COLUMNS = [
     ("learner", N_("Learner")),
     ("email", N_("Email")),
@@ -388,7 +390,7 @@ register_kind(
 )
 
 
-# The learner page's table of their trainings (its download uses the same columns).
+# The learner page's table of their trainings (its download reads this list too).
 LEARNER_TRAININGS_COLUMNS = [
     ("training", N_("Training")),
     ("enrolled_on", N_("Enrolled on"), "date"),

@@ -29,6 +29,7 @@ from data.figures.population import Population, require_population
 from data.figures.tables import learner_modules, training_results
 from data.text import SEARCH_MAX_CHARS
 from exports.formatting import fmt_date, fmt_duration, fmt_int, fmt_pct
+from exports.report_kinds import LEARNER_TRAININGS_COLUMNS, RESULTS_COLUMNS
 
 PAGE_SIZE = 25
 SEARCH_DEBOUNCE_MS = 300  # the search runs this long after typing stops (no Enter needed)
@@ -474,27 +475,7 @@ def toggle_learner_details(n_clicks, is_open):
 
 # The file's columns: the screen's, in its order, under its headers (the learner's name and
 # email, one cell on screen, are two in the file). Machine columns stay with export-results.
-DOWNLOAD_COLUMNS = {
-    "learners": [
-        ("learner", N_("Learner")),
-        ("email", N_("Email")),
-        ("classes", N_("Class")),
-        ("progress", N_("Progress"), "pct"),
-        ("score", N_("Score"), "score"),
-        ("status", N_("Status")),
-        ("time_spent", N_("Time spent"), "duration"),
-        ("completed_on", N_("Completed on"), "date"),
-    ],
-    "trainings": [
-        ("training", N_("Training")),
-        ("enrolled_on", N_("Enrolled on"), "date"),
-        ("progress", N_("Progress"), "pct"),
-        ("score", N_("Score"), "score"),
-        ("status", N_("Status")),
-        ("time_spent", N_("Time spent"), "duration"),
-        ("completed_on", N_("Completed on"), "date"),
-    ],
-}
+DOWNLOAD_COLUMNS = {"learners": RESULTS_COLUMNS, "trainings": LEARNER_TRAININGS_COLUMNS}
 
 
 def _download(params, search, sort, order, fmt: str):
