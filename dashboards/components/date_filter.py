@@ -150,18 +150,23 @@ def too_long_message(start: date, end: date) -> str | None:
     if (end - start).days > MAX_RANGE_YEARS * 366:
         return _(
             "The range %(start)s – %(end)s is longer than %(years)d years; choose a shorter one.",
-            start=start.isoformat(),
-            end=end.isoformat(),
+            start=_picker_day(start),
+            end=_picker_day(end),
             years=MAX_RANGE_YEARS,
         )
     return None
 
 
+def _picker_day(day: date) -> str:
+    """A day as the picker shows it and the user types it (DD/MM/YYYY), not ISO (issue 21)."""
+    return f"{day:%d/%m/%Y}"
+
+
 def reversed_message(start: date, end: date) -> str:
     return _(
         "The start date %(start)s is after the end date %(end)s.",
-        start=start.isoformat(),
-        end=end.isoformat(),
+        start=_picker_day(start),
+        end=_picker_day(end),
     )
 
 

@@ -866,7 +866,7 @@ def test_pg3_011_layouts_read_the_query_string(world):
     # A reversed range: the default range and a sentence, not an error.
     assert find(backwards, preset_id).value == "last_30_days"
     assert find(backwards, message_id).children == (
-        "The start date 2026-03-31 is after the end date 2026-03-01. Showing the last 30 days."
+        "The start date 31/03/2026 is after the end date 01/03/2026. Showing the last 30 days."
     )
     assert find(default, preset_id).value == "last_30_days"
     assert find(default, picker_id).start_date == (today - timedelta(days=29)).isoformat()
@@ -883,10 +883,10 @@ def test_pg3_011_layouts_read_the_query_string(world):
     assert find(klass, TRAINING_ROW_KEY).data["class_id"] == "c-morning"
     # The callbacks given a reversed range answer with the message.
     assert find(reversed_body, "overview-range-error").children == (
-        "The start date 2026-03-31 is after the end date 2026-03-01."
+        "The start date 31/03/2026 is after the end date 01/03/2026."
     )
     assert find(reversed_training, "training-range-error").children == (
-        "The start date 2026-03-31 is after the end date 2026-03-01."
+        "The start date 31/03/2026 is after the end date 01/03/2026."
     )
     assert len(static_rows(content, "training", "content")) == 3
 

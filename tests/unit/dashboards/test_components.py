@@ -84,7 +84,7 @@ def test_cmp003_default_and_custom():
 def test_cmp004_reversed_range_gives_a_message_and_the_default():
     rng, message = c.parse_date_range({"start": "2026-05-10", "end": "2026-05-01"}, TODAY)
     assert rng == c.DateRange(date(2026, 10, 26), TODAY, "last_30_days")
-    assert message.startswith("The start date 2026-05-10 is after the end date 2026-05-01.")
+    assert message.startswith("The start date 10/05/2026 is after the end date 01/05/2026.")
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,7 @@ def test_cmp006_range_from_inputs():
     assert rng.preset == "custom"
     assert c.range_from_inputs("custom", "2026-05-31", "2026-05-01", TODAY) == (
         None,
-        "The start date 2026-05-31 is after the end date 2026-05-01.",
+        "The start date 31/05/2026 is after the end date 01/05/2026.",
     )
     assert c.range_from_inputs("custom", None, "2026-05-01", TODAY) == (None, c.EMPTY_RANGE_MESSAGE)
     assert c.range_from_inputs("custom", "31/05/2026", "2026-06-01", TODAY) == (None, c.EMPTY_RANGE_MESSAGE)
@@ -140,7 +140,7 @@ def test_cmp008_dates_set_the_preset():
     # Reversed or empty: a message, the preset left alone.
     assert c.preset_for_dates("2026-11-24", "2026-11-10", "custom", None, TODAY) == (
         no_update,
-        "The start date 2026-11-24 is after the end date 2026-11-10.",
+        "The start date 24/11/2026 is after the end date 10/11/2026.",
     )
     assert c.preset_for_dates(None, "2026-11-10", "last_30_days", None, TODAY) == (
         no_update,
@@ -231,7 +231,7 @@ def test_cmp010_sync_callback_through_dash():
     )
     data = response.get_json()["response"]
     message_id = json.dumps(mid, sort_keys=True, separators=(",", ":"))
-    assert data[message_id] == {"children": "The start date 2020-02-01 is after the end date 2020-01-31."}
+    assert data[message_id] == {"children": "The start date 01/02/2020 is after the end date 31/01/2020."}
 
 
 # ---- buckets ---------------------------------------------------------------------------------
