@@ -135,6 +135,17 @@ def test_lng010_every_text_of_the_sources_is_in_the_french_catalogue(tmp_path):
     assert sorted(untranslated) == [], "texts without a French translation"
 
 
+def test_lng013_one_french_word_for_playing_a_session():
+    """Issue 21: the sessions list's column and the session page's card name the same thing
+    with one verb ("suivre"), not "Ont joué" beside "Apprenants ayant suivi"."""
+    french = _catalog("fr")
+    assert french.get("Played").string == "Ont suivi"
+    assert french.get("Learners who played").string == "Apprenants ayant suivi"
+    assert "suivie" in french.get("in the session, of those who played").string
+    screen_ids = ("Played", "Learners who played", "in the session, of those who played")
+    assert not any("jou" in french.get(msgid).string for msgid in screen_ids)
+
+
 def test_lng011_compiled_catalogues_match_their_sources():
     """The committed .mo files (read by the app, so `make run` needs no build step) are the
     compilation of the .po files: editing a .po without `make translations` fails here."""
