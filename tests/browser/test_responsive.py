@@ -87,7 +87,8 @@ def _pages(app) -> dict[str, str]:
         ).first()[0]
     return {
         "training": f"/training/{training}",
-        "class": f"/class/{klass}",
+        # every training section open, so that their learners tables are measured too
+        "class": f"/class/{klass}?sections=open",
         "learner": "/learner/demo-learner",
         "session": f"/session/{session}",
     }
