@@ -62,6 +62,18 @@ def _file_name(path: str) -> str:
     return f"{safe}.pdf"
 
 
+def _own_address() -> str:
+    """This server on loopback, at the port it listens on: never the Host header (or
+    X-Forwarded-Host/-Port) a client sent, so the printing browser cannot be sent to
+    another machine with the user's cookie (server-side request forgery)."""
+    environ = request.environ.get("werkzeug.proxy_fix.orig") or request.environ  # before ProxyFix
+    port = str(environ.get("SERVER_PORT", ""))
+    if not port.isdigit():  # a unix socket: no loopback address to print from
+        raise ValueError("the server listens on no TCP port")
+    host = "[::1]" if ":" in str(environ.get("SERVER_NAME", "")) else "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
 def page_pdf(n_clicks, pathname, search):
     """(file, message): the page at pathname/search printed to PDF for the signed-in user."""
     if not n_clicks:
@@ -72,8 +84,8 @@ def page_pdf(n_clicks, pathname, search):
     if page_access(pathname) is not True:
         raise Forbidden()
     query = [(k, v) for k, v in parse_qsl((search or "").lstrip("?")) if k != PRINT_QUERY]
-    url = f"{request.host_url.rstrip('/')}{pathname}?{urlencode([*query, (PRINT_QUERY, '1')])}"
     try:
+        url = f"{_own_address()}{pathname}?{urlencode([*query, (PRINT_QUERY, '1')])}"
         pdf = print_page_pdf(url, dict(request.cookies), request.headers.get("Accept-Language"))
     except Exception as error:
         log.warning("page PDF of %s failed: %s", pathname, error)
