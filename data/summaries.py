@@ -512,32 +512,13 @@ def _period_starts(day: date) -> tuple[tuple[str, date], ...]:
 def _activity(session: Session, ids: list[str] | None) -> Counter:
     """(population, unit, period start) -> learners active in it, over the users given (None:
     all): each user counted once per period, in each population they belong to."""
-    populations: dict[str, set[str]] = defaultdict(set)
-    lr, cl, p = m.SummaryLearner, m.SummaryClassLearner, m.SummaryPair
-    for (user_id,) in _rows(session, select(lr.user_id), lr.user_id, ids):
-        populations[user_id].add("")
-    for class_id, user_id in _rows(session, select(cl.class_id, cl.user_id), cl.user_id, ids):
-        populations[user_id].add(f"c:{class_id}")
-    for training_id, user_id in _rows(
-        session, select(p.training_id, p.user_id).where(p.counted.is_(True)), p.user_id, ids
-    ):
-        populations[user_id].add(f"t:{training_id}")
-    periods: dict[str, set] = defaultdict(set)
-    for user_id, day in _rows(
-        session, select(m.SummaryUserDay.user_id, m.SummaryUserDay.day), m.SummaryUserDay.user_id, ids
-    ):
-        if user_id in populations:
-            periods[user_id].update(_period_starts(day))
     counts: Counter = Counter()
-    for user_id, spans in periods.items():
-        for population in populations[user_id]:
-            for unit, start in spans:
-                counts[(population, unit, start)] += 1
+    _count_change(counts, {}, _activity_states(session, ids, stored_classes=True))
     return counts
 
 
-def _activity_states(session: Session, ids: list[str], stored_classes: bool) -> dict[str, tuple]:
-    """user -> (populations, periods) of the users given, as _activity counts them: the
+def _activity_states(session: Session, ids: list[str] | None, stored_classes: bool) -> dict[str, tuple]:
+    """user -> (populations, periods) of the users given (None: all): the
     populations a learner belongs to ("" for every counted learner, "c:<class>", "t:<training>")
     and the (unit, start) of each day, week and month they were active in. stored_classes:
     their classes from summary_class_learners; else as _refresh_class_learners will store
