@@ -41,7 +41,7 @@ def build_pdf_button(page: str) -> html.Div:
     return html.Div(
         [
             dbc.Button(
-                "PDF",
+                _("PDF"),
                 id=_id("page-pdf", page),
                 color="primary",
                 outline=True,
