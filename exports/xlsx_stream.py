@@ -12,8 +12,9 @@ strings, `<row r="N">` without spans: worksheet._write_single_row and _write_cel
 worksheet's own row file, so the rest of the workbook (styles, dimension, frozen pane, column
 widths) is still XlsxWriter's. The files are byte for byte those of the per-cell path
 (tests/unit/exports/test_xlsx_stream.py compares them). It relies on XlsxWriter 3.3's
-constant-memory internals (`previous_row`, `_write_single_row`, `row_data_fh`, `_write_cell`),
-pinned in requirements.txt.
+constant-memory internals (`previous_row`, `_write_single_row`, `row_data_fh`, `_write_cell`)
+and date serials, pinned to one release in requirements.txt (3.3.1 and 3.3.4 differ on
+1900-02-28 with a time of day).
 
 Usage: write the header row with XlsxWriter, then `rows = InlineRows(sheet, first_row=1)`;
 build each cell's XML after its reference with `text_tail` / `number_tail`, group a run of
@@ -47,7 +48,7 @@ def excel_serial(days: int, seconds: int) -> float:
     serial = days + float(seconds) / (60 * 60 * 24)
     if days == 1:  # 1900-01-01, whose ISO calendar date is (1900, 1, 1): XlsxWriter's time-only case
         serial -= 1
-    if serial > 59:
+    if serial >= 60:  # XlsxWriter 3.3.4 (3.3.1 said > 59: 1900-02-28 after midnight moved too)
         serial += 1
     return serial
 
