@@ -4,6 +4,7 @@ page and pauses it."""
 
 from __future__ import annotations
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
@@ -55,7 +56,8 @@ def test_sch_b001_schedule_a_table_then_pause_it(dash_duo, make_app):
     assert pause.text == "Suspendre"
     driver.execute_script("arguments[0].click()", pause)
     dash_duo.wait_for_contains_text("#schedules-message", "est suspendu", timeout=20)
-    WebDriverWait(driver, 20).until(
+    # The list is drawn again after the pause: a button found just before may be gone.
+    WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: d.find_element("css selector", f"#schedules-row-{report.id} button").text == "Reprendre"
     )
     with db.session() as s:
