@@ -367,15 +367,23 @@ def _check_results(session: Session, scope: Scope, params: dict) -> None:
     _format(params)
 
 
-def _build_results(session, recipient, scope, params, run, out) -> BuiltReport:
+def _results_frame(session: Session, scope: Scope, pop, run, with_names: bool) -> pd.DataFrame:
+    """The results table of `pop` as the page shows it: statuses in words, and the learners'
+    names when the table has a learner column."""
     from data.figures.tables import training_results
 
-    pop = _results_population(session, scope, params)
     frame, _total = training_results(session, scope, pop, run.tz, today=run.today)
     frame = frame.copy()
     if not frame.empty:
-        frame["learner"] = _learner_names(frame)
+        if with_names:
+            frame["learner"] = _learner_names(frame)
         frame["status"] = [status_word(s) for s in frame["status"]]
+    return frame
+
+
+def _build_results(session, recipient, scope, params, run, out) -> BuiltReport:
+    pop = _results_population(session, scope, params)
+    frame = _results_frame(session, scope, pop, run, with_names=True)
     name = f"results-{pop.training_id}" + (f"-class-{pop.class_id}" if pop.class_id else "")
     return _table_file(frame, RESULTS_COLUMNS, _format(params), name, N_("Results"), out)
 
@@ -421,13 +429,8 @@ def _check_learner_trainings(session: Session, scope: Scope, params: dict) -> No
 
 
 def _build_learner_trainings(session, recipient, scope, params, run, out) -> BuiltReport:
-    from data.figures.tables import training_results
-
     pop = _learner_population(session, scope, params)
-    frame, _total = training_results(session, scope, pop, run.tz, today=run.today)
-    frame = frame.copy()
-    if not frame.empty:
-        frame["status"] = [status_word(s) for s in frame["status"]]
+    frame = _results_frame(session, scope, pop, run, with_names=False)
     name = f"results-learner-{pop.user_id}"
     return _table_file(frame, LEARNER_TRAININGS_COLUMNS, _format(params), name, N_("Results"), out)
 
