@@ -33,9 +33,12 @@ def build_chart_body(page: str, slug: str, figure_or_empty, height: int = 320):
     state (a component or a sentence). Page callbacks return this into `<page>-<slug>-body`."""
     if isinstance(figure_or_empty, go.Figure):
         config = {**GRAPH_CONFIG, "locale": current_language()}  # assets/plotlyLocaleFr.js
+        # The figure as the plain data Dash sends (what it would make of the Figure object):
+        # a memoized block holding it unpickles in microseconds, where a go.Figure rebuilds and
+        # re-validates every trace and layout key on each cache hit (issue 22 point 2).
         return dcc.Graph(
             id=f"{page}-{slug}-graph",
-            figure=figure_or_empty,
+            figure=figure_or_empty.to_plotly_json(),
             config=config,
             style={"height": f"{height}px"},
             className="ls-graph",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 from dash import html
 
@@ -124,7 +125,7 @@ def test_lrn002_counters_and_activity_over_the_last_30_days(server, factory, wor
         "time-spent": "2 h 50 min",
     }
     graph = find(body, "learner-activity-graph")
-    [bars] = graph.figure.data
+    [bars] = go.Figure(graph.figure).data
     minutes = {
         (world.today - pd.Timestamp(x).date()).days: y for x, y in zip(bars.x, bars.y, strict=True) if y
     }
@@ -208,7 +209,7 @@ def test_lrn006_training_manager_sees_the_learner_limited_to_their_training(serv
         "certificates-valid": "1",
         "time-spent": "2 h 15 min",
     }
-    [bars] = find(body, "learner-activity-graph").figure.data
+    [bars] = go.Figure(find(body, "learner-activity-graph").figure).data
     assert sum(bars.y) == 90.0  # M1 d-10 60 min + M2 d-3 30 min
     # Active days: a connection to T1's modules (M2 d-3 against M1 d-10), not her logins.
     trends = trend_texts(week)
@@ -409,7 +410,7 @@ def test_cls003_class_statistics_over_its_members_and_trainings(server, factory,
     assert (rows["T2"]["learners"], rows["T2"]["completed"], rows["T2"]["in_progress"]) == (2, 0, 1)
     assert rows["T1"]["completion_rate"] == pytest.approx(50.0)
     assert rows["T1"]["link"] == ""  # a class manager does not open training pages
-    active = find(body, "class-active-users-graph").figure.data[0]
+    active = go.Figure(find(body, "class-active-users-graph").figure).data[0]
     # Active members per day: lea on d-10, d-5, d-3, d-2, d-1; bob on d-20.
     assert {
         (world.today - pd.Timestamp(x).date()).days for x, y in zip(active.x, active.y, strict=True) if y

@@ -239,7 +239,8 @@ def chart_table(tree, page: str, slug: str) -> list[list[str]]:
 def graph(tree, page: str, slug: str) -> go.Figure:
     component = find(tree, f"{page}-{slug}-graph")
     assert isinstance(component, dcc.Graph)
-    return component.figure
+    assert isinstance(component.figure, dict)  # plain data, cheap to cache (chart_cards.py)
+    return go.Figure(component.figure)
 
 
 def static_rows(tree, page: str, slug: str) -> list[dict]:

@@ -295,7 +295,7 @@ def test_cmp016_chart_card_graph_table_and_toggle():
     )
     graph = _by_id(card, "global-active-users-graph")
     assert graph.config["displaylogo"] is False
-    assert graph.figure is fig
+    assert isinstance(graph.figure, dict) and go.Figure(graph.figure) == fig  # plain data
     assert any(isinstance(node, dcc.Loading) for node in _walk(card))
     toggle = _by_id(card, {"type": "chart-table-toggle", "page": "global", "chart": "active-users"})
     assert toggle.children == "View as table"
