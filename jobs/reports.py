@@ -49,13 +49,16 @@ from data.reports import (
 )
 from data.scope import Forbidden
 from exports.files import NO_SPACE_MESSAGE, out_of_space
-from exports.formatting import LANGUAGES, fmt_datetime, fmt_int, gettext, use_language
+from exports.formatting import LANGUAGES, N_, fmt_datetime, fmt_int, gettext, use_language
 from exports.report_kinds import NothingToSend, ReportRun, parse_params, report_kind
 from exports.stored import LINK_MAX_AGE, REPORT_LINK, exports_dir, sign_download, sweep_expired
 from jobs.background import FILES_PATH
 from jobs.mail import MailNotConfigured, parse_smtp_url, send_message, smtp_reason
 
 log = logging.getLogger("learnstats.reports")
+# What the run log says when email is off (in the recipient's language); the setting at fault
+# goes to the server's log only.
+MAIL_OFF = N_("email is not set up on this platform; ask your administrator")
 
 JOB_NAME = "scheduled-reports"
 ATTACHMENT_LIMIT = 10 * 1024 * 1024  # bytes: larger files are sent as a link
@@ -146,7 +149,11 @@ def run_report(
         try:
             smtp = parse_smtp_url(settings.smtp_url)
         except MailNotConfigured as error:
-            smtp, problem = None, problem or str(error)
+            # The run log is read by the schedule's owner, often a manager, who cannot act on a
+            # server setting (issue 21): a plain sentence there, the setting in the server's log.
+            log.warning("scheduled report %s not sent: %s", report.id, error)
+            smtp = None
+            problem = problem or MAIL_OFF
         run = ReportRun(tz=settings.tz, now=now, period=period, at_risk_days=settings.at_risk_days)
         base_url = (settings.base_url or report.base_url or "").rstrip("/")
         sweep_expired(exports_dir(server))
@@ -173,7 +180,7 @@ def run_report(
                     row.status, row.reason = "skipped", gettext("this user is blocked")
                 elif problem is not None:
                     row.recipient_email = user.email
-                    row.reason = problem
+                    row.reason = gettext(MAIL_OFF) if problem is MAIL_OFF else problem
                 else:
                     row.recipient_email = user.email
                     _deliver(

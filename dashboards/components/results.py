@@ -221,9 +221,11 @@ def _cell(content, css: str, label: str | None = None) -> html.Td:
     return html.Td(content, className=classes, **({"data-label": label} if label else {}))
 
 
-def _results_rows(frame: pd.DataFrame, key: str, mode: str, details: bool = True) -> list:
+def _results_rows(frame: pd.DataFrame, key: str, mode: str, details: bool = True, training_link=None) -> list:
     """The rows; without `details` (the printed page: every row at once, and paper has no
-    buttons) no Details button and no details row, half the components to draw."""
+    buttons) no Details button and no details row, half the components to draw.
+    `training_link(training_id)`: whether a training's name (the learner page's table) links to
+    its page, i.e. the viewer may open it (issue 21); None: plain names."""
     rows = []
     labels = {css: _(header) for _value, header, css in _columns(mode)}
     for row in frame.itertuples():
@@ -238,7 +240,13 @@ def _results_rows(frame: pd.DataFrame, key: str, mode: str, details: bool = True
         else:
             row_name = row.training
             second_text = fmt_date(row.enrolled_on)
-            first = [html.Span(row.training, className="fw-semibold")]
+            first = [
+                dcc.Link(
+                    row.training, href=f"/training/{quote(row.training_id, safe='')}", className="fw-semibold"
+                )
+                if training_link is not None and training_link(row.training_id)
+                else html.Span(row.training, className="fw-semibold")
+            ]
         # At medium widths the second column folds under the name (assets/learnstats.css).
         if second_text != "–":
             first.append(
@@ -405,7 +413,15 @@ def update_results_table(search, sort, order, active_page, params, every_row=Fal
         [
             _colgroup(mode),
             _header(mode, key, sort, order),
-            html.Tbody(_results_rows(frame, key, mode, details=size is not None)),
+            html.Tbody(
+                _results_rows(
+                    frame,
+                    key,
+                    mode,
+                    details=size is not None,
+                    training_link=current_scope().can_view_training_page if mode == "trainings" else None,
+                )
+            ),
         ],
         hover=True,
         size="sm",

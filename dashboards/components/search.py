@@ -1,5 +1,5 @@
-"""The navbar search box (issue 4 point 5): learners, trainings and classes in the signed-in
-user's scope, by name or email, accent-insensitive (data.search).
+"""The navbar search box (issue 4 point 5): learners, trainings, classes and sessions (issue 21)
+in the signed-in user's scope, by name or email, accent-insensitive (data.search).
 
 Suggestions show as the user types (up to data.search.DEFAULT_LIMIT, each with its kind);
 clicking one, or Enter for the first, opens its page; the box clears on every navigation.
@@ -21,18 +21,21 @@ MIN_CHARACTERS = 2
 PAGES_LOCATION = "_pages_location"  # dash.page_container's dcc.Location
 
 
-def build_search_box() -> html.Div:
+def build_search_box(sessions: bool = False) -> html.Div:
+    """The box; `sessions`: the viewer may open sessions, which the search then finds too
+    (its label says so)."""
+    label = (
+        _("Search learners, trainings, classes, sessions…")
+        if sessions
+        else _("Search learners, trainings, classes…")
+    )
     return html.Div(
         [
-            html.Label(
-                _("Search learners, trainings, classes…"),
-                htmlFor="shell-search-input",
-                className="visually-hidden",
-            ),
+            html.Label(label, htmlFor="shell-search-input", className="visually-hidden"),
             dbc.Input(
                 id="shell-search-input",
                 type="search",
-                placeholder=_("Search learners, trainings, classes…"),
+                placeholder=label,
                 debounce=250,
                 maxLength=SEARCH_MAX_CHARS,
                 autoComplete="off",

@@ -105,7 +105,9 @@ def build_navbar(scope: Scope | None, display_name: str) -> dbc.Navbar:
                     [
                         dbc.Nav(links, className="me-auto", navbar=True, id="shell-nav"),
                         # Search: managers only (a learner's scope is their own page, "My page").
-                        build_search_box() if scope is not None and scope.is_manager else None,
+                        build_search_box(sessions=scope.is_global or bool(scope.trainings or scope.sessions))
+                        if scope is not None and scope.is_manager
+                        else None,
                         html.Div(right, className="d-flex align-items-center ls-navbar-account"),
                     ],
                     id="shell-navbar-collapse",
@@ -146,8 +148,21 @@ def shell_layout():
         name = current_user.display_name
     return html.Div(
         [
+            # The first Tab stop (issue 21): skips the navbar to the page's content, which
+            # takes the focus (tabIndex -1) so the next Tab goes on from there.
+            html.A(
+                _("Skip to main content"),
+                href="#main-content",
+                className="ls-skip-link",
+                id="shell-skip-link",
+            ),
             build_navbar(scope, name),
-            dbc.Container(dash.page_container, fluid=True, className="ls-page pb-5"),
+            html.Main(
+                dbc.Container(dash.page_container, fluid=True, className="ls-page pb-5"),
+                id="main-content",
+                tabIndex="-1",
+                className="ls-main",
+            ),
             component_labels(),
             # The "Schedule…" dialog (dashboards/dialogs/schedule.py), one for every page.
             build_schedule_dialog() if may_schedule(scope) else None,

@@ -29,7 +29,7 @@ from dash.exceptions import PreventUpdate
 from flask import current_app
 from flask_babel import get_locale
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from auth.guard import current_scope
 from auth.language import N_, ngettext
@@ -39,7 +39,7 @@ from dashboards.dialogs.opco import _field
 from dashboards.dialogs.schedule import build_schedule_button
 from data.config import current_settings
 from data.db import get_db
-from data.models import UserField
+from data.models import Connection, UserField
 from data.scope import Forbidden, Scope
 from exports.attestation_options import (
     MAX_IMAGE_BYTES,
@@ -124,7 +124,9 @@ def _image_control(name: str, label: str) -> html.Div:
     )
 
 
-def build_attestation_dialog(session_id: str) -> html.Div:
+def build_attestation_dialog(session_id: str, played: bool = True) -> html.Div:
+    """The dialog; when nobody played the session (`played` False) Generate is not offered
+    (issue 21): a sentence says why, the values and "Schedule…" stay (a planned session)."""
     text = dbc.Input
     body = dbc.ModalBody(
         [
@@ -277,9 +279,31 @@ def build_attestation_dialog(session_id: str) -> html.Div:
                 {"session_id": session_id},
                 title=_("OPCO attestations"),
             ),
-            dbc.Button(_("Generate"), id="att-generate-button", color="primary", n_clicks=0),
+            # Kept in the layout (its callbacks name it) but hidden and disabled: there is
+            # nothing to generate before somebody plays the session.
+            dbc.Button(
+                _("Generate"),
+                id="att-generate-button",
+                color="primary",
+                n_clicks=0,
+                disabled=not played,
+                className=None if played else "d-none",
+            ),
         ]
     )
+    if not played:
+        body.children.insert(
+            0,
+            dbc.Alert(
+                _(
+                    "Nobody has played this session yet: there is no attestation to generate. "
+                    "The documents can be generated once a learner has connected in it."
+                ),
+                color="info",
+                className="py-2",
+                id="att-nobody-played",
+            ),
+        )
     return html.Div(
         [
             dcc.Store(id="att-session", data=session_id),
@@ -299,6 +323,12 @@ def build_attestation_dialog(session_id: str) -> html.Div:
     )
 
 
+def session_has_players(session, session_id: str) -> bool:
+    """Whether anyone connected in the session (the caller has checked the scope): the
+    documents exist only for those who played (exports/attestations.py session_players)."""
+    return bool(session.scalar(select(exists().where(Connection.session_id == session_id))))
+
+
 def may_generate(scope: Scope, session_id: str) -> bool:
     if not can_make_documents(scope):
         return False
@@ -314,6 +344,8 @@ def build_attestation_controls(scope: Scope, session_id: str) -> list:
     """The _("OPCO attestations") button and its dialog, or nothing for those who may not."""
     if not may_generate(scope, session_id):
         return []
+    with get_db().session() as s:
+        played = session_has_players(s, session_id)
     return [
         html.Div(
             [
@@ -325,7 +357,7 @@ def build_attestation_controls(scope: Scope, session_id: str) -> list:
                     size="sm",
                     n_clicks=0,
                 ),
-                build_attestation_dialog(session_id),
+                build_attestation_dialog(session_id, played=played),
             ],
             className="ls-opco-controls ls-att-controls",
         )

@@ -305,3 +305,41 @@ def test_scr006_narrow_screens_menu_no_sideways_scroll_search_as_you_type(dash_d
     viewport = grid.find_element(By.CSS_SELECTOR, ".ag-center-cols-viewport")
     assert not driver.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", viewport)
     assert dash_duo.get_logs() == []
+
+
+def test_a11y003_the_first_tab_reaches_the_skip_link_which_jumps_to_the_content(dash_duo, dash_app, factory):
+    """Issue 21: from the top of a page (nothing clicked), the first Tab reaches "Skip to main
+    content", shown while focused; Enter moves the focus to the page's content, so the next
+    Tab goes on inside it (not through the navbar's links, search and account)."""
+    build_world(factory)
+    start_signed_in(dash_duo, dash_app, "boss@example.org", "/?range=all_time")
+    driver = dash_duo.driver
+    dash_duo.wait_for_element("#overview-card-learners-value")
+    _settle(driver)
+    path = driver.execute_script("return location.pathname")
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    link = driver.switch_to.active_element
+    assert link.get_attribute("id") == "shell-skip-link", link.get_attribute("outerHTML")[:200]
+    assert link.text == "Skip to main content"
+    box = driver.execute_script(
+        "var r = arguments[0].getBoundingClientRect(); return [r.top, r.height];", link
+    )
+    assert box[0] >= 0 and box[1] > 10, box  # on screen while it has the focus
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait_until(
+        dash_duo,
+        lambda d: d.switch_to.active_element.get_attribute("id") == "main-content",
+        "the content focused",
+    )
+    assert driver.execute_script("return location.pathname") == path  # no navigation
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    inside = driver.execute_script(
+        "return document.getElementById('main-content').contains(document.activeElement)"
+    )
+    assert inside, driver.switch_to.active_element.get_attribute("outerHTML")[:200]
+    # Out of focus, the link is out of sight again.
+    top = driver.execute_script(
+        "return document.getElementById('shell-skip-link').getBoundingClientRect().bottom"
+    )
+    assert top <= 0, top
+    dash_duo.wait_for_element("#overview-card-learners-value")

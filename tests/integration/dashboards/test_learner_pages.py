@@ -4,6 +4,8 @@ tests/learner_world.py; the results table through the real callback endpoint."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 
 import pandas as pd
@@ -484,3 +486,19 @@ def test_cls007_a_training_section_opens_with_its_table_and_only_for_the_class_t
     closed = toggle("T1", expanded="true")
     assert response_props(closed, {"type": "class-section-body", "training": "T1"}) == {"children": None}
     assert toggle("T3").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("user", "linked"),
+    [("stats", {"T1", "T2", "T3"}), ("tm", {"T1"}), ("cm", set()), ("lea", set())],
+)
+def test_lrn013_training_names_link_to_the_pages_the_viewer_may_open(client, dash_app, world, user, linked):
+    """Issue 21: on the learner page a training's name opens its page when the viewer may open
+    it (a global role, its training manager); a class manager or the learner reads plain names."""
+    assert sign_in(client, f"{user}@example.org").status_code == 302
+    response = results_rows(client, dash_app, lea_params())
+    body = json.dumps(response_props(response, {"type": "results-body", "table": "learner"})["children"])
+    found = set(re.findall(r'"href": "/training/(T\d)"', body))
+    assert found == linked, (user, found)
+    for training_id in linked:
+        assert client.get(f"/training/{training_id}").status_code == 200

@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from auth.roles import load_scope
+from data.models import Training
 from data.search import search
-from tests.conftest import sign_in
+from tests.conftest import sign_in, sign_out
 from tests.helpers import signed_in
 from tests.learner_world import build_world, post_callback, response_props
 
@@ -192,3 +193,63 @@ def test_sea009_a_megabyte_search_runs_eight_conditions_and_is_not_echoed(client
     eight = "l e a p r n t o"
     assert ("learner", "lea") in found(factory, "stats", f"{eight} zzz")
     assert found(factory, "stats", f"zzz {eight}") == []
+
+
+def _sessions(factory):
+    t1, t3 = factory.s.get(Training, "T1"), factory.s.get(Training, "T3")
+    factory.session(t1, "SP-1", name="Printemps sécurité", starts="2026-03-02 08:00", ends="2026-03-03 17:00")
+    factory.session(
+        t3, "SP-2", name="Printemps management", starts="2026-04-06 08:00", ends="2026-04-07 17:00"
+    )
+    factory.session(t1, "SP-3", name="Printemps rattrapage", starts=None, ends=None)
+    factory.user(
+        "inst", first="Inès", last="Prof", email="inst@example.org", roles=("session_instructor:SP-2",)
+    )
+    factory.s.commit()
+
+
+def test_sea010_sessions_in_scope_are_found_by_name_or_id_latest_first(factory, world):
+    """Issue 21: the search finds the sessions the viewer may open (every one for a global role,
+    its trainings' for a training manager, its own for an instructor; none for a class manager
+    or a learner), by name or id, accent-insensitive, the latest start first, undated last."""
+    _sessions(factory)
+    assert found(factory, "stats", "printemps") == [
+        ("session", "SP-2"),
+        ("session", "SP-1"),
+        ("session", "SP-3"),
+    ]
+    assert found(factory, "stats", "PRINTEMPS SECURITE") == [("session", "SP-1")]
+    assert found(factory, "stats", "sp-3") == [("session", "SP-3")]
+    assert found(factory, "tm", "printemps") == [("session", "SP-1"), ("session", "SP-3")]
+    assert found(factory, "inst", "printemps") == [("session", "SP-2")]
+    assert found(factory, "cm", "printemps") == []
+    assert found(factory, "lea", "printemps") == []
+    s = factory.s
+    [result] = search(s, load_scope(s, "stats"), "rattrapage")
+    assert tuple(result) == ("session", "SP-3", "Printemps rattrapage", "/session/SP-3")
+    assert result.detail == "Sécurité au travail"
+    # Every session found opens for that viewer (the search offers nothing the page refuses).
+    for user_id in ("stats", "tm", "inst"):
+        scope = load_scope(s, user_id)
+        assert all(scope.can_view_session(s, r.id) for r in search(s, scope, "printemps"))
+
+
+def test_sea011_session_suggestions_through_the_callback(client, dash_app, factory, world):
+    _sessions(factory)
+    sign_in(client, "tm@example.org")
+    response = post_callback(
+        client,
+        dash_app,
+        [("shell-search-results", "children"), ("shell-search-input", "value")],
+        [("shell-search-input", "value", "printemps"), ("_pages_location", "pathname", "/")],
+    )
+    children = response_props(response, "shell-search-results")["children"]
+    assert [c["props"]["href"] for c in children] == ["/session/SP-1", "/session/SP-3"]
+    assert "Session" in str(children) and "Sécurité au travail" in str(children)
+    assert "management" not in str(children)
+    # The box says what it finds: sessions for whoever may open some, not for a class manager.
+    assert "Search learners, trainings, classes, sessions…" in str(client.get("/_dash-layout").get_json())
+    sign_out(client)
+    sign_in(client, "cm@example.org")
+    layout = str(client.get("/_dash-layout").get_json())
+    assert "Search learners, trainings, classes…" in layout and "sessions…" not in layout

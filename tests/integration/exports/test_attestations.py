@@ -634,3 +634,38 @@ def test_att025_the_dialog_offers_schedule_beside_generate(world, server):
         text = json.dumps(build_attestation_dialog("S1").to_plotly_json(), cls=PlotlyJSONEncoder)
     spec = '{"kind": "attestations", "params": {"session_id": "S1"}, "title": "OPCO attestations"}'
     assert spec in text and text.index("schedule-open") < text.index("att-generate-button")
+
+
+def _generate_button(component):
+    """The Generate button inside a layout (None when absent)."""
+    if getattr(component, "id", None) == "att-generate-button":
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str):
+            found = _generate_button(child)
+            if found is not None:
+                return found
+    return None
+
+
+def test_att026_generate_is_not_offered_on_a_session_nobody_played(world, server):
+    """Issue 21: S3 has no connection: its dialog says so and Generate is hidden and disabled;
+    S1, played, offers it as before."""
+    import json
+
+    from plotly.utils import PlotlyJSONEncoder
+
+    from dashboards.dialogs.attestations import build_attestation_controls
+
+    with server.test_request_context("/session/S3"):
+        empty = build_attestation_controls(global_scope(), "S3")
+        played = build_attestation_controls(global_scope(), "S1")
+        empty_text = json.dumps(empty[0].to_plotly_json(), cls=PlotlyJSONEncoder)
+        played_text = json.dumps(played[0].to_plotly_json(), cls=PlotlyJSONEncoder)
+    hidden = _generate_button(empty[0])
+    assert hidden is not None and hidden.disabled is True and "d-none" in hidden.className
+    assert "att-nobody-played" in empty_text and "there is no attestation to generate" in empty_text
+    shown = _generate_button(played[0])
+    assert shown is not None and not shown.disabled and not shown.className
+    assert "att-nobody-played" not in played_text

@@ -478,3 +478,24 @@ def test_rep013_a_learners_trainings(app):
                 report_kind("learner-trainings").check(s, load_scope(s, "tm"), {"user_id": user_id})
         with pytest.raises(Forbidden):
             build_report(s, "learner-trainings", tm, load_scope(s, "tm"), {"user_id": "alice"}, run, "en")
+
+
+def test_rep013_email_off_the_run_log_names_no_setting(make_app, caplog):
+    """Issue 21: with LEARNSTATS_SMTP_URL empty a run is logged failed with a sentence a manager
+    can act on (ask the administrator), in the recipient's language; the setting's name goes
+    to the server's log only."""
+    app = make_app(smtp_url="", mail_from="stats@example.org")
+    with app.server.extensions["learnstats_db"].session() as s:
+        build_world(Factory(s))
+        s.commit()
+    report_id = schedule(
+        app, "tm", "opco-logs", {"query": "granularity=learner-session"}, WEEKLY_MONDAY_8, ["stat"]
+    )
+    with caplog.at_level("WARNING", logger="learnstats.reports"):
+        tick(app, "2026-05-04 06:00")
+    logged = runs(app, report_id)
+    assert [(r[1], r[2]) for r in logged] == [("tm", "failed"), ("stat", "failed")]
+    for row in logged:
+        assert "SMTP" not in row[5] and "LEARNSTATS" not in row[5], row
+        assert "ask your administrator" in row[5] or "administrateur" in row[5], row
+    assert "LEARNSTATS_SMTP_URL" in caplog.text
