@@ -434,3 +434,18 @@ def test_ses032_an_empty_session_says_was_once_over_and_yet_before(world, server
         "s-future": "Nobody is registered to this session yet.",
         "s-open": "Nobody is registered to this session yet.",
     }
+
+
+def test_ses033_learner_names_link_only_for_a_viewer_who_may_open_their_page(world, server, factory):
+    """Issue 21: on the session page a learner's name opens their page when the viewer may open
+    it (a statistics manager: every name); a session instructor, who has no learner pages, reads
+    plain names (the link column empty), and the page refuses them the learner anyway."""
+    with signed_in(server, "stat", "/session/s-a"):
+        body = page("session").update_session("s-a")
+    rows = find(body, {"type": "static-table", "page": "session", "table": "learners"}).rowData
+    assert rows and all(r["learner_link"] == f"/learner/{r['user_id']}" for r in rows)
+    with signed_in(server, "inst", "/session/s-a"):
+        body = page("session").update_session("s-a")
+        rows = find(body, {"type": "static-table", "page": "session", "table": "learners"}).rowData
+        assert rows and all(r["learner_link"] is None for r in rows)
+    assert not page("learner").can_open(scope_of(factory, "inst"), factory.s, user_id=rows[0]["user_id"])
