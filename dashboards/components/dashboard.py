@@ -33,7 +33,7 @@ from data.figures.cards import (
     progress_series,
     status_summary,
 )
-from data.figures.days import choose_unit
+from data.figures.days import choose_unit, today_in
 from data.figures.population import Population, StatusSummary, training_count, training_module_counts
 from data.figures.tables import trainings_table
 from data.scope import Scope
@@ -310,13 +310,23 @@ def build_trainings_table(
     page: str, session: Session, scope: Scope, pop: Population, tz: ZoneInfo, filename: str
 ) -> html.Div | None:
     """SPEC §5's trainings table of the population, each training linked to its page when the
-    viewer may open it (with the class filter set on a class's table); None when empty."""
-    return _trainings_block(session, scope, page, pop, tz, filename, current_language())
+    viewer may open it (with the class filter set on a class's table); None when empty.
+
+    It shows today's state whatever the period chosen above it, and says so (issue 21 point 4,
+    docs/decisions.md "The trainings table says today")."""
+    return _trainings_block(session, scope, page, pop, tz, filename, current_language(), today_in(tz))
 
 
 @memoized
 def _trainings_block(
-    session: Session, scope: Scope, page: str, pop: Population, tz: ZoneInfo, filename: str, language: str
+    session: Session,
+    scope: Scope,
+    page: str,
+    pop: Population,
+    tz: ZoneInfo,
+    filename: str,
+    language: str,
+    today: date,
 ) -> html.Div | None:
     frame = trainings_table(session, scope, pop, tz)
     if frame.empty:
@@ -333,6 +343,11 @@ def _trainings_block(
         TRAININGS_COLUMNS,
         link_column=("training", "link"),
         title=N_("Trainings"),
+        note=_(
+            "Today, %(day)s: the learners enrolled now and their results to date. "
+            "The period chosen above does not apply to this table.",
+            day=fmt_date(today),
+        ),
         filename=filename,
         sheet_name=N_("Trainings"),
         empty_sentence=N_("No training matches this search."),

@@ -77,8 +77,12 @@ class DateRange:
         return {"range": self.preset}
 
 
-def preset_range(preset: str, today: date, all_time_start: date | None = None) -> DateRange:
-    """The range a preset means on `today` ("last 7 days" = today-6 .. today)."""
+def preset_range(
+    preset: str, today: date, all_time_start: date | None = None, all_time_end: date | None = None
+) -> DateRange:
+    """The range a preset means on `today` ("last 7 days" = today-6 .. today). "All time" ends
+    today, or on `all_time_end` when that is later (the sessions page: sessions planned after
+    today are listed, so the range shown must cover them)."""
     if preset == "last_7_days":
         start = today - timedelta(days=6)
     elif preset == "last_30_days":
@@ -93,6 +97,8 @@ def preset_range(preset: str, today: date, all_time_start: date | None = None) -
         start = min(all_time_start or DEFAULT_ALL_TIME_START, today)
     else:
         raise ValueError(f"unknown date range preset {preset!r}")
+    if preset == "all_time" and all_time_end is not None and all_time_end > today:
+        return DateRange(start, all_time_end, preset)
     return DateRange(start, today, preset)
 
 
@@ -171,7 +177,7 @@ def reversed_message(start: date, end: date) -> str:
 
 
 def parse_date_range(
-    args: dict, today: date, all_time_start: date | None = None
+    args: dict, today: date, all_time_start: date | None = None, all_time_end: date | None = None
 ) -> tuple[DateRange, str | None]:
     """The range asked by a page's query arguments, and a message when they could not be used.
 
@@ -186,7 +192,7 @@ def parse_date_range(
     if preset not in (None, "", "custom"):
         if preset not in PRESETS:
             return fallback, _("Unknown date range “%(preset)s”: showing the last 30 days.", preset=preset)
-        return preset_range(preset, today, all_time_start), None
+        return preset_range(preset, today, all_time_start, all_time_end), None
     if start_text in (None, "") and end_text in (None, ""):
         if preset == "custom":
             return fallback, _("A custom date range needs a start and an end date: showing the last 30 days.")
@@ -245,7 +251,8 @@ def range_from_inputs(
         # The dates were edited by hand to something the preset does not mean: custom.
         today = today or platform_today()
         try:
-            expected = preset_range(label, today, start_day if label == "all_time" else None)
+            every = label == "all_time"  # its start is the data's first day, its end today or later
+            expected = preset_range(label, today, start_day if every else None, end_day if every else None)
         except ValueError:
             expected = None
         if expected is None or (expected.start, expected.end) != (start_day, end_day):
@@ -265,13 +272,19 @@ def _bounds_start(bounds) -> date | None:
     return None
 
 
+def _bounds_end(bounds) -> date | None:
+    if isinstance(bounds, dict) and bounds.get("all_time_end"):
+        return parse_iso_day(bounds.get("all_time_end"))
+    return None
+
+
 def dates_for_preset(preset: str | None, bounds: dict | None = None, today: date | None = None):
     """Callback logic, preset -> dates: (start_date, end_date, message) for the picker.
 
     "custom" (or nothing) leaves the dates as they are (no_update)."""
     if not preset or preset == "custom" or preset not in PRESETS:
         return no_update, no_update, no_update
-    rng = preset_range(preset, today or platform_today(), _bounds_start(bounds))
+    rng = preset_range(preset, today or platform_today(), _bounds_start(bounds), _bounds_end(bounds))
     return rng.start.isoformat(), rng.end.isoformat(), None
 
 
@@ -286,7 +299,7 @@ def preset_for_dates(start, end, preset: str | None, bounds: dict | None = None,
     if start_day > end_day:
         return no_update, reversed_message(start_day, end_day)
     if preset and preset != "custom" and preset in PRESETS:
-        expected = preset_range(preset, today or platform_today(), _bounds_start(bounds))
+        expected = preset_range(preset, today or platform_today(), _bounds_start(bounds), _bounds_end(bounds))
         if (expected.start, expected.end) == (start_day, end_day):
             return no_update, None
     return ("custom" if preset != "custom" else no_update), None
@@ -366,11 +379,14 @@ def build_date_range_filter(
     all_time_start: date | None = None,
     message: str | None = None,
     extra: Sequence | None = None,
+    all_time_end: date | None = None,
 ) -> html.Div:
     """The filter bar: preset select, date-range picker (DD/MM/YYYY, weeks start Monday), and
     a message area (`message`, e.g. parse_date_range's, shown at first). `extra` components
     (e.g. a class filter) are placed at the end of the bar."""
     bounds = {"all_time_start": (all_time_start or DEFAULT_ALL_TIME_START).isoformat()}
+    if all_time_end is not None:
+        bounds["all_time_end"] = all_time_end.isoformat()  # "All time" ends there when after today
     return html.Div(
         [
             html.Div(

@@ -461,6 +461,7 @@ def build_static_table(
     height: int | None = None,
     empty_sentence: str = N_("Nothing to show."),
     schedule: dict | None = None,
+    note: str | None = None,
 ) -> html.Div:
     """A small table held in the browser: sorting, a quick-filter search box and CSV / XLSX
     downloads of the rows as sorted and filtered (handled by register_component_callbacks).
@@ -469,7 +470,9 @@ def build_static_table(
     send the table by email on a calendar (a report kind of exports/report_kinds.py).
 
     `link_column` = (text field, href field): the text field is shown as an in-app link to the
-    href field's value (which must be a path starting with "/")."""
+    href field's value (which must be a path starting with "/").
+
+    `note`: a sentence under the title saying what the table shows (already translated)."""
     columns = list(columns)
     meta = {
         "columns": [list(c[:2]) for c in _export_columns(columns)],
@@ -503,6 +506,9 @@ def build_static_table(
     return html.Div(
         [
             toolbar,
+            html.P(note, className="ls-table-note small text-muted mb-2", id=f"{page}-{slug}-table-note")
+            if note
+            else None,
             html.Div(
                 id=_static_id("static-table-message", page, slug), className="ls-table-message", role="status"
             ),

@@ -36,7 +36,7 @@ from dashboards.dialogs.opco import build_opco_export_controls
 from data.config import current_settings
 from data.db import get_db
 from data.figures.days import today_in
-from data.figures.population import sessions_first_date
+from data.figures.population import sessions_first_date, sessions_last_date
 from data.figures.sessions import sessions_table
 from data.scope import Forbidden, Scope
 from data.text import fold, search_words
@@ -78,7 +78,8 @@ def layout(scope, **query):
     today = today_in(tz)
     with get_db().session() as s:
         first = sessions_first_date(s, scope, tz)
-    rng, message = parse_date_range(_with_all_time(query), today, all_time_start=first)
+        last = sessions_last_date(s, scope, tz)  # "All time" covers the planned sessions too
+    rng, message = parse_date_range(_with_all_time(query), today, all_time_start=first, all_time_end=last)
     return html.Div(
         [
             html.Div(
@@ -92,7 +93,7 @@ def layout(scope, **query):
                 ],
                 className="mb-3 ls-page-header",
             ),
-            build_date_range_filter(PAGE, rng, all_time_start=first, message=message),
+            build_date_range_filter(PAGE, rng, all_time_start=first, message=message, all_time_end=last),
             dcc.Loading(html.Div(id="sessions-body"), type="circle", delay_show=400),
         ]
     )

@@ -269,6 +269,18 @@ def sessions_first_date(session: Session, scope: Scope, tz: ZoneInfo) -> date | 
     return local_date(first, tz)
 
 
+def sessions_last_date(session: Session, scope: Scope, tz: ZoneInfo) -> date | None:
+    """The local date of the latest start or end among the viewer's sessions: "all time" on the
+    sessions page runs to it when it is after today (planned sessions are listed)."""
+    last_start, last_end = session.execute(
+        select(func.max(ProgramSession.starts_at), func.max(ProgramSession.ends_at)).where(
+            scope.session_filter(ProgramSession.id, ProgramSession.training_id)
+        )
+    ).one()
+    days = [local_date(moment, tz) for moment in (last_start, last_end) if moment is not None]
+    return max(days) if days else None
+
+
 def sessions_frame(rows, tz: ZoneInfo) -> pd.DataFrame:
     """The sessions table from its query's rows: most recent start first, undated last, then
     by name; dates aware in the platform time zone (None when unknown)."""

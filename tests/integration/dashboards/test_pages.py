@@ -443,6 +443,31 @@ def test_pg3_003_overview_trainings_table(world):
     assert list(engine["completed"]) == [r["completed"] for r in rows]
 
 
+def test_pg3_003b_the_trainings_table_says_it_shows_today_whatever_the_period(world):
+    """Issue 21 point 4 (docs/decisions.md "The trainings table says today"): the same rows for
+    February, March and all time, and a sentence under its title naming today's date and saying
+    that the period does not apply; the class page's trainings table says the same."""
+    today = today_in(settings_of(world.server).tz)
+    with signed_in(world.server, "boss"):
+        trees = [
+            overview("custom", *FEBRUARY),
+            overview("custom", *MARCH),
+            overview("all_time", "2025-06-01", today.isoformat()),
+        ]
+    tables = [static_rows(tree, "overview", "trainings") for tree in trees]
+    assert tables[0] == tables[1] == tables[2]
+    day = today.strftime("%d/%m/%Y")
+    for tree in trees:
+        note = text(find(tree, "overview-trainings-table-note"))
+        assert note == (
+            f"Today, {day}: the learners enrolled now and their results to date. "
+            "The period chosen above does not apply to this table."
+        )
+    with signed_in(world.server, "boss"):
+        klass = page_module("klass").update_class_trainings("c-morning")
+    assert text(find(klass, "class-trainings-table-note")).startswith(f"Today, {day}: ")
+
+
 # -- the training page ----------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -449,3 +449,46 @@ def test_ses033_learner_names_link_only_for_a_viewer_who_may_open_their_page(wor
         rows = find(body, {"type": "static-table", "page": "session", "table": "learners"}).rowData
         assert rows and all(r["learner_link"] is None for r in rows)
     assert not page("learner").can_open(scope_of(factory, "inst"), factory.s, user_id=rows[0]["user_id"])
+
+
+def test_ses034_all_time_covers_every_session_listed_planned_ones_included(world, server, factory):
+    """Issue 21 point 4: "All time" showed 22/12/2025 → today but listed sessions planned after
+    today. The range now runs from the first session's start to the latest start or end when
+    that is after today; choosing the preset again gives the same dates, and the list under
+    them still holds every session (planned and undated ones too)."""
+    from dashboards.components.date_filter import dates_for_preset, range_from_inputs
+    from data.figures.days import today_in
+
+    today = today_in(PARIS)
+    planned_end = today + timedelta(days=21)
+    training = factory.s.get(Training, "t-sec")
+    factory.session(
+        training,
+        "s-next",
+        name="Planned",
+        starts=f"{today + timedelta(days=20)} 08:00",
+        ends=f"{planned_end} 16:00",
+    )
+    factory.session(training, "s-undated", name="Undated", starts=None, ends=None)
+    factory.s.commit()
+    with signed_in(server, "stat", "/sessions"):
+        layout = page("sessions").layout()
+        picker = find(layout, {"type": "date-range", "page": "sessions"})
+        bounds = find(layout, {"type": "date-range-bounds", "page": "sessions"}).data
+        assert (picker.start_date, picker.end_date) == ("2026-03-01", planned_end.isoformat())
+        assert dates_for_preset("all_time", bounds, today)[:2] == ("2026-03-01", planned_end.isoformat())
+        rng, message = range_from_inputs("all_time", picker.start_date, picker.end_date, today)
+        assert message is None and rng.preset == "all_time"  # not turned into "custom"
+        body = page("sessions").update_sessions(picker.start_date, picker.end_date, "all_time")
+        rows = find(body, {"type": "static-table", "page": "sessions", "table": "sessions"}).rowData
+        listed = [r["session_id"] for r in rows]
+        assert listed == ["s-next", "s-b", "s-m", "s-a", "s-undated"]
+        assert all(r["starts"] is None or r["starts"][:10] <= picker.end_date for r in rows)
+        assert all(r["starts"] is None or r["starts"][:10] >= picker.start_date for r in rows)
+    # A viewer whose sessions are all over: "All time" ends today, as elsewhere.
+    with signed_in(server, "inst", "/sessions"):
+        picker = find(page("sessions").layout(), {"type": "date-range", "page": "sessions"})
+        assert (picker.start_date, picker.end_date) == (
+            "2026-03-01",
+            max(today, date(2026, 3, 31)).isoformat(),
+        )
