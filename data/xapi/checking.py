@@ -101,6 +101,94 @@ def _memoize_ralph_checks() -> None:
     common.tag_is_valid = tag_is_valid_memo
 
 
+# -- ralph's whole model, with the parts that repeat checked once per distinct value ---------
+#
+# A statement's verb, object, actor and context.contextActivities repeat from statement to
+# statement (a few verbs, the courses' activities, one actor per learner); its id, timestamp,
+# result and registration do not. BaseXapiStatement checks each field on its own (pydantic
+# validates a field's value with that field's type alone) and then nothing across fields but
+# its one `mode="before"` validator (empty values anywhere, context's platform/revision against
+# object.objectType), which sees the whole statement. So, for a statement read from JSON text:
+# the whole model accepts it  <=>  the lighter model (ralph's model with those four fields typed Any,
+# the before validator inherited) accepts it  and  each of the four values is one the whole
+# model accepted before in that field. A value is remembered only after the whole model
+# accepted a statement holding it, keyed by its repr (one-to-one on what json.loads gives:
+# dicts, lists, str, int, float, bool and None, with 1, 1.0 and True written apart, key order
+# kept); anything else, and any statement the lighter model refuses, goes through the whole model,
+# whose errors are the messages.
+# tests/integration/data/xapi/test_checking_parts.py compares both on valid and invalid
+# statements (ralph's own, the bench's, and altered copies of them).
+
+_PARTS = ("verb", "object", "actor", "contextActivities")
+_ABSENT = "-"  # a context without contextActivities (no repr of a JSON value is "-")
+_SEEN_LIMIT = 16 * 1024 * 1024  # characters of remembered values per process, then forgotten
+_seen: dict[str, set[str]] = {part: set() for part in _PARTS}
+_seen_size = 0
+_lighter = None
+
+
+def _lighter_model():
+    global _lighter
+    if _lighter is None:
+        from pydantic import create_model
+        from ralph.models.xapi.base.contexts import BaseXapiContext
+
+        full = _statement_model()
+        context = create_model(
+            "LearnstatsContextParts", __base__=BaseXapiContext, contextActivities=(Any | None, None)
+        )
+        _lighter = create_model(
+            "LearnstatsStatementParts",
+            __base__=full,
+            actor=(Any, ...),
+            verb=(Any, ...),
+            object=(Any, ...),
+            context=(context | None, None),
+        )
+    return _lighter
+
+
+def _part_keys(statement: dict) -> tuple[str, ...] | None:
+    """The repr of each repeated part (statement from json.loads); None when one is missing."""
+    try:
+        context = statement.get("context")
+        if context is None:
+            activities = _ABSENT
+        elif isinstance(context, dict):
+            activities = repr(context["contextActivities"]) if "contextActivities" in context else _ABSENT
+        else:
+            return None
+        return repr(statement["verb"]), repr(statement["object"]), repr(statement["actor"]), activities
+    except (KeyError, RecursionError):
+        return None
+
+
+def validate(statement: dict, from_json: bool):
+    """ralph's BaseXapiStatement.model_validate(statement) (raises its ValidationError), its
+    repeated parts checked once per distinct value when the statement was read from JSON text."""
+    global _seen_size
+    full = _statement_model()
+    keys = _part_keys(statement) if from_json else None
+    if keys is not None and all(key in _seen[part] for part, key in zip(_PARTS, keys, strict=True)):
+        from pydantic import ValidationError
+
+        try:
+            return _lighter_model().model_validate(statement)
+        except ValidationError:
+            pass  # the whole model says what is wrong (the same message as always)
+    model = full.model_validate(statement)
+    if keys is not None:
+        for part, key in zip(_PARTS, keys, strict=True):
+            if key not in _seen[part]:
+                if _seen_size > _SEEN_LIMIT:
+                    for remembered in _seen.values():
+                        remembered.clear()
+                    _seen_size = 0
+                _seen[part].add(key)
+                _seen_size += len(key)
+    return model
+
+
 def fit_id(value: str) -> str:
     """An id that fits the id columns (64 characters): the value itself when short enough, else
     its start, "~" and a digest of the whole (two long IRIs never share an id)."""
@@ -222,10 +310,14 @@ def check(statement: Any, raw: str | None = None) -> Checked | str:
     from pydantic import ValidationError
 
     try:
-        model = _statement_model().model_validate(statement)
+        model = validate(statement, raw is not None)
     except ValidationError as error:
         return describe_errors(error)
-    except (ValueError, TypeError) as error:  # pragma: no cover - defensive
+    except KeyError as error:
+        # ralph's before validator reads values["object"] when a context gives a platform or
+        # a revision: a statement without object raised KeyError (and stopped the import).
+        return f"{error.args[0] if error.args else 'statement'}: Field required"
+    except (ValueError, TypeError, LookupError) as error:  # pragma: no cover - defensive
         return f"not a valid xAPI statement ({error})"
     canonical = _canonical(statement)
     statement_id = statement.get("id")
