@@ -19,6 +19,8 @@ With --compare REF: first, import-xapi of C (20,000) statements by the code at g
 main before a change; `git archive` into instance/bench/code-REF/; or the code in folder REF)
 and by this checkout, both at
 once on two copies of the platform (the same load for both): wall, CPU, peak RSS and the ratio.
+It stops with a message (exit status 1) when the code at REF lacks the platform's migration
+(e.g. a commit before ef445a4 on a platform at 0013) or when either side's import fails.
 
 CPU is the whole process tree's (the command's, its forkserver's and its validation workers':
 each one's last seen, psutil), not only what wait4 reaps.
@@ -113,10 +115,36 @@ def code_at(ref: str) -> tuple[str, Path]:
     return commit, folder
 
 
+def _revision(db: Path) -> str | None:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        row = con.execute("SELECT version_num FROM alembic_version").fetchone()
+    return row[0] if row else None
+
+
+def _knows_revision(folder: Path, revision: str) -> bool:
+    """Whether the code in folder has the migration the platform is at (its `flask migrate`
+    would otherwise stop: alembic cannot find the revision)."""
+    versions = folder / "data" / "migrations" / "versions"
+    wanted = (f'revision = "{revision}"', f"revision = '{revision}'")
+    return any(
+        any(line.strip() in wanted for line in path.read_text(encoding="utf-8").splitlines())
+        for path in versions.glob("*.py")
+    )
+
+
 def xapi_compare(platform: Path, work: Path, ref: str, statements: int, seed: int) -> dict:
-    """import-xapi of the same file by the code at ref and by this checkout, at the same time."""
-    source = xapi_source(platform, statements, seed)
+    """import-xapi of the same file by the code at ref and by this checkout, at the same time.
+    Stops (SystemExit) when the code at ref does not know the platform's migration, or when
+    either side's import fails: a comparison with a failed side means nothing."""
     commit, folder = code_at(ref)
+    revision = _revision(platform)
+    if revision is not None and not _knows_revision(folder, revision):
+        raise SystemExit(
+            f"--compare {ref}: the code at {commit} does not know migration {revision}, where "
+            f"{platform.name} is (its import would fail at start-up). Compare with a later commit, "
+            "or with a folder holding a checkout of a later main with the change reverted."
+        )
+    source = xapi_source(platform, statements, seed)
     sides = {f"before ({commit})": folder, "after (this checkout)": b.ROOT}
     copies = {}
     for i, name in enumerate(sides):
@@ -127,17 +155,28 @@ def xapi_compare(platform: Path, work: Path, ref: str, statements: int, seed: in
     )
     load = _load()
     results: dict[str, dict] = {}
+    base = _counts(platform).get("xapi_statements", 0)
 
     def run(name: str) -> None:
         command = [*b.FLASK, "import-xapi", str(source)]
         results[name] = b.run_measured(command, b.app_env(copies[name]), cwd=sides[name])
-        results[name]["added"] = _counts(copies[name]).get("xapi_statements", 0)
+        results[name]["added"] = _counts(copies[name]).get("xapi_statements", 0) - base
 
     threads = [threading.Thread(target=run, args=(name,)) for name in sides]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    failed = [name for name, r in results.items() if r["rc"] != 0 or r["added"] != statements]
+    if failed:
+        raise SystemExit(
+            "--compare: import-xapi failed or kept too few statements for "
+            + "; ".join(
+                f"{name} (exit status {results[name]['rc']}, {results[name]['added']:,} of "
+                f"{statements:,} kept): {results[name]['output'][-1500:]}"
+                for name in failed
+            )
+        )
     return {"statements": statements, "load": load, "load_end": _load(), "sides": results}
 
 
