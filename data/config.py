@@ -81,6 +81,10 @@ class Settings:
     # jobs/slots.py); one more is refused at once with a sentence.
     jobs_max: int = 4
     jobs_per_user: int = 1
+    # LEARNSTATS_PERIODIC_TICK_SECONDS: how often each scheduler looks at the periodic jobs'
+    # schedule (jobs/periodic.py: Celery beat's tick, the web processes' thread); a "Send now"
+    # of a scheduled report goes out within one tick.
+    periodic_tick_seconds: int = 30
     extra: dict = field(default_factory=dict)
 
     @property
@@ -379,7 +383,8 @@ def _hardening(settings: Settings, overrides: dict) -> None:
 
 
 def _limits(settings: Settings, overrides: dict) -> None:
-    """LEARNSTATS_MAX_REQUEST_MB, LEARNSTATS_JOBS_MAX, LEARNSTATS_JOBS_PER_USER (issue 23)."""
+    """LEARNSTATS_MAX_REQUEST_MB, LEARNSTATS_JOBS_MAX, LEARNSTATS_JOBS_PER_USER (issue 23),
+    LEARNSTATS_PERIODIC_TICK_SECONDS."""
     value = (
         overrides.pop("max_request_mb")
         if "max_request_mb" in overrides
@@ -393,16 +398,17 @@ def _limits(settings: Settings, overrides: dict) -> None:
                 "the default is 8"
             )
         settings.max_request_mb = int(value)
-    for key, variable, top in (
-        ("jobs_max", "LEARNSTATS_JOBS_MAX", 64),
-        ("jobs_per_user", "LEARNSTATS_JOBS_PER_USER", 16),
+    for key, variable, top, unit in (
+        ("jobs_max", "LEARNSTATS_JOBS_MAX", 64, "jobs"),
+        ("jobs_per_user", "LEARNSTATS_JOBS_PER_USER", 16, "jobs"),
+        ("periodic_tick_seconds", "LEARNSTATS_PERIODIC_TICK_SECONDS", 3600, "seconds"),
     ):
         value = overrides.pop(key) if key in overrides else os.environ.get(variable)
         value = "" if value is None else str(value).strip()
         if value:
             if not value.isdigit() or not 1 <= int(value) <= top:
                 raise SettingsError(
-                    f"{variable}: {value!r} is not a whole number of jobs between 1 and {top}; "
+                    f"{variable}: {value!r} is not a whole number of {unit} between 1 and {top}; "
                     f"the default is {getattr(Settings, key)}"
                 )
             setattr(settings, key, int(value))

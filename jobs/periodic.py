@@ -14,9 +14,11 @@ the job never ran) decides instead, for calendar schedules.
 
 Who runs the schedule (docs/architecture.md, "Background jobs"):
   - with a Celery broker: `make worker` runs Celery beat inside the worker (-B); beat sends the
-    task "learnstats.periodic.tick" every TICK seconds, and the tick runs what is due;
+    task "learnstats.periodic.tick" every tick, and the tick runs what is due;
   - without one (`make run`, `make serve` on the embedded defaults): each web process starts one
-    daemon thread (start_in_process) doing the same tick every TICK seconds.
+    daemon thread (start_in_process) doing the same at every tick.
+A tick is LEARNSTATS_PERIODIC_TICK_SECONDS (default TICK, 30 s; the system tests take 1 s so that
+they wait for three schedulers in seconds instead of minutes).
 Either way, every tick of every process asks the database (data/job_locks.py): a job runs
 only when its last start is old enough AND its row's lock is free, taken with one atomic
 UPDATE. So however many processes tick, one run of a job happens at a time, and a process that
@@ -43,7 +45,7 @@ from data.job_locks import read_lock, release, try_acquire
 
 log = logging.getLogger("learnstats.jobs")
 
-TICK = 30.0  # seconds between two looks at the schedule
+TICK = 30.0  # seconds between two looks at the schedule, unless LEARNSTATS_PERIODIC_TICK_SECONDS
 DEFAULT_LEASE = timedelta(minutes=15)
 
 Every = timedelta | Callable[[Settings], timedelta]
@@ -207,14 +209,20 @@ _threads: dict[int, threading.Thread] = {}
 _threads_lock = threading.Lock()
 
 
+def tick_of(server: Flask) -> float:
+    """Seconds between two ticks: LEARNSTATS_PERIODIC_TICK_SECONDS, 30 by default."""
+    return float(settings_of(server).periodic_tick_seconds)
+
+
 def start_in_process(
-    server: Flask, tick: float = TICK, registry: Registry | None = None
+    server: Flask, tick: float | None = None, registry: Registry | None = None
 ) -> threading.Thread | None:
-    """A daemon thread ticking the schedule every `tick` seconds in this process, unless a Celery
-    broker is configured (then `make worker`'s beat runs it). One thread per server; its `stop`
-    event ends it."""
+    """A daemon thread ticking the schedule every `tick` seconds (default: the setting) in this
+    process, unless a Celery broker is configured (then `make worker`'s beat runs it). One thread
+    per server; its `stop` event ends it."""
     if settings_of(server).celery_broker_url:
         return None
+    tick = tick_of(server) if tick is None else tick
     with _threads_lock:
         thread = _threads.get(id(server))
         if thread is not None and thread.is_alive():
@@ -241,8 +249,10 @@ def start_in_process(
 TICK_TASK = "learnstats.periodic.tick"
 
 
-def install_beat(celery_app, server: Flask, tick: float = TICK) -> None:
-    """The tick task on this Celery app and its beat schedule (`make worker` runs beat with -B)."""
+def install_beat(celery_app, server: Flask, tick: float | None = None) -> None:
+    """The tick task on this Celery app and its beat schedule (`make worker` runs beat with -B),
+    every `tick` seconds (default: the setting)."""
+    tick = tick_of(server) if tick is None else tick
 
     @celery_app.task(name=TICK_TASK, ignore_result=True)
     def periodic_tick() -> list[str]:
@@ -269,4 +279,5 @@ __all__ = [
     "register",
     "run_due",
     "start_in_process",
+    "tick_of",
 ]

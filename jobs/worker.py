@@ -13,8 +13,9 @@ in instance/exports/ and served from there. Like `make serve`, the worker runs i
 mode unless LEARNSTATS_ENV says otherwise.
 
 `-B` runs Celery beat inside the worker: it sends the periodic jobs' tick (jobs/periodic.py)
-every 30 seconds; the tick runs what is due, one run of a job at a time whatever the number of
-workers (a lock in the database), so several workers may all run with -B.
+every 30 seconds (LEARNSTATS_PERIODIC_TICK_SECONDS); the tick runs what is due, one run of a job
+at a time whatever the number of workers (a lock in the database), so several workers may all
+run with -B.
 """
 
 from __future__ import annotations
