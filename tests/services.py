@@ -3,6 +3,8 @@ redis-server, `make serve`'s gunicorn and `make worker`'s Celery worker.
 
 Each is a subprocess in a session of its own; stop() ends the whole process group (SIGTERM,
 then SIGKILL after a grace period), so no worker outlives its test, also after a failure.
+Several start side by side (`wait=False`, then `wait_ready()`) and stop side by side
+(`stop_all`): a test waits for the slowest, not for their sum.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Process:
 
     def __init__(self, name: str, command: list[str], env: dict, log_path: Path, cwd: Path = ROOT):
         self.name, self.log_path = name, log_path
+        self._terminated = False
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             command,
@@ -64,11 +67,17 @@ class Process:
                 f"{self.name} stopped (status {self.proc.returncode}); its log:\n{self.log_text()}"
             )
 
+    def terminate(self) -> None:
+        """Ask the process group to end (SIGTERM, once); stop() waits for it."""
+        if self.alive() and not self._terminated:
+            self._terminated = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+
     def stop(self, grace: float = 15.0) -> None:
         """End the process and everything it started (its process group)."""
         if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
+            self.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=grace)
         # Children left behind (a worker the master could not reap) go too.
@@ -77,6 +86,15 @@ class Process:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
         self._log.close()
+
+
+def stop_all(processes) -> None:
+    """Stop these processes side by side: SIGTERM to each group first, then wait for each."""
+    processes = list(processes)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.stop()
 
 
 def wait_until(check, what: str, timeout: float, processes: tuple[Process, ...] = ()) -> None:
@@ -93,6 +111,24 @@ def wait_until(check, what: str, timeout: float, processes: tuple[Process, ...] 
             logs = "\n".join(f"--- {p.name}:\n{p.log_text()}" for p in processes)
             raise RuntimeError(f"{what} within {timeout:.0f} s\n{logs}")
         time.sleep(0.2)
+
+
+def demo_database(url: str, learners: int, seed: int, timezone: str = "Europe/Paris") -> None:
+    """What `flask --app app demo-data --learners N --seed S` leaves in the database at url: the
+    schema migrated, then the demo platform, by the command's own functions (data/cli.py) in
+    this process instead of a new Python importing the app (seconds on a busy machine)."""
+    from zoneinfo import ZoneInfo
+
+    from data.db import Database
+    from data.demo import generate_demo_data
+
+    tz = ZoneInfo(timezone)
+    db = Database(url, tz)
+    try:
+        db.migrate()
+        generate_demo_data(db, learners=learners, seed=seed, tz=tz)
+    finally:
+        db.engine.dispose()
 
 
 class RedisServer(Process):
@@ -159,16 +195,21 @@ def worker_command(concurrency: int = 2) -> list[str]:
 class Gunicorn(Process):
     """`make serve` on a free port; ready when every worker has booted and /readyz says so."""
 
-    def __init__(self, env: dict, log_path: Path, workers: int = 2, timeout: float = 120):
+    def __init__(self, env: dict, log_path: Path, workers: int = 2, timeout: float = 120, wait: bool = True):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         env = {**env, "PORT": str(self.port), "LEARNSTATS_WORKERS": str(workers)}
         super().__init__("gunicorn", serve_command(), env, log_path)
+        if wait:
+            self.wait_ready(timeout)
 
+    def wait_ready(self, timeout: float = 120) -> None:
         def ready() -> bool:
             booted = self.log_text(1_000_000).count("Booting worker with pid")
-            return booted >= workers and requests.get(f"{self.base}/readyz", timeout=5).status_code == 200
+            return (
+                booted >= self.workers and requests.get(f"{self.base}/readyz", timeout=5).status_code == 200
+            )
 
         wait_until(ready, "gunicorn did not become ready", timeout, (self,))
 
@@ -195,8 +236,14 @@ class Gunicorn(Process):
 class CeleryWorker(Process):
     """`make worker`; ready when Celery says so."""
 
-    def __init__(self, env: dict, log_path: Path, concurrency: int = 1, timeout: float = 90):
+    def __init__(
+        self, env: dict, log_path: Path, concurrency: int = 1, timeout: float = 90, wait: bool = True
+    ):
         super().__init__("celery worker", worker_command(concurrency), env, log_path)
+        if wait:
+            self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 90) -> None:
         wait_until(
             lambda: " ready." in self.log_text(1_000_000), "the Celery worker was not ready", timeout, (self,)
         )

@@ -276,7 +276,8 @@ def test_lrs002_wrong_password_is_a_clear_error_and_writes_nothing(ralph, make_a
 
 def test_lrs003_make_worker_syncs_through_celery_beat(ralph, make_app, tmp_path):
     """`make worker` (Celery with beat, -B) and LEARNSTATS_LRS_ENDPOINT: at beat's first tick
-    (30 s) the periodic job "lrs-sync" pulls everything the LRS holds, recorded as a run."""
+    (1 s here: LEARNSTATS_PERIODIC_TICK_SECONDS; 30 s by default) the periodic job "lrs-sync"
+    pulls everything the LRS holds, recorded as a run."""
     import secrets
 
     from tests.services import CeleryWorker, RedisServer, wait_until
@@ -301,6 +302,7 @@ def test_lrs003_make_worker_syncs_through_celery_beat(ralph, make_app, tmp_path)
             "LEARNSTATS_LRS_USERNAME": "learnstats",
             "LEARNSTATS_LRS_PASSWORD": PASSWORD,
             "LEARNSTATS_LRS_SYNC_MINUTES": "1",
+            "LEARNSTATS_PERIODIC_TICK_SECONDS": "1",
         }
         worker = CeleryWorker(env, tmp_path / "worker.log")
         wait_until(
