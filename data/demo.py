@@ -3,8 +3,11 @@
 generate_demo_data fills an empty database with learners, trainings, classes, program
 sessions and a year of activity up to `today`; ensure_demo_data does it once for `make run`.
 Everything comes from random.Random(seed) and `today`, so one seed and one day give the same
-rows. Rows are built as lists of dicts, a chunk of users at a time, and written with SQLAlchemy
-Core executemany inserts in one transaction: 100,000 learners take a few minutes.
+rows. The platform streams (issue 22 point 4): rows are built as dicts a chunk of USER_CHUNK
+learners at a time, written (on SQLite straight through the driver, in the forms SQLAlchemy's
+dialect stores), then the chunk's effective enrollments and summary rows are computed from
+what was written (summaries.ChunkedBuild) and the chunk is forgotten; the per-group summary
+rows come last. Memory stays flat whatever the number of learners, in one transaction.
 
 All timestamps are naive UTC datetimes; the generator thinks in the platform time zone
 (working hours, weekends, evenings) and converts with the zone's offset of each day.
@@ -13,18 +16,22 @@ All timestamps are naive UTC datetimes; the generator thinks in the platform tim
 from __future__ import annotations
 
 import bisect
+import gc
 import itertools
 import math
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from flask import has_app_context
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from auth.users import hash_password
@@ -34,11 +41,14 @@ from data.config import current_settings
 from data.db import Database
 from data.enrollments import refresh_training_learners
 from data.errors import LearnstatsError
+from data.importer import _page_cache
+from data.summaries import _kind, _sqlite_value
 from data.text import fold, person_search_text, person_sort_key
 
 DEFAULT_TZ = ZoneInfo("Europe/Paris")
-USER_CHUNK = 1000  # users generated, inserted and forgotten at a time
+USER_CHUNK = 1000  # users generated, inserted, summarised and forgotten at a time
 INSERT_CHUNK = 10_000  # rows per executemany
+CACHE_KIB = 128 * 1024  # SQLite's page cache while generating (indexes grow all over the file)
 
 # --------------------------------------------------------------------------------------------
 # Demo accounts (one per role of SPEC §6)
@@ -1415,9 +1425,46 @@ class _Generator:
                 continue
             table = model.__tablename__
             self.counts.rows[table] = self.counts.rows.get(table, 0) + len(rows)
-            for start in range(0, len(rows), INSERT_CHUNK):
-                self.s.execute(insert(model.__table__), rows[start : start + INSERT_CHUNK])
+            self.insert(model, rows)
         assert not self.pending, f"rows left unwritten: {list(self.pending)}"
+
+    def insert(self, model: type, rows: list[dict]) -> None:
+        """Write rows that all give the same columns, as SQLAlchemy Core's executemany insert
+        does; on SQLite through the driver: the values in the forms its dialect stores
+        (datetimes as text, booleans as 0 or 1: summaries._insert's), the omitted columns'
+        scalar defaults added (its per-value processing was a third of the generator's time)."""
+        table = model.__table__
+        connection = self.s.connection()
+        if connection.dialect.name != "sqlite":
+            for start in range(0, len(rows), INSERT_CHUNK):
+                self.s.execute(insert(table), rows[start : start + INSERT_CHUNK])
+            return
+        first = rows[0]
+        given = [c for c in table.columns if c.name in first]
+        defaults = [c for c in table.columns if c.name not in first and c.default is not None]
+        assert all(c.default.is_scalar for c in defaults), f"{table.name}: a default that is not a value"
+        constants = tuple(
+            value if (convert := _sqlite_value(_kind(c))) is None else convert(value)
+            for c in defaults
+            for value in (c.default.arg,)
+        )
+        converters = [(i, f) for i, c in enumerate(given) if (f := _sqlite_value(_kind(c))) is not None]
+        names = [c.name for c in (*given, *defaults)]
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        getter = itemgetter(*(c.name for c in given))
+        single = len(given) == 1
+        for start in range(0, len(rows), INSERT_CHUNK):
+            values = []
+            for row in rows[start : start + INSERT_CHUNK]:
+                found = getter(row)
+                if single:
+                    found = (found,)
+                if converters:
+                    found = list(found)
+                    for i, convert in converters:
+                        found[i] = convert(found[i])
+                values.append((*found, *constants))
+            connection.exec_driver_sql(sql, values)
 
     def work_seconds(self) -> int:
         """A local time of day for learning: office hours mostly, some evenings."""
@@ -2023,6 +2070,36 @@ class _Generator:
     # ---- the whole platform --------------------------------------------------------------
 
     def run(self) -> str:
+        # The demo accounts' passwords are hashed meanwhile (scrypt is slow on purpose and lets
+        # the other core work) and written at the end; the cycle collector runs once a chunk
+        # (it walked the chunk's rows again and again); a larger page cache for the indexes.
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-passwords") as hashing,
+            _collect_once_a_chunk(),
+            _page_cache(self.s, CACHE_KIB),
+        ):
+            passwords = {
+                user_id: hashing.submit(_password_hash, account.password)
+                for (user_id, _, _), account in zip(_DEMO_PEOPLE, DEMO_ACCOUNTS, strict=True)
+            }
+            self.generate()
+            for user_id, hashed in passwords.items():
+                self.s.execute(
+                    update(m.User.__table__).where(m.User.id == user_id).values(password_hash=hashed.result())
+                )
+        from exports.attestation_options import save_demo_defaults  # the exports' layer, on demand
+
+        save_demo_defaults(self.s, self.clock.at(self.today_ord, 0))
+        return self.summary()
+
+    def summarise(self, user_ids: list[str]) -> None:
+        """The effective enrollments and summary rows of users whose rows are all written."""
+        refresh_training_learners(self.s, user_ids)
+        self.build.add(user_ids)
+        gc.collect()
+
+    def generate(self) -> None:
+        self.build = summaries.ChunkedBuild(self.s, self.tz)
         self.write_catalogue()
         self.plan_sessions()
         created = self.clock.at(self.today_ord - 428, 8 * 3600)
@@ -2033,7 +2110,6 @@ class _Generator:
                 last,
                 account.email,
                 created,
-                password=account.password,
                 labels=("démo",),
                 fields={
                     "Service": "Formation" if user_id != "demo-learner" else "Commercial",
@@ -2078,8 +2154,10 @@ class _Generator:
         self.learner_activity(learner, starts, persona={done: "completed", ongoing: "in progress"})
         self.flush()
 
+        chunk: list[str] = []
         for _ in range(self.n_learners):
             p = self.new_person()
+            chunk.append(p["id"])
             self.write_user(
                 p["id"],
                 p["first"],
@@ -2101,16 +2179,16 @@ class _Generator:
             self.cutoff = self.clock.cutoff
             if self.counts.learners % USER_CHUNK == 0:
                 self.flush()
+                self.summarise(chunk)
+                chunk = []
         self.flush()
+        self.summarise(chunk)
 
+        # The demo accounts (roles: the admins are not counted) and the trainers last.
         self.write_roles(trainers)
         self.flush()
-        refresh_training_learners(self.s)
-        summaries.rebuild(self.s, self.tz)
-        from exports.attestation_options import save_demo_defaults  # the exports' layer, on demand
-
-        save_demo_defaults(self.s, self.clock.at(self.today_ord, 0))
-        return self.summary()
+        self.summarise([user_id for user_id, _, _ in _DEMO_PEOPLE] + trainers)
+        self.build.finish()
 
     def write_roles(self, trainers: list[str]) -> None:
         rng = self.rng
@@ -2151,6 +2229,21 @@ class _Generator:
 # --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _collect_once_a_chunk() -> Iterator[None]:
+    """The cycle collector paused (the generator calls gc.collect() after each chunk), and
+    what lives already (the modules) left out of its walks."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 def _existing_data(session: Session) -> str | None:

@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import chain, repeat
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
@@ -335,6 +336,46 @@ def rebuild(session: Session, tz: ZoneInfo) -> None:
     session.info.pop(_PENDING, None)
     _set_meta(session, "timezone", tz.key)
     _refresh(session, Touched(everything=True), tz)
+
+
+class ChunkedBuild:
+    """The summaries of a platform whose learners are written a chunk at a time (demo-data):
+    what `rebuild` stores, without holding every raw row at once.
+
+    `add(users)` computes every learner row of those users (their pairs, module facts,
+    history, days, sessions) from their raw rows, which must all be written (enrollments,
+    training_learners, roles included), and counts their active periods; `finish()` then
+    stores the per-group rows, the active periods and the sessions from the learner rows,
+    as `rebuild` does. The summary tables must be empty at the start; each user is added
+    once. Memory is one chunk's raw rows plus the per-group sums."""
+
+    def __init__(self, session: Session, tz: ZoneInfo):
+        self.session = session
+        self.tz = tz
+        session.flush()
+        session.info.pop(_PENDING, None)
+        _set_meta(session, "timezone", tz.key)
+        # (population, unit, period start) -> learners: summed over the chunks, the class
+        # populations as the group refresh of finish() stores them (as the chunked refresh
+        # of _refresh counts them).
+        self.activity: Counter = Counter()
+
+    def add(self, users: list[str]) -> None:
+        if not users:
+            return
+        facts = _load(self.session, users, self.tz)  # replacing None: nothing stored yet
+        _write_user_tables(self.session, facts)
+        _write_pair_tables(self.session, facts, self.tz)
+        del facts
+        _count_change(self.activity, {}, _activity_states(self.session, users, stored_classes=False))
+
+    def finish(self) -> None:
+        session = self.session
+        _refresh_groups(session, None)
+        _update_active_periods(session, Counter(), self.activity, full=True)
+        _refresh_sessions(session, None)
+        _bump_version(session)
+        _analyze(session)
 
 
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
@@ -871,16 +912,24 @@ def _insert(session: Session, model, rows: list[dict]) -> None:
     columns = list(table.columns)
     connection = session.connection()
     if connection.dialect.name == "sqlite":
-        converters = [(c.name, _sqlite_value(_kind(c))) for c in columns]
-        sql = f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) VALUES ({', '.join('?' * len(columns))})"
+        # One itemgetter per row and the converters of the date, datetime and boolean columns
+        # only (as _store_sqlite): the per-value generator was a sixth of demo-data's time.
+        names = [c.name for c in columns]
+        converted = [(i, f) for i, c in enumerate(columns) if (f := _sqlite_value(_kind(c))) is not None]
+        getter = itemgetter(*names)
+        many = len(names) > 1
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(columns))})"
         for batch in _chunks(rows, INSERT_BATCH):
-            values = [
-                tuple(
-                    row.get(name) if convert is None else convert(row.get(name))
-                    for name, convert in converters
-                )
-                for row in batch
-            ]
+            values = []
+            for row in batch:
+                try:
+                    found = getter(row)
+                    found = list(found) if many else [found]
+                except KeyError:  # a column the row does not give: None
+                    found = [row.get(name) for name in names]
+                for i, convert in converted:
+                    found[i] = convert(found[i])
+                values.append(tuple(found))
             connection.exec_driver_sql(sql, values)
         return
     stmt = insert(table)
@@ -1234,11 +1283,13 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
     for condition in _in(m.SummaryClassLearner.class_id, None if trainings is None else classes):
         stmt = delete(m.SummaryClassLearner)
         session.execute(stmt if condition is None else stmt.where(condition))
-    members: dict[str, set[str]] = defaultdict(set)  # user -> classes
-    for class_id, user_id in _rows(
+    # user -> classes, as a tuple (a set per member was most of a 1,000,000-learner platform's
+    # group refresh memory); the membership rows streamed, not listed.
+    members: dict[str, tuple[str, ...]] = {}
+    for class_id, user_id in _stream(
         session, select(cm.class_id, cm.user_id), cm.class_id, None if trainings is None else classes
     ):
-        members[user_id].add(class_id)
+        members[user_id] = (*members.get(user_id, ()), class_id)
     registered: dict[str, set[str]] = defaultdict(set)  # training -> classes
     for class_id, training_id in registrations:
         registered[training_id].add(class_id)
@@ -1269,11 +1320,12 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
     )  # fmt: skip
     for user_id, training_id, state, done, score, seconds, enrolled_day, completed_day in pair_rows:
         for group in groups_of(user_id, training_id):
-            acc = status.setdefault((*group, state), [0, 0, [], 0])
+            acc = status.setdefault((*group, state), [0, 0, {}, 0])
             acc[0] += 1
             acc[1] += done
             if score is not None:
-                acc[2].append(score)
+                scores = acc[2]
+                scores[score] = scores.get(score, 0) + 1
             acc[3] += 0 if seconds is None else round(seconds * 1000)  # _to_ms
             days.setdefault((*group, enrolled_day), [0, 0, 0])[0] += 1
             if completed_day is not None:
@@ -1290,10 +1342,11 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
     for user_id, training_id, module_id, passed, score, effective_day in fact_rows:
         for group in groups_of(user_id, training_id):
             days.setdefault((*group, effective_day), [0, 0, 0])[1] += 1
-            acc = modules.setdefault((*group, module_id), [0, 0, [], 0, 0])
+            acc = modules.setdefault((*group, module_id), [0, 0, {}, 0, 0])
             acc[0] += 1
             acc[1] += bool(passed)
-            acc[2].append(score)
+            scores = acc[2]
+            scores[score] = scores.get(score, 0) + 1
     time_rows = _driver_stream(
         session,
         select(p.user_id, p.training_id, um.module_id, um.seconds)
@@ -1305,7 +1358,7 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
     )
     for user_id, training_id, module_id, seconds in time_rows:
         for group in groups_of(user_id, training_id):
-            acc = modules.setdefault((*group, module_id), [0, 0, [], 0, 0])
+            acc = modules.setdefault((*group, module_id), [0, 0, {}, 0, 0])
             acc[3] += 1
             acc[4] += 0 if seconds is None else round(seconds * 1000)  # _to_ms
     _insert(
@@ -1314,7 +1367,7 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
         [
             {
                 "class_id": c, "training_id": t, "status": state, "pairs": n, "completed_modules": done,
-                "score_sum": math.fsum(scores), "scored": len(scores), "time_spent": ms / 1000,
+                "score_sum": _fsum_counted(scores), "scored": sum(scores.values()), "time_spent": ms / 1000,
             }
             for (c, t, state), (n, done, scores, ms) in status.items()
         ],
@@ -1340,12 +1393,19 @@ def _refresh_groups(session: Session, trainings: list[str] | None) -> None:
         [
             {
                 "class_id": c, "training_id": t, "module_id": module_id, "completed": done, "passed": ok,
-                "score_sum": math.fsum(scores), "time_learners": users, "time_spent": ms / 1000,
+                "score_sum": _fsum_counted(scores), "time_learners": users, "time_spent": ms / 1000,
             }
             for (c, t, module_id), (done, ok, scores, users, ms) in modules.items()
         ],
     )  # fmt: skip
     _refresh_class_learners(session, None if trainings is None else classes)
+
+
+def _fsum_counted(scores: dict[float, int]) -> float:
+    """math.fsum of every score as many times as counted: the exactly rounded sum, as fsum of
+    the list would give (a score -> count dict holds a few dozen values where the list held
+    one per pair or module fact: millions at 1,000,000 learners)."""
+    return math.fsum(chain.from_iterable(repeat(score, n) for score, n in scores.items()))
 
 
 def _refresh_class_learners(session: Session, classes: list[str] | None) -> None:

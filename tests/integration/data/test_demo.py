@@ -10,13 +10,16 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from auth.roles import load_scope
 from auth.users import authenticate
+from data import demo as demo_module
 from data import models as m
+from data import summaries
 from data.db import Database
 from data.demo import DEMO_ACCOUNTS, DemoDataError, ensure_demo_data, generate_demo_data
+from data.enrollments import refresh_training_learners
 
 TZ = ZoneInfo("Europe/Paris")
 UTC = ZoneInfo("UTC")
@@ -447,3 +450,59 @@ def test_demo014_tiny_platform_on_a_fresh_app_database(db):
     assert "2 learners" in summary
     assert scalar(db, "SELECT count(*) FROM users WHERE id LIKE 'u%'") == 1
     assert scalar(db, "SELECT count(*) FROM training_learners") >= 3
+
+
+def _digest_without_meta(database: Database) -> dict[str, str]:
+    """Per table, a hash of its rows in key order (password hashes and summary_meta's data
+    version aside)."""
+    out = {}
+    with database.engine.connect() as connection:
+        for table in m.Base.metadata.sorted_tables:
+            if table.name == "summary_meta":
+                continue
+            digest = hashlib.sha256()
+            columns = [c for c in table.columns if c.name != "password_hash"]
+            for row in connection.execute(select(*columns).order_by(*table.primary_key.columns)):
+                digest.update(repr(tuple(row)).encode())
+            out[table.name] = digest.hexdigest()
+    return out
+
+
+def test_demo015_streamed_summaries_equal_a_rebuild(tmp_path, monkeypatch):
+    """Issue 22 point 4: the summaries built a chunk of learners at a time (and the effective
+    enrollments of each chunk) are exactly what a rebuild from the raw tables stores."""
+    monkeypatch.setattr(demo_module, "USER_CHUNK", 40)  # 130 learners: four chunks, the last one short
+    database = Database(f"sqlite:///{tmp_path / 'demo.sqlite3'}")
+    database.migrate()
+    generate_demo_data(database, learners=130, seed=7, tz=TZ, today=TODAY)
+    streamed = _digest_without_meta(database)
+    with database.session() as s:
+        refresh_training_learners(s)
+        summaries.rebuild(s, TZ)
+    rebuilt = _digest_without_meta(database)
+    assert streamed == rebuilt
+    assert scalar(database, "SELECT count(*) FROM summary_pairs") > 300
+    assert scalar(database, "SELECT count(*) FROM summary_group_status") > 10
+    database.engine.dispose()
+
+
+def test_demo016_rows_written_through_the_driver_equal_sqlalchemy_inserts(tmp_path, monkeypatch):
+    """The raw rows the generator writes straight through SQLite's driver are those SQLAlchemy
+    Core's executemany inserts store (dates, booleans, defaults of omitted columns)."""
+    database = Database(f"sqlite:///{tmp_path / 'driver.sqlite3'}")
+    database.migrate()
+    generate_demo_data(database, learners=70, seed=5, tz=TZ, today=TODAY)
+    driver = _digest_without_meta(database)
+    database.engine.dispose()
+
+    def core_insert(self, model, rows_):
+        for start in range(0, len(rows_), demo_module.INSERT_CHUNK):
+            self.s.execute(insert(model.__table__), rows_[start : start + demo_module.INSERT_CHUNK])
+
+    monkeypatch.setattr(demo_module._Generator, "insert", core_insert)
+    database = Database(f"sqlite:///{tmp_path / 'core.sqlite3'}")
+    database.migrate()
+    generate_demo_data(database, learners=70, seed=5, tz=TZ, today=TODAY)
+    assert _digest_without_meta(database) == driver
+    assert scalar(database, "SELECT count(*) FROM connections") > 500
+    database.engine.dispose()
