@@ -23,10 +23,16 @@
                                               the class page's settle time in headless Chromium,
                                               sections drawn at once (before) and when opened
                                               (after), alternately in one run (bench/class_page.py)
+    python -m bench duckdb [--learners N] [--repeat 3]
+                                              the DuckDB baseline alone: the raw tables copied
+                                              into its memory, the global page's figures in one
+                                              SQL script (bench/duckdb_baseline.py; `app` runs it
+                                              too and reports each callback's ratio to it)
     python -m bench xapi-gen --db FILE --statements N --out FILE.jsonl.gz
                                               the benchmark's xAPI statements (bench/xapi_gen.py)
 
 app: callbacks timed cold and warm through /_dash-update-component, a naive pandas baseline,
+the DuckDB baseline (issue 22: each callback's cold p95 against it),
 a 1,000,000-row import, the OPCO logs export, 20 concurrent managers and the server's memory,
 checked against issue 8's targets (see docs/performance.md). figures: bench/figures.py,
 the figures engine on N and 10 x N learners. opco: bench/opco.py, the peak memory of the
@@ -83,6 +89,10 @@ def main(argv: list[str]) -> int:
         from bench import class_page
 
         return class_page.main(rest)
+    if command == "duckdb":
+        from bench import duckdb_baseline
+
+        return duckdb_baseline.main(rest)
     if command == "xapi-gen":
         from bench import xapi_gen
 

@@ -67,6 +67,7 @@ ACCOUNTS = {
 TARGET_COLD_MS = 300
 TARGET_WARM_MS = 50
 TARGET_NAIVE_RATIO = 20
+TARGET_DUCKDB_RATIO = 10  # issue 22: every callback >= 10x faster than the DuckDB baseline
 TARGET_CONCURRENT_P95_MS = 1000
 TARGET_IMPORT_ROWS_S = 50_000
 TARGET_CSV_ROWS_S = 100_000
@@ -858,6 +859,14 @@ def _count_rows(path: Path, fmt: str) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+def _duckdb_ratio(ctx: dict, seconds: float | None) -> str:
+    """How many times the callback's time fits in the DuckDB baseline's ("-": not measured)."""
+    duck = ctx.get("duckdb")
+    if not duck or not seconds:
+        return "-"
+    return f"{duck['seconds'] / seconds:.1f}×"
+
+
 def _ms(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds * 1000:,.0f}"
 
@@ -923,13 +932,14 @@ def build_report(ctx: dict) -> tuple[str, bool]:
         chosen = [r for r in rows if (r[0].kind == "download") == bool(kinds)]
         if not chosen:
             continue
-        lines += [f"#### {title}", "", "| page | callback (trigger) | kind | cold p50 | cold p95 | warm p50 | warm p95 | n | errors |",
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        lines += [f"#### {title}", "", "| page | callback (trigger) | kind | cold p50 | cold p95 | warm p50 | warm p95 | n | errors | DuckDB ÷ cold p95 |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
         for call, c, w in chosen:
             n = f"{len(c.samples)}/{len(w.samples)}"
             lines.append(
                 f"| {call.page} | {call.name} | {call.kind} | {_ms(c.pct(0.5))} | {_ms(c.pct(0.95))} | "
-                f"{_ms(w.pct(0.5))} | {_ms(w.pct(0.95))} | {n} | {c.errors + w.errors} |"
+                f"{_ms(w.pct(0.5))} | {_ms(w.pct(0.95))} | {n} | {c.errors + w.errors} | "
+                f"{_duckdb_ratio(ctx, c.pct(0.95))} |"
             )
         lines.append("")
     failures = [(call, x.first_error) for call, c, w in rows for x in (c, w) if x.errors]
@@ -987,6 +997,21 @@ def build_report(ctx: dict) -> tuple[str, bool]:
                 f"slowest callback ≥ {TARGET_NAIVE_RATIO}× faster than naive pandas",
                 f"naive {naive['seconds']:.2f} s / slowest cold p95 {slowest:.2f} s = {ratio:.1f}×",
                 ratio >= TARGET_NAIVE_RATIO,
+            )
+        )
+    duck = ctx.get("duckdb")
+    if duck and cold:
+        slowest = max((c.pct(0.95) or 0) for _, c, _ in page_rows)
+        ratio = duck["seconds"] / slowest if slowest else float("inf")
+        n_miss = sum(
+            duck["seconds"] / (c.pct(0.95) or float("inf")) < TARGET_DUCKDB_RATIO for _, c, _ in page_rows
+        )
+        targets.append(
+            (
+                f"every callback ≥ {TARGET_DUCKDB_RATIO}× faster than DuckDB (cold p95)",
+                f"DuckDB {duck['seconds'] * 1000:.0f} ms / slowest cold p95 {slowest * 1000:.0f} ms = {ratio:.1f}×; "
+                f"{n_miss} of {len(page_rows)} under {TARGET_DUCKDB_RATIO}×",
+                n_miss == 0,
             )
         )
     load = ctx.get("load")
@@ -1057,6 +1082,13 @@ def build_report(ctx: dict) -> tuple[str, bool]:
             f"Naive baseline ({naive['seconds']:.2f} s, best of {naive['runs']}): `{json.dumps(naive['figures'], ensure_ascii=False)}`",
             "",
         ]
+    if duck:
+        lines += [
+            f"DuckDB baseline ({duck['seconds'] * 1000:.0f} ms, best of {duck['runs']}; raw tables copied into "
+            f"its memory once in {duck['copy_seconds']:.1f} s, not timed; bench/duckdb_baseline.py): "
+            f"`{json.dumps(duck['figures'], ensure_ascii=False, default=str)}`",
+            "",
+        ]
     if imp:
         lines += [
             f"Import: {imp['rows']:,} connections in {imp['seconds']:.1f} s = {imp['rows_s']:,.0f} rows/s, peak RSS {imp['peak_mib']:.0f} MiB, {imp['added']:,} rows added."
@@ -1111,7 +1143,7 @@ def _flatness(export: list[dict]) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-PARTS = ("cold", "warm", "naive", "import", "export", "load")
+PARTS = ("cold", "warm", "naive", "duckdb", "import", "export", "load")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1189,6 +1221,11 @@ def main(argv: list[str] | None = None) -> int:
             if best > 20:
                 break
         ctx["naive"] = {"seconds": best, "runs": runs, "figures": figures}
+    if "duckdb" not in skip:
+        from bench import duckdb_baseline
+
+        log("DuckDB baseline (the raw tables copied into its memory, then the global page's script) ...")
+        ctx["duckdb"] = duckdb_baseline.measure(db_path, today, TZ, repeat=3)
     if "import" not in skip:
         ctx["import"] = import_bench(db_path, args.import_rows)
     if "export" not in skip:
@@ -1201,7 +1238,7 @@ def main(argv: list[str] | None = None) -> int:
         "learners": args.learners,
         "calls": [{"page": c.page, "name": c.name, "kind": c.kind, "role": c.role} for c in ctx["calls"]],
         **{k: [t.samples for t in ctx[k]] for k in ("cold", "warm") if ctx.get(k)},
-        **{k: ctx[k] for k in ("naive", "import", "export", "load", "rss") if ctx.get(k)},
+        **{k: ctx[k] for k in ("naive", "duckdb", "import", "export", "load", "rss") if ctx.get(k)},
     }
     out.with_suffix(".json").write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
     print()

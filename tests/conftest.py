@@ -135,6 +135,7 @@ ONE_WORKER = (
     "tests/system/test_lrs_sync.py",
     "tests/system/test_multiprocess.py",
     "tests/system/test_redis.py",
+    "tests/integration/test_duckdb_baseline.py",
 )
 
 
