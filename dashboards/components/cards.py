@@ -45,48 +45,76 @@ def change_against(current: float, previous: float) -> tuple[str, str]:
     return ("▲ " if pct > 0 else "▼ ") + text, "up" if pct > 0 else "down"
 
 
-def build_cards(items: Sequence[tuple], page: str) -> dbc.Row:
-    """A row of equal-height cards, one per (label, value_text, help_text or None) or (label,
-    value_text, help_text, (current, previous)): label and help are catalogue texts (English
-    msgids, translated here); with the two numbers, the card shows the change against the
-    previous period (change_against), its title saying what the previous value was.
+# The cards whose rise is bad news (SPEC §9's change against the previous period): their change
+# shows red when the figure rises and green when it falls; every other card the other way round.
+RISE_IS_BAD = frozenset({"At risk"})
 
-    Card id `<page>-card-<slug(label)>` (of the English label: the same in every language),
-    its value `<page>-card-<slug>-value`, its change `<page>-card-<slug>-change`."""
-    cols = []
-    for label, value_text, help_text, *change in items:
-        slug = slugify(label)
-        help_text = _(help_text) if help_text else help_text
-        body = [
-            html.Div(_(label), className="ls-card-label"),
-            html.Div(value_text, className="ls-card-value", id=f"{page}-card-{slug}-value"),
-        ]
-        if change and change[0] is not None:
-            current, previous = change[0]
-            text, modifier = change_against(current, previous)
-            body.append(
-                html.Div(
-                    text,
-                    className=f"ls-trend-change ls-card-change ls-trend-{modifier}",
-                    id=f"{page}-card-{slug}-change",
-                    title=_("previous period: %(value)s", value=fmt_int(previous)),
-                )
-            )
-        if help_text:
-            body.append(html.Div(help_text, className="ls-card-help", id=f"{page}-card-{slug}-help"))
-        cols.append(
-            dbc.Col(
-                dbc.Card(
-                    dbc.CardBody(body),
-                    className="ls-card",
-                    id=f"{page}-card-{slug}",
-                ),
-                xs=12,
-                sm=6,
-                lg=True,
-                className="ls-card-col",
+
+def change_tone(modifier: str, rise_is_bad: bool) -> str:
+    """The colour of a change: "good" (green), "bad" (red) or "" (flat, none) for its
+    direction (change_against's "up" / "down") and whether a rise is bad news."""
+    if modifier not in ("up", "down"):
+        return ""
+    return "bad" if (modifier == "up") == rise_is_bad else "good"
+
+
+def card_body(page: str, label: str, value_text: str, help_text: str | None, change=None) -> list:
+    """A card's contents: label, value, the change against the previous period (change:
+    (current, previous) or None) and help. label and help are catalogue texts (English msgids,
+    translated here). Ids `<page>-card-<slug>-value`, `-change`, `-help` (slug of the English
+    label: the same in every language)."""
+    slug = slugify(label)
+    help_text = _(help_text) if help_text else help_text
+    body = [
+        html.Div(_(label), className="ls-card-label"),
+        html.Div(value_text, className="ls-card-value", id=f"{page}-card-{slug}-value"),
+    ]
+    if change is not None:
+        current, previous = change
+        text, modifier = change_against(current, previous)
+        tone = change_tone(modifier, label in RISE_IS_BAD)
+        body.append(
+            html.Div(
+                text,
+                className=f"ls-trend-change ls-card-change ls-trend-{modifier}"
+                + (f" ls-trend-{tone}" if tone else ""),
+                id=f"{page}-card-{slug}-change",
+                title=_("previous period: %(value)s", value=fmt_int(previous)),
             )
         )
+    if help_text:
+        body.append(html.Div(help_text, className="ls-card-help", id=f"{page}-card-{slug}-help"))
+    return body
+
+
+def card_column(page: str, label: str, body) -> dbc.Col:
+    """One card of a row (`<page>-card-<slug>`) around its contents."""
+    return dbc.Col(
+        dbc.Card(dbc.CardBody(body), className="ls-card", id=f"{page}-card-{slugify(label)}"),
+        xs=12,
+        sm=6,
+        lg=True,
+        className="ls-card-col",
+    )
+
+
+def build_cards(items: Sequence, page: str) -> dbc.Row:
+    """A row of equal-height cards, one per (label, value_text, help_text or None) or (label,
+    value_text, help_text, (current, previous)) (card_body), or a ready dbc.Col (a card whose
+    contents come from a callback of its own): with the two numbers, the card shows the change
+    against the previous period (change_against), green when it is good news and red when it
+    is bad (a rise of a RISE_IS_BAD card is bad), its title saying what the previous value was.
+
+    Card id `<page>-card-<slug(label)>`, its value `<page>-card-<slug>-value`, its change
+    `<page>-card-<slug>-change`."""
+    cols = []
+    for item in items:
+        if isinstance(item, dbc.Col):
+            cols.append(item)
+            continue
+        label, value_text, help_text, *change = item
+        body = card_body(page, label, value_text, help_text, change[0] if change else None)
+        cols.append(card_column(page, label, body))
     return dbc.Row(cols, className="g-3 ls-cards align-items-stretch", id=f"{page}-cards")
 
 

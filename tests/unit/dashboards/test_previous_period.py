@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from dashboards.components.cards import build_cards, change_against, signed_pct
+from dashboards.components.cards import build_cards, change_against, change_tone, signed_pct
 from dashboards.components.dashboard import previous_period
 from dashboards.components.date_filter import DateRange
 
@@ -56,3 +56,52 @@ def test_cards_show_the_change_with_its_id():
     assert texts["p-card-completions-change"] == "▼ −100\u00a0%"
     plain = _texts(build_cards([("Trainings", "3", None)], "p"))
     assert "p-card-trainings-change" not in plain
+
+
+def _classes(component) -> dict[str, str]:
+    found = {}
+
+    def walk(node):
+        if isinstance(node, (list, tuple)):
+            for child in node:
+                walk(child)
+            return
+        node_id = getattr(node, "id", None)
+        if isinstance(node_id, str):
+            found[node_id] = getattr(node, "className", None) or ""
+        walk(getattr(node, "children", None) or [])
+
+    walk(component)
+    return found
+
+
+def test_a_rise_of_the_at_risk_card_is_red_and_a_fall_green():
+    """Issue 18: more learners at risk is bad news (red), fewer good news (green); the other
+    cards the other way round. By hand: 12 against 10 is +20 %, 8 against 10 is −20 %."""
+    row = build_cards(
+        [
+            ("At risk", "12", None, (12, 10)),
+            ("Learners", "12", None, (12, 10)),
+            ("Completions", "8", None, (8, 10)),
+        ],
+        "p",
+    )
+    texts, classes = _texts(row), _classes(row)
+    assert texts["p-card-at-risk-change"] == "▲ +20\u00a0%"
+    assert "ls-trend-bad" in classes["p-card-at-risk-change"].split()
+    assert "ls-trend-good" not in classes["p-card-at-risk-change"].split()
+    assert "ls-trend-good" in classes["p-card-learners-change"].split()  # a rise elsewhere: good
+    assert "ls-trend-bad" in classes["p-card-completions-change"].split()  # a fall elsewhere: bad
+    fell = build_cards([("At risk", "8", None, (8, 10))], "p")
+    assert _texts(fell)["p-card-at-risk-change"] == "▼ −20\u00a0%"
+    assert "ls-trend-good" in _classes(fell)["p-card-at-risk-change"].split()
+    # n -> 0 at risk: everyone caught up, green; 0 -> n: no percentage, no colour.
+    gone = build_cards([("At risk", "0", None, (0, 7))], "p")
+    assert _texts(gone)["p-card-at-risk-change"] == "▼ −100\u00a0%"
+    assert "ls-trend-good" in _classes(gone)["p-card-at-risk-change"].split()
+    new = build_cards([("At risk", "5", None, (5, 0))], "p")
+    assert _texts(new)["p-card-at-risk-change"] == "–"
+    assert not {"ls-trend-good", "ls-trend-bad"} & set(_classes(new)["p-card-at-risk-change"].split())
+    assert change_tone("flat", True) == change_tone("none", False) == ""
+    assert change_tone("up", True) == change_tone("down", False) == "bad"
+    assert change_tone("down", True) == change_tone("up", False) == "good"
