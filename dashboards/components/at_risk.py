@@ -2,9 +2,16 @@
 in the address as ?days=N), a server-side table (learner, training, reasons, last activity,
 progress, score, session) sorted, searched and paged in SQL, and its CSV / XLSX downloads.
 
+The statistics block's "At risk" card (build_at_risk_card) is filled by a callback of its own
+(at_risk_card_counts): its two counts (the range's end and the previous period's) cost more
+than the rest of the block, and follow the days setting, which then redraws the card and the
+list only.
+
 Ids: `<page>-at-risk-days` (the setting), `<page>-at-risk-params` (the population, checked
-again by every callback: a forged training or class answers 403), and the server-side table's
-`<page>-at-risk-grid`, `-search`, `-download-csv`, `-download-xlsx`, `-download` (grids.py).
+again by every callback: a forged training or class answers 403), the server-side table's
+`<page>-at-risk-grid`, `-search`, `-download-csv`, `-download-xlsx`, `-download` (grids.py),
+and the card's `<page>-card-at-risk` with `<page>-at-risk-card-args` (its population and
+range, checked the same way) and `<page>-at-risk-card-body` (its contents, cards.card_body).
 A page calls `register_at_risk_callbacks(PAGE)` once, at import.
 """
 
@@ -20,7 +27,8 @@ from dash import Input, Output, State, dcc, html, no_update
 from auth.guard import current_scope
 from auth.language import N_
 from auth.language import gettext as _
-from dashboards.components.date_filter import range_from_inputs
+from dashboards.components.cards import card_body, card_column
+from dashboards.components.date_filter import DateRange, previous_period, range_from_inputs
 from dashboards.components.grids import (
     NOTHING_TO_DOWNLOAD,
     ag_grid_request_to_query,
@@ -32,11 +40,12 @@ from dashboards.components.grids import (
 from dashboards.components.results import population_from_store, population_to_store
 from data.config import current_settings
 from data.db import get_db
-from data.figures.at_risk import AT_RISK_SORTS, MAX_DAYS, at_risk_rows
+from data.figures.at_risk import AT_RISK_SORTS, MAX_DAYS, at_risk_counts, at_risk_rows
 from data.figures.days import today_in
 from data.figures.population import Population, require_population
 from data.scope import Forbidden
 from exports.at_risk import AT_RISK_TABLE_COLUMNS, at_risk_frame
+from exports.formatting import fmt_date, fmt_int
 
 SLUG = "at-risk"
 GRID_COLUMNS = [
@@ -133,6 +142,59 @@ def build_at_risk_section(page: str, pop: Population, days: int) -> html.Div:
     )
 
 
+CARD_LABEL = N_("At risk")
+
+
+def build_at_risk_card(page: str, pop: Population, rng: DateRange) -> dbc.Col:
+    """The statistics block's At risk card as a frame: its label and a loading indicator until
+    at_risk_card_counts fills it; the Store names the population and the range (the callback's
+    trigger: drawn again with the block, so a new range or class counts again)."""
+    args = {
+        "population": population_to_store(pop, "at-risk"),
+        "start": rng.start.isoformat(),
+        "end": rng.end.isoformat(),
+    }
+    waiting = [
+        html.Div(_(CARD_LABEL), className="ls-card-label"),
+        html.Div("…", className="ls-card-value", **{"aria-hidden": "true"}),
+        html.Div(_("Counting the learners at risk…"), className="ls-card-help"),
+    ]
+    return card_column(
+        page,
+        CARD_LABEL,
+        [
+            dcc.Store(id=f"{page}-at-risk-card-args", data=args),
+            dcc.Loading(
+                html.Div(waiting, id=f"{page}-at-risk-card-body", className="ls-at-risk-card-body"),
+                type="dot",
+                delay_show=300,
+                overlay_style={"visibility": "visible", "opacity": 0.6},
+                parent_className="ls-at-risk-card-loading",
+            ),
+        ],
+    )
+
+
+def at_risk_card_contents(page: str, session, scope, pop: Population, tz, rng: DateRange, today, days: int):
+    """The card's label, count on the range's end (today at most), its change against the
+    previous period's last day (SPEC §9; a rise is bad news: cards.RISE_IS_BAD) and its help."""
+    end = min(rng.end, today)
+    _first, last = previous_period(rng)
+    # The range's end and the previous period's in one pass over the population's pairs.
+    now, before = at_risk_counts(session, scope, pop, tz, (end, last), days)
+    return card_body(
+        page,
+        CARD_LABEL,
+        fmt_int(now),
+        _(
+            "learners inactive for %(days)d days or more, failing or late on %(day)s",
+            days=days,
+            day=fmt_date(end),
+        ),
+        (now, before),
+    )
+
+
 def _request(params, days, preset, start_date, end_date):
     """(scope, population, date, days) of a callback, checked: 403 outside the viewer's scope."""
     scope = current_scope()
@@ -203,6 +265,31 @@ def register_at_risk_callbacks(page: str) -> None:
             at_risk_frame(rows, on), AT_RISK_TABLE_COLUMNS, kind, filename, N_("At risk")
         ), None
 
+    @dash.callback(
+        Output(f"{page}-at-risk-card-body", "children"),
+        Input(f"{page}-at-risk-card-args", "data"),
+        Input(f"{page}-at-risk-days", "value"),
+    )
+    def at_risk_card_counts(args, days):
+        """The At risk card's counts, after the rest of the statistics block (and again when
+        the days setting changes); the population checked first: a forged one answers 403."""
+        if not isinstance(args, dict) or not isinstance(args.get("population"), dict):
+            raise Forbidden()
+        scope = current_scope()
+        settings = current_settings()
+        pop, _mode = population_from_store(args["population"])
+        if pop.user_id is not None or not pop.learners_only or pop.include_self:
+            raise Forbidden()
+        with get_db().session() as s:
+            require_population(s, scope, pop)
+            today = today_in(settings.tz)
+            rng, message = range_from_inputs("custom", args.get("start"), args.get("end"), today)
+            if rng is None:
+                return html.Div(message, className="ls-card-help")
+            return at_risk_card_contents(
+                page, s, scope, pop, settings.tz, rng, today, days_from(days, settings.at_risk_days)
+            )
+
     data_table_refresh_callback(
         page,
         SLUG,
@@ -234,4 +321,10 @@ def register_at_risk_callbacks(page: str) -> None:
     )
 
 
-__all__ = ["build_at_risk_section", "days_from", "register_at_risk_callbacks"]
+__all__ = [
+    "at_risk_card_contents",
+    "build_at_risk_card",
+    "build_at_risk_section",
+    "days_from",
+    "register_at_risk_callbacks",
+]

@@ -5,7 +5,7 @@ over the range. Every number comes from data.figures for the given scope and pop
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from auth.language import N_
 from auth.language import gettext as _
+from dashboards.components.at_risk import build_at_risk_card
 from dashboards.components.cards import build_cards, build_empty_state, status_label
 from dashboards.components.chart_cards import build_chart_card
-from dashboards.components.date_filter import DateRange
+from dashboards.components.date_filter import DateRange, previous_period
 from dashboards.components.figures import PERCENT, STATUS_COLORS, make_donut_figure, make_timeseries_figure
 from dashboards.components.grids import build_static_table
 from data.cache import memoized
-from data.figures.at_risk import at_risk_counts
 from data.figures.cards import (
     active_users_count,
     active_users_series,
@@ -48,21 +48,12 @@ def build_statistics(
     tz: ZoneInfo,
     rng: DateRange,
     today: date,
-    days: int | None = None,
 ) -> html.Div:
     """Cards, donuts and charts of the population over the range (the built block is memoized
-    like the figures: a warm request skips building the charts too). days: the at-risk
-    setting (SPEC §9; default LEARNSTATS_AT_RISK_DAYS)."""
-    from data.config import current_settings
-
-    days = days or current_settings().at_risk_days
-    return _statistics_block(session, scope, page, pop, tz, rng, today, days, current_language())
-
-
-def previous_period(rng: DateRange) -> tuple[date, date]:
-    """The period of the same length just before the range (SPEC §9): (first, last day)."""
-    length = (rng.end - rng.start).days + 1
-    return rng.start - timedelta(days=length), rng.start - timedelta(days=1)
+    like the figures: a warm request skips building the charts too). The At risk card is a
+    frame here, filled by a callback of its own (dashboards/components/at_risk.py): its counts
+    follow the page's days setting and cost more than the rest of the block."""
+    return _statistics_block(session, scope, page, pop, tz, rng, today, current_language())
 
 
 def _trainings_card(session: Session, scope: Scope, pop: Population) -> tuple[str, str, str | None, int]:
@@ -84,7 +75,6 @@ def _statistics_block(
     tz: ZoneInfo,
     rng: DateRange,
     today: date,
-    days: int,
     language: str,  # part of the memo's key: the block's texts are in this language
 ) -> html.Div:
     end = min(rng.end, today)
@@ -95,8 +85,6 @@ def _statistics_block(
     new_users = new_users_count(session, scope, pop, tz, rng.start, rng.end)
     active = active_users_count(session, scope, pop, tz, rng.start, rng.end)
     done = int(completions["completions"].sum())
-    # Today's and the previous period's in one pass over the population's pairs.
-    at_risk, at_risk_before = at_risk_counts(session, scope, pop, tz, (end, last), days)
     trainings_label, trainings_value, trainings_help, trainings_number = _trainings_card(session, scope, pop)
     cards = build_cards(
         [
@@ -110,9 +98,7 @@ def _statistics_block(
             (trainings_label, trainings_value, trainings_help, (trainings_number, trainings_number)),
             (N_("Completions"), fmt_int(done), N_("trainings completed in the period"),
              (done, completions_count(session, scope, pop, tz, first, last))),
-            (N_("At risk"), fmt_int(at_risk),
-             _("learners inactive for %(days)d days or more, failing or late on %(day)s", days=days, day=fmt_date(end)),
-             (at_risk, at_risk_before)),
+            build_at_risk_card(page, pop, rng),
         ],
         page,
     )  # fmt: skip

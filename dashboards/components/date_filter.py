@@ -77,6 +77,12 @@ class DateRange:
         return {"range": self.preset}
 
 
+def previous_period(rng: DateRange) -> tuple[date, date]:
+    """The period of the same length just before the range (SPEC §9): (first, last day)."""
+    length = (rng.end - rng.start).days + 1
+    return rng.start - timedelta(days=length), rng.start - timedelta(days=1)
+
+
 def preset_range(
     preset: str, today: date, all_time_start: date | None = None, all_time_end: date | None = None
 ) -> DateRange:

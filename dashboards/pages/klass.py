@@ -187,9 +187,8 @@ def _trainings_table(session, scope: Scope, pop: Population, tz):
     Input({"type": "date-range", "page": PAGE}, "end_date"),
     State({"type": "date-preset", "page": PAGE}, "value"),
     State("class-id", "data"),
-    Input(f"{PAGE}-at-risk-days", "value"),
 )
-def update_class_page(start_date, end_date, preset, class_id, days=None):
+def update_class_page(start_date, end_date, preset, class_id):
     """The class's cards, donuts and charts for the chosen range."""
     scope = current_scope()
     tz = current_settings().tz
@@ -210,9 +209,7 @@ def update_class_page(start_date, end_date, preset, class_id, days=None):
                 className="ls-empty",
                 id="class-no-learners",
             )
-        return build_statistics(
-            PAGE, s, scope, pop, tz, rng, today, days_from(days, current_settings().at_risk_days)
-        )
+        return build_statistics(PAGE, s, scope, pop, tz, rng, today)
 
 
 register_at_risk_callbacks(PAGE)

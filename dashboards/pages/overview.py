@@ -109,9 +109,8 @@ def _trainings_table(session, scope, tz):
     Input({"type": "date-range", "page": PAGE}, "start_date"),
     Input({"type": "date-range", "page": PAGE}, "end_date"),
     State({"type": "date-preset", "page": PAGE}, "value"),
-    Input(f"{PAGE}-at-risk-days", "value"),
 )
-def update_overview(start_date, end_date, preset, days=None):
+def update_overview(start_date, end_date, preset):
     """Cards, donuts and charts for the chosen range."""
     scope = current_scope()
     if not scope.is_manager:
@@ -123,7 +122,7 @@ def update_overview(start_date, end_date, preset, days=None):
     if rng is None:
         return html.P(message, className="ls-empty", id="overview-range-error")
     with get_db().session() as s:
-        return build_statistics(PAGE, s, scope, ALL, tz, rng, today, days_from(days, settings.at_risk_days))
+        return build_statistics(PAGE, s, scope, ALL, tz, rng, today)
 
 
 register_at_risk_callbacks(PAGE)

@@ -170,9 +170,8 @@ def _content_table(session, scope, pop, tz):
     Input("training-class-select", "value"),
     State({"type": "date-preset", "page": PAGE}, "value"),
     State("training-id", "data"),
-    Input(f"{PAGE}-at-risk-days", "value"),
 )
-def update_training_page(start_date, end_date, class_choice, preset, training_id, days=None):
+def update_training_page(start_date, end_date, class_choice, preset, training_id):
     """The training's statistics for the range and class; the results table follows the class."""
     class_id = _class_or_none(class_choice)
     scope = current_scope()
@@ -205,9 +204,7 @@ def update_training_page(start_date, end_date, class_choice, preset, training_id
                 id="training-no-learners",
             )
         else:
-            body = build_statistics(
-                PAGE, s, scope, pop, tz, rng, today, days_from(days, current_settings().at_risk_days)
-            )
+            body = build_statistics(PAGE, s, scope, pop, tz, rng, today)
     return body, content, no_update if period_only else population_to_store(pop, "learners")
 
 

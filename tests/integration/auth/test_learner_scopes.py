@@ -214,7 +214,6 @@ def class_body(client, dash_app, class_id):
         [
             ({"type": "date-range", "page": "class"}, "start_date", "2026-01-01"),
             ({"type": "date-range", "page": "class"}, "end_date", "2026-01-31"),
-            ("class-at-risk-days", "value", 14),  # issue 18's days setting, an input of the body
         ],
         [({"type": "date-preset", "page": "class"}, "value", "custom"), ("class-id", "data", class_id)],
     )

@@ -1032,7 +1032,6 @@ def test_pg3_016_forged_callback_requests_answer_403(world, client):
         {"id": {"type": "date-range", **page}, "property": "start_date", "value": MARCH[0]},
         {"id": {"type": "date-range", **page}, "property": "end_date", "value": MARCH[1]},
         {"id": "training-class-select", "property": "value", "value": "__all__"},
-        {"id": "training-at-risk-days", "property": "value", "value": 14},  # issue 18
     ]
     changed = ["training-class-select.value"]
 
@@ -1048,6 +1047,27 @@ def test_pg3_016_forged_callback_requests_answer_403(world, client):
     refused = _post(client, training_key, outputs, inputs, state("t-beta"), changed)
     assert refused.status_code == 403
     assert refused.get_json() == {"error": "forbidden"}
+
+    # The At risk card's own callback (issue 18) with a forged population: 403.
+    card_key = _callback_key(world, "training-at-risk-card-body.children")
+
+    def card_inputs(training_id):
+        store = {
+            "population": results.population_to_store(Population(training_id=training_id), "at-risk"),
+            "start": MARCH[0],
+            "end": MARCH[1],
+        }
+        return [
+            {"id": "training-at-risk-card-args", "property": "data", "value": store},
+            {"id": "training-at-risk-days", "property": "value", "value": 14},
+        ]
+
+    card_outputs = {"id": "training-at-risk-card-body", "property": "children"}
+    changed = ["training-at-risk-card-args.data"]
+    allowed = _post(client, card_key, card_outputs, card_inputs("t-alpha"), [], changed)
+    assert allowed.status_code == 200, allowed.get_data(as_text=True)
+    assert "training-card-at-risk-value" in allowed.get_data(as_text=True)
+    assert _post(client, card_key, card_outputs, card_inputs("t-beta"), [], changed).status_code == 403
 
     # The results table with a forged params store.
     table_key = _callback_key(world, "results-body")
