@@ -31,7 +31,9 @@
     python -m bench xapi-gen --db FILE --statements N --out FILE.jsonl.gz
                                               the benchmark's xAPI statements (bench/xapi_gen.py)
 
-app: callbacks timed cold and warm through /_dash-update-component, a naive pandas baseline,
+app: `--skip` takes bench/app.py's parts (cold, warm, naive, import, export, load, ...) and the
+benchmarks run after it (attestations, activity-records, bpf).
+Callbacks timed cold and warm through /_dash-update-component, a naive pandas baseline,
 the DuckDB baseline (issue 22: each callback's cold p95 against it),
 a 1,000,000-row import, the OPCO logs export, 20 concurrent managers and the server's memory,
 checked against issue 8's targets (see docs/performance.md). figures: bench/figures.py,
@@ -50,14 +52,19 @@ def main(argv: list[str]) -> int:
     if command == "app":
         from bench import app, attestations, imports
 
-        status = app.main(rest)
-        if "import" not in _skipped(rest):  # issue 17's imports and the pages after them
+        skipped = _skipped(rest)
+        status = app.main(_without_parts(rest, AFTER_APP))
+        if "import" not in skipped:  # issue 17's imports and the pages after them
             learners = [f"--learners={v}" for v in _values(rest, "--learners")]
             status = imports.main(learners) or status
-        status = attestations.main([]) or status
-        from bench import activity_records
+        if "attestations" not in skipped:
+            status = attestations.main([]) or status
+        if "activity-records" not in skipped:
+            from bench import activity_records
 
-        status = activity_records.main([]) or status
+            status = activity_records.main([]) or status
+        if "bpf" in skipped:
+            return status
         from bench import bpf
 
         return bpf.main([f"--learners={v}" for v in _values(rest, "--learners")]) or status
@@ -118,6 +125,26 @@ def _values(argv: list[str], option: str) -> list[str]:
 
 def _skipped(argv: list[str]) -> set[str]:
     return {part.strip() for value in _values(argv, "--skip") for part in value.split(",")}
+
+
+# The parts `make bench` runs after the app's (bench/app.py knows nothing of them): --skip
+# takes them too, e.g. --skip attestations,activity-records,bpf for the page timings alone.
+AFTER_APP = ("attestations", "activity-records", "bpf")
+
+
+def _without_parts(argv: list[str], parts: tuple[str, ...]) -> list[str]:
+    """argv with `parts` taken out of its --skip values (an emptied --skip dropped)."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--skip" or arg.startswith("--skip="):
+            value = next(args, "") if arg == "--skip" else arg.split("=", 1)[1]
+            kept = ",".join(p.strip() for p in value.split(",") if p.strip() and p.strip() not in parts)
+            if kept:
+                out.append(f"--skip={kept}")
+            continue
+        out.append(arg)
+    return out
 
 
 if __name__ == "__main__":
