@@ -29,7 +29,7 @@ from tests import factories  # noqa: E402
 from tests.factories import Factory  # noqa: E402
 from tests.services import free_port  # noqa: E402
 
-pytest_plugins = ["tests.postgres"]
+pytest_plugins = ["tests.postgres", "tests.timeline"]
 
 CHROME_FLAGS = (
     "--headless=new",
@@ -45,18 +45,36 @@ CHROME_FLAGS = (
 )
 
 
-# The tests that take longest (a minute or more on a 2-core machine: `make test
-# PYTEST_ARGS=--durations=40`), started first under pytest-xdist.
-LONG_FIRST = (
-    "tests/integration/data/test_summary_properties.py::test_sum001",
-    "tests/system/",
-    "tests/integration/data/test_properties.py",
-    "tests/integration/data/xapi/test_properties.py",
-)
+# How long the longest tests take, in seconds (wall, `make test` on a clean clone, 3 workers
+# on 2 cores; measure with tests/timeline.py), by node id prefix; any other test counts
+# DEFAULT_SECONDS. Under pytest-xdist the units of work start longest first (the scheduler
+# below), so that the run does not end with one worker alone on a long test. A rough figure
+# is enough: what matters is the order.
+EXPECTED_SECONDS = {
+    "tests/system/test_scheduled_reports.py::test_sys010": 200,
+    "tests/integration/data/test_summary_properties.py::test_sum001": 55,
+    "tests/browser/test_responsive.py::test_rsp001": 45,
+    "tests/integration/auth/test_access_matrix.py::test_acm002": 35,
+    "tests/browser/test_accessibility.py::test_scr006": 35,
+    "tests/browser/test_accessibility.py::test_a11y001": 30,
+    "tests/browser/test_learner_pages.py::test_lrb002": 30,
+    "tests/integration/auth/test_access_matrix.py::test_acm004": 30,
+    "tests/browser/test_responsive.py::test_rsp004": 30,
+    "tests/system/test_lrs_sync.py::test_lrs003": 30,
+    "tests/system/test_multiprocess.py": 20,
+    "tests/integration/auth/test_access_matrix.py::test_acm003": 20,
+    "tests/integration/data/test_lrs_sync.py::test_lrs10": 20,
+    "tests/integration/test_app.py::test_app007": 20,
+    "tests/browser/": 15,
+    "tests/system/": 10,
+    "tests/integration/data/xapi/test_properties.py": 10,
+    "tests/integration/data/test_properties.py": 5,
+}
+DEFAULT_SECONDS = 0.5
 
 
-def _long_first(item) -> int:
-    return next((i for i, start in enumerate(LONG_FIRST) if item.nodeid.startswith(start)), len(LONG_FIRST))
+def expected_seconds(nodeid: str) -> float:
+    return next((t for start, t in EXPECTED_SECONDS.items() if nodeid.startswith(start)), DEFAULT_SECONDS)
 
 
 def pytest_setup_options():
@@ -123,13 +141,13 @@ def figure_cache(request):
 
 # The modules whose tests run in one pytest-xdist worker (`make test`): each builds something
 # once per module (a module-scoped fixture: the production stack of test_multiprocess, the
-# served world of the access matrix, the demo platform, a Redis server) or says so with an
-# xdist_group marker (the Ralph LRS). Spread over three workers, each worker built it again.
+# demo platform, a Redis server) or says so with an xdist_group marker (the Ralph LRS). Spread
+# over three workers, each worker built it again.
 # pytest-xdist's own grouping (xdist_group, --dist loadgroup) does not work with pytest 9.2,
 # whose node ids it can no longer suffix with the group: the scheduler below groups by these
-# names instead, and the collection fails if a module that should be here is not.
+# names instead, and the collection fails if a module with a module-scoped fixture is in
+# neither ONE_WORKER nor SHARED_OUT.
 ONE_WORKER = (
-    "tests/integration/auth/test_access_matrix.py",
     "tests/integration/data/test_demo.py",
     "tests/integration/data/xapi/test_properties.py",
     "tests/system/test_lrs_sync.py",
@@ -137,10 +155,31 @@ ONE_WORKER = (
     "tests/system/test_redis.py",
     "tests/integration/test_duckdb_baseline.py",
 )
+# The modules whose module-scoped fixture is cheap next to their tests: their tests are shared
+# out like the others (each worker that runs one builds the fixture once: the access matrix's
+# served world and its sign-ins, about 2 s), but the tests named here share a dearer one and
+# run together (the admin's requests on outside pages, admin_outside_calls: 20-30 s). As one
+# unit the access matrix's 15 tests kept one worker busy for 4-5 minutes.
+SHARED_OUT = {
+    "tests/integration/auth/test_access_matrix.py": ("test_acm003", "test_acm004", "test_acm006"),
+}
 
 
 def _module(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
+
+
+def _unit(nodeid: str) -> str:
+    """The unit of work a test belongs to under --dist loadgroup: its module (ONE_WORKER), a
+    group of SHARED_OUT, or itself."""
+    module = _module(nodeid)
+    if module in ONE_WORKER:
+        return module
+    together = SHARED_OUT.get(module, ())
+    name = nodeid.split("::")[-1]
+    if any(name.startswith(prefix) for prefix in together):
+        return f"{module}::{'+'.join(together)}"
+    return nodeid
 
 
 def _one_worker(item) -> bool:
@@ -154,27 +193,44 @@ def _one_worker(item) -> bool:
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: -p no:xdist knows none
 def pytest_xdist_make_scheduler(config, log):
-    """--dist loadgroup: the tests of each ONE_WORKER module are one unit of work."""
+    """--dist loadgroup: the units of work of `_unit`, handed out longest first."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
 
-    class ModuleGroups(LoadGroupScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return _module(nodeid) if _module(nodeid) in ONE_WORKER else super()._split_scope(nodeid)
+    class LongestFirst(LoadGroupScheduling):
+        """pytest-xdist 3.8's LoadScopeScheduling orders its queue of units by their number of
+        tests (then the collection's order) when it first fills it, in schedule(); right after,
+        it is put in order of expected_seconds, summed over each unit's tests. A worker asks
+        for the next unit when it has two tests or fewer left."""
 
-    return ModuleGroups(config, log)
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            if not getattr(self, "_ordered", False):
+                self._ordered = True
+                units = sorted(
+                    self.workqueue.items(),
+                    key=lambda unit: -sum(expected_seconds(nodeid) for nodeid in unit[1]),
+                )
+                self.workqueue.clear()
+                self.workqueue.update(units)
+            super()._assign_work_unit(node)
+
+    return LongestFirst(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
     """Browser tests need chromedriver: fail fast instead of hanging 30 s per test. Each
     browser test serves its app on a free port (`dash_thread_server` below), so under
     pytest-xdist (`make test`) they spread over the workers like the other tests."""
-    missing = sorted({_module(item.nodeid) for item in items if _one_worker(item)} - set(ONE_WORKER))
+    known = set(ONE_WORKER) | set(SHARED_OUT)
+    missing = sorted({_module(item.nodeid) for item in items if _one_worker(item)} - known)
     if missing:
         raise pytest.UsageError(
             f"{', '.join(missing)}: a module-scoped fixture or an xdist_group marker; add the module to "
-            "ONE_WORKER in tests/conftest.py so that pytest-xdist runs its tests in one worker"
+            "ONE_WORKER (or SHARED_OUT) in tests/conftest.py so that pytest-xdist runs its tests in one worker"
         )
     browser_tests = [item for item in items if "dash_duo" in getattr(item, "fixturenames", ())]
     if browser_tests and not shutil.which("chromedriver"):
@@ -193,9 +249,9 @@ def pytest_collection_modifyitems(config, items):
     if once:
         config.hook.pytest_deselected(items=once)
         items[:] = [item for item in items if item not in once]
-    # The longest tests first, so that the workers end together instead of one finishing them
-    # alone at the end (the order within each part is kept).
-    items.sort(key=_long_first)
+    # Under pytest-xdist the scheduler (above) starts the longest units first; in one process the
+    # collection's order is kept (a module's tests together: its module-scoped fixtures are built
+    # once).
 
 
 class FreePortRunner(ThreadedRunner):

@@ -180,9 +180,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site(tmp_path_factory):
-    """The app on a real HTTP server (127.0.0.1, a free port), the world loaded."""
+    """The app on a real HTTP server (127.0.0.1, a free port), the world loaded. Once per
+    test process (session scope): under pytest-xdist the tests of this module are shared out
+    (SHARED_OUT in tests/conftest.py), and a worker may run others between two of them."""
     from app import create_app
     from tests.factories import Factory
 
@@ -285,7 +287,7 @@ def visit(renderer: Renderer, template: str, path: str) -> None:
             renderer._fire(combo, f"{dep.name()} (poked)", "action")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sessions(site):
     _app, base = site
     return {role: sign_in(base, email, PASSWORD, timeout=60) for role, email in ROLES.items()}
