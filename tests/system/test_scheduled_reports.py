@@ -79,7 +79,8 @@ class HeldTable:
             return c.execute(
                 text(
                     "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted "
-                    "AND relation = 'scheduled_reports'::regclass"
+                    "AND relation = 'scheduled_reports'::regclass "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             ).scalar_one()
 
