@@ -48,14 +48,20 @@ from exports.at_risk import AT_RISK_TABLE_COLUMNS, at_risk_frame
 from exports.formatting import fmt_date, fmt_int
 
 SLUG = "at-risk"
+# The texts wrap inside rows of three lines (ROW_HEIGHT): AG Grid's infinite model, which pages
+# the list from the server, needs one row height for all rows, so a row cannot grow to its
+# content; three lines hold a learner's reasons in the Reasons column's width (issue 21: they
+# were cut with "…"). A text longer than three lines is still cut, whole in its tooltip.
+_WRAP = {"wrapText": True}
+ROW_HEIGHT = 66
 GRID_COLUMNS = [
-    ("learner", N_("Learner")),
-    ("training", N_("Training")),
-    ("reasons", N_("Reasons")),
+    ("learner", N_("Learner"), None, _WRAP),
+    ("training", N_("Training"), None, _WRAP),
+    ("reasons", N_("Reasons"), None, {**_WRAP, "minWidth": 240, "flex": 3}),
     ("last_activity", N_("Last activity"), "date"),
     ("progress", N_("Progress"), "pct"),
     ("score", N_("Score"), "score"),
-    ("session", N_("Session")),
+    ("session", N_("Session"), None, _WRAP),
 ]
 
 
@@ -125,6 +131,7 @@ def build_at_risk_section(page: str, pop: Population, days: int) -> html.Div:
                 search_placeholder=N_("Search a learner by name or email…"),
                 height=420,
                 link_column=("learner", "learner_link"),
+                grid_options={"rowHeight": ROW_HEIGHT},
                 # "Schedule…": the list sent by email (exports/report_kinds.py "at-risk").
                 schedule={
                     "kind": "at-risk",
