@@ -4,6 +4,7 @@ what the page did until issue 21) and drawn when opened ("after": the page as it
 in the same run, on the same server, alternately.
 
     python -m bench class-page [--learners 300] [--repeat 5] [--class ID] [--max-seconds 1.5]
+                               [--before-tree DIR]
 
 The app runs as `make run` does (the demo platform, generated once into a folder of its own
 under instance/bench/class-page-<N>/), served on a free port of 127.0.0.1. A headless Chromium
@@ -12,6 +13,10 @@ under instance/bench/class-page-<N>/), served on a free port of 127.0.0.1. A hea
 page's own scripts) once Dash has no callback running and the page has not changed for 1.5 s.
 The class is the demo class with the most members unless --class names one. Exits 1 when the
 "after" median is over --max-seconds.
+
+With --before-tree DIR (a checkout of an earlier commit, e.g. `git archive main | tar -x -C
+DIR`), "before" is that code's class page, served by a second server from DIR on the same
+platform, and "after" this tree's: two commits' code side by side, alternately, in one run.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(folder: Path, port: int) -> subprocess.Popen:
+def _serve(folder: Path, port: int, tree: Path = ROOT) -> subprocess.Popen:
     env = dict(
         os.environ,
         PORT=str(port),
@@ -54,7 +59,7 @@ def _serve(folder: Path, port: int) -> subprocess.Popen:
         LEARNSTATS_DATABASE_URL=f"sqlite:///{folder / 'learnstats.sqlite3'}",
     )
     return subprocess.Popen(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "app.py"], cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
@@ -131,28 +136,38 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--class", dest="class_id")
     parser.add_argument("--max-seconds", type=float, default=1.5)
+    parser.add_argument("--before-tree", type=Path, help="serve 'before' from this checkout")
     args = parser.parse_args(argv)
     folder = ROOT / "instance" / "bench" / f"class-page-{args.learners}"
     _demo(folder, args.learners)
     class_id = args.class_id or _biggest_class(folder)
     port = _free_port()
-    server = _serve(folder, port)
+    servers = [_serve(folder, port)]
     base = f"http://127.0.0.1:{port}"
+    other = None
+    if args.before_tree:
+        other = f"http://127.0.0.1:{_free_port()}"
+        servers.append(_serve(folder, int(other.rsplit(":", 1)[1]), args.before_tree.resolve()))
     driver = None
     try:
         import requests
 
-        for _ in range(120):
-            try:
-                requests.get(f"{base}/login", timeout=2)
-                break
-            except requests.RequestException:
-                time.sleep(0.5)
+        for url in [base, other] if other else [base]:
+            for _ in range(120):
+                try:
+                    requests.get(f"{url}/login", timeout=2)
+                    break
+                except requests.RequestException:
+                    time.sleep(0.5)
         driver = _browser()
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_JS})
-        _sign_in(driver, base)
         page = f"{base}/class/{class_id}"
-        kinds = {"before (sections drawn at once)": f"{page}?sections=open", "after": page}
+        if other:
+            _sign_in(driver, other)
+            kinds = {f"before ({args.before_tree})": f"{other}/class/{class_id}", "after": page}
+        else:
+            kinds = {"before (sections drawn at once)": f"{page}?sections=open", "after": page}
+        _sign_in(driver, base)
         for url in kinds.values():  # warm: the server's caches and the browser's scripts
             settle_seconds(driver, url)
         times: dict[str, list[float]] = {k: [] for k in kinds}
@@ -173,12 +188,13 @@ def main(argv: list[str]) -> int:
                 f"  {kind:32} median {statistics.median(values):5.2f} s  "
                 f"(min {min(values):.2f}, max {max(values):.2f}; {charts} charts, {rows} table rows)"
             )
-        before = statistics.median(times["before (sections drawn at once)"])
+        before = statistics.median(next(iter(times.values())))
         after = statistics.median(times["after"])
         print(f"  after / before: {after / before:.2f}")
         return 0 if after <= args.max_seconds else 1
     finally:
         if driver is not None:
             driver.quit()
-        server.terminate()
-        server.wait(timeout=30)
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)

@@ -61,3 +61,21 @@ class ServedPage:
 
 def served_page(name: str) -> ServedPage:
     return ServedPage(name)
+
+
+def markdown_table_rows(text: str) -> list[list[str]]:
+    """The rows of a Markdown pipe table (a chart card's "View as table",
+    dashboards/components/chart_cards.build_chart_table), header first, each cell's text as the
+    browser shows it (escapes removed); the alignment line left out."""
+    import re
+
+    rows = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("|"):
+            continue
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line[1:-1])]
+        if all(re.fullmatch(r":?-{3,}:?", c) for c in cells):
+            continue
+        rows.append([re.sub(r"\\(.)", r"\1", c) for c in cells])
+    return rows

@@ -59,7 +59,7 @@ from data.scope import Forbidden, global_scope
 from exports.results import RESULTS_COLUMNS, results_rows
 from tests.conftest import sign_in
 from tests.factories import utc
-from tests.helpers import served_page, signed_in
+from tests.helpers import markdown_table_rows, served_page, signed_in
 from tests.spreadsheets import shown
 
 NBSP = "\u00a0"
@@ -233,7 +233,8 @@ def cards(tree, page: str) -> dict[str, str]:
 def chart_table(tree, page: str, slug: str) -> list[list[str]]:
     """The "View as table" numbers of a chart card, one list of cell texts per row."""
     table = find(tree, f"{page}-{slug}-table")
-    return [[text(cell) for cell in row.children] for row in find_all(table, html.Tr)]
+    [markdown] = find_all(table, dcc.Markdown)
+    return markdown_table_rows(markdown.children)
 
 
 def graph(tree, page: str, slug: str) -> go.Figure:

@@ -20,6 +20,7 @@ from dashboards import components as c
 from dashboards.components import figures as f
 from dashboards.components.grids import NOTHING_TO_DOWNLOAD
 from exports.formatting import use_language
+from tests.helpers import markdown_table_rows
 from tests.spreadsheets import shown
 
 TODAY = date(2026, 11, 24)  # a Tuesday
@@ -301,12 +302,19 @@ def test_cmp016_chart_card_graph_table_and_toggle():
     assert toggle.children == "View as table"
     collapse = _by_id(card, {"type": "chart-table-collapse", "page": "global", "chart": "active-users"})
     assert collapse.is_open is False
-    cells = [
-        node.children
-        for node in _walk(_by_id(card, "global-active-users-table"))
-        if isinstance(node, html.Td)
+    [markdown] = [
+        node for node in _walk(_by_id(card, "global-active-users-table")) if isinstance(node, dcc.Markdown)
     ]
-    assert cells == ["23/11/2026", "1\u202f234", "12.3\u00a0%", "24/11/2026", "5", "–"]
+    assert markdown_table_rows(markdown.children) == [
+        ["Day", "Users", "Rate"],
+        ["23/11/2026", "1\u202f234", "12.3\u00a0%"],
+        ["24/11/2026", "5", "–"],
+    ]
+    # One component for the whole table (issue 21: ~550 cell components on a page), numbers
+    # right-aligned, a Markdown character in a cell escaped.
+    assert "| --- | ---: | ---: |" in markdown.children
+    odd = c.build_chart_table(pd.DataFrame({"n": ["a|b *c*"]}), [("n", "Name")])
+    assert markdown_table_rows(odd.children.children) == [["Name"], ["a|b *c*"]]
     # Issue 12: the toggle says what it shows and whether it is shown.
     props = toggle.to_plotly_json()["props"]
     assert props["aria-controls"] == "global-active-users-table" and props["aria-expanded"] == "false"
