@@ -9,10 +9,17 @@ dagcomponentfuncs.LsLink = function (props) {
     var href = props.data ? props.data[params.hrefField] : null;
     var text = props.valueFormatted != null ? props.valueFormatted : props.value;
     if (text === null || text === undefined) { text = ""; }
-    if (typeof href !== "string" || href.charAt(0) !== "/" || href.charAt(1) === "/") {
-        return React.createElement("span", null, String(text));
+    // A second, smaller line under the text (the session's learners: the email), when asked.
+    var detail = params.detailField && props.data ? props.data[params.detailField] : null;
+    function withDetail(element) {
+        if (detail === null || detail === undefined || detail === "") { return element; }
+        return React.createElement("span", null, element,
+            React.createElement("span", { className: "ls-grid-detail" }, String(detail)));
     }
-    return React.createElement(
+    if (typeof href !== "string" || href.charAt(0) !== "/" || href.charAt(1) === "/") {
+        return withDetail(React.createElement("span", null, String(text)));
+    }
+    return withDetail(React.createElement(
         "a",
         {
             href: href,
@@ -28,5 +35,5 @@ dagcomponentfuncs.LsLink = function (props) {
             },
         },
         String(text)
-    );
+    ));
 };

@@ -479,6 +479,13 @@ def build_static_table(
         "kinds": [c[2] for c in _export_columns(columns)],
         "filename": filename or f"{page}-{slug}",
         "sheet_name": _(sheet_name or title or slug),
+        # Columns hidden by the table's design (their text folded into another cell on screen,
+        # e.g. the session's emails under the names) still go into the files.
+        "folded": [
+            c[0] if not isinstance(c, dict) else c.get("field")
+            for c in columns
+            if (c.get("hide") if isinstance(c, dict) else len(c) > 3 and c[3].get("hide"))
+        ],
     }
     options = {
         "quickFilterText": "",
@@ -537,9 +544,10 @@ function (text, options) {
 """
 
 
-def _screen_order(columns: list[tuple], column_state: list | None) -> list[tuple]:
+def _screen_order(columns: list[tuple], column_state: list | None, folded=()) -> list[tuple]:
     """The columns in the screen's order (AG Grid's columnState, after a drag), hidden ones
-    left out; columns the state does not know keep their place at the end."""
+    left out, except the `folded` ones (hidden by design, shown inside another cell); columns
+    the state does not know keep their place at the end."""
     if not column_state:
         return columns
     by_field = {c[0]: c for c in columns}
@@ -548,7 +556,7 @@ def _screen_order(columns: list[tuple], column_state: list | None) -> list[tuple
         if not isinstance(state, dict) or state.get("colId") not in by_field:
             continue
         column = by_field.pop(state["colId"])
-        if not state.get("hide"):
+        if not state.get("hide") or column[0] in folded:
             ordered.append(column)
     return ordered + [c for c in columns if c[0] in by_field]
 
@@ -564,7 +572,7 @@ def static_table_file(
             meta["columns"], meta.get("kinds") or [None] * len(meta["columns"]), strict=False
         )
     ]
-    columns = _screen_order(columns, column_state)
+    columns = _screen_order(columns, column_state, meta.get("folded") or ())
     fields = [c[0] for c in columns]
     df = pd.DataFrame(rows or [], columns=fields)
     return table_download(

@@ -33,7 +33,7 @@ from data.figures.population import SessionStatistics
 from data.figures.sessions import session_statistics
 from data.models import ProgramSession, Training
 from data.scope import Forbidden
-from exports.formatting import DASH, fmt_datetime, fmt_duration, fmt_int, fmt_pct
+from exports.formatting import DASH, fmt_date, fmt_datetime, fmt_duration, fmt_int, fmt_pct
 
 PAGE = "session"
 
@@ -149,9 +149,17 @@ def build_learners_table(
         for last, first, email in zip(frame["last_name"], frame["first_name"], frame["email"], strict=True)
     ]
     frame["registered_text"] = [_("Yes") if r else _("No") for r in frame["registered"]]
+    # Under the name: the email, and "not registered" for someone who played unregistered.
+    unregistered = _("not registered")
+    frame["learner_detail"] = [
+        email if registered else f"{email} · {unregistered}"
+        for email, registered in zip(frame["email"], frame["registered"], strict=True)
+    ]
     frame["status"] = frame["status"].map(status_label)
     frame["first"] = [local_text(v) for v in frame["first_connection"]]
     frame["last"] = [local_text(v) for v in frame["last_connection"]]
+    # Under the status: the day the training was completed (its own column folded, see below).
+    frame["status_detail"] = [_("on %(day)s", day=fmt_date(d)) if d else None for d in frame["completed_on"]]
     frame["completed_on"] = [d.isoformat() if d else None for d in frame["completed_on"]]
     # A name opens the learner's page when the viewer may open it (a session instructor may
     # not: then it is plain text).
@@ -159,21 +167,40 @@ def build_learners_table(
         f"/learner/{quote(str(user_id), safe='')}" if user_id in viewable else None
         for user_id in frame["user_id"]
     ]
-    # Twelve columns fit 1,400 px (issue 21): the email and the two connection times wrap
-    # onto a second line (the row grows) instead of widening the table past the screen.
+    # The columns fit 1,024 px and up (issue 21: at 1,024 px it scrolled sideways in its card):
+    # the email (and "not registered") is written under the name and the completion day under
+    # the status, their own columns hidden on screen but kept in the files (grids "folded");
+    # the connection times and the documents' two links wrap onto a second line (the row grows).
     wraps = {"wrapText": True, "autoHeight": True}
     columns = [
-        ("learner", N_("Learner"), None, {"minWidth": 130}),
-        ("email", N_("Email"), None, {"minWidth": 140}),
-        ("registered_text", N_("Registered")),
+        (
+            "learner",
+            N_("Learner"),
+            None,
+            {
+                "minWidth": 140,
+                "cellRendererParams": {"hrefField": "learner_link", "detailField": "learner_detail"},
+            },
+        ),
+        ("email", N_("Email"), None, {"hide": True}),
+        ("registered_text", N_("Registered"), None, {"hide": True}),
         ("connections", N_("Connections"), "int"),
         (*datetime_column("first", N_("First connection")), {"minWidth": 100, **wraps}),
         (*datetime_column("last", N_("Last connection")), {"minWidth": 100, **wraps}),
         ("time_spent", N_("Time spent"), "duration"),
         ("progress", N_("Progress"), "pct"),
         ("score", N_("Score"), "score"),
-        ("status", N_("Status"), None, {"minWidth": 104}),
-        ("completed_on", N_("Completed on"), "date"),
+        (
+            "status",
+            N_("Status"),
+            None,
+            {
+                "minWidth": 104,
+                "cellRenderer": "LsLink",
+                "cellRendererParams": {"detailField": "status_detail"},
+            },
+        ),
+        ("completed_on", N_("Completed on"), "date", {"hide": True}),
     ]
     if documents:
         prefix = f"/download/attestation/{quote(session_id, safe='')}/"
@@ -192,8 +219,9 @@ def build_learners_table(
                     "labels": {"attestation": _("Attestation"), "certificate": _("Certificat")},
                 },
                 "sortable": False,
-                "minWidth": 170,
+                "minWidth": 110,
                 "flex": 1,
+                **wraps,
             },
         )
     return build_static_table(

@@ -492,3 +492,37 @@ def test_ses034_all_time_covers_every_session_listed_planned_ones_included(world
             "2026-03-01",
             max(today, date(2026, 3, 31)).isoformat(),
         )
+
+
+def test_ses035_the_email_is_under_the_name_on_screen_and_in_its_own_column_in_the_files(world, server):
+    """Issue 21: the session's learners table fits 1,024 px: the email (and "not registered")
+    is shown under the name, the completion day under the status, and their own columns,
+    hidden on screen, still go into the files, in their place, even though AG Grid's column
+    state says they are hidden."""
+    import base64 as b64
+    import csv as csv_module
+    import io
+
+    from dashboards.components.grids import static_table_file
+
+    with signed_in(server, "stat", "/session/s-a"):
+        body = page("session").update_session("s-a")
+        grid = find(body, {"type": "static-table", "page": "session", "table": "learners"})
+        meta = find(body, {"type": "static-table-meta", "page": "session", "table": "learners"}).data
+        defs = {d["field"]: d for d in grid.columnDefs}
+        assert defs["email"]["hide"] is True and defs["registered_text"]["hide"] is True
+        assert defs["learner"]["cellRendererParams"] == {
+            "hrefField": "learner_link",
+            "detailField": "learner_detail",
+        }
+        details = {r["learner"]: r["learner_detail"] for r in grid.rowData}
+        assert details["Martin Alice"] == "alice@example.org"
+        assert details["Œuvray Dan"].endswith(" · not registered")
+        state = [{"colId": d["field"], "hide": bool(d.get("hide"))} for d in grid.columnDefs]
+        sent = static_table_file("csv", grid.rowData, meta, state)
+    text = b64.b64decode(sent["content"]).decode("utf-8-sig")
+    header = next(csv_module.reader(io.StringIO(text)))
+    assert header[:3] == ["Learner", "Email", "Registered"], header
+    assert header[-1] == "Completed on"
+    assert defs["completed_on"]["hide"] is True
+    assert {r["learner"]: r["status_detail"] for r in grid.rowData}["Martin Alice"] == "on 30/03/2026"
