@@ -11,7 +11,7 @@ lsDocumentFuncs.LsDocuments = function (props) {
     function link(kind, text, last) {
         return React.createElement(
             "a",
-            { href: base + "/" + kind, className: last ? "ls-grid-link" : "ls-grid-link me-3", download: "" },
+            { href: base + "/" + kind, className: last ? "ls-grid-link ls-doc-link" : "ls-grid-link ls-doc-link me-3", download: "" },
             text
         );
     }
