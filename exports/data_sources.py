@@ -50,7 +50,9 @@ RUNS_COLUMNS = [
     ("skipped_count", N_("Skipped"), "int"),
     ("skipped", N_("Skipped by reason (an example each)")),
     ("added", N_("Added")),
-    ("seconds", N_("Duration")),
+    # Seconds (a run takes seconds, not minutes): the unit in the header, as every table
+    # file says its durations' unit (issue 21 point 3).
+    ("seconds", N_("Duration (s)")),
 ]
 
 

@@ -151,7 +151,9 @@ def _export_columns(columns: GridColumns) -> list[tuple[str, str, str | None]]:
         if isinstance(col, dict):
             if (col.get("cellRendererParams") or {}).get("noExport"):
                 continue  # links and controls: nothing to write in a file
-            out.append((col["field"], _(col.get("headerName", col["field"])), None))
+            # A header of its own in the files (e.g. with the unit the cells are in).
+            export_header = (col.get("context") or {}).get("exportHeader")
+            out.append((col["field"], _(export_header or col.get("headerName", col["field"])), None))
         else:
             out.append((col[0], _(col[1]), col[2] if len(col) > 2 else None))
     return out

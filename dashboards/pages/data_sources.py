@@ -87,6 +87,7 @@ COLUMNS = [
     {
         "field": "seconds",
         "headerName": N_("Duration"),
+        "context": {"exportHeader": N_("Duration (s)")},  # the files hold seconds
         "valueFormatter": {"function": "lsSeconds(params.value)"},
         "type": "rightAligned",
         "flex": 1,

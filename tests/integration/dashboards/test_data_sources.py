@@ -360,6 +360,49 @@ def test_dsr007_the_table_as_a_scheduled_report(world, db):
             "Échec : answered 401",
         ]
         assert rows[2][:3] == ["01/03/2026 08:30", "Lot CSV", "/data/b1"] and rows[2][-1] == "4,5"
+        assert rows[0][-1] == "Durée (s)"  # issue 21: a duration's unit in the header
         for user_id in ("stats", "gum", "tm"):
             with pytest.raises(Forbidden):
                 report_kind("data-sources").check(s, load_scope(s, user_id), {})
+
+
+def _component(layout, component_id):
+    found = []
+
+    def walk(node):
+        if isinstance(node, (list, tuple)):
+            for child in node:
+                walk(child)
+            return
+        if getattr(node, "id", None) == component_id:
+            found.append(node)
+        for value in getattr(node, "__dict__", {}).values():
+            if hasattr(value, "__dict__") or isinstance(value, (list, tuple)):
+                walk(value)
+
+    walk(layout)
+    assert len(found) == 1
+    return found[0]
+
+
+def test_dsr008_the_page_download_says_its_durations_are_seconds(world, db):
+    """Issue 21 point 3: every table file names its durations' unit; the run table's hold
+    seconds (a run takes seconds), under "Duration (s)", while the screen shows "4.5 s"."""
+    import base64
+    import csv
+    import io
+
+    from dashboards.components.grids import static_table_file
+    from tests.helpers import signed_in
+
+    add_run(db, kind="bundle", source="/data/b1", started_at=datetime(2026, 3, 1, 7, 30),
+            finished_at=datetime(2026, 3, 1, 7, 30, 4, 500000), added=json.dumps({"users": 12}))  # fmt: skip
+    layout = _layout(world)
+    ids = {"page": "data-sources", "table": "runs"}
+    meta = _component(layout, {"type": "static-table-meta", **ids}).data
+    grid = _component(layout, {"type": "static-table", **ids})
+    with signed_in(world, "admin", path="/data-sources"):
+        sent = static_table_file("csv", grid.rowData, meta)
+    table = list(csv.reader(io.StringIO(base64.b64decode(sent["content"]).decode("utf-8-sig"))))
+    assert table[0][-1] == "Duration (s)" and table[1][-1] == "4.5"
+    assert [c["headerName"] for c in grid.columnDefs][-1] == "Duration"  # the screen: "4.5 s"
