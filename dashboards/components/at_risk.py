@@ -144,7 +144,7 @@ def build_at_risk_section(page: str, pop: Population, days: int) -> html.Div:
                 },
             ),
         ],
-        className="mt-4",
+        className="mt-4 ls-at-risk",
         id=f"{page}-at-risk",
     )
 
