@@ -51,7 +51,7 @@ learners AS (
     SELECT id AS user_id, created_at FROM users
     WHERE status = 'active' AND id NOT IN (SELECT user_id FROM roles WHERE role = 'admin')
 ),
-pairs AS (
+pairs AS MATERIALIZED (
     SELECT tl.user_id, tl.training_id, tl.enrolled_at
     FROM training_learners tl JOIN learners l ON l.user_id = tl.user_id
 ),
@@ -141,7 +141,7 @@ results AS (
     JOIN pairs p ON p.user_id = r.user_id AND p.training_id = r.training_id
     JOIN trainings tr ON tr.id = r.training_id
 ),
-counted AS (
+counted AS MATERIALIZED (
     SELECT DISTINCT p.user_id, CAST(timezone($tz, timezone('UTC', l.created_at)) AS DATE) AS created_day
     FROM pairs p JOIN learners l ON l.user_id = p.user_id
 ),
@@ -151,31 +151,39 @@ active_days AS (
     UNION ALL
     SELECT user_id, CAST(timezone($tz, timezone('UTC', connected_at)) AS DATE) AS day FROM connections
     WHERE connected_at >= $from_utc
+),
+enrolled AS (
+    SELECT
+        COUNT(DISTINCT user_id) FILTER (WHERE enrolled_at IS NULL OR enrolled_day <= $today) AS learners,
+        COUNT(DISTINCT user_id) FILTER (WHERE enrolled_at IS NULL OR enrolled_day <= $last) AS learners_before
+    FROM (SELECT user_id, enrolled_at,
+                 CAST(timezone($tz, timezone('UTC', enrolled_at)) AS DATE) AS enrolled_day FROM pairs)
+),
+created AS (
+    SELECT COUNT(*) FILTER (WHERE created_day BETWEEN $start AND $today) AS new_users,
+           COUNT(*) FILTER (WHERE created_day BETWEEN $first AND $last) AS new_users_before
+    FROM counted
+),
+active AS (
+    SELECT COUNT(DISTINCT a.user_id) FILTER (WHERE a.day BETWEEN $start AND $today) AS active_users,
+           COUNT(DISTINCT a.user_id) FILTER (WHERE a.day BETWEEN $first AND $last) AS active_users_before
+    FROM active_days a SEMI JOIN counted c ON c.user_id = a.user_id
+),
+statuses AS (
+    SELECT COUNT(*) FILTER (WHERE completed_day BETWEEN $start AND $today) AS completions,
+           COUNT(*) FILTER (WHERE completed_day BETWEEN $first AND $last) AS completions_before,
+           COUNT(*) AS pairs,
+           COUNT(*) FILTER (WHERE status = 'passed') AS passed,
+           COUNT(*) FILTER (WHERE status = 'failed') AS failed,
+           COUNT(*) FILTER (WHERE status = 'expired') AS expired,
+           COUNT(*) FILTER (WHERE status = 'in progress') AS in_progress,
+           COUNT(*) FILTER (WHERE status = 'not started') AS not_started,
+           AVG(progress) AS average_progress,
+           AVG(score) AS average_score
+    FROM results
 )
-SELECT
-    (SELECT COUNT(DISTINCT user_id) FROM pairs
-     WHERE enrolled_at IS NULL OR CAST(timezone($tz, timezone('UTC', enrolled_at)) AS DATE) <= $today)
-        AS learners,
-    (SELECT COUNT(DISTINCT user_id) FROM pairs
-     WHERE enrolled_at IS NULL OR CAST(timezone($tz, timezone('UTC', enrolled_at)) AS DATE) <= $last)
-        AS learners_before,
-    (SELECT COUNT(*) FROM counted WHERE created_day BETWEEN $start AND $today) AS new_users,
-    (SELECT COUNT(*) FROM counted WHERE created_day BETWEEN $first AND $last) AS new_users_before,
-    (SELECT COUNT(DISTINCT a.user_id) FROM active_days a JOIN counted c ON c.user_id = a.user_id
-     WHERE a.day BETWEEN $start AND $today) AS active_users,
-    (SELECT COUNT(DISTINCT a.user_id) FROM active_days a JOIN counted c ON c.user_id = a.user_id
-     WHERE a.day BETWEEN $first AND $last) AS active_users_before,
-    (SELECT COUNT(*) FROM results WHERE completed_day BETWEEN $start AND $today) AS completions,
-    (SELECT COUNT(*) FROM results WHERE completed_day BETWEEN $first AND $last) AS completions_before,
-    (SELECT COUNT(*) FROM trainings) AS trainings,
-    (SELECT COUNT(*) FROM results) AS pairs,
-    (SELECT COUNT(*) FILTER (WHERE status = 'passed') FROM results) AS passed,
-    (SELECT COUNT(*) FILTER (WHERE status = 'failed') FROM results) AS failed,
-    (SELECT COUNT(*) FILTER (WHERE status = 'expired') FROM results) AS expired,
-    (SELECT COUNT(*) FILTER (WHERE status = 'in progress') FROM results) AS in_progress,
-    (SELECT COUNT(*) FILTER (WHERE status = 'not started') FROM results) AS not_started,
-    (SELECT AVG(progress) FROM results) AS average_progress,
-    (SELECT AVG(score) FROM results) AS average_score
+SELECT enrolled.*, created.*, active.*, (SELECT COUNT(*) FROM trainings) AS trainings, statuses.*
+FROM enrolled, created, active, statuses
 """
 
 
