@@ -1084,7 +1084,8 @@ def build_report(ctx: dict) -> tuple[str, bool]:
         ]
     if duck:
         lines += [
-            f"DuckDB baseline ({duck['seconds'] * 1000:.0f} ms, best of {duck['runs']}; raw tables copied into "
+            f"DuckDB baseline ({duck['seconds'] * 1000:.0f} ms, best of {duck['runs']}, "
+            f"{duck['cpu_seconds'] * 1000:.0f} ms of CPU; raw tables copied into "
             f"its memory once in {duck['copy_seconds']:.1f} s, not timed; bench/duckdb_baseline.py): "
             f"`{json.dumps(duck['figures'], ensure_ascii=False, default=str)}`",
             "",

@@ -10,7 +10,8 @@ duckdb-extension-sqlite-scanner ships: `INSTALL sqlite` would need the network);
 script (GLOBAL_SQL) computes the admin's global page for the last 30 days, as SPEC §4 and the
 readers define them: learners, new users, active users and completions over the period and
 the one before it (the cards and their previous values), trainings, the status counts,
-average progress and average score (the donuts). Only the script is timed, best of R runs;
+average progress and average score (the donuts). Only the script is timed, best of R runs (wall time, and the process's CPU time: DuckDB's
+threads included, less sensitive to a shared machine's load);
 tests/integration/test_duckdb_baseline.py checks that its figures equal our readers', so
 that the baseline is a fair one. duckdb is a benchmark-only dependency (requirements-test.txt).
 """
@@ -235,13 +236,20 @@ def measure(db_path: Path | str, today: date, tz: ZoneInfo, repeat: int = 3) -> 
     started = time.perf_counter()
     con = load(db_path)
     copy_seconds = time.perf_counter() - started
-    best, figures = float("inf"), {}
+    best, cpu, figures = float("inf"), float("inf"), {}
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         figures = global_figures(con, today, tz)
         best = min(best, time.perf_counter() - started)
+        cpu = min(cpu, time.process_time() - cpu_started)  # DuckDB's threads included
     con.close()
-    return {"seconds": best, "runs": repeat, "copy_seconds": copy_seconds, "figures": figures}
+    return {
+        "seconds": best,
+        "cpu_seconds": cpu,
+        "runs": repeat,
+        "copy_seconds": copy_seconds,
+        "figures": figures,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         (learners,) = con.execute("SELECT COUNT(*) FROM users WHERE id LIKE 'u%'").fetchone()
     print(
         f"DuckDB baseline, {learners:,} learners: global page's figures in {result['seconds'] * 1000:.0f} ms "
-        f"(best of {result['runs']}; tables copied in {result['copy_seconds']:.1f} s)"
+        f"(best of {result['runs']}; {result['cpu_seconds'] * 1000:.0f} ms of CPU; tables copied in "
+        f"{result['copy_seconds']:.1f} s)"
     )
     print(result["figures"])
     return 0
