@@ -506,3 +506,18 @@ def test_demo016_rows_written_through_the_driver_equal_sqlalchemy_inserts(tmp_pa
     assert _digest_without_meta(database) == driver
     assert scalar(database, "SELECT count(*) FROM connections") > 500
     database.engine.dispose()
+
+
+def test_demo017_streamed_platform_on_postgresql(pg_migrated_db_url, monkeypatch):
+    """On PostgreSQL (SQLAlchemy Core inserts, no page cache) the chunked build also stores
+    what a rebuild stores."""
+    monkeypatch.setattr(demo_module, "USER_CHUNK", 25)
+    database = Database(pg_migrated_db_url)
+    generate_demo_data(database, learners=60, seed=7, tz=TZ, today=TODAY)
+    streamed = _digest_without_meta(database)
+    with database.session() as s:
+        refresh_training_learners(s)
+        summaries.rebuild(s, TZ)
+    assert _digest_without_meta(database) == streamed
+    assert scalar(database, "SELECT count(*) FROM summary_pairs") > 100
+    database.engine.dispose()
