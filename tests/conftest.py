@@ -51,8 +51,10 @@ CHROME_FLAGS = (
 # below), so that the run does not end with one worker alone on a long test. A rough figure
 # is enough: what matters is the order.
 EXPECTED_SECONDS = {
-    "tests/system/test_scheduled_reports.py::test_sys010": 200,
+    "tests/integration/data/test_summary_properties.py::test_sum001_every_figure_equals_the_reference_after_every_import[postgres": 70,
     "tests/integration/data/test_summary_properties.py::test_sum001": 55,
+    "tests/integration/data/xapi/test_properties.py": 40,
+    "tests/system/test_scheduled_reports.py::test_sys010": 40,
     "tests/browser/test_responsive.py::test_rsp001": 45,
     "tests/integration/auth/test_access_matrix.py::test_acm002": 35,
     "tests/browser/test_accessibility.py::test_scr006": 35,
@@ -67,7 +69,6 @@ EXPECTED_SECONDS = {
     "tests/integration/test_app.py::test_app007": 20,
     "tests/browser/": 15,
     "tests/system/": 10,
-    "tests/integration/data/xapi/test_properties.py": 10,
     "tests/integration/data/test_properties.py": 5,
 }
 DEFAULT_SECONDS = 0.5
