@@ -188,10 +188,27 @@ NON_TEXT = re.compile(
 TEXT_PROPS = ("children", "label", "placeholder", "title", "headerName", "aria-label", "noRowsToShow")
 
 
+# A chart's "View as table" is one Markdown pipe table (dashboards/components/chart_cards.py):
+# its header and each cell are checked one by one.
+PIPE_TABLE = re.compile(r"\| .* \|\n\| (---:?|:?---)")
+
+
+def pipe_table_cells(table: str) -> list[str]:
+    cells = []
+    for number, line in enumerate(table.split("\n")):
+        if number == 1:  # the alignment row
+            continue
+        # Cells are split on " | " not preceded by a backslash; escapes are undone.
+        cells += [re.sub(r"\\(.)", r"\1", c) for c in re.split(r"(?<!\\) \| ", line.strip()[2:-2])]
+    return cells
+
+
 def shown_texts(node, found=None) -> list[str]:
     """Every text a component tree shows (Plotly figures aside: their labels are data)."""
     found = [] if found is None else found
-    if isinstance(node, str):
+    if isinstance(node, str) and PIPE_TABLE.match(node):
+        found.extend(pipe_table_cells(node))
+    elif isinstance(node, str):
         found.append(node)
     elif isinstance(node, (list, tuple)):
         for item in node:
