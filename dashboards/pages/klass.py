@@ -105,7 +105,14 @@ def layout(scope, class_id=None, **query):
             ),
             dcc.Store(id="class-id", data=class_id),
             build_date_range_filter(PAGE, rng, all_time_start=first, message=message),
-            dcc.Loading(html.Div(id="class-body"), type="circle", delay_show=400),
+            # The spinner follows the block's own callback only: the At risk card inside it has its own
+            # (a Loading follows every callback writing inside it, and would hide the drawn block).
+            dcc.Loading(
+                html.Div(id="class-body"),
+                type="circle",
+                delay_show=400,
+                target_components={"class-body": "children"},
+            ),
             build_at_risk_section(PAGE, pop, days_from(query.get("days"), current_settings().at_risk_days)),
             dcc.Loading(html.Div(id="class-trainings", className="mt-4"), type="circle", delay_show=400),
             *results,

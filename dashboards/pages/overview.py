@@ -87,7 +87,14 @@ def layout(scope, **query):
             build_date_range_filter(PAGE, rng, all_time_start=first, message=message),
             # Each block has its own callback and appears when it is ready: the statistics follow
             # the range, the trainings table (today's state) is built once per page load.
-            dcc.Loading(html.Div(id="overview-body"), type="circle", delay_show=400),
+            # The spinner follows the block's own callback only: the At risk card inside it has its own
+            # (a Loading follows every callback writing inside it, and would hide the drawn block).
+            dcc.Loading(
+                html.Div(id="overview-body"),
+                type="circle",
+                delay_show=400,
+                target_components={"overview-body": "children"},
+            ),
             build_at_risk_section(PAGE, ALL, days_from(query.get("days"), current_settings().at_risk_days)),
             dcc.Store(id="overview-trainings-load", data=True),
             dcc.Loading(html.Div(id="overview-trainings", className="mt-4"), type="circle", delay_show=400),

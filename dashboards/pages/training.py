@@ -117,7 +117,14 @@ def layout(scope, training_id=None, **query):
             dcc.Store(id="training-id", data=training_id),
             dcc.Store(id="training-class-url"),
             build_date_range_filter(PAGE, rng, all_time_start=first, message=message, extra=[class_filter]),
-            dcc.Loading(html.Div(id="training-body"), type="circle", delay_show=400),
+            # The spinner follows the block's own callback only: the At risk card inside it has its own
+            # (a Loading follows every callback writing inside it, and would hide the drawn block).
+            dcc.Loading(
+                html.Div(id="training-body"),
+                type="circle",
+                delay_show=400,
+                target_components={"training-body": "children"},
+            ),
             build_at_risk_section(
                 PAGE,
                 Population(training_id=training_id, class_id=_class_or_none(class_id)),
