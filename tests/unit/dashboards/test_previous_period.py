@@ -32,7 +32,8 @@ def test_previous_period_is_as_long_and_just_before():
     )
 
 
-def _texts(component) -> dict[str, str]:
+def _by_id(component, prop: str, default=None) -> dict:
+    """Each component's `prop` by its (string) id, in the tree."""
     found = {}
 
     def walk(node):
@@ -42,11 +43,16 @@ def _texts(component) -> dict[str, str]:
             return
         node_id = getattr(node, "id", None)
         if isinstance(node_id, str):
-            found[node_id] = getattr(node, "children", None)
+            value = getattr(node, prop, None)
+            found[node_id] = default if value is None else value
         walk(getattr(node, "children", None) or [])
 
     walk(component)
     return found
+
+
+def _texts(component) -> dict[str, str]:
+    return _by_id(component, "children")
 
 
 def test_cards_show_the_change_with_its_id():
@@ -59,20 +65,7 @@ def test_cards_show_the_change_with_its_id():
 
 
 def _classes(component) -> dict[str, str]:
-    found = {}
-
-    def walk(node):
-        if isinstance(node, (list, tuple)):
-            for child in node:
-                walk(child)
-            return
-        node_id = getattr(node, "id", None)
-        if isinstance(node_id, str):
-            found[node_id] = getattr(node, "className", None) or ""
-        walk(getattr(node, "children", None) or [])
-
-    walk(component)
-    return found
+    return _by_id(component, "className", "")
 
 
 def test_a_rise_of_the_at_risk_card_is_red_and_a_fall_green():
