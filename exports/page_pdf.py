@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -75,7 +76,11 @@ class _Pipe:
 
     def _read_message(self) -> dict:
         while b"\0" not in self.buffer:
-            if time.monotonic() > self.deadline:
+            # Wait for the browser's answer until the deadline, not longer: a browser that
+            # stops answering (seen on the 100,000-learner platform) would otherwise hold the
+            # request, and the server thread serving it, for ever.
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.from_browser], [], [], remaining)[0]:
                 raise _PrintFailed("the browser took too long")
             chunk = os.read(self.from_browser, 1 << 20)
             if not chunk:
